@@ -1,0 +1,197 @@
+/**
+ * Loads the TOML config and turns every problem into one readable line that names the file and the key
+ * (`config.toml: accounts[0].pop3.port: expected a number from 1 to 65535`), never a stack trace.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import type { z } from 'zod';
+import { DEFAULT_AUTHORITY, OUTLOOK_SCOPES, PRESETS, presetForAddress, type ServerPreset } from './presets.js';
+import { configSchema, LISTEN_PATTERN, type RawAccount, type RawConfig } from './schema.js';
+import type { AccountAuth, AccountConfig, HotbridgeConfig, ListenAddress, UpstreamServer } from './types.js';
+import { parseDuration, parseSize } from './units.js';
+import { defaultDataDir } from './paths.js';
+
+export const DEFAULT_IMAP_LISTEN = ['127.0.0.1:1143', '[::1]:1143'];
+export const DEFAULT_SMTP_LISTEN = ['127.0.0.1:1025', '[::1]:1025'];
+export const DEFAULT_MAX_MESSAGE_SIZE = 35 * 1024 * 1024;
+
+/** A config that cannot be used; `problems` holds one line per problem. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(problems.map((problem) => `${file}: ${problem}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/** `accounts[0].pop3.port` from zod's path array. */
+function keyPath(parts: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of parts) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    const where = keyPath(issue.path);
+    return issue.keys.map((key) => `${where === '' ? key : `${where}.${key}`}: unknown key (check the spelling)`).join('\n');
+  }
+  const where = keyPath(issue.path);
+  let message = issue.message;
+  if (issue.code === 'invalid_type' && issue.input === undefined) message = 'is required';
+  return `${where === '' ? '(top level)' : where}: ${message}`;
+}
+
+export function parseListen(text: string): ListenAddress {
+  const match = LISTEN_PATTERN.exec(text);
+  if (!match) throw new Error(`bad listen address ${text}`);
+  return { host: match[1] ?? match[2], port: Number(match[3]) };
+}
+
+function server(
+  raw: { host?: string; port?: number; tls?: 'implicit' | 'starttls' | 'none'; ca_file?: string; timeout?: string | number } | undefined,
+  preset: ServerPreset | undefined,
+  where: string,
+  baseDir: string,
+  problems: string[],
+): UpstreamServer {
+  const host = raw?.host ?? preset?.host;
+  const tls = raw?.tls ?? preset?.tls ?? 'implicit';
+  if (!host) problems.push(`${where}.host: is required for provider "custom"`);
+  const defaultPort = where.endsWith('pop3') ? (tls === 'implicit' ? 995 : 110) : tls === 'implicit' ? 465 : 587;
+  const port = raw?.port ?? (raw?.tls === undefined ? preset?.port : undefined) ?? defaultPort;
+  if (tls === 'none' && host && !isLoopbackHost(host)) {
+    problems.push(`${where}.tls: "none" is only allowed for a loopback host (127.0.0.1, ::1, localhost); use "implicit" or "starttls"`);
+  }
+  const caFile = raw?.ca_file ? path.resolve(baseDir, raw.ca_file) : undefined;
+  if (caFile && !fs.existsSync(caFile)) problems.push(`${where}.ca_file: ${caFile} does not exist`);
+  return { host: host ?? '', port, tls, caFile, timeoutMs: raw?.timeout !== undefined ? parseDuration(raw.timeout)! : 60_000 };
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+function resolveAccount(raw: RawAccount, index: number, baseDir: string, problems: string[]): AccountConfig {
+  const where = `accounts[${index}]`;
+  const address = raw.address.toLowerCase();
+  let preset = raw.provider === undefined ? presetForAddress(address) : PRESETS[raw.provider];
+  if (raw.provider !== undefined && raw.provider !== 'custom' && !preset) {
+    problems.push(`${where}.provider: unknown provider "${raw.provider}" (known: ${[...Object.keys(PRESETS), 'custom'].join(', ')})`);
+  }
+  if (raw.provider === 'custom') preset = undefined;
+  if (!preset && raw.provider === undefined && (!raw.pop3?.host || !raw.smtp?.host)) {
+    problems.push(`${where}: no preset for ${address.slice(address.indexOf('@') + 1)}: set provider = "custom" and give [accounts.pop3] and [accounts.smtp] hosts`);
+  }
+  const method = raw.auth?.method ?? preset?.auth ?? 'password';
+  const user = raw.auth?.user ?? address;
+  let auth: AccountAuth;
+  if (method === 'password') {
+    const passwordFile = raw.auth?.password_file ? path.resolve(baseDir, raw.auth.password_file) : undefined;
+    auth = { method, user, passwordFile };
+    for (const key of ['client_id', 'tenant', 'authority', 'scopes'] as const) {
+      if (raw.auth?.[key] !== undefined) problems.push(`${where}.auth.${key}: only used with method = "oauth2"`);
+    }
+  } else {
+    const tenant = raw.auth?.tenant ?? 'consumers';
+    const authority = (raw.auth?.authority ?? (raw.auth?.tenant ? `https://login.microsoftonline.com/${tenant}` : DEFAULT_AUTHORITY)).replace(/\/+$/, '');
+    const url = new URL(authority);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+      problems.push(`${where}.auth.authority: must be https (http is allowed only for a test server on 127.0.0.1)`);
+    }
+    if (raw.auth?.password_file !== undefined) problems.push(`${where}.auth.password_file: only used with method = "password"`);
+    auth = { method, user, clientId: raw.auth?.client_id, tenant, authority, scopes: raw.auth?.scopes ?? OUTLOOK_SCOPES };
+  }
+  const pop3Base = server(raw.pop3, preset?.pop3, `${where}.pop3`, baseDir, problems);
+  const leaveOnServer = raw.leave_on_server ?? true;
+  if (raw.delete_on_server_after !== undefined && !leaveOnServer) {
+    problems.push(`${where}.delete_on_server_after: only used with leave_on_server = true (with false, messages are deleted right after download)`);
+  }
+  return {
+    address,
+    name: raw.name,
+    provider: raw.provider ?? preset?.id ?? 'custom',
+    pollIntervalMs: raw.poll_interval !== undefined ? Math.max(parseDuration(raw.poll_interval)!, 1000) : 120_000,
+    leaveOnServer,
+    deleteOnServerAfterMs: raw.delete_on_server_after !== undefined ? parseDuration(raw.delete_on_server_after) : undefined,
+    deleteOnExpunge: raw.delete_on_expunge ?? false,
+    saveSent: raw.save_sent ?? false,
+    sendAs: (raw.send_as ?? []).map((entry) => entry.toLowerCase()),
+    auth,
+    pop3: {
+      ...pop3Base,
+      maxMessageBytes: raw.pop3?.max_message_size !== undefined ? parseSize(raw.pop3.max_message_size)! : 100 * 1024 * 1024,
+      batchSize: raw.pop3?.batch_size ?? 50,
+    },
+    smtp: server(raw.smtp, preset?.smtp, `${where}.smtp`, baseDir, problems),
+  };
+}
+
+/** Checks an already-parsed TOML document; `file` is only used in messages and to resolve relative paths. */
+export function resolveConfig(document: unknown, file: string): HotbridgeConfig {
+  const parsed = configSchema.safeParse(document);
+  if (!parsed.success) {
+    throw new ConfigError(file, parsed.error.issues.flatMap((issue) => describeIssue(issue).split('\n')));
+  }
+  const raw: RawConfig = parsed.data;
+  const baseDir = path.dirname(file);
+  const problems: string[] = [];
+  const accounts = raw.accounts.map((account, index) => resolveAccount(account, index, baseDir, problems));
+  const seen = new Set<string>();
+  accounts.forEach((account, index) => {
+    if (seen.has(account.address)) problems.push(`accounts[${index}].address: ${account.address} is listed twice`);
+    seen.add(account.address);
+  });
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return {
+    file,
+    dataDir: raw.data_dir ? path.resolve(baseDir, raw.data_dir) : defaultDataDir(),
+    logLevel: raw.log_level ?? 'info',
+    imap: {
+      listen: (raw.imap?.listen ?? DEFAULT_IMAP_LISTEN).map(parseListen),
+      maxLiteralBytes: raw.imap?.max_literal_size !== undefined ? parseSize(raw.imap.max_literal_size)! : parseSize(raw.smtp?.max_message_size ?? DEFAULT_MAX_MESSAGE_SIZE)!,
+      maxConnectionsPerAddress: raw.imap?.max_connections_per_address ?? 50,
+      certFile: raw.imap?.tls_cert ? path.resolve(baseDir, raw.imap.tls_cert) : undefined,
+      keyFile: raw.imap?.tls_key ? path.resolve(baseDir, raw.imap.tls_key) : undefined,
+    },
+    smtp: {
+      listen: (raw.smtp?.listen ?? DEFAULT_SMTP_LISTEN).map(parseListen),
+      maxMessageBytes: raw.smtp?.max_message_size !== undefined ? parseSize(raw.smtp.max_message_size)! : DEFAULT_MAX_MESSAGE_SIZE,
+      certFile: raw.smtp?.tls_cert ? path.resolve(baseDir, raw.smtp.tls_cert) : undefined,
+      keyFile: raw.smtp?.tls_key ? path.resolve(baseDir, raw.smtp.tls_key) : undefined,
+    },
+    status: { listen: (raw.status?.listen ?? []).map(parseListen) },
+    accounts,
+  };
+}
+
+/** Reads and checks the config file. Throws ConfigError (never a parser stack trace). */
+export function loadConfig(file: string): HotbridgeConfig {
+  const absolute = path.resolve(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(absolute, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file (run `hotbridge setup` to create one)' : code === 'EACCES' ? 'permission denied' : String((err as Error).message);
+    throw new ConfigError(absolute, [reason]);
+  }
+  let document: unknown;
+  try {
+    document = parseToml(text);
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const firstLine = err.message.split('\n')[0];
+      throw new ConfigError(absolute, [`line ${err.line}, column ${err.column}: ${firstLine}`]);
+    }
+    throw new ConfigError(absolute, [String((err as Error).message)]);
+  }
+  return resolveConfig(document, absolute);
+}

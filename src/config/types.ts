@@ -1,0 +1,59 @@
+/** The config after loading: every default filled in, units converted, presets applied. */
+import type { TlsMode } from './presets.js';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface UpstreamServer {
+  host: string;
+  port: number;
+  tls: TlsMode;
+  /** An extra trusted CA (PEM file); certificates are always verified. */
+  caFile?: string;
+  timeoutMs: number;
+}
+
+export interface Pop3Settings extends UpstreamServer {
+  maxMessageBytes: number;
+  /** How many messages one POP3 session fetches before it says QUIT and reconnects (throttling). */
+  batchSize: number;
+}
+
+export type AccountAuth =
+  | { method: 'password'; user: string; passwordFile?: string }
+  | { method: 'oauth2'; user: string; clientId?: string; tenant: string; authority: string; scopes: string[] };
+
+export interface AccountConfig {
+  /** The mailbox address, lowercased: also the local login name. */
+  address: string;
+  name?: string;
+  provider: string;
+  pollIntervalMs: number;
+  leaveOnServer: boolean;
+  deleteOnServerAfterMs?: number;
+  deleteOnExpunge: boolean;
+  saveSent: boolean;
+  /** Envelope senders this account may use besides its address (lowercased). */
+  sendAs: string[];
+  auth: AccountAuth;
+  pop3: Pop3Settings;
+  smtp: UpstreamServer;
+}
+
+export interface LocalTls {
+  certFile?: string;
+  keyFile?: string;
+}
+
+export interface HotbridgeConfig {
+  /** The file this was loaded from (absolute). */
+  file: string;
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  imap: { listen: ListenAddress[]; maxLiteralBytes: number; maxConnectionsPerAddress: number } & LocalTls;
+  smtp: { listen: ListenAddress[]; maxMessageBytes: number } & LocalTls;
+  status: { listen: ListenAddress[] };
+  accounts: AccountConfig[];
+}

@@ -1,0 +1,82 @@
+/**
+ * The local passwords mail clients use for IMAP and SMTP on localhost (`hotbridge password`), hashed with
+ * scrypt in a 0600 file of the data dir. A file and not LevelDB: `hotbridge password` must work while the
+ * daemon holds the store's lock, and the daemon notices the change by the file's mtime.
+ */
+import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { writeFileAtomic } from '../daemon/files.js';
+
+const FILE_NAME = 'local-passwords.json';
+// N = 2^15 costs ~50 ms here: slow enough to make guessing expensive, fast enough for a login.
+const PARAMS = { N: 32768, r: 8, p: 1, keyLength: 32 };
+
+function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scryptCallback(password, salt, keyLength, { ...options, maxmem: 128 * options.N! * options.r! * 2 }, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, PARAMS.keyLength, { N: PARAMS.N, r: PARAMS.r, p: PARAMS.p });
+  return `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
+  const [scheme, n, r, p, saltText, keyText] = encoded.split('$');
+  if (scheme !== 'scrypt' || !saltText || !keyText) return false;
+  const expected = Buffer.from(keyText, 'base64');
+  const actual = await scrypt(password, Buffer.from(saltText, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p) });
+  return timingSafeEqual(actual, expected);
+}
+
+/** The password file of a data dir, re-read when it changes on disk. */
+export class LocalPasswords {
+  private cache: Record<string, string> = {};
+  private cachedMtime = -1;
+
+  constructor(readonly dataDir: string) {}
+
+  get file(): string {
+    return path.join(this.dataDir, FILE_NAME);
+  }
+
+  private read(): Record<string, string> {
+    let mtime: number;
+    try {
+      mtime = fs.statSync(this.file).mtimeMs;
+    } catch {
+      this.cache = {};
+      this.cachedMtime = -1;
+      return this.cache;
+    }
+    if (mtime !== this.cachedMtime) {
+      this.cache = JSON.parse(fs.readFileSync(this.file, 'utf8')) as Record<string, string>;
+      this.cachedMtime = mtime;
+    }
+    return this.cache;
+  }
+
+  has(address: string): boolean {
+    return this.read()[address.toLowerCase()] !== undefined;
+  }
+
+  async set(address: string, password: string): Promise<void> {
+    if (password.length === 0) throw new Error('the password is empty');
+    const entries = { ...this.read(), [address.toLowerCase()]: await hashPassword(password) };
+    fs.mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    writeFileAtomic(this.file, JSON.stringify(entries, null, 2) + '\n');
+  }
+
+  /** Whether the address/password pair is right. Unknown addresses still cost one scrypt (no timing oracle). */
+  async verify(address: string, password: string): Promise<boolean> {
+    const encoded = this.read()[address.toLowerCase()];
+    if (encoded === undefined) {
+      await hashPassword(password);
+      return false;
+    }
+    return verifyPassword(password, encoded);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The messages of one mailbox in UID order, held in memory. UIDs only grow (invariant 3), so appends go
+ * at the end and lookups are a binary search.
+ */
+import type { MessageRecord } from './records.js';
+
+export class MessageList {
+  private records: MessageRecord[];
+
+  constructor(records: MessageRecord[]) {
+    this.records = records;
+  }
+
+  /** Every record, ascending by UID. The array is replaced on change, so a caller's copy stays stable. */
+  all(): readonly MessageRecord[] {
+    return this.records;
+  }
+
+  get length(): number {
+    return this.records.length;
+  }
+
+  /** Position of a UID, or -1. */
+  indexOf(uid: number): number {
+    let low = 0;
+    let high = this.records.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const value = this.records[middle].uid;
+      if (value === uid) return middle;
+      if (value < uid) low = middle + 1;
+      else high = middle - 1;
+    }
+    return -1;
+  }
+
+  get(uid: number): MessageRecord | undefined {
+    const position = this.indexOf(uid);
+    return position < 0 ? undefined : this.records[position];
+  }
+
+  append(record: MessageRecord): void {
+    const last = this.records[this.records.length - 1];
+    if (last && last.uid >= record.uid) throw new Error(`UID ${record.uid} is not above ${last.uid}`);
+    // Copy-on-write: sessions iterating the previous array are not disturbed.
+    this.records = [...this.records, record];
+  }
+
+  replace(record: MessageRecord): void {
+    const position = this.indexOf(record.uid);
+    if (position < 0) return;
+    const next = this.records.slice();
+    next[position] = record;
+    this.records = next;
+  }
+
+  remove(uids: readonly number[]): void {
+    const gone = new Set(uids);
+    this.records = this.records.filter((record) => !gone.has(record.uid));
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * RFC 5322 §3.4 address lists turned into IMAP ENVELOPE addresses (RFC 3501 §7.4.2): each address
+ * is `(name adl mailbox host)`, a group is opened by `(NIL NIL groupname NIL)` and closed by
+ * `(NIL NIL NIL NIL)`. Names stay as written (encoded words are not decoded; IMAP sends them raw).
+ * The parser is lenient: it never throws and makes the best of broken lists, the way Dovecot does
+ * (a missing domain becomes `MISSING_DOMAIN`, so the address cannot be mistaken for a group marker).
+ */
+
+/** `[name, adl, mailbox, host]`, each a binary string (one char per byte) or null for NIL. */
+export type ImapAddress = [string | null, string | null, string | null, string | null];
+
+/** Placeholder host for an address without `@domain` (as Dovecot sends; a NIL host would mean a group). */
+export const MISSING_DOMAIN = 'MISSING_DOMAIN';
+/** Placeholder mailbox for an address without a local part. */
+export const MISSING_MAILBOX = 'MISSING_MAILBOX';
+
+type Token =
+  | { kind: 'word'; text: string; quoted: boolean; spaceBefore: boolean }
+  | { kind: 'comment'; text: string }
+  | { kind: 'special'; text: string };
+
+const SPECIALS = '<>@,;:.[]';
+
+function tokenize(value: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  let space = false;
+  const n = value.length;
+  while (i < n) {
+    const c = value[i];
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
+      space = true;
+      i++;
+    } else if (c === '(') {
+      let depth = 0;
+      let text = '';
+      while (i < n) {
+        const d = value[i];
+        if (d === '\\' && i + 1 < n) {
+          text += value[i + 1];
+          i += 2;
+          continue;
+        }
+        if (d === '(') {
+          if (depth > 0) text += d;
+          depth++;
+        } else if (d === ')') {
+          depth--;
+          if (depth === 0) {
+            i++;
+            break;
+          }
+          text += d;
+        } else if (d !== '\r' && d !== '\n') text += d;
+        i++;
+      }
+      tokens.push({ kind: 'comment', text: text.trim() });
+      space = true;
+    } else if (c === '"') {
+      let text = '';
+      i++;
+      while (i < n && value[i] !== '"') {
+        if (value[i] === '\\' && i + 1 < n) i++;
+        if (value[i] !== '\r' && value[i] !== '\n') text += value[i];
+        i++;
+      }
+      i++;
+      tokens.push({ kind: 'word', text, quoted: true, spaceBefore: space });
+      space = false;
+    } else if (c === '[') {
+      // Domain literal, kept with its brackets (RFC 5322 §3.4.1).
+      const close = value.indexOf(']', i);
+      const stop = close < 0 ? n : close + 1;
+      tokens.push({ kind: 'word', text: value.slice(i, stop).replace(/[\r\n]/g, ''), quoted: false, spaceBefore: space });
+      i = stop;
+      space = false;
+    } else if (SPECIALS.includes(c)) {
+      tokens.push({ kind: 'special', text: c });
+      i++;
+      space = false;
+    } else {
+      const from = i;
+      while (i < n && !' \t\r\n()"'.includes(value[i]) && !SPECIALS.includes(value[i])) i++;
+      tokens.push({ kind: 'word', text: value.slice(from, i), quoted: false, spaceBefore: space });
+      space = false;
+    }
+  }
+  return tokens;
+}
+
+/** Parses the tokens of one header value into IMAP addresses. */
+class AddressListParser {
+  private pos = 0;
+  readonly out: ImapAddress[] = [];
+  constructor(private readonly tokens: Token[]) {}
+
+  private peekSpecial(): string | null {
+    const t = this.tokens[this.pos];
+    return t && t.kind === 'special' ? t.text : null;
+  }
+
+  parseList(): void {
+    while (this.pos < this.tokens.length) {
+      const before = this.pos;
+      this.parseAddress(false);
+      const s = this.peekSpecial();
+      if (s === ',' || s === ';' || s === '>') this.pos++;
+      else if (this.pos === before) this.pos++; // never stall on junk
+    }
+  }
+
+  /** One mailbox or group; inside a group, a `;` ends the group instead. */
+  private parseAddress(inGroup: boolean): void {
+    const phrase: string[] = [];
+    let comment: string | null = null;
+    let lastWasDot = false;
+    while (this.pos < this.tokens.length) {
+      const t = this.tokens[this.pos];
+      if (t.kind === 'comment') {
+        if (t.text !== '') comment = t.text;
+        this.pos++;
+      } else if (t.kind === 'word') {
+        if (phrase.length > 0 && !lastWasDot && t.spaceBefore) phrase.push(' ');
+        phrase.push(t.text);
+        lastWasDot = false;
+        this.pos++;
+      } else if (t.text === '.') {
+        phrase.push('.');
+        lastWasDot = true;
+        this.pos++;
+      } else break;
+    }
+    const special = this.peekSpecial();
+    const phraseText = phrase.join('');
+    if (special === ':' && !inGroup) {
+      this.pos++;
+      this.out.push([null, null, phraseText, null]);
+      while (this.pos < this.tokens.length && this.peekSpecial() !== ';') {
+        const before = this.pos;
+        this.parseAddress(true);
+        if (this.peekSpecial() === ',') this.pos++;
+        else if (this.pos === before) this.pos++;
+      }
+      if (this.peekSpecial() === ';') this.pos++;
+      this.out.push([null, null, null, null]);
+      return;
+    }
+    if (special === '<') {
+      this.pos++;
+      this.parseAngleAddr(phraseText !== '' ? phraseText : comment);
+      return;
+    }
+    if (special === '@') {
+      // addr-spec: the "phrase" so far was the local part, written without spaces.
+      const local = phrase.filter((p) => p !== ' ').join('');
+      this.pos++;
+      const domain = this.readDomain();
+      this.out.push([this.trailingComment() ?? comment, null, local || MISSING_MAILBOX, domain || MISSING_DOMAIN]);
+      return;
+    }
+    if (phraseText !== '') {
+      const local = phrase.filter((p) => p !== ' ').join('');
+      this.out.push([this.trailingComment() ?? comment, null, local, MISSING_DOMAIN]);
+    }
+  }
+
+  /** A comment right after an addr-spec (`a@b (Name)`) supplies the name. */
+  private trailingComment(): string | null {
+    let found: string | null = null;
+    while (this.pos < this.tokens.length) {
+      const t = this.tokens[this.pos];
+      if (t.kind !== 'comment') break;
+      if (t.text !== '') found = t.text;
+      this.pos++;
+    }
+    return found;
+  }
+
+  private readDomain(): string {
+    let domain = '';
+    while (this.pos < this.tokens.length) {
+      const t = this.tokens[this.pos];
+      if (t.kind === 'comment') {
+        // A comment inside the domain ends it; it may still name the address.
+        break;
+      }
+      if (t.kind === 'word') domain += t.text;
+      else if (t.text === '.') domain += '.';
+      else break;
+      this.pos++;
+    }
+    return domain;
+  }
+
+  /** `<[@route,@route:]local@domain>` after a display name (RFC 5322 §3.4, obs-route §4.4). */
+  private parseAngleAddr(name: string | null): void {
+    let route: string | null = null;
+    if (this.peekSpecial() === '@') {
+      let r = '';
+      while (this.pos < this.tokens.length) {
+        const t = this.tokens[this.pos];
+        if (t.kind === 'special' && (t.text === ':' || t.text === '>')) break;
+        if (t.kind !== 'comment') r += t.text;
+        this.pos++;
+      }
+      if (this.peekSpecial() === ':') {
+        this.pos++;
+        route = r;
+      }
+    }
+    let local = '';
+    while (this.pos < this.tokens.length) {
+      const t = this.tokens[this.pos];
+      if (t.kind === 'special' && (t.text === '@' || t.text === '>' || t.text === ',' || t.text === ';')) break;
+      if (t.kind === 'word' || t.text === '.') local += t.text;
+      this.pos++;
+    }
+    let domain = '';
+    if (this.peekSpecial() === '@') {
+      this.pos++;
+      while (this.pos < this.tokens.length) {
+        const t = this.tokens[this.pos];
+        if (t.kind === 'special' && (t.text === '>' || t.text === ',' || t.text === ';')) break;
+        if (t.kind === 'word' || t.text === '.') domain += t.text;
+        this.pos++;
+      }
+    }
+    if (this.peekSpecial() === '>') this.pos++;
+    const trailing = this.trailingComment();
+    if (local === '' && domain === '' && route === null) {
+      // `<>` (a null reverse-path) is still an address, with nothing in it.
+      this.out.push([name ?? trailing, null, '', '']);
+      return;
+    }
+    this.out.push([name ?? trailing, route, local || MISSING_MAILBOX, domain || MISSING_DOMAIN]);
+  }
+}
+
+/** Parses a raw address header value; an empty or address-free value gives an empty list. */
+export function parseAddressList(value: string): ImapAddress[] {
+  const parser = new AddressListParser(tokenize(value));
+  parser.parseList();
+  return parser.out;
+}
