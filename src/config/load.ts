@@ -37,14 +37,24 @@ function keyPath(parts: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/** The value at a zod path in the parsed document (undefined when the key is missing). */
+function valueAt(document: unknown, parts: ReadonlyArray<PropertyKey>): unknown {
+  let value = document;
+  for (const part of parts) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[part];
+  }
+  return value;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, document: unknown): string {
   if (issue.code === 'unrecognized_keys') {
     const where = keyPath(issue.path);
     return issue.keys.map((key) => `${where === '' ? key : `${where}.${key}`}: unknown key (check the spelling)`).join('\n');
   }
   const where = keyPath(issue.path);
   let message = issue.message;
-  if (issue.code === 'invalid_type' && issue.input === undefined) message = 'is required';
+  if (issue.code === 'invalid_type' && valueAt(document, issue.path) === undefined) message = 'is required';
   return `${where === '' ? '(top level)' : where}: ${message}`;
 }
 
@@ -138,7 +148,7 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
 export function resolveConfig(document: unknown, file: string): HotbridgeConfig {
   const parsed = configSchema.safeParse(document);
   if (!parsed.success) {
-    throw new ConfigError(file, parsed.error.issues.flatMap((issue) => describeIssue(issue).split('\n')));
+    throw new ConfigError(file, parsed.error.issues.flatMap((issue) => describeIssue(issue, document).split('\n')));
   }
   const raw: RawConfig = parsed.data;
   const baseDir = path.dirname(file);

@@ -7,7 +7,6 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts } from './ports.js';
@@ -69,11 +68,22 @@ export interface Lab {
   setToken(token: string, username: string, active?: boolean): void;
   /** Introspection answers {active: false} for this token from now on. */
   revokeToken(token: string): void;
+  /**
+   * Makes the endpoint answer every request with this HTTP status and no JSON (e.g. 503), so Dovecot
+   * reports a temporary failure (POP3 "-ERR [SYS/TEMP]"); undefined restores normal answers.
+   */
+  setIntrospectionFailure(httpStatus: number | undefined): void;
   /** Number of introspection requests Dovecot made so far. */
   introspectionCount(): number;
   /** Stops Postfix then Dovecot (both are always tried), closes the endpoint, removes dir. Idempotent. */
   stop(): Promise<void>;
 }
+
+/** The users every lab starts with (LAB_DIR/dovecot/users). */
+export const LAB_USERS = {
+  alice: { user: 'alice@example.test', password: 'alice-password' },
+  bob: { user: 'bob@example.test', password: 'bob-password' },
+} as const;
 
 const SCRIPTS_DIR = fileURLToPath(new URL('../upstream-lab/', import.meta.url));
 const HOST = '127.0.0.1';
@@ -82,6 +92,9 @@ const STRICT_HOST = '127.0.0.2';
 // once per second; measured in lab.test.ts.
 const DOVECOT_FILE_CHECK_MS = 1100;
 const START_ATTEMPTS = 3;
+// Not os.tmpdir(): a private TMPDIR (mode 0700 parent) would lock out Dovecot's unprivileged
+// processes, which must traverse the lab dir. HOTBRIDGE_LAB_TMPDIR overrides.
+const LAB_PARENT_DIR = process.env.HOTBRIDGE_LAB_TMPDIR ?? '/tmp';
 
 // ---------------------------------------------------------------------------------------------
 // Running the scripts
@@ -289,16 +302,23 @@ interface Introspection {
   port: number;
   tokens: Map<string, TokenInfo>;
   requests: () => number;
+  failWith: { status: number | undefined };
 }
 
 function startIntrospection(): Promise<Introspection> {
   const tokens = new Map<string, TokenInfo>();
   let requests = 0;
+  const failWith: { status: number | undefined } = { status: undefined };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       requests += 1;
+      if (failWith.status !== undefined) {
+        res.writeHead(failWith.status);
+        res.end();
+        return;
+      }
       // Dovecot (introspection_mode = post) sends token=<bearer> form-encoded (RFC 7662 section 2.1).
       const token = new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('token') ?? '';
       const info = req.method === 'POST' && req.url === '/introspect' ? tokens.get(token) : undefined;
@@ -316,7 +336,7 @@ function startIntrospection(): Promise<Introspection> {
     server.listen(0, HOST, () => {
       const address = server.address();
       if (address === null || typeof address === 'string') return reject(new Error('introspection endpoint has no port'));
-      resolve({ server, port: address.port, tokens, requests: () => requests });
+      resolve({ server, port: address.port, tokens, requests: () => requests, failWith });
     });
   });
 }
@@ -392,7 +412,7 @@ interface Started {
 async function startServers(opts: LabOptions, oauth2Port: number): Promise<Started> {
   let lastError: Error | undefined;
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'hotbridge-lab-'));
+    const dir = await fsp.mkdtemp(path.join(LAB_PARENT_DIR, 'hotbridge-lab-'));
     const [pop3, pop3s, smtp, imap] = await freePorts(4);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -589,6 +609,10 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
 
     revokeToken(token) {
       requireOAuth().tokens.delete(token);
+    },
+
+    setIntrospectionFailure(httpStatus) {
+      requireOAuth().failWith.status = httpStatus;
     },
 
     introspectionCount() {

@@ -4,7 +4,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLab, stripPostfixTrace, toCrlf, type Lab } from '../helpers/lab.js';
+import { LAB_USERS, startLab, stripPostfixTrace, toCrlf, type Lab } from '../helpers/lab.js';
 import { freePort, freePorts } from '../helpers/ports.js';
 
 /** Minimal line-oriented client for the self-test: POP3 and IMAP both answer in CRLF lines. */
@@ -100,7 +100,7 @@ function xoauth2(user: string, token: string): string {
   return Buffer.from(`user=${user}\x01auth=Bearer ${token}\x01\x01`).toString('base64');
 }
 
-const ALICE = 'alice@example.test';
+const ALICE = LAB_USERS.alice.user;
 
 describe('upstream lab harness', () => {
   let lab: Lab;
@@ -184,16 +184,33 @@ describe('upstream lab harness', () => {
     } finally {
       refused.close();
     }
+
+    // An endpoint in trouble is a temporary failure, not a wrong token.
+    lab.setToken('self-test-token', ALICE);
+    lab.setIntrospectionFailure(503);
+    const temp = await LineSession.tls(lab.host, lab.pop3sPort, lab.ca);
+    try {
+      await temp.text();
+      expect(await temp.command(`AUTH XOAUTH2 ${xoauth2(ALICE, 'self-test-token')}`)).toMatch(/^-ERR \[SYS\/TEMP\]/);
+    } finally {
+      temp.close();
+      lab.setIntrospectionFailure(undefined);
+    }
   });
 
   it('captures a message submitted with nodemailer (STARTTLS, AUTH) and strips Postfix trace headers', async () => {
     await lab.clearCaptured();
-    const raw = Buffer.from(
-      'From: Alice <alice@example.test>\r\nTo: Someone <someone@example.org>\r\nSubject: submitted by the lab self-test\r\n' +
-        'Date: Thu, 01 Jan 2026 00:00:00 +0000\r\nMessage-ID: <lab-submit@example.test>\r\n' +
-        'Received: from earlier.example by hop.example; Thu, 01 Jan 2026 00:00:00 +0000\r\n\r\n' +
-        'body\r\n.dot line\r\n',
-    );
+    // Awkward on purpose: an unqualified To (Postfix would qualify it for a "local" client), no Date or
+    // Message-ID (it would add them), its own Received header, 8-bit bytes, a dot line, a 5,000-byte line.
+    const raw = Buffer.concat([
+      Buffer.from(
+        'From: Alice <alice@example.test>\r\nTo: someone\r\nSubject: submitted by the lab self-test\r\n' +
+          'Received: from earlier.example by hop.example; Thu, 01 Jan 2026 00:00:00 +0000\r\n\r\n' +
+          'body\r\n.dot line\r\n8-bit: ',
+      ),
+      Buffer.from([0xe4, 0xff, 0x80]),
+      Buffer.from(`\r\n${'x'.repeat(5000)}\r\n`),
+    ]);
     const transport = nodemailer.createTransport({
       host: lab.host,
       port: lab.smtpPort,

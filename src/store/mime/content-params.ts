@@ -10,6 +10,7 @@
  * separately through {@link decodeParamValue}.
  */
 import libmime from 'libmime';
+import { decode as decodeWithCharset } from 'libmime/lib/charset.js';
 
 /** One parameter as `[name, value]`; values are binary strings (one char per byte). */
 export type MimeParam = [string, string];
@@ -235,7 +236,7 @@ export function decodeCharset(bytes: Buffer, charset: string): string {
   if (cs === 'utf-8' || cs === 'utf8' || cs === 'us-ascii' || cs === 'ascii' || cs === '') return bytes.toString('utf8');
   if (cs === 'iso-8859-1' || cs === 'latin1') return bytes.toString('latin1');
   try {
-    return libmime.decode(bytes, charset);
+    return decodeWithCharset(bytes, charset);
   } catch {
     return bytes.toString('utf8');
   }

@@ -126,7 +126,7 @@ export class Pop3Client {
       );
     }
     const connection = await Pop3Connection.open({
-      host: options.host,
+      host: options.host.replace(/^\[(.*)\]$/, '$1'), // "[::1]" as written in configs -> "::1" for node:net
       port: options.port,
       implicitTls: options.tls === 'implicit',
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
@@ -359,7 +359,8 @@ export class Pop3Client {
     }
     // A server that accepts after reporting an error, or challenges again, is not to be trusted with the session.
     this.close();
-    throw new Pop3Error('auth', `the POP3 server sent an error challenge for ${command}${challenge ? `: ${challenge}` : ''}`, {
+    const detail = challenge.length > 0 ? `: ${challenge}` : '';
+    throw new Pop3Error('auth', `the POP3 server sent an error challenge for ${command}${detail}`, {
       serverText: challenge,
     });
   }

@@ -13,8 +13,8 @@ export function plainInitialResponse(user: string, password: string): string {
 }
 
 /**
- * Microsoft's XOAUTH2: `user=ADDRESS ^A auth=Bearer TOKEN ^A ^A`
- * (https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth).
+ * Microsoft's XOAUTH2: `user=ADDRESS ^A auth=Bearer TOKEN ^A ^A` (learn.microsoft.com, "Authenticate an IMAP,
+ * POP or SMTP connection using OAuth").
  */
 export function xoauth2InitialResponse(user: string, accessToken: string): string {
   if (/[\x00-\x1f]/.test(user) || /[\x00-\x1f]/.test(accessToken)) {

@@ -200,7 +200,8 @@ describe('Pop3ResponseReader', () => {
 
   it('reads a 3 MB message in 64 KiB chunks quickly (no quadratic joining)', () => {
     const line = Buffer.from(`${'x'.repeat(74)}\r\n`);
-    const message = Buffer.concat(Array.from({ length: 40_000 }, (_, i) => (i % 97 === 0 ? Buffer.from('.dot\r\n') : line)));
+    const dotLine = Buffer.from('.dot\r\n');
+    const message = Buffer.concat(Array.from({ length: 40_000 }, (_, i) => (i % 97 === 0 ? dotLine : line)));
     const wire = multiLineResponse(message);
     const pieces: Buffer[] = [];
     for (let at = 0; at < wire.length; at += 65536) pieces.push(wire.subarray(at, at + 65536));

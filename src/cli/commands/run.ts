@@ -1,0 +1,67 @@
+/** `hotbridge run`: the daemon in the foreground until SIGTERM/SIGINT; SIGHUP reloads the config. */
+import { ConfigError, loadConfig } from '../../config/load.js';
+import { Daemon } from '../../daemon/daemon.js';
+import { AlreadyRunningError } from '../../daemon/instance-lock.js';
+import { createLogger } from '../../daemon/logger.js';
+import { loadConfigOrExplain, UserError } from '../config-option.js';
+
+/** How long a stop may take before the process exits anyway (issue 8: within 10 s). */
+const STOP_DEADLINE_MS = 9000;
+
+export async function runDaemon(options: { config?: string; logLevel?: string }): Promise<number> {
+  const config = loadConfigOrExplain(options.config);
+  process.umask(0o077);
+  const logger = createLogger({ level: options.logLevel ?? config.logLevel });
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(config, logger);
+  } catch (err) {
+    if (err instanceof AlreadyRunningError) throw new UserError(err.message, 3);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      const { address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
+      throw new UserError(
+        code === 'EADDRINUSE'
+          ? `cannot listen on ${address}:${port}: the port is in use (another program, or another hotbridge with another data dir); change [imap]/[smtp] listen in ${config.file}`
+          : `cannot listen on ${address}:${port}: permission denied (ports below 1024 need privileges)`,
+        3,
+      );
+    }
+    throw err;
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      const deadline = setTimeout(() => {
+        logger.error('stop took too long; exiting anyway (queued mail is safe in the store)');
+        resolve(1);
+      }, STOP_DEADLINE_MS);
+      deadline.unref();
+      daemon.stop().then(
+        () => {
+          clearTimeout(deadline);
+          resolve(0);
+        },
+        (err: Error) => {
+          logger.error({ err }, 'stop failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGHUP', () => {
+      try {
+        const next = loadConfig(config.file);
+        daemon.reload(next).catch((err: Error) => logger.error({ err }, 'reload failed; the previous config stays in force'));
+      } catch (err) {
+        const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+        logger.error({ problems }, 'the new config has problems; the previous config stays in force');
+      }
+    });
+  });
+}

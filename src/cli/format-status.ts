@@ -1,0 +1,53 @@
+/** Turns the daemon's status snapshot into the few lines a person wants to read. */
+import { formatDuration } from '../config/units.js';
+
+export interface StatusSnapshot {
+  daemon: { pid: number; version: string; startedAt: string; dataDir: string; config: string };
+  accounts: Array<{
+    address: string;
+    provider: string;
+    auth: string;
+    localPassword: boolean;
+    pop3: Record<string, unknown>;
+    outbox: Record<string, unknown> & { queued?: Array<Record<string, unknown>> };
+  }>;
+  listeners: { imap: { addresses: Array<{ host: string; port: number }>; connections: number }; smtp: { addresses: Array<{ host: string; port: number }> } };
+}
+
+function when(value: unknown, now: number): string {
+  if (typeof value !== 'string' && typeof value !== 'number') return 'never';
+  const at = new Date(value).getTime();
+  if (Number.isNaN(at)) return 'never';
+  const delta = at - now;
+  return delta >= 0 ? `in ${formatDuration(delta)}` : `${formatDuration(-delta)} ago`;
+}
+
+const hostPort = (a: { host: string; port: number }) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
+
+export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string {
+  const lines: string[] = [];
+  const { daemon, listeners } = snapshot;
+  lines.push(`hotbridge ${daemon.version}, pid ${daemon.pid}, up ${when(daemon.startedAt, now).replace(' ago', '')}`);
+  lines.push(`  IMAP: ${listeners.imap.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.imap.connections} connected)`);
+  lines.push(`  SMTP: ${listeners.smtp.addresses.map(hostPort).join(', ') || 'not listening'}`);
+  for (const account of snapshot.accounts) {
+    const pop3 = account.pop3;
+    lines.push('');
+    lines.push(`${account.address} (${account.provider}, ${account.auth})`);
+    if (!account.localPassword) lines.push(`  ! no local password: run  hotbridge password ${account.address}`);
+    let sync = `  sync: ${String(pop3.state ?? 'unknown')}`;
+    const progress = pop3.progress as { done?: number; total?: number; rate?: number } | undefined;
+    if (progress && progress.total) sync += `, ${progress.done ?? 0}/${progress.total} messages${progress.rate ? ` (${Math.round(progress.rate)}/s)` : ''}`;
+    lines.push(sync);
+    lines.push(`  last success: ${when(pop3.lastSuccessAt, now)}; next poll: ${when(pop3.nextPollAt, now)}`);
+    if (pop3.lastError) lines.push(`  last error: ${String(pop3.lastError)}`);
+    const queued = account.outbox.queued ?? [];
+    lines.push(`  outbox: ${queued.length === 0 ? 'empty' : `${queued.length} waiting`}`);
+    for (const entry of queued) {
+      const pending = Array.isArray(entry.pending) ? (entry.pending as string[]).join(', ') : '';
+      lines.push(`    to ${pending}: ${String(entry.attempts ?? 0)} attempts, next ${when(entry.nextAttemptAt, now)}${entry.lastError ? `, last error: ${String(entry.lastError)}` : ''}`);
+    }
+    if (account.outbox.lastError && queued.length === 0) lines.push(`  outbox last error: ${String(account.outbox.lastError)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

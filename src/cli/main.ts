@@ -1,0 +1,112 @@
+/** The `hotbridge` command line: one yargs command per subcommand, each with its own --help. */
+import fs from 'node:fs';
+import yargs from 'yargs';
+import { ConfigError } from '../config/load.js';
+import { VERSION } from '../daemon/version.js';
+import { configFileFrom, UserError } from './config-option.js';
+import { setPassword } from './commands/password.js';
+import { runDaemon } from './commands/run.js';
+import { showStatus } from './commands/status.js';
+
+const notYet = (name: string, issue: string) => async (): Promise<number> => {
+  process.stderr.write(`hotbridge ${name}: not yet available (${issue})\n`);
+  return 2;
+};
+
+/** Runs the command line; resolves to the exit code. Errors meant for the user print one line, no stack. */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const out = process.stdout;
+  const run = (work: () => Promise<number>) => async () => {
+    exitCode = await work();
+  };
+  const parser = yargs(argv)
+    .scriptName('hotbridge')
+    .usage('$0 <command> [options]\n\nGives old mail clients a working Hotmail / Outlook.com account on localhost.')
+    .version(VERSION)
+    .option('config', { alias: 'c', type: 'string', describe: 'config file (default: the platform config dir, or $HOTBRIDGE_CONFIG)', global: true })
+    .command(
+      ['run', '$0'],
+      'run the daemon in the foreground (SIGTERM/SIGINT stop it, SIGHUP reloads the config)',
+      (y) => y.option('log-level', { type: 'string', describe: 'fatal, error, warn, info, debug or trace' }),
+      async (args) => {
+        const file = configFileFrom(args.config);
+        if (!fs.existsSync(file) && args._.length === 0) {
+          // `npm start` on a fresh clone: no config yet.
+          if (!process.stdin.isTTY) {
+            throw new UserError(`no config at ${file}: run \`hotbridge setup\` in a terminal first (or pass --config FILE)`, 2);
+          }
+          const { runSetup } = await import('./commands/setup.js');
+          exitCode = await runSetup({ config: args.config, out });
+          return;
+        }
+        exitCode = await runDaemon({ config: args.config, logLevel: args['log-level'] as string | undefined });
+      },
+    )
+    .command('setup', 'guided set-up: the account, the sign-in, a local password, the mail client settings', {}, async (args) => {
+      const { runSetup } = await import('./commands/setup.js');
+      exitCode = await runSetup({ config: args.config, out });
+    })
+    .command(
+      'login <address>',
+      'sign in to Microsoft for an Outlook.com account (OAuth2 device code; works over SSH)',
+      (y) => y.positional('address', { type: 'string', demandOption: true }),
+      async (args) => {
+        const { loadConfigOrExplain } = await import('./config-option.js');
+        const { runLogin } = await import('./commands/login.js');
+        exitCode = await runLogin({ config: loadConfigOrExplain(args.config), address: args.address, out });
+      },
+    )
+    .command(
+      'password <address>',
+      'set the local password mail clients use (echo SECRET | hotbridge password ADDRESS)',
+      (y) => y.positional('address', { type: 'string', demandOption: true }),
+      async (args) => run(() => setPassword({ config: args.config, address: args.address, out }))(),
+    )
+    .command(
+      'status',
+      'show each account\'s sync state and the outbox of the running daemon',
+      (y) => y.option('json', { type: 'boolean', describe: 'machine-readable output' }),
+      async (args) => run(() => showStatus({ config: args.config, json: args.json, out }))(),
+    )
+    .command('doctor', 'check the config, ports, the provider\'s servers, TLS and sign-in, one line each', {}, async (args) => {
+      const { runDoctor } = await import('./commands/doctor.js');
+      exitCode = await runDoctor({ config: args.config, out });
+    })
+    .command(
+      'service <action>',
+      'install or uninstall the system service (systemd or launchd)',
+      (y) =>
+        y
+          .positional('action', { choices: ['install', 'uninstall'] as const, demandOption: true })
+          .option('user', { type: 'boolean', describe: 'a per-user service (default when not root)' })
+          .option('system', { type: 'boolean', describe: 'a system-wide service (default as root)' })
+          .option('dry-run', { type: 'boolean', describe: 'print what would be written, change nothing' }),
+      async (args) => {
+        const { runService } = await import('./commands/service.js');
+        exitCode = await runService({ config: args.config, action: args.action, user: args.user, system: args.system, dryRun: args['dry-run'], out });
+      },
+    )
+    .strict()
+    .demandCommand(0)
+    .help()
+    .alias('help', 'h')
+    .exitProcess(false)
+    .fail((message, err) => {
+      if (err) throw err;
+      throw new UserError(`${message}\nRun \`hotbridge --help\` for the commands.`, 2);
+    });
+
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    if (err instanceof UserError || err instanceof ConfigError) {
+      process.stderr.write(`hotbridge: ${err.message}\n`);
+      return err instanceof UserError ? err.exitCode : 2;
+    }
+    throw err;
+  }
+  return exitCode;
+}
+
+export { notYet };

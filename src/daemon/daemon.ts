@@ -1,0 +1,239 @@
+/**
+ * The daemon: start and stop order, reload, and the wiring between the parts. The store opens first and
+ * closes last; listeners stop accepting before the workers are asked to finish, so nothing acknowledged
+ * is ever lost on the way down.
+ */
+import fs from 'node:fs';
+import type { AccountConfig, HotbridgeConfig, ListenAddress } from '../config/types.js';
+import { isLoopbackHost } from '../config/load.js';
+import { startImapServer, type ImapServer } from '../downstream/imap/server.js';
+import { startSubmissionServer, type SubmissionServer } from '../downstream/smtp/server.js';
+import { LocalPasswords } from '../store/local-passwords.js';
+import { Store } from '../store/index.js';
+import { PasswordFileSource, type CredentialSource } from '../upstream/credentials.js';
+import { OAuth2CredentialSource } from '../upstream/oauth/token-source.js';
+import { TokenStore } from '../upstream/oauth/token-store.js';
+import { signInNeededNotice } from '../upstream/oauth/notice.js';
+import { Pop3Poller } from '../upstream/pop3/poller.js';
+import { OutboxWorker } from '../upstream/smtp/worker.js';
+import { acquireInstanceLock } from './instance-lock.js';
+import { LocalAuthenticator } from './local-auth.js';
+import type { Logger } from './logger.js';
+import { StatusBoard } from './status.js';
+import { startStatusEndpoint, type StatusEndpoint } from './status-endpoint.js';
+import { VERSION } from './version.js';
+
+interface AccountRuntime {
+  config: AccountConfig;
+  credentials: CredentialSource;
+  poller: Pop3Poller;
+  worker: OutboxWorker;
+}
+
+/** Certificate and key for listeners on non-loopback addresses (STARTTLS there is mandatory). */
+function localTls(listen: ListenAddress[], certFile: string | undefined, keyFile: string | undefined, what: string): { cert: Buffer; key: Buffer } | undefined {
+  const exposed = listen.filter((address) => !isLoopbackHost(address.host));
+  if (certFile && keyFile) return { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) };
+  if (exposed.length > 0) {
+    throw new Error(
+      `${what} listens on ${exposed.map((a) => `${a.host}:${a.port}`).join(', ')}, which is not loopback: set ${what.toLowerCase()}.tls_cert and tls_key so clients can use STARTTLS`,
+    );
+  }
+  return undefined;
+}
+
+export class Daemon {
+  readonly status = new StatusBoard();
+  private readonly accounts = new Map<string, AccountRuntime>();
+  private imap?: ImapServer;
+  private smtp?: SubmissionServer;
+  private endpoint?: StatusEndpoint;
+  private stopping?: Promise<void>;
+
+  private constructor(
+    private config: HotbridgeConfig,
+    readonly store: Store,
+    private readonly logger: Logger,
+    private readonly auth: LocalAuthenticator,
+    private readonly releaseLock: () => Promise<void>,
+  ) {}
+
+  /** Starts everything; throws (after undoing what was started) when a part cannot start. */
+  static async start(config: HotbridgeConfig, logger: Logger): Promise<Daemon> {
+    fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    fs.chmodSync(config.dataDir, 0o700);
+    const releaseLock = await acquireInstanceLock(config.dataDir);
+    let store: Store | undefined;
+    try {
+      store = await Store.open(config.dataDir, { accounts: config.accounts.map((account) => account.address) });
+      const passwords = new LocalPasswords(config.dataDir);
+      const auth = new LocalAuthenticator(passwords, { accounts: () => daemon.config.accounts.map((account) => account.address) });
+      const daemon: Daemon = new Daemon(config, store, logger, auth, releaseLock);
+      try {
+        await daemon.startListeners();
+        for (const account of config.accounts) daemon.startAccount(account);
+        daemon.endpoint = await startStatusEndpoint(config.dataDir, () => daemon.snapshot());
+      } catch (err) {
+        await daemon.stop();
+        throw err;
+      }
+      for (const account of config.accounts) {
+        if (!passwords.has(account.address)) {
+          logger.warn({ account: account.address }, `no local password yet: mail clients cannot log in until you run: hotbridge password ${account.address}`);
+        }
+      }
+      logger.info({ version: VERSION, dataDir: config.dataDir, accounts: config.accounts.map((a) => a.address) }, 'hotbridge is running');
+      return daemon;
+    } catch (err) {
+      await store?.close().catch(() => undefined);
+      await releaseLock();
+      throw err;
+    }
+  }
+
+  private async startListeners(): Promise<void> {
+    const { imap, smtp } = this.config;
+    this.imap = await startImapServer({
+      listen: imap.listen,
+      store: this.store,
+      auth: this.auth,
+      logger: this.logger.child({ part: 'imap' }),
+      maxLiteralBytes: imap.maxLiteralBytes,
+      maxConnectionsPerAddress: imap.maxConnectionsPerAddress,
+      tls: localTls(imap.listen, imap.certFile, imap.keyFile, 'IMAP'),
+    });
+    this.smtp = await startSubmissionServer({
+      listen: smtp.listen,
+      store: this.store,
+      auth: this.auth,
+      logger: this.logger.child({ part: 'smtp' }),
+      maxMessageBytes: smtp.maxMessageBytes,
+      accounts: () => this.config.accounts,
+      tls: localTls(smtp.listen, smtp.certFile, smtp.keyFile, 'SMTP'),
+    });
+    this.status.set('listeners', 'imap', { addresses: this.imap.addresses() });
+    this.status.set('listeners', 'smtp', { addresses: this.smtp.addresses() });
+  }
+
+  private credentialsFor(account: AccountConfig): CredentialSource {
+    const { auth } = account;
+    if (auth.method === 'password') return new PasswordFileSource(auth.user, auth.passwordFile);
+    return new OAuth2CredentialSource({
+      address: account.address,
+      user: auth.user,
+      authority: auth.authority,
+      clientId: auth.clientId ?? '',
+      scopes: auth.scopes,
+      tokens: new TokenStore(this.config.dataDir),
+      logger: this.logger.child({ part: 'oauth', account: account.address }),
+      onSignInNeeded: (address) => this.placeSignInNotice(address),
+    });
+  }
+
+  /** Puts the "sign-in needed" message in INBOX once, so the user of an old client learns what to do. */
+  private async placeSignInNotice(address: string): Promise<void> {
+    const key = `signin-notice:${address}`;
+    if (await this.store.getMeta(key)) return;
+    const inbox = this.store.findMailbox(address, 'INBOX');
+    if (!inbox) return;
+    await this.store.appendMessage(inbox.id, signInNeededNotice(address));
+    await this.store.setMeta(key, Date.now());
+  }
+
+  private startAccount(account: AccountConfig): void {
+    const logger = this.logger.child({ account: account.address });
+    const credentials = this.credentialsFor(account);
+    const runtime: AccountRuntime = {
+      config: account,
+      credentials,
+      poller: new Pop3Poller({ account, store: this.store, credentials, logger: logger.child({ part: 'pop3' }), status: this.status }),
+      worker: new OutboxWorker({ account, store: this.store, credentials, logger: logger.child({ part: 'outbox' }), status: this.status }),
+    };
+    this.accounts.set(account.address, runtime);
+    runtime.poller.start();
+    runtime.worker.start();
+  }
+
+  private async stopAccount(address: string): Promise<void> {
+    const runtime = this.accounts.get(address);
+    if (!runtime) return;
+    this.accounts.delete(address);
+    await Promise.all([runtime.poller.stop(), runtime.worker.stop()]);
+  }
+
+  /**
+   * SIGHUP: applies a new config. Accounts added or removed start or stop; a changed account restarts its
+   * poller and worker; IMAP sessions stay up unless the listen addresses changed.
+   */
+  async reload(next: HotbridgeConfig): Promise<void> {
+    if (next.dataDir !== this.config.dataDir) {
+      this.logger.warn('data_dir changed: that needs a restart; the rest of the new config is applied');
+      next = { ...next, dataDir: this.config.dataDir };
+    }
+    const previous = this.config;
+    this.config = next;
+    for (const account of next.accounts) await this.store.ensureAccount(account.address);
+    const wanted = new Map(next.accounts.map((account) => [account.address, account]));
+    for (const address of [...this.accounts.keys()]) {
+      const account = wanted.get(address);
+      if (!account || JSON.stringify(account) !== JSON.stringify(this.accounts.get(address)!.config)) await this.stopAccount(address);
+    }
+    for (const account of next.accounts) if (!this.accounts.has(account.address)) this.startAccount(account);
+    if (JSON.stringify(previous.imap) !== JSON.stringify(next.imap) || JSON.stringify(previous.smtp) !== JSON.stringify(next.smtp)) {
+      await Promise.all([this.imap?.stop(), this.smtp?.stop()]);
+      await this.startListeners();
+    }
+    this.logger.info({ accounts: next.accounts.map((a) => a.address) }, 'config reloaded');
+  }
+
+  /** Polls every account now (used by tests and `hotbridge status --sync`). */
+  pollNow(): void {
+    for (const runtime of this.accounts.values()) runtime.poller.pollNow();
+  }
+
+  async snapshot(): Promise<unknown> {
+    const board = this.status.snapshot();
+    const outbox = await this.store.listOutbox();
+    return {
+      daemon: { pid: process.pid, version: VERSION, startedAt: new Date(this.status.startedAt).toISOString(), dataDir: this.config.dataDir, config: this.config.file },
+      accounts: this.config.accounts.map((account) => ({
+        address: account.address,
+        provider: account.provider,
+        auth: account.auth.method,
+        localPassword: this.auth.hasPassword(account.address),
+        pop3: board.pop3?.[account.address] ?? { state: 'starting' },
+        outbox: {
+          ...(board.outbox?.[account.address] ?? {}),
+          queued: outbox
+            .filter((entry) => entry.account === account.address)
+            .map((entry) => ({
+              id: entry.id,
+              from: entry.from,
+              pending: entry.pending,
+              attempts: entry.attempts,
+              nextAttemptAt: new Date(entry.nextAttemptAt).toISOString(),
+              lastError: entry.lastError,
+              waitingFor: entry.waitingFor,
+            })),
+        },
+      })),
+      listeners: {
+        imap: { addresses: this.imap?.addresses() ?? [], connections: this.imap?.connectionCount() ?? 0 },
+        smtp: { addresses: this.smtp?.addresses() ?? [] },
+      },
+    };
+  }
+
+  /** Stops in order: listeners, workers, status endpoint, store, lock. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await Promise.all([this.imap?.stop(), this.smtp?.stop()].map((p) => p?.catch((err: Error) => this.logger.error({ err }, 'listener stop failed'))));
+      await Promise.all([...this.accounts.keys()].map((address) => this.stopAccount(address)));
+      await this.endpoint?.close();
+      await this.store.close();
+      await this.releaseLock();
+      this.logger.info('hotbridge stopped');
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Errors as values: a command handler (or the argument parser) throws an `ImapError` carrying the
+ * status (NO or BAD), an optional response code (RFC 3501 §7.1, RFC 5530) and a human text; the
+ * connection turns it into the tagged line in exactly one place (`taggedLine`).
+ */
+import { StoreError } from '../../store/store.js';
+
+export type ImapStatus = 'OK' | 'NO' | 'BAD';
+
+export class ImapError extends Error {
+  constructor(
+    readonly status: 'NO' | 'BAD',
+    readonly text: string,
+    /** A response code without brackets, e.g. `TRYCREATE` or `BADCHARSET (UTF-8 US-ASCII)`. */
+    readonly code?: string,
+  ) {
+    super(text);
+    this.name = 'ImapError';
+  }
+
+  /** The command was understood but could not be done (RFC 3501 §7.1.2). */
+  static no(text: string, code?: string): ImapError {
+    return new ImapError('NO', text, code);
+  }
+
+  /** The command was malformed, or not allowed in this state (RFC 3501 §7.1.3). */
+  static bad(text: string, code?: string): ImapError {
+    return new ImapError('BAD', text, code);
+  }
+}
+
+/** Maps a store failure to the NO a client can act on (RFC 5530 response codes). */
+export function fromStoreError(err: StoreError): ImapError {
+  switch (err.code) {
+    case 'NONEXISTENT':
+      return ImapError.no(err.message, 'NONEXISTENT');
+    case 'ALREADYEXISTS':
+      return ImapError.no(err.message, 'ALREADYEXISTS');
+    case 'CANNOT':
+      return ImapError.no(err.message, 'CANNOT');
+    case 'INUSE':
+      return ImapError.no(err.message, 'INUSE');
+    case 'CLOSED':
+      return ImapError.no('the mail store is shutting down', 'UNAVAILABLE');
+  }
+}
+
+/** The tagged (or untagged, with tag `*`) status line: `A1 NO [TRYCREATE] No such mailbox\r\n`. */
+export function taggedLine(tag: string, status: ImapStatus, text: string, code?: string): string {
+  return `${tag} ${status} ${code ? `[${code}] ` : ''}${sanitizeText(text)}\r\n`;
+}
+
+/** Response text is `1*TEXT-CHAR` (RFC 3501 §9): no CR, LF or NUL may leak from an error message. */
+function sanitizeText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\r\n\u0000]+/g, ' ').trim();
+  return clean.length > 0 ? clean : 'done';
+}

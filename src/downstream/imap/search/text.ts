@@ -1,0 +1,51 @@
+/**
+ * The text keys of SEARCH (RFC 3501 §6.4.4): BODY, TEXT, HEADER, FROM/TO/CC/BCC/SUBJECT, answered
+ * from the message index (decoded, lower-cased text computed at ingest), never from the raw message.
+ * Matching is a case-insensitive substring match on decoded text, as §6.4.4 asks.
+ *
+ *   C: A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM "Smith"
+ *   S: * SEARCH 2 84 882
+ */
+import type { MessageIndex } from '../../../store/mime/index.js';
+
+/** A search string in the form the index stores text: lower-cased, line breaks as `\n`. */
+export function normalizeNeedle(needle: string): string {
+  return needle.replace(/\r\n?/g, '\n').toLowerCase();
+}
+
+/**
+ * HEADER field-name string: whether a top-level header field of that name contains the string.
+ * An empty string matches every message that has the field at all (§6.4.4).
+ */
+export function headerContains(index: MessageIndex, field: string, needle: string): boolean {
+  const name = field.toLowerCase();
+  const wanted = normalizeNeedle(needle);
+  for (const [key, value] of index.headers) {
+    if (key === name && value.includes(wanted)) return true;
+  }
+  return false;
+}
+
+/** FROM, TO, CC, BCC: the decoded address header (display names and addresses) contains the string. */
+export function addressFieldContains(index: MessageIndex, field: 'from' | 'to' | 'cc' | 'bcc', needle: string): boolean {
+  return headerContains(index, field, needle);
+}
+
+/** SUBJECT: the decoded Subject contains the string. */
+export function subjectContains(index: MessageIndex, needle: string): boolean {
+  return headerContains(index, 'subject', needle);
+}
+
+/** BODY: the decoded text of the message body contains the string. */
+export function bodyContains(index: MessageIndex, needle: string): boolean {
+  return index.text.includes(normalizeNeedle(needle));
+}
+
+/** TEXT: the header (names and decoded values) or the body contains the string. */
+export function textContains(index: MessageIndex, needle: string): boolean {
+  const wanted = normalizeNeedle(needle);
+  for (const [key, value] of index.headers) {
+    if (value.includes(wanted) || `${key}: ${value}`.includes(wanted)) return true;
+  }
+  return index.text.includes(wanted);
+}

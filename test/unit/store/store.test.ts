@@ -1,0 +1,196 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Store, StoreError, type StoreChange } from '../../../src/store/index.js';
+import { awkwardMessages, simpleMessage } from '../../helpers/messages.js';
+import { removeDir, tempDir } from '../../helpers/tmp.js';
+
+const ALICE = 'alice@example.test';
+
+describe('Store', () => {
+  let dir: string;
+  let store: Store;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    store = await Store.open(dir, { accounts: [ALICE] });
+  });
+
+  afterEach(async () => {
+    await store.close();
+    removeDir(dir);
+  });
+
+  const reopen = async () => {
+    await store.close();
+    store = await Store.open(dir, { accounts: [ALICE] });
+  };
+
+  it('creates the default mailboxes with their special-use attributes, once', async () => {
+    const names = store.listMailboxes(ALICE).map((m) => [m.name, m.specialUse ?? null]);
+    expect(names).toEqual([
+      ['INBOX', null],
+      ['Drafts', '\\Drafts'],
+      ['Junk', '\\Junk'],
+      ['Sent', '\\Sent'],
+      ['Trash', '\\Trash'],
+    ]);
+    await reopen();
+    expect(store.listMailboxes(ALICE)).toHaveLength(5);
+    expect(await store.listSubscriptions(ALICE)).toEqual(expect.arrayContaining(['INBOX', 'Sent', 'Drafts', 'Trash', 'Junk']));
+  });
+
+  it('gives each mailbox a distinct UIDVALIDITY that survives a reopen', async () => {
+    const before = store.listMailboxes(ALICE).map((m) => m.uidValidity);
+    expect(new Set(before).size).toBe(before.length);
+    await reopen();
+    expect(store.listMailboxes(ALICE).map((m) => m.uidValidity)).toEqual(before);
+  });
+
+  it('keeps message bytes exactly, including 8-bit and dot lines', async () => {
+    const inbox = store.findMailbox(ALICE, 'inbox')!;
+    for (const raw of Object.values(awkwardMessages())) {
+      const { uid } = await store.appendMessage(inbox.id, raw, { flags: ['\\seen', 'Custom'] });
+      const record = (await store.listMessages(inbox.id)).find((m) => m.uid === uid)!;
+      expect(record.flags).toEqual(['\\Seen', 'Custom']);
+      expect(record.size).toBe(raw.length);
+      expect((await store.getBlob(record.blobId)).equals(raw)).toBe(true);
+    }
+  });
+
+  it('allocates dense, growing UIDs that are never reused after expunge', async () => {
+    const inbox = store.findMailbox(ALICE, 'INBOX')!;
+    const uids: number[] = [];
+    for (let i = 0; i < 5; i++) uids.push((await store.appendMessage(inbox.id, simpleMessage(i))).uid);
+    expect(uids).toEqual([1, 2, 3, 4, 5]);
+    await store.expungeMessages(inbox.id, [5, 4]);
+    await reopen();
+    const next = await store.appendMessage(store.findMailbox(ALICE, 'INBOX')!.id, simpleMessage(9));
+    expect(next.uid).toBe(6);
+    expect((await store.listMessages(inbox.id)).map((m) => m.uid)).toEqual([1, 2, 3, 6]);
+  });
+
+  it('ingests POP3 messages once per UIDL, atomically with the ledger', async () => {
+    const first = await store.ingestPop3(ALICE, [
+      { uidl: 'u1', raw: simpleMessage(1) },
+      { uidl: 'u2', raw: simpleMessage(2) },
+      { uidl: 'u1', raw: simpleMessage(1) },
+    ]);
+    expect(first.map((r) => [r.uidl, r.uid ?? null, r.duplicate])).toEqual([
+      ['u1', 1, false],
+      ['u2', 2, false],
+      ['u1', null, true],
+    ]);
+    await reopen();
+    const again = await store.ingestPop3(ALICE, [{ uidl: 'u2', raw: simpleMessage(2) }]);
+    expect(again[0].duplicate).toBe(true);
+    expect([...(await store.pop3Ledger(ALICE)).keys()].sort()).toEqual(['u1', 'u2']);
+    const inbox = store.findMailbox(ALICE, 'INBOX')!;
+    expect((await store.listMessages(inbox.id)).map((m) => m.uidl)).toEqual(['u1', 'u2']);
+  });
+
+  it('marks the ledger when a POP3 message is expunged locally', async () => {
+    await store.ingestPop3(ALICE, [{ uidl: 'gone', raw: simpleMessage(1) }]);
+    const inbox = store.findMailbox(ALICE, 'INBOX')!;
+    await store.expungeMessages(inbox.id, [1]);
+    expect((await store.pop3Ledger(ALICE)).get('gone')?.expungedLocallyAt).toBeTypeOf('number');
+  });
+
+  it('changes flags with mod-sequences, honours UNCHANGEDSINCE, and leaves no-op stores alone', async () => {
+    const inbox = store.findMailbox(ALICE, 'INBOX')!;
+    await store.appendMessage(inbox.id, simpleMessage(1));
+    await store.appendMessage(inbox.id, simpleMessage(2));
+    const start = store.getMailbox(inbox.id)!.highestModseq;
+    const added = await store.storeFlags(inbox.id, [1, 2], 'add', ['\\Seen']);
+    expect(added.changed.map((m) => [m.uid, m.flags])).toEqual([
+      [1, ['\\Seen']],
+      [2, ['\\Seen']],
+    ]);
+    expect(store.getMailbox(inbox.id)!.highestModseq).toBe(start + 2);
+    const noop = await store.storeFlags(inbox.id, [1], 'add', ['\\SEEN']);
+    expect(noop.changed).toEqual([]);
+    const guarded = await store.storeFlags(inbox.id, [1, 2], 'add', ['\\Flagged'], { unchangedSince: start + 1 });
+    expect(guarded.changed.map((m) => m.uid)).toEqual([1]);
+    expect(guarded.modifiedSince).toEqual([2]);
+    const removed = await store.storeFlags(inbox.id, [1], 'remove', ['\\seen']);
+    expect(removed.changed[0].flags).toEqual(['\\Flagged']);
+  });
+
+  it('copies and moves with COPYUID pairs and shares the blob', async () => {
+    const inbox = store.findMailbox(ALICE, 'INBOX')!;
+    const trash = store.findMailbox(ALICE, 'Trash')!;
+    const raw = simpleMessage(1);
+    await store.appendMessage(inbox.id, raw, { flags: ['\\Seen'] });
+    const copied = await store.copyMessages(inbox.id, [1], trash.id);
+    expect(copied.pairs).toEqual([[1, 1]]);
+    expect(copied.uidValidity).toBe(trash.uidValidity);
+    const moved = await store.moveMessages(inbox.id, [1], trash.id);
+    expect(moved.pairs).toEqual([[1, 2]]);
+    expect(await store.listMessages(inbox.id)).toHaveLength(0);
+    const inTrash = await store.listMessages(trash.id);
+    expect(inTrash.map((m) => [m.uid, m.flags])).toEqual([
+      [1, ['\\Seen']],
+      [2, ['\\Seen']],
+    ]);
+    await store.expungeMessages(trash.id, [1]);
+    expect((await store.getBlob(inTrash[1].blobId)).equals(raw)).toBe(true);
+    await store.expungeMessages(trash.id, [2]);
+    await expect(store.getBlob(inTrash[1].blobId)).rejects.toThrow(StoreError);
+  });
+
+  it('creates, renames (with children) and deletes mailboxes; INBOX rename moves its messages', async () => {
+    await store.createMailbox(ALICE, 'Projects');
+    await store.createMailbox(ALICE, 'Projects/2026');
+    await expect(store.createMailbox(ALICE, 'Projects')).rejects.toMatchObject({ code: 'ALREADYEXISTS' });
+    const child = store.findMailbox(ALICE, 'Projects/2026')!;
+    await store.renameMailbox(ALICE, 'Projects', 'Work');
+    expect(store.findMailbox(ALICE, 'Work/2026')?.id).toBe(child.id);
+    expect(store.findMailbox(ALICE, 'Work/2026')?.uidValidity).toBe(child.uidValidity);
+    const inbox = store.findMailbox(ALICE, 'INBOX')!;
+    await store.appendMessage(inbox.id, simpleMessage(1));
+    await store.renameMailbox(ALICE, 'INBOX', 'Old mail');
+    expect(await store.listMessages(inbox.id)).toHaveLength(0);
+    expect(await store.listMessages(store.findMailbox(ALICE, 'Old mail')!.id)).toHaveLength(1);
+    await expect(store.deleteMailbox(inbox.id)).rejects.toMatchObject({ code: 'CANNOT' });
+    await store.deleteMailbox(store.findMailbox(ALICE, 'Old mail')!.id);
+    await reopen();
+    expect(store.findMailbox(ALICE, 'Old mail')).toBeUndefined();
+    expect(store.findMailbox(ALICE, 'Work/2026')).toBeDefined();
+  });
+
+  it('publishes changes only after they are durable', async () => {
+    const seen: StoreChange[] = [];
+    store.changes.subscribe((change) => seen.push(change));
+    const inbox = store.findMailbox(ALICE, 'INBOX')!;
+    await store.appendMessage(inbox.id, simpleMessage(1));
+    await store.storeFlags(inbox.id, [1], 'add', ['\\Seen'], { origin: 'session-1' });
+    await store.expungeMessages(inbox.id, [1]);
+    expect(seen.map((c) => c.kind)).toEqual(['message-added', 'flags-changed', 'messages-expunged']);
+    expect(seen[1]).toMatchObject({ origin: 'session-1', flags: ['\\Seen'] });
+  });
+
+  it('queues submissions durably and finishes them with a bounce in the same batch', async () => {
+    const raw = simpleMessage(1);
+    const entry = await store.enqueueOutbox({ account: ALICE, from: ALICE, recipients: ['a@example.org', 'b@example.org'] }, raw);
+    await reopen();
+    const [queued] = await store.listOutbox(ALICE);
+    expect(queued).toMatchObject({ id: entry.id, pending: ['a@example.org', 'b@example.org'], attempts: 0 });
+    expect((await store.getBlob(queued.blobId)).equals(raw)).toBe(true);
+    await store.updateOutbox({ ...queued, attempts: 1, pending: ['b@example.org'], delivered: ['a@example.org'] });
+    const inbox = store.findMailbox(ALICE, 'INBOX')!;
+    await store.finishOutbox(entry.id, [{ mailboxId: inbox.id, raw: simpleMessage(99) }]);
+    expect(await store.listOutbox()).toEqual([]);
+    expect(await store.listMessages(inbox.id)).toHaveLength(1);
+    await expect(store.getBlob(queued.blobId)).rejects.toThrow(StoreError);
+  });
+
+  it('refuses a second open of the same data dir in one process', async () => {
+    await expect(Store.open(dir)).rejects.toMatchObject({ code: 'INUSE' });
+  });
+
+  it('keeps its files private', async () => {
+    const mode = fs.statSync(dir).mode & 0o777;
+    expect(mode & 0o077).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'store'))).toBe(true);
+  });
+});
