@@ -786,10 +786,20 @@ export class Store {
     return entries;
   }
 
-  /** Saves the worker's progress on an entry (attempts, recipients done, next try, last error). */
-  updateOutbox(entry: OutboxEntry): Promise<void> {
+  /**
+   * Saves the worker's progress on an entry (attempts, recipients done, next try, last error). Optional
+   * `deliveries` (a partial bounce for recipients refused in this attempt) go in the same batch, so the
+   * bounce exists exactly when the refusal is recorded: never lost, never twice.
+   */
+  updateOutbox(entry: OutboxEntry, deliveries: Array<{ mailboxId: number; raw: Buffer; flags?: string[] }> = []): Promise<void> {
+    const prepared = deliveries.map((delivery) => ({ ...delivery, blobId: Store.blobIdOf(delivery.raw), index: indexMessage(delivery.raw) }));
     return this.exclusive(async () => {
       const txn = new Txn();
+      for (const delivery of prepared) {
+        const mailbox = this.requireMailbox(delivery.mailboxId);
+        await this.loadList(mailbox.id);
+        this.addMessage(txn, mailbox, { id: delivery.blobId, size: delivery.raw.length, raw: delivery.raw, index: delivery.index }, { flags: delivery.flags });
+      }
       txn.ops.push({ type: 'put', sublevel: this.sub.outbox, key: entry.id, value: entry });
       txn.changes.push({ kind: 'outbox-changed', account: entry.account });
       await this.commit(txn);

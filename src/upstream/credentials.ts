@@ -3,6 +3,7 @@
  * for XOAUTH2. The source hides where it comes from (a password file, the token store with its refresh).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 
 export type UpstreamLogin =
   | { kind: 'password'; user: string; password: string }
@@ -26,6 +27,19 @@ export interface CredentialSource {
   rejected(): void;
 }
 
+/**
+ * Where a password file is read from. Under the system service (systemd/hotbridge.service) the file stays
+ * root-only and systemd hands the service a copy named after it in $CREDENTIALS_DIRECTORY (LoadCredential=).
+ */
+export function secretFilePath(file: string): string {
+  const dir = process.env.CREDENTIALS_DIRECTORY;
+  if (dir) {
+    const credential = path.join(dir, path.basename(file));
+    if (fs.existsSync(credential)) return credential;
+  }
+  return file;
+}
+
 /** Password login; the password is read from `password_file` at each login (it may be rotated). */
 export class PasswordFileSource implements CredentialSource {
   constructor(
@@ -39,7 +53,7 @@ export class PasswordFileSource implements CredentialSource {
     }
     let text: string;
     try {
-      text = await fs.promises.readFile(this.passwordFile, 'utf8');
+      text = await fs.promises.readFile(secretFilePath(this.passwordFile), 'utf8');
     } catch (err) {
       throw new CredentialError('no-password', `cannot read the password file ${this.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }

@@ -4,21 +4,7 @@
  * trip over a self-signed certificate); anywhere else the password must not cross the network in
  * the clear, so STARTTLS comes first (RFC 3207 §4, RFC 4954 §4 "SHOULD NOT ... over unencrypted").
  */
-import net from 'node:net';
-
-/** Whether a listen host only ever reaches this machine: 127.0.0.0/8, ::1, ::ffff:127.x, "localhost". */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (bare === 'localhost') return true;
-  if (net.isIPv4(bare)) return bare.startsWith('127.');
-  if (net.isIPv6(bare)) {
-    if (bare === '::1' || bare === '0:0:0:0:0:0:0:1') return true;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
-    return mapped !== null && mapped[1].startsWith('127.');
-  }
-  // A host name other than localhost may resolve to anything: not loopback.
-  return false;
-}
+import { isLoopbackHost } from '../../config/load.js';
 
 export interface ListenerSecurity {
   loopback: boolean;

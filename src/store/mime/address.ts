@@ -78,6 +78,8 @@ function tokenize(value: string): Token[] {
       tokens.push({ kind: 'special', text: c });
       i++;
       space = false;
+    } else if (c === ')') {
+      i++; // a stray closing parenthesis has nothing to close: drop it
     } else {
       const from = i;
       while (i < n && !' \t\r\n()"'.includes(value[i]) && !SPECIALS.includes(value[i])) i++;
@@ -227,11 +229,6 @@ class AddressListParser {
     }
     if (this.peekSpecial() === '>') this.pos++;
     const trailing = this.trailingComment();
-    if (local === '' && domain === '' && route === null) {
-      // `<>` (a null reverse-path) is still an address, with nothing in it.
-      this.out.push([name ?? trailing, null, '', '']);
-      return;
-    }
     this.out.push([name ?? trailing, route, local || MISSING_MAILBOX, domain || MISSING_DOMAIN]);
   }
 }

@@ -43,8 +43,9 @@ export interface MessageIndex {
    */
   headers: [string, string][];
   /**
-   * Decoded text of the text/* parts (nested messages included, their headers too), lower-cased,
-   * line breaks as `\n`, cut at MAX_SEARCH_TEXT characters.
+   * Decoded text of the text/* parts (nested messages included, their headers too; of a
+   * multipart/alternative only the text/plain alternative when there is one), HTML reduced to text,
+   * lower-cased, line breaks as `\n`, cut at MAX_SEARCH_TEXT characters.
    */
   text: string;
   /** Set when `text` was cut at MAX_SEARCH_TEXT. */
@@ -57,7 +58,8 @@ function searchableHeaders(fields: RawHeaderField[]): [string, string][] {
   let total = 0;
   for (const f of fields) {
     if (total >= MAX_HEADERS_TOTAL) break;
-    let value = decodeHeaderText(f.value.replace(/\r?\n/g, '').trim()).toLowerCase();
+    // Cut before decoding too, so a megabyte-long header line costs no more than a normal one.
+    let value = decodeHeaderText(f.value.slice(0, MAX_HEADER_VALUE * 2).replace(/\r?\n/g, '').trim()).toLowerCase();
     if (value.length > MAX_HEADER_VALUE) value = value.slice(0, MAX_HEADER_VALUE);
     total += value.length;
     out.push([f.key, value]);
@@ -93,7 +95,13 @@ class TextCollector {
   walk(part: MimePart): void {
     if (this.truncated) return;
     if (part.parts) {
-      for (const child of part.parts) this.walk(child);
+      // The alternatives of multipart/alternative say the same thing (RFC 2046 §5.1.4): index the
+      // plain-text one only, which halves the stored text of the usual text+HTML mail.
+      const plain =
+        part.subtype.toLowerCase() === 'alternative'
+          ? part.parts.find((c) => !c.parts && c.type.toLowerCase() === 'text' && c.subtype.toLowerCase() === 'plain')
+          : undefined;
+      for (const child of plain ? [plain] : part.parts) this.walk(child);
       return;
     }
     if (part.message) {
@@ -110,7 +118,9 @@ class TextCollector {
     const bytes = decodeTransferEncoding(this.raw.subarray(part.bodyStart, end), part.encoding);
     let text = bytesToText(bytes, param(part.params, 'charset'));
     if (part.subtype.toLowerCase() === 'html') text = htmlToText(text);
-    this.add(text.replace(/\r\n?/g, '\n').toLowerCase() + '\n');
+    if (text.length === 0) return;
+    text = text.replace(/\r\n?/g, '\n').toLowerCase();
+    this.add(text.endsWith('\n') ? text : text + '\n');
   }
 }
 
@@ -124,7 +134,7 @@ function parseMessageHeaderFields(raw: Buffer, part: MimePart): RawHeaderField[]
  */
 export function indexMessage(raw: Buffer): MessageIndex {
   const { root, fields } = parseMessage(raw);
-  const dateField = fields.find((f) => f.key === 'date');
+  const dateField = fields.filter((f) => f.key === 'date').pop();
   const sent = dateField ? parseSentDate(dateField.value.replace(/\r?\n/g, '')) : null;
   const collector = new TextCollector(raw);
   collector.walk(root);

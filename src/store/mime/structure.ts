@@ -72,7 +72,7 @@ export interface MimePart {
 
 /** Deeper nesting than this is indexed as opaque leaves (Dovecot uses the same limit). */
 const MAX_DEPTH = 100;
-/** More parts than this in one message are indexed as opaque leaves, keeping the index small. */
+/** Parts beyond this many in one message are not indexed (their bytes stay in the parent), keeping the index small. */
 const MAX_PARTS = 5000;
 
 interface BoundaryHit {
@@ -147,18 +147,27 @@ function first(fields: RawHeaderField[], key: string): RawHeaderField | undefine
   return undefined;
 }
 
+function last(fields: RawHeaderField[], key: string): RawHeaderField | undefined {
+  for (let i = fields.length - 1; i >= 0; i--) if (fields[i].key === key) return fields[i];
+  return undefined;
+}
+
+/** Every occurrence of an address field, concatenated (what Dovecot does with repeated To: lines). */
 function addresses(fields: RawHeaderField[], key: string): ImapAddress[] | undefined {
-  const f = first(fields, key);
-  if (!f) return undefined;
-  const list = parseAddressList(f.value);
+  const list: ImapAddress[] = [];
+  for (const f of fields) if (f.key === key) list.push(...parseAddressList(f.value));
   return list.length > 0 ? list : undefined;
 }
 
-/** The envelope fields of a header block (RFC 3501 §7.4.2). */
+/**
+ * The envelope fields of a header block (RFC 3501 §7.4.2). RFC 5322 §3.6 allows each of these
+ * fields once; for broken messages that repeat one, the last text field wins and address fields are
+ * joined, as Dovecot answers (our reference for such cases).
+ */
 export function envelopeOf(fields: RawHeaderField[]): Envelope {
   const env: Envelope = {};
   const text = (key: string): string | undefined => {
-    const f = first(fields, key);
+    const f = last(fields, key);
     return f ? unfold(f.value) : undefined;
   };
   const date = text('date');
@@ -256,6 +265,13 @@ interface Parsed {
   hit: BoundaryHit | null;
 }
 
+/*
+ * Where an entity ends: a leaf ends before the line break preceding the boundary line that cut it,
+ * unless that boundary line is the first line scanned (then the line break belongs to whatever came
+ * before: a header's empty line, or the previous boundary line). A multipart or message/rfc822 part
+ * ends where its last piece ended. This is what keeps our sizes equal to Dovecot's.
+ */
+
 function parseEntity(ctx: ParseContext, start: number, depth: number, inDigest: boolean): Parsed {
   const { raw } = ctx;
   ctx.parts++;
@@ -265,12 +281,13 @@ function parseEntity(ctx: ParseContext, start: number, depth: number, inDigest: 
   describe(part, fields, inDigest);
   const type = part.type.toLowerCase();
   const subtype = part.subtype.toLowerCase();
+  const isMessage = type === 'message' && subtype === 'rfc822';
   const opaque = depth >= MAX_DEPTH || ctx.parts > MAX_PARTS;
 
   if (header.hit) {
     if (type === 'multipart') part.parts = [];
     finishLeaf(ctx, part, type);
-    if (type === 'message' && subtype === 'rfc822') attachEmptyMessage(part);
+    if (isMessage) attachEmptyMessage(part);
     return { part, fields, hit: header.hit };
   }
 
@@ -283,33 +300,48 @@ function parseEntity(ctx: ParseContext, start: number, depth: number, inDigest: 
       ctx.stack.push(Buffer.from(boundaryParam[1], 'latin1'));
       open = true;
     }
-    let hit = nextBoundary(ctx, part.bodyStart);
+    let scanFrom = part.bodyStart;
+    let hit = nextBoundary(ctx, scanFrom);
+    let endedByChild = false;
     while (hit && open && hit.level === ownLevel) {
       ctx.stack.length = ownLevel + 1; // boundaries of parts skipped over are forgotten
+      endedByChild = false;
       if (hit.close) {
         // Epilogue: only the enclosing multiparts' boundaries can end it.
         ctx.stack.length = ownLevel;
         open = false;
-        hit = hit.lineEnd >= raw.length ? null : nextBoundary(ctx, hit.lineEnd);
+        scanFrom = hit.lineEnd;
+        hit = hit.lineEnd >= raw.length ? null : nextBoundary(ctx, scanFrom);
+        break;
+      }
+      if (ctx.parts >= MAX_PARTS) {
+        // Enough parts: the rest of this multipart is skipped like an epilogue.
+        ctx.stack.length = ownLevel;
+        open = false;
+        scanFrom = hit.lineStart;
+        hit = nextBoundary(ctx, scanFrom);
         break;
       }
       if (hit.lineEnd >= raw.length && raw[raw.length - 1] !== 0x0a) {
-        hit = null; // a boundary on the very last line starts nothing
+        hit = null; // a boundary on the very last line, without a line break, starts nothing
         break;
       }
       const child = parseEntity(ctx, hit.lineEnd, depth + 1, subtype === 'digest');
       part.parts.push(child.part);
       hit = child.hit;
+      endedByChild = true;
     }
     ctx.stack.length = ownLevel;
-    part.bodyEnd = hit ? endBefore(raw, hit, part.bodyStart) : raw.length;
+    if (!hit) part.bodyEnd = raw.length;
+    else if (endedByChild) part.bodyEnd = part.parts[part.parts.length - 1].bodyEnd;
+    else part.bodyEnd = endBefore(raw, hit, scanFrom);
     return { part, fields, hit };
   }
 
-  if (type === 'message' && subtype === 'rfc822' && !opaque) {
+  if (isMessage && !opaque) {
     const inner = parseEntity(ctx, part.bodyStart, depth + 1, false);
     part.message = { envelope: envelopeOf(inner.fields), body: inner.part };
-    part.bodyEnd = inner.hit ? endBefore(raw, inner.hit, part.bodyStart) : raw.length;
+    part.bodyEnd = inner.hit ? inner.part.bodyEnd : raw.length;
     part.lines = countLines(raw, part.bodyStart, part.bodyEnd);
     return { part, fields, hit: inner.hit };
   }
@@ -318,7 +350,7 @@ function parseEntity(ctx: ParseContext, start: number, depth: number, inDigest: 
   const hit = nextBoundary(ctx, part.bodyStart);
   part.bodyEnd = hit ? endBefore(raw, hit, part.bodyStart) : raw.length;
   finishLeaf(ctx, part, type);
-  if (type === 'message' && subtype === 'rfc822') attachEmptyMessage(part);
+  if (isMessage) attachEmptyMessage(part);
   return { part, fields, hit };
 }
 

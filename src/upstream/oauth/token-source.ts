@@ -62,6 +62,8 @@ export class OAuth2CredentialSource implements CredentialSource {
   private refusedAccessToken: string | undefined;
   /** The refresh token the service refused; the account stays signed out until the file holds another. */
   private deadRefreshToken: string | undefined;
+  /** What to tell callers while it is dead. */
+  private deadMessage = '';
   /** Rotated tokens we could not write to disk yet; they are the only working ones, so they win over the file. */
   private unsaved: TokenSet | undefined;
   private readonly refreshAheadMs: number;
@@ -103,7 +105,7 @@ export class OAuth2CredentialSource implements CredentialSource {
   }
 
   private signInNeededError(): CredentialError {
-    return new CredentialError('signin-needed', `sign-in expired: run hotbridge login ${this.o.address}`);
+    return new CredentialError('signin-needed', this.deadMessage);
   }
 
   /** The tokens to work with: unsaved rotated ones first (saved now if possible), else the token file. */
@@ -159,13 +161,15 @@ export class OAuth2CredentialSource implements CredentialSource {
     if (reply.kind === 'oauth-error') {
       if (TEMPORARY_ERRORS.has(reply.error)) return this.keepOldTokens(tokens, forced, `the sign-in service is busy (${reply.error})`);
       const what = reply.description ? `${reply.error}: ${reply.description}` : reply.error;
-      this.enterSignInNeeded(tokens.refreshToken, what);
-      if (SIGNIN_ERRORS.has(reply.error)) throw this.signInNeededError();
-      // invalid_client, unauthorized_client, invalid_scope...: a new sign-in will not help until the config is fixed.
-      throw new CredentialError(
-        'signin-needed',
-        `the sign-in service refused to refresh the sign-in (${reply.error}): check client_id and scopes under [accounts.auth], then run hotbridge login ${address}`,
+      this.enterSignInNeeded(
+        tokens.refreshToken,
+        what,
+        SIGNIN_ERRORS.has(reply.error)
+          ? `sign-in expired: run hotbridge login ${address}`
+          : // invalid_client, unauthorized_client, invalid_scope...: a new sign-in will not help until the config is fixed.
+            `the sign-in service refused to refresh the sign-in (${reply.error}): check client_id and scopes under [accounts.auth], then run hotbridge login ${address}`,
       );
+      throw this.signInNeededError();
     }
     let fresh: TokenSet;
     try {
@@ -197,10 +201,11 @@ export class OAuth2CredentialSource implements CredentialSource {
     throw new CredentialError('temporary', `cannot refresh the sign-in for ${this.o.address}: ${reason}; will retry`);
   }
 
-  private enterSignInNeeded(refreshToken: string, why: string): void {
+  private enterSignInNeeded(refreshToken: string, why: string, message: string): void {
     const { address, logger, onSignInNeeded } = this.o;
     const first = this.currentState !== 'signin-needed';
     this.deadRefreshToken = refreshToken;
+    this.deadMessage = message;
     this.currentState = 'signin-needed';
     if (!first) return;
     logger.warn({ account: address, why }, `sign-in needed: run hotbridge login ${address}`);

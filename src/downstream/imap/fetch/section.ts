@@ -110,44 +110,48 @@ export function parseSection(spec: string): SectionSpec {
   return result;
 }
 
-/** The part a numeric path names, or null when there is no such part. */
+/**
+ * The part a numeric path names, or null when there is no such part. A non-multipart entity only
+ * has part 1 (itself), and only as the last number unless it is message/rfc822, whose following
+ * numbers address the encapsulated message (the rules IMAP servers such as Dovecot apply).
+ */
 export function findPart(root: MimePart, path: number[]): MimePart | null {
-  let cur = root;
+  let cur: MimePart = root;
   for (let i = 0; i < path.length; i++) {
-    // Numbers after a message/rfc822 part address the encapsulated message (§6.4.5).
-    if (i > 0 && cur.message) cur = cur.message.body;
     const n = path[i];
+    const last = i === path.length - 1;
     if (cur.parts) {
       const child = cur.parts[n - 1];
       if (!child) return null;
       cur = child;
-    } else if (n !== 1) {
+    } else if (n !== 1 || (!last && !cur.message)) {
       return null;
     }
+    if (!last && cur.message) cur = cur.message.body;
   }
   return cur;
 }
 
 const CRLF = Buffer.from('\r\n');
-const LF = Buffer.from('\n');
 
-/** The empty line that ends the header [start, end): the one the message has, else CRLF. */
-function headerTerminator(raw: Buffer, start: number, end: number): Buffer {
-  if (end - start >= 2 && raw[end - 1] === 0x0a && raw[end - 2] === 0x0a) return LF;
-  if (end - start === 1 && raw[start] === 0x0a) return LF;
-  return CRLF;
-}
-
-/** HEADER.FIELDS / HEADER.FIELDS.NOT: the matching field lines in message order, then an empty line. */
+/**
+ * HEADER.FIELDS / HEADER.FIELDS.NOT: the matching field lines in message order, then the header's
+ * empty line as the message has it (CRLF or bare LF). A header without an empty line (a message
+ * with no body) gets none: "the blank line is included in all header fetches, except in the case
+ * of a message which has no body and no blank line" (§6.4.5).
+ */
 function headerFields(raw: Buffer, entity: MimePart, names: string[], not: boolean): Buffer {
   const wanted = new Set(names.map((n) => n.toLowerCase()));
   const out: Buffer[] = [];
-  for (const field of readHeaderFields(raw, entity.headerStart, entity.bodyStart)) {
+  const fields = readHeaderFields(raw, entity.headerStart, entity.bodyStart);
+  for (const field of fields) {
     if (wanted.has(field.key) === not) continue;
     out.push(raw.subarray(field.start, field.end));
     if (raw[field.end - 1] !== 0x0a) out.push(CRLF);
   }
-  out.push(headerTerminator(raw, entity.headerStart, entity.bodyStart));
+  const lastEnd = fields.length > 0 ? fields[fields.length - 1].end : entity.headerStart;
+  const blank = raw.subarray(lastEnd, entity.bodyStart);
+  if (blank.length > 0) out.push(blank.length <= 2 && blank[blank.length - 1] === 0x0a ? blank : CRLF);
   return Buffer.concat(out);
 }
 

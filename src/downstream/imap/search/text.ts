@@ -44,8 +44,10 @@ export function bodyContains(index: MessageIndex, needle: string): boolean {
 /** TEXT: the header (names and decoded values) or the body contains the string. */
 export function textContains(index: MessageIndex, needle: string): boolean {
   const wanted = normalizeNeedle(needle);
+  const spansName = wanted.includes(':');
   for (const [key, value] of index.headers) {
-    if (value.includes(wanted) || `${key}: ${value}`.includes(wanted)) return true;
+    if (value.includes(wanted) || key.includes(wanted)) return true;
+    if (spansName && `${key}: ${value}`.includes(wanted)) return true;
   }
   return index.text.includes(wanted);
 }

@@ -1,0 +1,26 @@
+/**
+ * The one door between the IMAP server and the store: the store methods the server may call. The
+ * store never speaks IMAP; the server never touches LevelDB.
+ */
+import type { Store } from '../../store/store.js';
+
+export type MailStore = Pick<
+  Store,
+  | 'changes'
+  | 'listMailboxes'
+  | 'findMailbox'
+  | 'getMailbox'
+  | 'createMailbox'
+  | 'deleteMailbox'
+  | 'renameMailbox'
+  | 'listSubscriptions'
+  | 'setSubscribed'
+  | 'listMessages'
+  | 'getBlob'
+  | 'getIndex'
+  | 'appendMessage'
+  | 'storeFlags'
+  | 'copyMessages'
+  | 'moveMessages'
+  | 'expungeMessages'
+>;

@@ -1,0 +1,90 @@
+/**
+ * The shape of a command module (commands/<name>.ts): its name, the states it is legal in, its
+ * argument parser and its handler. The dispatcher (connection.ts) checks the state, runs the parser,
+ * runs the handler, sends the updates the command allows and writes the tagged line; a handler never
+ * writes the tagged line itself, it returns an outcome or throws an `ImapError`.
+ */
+import type { Logger } from '../../daemon/logger.js';
+import type { LocalAuthenticator } from '../../daemon/local-auth.js';
+import type { SecureContext } from 'node:tls';
+import type { MailStore } from './backend.js';
+import type { ResponseOutput } from './output.js';
+import type { RecentTracker } from './recent.js';
+import type { ImapSession, SessionState } from './session.js';
+import type { ArgReader } from './wire/args.js';
+
+/** What every connection of one server shares. */
+export interface ServerContext {
+  store: MailStore;
+  auth: LocalAuthenticator;
+  logger: Logger;
+  recent: RecentTracker;
+  /** The largest literal (and so message) accepted, also APPENDLIMIT (RFC 7889). */
+  maxLiteralBytes: number;
+  /** Present when STARTTLS is offered. */
+  tls?: SecureContext;
+}
+
+/** A line the client sent in answer to a continuation request, or why there is none. */
+export type ContinuationReply = { line: Buffer } | { tooLong: true } | { timeout: true } | { closed: true };
+
+/** What a handler can use while it runs. */
+export interface CommandContext {
+  readonly tag: string;
+  /** The command came as `UID <command>`. */
+  readonly uid: boolean;
+  readonly session: ImapSession;
+  readonly server: ServerContext;
+  /** Untagged responses go here. */
+  readonly out: ResponseOutput;
+  /** The capability list for the session's current state (CAPABILITY, the LOGIN response code). */
+  capabilities(): string;
+  /** Sends `+ text` and flushes (AUTHENTICATE challenges, IDLE's "+ idling"). */
+  sendContinuation(text: string): void;
+  /** Waits for the client's next raw line. */
+  readLine(timeoutMs?: number): Promise<ContinuationReply>;
+  /** Sends pending mailbox updates now (IDLE); expunges allowed. */
+  syncNow(): Promise<void>;
+  /** Says `* BYE text` and ends the connection; the dispatcher then writes no tagged line. */
+  closeWithBye(text: string): void;
+}
+
+/** How a command ended well: the tagged OK's text and response code, and what happens after it. */
+export interface CommandOutcome {
+  text?: string;
+  code?: string;
+  /** After the tagged line: start TLS (STARTTLS) or end the connection (LOGOUT). */
+  then?: 'starttls' | 'logout';
+}
+
+export interface Command<A> {
+  /** The command name as written on the wire, upper case. */
+  readonly name: string;
+  /** The states the command is legal in (RFC 3501 §6). */
+  readonly states: readonly SessionState[];
+  /** Whether `UID <name>` exists (RFC 3501 §6.4.8, RFC 4315, RFC 6851). */
+  readonly uidVariant?: boolean;
+  /**
+   * Whether EXPUNGE responses may go out with this command's reply. RFC 3501 §7.4.1 forbids them during
+   * FETCH, STORE and SEARCH (their UID forms are allowed, RFC 3501 §6.4.8 note).
+   */
+  readonly expungeAllowed?: (uid: boolean) => boolean;
+  /** Reads the arguments; the cursor stands right after the command name. */
+  parse(args: ArgReader, context: { uid: boolean; session: ImapSession }): A;
+  run(ctx: CommandContext, args: A): Promise<CommandOutcome | void>;
+}
+
+/** Declares a command module, keeping its argument type between `parse` and `run`. */
+export function defineCommand<A>(command: Command<A>): Command<unknown> {
+  return command as Command<unknown>;
+}
+
+export const ANY_STATE: readonly SessionState[] = ['not-authenticated', 'authenticated', 'selected'];
+export const AUTHENTICATED: readonly SessionState[] = ['authenticated', 'selected'];
+export const SELECTED: readonly SessionState[] = ['selected'];
+export const NOT_AUTHENTICATED: readonly SessionState[] = ['not-authenticated'];
+
+/** For commands without arguments. */
+export function noArguments(args: ArgReader): void {
+  args.end();
+}

@@ -1,0 +1,44 @@
+/**
+ * EXPUNGE (RFC 3501 §6.4.3) removes every \Deleted message; UID EXPUNGE (RFC 4315 §2.1) only those in
+ * a UID set. One EXPUNGE response per removed message, each number counting the removals before it.
+ *
+ *   C: A202 EXPUNGE
+ *   S: * 3 EXPUNGE
+ *   S: * 3 EXPUNGE
+ *   S: * 5 EXPUNGE
+ *   S: * 8 EXPUNGE
+ *   S: A202 OK EXPUNGE completed
+ *
+ *   C: A003 UID EXPUNGE 3000:3002
+ */
+import { defineCommand, SELECTED } from '../command.js';
+import { ImapError } from '../errors.js';
+import type { SequenceSet } from '../wire/sequence-set.js';
+
+export default defineCommand({
+  name: 'EXPUNGE',
+  states: SELECTED,
+  uidVariant: true,
+  parse(args, { uid }): { uids?: SequenceSet } {
+    if (!uid) {
+      args.end();
+      return {};
+    }
+    args.space();
+    const uids = args.sequenceSet();
+    args.end();
+    return { uids };
+  },
+  async run(ctx, { uids }) {
+    const view = ctx.session.requireView();
+    if (view.readOnly) throw ImapError.no('The mailbox is read-only (EXAMINE)', 'READ-ONLY');
+    let candidates: Set<number> | undefined;
+    if (uids) candidates = new Set(view.seqsFromUidSet(uids).map((seq) => view.at(seq).uid));
+    const messages = await ctx.server.store.listMessages(view.mailboxId);
+    const doomed = messages
+      .filter((message) => message.flags.includes('\\Deleted') && (!candidates || candidates.has(message.uid)))
+      .map((message) => message.uid);
+    if (doomed.length > 0) await ctx.server.store.expungeMessages(view.mailboxId, doomed);
+    // The EXPUNGE responses are the view's pending updates, sent by the dispatcher before the tagged OK.
+  },
+});

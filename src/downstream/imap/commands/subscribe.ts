@@ -1,0 +1,25 @@
+/**
+ * SUBSCRIBE (RFC 3501 §6.3.6): adds a name to the subscription list (LSUB). The name need not stay
+ * in existence; subscribing to one that does not exist is refused.
+ *
+ *   C: A002 SUBSCRIBE #news.comp.mail.mime
+ *   S: A002 OK SUBSCRIBE completed
+ */
+import { AUTHENTICATED, defineCommand } from '../command.js';
+import { ImapError } from '../errors.js';
+
+export default defineCommand({
+  name: 'SUBSCRIBE',
+  states: AUTHENTICATED,
+  parse(args) {
+    args.space();
+    const mailbox = args.mailbox();
+    args.end();
+    return mailbox;
+  },
+  async run(ctx, mailbox) {
+    const account = ctx.session.requireAccount();
+    if (!ctx.server.store.findMailbox(account, mailbox)) throw ImapError.no(`Mailbox ${mailbox} does not exist`, 'NONEXISTENT');
+    await ctx.server.store.setSubscribed(account, mailbox, true);
+  },
+});

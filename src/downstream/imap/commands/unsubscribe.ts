@@ -1,0 +1,23 @@
+/**
+ * UNSUBSCRIBE (RFC 3501 §6.3.7): removes a name from the subscription list, whether or not the
+ * mailbox still exists.
+ *
+ *   C: A002 UNSUBSCRIBE #news.comp.mail.mime
+ *   S: A002 OK UNSUBSCRIBE completed
+ */
+import { AUTHENTICATED, defineCommand } from '../command.js';
+
+export default defineCommand({
+  name: 'UNSUBSCRIBE',
+  states: AUTHENTICATED,
+  parse(args) {
+    args.space();
+    const mailbox = args.mailbox();
+    args.end();
+    return mailbox;
+  },
+  async run(ctx, mailbox) {
+    const account = ctx.session.requireAccount();
+    await ctx.server.store.setSubscribed(account, mailbox, false);
+  },
+});

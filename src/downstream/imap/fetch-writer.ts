@@ -1,0 +1,141 @@
+/**
+ * Streams FETCH responses, one message at a time: metadata comes from the session's view, the
+ * message index and bytes from the store only for the message being written, and the writer waits
+ * for the socket whenever its buffer is full. A mailbox of bodies is never in memory at once.
+ *
+ * Message bytes go out exactly as stored, as literals (RFC 3501 §6.4.5); `UID` is the first item
+ * of every response to UID FETCH (some clients, Thunderbird among them, read it from there).
+ */
+import type { MessageRecord } from '../../store/records.js';
+import type { MessageIndex } from '../../store/mime/index.js';
+import { StoreError } from '../../store/store.js';
+import type { MailStore } from './backend.js';
+import { renderBodyStructure } from './fetch/bodystructure.js';
+import { renderEnvelope } from './fetch/envelope.js';
+import { extractSection, partial } from './fetch/section.js';
+import type { FetchItem, SectionItem } from './fetch-items.js';
+import type { ResponseOutput } from './output.js';
+import type { SessionView } from './session-view.js';
+import { formatInternalDate } from './wire/date-time.js';
+
+export interface FetchPlan {
+  items: readonly FetchItem[];
+  /** Messages whose FLAGS must be shown although not asked for (\Seen was just set, §6.4.5). */
+  flagsChanged: ReadonlySet<number>;
+}
+
+export interface FetchResult {
+  /** Messages that could not be read because another session expunged them (RFC 5530 EXPUNGEISSUED). */
+  missing: number;
+}
+
+function needsIndex(items: readonly FetchItem[]): boolean {
+  return items.some((item) => item.kind === 'ENVELOPE' || item.kind === 'BODY' || item.kind === 'BODYSTRUCTURE' || (item.kind === 'section' && !isWholeMessage(item)));
+}
+
+function isWholeMessage(item: SectionItem): boolean {
+  return item.section.part.length === 0 && item.section.text === undefined;
+}
+
+/** A section's bytes as a literal (or "" when empty). */
+function literal(bytes: Buffer): [string, Buffer | undefined] {
+  return bytes.length === 0 ? ['""', undefined] : [`{${bytes.length}}\r\n`, bytes];
+}
+
+export async function writeFetchResponses(
+  out: ResponseOutput,
+  store: MailStore,
+  view: SessionView,
+  seqs: readonly number[],
+  plan: FetchPlan,
+): Promise<FetchResult> {
+  const { items } = plan;
+  const wantsIndex = needsIndex(items);
+  const wantsBlob = items.some((item) => item.kind === 'section');
+  const hasFlags = items.some((item) => item.kind === 'FLAGS');
+  let missing = 0;
+
+  for (const seq of seqs) {
+    const record = view.at(seq);
+    let index: MessageIndex | undefined;
+    let raw: Buffer | undefined;
+    if (wantsIndex || wantsBlob) {
+      try {
+        if (wantsIndex) index = await store.getIndex(record.blobId);
+        if (wantsBlob) raw = await store.getBlob(record.blobId);
+      } catch (err) {
+        // Expunged by another session and its bytes are gone: skip it and say so in the tagged reply.
+        if (err instanceof StoreError && err.code === 'NONEXISTENT') {
+          missing++;
+          continue;
+        }
+        throw err;
+      }
+    }
+    let line = `* ${seq} FETCH (`;
+    let first = true;
+    const sep = () => {
+      if (first) first = false;
+      else line += ' ';
+    };
+    for (const item of items) {
+      sep();
+      switch (item.kind) {
+        case 'UID':
+          line += `UID ${record.uid}`;
+          break;
+        case 'FLAGS':
+          line += `FLAGS ${view.flagsOf(record)}`;
+          break;
+        case 'INTERNALDATE':
+          line += `INTERNALDATE ${formatInternalDate(record.internalDate)}`;
+          break;
+        case 'RFC822.SIZE':
+          line += `RFC822.SIZE ${record.size}`;
+          break;
+        case 'MODSEQ':
+          line += `MODSEQ (${record.modseq})`;
+          break;
+        case 'ENVELOPE':
+          line += 'ENVELOPE ';
+          line = flushWithBytes(out, line, renderEnvelope(index!));
+          break;
+        case 'BODY':
+          line += 'BODY ';
+          line = flushWithBytes(out, line, renderBodyStructure(index!, false));
+          break;
+        case 'BODYSTRUCTURE':
+          line += 'BODYSTRUCTURE ';
+          line = flushWithBytes(out, line, renderBodyStructure(index!, true));
+          break;
+        case 'section': {
+          let bytes = isWholeMessage(item) ? raw! : extractSection(raw!, index!, item.section);
+          if (item.partial) bytes = partial(bytes, item.partial.origin, item.partial.length);
+          const [head, body] = literal(bytes);
+          line += `${item.label} ${head}`;
+          if (body) line = flushWithBytes(out, line, body);
+          break;
+        }
+      }
+    }
+    if (!hasFlags && plan.flagsChanged.has(record.uid)) {
+      sep();
+      line += `FLAGS ${view.flagsOf(record)}`;
+    }
+    out.write(line + ')\r\n');
+    if (out.congested) await out.drain();
+  }
+  return { missing };
+}
+
+/** Writes the text so far and then bytes that must not pass through a string; returns the new (empty) line. */
+function flushWithBytes(out: ResponseOutput, line: string, bytes: Buffer): string {
+  out.write(line);
+  out.writeBytes(bytes);
+  return '';
+}
+
+/** Whether a record's flags lack \Seen (implicit \Seen candidates). */
+export function lacksSeen(record: MessageRecord): boolean {
+  return !record.flags.includes('\\Seen');
+}

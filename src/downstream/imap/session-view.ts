@@ -1,0 +1,346 @@
+/**
+ * The selected mailbox as one session sees it (RFC 3501 §2.3.1.2, ARCHITECTURE.md invariant 4).
+ *
+ * Message sequence numbers belong to the session: they change only when the session tells its client
+ * (EXISTS, EXPUNGE). The store's change feed arrives at any time; the view only notes it, and
+ * `sync()` turns the notes into untagged responses at a point where RFC 3501 allows them: EXPUNGE
+ * never while answering FETCH, STORE or SEARCH (§7.4.1), because the client's sequence numbers would
+ * shift under its feet. Until then an expunged message keeps its number, and its last-known metadata.
+ */
+import type { MailboxRecord, MessageRecord } from '../../store/records.js';
+import type { StoreChange } from '../../store/changes.js';
+import type { MailStore } from './backend.js';
+import { ImapError } from './errors.js';
+import { formatFlags, isKeyword, SYSTEM_FLAGS } from './flags.js';
+import type { ResponseOutput } from './output.js';
+import type { RecentTracker } from './recent.js';
+import { formatSequenceSet, largestExplicit, resolveSequenceSet, STAR, type SequenceSet } from './wire/sequence-set.js';
+
+export interface SyncOptions {
+  /** Whether EXPUNGE (or VANISHED) responses may be sent now. */
+  expunges: boolean;
+  /** QRESYNC is enabled: expunges go out as `VANISHED` (RFC 7162 §3.2.10). */
+  vanished?: boolean;
+  /** CONDSTORE is enabled: flag updates carry MODSEQ (RFC 7162 §3.1.4). */
+  modseq?: boolean;
+}
+
+export class SessionView {
+  /** The client's view: index = sequence number - 1, ascending UIDs. */
+  private records: MessageRecord[] = [];
+  private readonly recentUids = new Set<number>();
+  /** Keywords announced in the last FLAGS response (lower case -> as written). */
+  private keywords = new Map<string, string>();
+  // Notes from the change feed, waiting for sync().
+  private readonly expunged = new Set<number>();
+  private readonly flagsChanged = new Set<number>();
+  private hasNew = false;
+  private keywordsChanged = false;
+  private deleted = false;
+  private unsubscribe: () => void = () => undefined;
+  private wake: (() => void) | undefined;
+
+  /** Marks this session's own store changes, so they are not echoed back as unsolicited updates. */
+  readonly origin: object = {};
+
+  private constructor(
+    private readonly store: MailStore,
+    private readonly recent: RecentTracker,
+    readonly mailboxId: number,
+    readonly readOnly: boolean,
+  ) {}
+
+  /** Selects a mailbox: loads its messages and claims its \Recent messages unless read-only. */
+  static async open(store: MailStore, recent: RecentTracker, mailbox: MailboxRecord, readOnly: boolean): Promise<SessionView> {
+    const view = new SessionView(store, recent, mailbox.id, readOnly);
+    // Subscribe before loading, so nothing committed in between is missed.
+    view.unsubscribe = store.changes.subscribe((change) => view.onChange(change));
+    try {
+      view.records = [...(await store.listMessages(mailbox.id))];
+    } catch (err) {
+      view.unsubscribe();
+      throw err;
+    }
+    view.hasNew = false;
+    view.claimRecent(view.records);
+    for (const record of view.records) view.noteKeywords(record.flags);
+    view.keywordsChanged = false;
+    return view;
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.wake = undefined;
+  }
+
+  /** The mailbox record as the store has it now (UIDNEXT, HIGHESTMODSEQ, name). */
+  get mailbox(): MailboxRecord {
+    const record = this.store.getMailbox(this.mailboxId);
+    if (!record) throw ImapError.no('The selected mailbox no longer exists', 'NONEXISTENT');
+    return record;
+  }
+
+  /** Whether the mailbox was deleted by another session (the connection must end, RFC 3501 has no other way). */
+  get wasDeleted(): boolean {
+    return this.deleted;
+  }
+
+  get exists(): number {
+    return this.records.length;
+  }
+
+  get recentCount(): number {
+    return this.recentUids.size;
+  }
+
+  /** The message at a sequence number (1-based). */
+  at(seq: number): MessageRecord {
+    return this.records[seq - 1];
+  }
+
+  isRecent(uid: number): boolean {
+    return this.recentUids.has(uid);
+  }
+
+  /** Whether the store has expunged this message but the client has not been told yet. */
+  isExpunged(uid: number): boolean {
+    return this.expunged.has(uid);
+  }
+
+  /** Flags as the client sees them, \Recent included. */
+  flagsOf(record: MessageRecord): string {
+    return formatFlags(record.flags, this.recentUids.has(record.uid));
+  }
+
+  /** Sequence number of a UID in this view, or 0. */
+  seqOf(uid: number): number {
+    let low = 0;
+    let high = this.records.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const value = this.records[middle].uid;
+      if (value === uid) return middle + 1;
+      if (value < uid) low = middle + 1;
+      else high = middle - 1;
+    }
+    return 0;
+  }
+
+  /** Index of the first record with a UID >= uid. */
+  private lowerBound(uid: number): number {
+    let low = 0;
+    let high = this.records.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.records[middle].uid < uid) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  /**
+   * Sequence numbers, ascending, named by a set of sequence numbers. A number beyond EXISTS, or "*" in
+   * an empty mailbox, is a client error (RFC 3501 §9 `seq-number`): BAD.
+   */
+  seqsFromSequenceSet(set: SequenceSet, lenient = false): number[] {
+    const exists = this.records.length;
+    if (!lenient && (largestExplicit(set) > exists || (exists === 0 && set.some(([a, b]) => a === STAR || b === STAR)))) {
+      throw ImapError.bad('Invalid message sequence number (beyond the number of messages in the mailbox)');
+    }
+    const out: number[] = [];
+    for (const [low, high] of resolveSequenceSet(set, exists)) {
+      for (let seq = Math.max(1, low); seq <= Math.min(high, exists); seq++) out.push(seq);
+    }
+    return out;
+  }
+
+  /** Sequence numbers, ascending, of the messages whose UIDs are in the set; unknown UIDs are ignored. */
+  seqsFromUidSet(set: SequenceSet): number[] {
+    const last = this.records.length > 0 ? this.records[this.records.length - 1].uid : 0;
+    const out: number[] = [];
+    for (const [low, high] of resolveSequenceSet(set, last)) {
+      for (let i = this.lowerBound(low); i < this.records.length && this.records[i].uid <= high; i++) out.push(i + 1);
+    }
+    return out;
+  }
+
+  /** Keywords for the FLAGS response: the system flags plus every keyword in use (RFC 3501 §7.2.6). */
+  flagsResponse(): string {
+    return `FLAGS (${[...SYSTEM_FLAGS, ...this.keywords.values()].join(' ')})`;
+  }
+
+  /** PERMANENTFLAGS: every flag may be stored, and new keywords may be created (`\*`); none when read-only. */
+  permanentFlagsCode(): string {
+    if (this.readOnly) return 'PERMANENTFLAGS ()';
+    return `PERMANENTFLAGS (${[...SYSTEM_FLAGS, ...this.keywords.values(), '\\*'].join(' ')})`;
+  }
+
+  /** Sequence number of the first message without \Seen, or 0. */
+  firstUnseen(): number {
+    for (let i = 0; i < this.records.length; i++) {
+      if (!this.records[i].flags.includes('\\Seen')) return i + 1;
+    }
+    return 0;
+  }
+
+  /** Applies this session's own flag changes at once (STORE, implicit \Seen), without queuing updates. */
+  applyOwnFlags(changed: readonly MessageRecord[]): void {
+    for (const record of changed) {
+      const seq = this.seqOf(record.uid);
+      if (seq > 0) this.records[seq - 1] = { ...this.records[seq - 1], flags: record.flags, modseq: record.modseq };
+      this.noteKeywords(record.flags);
+    }
+  }
+
+  /** IDLE: `listener` runs (at most once per turn of the event loop) whenever something waits for sync(). */
+  onPending(listener: (() => void) | undefined): void {
+    this.wake = listener;
+    if (listener && this.hasPending()) listener();
+  }
+
+  hasPending(): boolean {
+    return this.hasNew || this.expunged.size > 0 || this.flagsChanged.size > 0 || this.keywordsChanged || this.deleted;
+  }
+
+  private onChange(change: StoreChange): void {
+    switch (change.kind) {
+      case 'message-added':
+        if (change.mailboxId !== this.mailboxId) return;
+        this.hasNew = true;
+        break;
+      case 'flags-changed': {
+        if (change.mailboxId !== this.mailboxId) return;
+        const seq = this.seqOf(change.uid);
+        if (seq > 0) this.records[seq - 1] = { ...this.records[seq - 1], flags: change.flags, modseq: change.modseq };
+        this.noteKeywords(change.flags);
+        if (change.origin === this.origin) return;
+        this.flagsChanged.add(change.uid);
+        break;
+      }
+      case 'messages-expunged':
+        if (change.mailboxId !== this.mailboxId) return;
+        for (const uid of change.uids) this.expunged.add(uid);
+        break;
+      case 'mailbox-deleted':
+        if (change.mailboxId !== this.mailboxId) return;
+        this.deleted = true;
+        break;
+      default:
+        return;
+    }
+    this.scheduleWake();
+  }
+
+  private wakeScheduled = false;
+
+  private scheduleWake(): void {
+    if (!this.wake || this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    // A STORE on 10,000 messages is 10,000 changes: answer them in one go.
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      this.wake?.();
+    });
+  }
+
+  private noteKeywords(flags: readonly string[]): void {
+    for (const flag of flags) {
+      if (!isKeyword(flag)) continue;
+      const lower = flag.toLowerCase();
+      if (!this.keywords.has(lower)) {
+        this.keywords.set(lower, flag);
+        this.keywordsChanged = true;
+      }
+    }
+  }
+
+  private claimRecent(records: readonly MessageRecord[]): void {
+    if (records.length === 0) return;
+    const highest = records[records.length - 1].uid;
+    const claimedBefore = this.readOnly ? this.recent.claimedUpTo(this.mailboxId) : this.recent.claim(this.mailboxId, highest);
+    for (let i = records.length - 1; i >= 0 && records[i].uid > claimedBefore; i--) this.recentUids.add(records[i].uid);
+  }
+
+  /**
+   * Sends what changed since the client last heard: FLAGS for new keywords, EXPUNGE (when allowed),
+   * EXISTS/RECENT for new messages, FETCH FLAGS for other sessions' flag changes.
+   */
+  async sync(out: ResponseOutput, options: SyncOptions): Promise<void> {
+    if (!this.hasPending()) return;
+    if (options.expunges && this.expunged.size > 0) this.sendExpunges(out, options.vanished === true);
+    const current = await this.store.listMessages(this.mailboxId).catch(() => [] as readonly MessageRecord[]);
+    if (this.hasNew) {
+      this.hasNew = false;
+      const last = this.records.length > 0 ? this.records[this.records.length - 1].uid : 0;
+      let start = current.length;
+      while (start > 0 && current[start - 1].uid > last) start--;
+      const added = current.slice(start).filter((record) => !this.expunged.has(record.uid));
+      if (added.length > 0) {
+        for (const record of added) {
+          this.records.push(record);
+          this.noteKeywords(record.flags);
+          this.flagsChanged.delete(record.uid);
+        }
+        this.claimRecent(added);
+        if (this.keywordsChanged) this.sendFlags(out);
+        out.untagged(`${this.records.length} EXISTS`);
+        out.untagged(`${this.recentUids.size} RECENT`);
+      }
+    }
+    if (this.keywordsChanged) this.sendFlags(out);
+    if (this.flagsChanged.size > 0) {
+      const uids = [...this.flagsChanged].sort((a, b) => a - b);
+      this.flagsChanged.clear();
+      for (const uid of uids) {
+        const seq = this.seqOf(uid);
+        if (seq === 0 || this.expunged.has(uid)) continue;
+        const fresh = findByUid(current, uid);
+        if (fresh) this.records[seq - 1] = { ...this.records[seq - 1], flags: fresh.flags, modseq: fresh.modseq };
+        const record = this.records[seq - 1];
+        const modseq = options.modseq ? ` MODSEQ (${record.modseq})` : '';
+        out.untagged(`${seq} FETCH (UID ${uid} FLAGS ${this.flagsOf(record)}${modseq})`);
+      }
+    }
+  }
+
+  private sendFlags(out: ResponseOutput): void {
+    this.keywordsChanged = false;
+    out.untagged(this.flagsResponse());
+    out.untagged(`OK [${this.permanentFlagsCode()}] Flags permitted`);
+  }
+
+  /** EXPUNGE responses in ascending order, each number already reduced by the ones before it (§7.4.1). */
+  private sendExpunges(out: ResponseOutput, vanished: boolean): void {
+    const gone: number[] = [];
+    const kept: MessageRecord[] = [];
+    let removedSoFar = 0;
+    for (let i = 0; i < this.records.length; i++) {
+      const record = this.records[i];
+      if (!this.expunged.has(record.uid)) {
+        kept.push(record);
+        continue;
+      }
+      if (!vanished) out.untagged(`${i + 1 - removedSoFar} EXPUNGE`);
+      removedSoFar++;
+      gone.push(record.uid);
+      this.recentUids.delete(record.uid);
+      this.flagsChanged.delete(record.uid);
+    }
+    if (vanished && gone.length > 0) out.untagged(`VANISHED ${formatSequenceSet(gone)}`);
+    this.records = kept;
+    this.expunged.clear();
+  }
+}
+
+function findByUid(records: readonly MessageRecord[], uid: number): MessageRecord | undefined {
+  let low = 0;
+  let high = records.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const value = records[middle].uid;
+    if (value === uid) return records[middle];
+    if (value < uid) low = middle + 1;
+    else high = middle - 1;
+  }
+  return undefined;
+}

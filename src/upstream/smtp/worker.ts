@@ -1,0 +1,317 @@
+/**
+ * The outbox worker of one account: takes queued submissions from the store and relays them to the
+ * provider, one at a time, oldest first. Progress is saved after every attempt, so a recipient the
+ * provider accepted is never sent again, and a crash loses nothing: at worst a message whose final
+ * 250 arrived just before the crash is sent twice (duplicate, never loss; see
+ * test/integration/smtp-crash.test.ts).
+ *
+ * Per recipient: accepted -> delivered; 5xx -> a bounce in INBOX (in the same batch that records the
+ * refusal); 4xx or trouble on the way -> retry with growing delays until the message is too old, then
+ * a bounce. A refused login is not the message's fault: it waits (`waitingFor: 'auth'`), the status
+ * shows an alert, and the credential source is told so it can refresh before the next try.
+ */
+import os from 'node:os';
+import type { AccountConfig } from '../../config/types.js';
+import type { Logger } from '../../daemon/logger.js';
+import type { StatusBoard } from '../../daemon/status.js';
+import type { OutboxEntry, OutboxFailure } from '../../store/records.js';
+import type { Store } from '../../store/store.js';
+import { CredentialError, type CredentialSource, type UpstreamLogin } from '../credentials.js';
+import { buildBounce } from './bounce.js';
+import type { RelayReport } from './outcome.js';
+import { relayMessage } from './relay.js';
+import { DEFAULT_MAX_AGE_MS, DEFAULT_RETRY_SCHEDULE_MS, retryDelay } from './retry.js';
+
+export interface OutboxWorkerOptions {
+  account: AccountConfig;
+  store: Store;
+  credentials: CredentialSource;
+  logger: Logger;
+  status: StatusBoard;
+  /** Delays (ms) after the 1st, 2nd, … failed attempt; the last repeats. Tests pass short ones. */
+  retrySchedule?: number[];
+  /** A message still undelivered this long after submission bounces (default 5 days). */
+  maxAgeMs?: number;
+  now?: () => number;
+  /** How long stop() waits for a relay in flight before abandoning it (default 5 s). */
+  stopGraceMs?: number;
+}
+
+/** The longest a timer sleeps before the worker looks at the queue again (clock changes, lost wake-ups). */
+const MAX_SLEEP_MS = 60 * 60_000;
+const DEFAULT_STOP_GRACE_MS = 5000;
+/** The status lists this many entries; `queued` counts them all. */
+const STATUS_ENTRIES = 100;
+
+type Mailbox = 'INBOX' | 'Sent';
+type Delivery = { mailboxId: number; raw: Buffer; flags?: string[] };
+
+export class OutboxWorker {
+  private readonly address: string;
+  private readonly logger: Logger;
+  private readonly schedule: readonly number[];
+  private readonly maxAgeMs: number;
+  private readonly now: () => number;
+  private started = false;
+  private stopped = false;
+  private unsubscribe?: () => void;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  /** Another pass is wanted once the current one ends (a change arrived meanwhile). */
+  private again = false;
+  /** The next pass tries every entry, due or not (kick). */
+  private force = false;
+  /** The relay in flight, to abandon it on stop. */
+  private inFlight?: AbortController;
+  /** Shown in status while the provider refuses our login. */
+  private authAlert?: string;
+
+  constructor(private readonly o: OutboxWorkerOptions) {
+    this.address = o.account.address.toLowerCase();
+    this.logger = o.logger.child({ account: this.address });
+    this.schedule = o.retrySchedule && o.retrySchedule.length > 0 ? o.retrySchedule : DEFAULT_RETRY_SCHEDULE_MS;
+    this.maxAgeMs = o.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+    this.now = o.now ?? Date.now;
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.unsubscribe = this.o.store.changes.subscribe((change) => {
+      if (change.kind === 'outbox-changed' && change.account === this.address) this.wake();
+    });
+    this.wake();
+  }
+
+  /** Try every queued message now, including those waiting for a retry or for a new sign-in. */
+  kick(): void {
+    this.force = true;
+    this.wake();
+  }
+
+  /** Stops; a relay in flight gets `stopGraceMs` to finish, then is abandoned and its entry stays queued. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.timer) clearTimeout(this.timer);
+    const running = this.running;
+    if (!running) return;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      running.then(() => true),
+      new Promise<boolean>((resolve) => {
+        graceTimer = setTimeout(() => resolve(false), this.o.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(graceTimer);
+    if (!finished) {
+      this.logger.info('stopping: abandoning the relay in flight, the message stays queued');
+      this.inFlight?.abort();
+      await running;
+    }
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  private wake(): void {
+    if (!this.started || this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.running = this.pass()
+      .catch((err: Error) => {
+        this.logger.error({ err: err.message }, 'outbox pass failed');
+        return this.now() + this.schedule[0];
+      })
+      .then((nextAt) => {
+        this.running = undefined;
+        if (this.stopped) return;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        } else if (nextAt !== undefined) {
+          this.timer = setTimeout(() => this.wake(), Math.min(MAX_SLEEP_MS, Math.max(0, nextAt - this.now())));
+          this.timer.unref();
+        }
+      });
+  }
+
+  /** Tries every due entry once; returns when the next one is due (undefined: queue empty). */
+  private async pass(): Promise<number | undefined> {
+    const force = this.force;
+    this.force = false;
+    const entries = await this.o.store.listOutbox(this.address);
+    for (let i = 0; i < entries.length; i++) {
+      if (this.stopped) break;
+      const entry = entries[i];
+      if (!force && entry.nextAttemptAt > this.now()) continue;
+      const result = await this.attempt(entry);
+      if (result.kind === 'auth') {
+        // The same login would be refused for every other message: they wait too, without an attempt.
+        const due = entries.slice(i + 1).filter((other) => force || other.nextAttemptAt <= this.now());
+        for (const other of due) await this.o.store.updateOutbox({ ...other, waitingFor: 'auth', lastError: result.reply, nextAttemptAt: result.nextAttemptAt });
+        break;
+      }
+    }
+    return this.refreshStatus();
+  }
+
+  // ---------------------------------------------------------------- one attempt
+
+  private async attempt(entry: OutboxEntry): Promise<{ kind: 'done' } | { kind: 'auth'; reply: string; nextAttemptAt: number }> {
+    let login: UpstreamLogin;
+    try {
+      login = await this.o.credentials.get();
+    } catch (err) {
+      const reply = (err as Error).message;
+      if (err instanceof CredentialError && err.reason !== 'temporary') return this.holdForAuth(entry, reply);
+      await this.record(entry, everyoneDeferred(entry, reply));
+      return { kind: 'done' };
+    }
+    const raw = await this.o.store.getBlob(entry.blobId);
+    const controller = new AbortController();
+    this.inFlight = controller;
+    let report: RelayReport;
+    try {
+      report = await relayMessage({ server: this.o.account.smtp, login, from: entry.from, recipients: entry.pending, raw, signal: controller.signal });
+    } finally {
+      this.inFlight = undefined;
+    }
+    if (controller.signal.aborted && report.delivered.length === 0 && report.failed.length === 0) {
+      // Abandoned on shutdown before the provider took it: nothing to record, the entry stays as it was.
+      return { kind: 'done' };
+    }
+    if (report.problem?.kind === 'auth') {
+      this.o.credentials.rejected();
+      return this.holdForAuth(entry, report.problem.reply);
+    }
+    if (report.delivered.length > 0 || report.failed.length > 0 || (report.deferred.length > 0 && !report.problem)) this.clearAuthAlert();
+    await this.record(entry, report, raw);
+    return { kind: 'done' };
+  }
+
+  /** A refused login: the message keeps its place and waits for working credentials. */
+  private async holdForAuth(entry: OutboxEntry, reply: string): Promise<{ kind: 'auth'; reply: string; nextAttemptAt: number }> {
+    const attempts = entry.attempts + 1;
+    const nextAttemptAt = this.now() + retryDelay(attempts, this.schedule);
+    const hint =
+      this.o.account.auth.method === 'oauth2'
+        ? `run "hotbridge login ${this.address}" to sign in again`
+        : `check the password in ${this.o.account.auth.passwordFile ?? 'accounts.auth.password_file'}`;
+    this.authAlert = `the provider refused the sign-in for ${this.address}, messages wait in the outbox: ${reply} (${hint})`;
+    this.logger.error({ id: entry.id, reply }, `upstream SMTP login refused; outgoing mail waits: ${hint}`);
+    await this.o.store.updateOutbox({ ...entry, attempts, lastError: reply, waitingFor: 'auth', nextAttemptAt });
+    return { kind: 'auth', reply, nextAttemptAt };
+  }
+
+  private clearAuthAlert(): void {
+    if (this.authAlert === undefined) return;
+    this.authAlert = undefined;
+    this.logger.info('upstream SMTP login works again');
+  }
+
+  /** Saves what an attempt did; bounces and the Sent copy go in the same batch as the entry's change. */
+  private async record(entry: OutboxEntry, report: RelayReport, raw?: Buffer): Promise<void> {
+    const now = this.now();
+    const attempts = entry.attempts + 1;
+    const decided = new Set([...report.delivered, ...report.failed.map((failure) => failure.recipient)].map((r) => r.toLowerCase()));
+    const delivered = [...entry.delivered, ...report.delivered];
+    let pending = entry.pending.filter((recipient) => !decided.has(recipient.toLowerCase()));
+    const lastError = report.problem?.reply ?? describe(report.deferred) ?? describe(report.failed);
+    const bounced: OutboxFailure[] = [...report.failed];
+    let expired: { attempts: number; ageMs: number } | undefined;
+    if (pending.length > 0 && now - entry.createdAt >= this.maxAgeMs) {
+      // RFC 5321 §4.5.4.1: after days of transient failures the sender must be told.
+      expired = { attempts, ageMs: now - entry.createdAt };
+      for (const recipient of pending) {
+        const deferred = report.deferred.find((d) => d.recipient.toLowerCase() === recipient.toLowerCase());
+        bounced.push({ recipient, reply: deferred?.reply ?? lastError ?? 'not delivered in time' });
+      }
+      pending = [];
+    }
+    const failed = [...entry.failed, ...bounced];
+    const deliveries: Delivery[] = [];
+    const message = raw ?? (bounced.length > 0 || (pending.length === 0 && this.o.account.saveSent) ? await this.o.store.getBlob(entry.blobId) : undefined);
+    if (bounced.length > 0 && message) {
+      const bounce = buildBounce({
+        account: this.address,
+        original: message,
+        arrivalDate: entry.createdAt,
+        failures: bounced,
+        delivered,
+        stillTrying: pending,
+        remoteMta: this.o.account.smtp.host,
+        reportingMta: os.hostname(),
+        ...(expired ? { expired } : {}),
+        now,
+      });
+      deliveries.push({ mailboxId: await this.mailboxId('INBOX'), raw: bounce });
+      this.logger.warn({ id: entry.id, failed: bounced }, expired ? 'message expired in the outbox: bounce placed in INBOX' : 'provider refused recipients: bounce placed in INBOX');
+    }
+    if (pending.length === 0) {
+      // Only now, when the entry leaves the queue in this same batch: a Sent copy can never be made twice.
+      if (this.o.account.saveSent && delivered.length > 0 && message) {
+        deliveries.push({ mailboxId: await this.mailboxId('Sent'), raw: message, flags: ['\\Seen'] });
+      }
+      await this.o.store.finishOutbox(entry.id, deliveries);
+      this.logger.info({ id: entry.id, delivered: delivered.length, failed: failed.length, attempts }, 'outbox entry done');
+      return;
+    }
+    const nextAttemptAt = now + retryDelay(attempts, this.schedule);
+    const updated: OutboxEntry = { ...entry, pending, delivered, failed, attempts, nextAttemptAt };
+    delete updated.waitingFor;
+    if (lastError !== undefined) updated.lastError = lastError;
+    await this.o.store.updateOutbox(updated, deliveries);
+    this.logger.warn({ id: entry.id, attempts, pending: pending.length, lastError, nextAttemptAt: new Date(nextAttemptAt).toISOString() }, 'relay deferred, will retry');
+  }
+
+  private async mailboxId(name: Mailbox): Promise<number> {
+    let mailbox = this.o.store.findMailbox(this.address, name);
+    if (!mailbox) {
+      await this.o.store.ensureAccount(this.address);
+      mailbox = this.o.store.findMailbox(this.address, name);
+    }
+    if (!mailbox) throw new Error(`the account ${this.address} has no ${name}`);
+    return mailbox.id;
+  }
+
+  // ---------------------------------------------------------------- status
+
+  /** Publishes the queue in status; returns when the next entry is due. */
+  private async refreshStatus(): Promise<number | undefined> {
+    const entries = await this.o.store.listOutbox(this.address);
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    this.o.status.set('outbox', this.address, {
+      queued: entries.length,
+      waitingForAuth: entries.filter((entry) => entry.waitingFor === 'auth').length,
+      ...(this.authAlert !== undefined ? { alert: this.authAlert } : {}),
+      entries: entries.slice(0, STATUS_ENTRIES).map((entry) => ({
+        id: entry.id,
+        from: entry.from,
+        pending: entry.pending,
+        delivered: entry.delivered.length,
+        failed: entry.failed.length,
+        size: entry.size,
+        queuedAt: iso(entry.createdAt),
+        attempts: entry.attempts,
+        nextAttemptAt: iso(entry.nextAttemptAt),
+        ...(entry.lastError !== undefined ? { lastError: entry.lastError } : {}),
+        ...(entry.waitingFor !== undefined ? { waitingFor: entry.waitingFor } : {}),
+      })),
+    });
+    if (entries.length === 0) return undefined;
+    return Math.min(...entries.map((entry) => entry.nextAttemptAt));
+  }
+}
+
+function everyoneDeferred(entry: OutboxEntry, reply: string): RelayReport {
+  return { delivered: [], failed: [], deferred: entry.pending.map((recipient) => ({ recipient, reply })), problem: { kind: 'temporary', reply } };
+}
+
+function describe(failures: readonly OutboxFailure[]): string | undefined {
+  if (failures.length === 0) return undefined;
+  return failures.map((failure) => `<${failure.recipient}>: ${failure.reply}`).join('; ');
+}

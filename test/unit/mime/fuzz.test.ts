@@ -1,0 +1,124 @@
+/**
+ * Robustness: indexMessage never throws, whatever the bytes; every offset in the index stays inside
+ * the message; sections are cut from inside the message; ENVELOPE and BODYSTRUCTURE stay
+ * well-formed IMAP data. Random bytes, plus random messages built from MIME-looking lines (random
+ * bytes alone almost never form a multipart).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { indexMessage, type MessageIndex, type MimePart } from '../../../src/store/mime/index.js';
+import { renderEnvelope } from '../../../src/downstream/imap/fetch/envelope.js';
+import { renderBodyStructure } from '../../../src/downstream/imap/fetch/bodystructure.js';
+import { extractSection, parseSection } from '../../../src/downstream/imap/fetch/section.js';
+import { readValue } from './imap-data.js';
+
+function checkOffsets(part: MimePart, lo: number, hi: number, size: number): void {
+  expect(part.headerStart).toBeGreaterThanOrEqual(lo);
+  expect(part.bodyStart).toBeGreaterThanOrEqual(part.headerStart);
+  expect(part.bodyEnd).toBeGreaterThanOrEqual(part.bodyStart);
+  expect(part.bodyEnd).toBeLessThanOrEqual(Math.min(hi, size));
+  for (const child of part.parts ?? []) checkOffsets(child, part.bodyStart, part.bodyEnd, size);
+  if (part.message) checkOffsets(part.message.body, part.bodyStart, part.bodyEnd, size);
+}
+
+const SECTIONS = ['', 'HEADER', 'TEXT', '1', '2', '1.1', '1.2', '2.1', '1.1.1', '2.2.1', '1.MIME', '2.MIME', '1.1.MIME', '1.HEADER', '2.TEXT', '3.HEADER', '1.2.3.4.5.6', 'HEADER.FIELDS (From Content-Type)', '2.HEADER.FIELDS.NOT (Subject)'].map(
+  (s) => ({ spec: s, section: parseSection(s) }),
+);
+
+function checkMessage(raw: Buffer): MessageIndex {
+  const index = indexMessage(raw);
+  expect(index.size).toBe(raw.length);
+  checkOffsets(index.body, 0, raw.length, raw.length);
+  expect(JSON.parse(JSON.stringify(index))).toEqual(index);
+  readValue(renderEnvelope(index));
+  readValue(renderBodyStructure(index, false));
+  readValue(renderBodyStructure(index, true));
+  for (const { spec, section } of SECTIONS) {
+    const bytes = extractSection(raw, index, section);
+    if (section.text === 'HEADER.FIELDS' || section.text === 'HEADER.FIELDS.NOT') {
+      expect(bytes.length, spec).toBeLessThanOrEqual(raw.length + 4);
+    } else if (bytes.length > 0) {
+      // A plain section is a view into the stored message, never a copy from elsewhere.
+      expect(bytes.buffer, spec).toBe(raw.buffer);
+      expect(bytes.byteOffset, spec).toBeGreaterThanOrEqual(raw.byteOffset);
+      expect(bytes.byteOffset + bytes.length, spec).toBeLessThanOrEqual(raw.byteOffset + raw.length);
+    }
+  }
+  return index;
+}
+
+const BOUNDARIES = ['b', 'bb', 'b1', 'x'];
+const mimeLine = fc.oneof(
+  fc.constantFrom(
+    '',
+    'Content-Type: multipart/mixed; boundary=b',
+    'Content-Type: multipart/alternative; boundary="bb"',
+    'Content-Type: multipart/digest; boundary=b1',
+    'Content-Type: message/rfc822',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Type: text/html; charset*=utf-8\'\'x; name*0=a; name*1*=%E2',
+    'Content-Type: bogus',
+    'Content-Transfer-Encoding: base64',
+    'Content-Transfer-Encoding: quoted-printable',
+    'Content-Disposition: attachment; filename*=utf-8\'\'%C3%A9',
+    'From: "A (b)" <a@b>, group: c@d, <@r:e@f>;, (comment) g, <>',
+    'To: =?utf-8?q?=C3=A9?= <x@y>, =?bogus?b?!!!?=',
+    'Subject: =?utf-8?B?w6k=?= =?iso-2022-jp?B?GyRCJDMbKEI=?=',
+    'Date: 31 Feb 99 25:61 XYZ',
+    ' continued',
+    '\tcontinued',
+    'no colon here',
+    '=E9=\t=ZZ =',
+    'aGVsbG8=',
+    '<p>&amp;&#0;&#x110000;</p>',
+  ),
+  fc.constantFrom(...BOUNDARIES).chain((b) => fc.constantFrom(`--${b}`, `--${b}--`, `--${b}  `, `--${b}x`)),
+  fc.string({ maxLength: 30 }),
+);
+const newline = fc.constantFrom('\r\n', '\n', '\r', '');
+const mimeMessage = fc
+  .array(fc.tuple(mimeLine, newline), { maxLength: 60 })
+  .map((lines) => Buffer.from(lines.map(([l, nl]) => l + nl).join(''), 'utf8'));
+
+describe('indexMessage robustness', () => {
+  it('never throws and stays in bounds on random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), (bytes) => {
+        checkMessage(Buffer.from(bytes));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never throws and stays in bounds on random MIME-looking messages', () => {
+    fc.assert(
+      fc.property(mimeMessage, (raw) => {
+        checkMessage(raw);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('handles a sub-buffer of a larger allocation (offsets are relative to the message)', () => {
+    const big = Buffer.from('JUNK BEFORE\r\nContent-Type: text/plain\r\n\r\nbody\r\nJUNK AFTER');
+    const raw = big.subarray(13, big.length - 10);
+    const index = checkMessage(raw);
+    expect(extractSection(raw, index, parseSection('TEXT')).toString()).toBe('body\r\n');
+  });
+
+  it('copes with pathological sizes quickly', () => {
+    const started = Date.now();
+    // 300 nested multiparts (deeper than the 100-level limit).
+    let deep = 'leaf\r\n';
+    for (let i = 299; i >= 0; i--) deep = `Content-Type: multipart/mixed; boundary=d${i}\r\n\r\n--d${i}\r\n${deep}\r\n--d${i}--\r\n`;
+    checkMessage(Buffer.from(deep));
+    // 10,000 parts.
+    const many = 'Content-Type: multipart/mixed; boundary=m\r\n\r\n' + '--m\r\n\r\nx\r\n'.repeat(10_000) + '--m--\r\n';
+    const manyIndex = indexMessage(Buffer.from(many));
+    expect(manyIndex.body.parts!.length).toBeGreaterThan(4000);
+    // A 2 MB header line and 200,000 lines that start like boundaries.
+    indexMessage(Buffer.from(`Subject: ${'=?utf-8?q?a?= '.repeat(150_000)}\r\n\r\nx`));
+    indexMessage(Buffer.from('Content-Type: multipart/mixed; boundary=zz\r\n\r\n' + '--z\r\n'.repeat(200_000)));
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
