@@ -45,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command('setup', 'guided set-up: the account, the sign-in, a local password, the mail client settings', {}, async (args) => {
       const { runSetup } = await import('./commands/setup.js');
-      exitCode = await runSetup({ config: args.config, out });
+      exitCode = await runSetup({ config: args.config as string | undefined, out });
     })
     .command(
       'login <address>',
@@ -71,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command('doctor', 'check the config, ports, the provider\'s servers, TLS and sign-in, one line each', {}, async (args) => {
       const { runDoctor } = await import('./commands/doctor.js');
-      exitCode = await runDoctor({ config: args.config, out });
+      exitCode = await runDoctor({ config: args.config as string | undefined, out });
     })
     .command(
       'service <action>',

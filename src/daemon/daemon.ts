@@ -21,6 +21,7 @@ import { LocalAuthenticator } from './local-auth.js';
 import type { Logger } from './logger.js';
 import { StatusBoard } from './status.js';
 import { startStatusEndpoint, type StatusEndpoint } from './status-endpoint.js';
+import { startStatusHttp } from './status-http.js';
 import { VERSION } from './version.js';
 
 interface AccountRuntime {
@@ -48,6 +49,7 @@ export class Daemon {
   private imap?: ImapServer;
   private smtp?: SubmissionServer;
   private endpoint?: StatusEndpoint;
+  private statusHttp?: { close(): Promise<void> };
   private stopping?: Promise<void>;
 
   private constructor(
@@ -73,6 +75,7 @@ export class Daemon {
         await daemon.startListeners();
         for (const account of config.accounts) daemon.startAccount(account);
         daemon.endpoint = await startStatusEndpoint(config.dataDir, () => daemon.snapshot());
+        if (config.status.listen.length > 0) daemon.statusHttp = await startStatusHttp(config.status.listen, () => daemon.snapshot());
       } catch (err) {
         await daemon.stop();
         throw err;
@@ -230,6 +233,7 @@ export class Daemon {
       await Promise.all([this.imap?.stop(), this.smtp?.stop()].map((p) => p?.catch((err: Error) => this.logger.error({ err }, 'listener stop failed'))));
       await Promise.all([...this.accounts.keys()].map((address) => this.stopAccount(address)));
       await this.endpoint?.close();
+      await this.statusHttp?.close();
       await this.store.close();
       await this.releaseLock();
       this.logger.info('hotbridge stopped');

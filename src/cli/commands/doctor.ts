@@ -81,7 +81,7 @@ export async function runDoctor(o: { config?: string; out: NodeJS.WritableStream
   for (const [index, account] of config.accounts.entries()) {
     const preset = PRESETS[account.provider];
     const how = account.auth.method === 'oauth2' ? 'Microsoft sign-in' : 'password';
-    report.heading(`${account.address} (${preset?.label ?? account.provider}, ${how})`);
+    report.heading(`${account.address} (${preset?.label ?? (account.provider === 'custom' ? 'own servers' : account.provider)}, ${how})`);
     await checkAccount({ config, account, index, report, daemonRunning: daemon !== undefined, clock, certificatesChecked });
     if (account.auth.method === 'oauth2') {
       const sample = await authorityTime(account.auth.authority);

@@ -159,17 +159,23 @@ function systemdPlan(input: PlanInput): ServicePlan {
     );
   }
   const configDir = path.dirname(paths.config);
-  plan.before.push(
-    { argv: ['sh', '-c', `id -u ${SERVICE_USER} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${SYSTEM_DATA_DIR} --no-create-home --shell /usr/sbin/nologin ${SERVICE_USER}`] },
-    // The service user reads the config (not the password files: those come as credentials).
-    { argv: ['chgrp', SERVICE_USER, configDir, paths.config] },
-    { argv: ['chmod', '0750', configDir] },
-    { argv: ['chmod', '0640', paths.config] },
-  );
+  plan.before.push({
+    argv: ['sh', '-c', `id -u ${SERVICE_USER} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${SYSTEM_DATA_DIR} --no-create-home --shell /usr/sbin/nologin ${SERVICE_USER}`],
+  });
+  // The service user reads the config (not the password files: those come as credentials). Only a
+  // directory of hotbridge's own is opened to it, never a shared one such as /etc.
+  if (path.basename(configDir).includes('hotbridge')) {
+    plan.before.push({ argv: ['chgrp', SERVICE_USER, configDir, paths.config] }, { argv: ['chmod', '0750', configDir] });
+  } else {
+    plan.before.push({ argv: ['chgrp', SERVICE_USER, paths.config] });
+  }
+  plan.before.push({ argv: ['chmod', '0640', paths.config] });
   plan.write = { path: unitFile, content: systemUnit(paths, { credentials: credentialsOf(config), bindLowPorts: listensBelow1024(config) }), mode: 0o644 };
   plan.after.push(...enableAndStart(systemctl));
   plan.notes.push('hotbridge now starts at boot. Logs: journalctl -u hotbridge   Status: sudo hotbridge status --config ' + paths.config);
   plan.notes.push('After editing the config: sudo systemctl reload hotbridge (a changed password file needs: sudo systemctl restart hotbridge)');
+  // Files written by root in the state directory would be unreadable to the service user.
+  plan.notes.push(`Sign in and set local passwords as the service user: sudo -u ${SERVICE_USER} hotbridge login ADDRESS --config ${paths.config}`);
   return plan;
 }
 

@@ -5,6 +5,7 @@
  * why they were not tried. Nothing here changes the mailbox: POP3 gets STAT and QUIT, SMTP only AUTH.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import nodemailer from 'nodemailer';
 import { PRESETS } from '../../config/presets.js';
 import type { AccountConfig, HotbridgeConfig, UpstreamServer } from '../../config/types.js';
@@ -14,7 +15,7 @@ import { OAuth2CredentialSource } from '../../upstream/oauth/token-source.js';
 import { TokenFileError, TokenStore } from '../../upstream/oauth/token-store.js';
 import { Pop3Client } from '../../upstream/pop3/client.js';
 import { Pop3Error } from '../../upstream/pop3/errors.js';
-import { transportOptions, trustedCas } from '../../upstream/smtp/relay.js';
+import { transportOptions, trustContext } from '../../upstream/smtp/relay.js';
 import type { TimeSample } from './clock.js';
 import { classifyTlsError, ProbeError, probeServer, resolveHost, type Protocol } from './network.js';
 import { fail, info, ok, type CheckResult, type DoctorReport } from './report.js';
@@ -70,8 +71,11 @@ async function checkServer(ctx: AccountCheckContext, protocol: Protocol, server:
   const where = `accounts[${ctx.index}].${protocol}`;
   const timeoutMs = Math.min(server.timeoutMs, MAX_STEP_MS);
   try {
-    const addresses = await resolveHost(server.host);
-    report.add(ok(`${label} server ${server.host} is found (${addresses.slice(0, 2).join(', ')}${addresses.length > 2 ? ', …' : ''})`));
+    // An address needs no DNS; a name gets its own line, so a typo is told apart from a closed port.
+    if (net.isIP(server.host) === 0) {
+      const addresses = await resolveHost(server.host);
+      report.add(ok(`${label} server ${server.host} is found (${addresses.slice(0, 2).join(', ')}${addresses.length > 2 ? ', …' : ''})`));
+    }
   } catch (err) {
     report.add(
       fail(
@@ -280,7 +284,8 @@ function smtpLoginFix(ctx: AccountCheckContext, reply: string): string {
 
 async function checkSmtpLogin(ctx: AccountCheckContext, login: UpstreamLogin): Promise<void> {
   const server = ctx.account.smtp;
-  const transport = nodemailer.createTransport(transportOptions({ ...server, timeoutMs: Math.min(server.timeoutMs, MAX_STEP_MS) }, login, await trustedCas(server.caFile)));
+  // The relay's own transport options, so the doctor logs in exactly as the outbox worker will.
+  const transport = nodemailer.createTransport(transportOptions({ ...server, timeoutMs: Math.min(server.timeoutMs, MAX_STEP_MS) }, login, await trustContext(server.caFile)));
   try {
     await transport.verify();
     ctx.report.add(ok(`SMTP login as ${login.user}`));

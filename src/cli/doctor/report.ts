@@ -21,7 +21,10 @@ export function formatCheck(result: CheckResult): string {
   const line = `${MARK[result.verdict]} ${result.title}\n`;
   if (!result.fix) return line;
   const fixLines = result.fix.split('\n');
-  return `${line}    fix: ${fixLines[0]}\n${fixLines.slice(1).map((text) => `         ${text}\n`).join('')}`;
+  // A failure gets a "fix:"; a hint under a · line is just indented.
+  const label = result.verdict === 'fail' ? 'fix: ' : '';
+  const indent = ' '.repeat(4 + label.length);
+  return `${line}    ${label}${fixLines[0]}\n${fixLines.slice(1).map((text) => `${indent}${text}\n`).join('')}`;
 }
 
 /** Prints each result as it comes and counts the failures. */

@@ -31,10 +31,13 @@ export interface Credential {
   file: string;
 }
 
-/** One argument of an Exec line: `%` and `$` are doubled (specifiers, variables), quoted when needed. */
-export function systemdArgument(value: string): string {
+/**
+ * One word of an Exec line (systemd.service(5) "Command lines"), quoted when needed: `%` is doubled
+ * everywhere (specifiers), `$` only after the program itself, which systemd never expands variables in.
+ */
+export function systemdArgument(value: string, program = false): string {
   if (/[\n\r\0]/.test(value)) throw new Error(`a path with a line break cannot go into a systemd unit: ${JSON.stringify(value)}`);
-  const escaped = value.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  const escaped = program ? value.replace(/%/g, '%%') : value.replace(/%/g, '%%').replace(/\$/g, '$$$$');
   if (!/[\s"'\\;]/.test(escaped)) return escaped;
   return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
@@ -60,7 +63,7 @@ export function systemUnit(paths: ProgramPaths, options: { credentials: Credenti
     ? '# (no password files in the config)'
     : options.credentials.map((credential) => `LoadCredential=${systemdValue(credential.id)}:${systemdValue(credential.file)}`).join('\n');
   return fill(readTemplate('hotbridge.service'), {
-    NODE: systemdArgument(paths.node),
+    NODE: systemdArgument(paths.node, true),
     HOTBRIDGE: systemdArgument(paths.hotbridge),
     CONFIG: systemdArgument(paths.config),
     CREDENTIALS: credentialLines,
@@ -72,7 +75,7 @@ export function systemUnit(paths: ProgramPaths, options: { credentials: Credenti
 /** The user unit (systemd/hotbridge-user.service). */
 export function userUnit(paths: ProgramPaths): string {
   return fill(readTemplate('hotbridge-user.service'), {
-    NODE: systemdArgument(paths.node),
+    NODE: systemdArgument(paths.node, true),
     HOTBRIDGE: systemdArgument(paths.hotbridge),
     CONFIG: systemdArgument(paths.config),
   });

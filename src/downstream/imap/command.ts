@@ -69,6 +69,13 @@ export interface Command<A> {
    * FETCH, STORE and SEARCH (their UID forms are allowed, RFC 3501 §6.4.8 note).
    */
   readonly expungeAllowed?: (uid: boolean) => boolean;
+  /**
+   * Checks a command that waits for its synchronizing literal before the client sends it (so a 30 MB
+   * APPEND to a missing mailbox is refused before the upload, RFC 3501 §7.5). Reads the arguments up to
+   * the literal (reaching it throws PendingLiteral, which means "fine so far") and throws an
+   * ImapError to refuse.
+   */
+  beforeLiteral?(args: ArgReader, context: { session: ImapSession; server: ServerContext }): void;
   /** Reads the arguments; the cursor stands right after the command name. */
   parse(args: ArgReader, context: { uid: boolean; session: ImapSession }): A;
   run(ctx: CommandContext, args: A): Promise<CommandOutcome | void>;

@@ -50,9 +50,9 @@ export function taggedLine(tag: string, status: ImapStatus, text: string, code?:
   return `${tag} ${status} ${code ? `[${code}] ` : ''}${sanitizeText(text)}\r\n`;
 }
 
-/** Response text is `1*TEXT-CHAR` (RFC 3501 §9): no CR, LF or NUL may leak from an error message. */
+/** Response text is `1*TEXT-CHAR` (RFC 3501 §9): 7-bit, no CR, LF or NUL may leak from an error message. */
 function sanitizeText(text: string): string {
   // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\r\n\u0000]+/g, ' ').trim();
+  const clean = text.replace(/[\r\n\u0000]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').trim();
   return clean.length > 0 ? clean : 'done';
 }

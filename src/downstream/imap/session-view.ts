@@ -303,6 +303,11 @@ export class SessionView {
     }
   }
 
+  /** Sends FLAGS/PERMANENTFLAGS now if a new keyword appeared, before a response uses it (§7.2.6). */
+  announceNewKeywords(out: ResponseOutput): void {
+    if (this.keywordsChanged) this.sendFlags(out);
+  }
+
   private sendFlags(out: ResponseOutput): void {
     this.keywordsChanged = false;
     out.untagged(this.flagsResponse());

@@ -101,25 +101,26 @@ class AddressListParser {
     return t && t.kind === 'special' ? t.text : null;
   }
 
+  /** Addresses separated by commas; anything else after an address ends the list, as in Dovecot. */
   parseList(): void {
     while (this.pos < this.tokens.length) {
-      const before = this.pos;
       this.parseAddress(false);
-      const s = this.peekSpecial();
-      if (s === ',' || s === ';' || s === '>') this.pos++;
-      else if (this.pos === before) this.pos++; // never stall on junk
+      if (this.peekSpecial() !== ',') break;
+      this.pos++;
     }
   }
 
   /** One mailbox or group; inside a group, a `;` ends the group instead. */
   private parseAddress(inGroup: boolean): void {
     const phrase: string[] = [];
+    const phraseStart = this.pos;
     let comment: string | null = null;
     let lastWasDot = false;
     while (this.pos < this.tokens.length) {
       const t = this.tokens[this.pos];
       if (t.kind === 'comment') {
-        if (t.text !== '') comment = t.text;
+        // Only a comment inside or after an addr-spec names it (`a@b (Name)`); one before it does not.
+        if (t.text !== '' && phrase.length > 0) comment = t.text;
         this.pos++;
       } else if (t.kind === 'word') {
         if (phrase.length > 0 && !lastWasDot && t.spaceBefore) phrase.push(' ');
@@ -138,18 +139,19 @@ class AddressListParser {
       this.pos++;
       this.out.push([null, null, phraseText, null]);
       while (this.pos < this.tokens.length && this.peekSpecial() !== ';') {
-        const before = this.pos;
         this.parseAddress(true);
-        if (this.peekSpecial() === ',') this.pos++;
-        else if (this.pos === before) this.pos++;
+        if (this.peekSpecial() !== ',') break;
+        this.pos++;
       }
       if (this.peekSpecial() === ';') this.pos++;
+      this.trailingComment();
       this.out.push([null, null, null, null]);
       return;
     }
     if (special === '<') {
       this.pos++;
-      this.parseAngleAddr(phraseText !== '' ? phraseText : comment);
+      // In `name <addr>` only the phrase names the address; comments around it do not.
+      this.parseAngleAddr(phraseText !== '' ? phraseText : null);
       return;
     }
     if (special === '@') {
@@ -161,9 +163,24 @@ class AddressListParser {
       return;
     }
     if (phraseText !== '') {
-      const local = phrase.filter((p) => p !== ' ').join('');
-      this.out.push([this.trailingComment() ?? comment, null, local, MISSING_DOMAIN]);
+      // Words without `@` or `<>`: one bare word is taken for a mailbox without domain, several
+      // words (or one quoted string) for a display name without address (Dovecot's reading).
+      const named = this.trailingComment() ?? comment;
+      const words = this.wordsSince(phraseStart);
+      if (named !== null) this.out.push([named, null, phrase.filter((p) => p !== ' ').join(''), MISSING_DOMAIN]);
+      else if (words.length === 1 && !words[0].quoted) this.out.push([null, null, words[0].text, MISSING_DOMAIN]);
+      else this.out.push([phraseText, null, MISSING_MAILBOX, MISSING_DOMAIN]);
     }
+  }
+
+  /** The word tokens between `from` and the current position. */
+  private wordsSince(from: number): { text: string; quoted: boolean }[] {
+    const words: { text: string; quoted: boolean }[] = [];
+    for (let i = from; i < this.pos; i++) {
+      const t = this.tokens[i];
+      if (t.kind === 'word') words.push(t);
+    }
+    return words;
   }
 
   /** A comment right after an addr-spec (`a@b (Name)`) supplies the name. */
@@ -228,8 +245,8 @@ class AddressListParser {
       }
     }
     if (this.peekSpecial() === '>') this.pos++;
-    const trailing = this.trailingComment();
-    this.out.push([name ?? trailing, route, local || MISSING_MAILBOX, domain || MISSING_DOMAIN]);
+    this.trailingComment();
+    this.out.push([name, route, local || MISSING_MAILBOX, domain || MISSING_DOMAIN]);
   }
 }
 

@@ -147,22 +147,31 @@ export function parseDisposition(raw: string): StructuredValue | null {
 
 /** Parses `Content-Language: en, de` into its tags (RFC 3282). */
 export function parseLanguageList(raw: string): string[] {
+  // Language-List = Language-Tag *("," Language-Tag); reading stops at the first thing that is not.
   const reader = new ValueReader(raw);
   const tags: string[] = [];
-  while (!reader.atEnd()) {
+  for (;;) {
     reader.skipCfws();
     const tag = reader.token();
-    if (tag !== '') tags.push(tag);
-    else reader.pos++;
+    if (tag === '') break;
+    tags.push(tag);
+    reader.skipCfws();
+    if (reader.peek() !== ',') break;
+    reader.pos++;
   }
   return tags;
 }
 
-/** Reads the first token of a value, e.g. Content-Transfer-Encoding (RFC 2045 §6.1). */
-export function firstToken(raw: string): string {
+/**
+ * Reads a value that must be one token, e.g. Content-Transfer-Encoding (RFC 2045 §6.1); anything
+ * after the token but comments and blanks makes the value invalid (''), as in Dovecot.
+ */
+export function soleToken(raw: string): string {
   const reader = new ValueReader(raw);
   reader.skipCfws();
-  return reader.token();
+  const token = reader.token();
+  reader.skipCfws();
+  return reader.atEnd() ? token : '';
 }
 
 interface Segment {

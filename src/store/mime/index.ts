@@ -58,6 +58,7 @@ function searchableHeaders(fields: RawHeaderField[]): [string, string][] {
   let total = 0;
   for (const f of fields) {
     if (total >= MAX_HEADERS_TOTAL) break;
+    if (f.key === '') continue;
     // Cut before decoding too, so a megabyte-long header line costs no more than a normal one.
     let value = decodeHeaderText(f.value.slice(0, MAX_HEADER_VALUE * 2).replace(/\r?\n/g, '').trim()).toLowerCase();
     if (value.length > MAX_HEADER_VALUE) value = value.slice(0, MAX_HEADER_VALUE);

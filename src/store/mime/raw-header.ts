@@ -8,7 +8,7 @@
 export interface RawHeaderField {
   /** The name as written, without the colon and trailing blanks. */
   name: string;
-  /** Lower-cased name, for case-insensitive matching (RFC 5322 §1.2.2). */
+  /** Lower-cased name, for case-insensitive matching (RFC 5322 §1.2.2); '' for a line without a colon. */
   key: string;
   /** Everything after the colon, folding line breaks still inside, the final line break removed. */
   value: string;
@@ -44,8 +44,8 @@ export function lineEndAfter(raw: Buffer, pos: number, end: number): number {
 
 /**
  * Splits the header lines in [start, end) into fields. `end` is where the header block stops
- * (normally just after the blank line). Lines without a colon become fields with an empty value and
- * the whole line as name, which is what lenient parsers (Dovecot) do with them too.
+ * (normally just after the blank line). A line without a colon is kept as a field with an empty key
+ * and value: it is part of the header bytes (HEADER, HEADER.FIELDS.NOT) but names nothing.
  */
 export function readHeaderFields(raw: Buffer, start: number, end: number): RawHeaderField[] {
   const fields: RawHeaderField[] = [];
@@ -69,7 +69,8 @@ export function readHeaderFields(raw: Buffer, start: number, end: number): RawHe
       name = raw.toString('latin1', fieldStart, contentEnd);
       value = '';
     }
-    fields.push({ name, key: name.toLowerCase(), value, start: fieldStart, end: next });
+    // A line without a colon names no field: its key stays empty, so HEADER.FIELDS never picks it.
+    fields.push({ name, key: colon >= 0 && colon < firstLineEnd && colon < contentEnd ? name.toLowerCase() : '', value, start: fieldStart, end: next });
     pos = next;
   }
   return fields;

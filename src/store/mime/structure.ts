@@ -12,7 +12,7 @@
  * Nothing here throws on malformed input.
  */
 import {
-  firstToken,
+  soleToken,
   parseContentType,
   parseDisposition,
   parseLanguageList,
@@ -217,8 +217,16 @@ function scanHeader(ctx: ParseContext, start: number): { bodyStart: number; hit:
 }
 
 /** Fills the Content-* fields of a part from its header (RFC 2045 §5-8, RFC 2183, RFC 3282, RFC 2557). */
-function describe(part: MimePart, fields: RawHeaderField[], inDigest: boolean): void {
+function describe(part: MimePart, fields: RawHeaderField[], inDigest: boolean, inMultipart: boolean): void {
   const ct = first(fields, 'content-type');
+  // Content-* fields mean something only in a MIME entity (RFC 2045 §4): a part of a multipart, or
+  // an entity with MIME-Version or, leniently, with a Content-Type (as Dovecot reads it). Elsewhere
+  // a stray Content-Transfer-Encoding or Content-Disposition is ignored.
+  const isMime = inMultipart || ct !== undefined || first(fields, 'mime-version') !== undefined;
+  if (!isMime) {
+    part.params = [['charset', 'us-ascii']];
+    return;
+  }
   const parsed = ct ? parseContentType(ct.value) : null;
   if (parsed) {
     part.type = parsed.type;
@@ -238,7 +246,7 @@ function describe(part: MimePart, fields: RawHeaderField[], inDigest: boolean): 
   if (description) part.description = unfold(description.value);
   const cte = first(fields, 'content-transfer-encoding');
   if (cte) {
-    const token = firstToken(cte.value);
+    const token = soleToken(cte.value);
     if (token !== '') part.encoding = token;
   }
   const md5 = first(fields, 'content-md5');
@@ -272,13 +280,13 @@ interface Parsed {
  * ends where its last piece ended. This is what keeps our sizes equal to Dovecot's.
  */
 
-function parseEntity(ctx: ParseContext, start: number, depth: number, inDigest: boolean): Parsed {
+function parseEntity(ctx: ParseContext, start: number, depth: number, inDigest: boolean, inMultipart: boolean): Parsed {
   const { raw } = ctx;
   ctx.parts++;
   const header = scanHeader(ctx, start);
   const fields = readHeaderFields(raw, start, header.headerEnd);
   const part: MimePart = { headerStart: start, bodyStart: header.bodyStart, bodyEnd: header.bodyStart, type: 'text', subtype: 'plain' };
-  describe(part, fields, inDigest);
+  describe(part, fields, inDigest, inMultipart);
   const type = part.type.toLowerCase();
   const subtype = part.subtype.toLowerCase();
   const isMessage = type === 'message' && subtype === 'rfc822';
@@ -326,7 +334,7 @@ function parseEntity(ctx: ParseContext, start: number, depth: number, inDigest: 
         hit = null; // a boundary on the very last line, without a line break, starts nothing
         break;
       }
-      const child = parseEntity(ctx, hit.lineEnd, depth + 1, subtype === 'digest');
+      const child = parseEntity(ctx, hit.lineEnd, depth + 1, subtype === 'digest', true);
       part.parts.push(child.part);
       hit = child.hit;
       endedByChild = true;
@@ -339,7 +347,7 @@ function parseEntity(ctx: ParseContext, start: number, depth: number, inDigest: 
   }
 
   if (isMessage && !opaque) {
-    const inner = parseEntity(ctx, part.bodyStart, depth + 1, false);
+    const inner = parseEntity(ctx, part.bodyStart, depth + 1, false, false);
     part.message = { envelope: envelopeOf(inner.fields), body: inner.part };
     part.bodyEnd = inner.hit ? inner.part.bodyEnd : raw.length;
     part.lines = countLines(raw, part.bodyStart, part.bodyEnd);
@@ -371,6 +379,6 @@ function attachEmptyMessage(part: MimePart): void {
 /** Parses a whole message: its root part and its header fields. */
 export function parseMessage(raw: Buffer): { root: MimePart; fields: RawHeaderField[] } {
   const ctx: ParseContext = { raw, stack: [], parts: 0 };
-  const parsed = parseEntity(ctx, 0, 0, false);
+  const parsed = parseEntity(ctx, 0, 0, false, false);
   return { root: parsed.part, fields: parsed.fields };
 }

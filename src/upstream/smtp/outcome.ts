@@ -118,8 +118,11 @@ export function reportFromError(recipients: readonly string[], err: SmtpErrorLik
     all(report.failed);
     return report;
   }
-  all(report.deferred);
-  report.problem = { kind: 'temporary', reply };
+  // A failed TLS set-up is told by nodemailer's message ("Error upgrading connection with STARTTLS: 500 …"):
+  // the server's bare reply alone would not say what went wrong.
+  const problem = err.code === 'ETLS' ? err.message : reply;
+  for (const recipient of recipients) report.deferred.push({ recipient, reply: problem });
+  report.problem = { kind: 'temporary', reply: problem };
   return report;
 }
 

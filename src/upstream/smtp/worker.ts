@@ -19,7 +19,7 @@ import type { Store } from '../../store/store.js';
 import { CredentialError, type CredentialSource, type UpstreamLogin } from '../credentials.js';
 import { buildBounce } from './bounce.js';
 import type { RelayReport } from './outcome.js';
-import { relayMessage } from './relay.js';
+import { RelaySession } from './relay.js';
 import { DEFAULT_MAX_AGE_MS, DEFAULT_RETRY_SCHEDULE_MS, retryDelay } from './retry.js';
 
 export interface OutboxWorkerOptions {
@@ -144,24 +144,29 @@ export class OutboxWorker {
     const force = this.force;
     this.force = false;
     const entries = await this.o.store.listOutbox(this.address);
-    for (let i = 0; i < entries.length; i++) {
-      if (this.stopped) break;
-      const entry = entries[i];
-      if (!force && entry.nextAttemptAt > this.now()) continue;
-      const result = await this.attempt(entry);
-      if (result.kind === 'auth') {
-        // The same login would be refused for every other message: they wait too, without an attempt.
-        const due = entries.slice(i + 1).filter((other) => force || other.nextAttemptAt <= this.now());
-        for (const other of due) await this.o.store.updateOutbox({ ...other, waitingFor: 'auth', lastError: result.reply, nextAttemptAt: result.nextAttemptAt });
-        break;
+    const session = new RelaySession(this.o.account.smtp);
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        if (this.stopped) break;
+        const entry = entries[i];
+        if (!force && entry.nextAttemptAt > this.now()) continue;
+        const result = await this.attempt(entry, session);
+        if (result.kind === 'auth') {
+          // The same login would be refused for every other message: they wait too, without an attempt.
+          const due = entries.slice(i + 1).filter((other) => force || other.nextAttemptAt <= this.now());
+          for (const other of due) await this.o.store.updateOutbox({ ...other, waitingFor: 'auth', lastError: result.reply, nextAttemptAt: result.nextAttemptAt });
+          break;
+        }
       }
+    } finally {
+      session.close();
     }
     return this.refreshStatus();
   }
 
   // ---------------------------------------------------------------- one attempt
 
-  private async attempt(entry: OutboxEntry): Promise<{ kind: 'done' } | { kind: 'auth'; reply: string; nextAttemptAt: number }> {
+  private async attempt(entry: OutboxEntry, session: RelaySession): Promise<{ kind: 'done' } | { kind: 'auth'; reply: string; nextAttemptAt: number }> {
     let login: UpstreamLogin;
     try {
       login = await this.o.credentials.get();
@@ -176,7 +181,7 @@ export class OutboxWorker {
     this.inFlight = controller;
     let report: RelayReport;
     try {
-      report = await relayMessage({ server: this.o.account.smtp, login, from: entry.from, recipients: entry.pending, raw, signal: controller.signal });
+      report = await session.send({ login, from: entry.from, recipients: entry.pending, raw, signal: controller.signal });
     } finally {
       this.inFlight = undefined;
     }

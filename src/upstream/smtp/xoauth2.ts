@@ -16,17 +16,18 @@ import { xoauth2Payload } from '../credentials.js';
  */
 export const XOAUTH2_CUSTOM_METHOD = 'HOTBRIDGE-XOAUTH2';
 
-/** The `auth` object for nodemailer; the token rides in `options`, which nodemailer hands to the handler. */
-export function xoauth2Auth(user: string, accessToken: string): { type: 'custom'; method: string; user: string; options: { accessToken: string } } {
-  return { type: 'custom', method: XOAUTH2_CUSTOM_METHOD, user, options: { accessToken } };
+/**
+ * The `auth` object for nodemailer. The token travels as `pass`: nodemailer rebuilds the credentials
+ * from user and pass (dropping other fields) before it calls the handler.
+ */
+export function xoauth2Auth(user: string, accessToken: string): { type: 'custom'; method: string; user: string; pass: string } {
+  return { type: 'custom', method: XOAUTH2_CUSTOM_METHOD, user, pass: accessToken };
 }
 
 class XOAuth2Refused extends Error {}
 
 export async function xoauth2Handler(ctx: SMTPConnectionCustomAuthContext): Promise<void> {
-  const options = ctx.auth.credentials.options as { accessToken?: unknown } | undefined;
-  const accessToken = typeof options?.accessToken === 'string' ? options.accessToken : '';
-  const payload = xoauth2Payload(ctx.auth.credentials.user, accessToken);
+  const payload = xoauth2Payload(ctx.auth.credentials.user, ctx.auth.credentials.pass);
   let reply = await ctx.sendCommand('AUTH XOAUTH2');
   if (reply.status === 334) {
     reply = await ctx.sendCommand(payload);

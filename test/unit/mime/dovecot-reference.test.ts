@@ -10,7 +10,8 @@
  * Where we deliberately differ from Dovecot, KNOWN_DIFFERENCES says how and why.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, copyFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,7 @@ import { renderEnvelope } from '../../../src/downstream/imap/fetch/envelope.js';
 import { renderBodyStructure } from '../../../src/downstream/imap/fetch/bodystructure.js';
 import { extractSection, parseSection, partial } from '../../../src/downstream/imap/fetch/section.js';
 import { normalize, readFetchResponses, readValue, type ImapValue } from './imap-data.js';
+import { mimeMessage } from './mime-arbitrary.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/mime');
 const fixtureNames = readdirSync(FIXTURES).filter((f) => f.endsWith('.eml')).sort();
@@ -32,15 +34,6 @@ const PARTIAL_LENGTHS: Record<string, number> = { 'BODY[]<10>': 20, 'BODY[TEXT]<
  * checks both sides: Dovecot still says `dovecot`, and we say `ours` in its place.
  */
 const KNOWN_DIFFERENCES: Record<string, { dovecot: string; ours: string; why: string }[]> = {
-  '08-header-only BODY[HEADER.FIELDS (FROM TO SUBJECT CONTENT-TYPE X-MISSING)]': [
-    {
-      dovecot: 'To: someone@example.test\r\n\r\n',
-      ours: 'To: someone@example.test\r\n',
-      why:
-        'RFC 3501 §6.4.5: the blank line is in every header fetch "except in the case of a message which has ' +
-        'no body and no blank line". Dovecot adds one for HEADER.FIELDS (but not for HEADER.FIELDS.NOT).',
-    },
-  ],
   ...Object.fromEntries(
     ['BODY', 'BODYSTRUCTURE'].map((item) => [
       `17-bogus-content-type ${item}`,
@@ -51,6 +44,24 @@ const KNOWN_DIFFERENCES: Record<string, { dovecot: string; ours: string; why: st
           why:
             'RFC 2045 §5.2: a syntactically invalid Content-Type means the default text/plain; charset=us-ascii. ' +
             'Dovecot passes the broken value through with an empty subtype.',
+        },
+      ],
+    ]),
+  ),
+  ...Object.fromEntries(
+    ['BODY', 'BODYSTRUCTURE'].map((item) => [
+      `28-content-type-junk ${item}`,
+      [
+        {
+          dovecot: item === 'BODY' ? '["","",null,null,null,"7bit",43]' : '["","",null,null,null,"7bit",43,null,null,null,null]',
+          ours:
+            item === 'BODY'
+              ? '[["text","plain",["charset","us-ascii"],null,null,"7bit",1,0],"mixed"]'
+              : '[["text","plain",["charset","us-ascii"],null,null,"7bit",1,0,null,null,null,null],"mixed",["boundary","x"],null,null,null]',
+          why:
+            'Junk after type/subtype ("multipart/mixed junk; boundary=x"): Dovecot gives up on the whole ' +
+            'Content-Type and answers an empty type. We honour the type/subtype and parameters that are ' +
+            'there, so the parts stay reachable.',
         },
       ],
     ]),
@@ -70,6 +81,26 @@ const KNOWN_DIFFERENCES: Record<string, { dovecot: string; ours: string; why: st
     ]),
   ),
 };
+
+/**
+ * One more deliberate difference, a rule rather than an entry: for a header without an empty line
+ * (a message that is all header), RFC 3501 §6.4.5 says the blank line is in every header fetch
+ * "except in the case of a message which has no body and no blank line". Dovecot adds a CRLF for
+ * HEADER.FIELDS anyway (not for HEADER.FIELDS.NOT); we do not.
+ */
+function headerFieldsRule(item: string, raw: Buffer, dovecot: string): string {
+  const topLevelFields = /^BODY\[HEADER\.FIELDS \(/.test(item);
+  const header = raw.toString('latin1');
+  const hasBlankLine = /^(\r?\n)|\n\r?\n/.test(header);
+  if (topLevelFields && !hasBlankLine) {
+    expect(dovecot.endsWith('\r\n'), `${item}: Dovecot no longer adds CRLF`).toBe(true);
+    return dovecot.slice(0, -2);
+  }
+  return dovecot;
+}
+
+/** Fixtures whose part numbering differs because of a documented structure difference above. */
+const PART_NUMBERING_DIFFERS = new Set(['28-content-type-junk']);
 
 function toCrlf(raw: Buffer): Buffer {
   return Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
@@ -95,8 +126,8 @@ function rawItemValue(reference: Buffer, item: string): string {
   return text.slice(from, text.indexOf(')\r\n* ', from) >= 0 ? text.indexOf(')\r\n* ', from) : text.lastIndexOf(')\r\n'));
 }
 
-function compareFixture(name: string, reference: Buffer): void {
-  const stored = readFileSync(join(FIXTURES, name));
+function compareFixture(dir: string, name: string, reference: Buffer): void {
+  const stored = readFileSync(join(dir, name));
   // Dovecot serves a bare-LF message with CRLF line ends; compare like with like.
   const raw = name.endsWith('-lf.eml') ? toCrlf(stored) : stored;
   const index = JSON.parse(JSON.stringify(indexMessage(raw))) as ReturnType<typeof indexMessage>;
@@ -129,10 +160,11 @@ function compareFixture(name: string, reference: Buffer): void {
     else {
       const section = sectionOf(item);
       if (!section) throw new Error(`unexpected item ${item}`);
+      if (PART_NUMBERING_DIFFERS.has(base) && /^\d/.test(section.spec)) continue;
       // Dovecot echoes field names upper-cased; matching is case-insensitive anyway.
       let bytes = extractSection(raw, index, parseSection(section.spec));
       if (section.origin !== undefined) bytes = partial(bytes, section.origin, PARTIAL_LENGTHS[item]);
-      expect(bytes.toString('latin1'), label).toBe(patched(strBytes(value).toString('latin1')));
+      expect(bytes.toString('latin1'), label).toBe(patched(headerFieldsRule(item, raw, strBytes(value).toString('latin1'))));
     }
   }
 }
@@ -142,7 +174,7 @@ describe('MIME output matches Dovecot (stored references)', () => {
     it(name, () => {
       const refPath = join(FIXTURES, name.replace(/\.eml$/, '.dovecot.txt'));
       expect(existsSync(refPath), `${refPath} missing: run make-dovecot-reference.sh`).toBe(true);
-      compareFixture(name, readFileSync(refPath));
+      compareFixture(FIXTURES, name, readFileSync(refPath));
     });
   }
 });
@@ -163,6 +195,36 @@ describe('stored references are what the installed Dovecot says', () => {
         const ref = name.replace(/\.eml$/, '.dovecot.txt');
         expect(readFileSync(join(dir, ref)).equals(readFileSync(join(FIXTURES, ref))), ref).toBe(true);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('random MIME-looking messages: we answer what Dovecot answers', () => {
+  it('agrees on 150 generated messages (fixed seed)', () => {
+    if (!dovecotInstalled) {
+      expect(process.env.CI !== 'true', 'Dovecot (dovecot-core, dovecot-imapd) is required under CI').toBe(true);
+      return;
+    }
+    // CRLF only: Dovecot serves any line end as CRLF. No made-up content types: there we follow RFC
+    // 2045 on purpose (see KNOWN_DIFFERENCES). No NUL: Dovecot replaces it in what it serves.
+    const messages = fc
+      .sample(mimeMessage({ crlfOnly: true, bogusTypes: false }), { numRuns: 150, seed: 20240105 })
+      .map((m) => Buffer.from(m.toString('latin1').replace(/\0/g, ''), 'latin1'))
+      // Dovecot will not store an empty message. Its title*1* quirk and its empty type for a
+      // Content-Type with junk after the subtype (here: a continuation line) are documented above.
+      .filter((m) => m.length > 0 && !/\*\d+\*?=[^;]*;[^\r\n]*\w\*=/.test(m.toString('latin1')))
+      .filter((m) => !/^Content-Type: [a-z]+\/[a-z0-9]+\r\n[ \t]/im.test(m.toString('latin1')));
+    const dir = mkdtempSync(join(tmpdir(), 'hotbridge-mime-fuzz-'));
+    try {
+      const names = messages.map((m, i) => {
+        const name = `r${String(i).padStart(3, '0')}.eml`;
+        writeFileSync(join(dir, name), m);
+        return name;
+      });
+      execFileSync(join(FIXTURES, 'make-dovecot-reference.sh'), [dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      for (const name of names) compareFixture(dir, name, readFileSync(join(dir, name.replace(/\.eml$/, '.dovecot.txt'))));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

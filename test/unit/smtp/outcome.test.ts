@@ -102,3 +102,10 @@ describe('reportFromError (the attempt failed)', () => {
     expect(report.failed.map((f) => f.reply)).toEqual(['Message size larger than allowed 1000', 'Message size larger than allowed 1000']);
   });
 });
+
+describe('reportFromError wording', () => {
+  it('a failed STARTTLS says so, not just the bare reply', () => {
+    const report = reportFromError(['a@example.org'], { code: 'ETLS', message: 'Error upgrading connection with STARTTLS: 500 Error: command not recognized', response: '500 Error: command not recognized', responseCode: 500, command: 'STARTTLS' });
+    expect(report.problem).toEqual({ kind: 'temporary', reply: 'Error upgrading connection with STARTTLS: 500 Error: command not recognized' });
+  });
+});

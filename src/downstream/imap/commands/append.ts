@@ -11,33 +11,48 @@
  */
 import { AUTHENTICATED, defineCommand } from '../command.js';
 import { ImapError } from '../errors.js';
+import type { ArgReader } from '../wire/args.js';
+
+/** Everything before the message: `mailbox [flag-list] [date-time]`, the cursor left at the literal. */
+function parseEnvelope(args: ArgReader): { mailbox: string; flags: string[]; internalDate?: number } {
+  args.space();
+  const mailbox = args.mailbox();
+  args.space();
+  let flags: string[] = [];
+  let internalDate: number | undefined;
+  if (args.peek() === 0x28) {
+    flags = args.flagList();
+    args.space();
+  }
+  if (args.peekDateTime()) {
+    internalDate = args.dateTime();
+    args.space();
+  }
+  if (args.peek() !== 0x7b) throw ImapError.bad('APPEND needs the message as a literal');
+  return { mailbox, flags: flags.filter((flag) => flag !== '\\Recent'), internalDate };
+}
+
+function missingMailbox(mailbox: string): ImapError {
+  // TRYCREATE tells the client it may CREATE the mailbox and try again (RFC 3501 §7.1).
+  return ImapError.no(`Mailbox ${mailbox} does not exist`, 'TRYCREATE');
+}
 
 export default defineCommand({
   name: 'APPEND',
   states: AUTHENTICATED,
+  beforeLiteral(args, { session, server }) {
+    const { mailbox } = parseEnvelope(args);
+    if (!server.store.findMailbox(session.requireAccount(), mailbox)) throw missingMailbox(mailbox);
+  },
   parse(args) {
-    args.space();
-    const mailbox = args.mailbox();
-    args.space();
-    let flags: string[] = [];
-    let internalDate: number | undefined;
-    if (args.peek() === 0x28) {
-      flags = args.flagList();
-      args.space();
-    }
-    if (args.peekDateTime()) {
-      internalDate = args.dateTime();
-      args.space();
-    }
-    if (args.peek() !== 0x7b) throw ImapError.bad('APPEND needs the message as a literal');
+    const envelope = parseEnvelope(args);
     const message = args.string('the message literal');
     args.end();
-    return { mailbox, flags: flags.filter((flag) => flag !== '\\Recent'), internalDate, message };
+    return { ...envelope, message };
   },
   async run(ctx, { mailbox, flags, internalDate, message }) {
     const record = ctx.server.store.findMailbox(ctx.session.requireAccount(), mailbox);
-    // TRYCREATE tells the client it may CREATE the mailbox and try again (RFC 3501 §7.1).
-    if (!record) throw ImapError.no(`Mailbox ${mailbox} does not exist`, 'TRYCREATE');
+    if (!record) throw missingMailbox(mailbox);
     if (message.length === 0) throw ImapError.no('An empty message cannot be stored');
     if (message.length > ctx.server.maxLiteralBytes) throw ImapError.no('The message is too large', 'TOOBIG');
     const { uid, uidValidity } = await ctx.server.store.appendMessage(record.id, message, { flags, internalDate });

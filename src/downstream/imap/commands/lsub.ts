@@ -31,7 +31,11 @@ export default defineCommand({
     const match = listMatcher(reference, pattern);
     const shown = new Map<string, boolean>();
     for (const name of subscribed) {
-      if (match(name)) shown.set(name, true);
+      if (match(name)) {
+        shown.set(name, true);
+        continue;
+      }
+      // Only where "%" stopped above a subscribed name does its parent show, as \Noselect (§6.3.9).
       for (const ancestor of ancestorsOf(name)) {
         if (!subscribed.has(ancestor) && match(ancestor) && !shown.has(ancestor)) shown.set(ancestor, false);
       }

@@ -29,11 +29,11 @@ export function parseSelect(args: ArgReader): SelectArgs {
   const mailbox = args.mailbox();
   let condstore = false;
   if (args.acceptSpace()) {
-    const params = args.list(() => args.atom('a SELECT parameter').toUpperCase(), 'SELECT parameters');
-    for (const param of params) {
-      if (param === 'CONDSTORE') condstore = true;
-      else throw ImapError.bad(`Unknown SELECT parameter ${param}`);
-    }
+    args.list(() => {
+      const param = args.atom('a SELECT parameter').toUpperCase();
+      if (param !== 'CONDSTORE') throw ImapError.bad(`Unknown SELECT parameter ${param}`);
+      condstore = true;
+    }, 'SELECT parameters');
   }
   args.end();
   return { mailbox, condstore };

@@ -145,7 +145,9 @@ function headerFields(raw: Buffer, entity: MimePart, names: string[], not: boole
   const out: Buffer[] = [];
   const fields = readHeaderFields(raw, entity.headerStart, entity.bodyStart);
   for (const field of fields) {
-    if (wanted.has(field.key) === not) continue;
+    // A line without a colon (empty key) is never a requested field, so only .NOT keeps it.
+    const selected = field.key !== '' && wanted.has(field.key);
+    if (selected === not) continue;
     out.push(raw.subarray(field.start, field.end));
     if (raw[field.end - 1] !== 0x0a) out.push(CRLF);
   }

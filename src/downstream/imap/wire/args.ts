@@ -16,11 +16,26 @@ for (const c of '(){%*"\\]') ATOM_SPECIAL[c.charCodeAt(0)] = 1;
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
+/**
+ * Thrown when parsing a command that is still waiting for its synchronizing literal reaches that
+ * literal: everything before it was fine.
+ */
+export class PendingLiteral extends Error {
+  constructor() {
+    super('the literal has not arrived yet');
+    this.name = 'PendingLiteral';
+  }
+}
+
 export class ArgReader {
   private segment = 0;
   private pos = 0;
 
-  constructor(private readonly command: RawCommand) {}
+  /** `partial`: the command ends in a literal that has not been sent yet (see PendingLiteral). */
+  constructor(
+    private readonly command: RawCommand,
+    private readonly partial = false,
+  ) {}
 
   private get text(): Buffer {
     return this.command.segments[this.segment];
@@ -173,6 +188,7 @@ export class ArgReader {
   private literal(): Buffer {
     const rest = this.text.subarray(this.pos).toString('latin1');
     const isLast = this.segment === this.command.segments.length - 1;
+    if (isLast && this.partial && /^\{\d+\}$/.test(rest)) throw new PendingLiteral();
     if (isLast || !/^\{\d+\+?\}$/.test(rest)) throw ImapError.bad(`Invalid literal ${this.preview()}`);
     const value = this.command.literals[this.segment];
     this.segment++;

@@ -31,8 +31,11 @@ export type ReaderEvent =
   | { kind: 'command'; command: RawCommand }
   /** A raw line (CRLF removed), when the connection asked for one (AUTHENTICATE, IDLE). */
   | { kind: 'line'; line: Buffer }
-  /** A synchronizing literal was accepted: the connection must send `+ ...` now. */
-  | { kind: 'continue' }
+  /**
+   * A synchronizing literal was announced: the connection sends `+ ...` now, or refuses the command
+   * from what it has so far (`partial`, ending in the `{n}` line) and calls `abandon()`.
+   */
+  | { kind: 'continue'; partial: RawCommand }
   /** The command text grew over the limit; the rest of the line is being discarded. */
   | { kind: 'line-too-long'; tag: string }
   /**
@@ -80,6 +83,13 @@ export class CommandReader {
     this.literalRemaining = -1;
     this.literalParts = [];
     this.discarding = false;
+  }
+
+  /** Drops the command being assembled: its synchronizing literal was refused, so it will not come. */
+  abandon(): void {
+    this.current = undefined;
+    this.literalRemaining = -1;
+    this.literalParts = [];
   }
 
   /**
@@ -168,7 +178,7 @@ export class CommandReader {
     this.current = command;
     this.literalRemaining = size;
     this.literalParts = [];
-    return synchronizing ? { kind: 'continue' } : undefined;
+    return synchronizing ? { kind: 'continue', partial: { segments: command.segments, literals: command.literals } } : undefined;
   }
 
   /** Moves literal bytes out of the queue; true once the literal is complete. */

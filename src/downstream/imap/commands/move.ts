@@ -1,0 +1,29 @@
+/**
+ * MOVE and UID MOVE (RFC 6851): COPY and expunge in one step. The COPYUID goes in an untagged OK
+ * before the EXPUNGE responses (§4.3).
+ *
+ *   C: a UID MOVE 42:69 foo
+ *   S: * OK [COPYUID 432432 42:69 1202:1229] Moved
+ *   S: * 22 EXPUNGE
+ *   S: ...
+ *   S: a OK MOVE completed
+ */
+import { defineCommand, SELECTED } from '../command.js';
+import { ImapError } from '../errors.js';
+import { copyUidCode, parseTransfer, resolveTransfer } from './copy.js';
+
+export default defineCommand({
+  name: 'MOVE',
+  states: SELECTED,
+  uidVariant: true,
+  parse: parseTransfer,
+  async run(ctx, args) {
+    const view = ctx.session.requireView();
+    if (view.readOnly) throw ImapError.no('The mailbox is read-only (EXAMINE)', 'READ-ONLY');
+    const { uids, targetId } = resolveTransfer(ctx, args);
+    const { uidValidity, pairs } = await ctx.server.store.moveMessages(view.mailboxId, uids, targetId);
+    const code = copyUidCode(uidValidity, pairs);
+    if (code) ctx.out.untagged(`OK [${code}] Moved`);
+    // The EXPUNGE responses are the view's pending updates, sent before the tagged OK.
+  },
+});

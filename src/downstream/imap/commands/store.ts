@@ -1,0 +1,89 @@
+/**
+ * STORE and UID STORE (RFC 3501 §6.4.6): set, add or remove flags; the new flags come back as FETCH
+ * responses unless .SILENT. UNCHANGEDSINCE (CONDSTORE, RFC 7162 §3.1.3) leaves messages changed since
+ * then alone and names them in [MODIFIED].
+ *
+ *   C: A003 STORE 2:4 +FLAGS (\Deleted)
+ *   S: * 2 FETCH (FLAGS (\Deleted \Seen))
+ *   S: * 3 FETCH (FLAGS (\Keyword \Deleted))
+ *   S: * 4 FETCH (FLAGS (\Deleted \Flagged \Seen))
+ *   S: A003 OK STORE completed
+ */
+import { defineCommand, SELECTED } from '../command.js';
+import { ImapError } from '../errors.js';
+import { formatSequenceSet, type SequenceSet } from '../wire/sequence-set.js';
+
+interface StoreArgs {
+  set: SequenceSet;
+  mode: 'set' | 'add' | 'remove';
+  silent: boolean;
+  flags: string[];
+  unchangedSince?: number;
+}
+
+export default defineCommand({
+  name: 'STORE',
+  states: SELECTED,
+  uidVariant: true,
+  expungeAllowed: (uid) => uid,
+  parse(args): StoreArgs {
+    args.space();
+    const set = args.sequenceSet();
+    args.space();
+    let unchangedSince: number | undefined;
+    if (args.peek() === 0x28) {
+      args.list(() => {
+        const modifier = args.atom('a STORE modifier').toUpperCase();
+        if (modifier !== 'UNCHANGEDSINCE') throw ImapError.bad(`Unknown STORE modifier ${modifier}`);
+        args.space();
+        unchangedSince = args.number('a mod-sequence', true);
+      }, 'STORE modifiers');
+      args.space();
+    }
+    const action = args.atom('+FLAGS, -FLAGS or FLAGS').toUpperCase();
+    const match = /^([+-]?)FLAGS(\.SILENT)?$/.exec(action);
+    if (!match) throw ImapError.bad(`Expected FLAGS, +FLAGS or -FLAGS (optionally .SILENT), found ${action}`);
+    args.space();
+    let flags: string[];
+    if (args.peek() === 0x28) flags = args.flagList();
+    else {
+      flags = [args.flag()];
+      while (args.acceptSpace()) flags.push(args.flag());
+    }
+    args.end();
+    if (flags.includes('\\Recent')) throw ImapError.bad('\\Recent cannot be stored (RFC 3501 section 2.3.2)');
+    const mode = match[1] === '+' ? 'add' : match[1] === '-' ? 'remove' : 'set';
+    return { set, mode, silent: match[2] !== undefined, flags, unchangedSince };
+  },
+  async run(ctx, { set, mode, silent, flags, unchangedSince }) {
+    const { session, server, out } = ctx;
+    const view = session.requireView();
+    if (view.readOnly) throw ImapError.no('The mailbox is read-only (EXAMINE)', 'READ-ONLY');
+    const seqs = ctx.uid ? view.seqsFromUidSet(set) : view.seqsFromSequenceSet(set);
+    if (unchangedSince !== undefined) session.enabled.add('CONDSTORE');
+    const uids = seqs.map((seq) => view.at(seq).uid);
+    const { changed, modifiedSince } = await server.store.storeFlags(view.mailboxId, uids, mode, flags, { unchangedSince, origin: view.origin });
+    view.applyOwnFlags(changed);
+    view.announceNewKeywords(out);
+    const refused = new Set(modifiedSince);
+    const withModseq = session.condstore;
+    if (!silent || withModseq) {
+      const changedUids = new Set(changed.map((record) => record.uid));
+      for (const seq of seqs) {
+        const record = view.at(seq);
+        if (refused.has(record.uid)) continue;
+        // .SILENT with CONDSTORE still reports the new MODSEQ of what changed (RFC 7162 §3.1.3).
+        if (silent && !changedUids.has(record.uid)) continue;
+        const parts: string[] = [];
+        if (ctx.uid) parts.push(`UID ${record.uid}`);
+        if (!silent) parts.push(`FLAGS ${view.flagsOf(record)}`);
+        if (withModseq) parts.push(`MODSEQ (${record.modseq})`);
+        out.untagged(`${seq} FETCH (${parts.join(' ')})`);
+      }
+    }
+    if (refused.size > 0) {
+      const numbers = ctx.uid ? [...refused].sort((a, b) => a - b) : seqs.filter((seq) => refused.has(view.at(seq).uid));
+      return { code: `MODIFIED ${formatSequenceSet(numbers)}`, text: 'Conditional STORE failed for some messages' };
+    }
+  },
+});

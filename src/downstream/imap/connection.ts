@@ -1,0 +1,343 @@
+/**
+ * One client connection: reads commands with the CommandReader, dispatches them to the command
+ * modules one at a time, sends the mailbox updates each command allows, and writes the tagged reply.
+ * This is the one place where an `ImapError` becomes a tagged NO/BAD line, and where nothing a client
+ * sends can escape as an exception: malformed input gets BAD and the session goes on.
+ */
+import type net from 'node:net';
+import tls from 'node:tls';
+import { StoreError } from '../../store/store.js';
+import { capabilityList } from './capabilities.js';
+import type { CommandContext, ContinuationReply, ServerContext } from './command.js';
+import { findCommand } from './commands/index.js';
+import { fromStoreError, ImapError, taggedLine } from './errors.js';
+import { SectionSyntaxError } from './fetch/section.js';
+import { ResponseOutput } from './output.js';
+import { ImapSession, type SessionState } from './session.js';
+import { ArgReader, PendingLiteral } from './wire/args.js';
+import { CommandReader, type RawCommand, type ReaderEvent } from './wire/reader.js';
+
+/** RFC 3501 leaves the line length open; 64 KiB is far above any real command and bounds memory. */
+export const MAX_LINE_BYTES = 64 * 1024;
+/** Unread input above this pauses the socket until the session catches up. */
+const PAUSE_ABOVE = 256 * 1024;
+/** After BYE, a client that does not close is cut off after this long. */
+const CLOSE_GRACE_MS = 5_000;
+
+export interface ConnectionOptions {
+  /** Inactivity before autologout (RFC 3501 §5.4: at least 30 minutes once logged in). */
+  autologoutMs: { unauthenticated: number; authenticated: number };
+  /** Whether the client reached a loopback address (plaintext login is fine there). */
+  loopback: boolean;
+}
+
+/** Why a command is not allowed now (RFC 3501 §3: each command belongs to certain states). */
+function stateError(state: SessionState, allowed: readonly SessionState[]): string {
+  if (state === 'not-authenticated') return 'Log in first';
+  if (allowed.includes('not-authenticated') && !allowed.includes('authenticated')) return 'Already logged in';
+  if (allowed.includes('selected') && !allowed.includes('authenticated')) return 'Select a mailbox first';
+  return 'Not allowed in this state';
+}
+
+export class ImapConnection {
+  private readonly reader: CommandReader;
+  private readonly out: ResponseOutput;
+  private readonly session: ImapSession;
+  private socket: net.Socket | tls.TLSSocket;
+  private ended = false;
+  private notify: (() => void) | undefined;
+  private readonly handlers = {
+    data: (chunk: Buffer) => this.onData(chunk),
+    end: () => this.onGone(),
+    close: () => this.onGone(),
+    error: (err: Error) => {
+      this.server.logger.debug({ err: err.message, remote: this.session.remoteAddress }, 'IMAP connection error');
+      this.onGone();
+    },
+  };
+  private resolveClosed!: () => void;
+  /** Resolves once the socket is closed. */
+  readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
+
+  constructor(
+    socket: net.Socket,
+    private readonly server: ServerContext,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.socket = socket;
+    this.reader = new CommandReader({ maxLineBytes: MAX_LINE_BYTES, maxLiteralBytes: server.maxLiteralBytes });
+    this.out = new ResponseOutput(socket);
+    this.session = new ImapSession(socket.remoteAddress ?? 'unknown', options.loopback, false);
+    socket.once('close', () => this.resolveClosed());
+  }
+
+  start(): void {
+    this.attach(this.socket);
+    this.out.untagged(`OK [CAPABILITY ${capabilityList(this.session, this.server)}] hotbridge ready`);
+    this.out.flush();
+    void this.run();
+  }
+
+  /** Ends the session from outside (server shutdown). */
+  shutdown(reason: string): void {
+    this.closeWithBye(reason);
+  }
+
+  private attach(socket: net.Socket | tls.TLSSocket): void {
+    socket.on('data', this.handlers.data);
+    socket.on('end', this.handlers.end);
+    socket.on('close', this.handlers.close);
+    socket.on('error', this.handlers.error);
+  }
+
+  private detach(socket: net.Socket | tls.TLSSocket): void {
+    socket.off('data', this.handlers.data);
+    socket.off('end', this.handlers.end);
+    socket.off('close', this.handlers.close);
+    socket.off('error', this.handlers.error);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.reader.push(chunk);
+    if (this.reader.buffered > PAUSE_ABOVE) this.socket.pause();
+    this.notify?.();
+  }
+
+  private onGone(): void {
+    this.ended = true;
+    this.notify?.();
+  }
+
+  private get autologoutMs(): number {
+    return this.session.state === 'not-authenticated' ? this.options.autologoutMs.unauthenticated : this.options.autologoutMs.authenticated;
+  }
+
+  /** Resolves true when input (or the end) arrives, false after `timeoutMs` of silence. */
+  private waitForInput(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.notify = undefined;
+        resolve(false);
+      }, timeoutMs);
+      this.notify = () => {
+        clearTimeout(timer);
+        this.notify = undefined;
+        resolve(true);
+      };
+    });
+  }
+
+  /** The next reader event; undefined once the connection is gone, 'timeout' after `timeoutMs` without input. */
+  private async nextEvent(mode: 'command' | 'line', timeoutMs: number): Promise<ReaderEvent | 'timeout' | undefined> {
+    for (;;) {
+      if (this.ended) return undefined;
+      const event = this.reader.next(mode);
+      if (this.socket.isPaused() && this.reader.buffered < PAUSE_ABOVE / 2) this.socket.resume();
+      if (event) return event;
+      if (!(await this.waitForInput(timeoutMs))) return 'timeout';
+    }
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (!this.ended) {
+        const event = await this.nextEvent('command', this.autologoutMs);
+        if (event === undefined) break;
+        if (event === 'timeout') {
+          this.closeWithBye('Autologout; idle for too long');
+          break;
+        }
+        await this.handleEvent(event);
+        this.out.flush();
+      }
+    } catch (err) {
+      this.server.logger.error({ err, remote: this.session.remoteAddress }, 'IMAP session failed');
+      this.closeWithBye('Internal server error, closing the connection');
+    } finally {
+      this.end();
+      this.session.deselect();
+    }
+  }
+
+  private async handleEvent(event: ReaderEvent): Promise<void> {
+    switch (event.kind) {
+      case 'continue': {
+        const refusal = this.refuseBeforeLiteral(event.partial);
+        if (refusal) {
+          this.reader.abandon();
+          this.out.write(taggedLine(refusal.tag, refusal.error.status, refusal.error.text, refusal.error.code));
+        } else {
+          this.out.write('+ Ready for literal data\r\n');
+        }
+        return;
+      }
+      case 'line-too-long':
+        this.out.write(taggedLine(event.tag, 'BAD', `Command line too long (the limit is ${MAX_LINE_BYTES} bytes)`));
+        return;
+      case 'literal-too-large': {
+        const limit = `the limit is ${this.server.maxLiteralBytes} bytes`;
+        if (event.command === 'APPEND') this.out.write(taggedLine(event.tag, 'NO', `Message too large (${limit})`, 'TOOBIG'));
+        else this.out.write(taggedLine(event.tag, 'BAD', `Literal too large (${limit})`, 'TOOBIG'));
+        // The client is already sending a non-synchronizing literal we will not read: the stream is lost.
+        if (!event.synchronizing) this.closeWithBye('Literal too large, closing the connection');
+        return;
+      }
+      case 'line':
+        // Only asked for by readLine(); a stray one is a command line like any other.
+        await this.execute({ segments: [event.line], literals: [] });
+        return;
+      case 'command':
+        await this.execute(event.command);
+        return;
+    }
+  }
+
+  private context(tag: string, uid: boolean): CommandContext {
+    return {
+      tag,
+      uid,
+      session: this.session,
+      server: this.server,
+      out: this.out,
+      capabilities: () => capabilityList(this.session, this.server),
+      sendContinuation: (text) => {
+        this.out.write(`+ ${text}\r\n`);
+        this.out.flush();
+      },
+      readLine: (timeoutMs) => this.readLine(timeoutMs ?? this.autologoutMs),
+      syncNow: async () => {
+        await this.syncView(true);
+        this.out.flush();
+      },
+      closeWithBye: (text) => this.closeWithBye(text),
+    };
+  }
+
+  private async readLine(timeoutMs: number): Promise<ContinuationReply> {
+    const event = await this.nextEvent('line', timeoutMs);
+    if (event === undefined) return { closed: true };
+    if (event === 'timeout') return { timeout: true };
+    if (event.kind === 'line') return { line: event.line };
+    return { tooLong: true };
+  }
+
+  /** Reads the command name, state and (via the module) arguments so far; a reason to refuse, if any. */
+  private refuseBeforeLiteral(partial: RawCommand): { tag: string; error: ImapError } | undefined {
+    const args = new ArgReader(partial, true);
+    let tag: string;
+    try {
+      tag = args.tag();
+    } catch {
+      return undefined;
+    }
+    try {
+      args.space();
+      let name = args.atom('a command name').toUpperCase();
+      let uid = false;
+      if (name === 'UID') {
+        args.space();
+        name = args.atom('a command after UID').toUpperCase();
+        uid = true;
+      }
+      const spec = findCommand(name, uid);
+      if (!spec) throw ImapError.bad(uid ? `UID ${name} is not a command` : `Unknown command ${name}`);
+      if (!spec.states.includes(this.session.state)) throw ImapError.bad(stateError(this.session.state, spec.states));
+      spec.beforeLiteral?.(args, { session: this.session, server: this.server });
+      return undefined;
+    } catch (err) {
+      if (err instanceof ImapError) return { tag, error: err };
+      if (err instanceof PendingLiteral) return undefined;
+      this.server.logger.error({ err }, 'IMAP literal pre-check failed');
+      return undefined;
+    }
+  }
+
+  private async execute(command: RawCommand): Promise<void> {
+    const args = new ArgReader(command);
+    let tag: string;
+    try {
+      tag = args.tag();
+    } catch {
+      this.out.write(taggedLine('*', 'BAD', 'Missing or invalid command tag'));
+      return;
+    }
+    let name = '';
+    let uid = false;
+    let allowsExpunge = true;
+    try {
+      if (!args.acceptSpace()) throw ImapError.bad('Missing command name after the tag');
+      name = args.atom('a command name').toUpperCase();
+      if (name === 'UID') {
+        args.space();
+        name = args.atom('a command after UID').toUpperCase();
+        uid = true;
+      }
+      const spec = findCommand(name, uid);
+      if (!spec) throw ImapError.bad(uid ? `UID ${name} is not a command` : `Unknown command ${name}`);
+      if (!spec.states.includes(this.session.state)) throw ImapError.bad(stateError(this.session.state, spec.states));
+      allowsExpunge = spec.expungeAllowed?.(uid) ?? true;
+      const parsed = spec.parse(args, { uid, session: this.session });
+      const outcome = (await spec.run(this.context(tag, uid), parsed)) ?? {};
+      if (this.ended) return;
+      await this.syncView(allowsExpunge);
+      if (this.ended) return;
+      this.out.write(taggedLine(tag, 'OK', outcome.text ?? `${uid ? 'UID ' : ''}${name} completed`, outcome.code));
+      if (outcome.then === 'starttls') this.startTls();
+      else if (outcome.then === 'logout') this.end();
+    } catch (err) {
+      if (this.ended) return;
+      const error = this.toImapError(err, name);
+      // A NO still reports what changed meanwhile, as any response may (RFC 3501 §7).
+      if (error.status === 'NO') await this.syncView(allowsExpunge).catch(() => undefined);
+      if (this.ended) return;
+      this.out.write(taggedLine(tag, error.status, error.text, error.code));
+    }
+  }
+
+  private toImapError(err: unknown, command: string): ImapError {
+    if (err instanceof ImapError) return err;
+    if (err instanceof StoreError) return fromStoreError(err);
+    if (err instanceof SectionSyntaxError) return ImapError.bad(err.message);
+    this.server.logger.error({ err, command, remote: this.session.remoteAddress }, 'IMAP command failed');
+    return ImapError.no('Internal server error', 'SERVERBUG');
+  }
+
+  private async syncView(expunges: boolean): Promise<void> {
+    const view = this.session.view;
+    if (!view) return;
+    await view.sync(this.out, { expunges, modseq: this.session.condstore });
+    if (view.wasDeleted) this.closeWithBye('The selected mailbox was deleted by another session');
+  }
+
+  /** STARTTLS: the tagged OK goes out in plaintext, then the same socket carries TLS (RFC 3501 §6.2.1). */
+  private startTls(): void {
+    const raw = this.socket as net.Socket;
+    this.out.flush();
+    this.detach(raw);
+    // Plaintext the client sent after STARTTLS must not be read as commands inside TLS.
+    this.reader.reset();
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: this.server.tls });
+    this.socket = secure;
+    this.attach(secure);
+    this.out.setSocket(secure);
+    this.session.secure = true;
+  }
+
+  private closeWithBye(text: string): void {
+    if (this.ended) return;
+    this.out.write(`* BYE ${text}\r\n`);
+    this.end();
+  }
+
+  /** Flushes and closes; the socket is destroyed if the client does not close its side in time. */
+  private end(): void {
+    const alreadyEnded = this.ended;
+    this.ended = true;
+    this.out.flush();
+    this.notify?.();
+    if (alreadyEnded && this.socket.destroyed) return;
+    if (!this.socket.writableEnded) this.socket.end();
+    const socket = this.socket;
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Runs SEARCH criteria over the session's view. Flags, dates, sizes, UIDs and sequence numbers come
+ * from the message records; header and text keys from the stored message index through the MIME
+ * module's matchers (search/text.ts), never from the raw message. The index is loaded only for
+ * messages the cheap keys have not already decided.
+ */
+import type { MessageIndex } from '../../../store/mime/index.js';
+import type { MessageRecord } from '../../../store/records.js';
+import { StoreError } from '../../../store/store.js';
+import type { MailStore } from '../backend.js';
+import { hasFlag } from '../flags.js';
+import type { SessionView } from '../session-view.js';
+import { dayOf } from '../wire/date-time.js';
+import { resolveSequenceSet } from '../wire/sequence-set.js';
+import type { DateOp, SearchKey } from './keys.js';
+import { bodyContains, headerContains, textContains } from './text.js';
+
+/** A criterion with its sequence sets resolved against the view once, before the messages are scanned. */
+type Prepared =
+  | Exclude<SearchKey, { type: 'uid' | 'seq' | 'not' | 'or' | 'and' }>
+  | { type: 'uid' | 'seq'; ranges: Array<[number, number]> }
+  | { type: 'not'; key: Prepared }
+  | { type: 'or'; left: Prepared; right: Prepared }
+  | { type: 'and'; keys: Prepared[] };
+
+interface Candidate {
+  seq: number;
+  record: MessageRecord;
+  recent: boolean;
+}
+
+function prepare(key: SearchKey, view: SessionView): Prepared {
+  switch (key.type) {
+    case 'seq':
+      return { type: 'seq', ranges: resolveSequenceSet(key.set, view.exists) };
+    case 'uid': {
+      const last = view.exists > 0 ? view.at(view.exists).uid : 0;
+      return { type: 'uid', ranges: resolveSequenceSet(key.set, last) };
+    }
+    case 'not':
+      return { type: 'not', key: prepare(key.key, view) };
+    case 'or':
+      return { type: 'or', left: prepare(key.left, view), right: prepare(key.right, view) };
+    case 'and':
+      return { type: 'and', keys: key.keys.map((k) => prepare(k, view)) };
+    default:
+      return key;
+  }
+}
+
+function inRanges(ranges: Array<[number, number]>, n: number): boolean {
+  let low = 0;
+  let high = ranges.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const [from, to] = ranges[middle];
+    if (n < from) high = middle - 1;
+    else if (n > to) low = middle + 1;
+    else return true;
+  }
+  return false;
+}
+
+function compareDay(day: number, op: DateOp, wanted: number): boolean {
+  if (op === 'before') return day < wanted;
+  if (op === 'on') return day === wanted;
+  return day >= wanted;
+}
+
+/** true/false, or undefined when the answer needs the message index and it is not loaded yet. */
+function matches(key: Prepared, message: Candidate, index: MessageIndex | undefined): boolean | undefined {
+  const { record } = message;
+  switch (key.type) {
+    case 'all':
+      return true;
+    case 'flag':
+      return hasFlag(record.flags, key.flag) === key.set;
+    case 'recent':
+      return message.recent === key.set;
+    case 'new':
+      return message.recent && !hasFlag(record.flags, '\\Seen');
+    case 'internaldate':
+      return compareDay(dayOf(record.internalDate), key.op, key.day);
+    case 'size':
+      return key.op === 'larger' ? record.size > key.octets : record.size < key.octets;
+    case 'uid':
+      return inRanges(key.ranges, record.uid);
+    case 'seq':
+      return inRanges(key.ranges, message.seq);
+    case 'modseq':
+      return record.modseq >= key.modseq;
+    case 'sentdate':
+      if (!index) return undefined;
+      // A message without a readable Date: is dated by its arrival, as Dovecot does.
+      return compareDay(index.sentDay ?? dayOf(record.internalDate), key.op, key.day);
+    case 'header':
+      return index ? headerContains(index, key.field, key.value) : undefined;
+    case 'body':
+      return index ? bodyContains(index, key.value) : undefined;
+    case 'text':
+      return index ? textContains(index, key.value) : undefined;
+    case 'not': {
+      const inner = matches(key.key, message, index);
+      return inner === undefined ? undefined : !inner;
+    }
+    case 'or': {
+      const left = matches(key.left, message, index);
+      if (left === true) return true;
+      const right = matches(key.right, message, index);
+      if (right === true) return true;
+      return left === undefined || right === undefined ? undefined : false;
+    }
+    case 'and': {
+      let unknown = false;
+      for (const part of key.keys) {
+        const result = matches(part, message, index);
+        if (result === false) return false;
+        if (result === undefined) unknown = true;
+      }
+      return unknown ? undefined : true;
+    }
+  }
+}
+
+/** The sequence numbers (ascending) of the messages in the view that match. */
+export async function searchView(store: MailStore, view: SessionView, criteria: SearchKey): Promise<number[]> {
+  const key = prepare(criteria, view);
+  const found: number[] = [];
+  for (let seq = 1; seq <= view.exists; seq++) {
+    const record = view.at(seq);
+    const candidate: Candidate = { seq, record, recent: view.isRecent(record.uid) };
+    let result = matches(key, candidate, undefined);
+    if (result === undefined) {
+      let index: MessageIndex;
+      try {
+        index = await store.getIndex(record.blobId);
+      } catch (err) {
+        // Expunged meanwhile, bytes gone: it matches nothing that needs its content.
+        if (err instanceof StoreError && err.code === 'NONEXISTENT') continue;
+        throw err;
+      }
+      result = matches(key, candidate, index) === true;
+    }
+    if (result) found.push(seq);
+  }
+  return found;
+}

@@ -1,0 +1,26 @@
+/** The search criteria of RFC 3501 §6.4.4 (and MODSEQ, RFC 7162 §3.1.5) as a tree. */
+import type { SequenceSet } from '../wire/sequence-set.js';
+
+export type DateOp = 'before' | 'on' | 'since';
+
+export type SearchKey =
+  | { type: 'all' }
+  /** ANSWERED/UNANSWERED, DELETED, DRAFT, FLAGGED, SEEN, KEYWORD/UNKEYWORD: the flag is (not) set. */
+  | { type: 'flag'; flag: string; set: boolean }
+  /** RECENT (set) or OLD (not set): \Recent in this session. */
+  | { type: 'recent'; set: boolean }
+  /** NEW: recent and not seen. */
+  | { type: 'new' }
+  | { type: 'internaldate'; op: DateOp; day: number }
+  | { type: 'sentdate'; op: DateOp; day: number }
+  | { type: 'size'; op: 'larger' | 'smaller'; octets: number }
+  /** HEADER, and FROM/TO/CC/BCC/SUBJECT (the field name lower-cased). */
+  | { type: 'header'; field: string; value: string }
+  | { type: 'body'; value: string }
+  | { type: 'text'; value: string }
+  | { type: 'uid'; set: SequenceSet }
+  | { type: 'seq'; set: SequenceSet }
+  | { type: 'modseq'; modseq: number }
+  | { type: 'not'; key: SearchKey }
+  | { type: 'or'; left: SearchKey; right: SearchKey }
+  | { type: 'and'; keys: SearchKey[] };

@@ -1,0 +1,129 @@
+/**
+ * The IMAP4rev1 server (RFC 3501) the daemon starts: listeners on the configured addresses, a cap on
+ * connections per client address, and one ImapConnection per client. Plaintext on loopback is the
+ * point (old clients cannot do modern TLS); a certificate turns on STARTTLS, and on non-loopback
+ * addresses login then waits for it (LOGINDISABLED).
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { ListenAddress } from '../../config/types.js';
+import type { LocalAuthenticator } from '../../daemon/local-auth.js';
+import type { Logger } from '../../daemon/logger.js';
+import type { Store } from '../../store/store.js';
+import type { ServerContext } from './command.js';
+import { ImapConnection } from './connection.js';
+import { RecentTracker } from './recent.js';
+
+export interface ImapServerOptions {
+  /** Default 127.0.0.1:1143 and [::1]:1143 (from the config); port 0 picks a free port. */
+  listen: ListenAddress[];
+  store: Store;
+  auth: LocalAuthenticator;
+  logger: Logger;
+  /** Literals above this are refused before a byte is buffered; also APPENDLIMIT (RFC 7889). */
+  maxLiteralBytes: number;
+  maxConnectionsPerAddress: number;
+  /** Required by the caller when listening on a non-loopback address: then STARTTLS, LOGINDISABLED before it. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Autologout; defaults 60 s before login, 30 min after (RFC 3501 §5.4). */
+  idleTimeoutMs?: { unauthenticated: number; authenticated: number };
+}
+
+export interface ImapServer {
+  /** The addresses actually listened on (the real port when 0 was asked for). */
+  addresses(): Array<{ host: string; port: number }>;
+  connectionCount(): number;
+  /** Stops listening, says BYE to every client and waits for the connections to close. */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_TIMEOUTS = { unauthenticated: 60_000, authenticated: 30 * 60_000 };
+/** How long stop() waits for clients to close after BYE before cutting them off. */
+const STOP_GRACE_MS = 2_000;
+
+/** Whether an address is loopback (127.0.0.0/8, ::1, or IPv4-mapped 127.x). */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return plain === '::1' || /^127\./.test(plain);
+}
+
+function listen(server: net.Server, address: ListenAddress): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen({ host: address.host, port: address.port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+export async function startImapServer(options: ImapServerOptions): Promise<ImapServer> {
+  const { store, logger } = options;
+  const mailboxes = store.listAccounts().flatMap((account) => store.listMailboxes(account));
+  const context: ServerContext = {
+    store,
+    auth: options.auth,
+    logger,
+    recent: new RecentTracker(mailboxes),
+    maxLiteralBytes: options.maxLiteralBytes,
+    ...(options.tls ? { tls: tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key }) } : {}),
+  };
+  const timeouts = options.idleTimeoutMs ?? DEFAULT_TIMEOUTS;
+  const connections = new Set<ImapConnection>();
+  const perAddress = new Map<string, number>();
+  const servers: net.Server[] = [];
+
+  const accept = (socket: net.Socket) => {
+    const remote = socket.remoteAddress ?? 'unknown';
+    const count = perAddress.get(remote) ?? 0;
+    socket.on('error', () => undefined);
+    if (count >= options.maxConnectionsPerAddress) {
+      logger.warn({ remote, limit: options.maxConnectionsPerAddress }, 'IMAP connection refused: too many from this address');
+      socket.end('* BYE Too many connections from your address\r\n');
+      setTimeout(() => socket.destroy(), STOP_GRACE_MS).unref();
+      return;
+    }
+    perAddress.set(remote, count + 1);
+    socket.setNoDelay(true);
+    const connection = new ImapConnection(socket, context, { autologoutMs: timeouts, loopback: isLoopback(socket.localAddress) });
+    connections.add(connection);
+    void connection.closed.then(() => {
+      connections.delete(connection);
+      const left = (perAddress.get(remote) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(remote);
+      else perAddress.set(remote, left);
+    });
+    connection.start();
+  };
+
+  try {
+    for (const address of options.listen) {
+      const server = net.createServer(accept);
+      await listen(server, address);
+      servers.push(server);
+      logger.info({ host: address.host, port: (server.address() as net.AddressInfo).port }, 'IMAP listening');
+    }
+  } catch (err) {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    throw err;
+  }
+
+  return {
+    addresses: () =>
+      servers.map((server) => {
+        const address = server.address() as net.AddressInfo;
+        return { host: address.address, port: address.port };
+      }),
+    connectionCount: () => connections.size,
+    async stop() {
+      const closing = Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+      const open = [...connections];
+      for (const connection of open) connection.shutdown('Server shutting down');
+      const deadline = new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS + 500).unref());
+      await Promise.race([Promise.all(open.map((connection) => connection.closed)), deadline]);
+      await closing;
+    },
+  };
+}

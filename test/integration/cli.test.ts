@@ -1,0 +1,117 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalPasswords } from '../../src/store/local-passwords.js';
+import { runCli, startDaemon, writeTestConfig, type RunningDaemon, type TestConfig } from '../helpers/cli.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
+
+const ALICE = 'alice@example.test';
+
+describe('hotbridge command line', () => {
+  let dir: string;
+  let config: TestConfig;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    config = await writeTestConfig(dir, [{ address: ALICE }]);
+  });
+  afterAll(() => removeDir(dir));
+
+  it('--help lists every command, and each command has its own --help', async () => {
+    const top = await runCli(['--help']);
+    expect(top.code).toBe(0);
+    for (const command of ['run', 'setup', 'login', 'password', 'status', 'doctor', 'service']) {
+      expect(top.stdout).toMatch(new RegExp(`hotbridge ${command}`));
+      const own = await runCli([command, '--help']);
+      expect(own.code, `${command} --help`).toBe(0);
+      expect(own.stdout).toContain(`hotbridge ${command}`);
+    }
+  });
+
+  it('refuses an unknown command with one line and a pointer to --help', async () => {
+    const result = await runCli(['sync-everything']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/Unknown argument: sync-everything/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('explains a bad config in one line per problem, naming file and key, without a stack trace', async () => {
+    const bad = path.join(dir, 'bad.toml');
+    fs.writeFileSync(bad, '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.pop3]\nport = 0\nhots = "x"\n');
+    const result = await runCli(['status', '--config', bad]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${bad}: accounts[0].pop3.port: expected a number from 1 to 65535`);
+    expect(result.stderr).toContain(`${bad}: accounts[0].pop3.hots: unknown key (check the spelling)`);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('stores the local password hashed (scrypt) in a 0600 file, read from standard input', async () => {
+    const result = await runCli(['password', ALICE, '--config', config.file], { input: 'correct horse\n' });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`Local password set for ${ALICE}`);
+    const passwords = new LocalPasswords(config.dataDir);
+    expect(fs.statSync(passwords.file).mode & 0o777).toBe(0o600);
+    const content = fs.readFileSync(passwords.file, 'utf8');
+    expect(content).not.toContain('correct horse');
+    expect(content).toMatch(/scrypt\$/);
+    expect(await passwords.verify(ALICE, 'correct horse')).toBe(true);
+    expect(await passwords.verify(ALICE, 'correct horse\n')).toBe(false);
+    expect(await passwords.verify(ALICE, 'wrong')).toBe(false);
+  });
+
+  it('refuses a password for an address that is not configured, and an empty one', async () => {
+    const unknown = await runCli(['password', 'mallory@example.test', '--config', config.file], { input: 'x\n' });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('mallory@example.test is not an account in');
+    const empty = await runCli(['password', ALICE, '--config', config.file], { input: '\n' });
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain('the password is empty');
+  });
+
+  it('says plainly when the daemon is not running', async () => {
+    const result = await runCli(['status', '--config', config.file]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('hotbridge is not running');
+  });
+
+  describe('with the daemon running', () => {
+    let daemon: RunningDaemon;
+    beforeAll(async () => {
+      daemon = await startDaemon(config.file);
+    });
+    afterAll(async () => {
+      await daemon?.kill();
+    });
+
+    it('refuses a second instance on the same data dir, naming the running pid', async () => {
+      const second = await runCli(['run', '--config', config.file]);
+      expect(second.code).toBe(3);
+      expect(second.stderr).toContain(`hotbridge is already running (pid ${daemon.child.pid})`);
+      expect(second.stderr).not.toMatch(/LEVEL_|\n\s+at /);
+    });
+
+    it('status shows the account, the listeners and the outbox while the daemon holds the store', async () => {
+      const human = await runCli(['status', '--config', config.file]);
+      expect(human.code, human.stderr).toBe(0);
+      expect(human.stdout).toContain(`pid ${daemon.child.pid}`);
+      expect(human.stdout).toContain(ALICE);
+      expect(human.stdout).toContain(`IMAP: 127.0.0.1:${config.imapPort}`);
+      expect(human.stdout).toContain(`SMTP: 127.0.0.1:${config.smtpPort}`);
+      expect(human.stdout).toContain('outbox: empty');
+      const json = await runCli(['status', '--json', '--config', config.file]);
+      const snapshot = JSON.parse(json.stdout) as { accounts: Array<{ address: string; localPassword: boolean }> };
+      expect(snapshot.accounts.map((a) => [a.address, a.localPassword])).toEqual([[ALICE, true]]);
+    });
+
+    it('never logs a secret', () => {
+      expect(daemon.log()).not.toContain('correct horse');
+    });
+
+    it('stops on SIGTERM with exit code 0 and releases the data dir', async () => {
+      expect(await daemon.stop('SIGTERM')).toBe(0);
+      expect(fs.existsSync(path.join(config.dataDir, 'hotbridge.pid'))).toBe(false);
+      const again = await startDaemon(config.file);
+      expect(await again.stop('SIGINT')).toBe(0);
+    });
+  });
+});
