@@ -64,6 +64,12 @@ export function parseListen(text: string): ListenAddress {
   return { host: match[1] ?? match[2], port: Number(match[3]) };
 }
 
+/** Default addresses: [::1] is optional, so a machine without IPv6 still starts on 127.0.0.1. */
+function defaultListen(text: string): ListenAddress {
+  const address = parseListen(text);
+  return address.host === '::1' ? { ...address, optional: true } : address;
+}
+
 function server(
   raw: { host?: string; port?: number; tls?: 'implicit' | 'starttls' | 'none'; ca_file?: string; timeout?: string | number } | undefined,
   preset: ServerPreset | undefined,
@@ -165,14 +171,14 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
     dataDir: raw.data_dir ? path.resolve(baseDir, raw.data_dir) : defaultDataDir(),
     logLevel: raw.log_level ?? 'info',
     imap: {
-      listen: (raw.imap?.listen ?? DEFAULT_IMAP_LISTEN).map(parseListen),
+      listen: raw.imap?.listen ? raw.imap.listen.map(parseListen) : DEFAULT_IMAP_LISTEN.map(defaultListen),
       maxLiteralBytes: raw.imap?.max_literal_size !== undefined ? parseSize(raw.imap.max_literal_size)! : parseSize(raw.smtp?.max_message_size ?? DEFAULT_MAX_MESSAGE_SIZE)!,
       maxConnectionsPerAddress: raw.imap?.max_connections_per_address ?? 50,
       certFile: raw.imap?.tls_cert ? path.resolve(baseDir, raw.imap.tls_cert) : undefined,
       keyFile: raw.imap?.tls_key ? path.resolve(baseDir, raw.imap.tls_key) : undefined,
     },
     smtp: {
-      listen: (raw.smtp?.listen ?? DEFAULT_SMTP_LISTEN).map(parseListen),
+      listen: raw.smtp?.listen ? raw.smtp.listen.map(parseListen) : DEFAULT_SMTP_LISTEN.map(defaultListen),
       maxMessageBytes: raw.smtp?.max_message_size !== undefined ? parseSize(raw.smtp.max_message_size)! : DEFAULT_MAX_MESSAGE_SIZE,
       certFile: raw.smtp?.tls_cert ? path.resolve(baseDir, raw.smtp.tls_cert) : undefined,
       keyFile: raw.smtp?.tls_key ? path.resolve(baseDir, raw.smtp.tls_key) : undefined,

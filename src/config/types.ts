@@ -4,6 +4,8 @@ import type { TlsMode } from './presets.js';
 export interface ListenAddress {
   host: string;
   port: number;
+  /** A default address that may be skipped when the machine lacks it (IPv6 switched off). */
+  optional?: boolean;
 }
 
 export interface UpstreamServer {

@@ -17,6 +17,7 @@ import { signInNeededNotice } from '../upstream/oauth/notice.js';
 import { Pop3Poller } from '../upstream/pop3/poller.js';
 import { OutboxWorker } from '../upstream/smtp/worker.js';
 import { acquireInstanceLock } from './instance-lock.js';
+import { usableListen } from './listen-probe.js';
 import { LocalAuthenticator } from './local-auth.js';
 import type { Logger } from './logger.js';
 import { StatusBoard } from './status.js';
@@ -97,7 +98,7 @@ export class Daemon {
   private async startListeners(): Promise<void> {
     const { imap, smtp } = this.config;
     this.imap = await startImapServer({
-      listen: imap.listen,
+      listen: await usableListen(imap.listen, this.logger, 'IMAP'),
       store: this.store,
       auth: this.auth,
       logger: this.logger.child({ part: 'imap' }),
@@ -106,7 +107,7 @@ export class Daemon {
       tls: localTls(imap.listen, imap.certFile, imap.keyFile, 'IMAP'),
     });
     this.smtp = await startSubmissionServer({
-      listen: smtp.listen,
+      listen: await usableListen(smtp.listen, this.logger, 'SMTP'),
       store: this.store,
       auth: this.auth,
       logger: this.logger.child({ part: 'smtp' }),

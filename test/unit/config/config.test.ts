@@ -38,11 +38,11 @@ describe('config', () => {
     expect(account.leaveOnServer).toBe(true);
     expect(config.imap.listen).toEqual([
       { host: '127.0.0.1', port: 1143 },
-      { host: '::1', port: 1143 },
+      { host: '::1', port: 1143, optional: true },
     ]);
     expect(config.smtp.listen).toEqual([
       { host: '127.0.0.1', port: 1025 },
-      { host: '::1', port: 1025 },
+      { host: '::1', port: 1025, optional: true },
     ]);
     expect(config.smtp.maxMessageBytes).toBe(35 * 1024 * 1024);
   });
