@@ -54,7 +54,11 @@ export async function main(argv: string[]): Promise<number> {
       async (args) => {
         const { loadConfigOrExplain } = await import('./config-option.js');
         const { runLogin } = await import('./commands/login.js');
-        exitCode = await runLogin({ config: loadConfigOrExplain(args.config), address: args.address, out });
+        const { wakeDaemon } = await import('../daemon/status-endpoint.js');
+        const config = loadConfigOrExplain(args.config);
+        exitCode = await runLogin({ config, address: args.address, out });
+        // A running daemon picks the new tokens up at its next try; tell it to try now.
+        if (exitCode === 0 && (await wakeDaemon(config.dataDir))) out.write('The running hotbridge is using the new sign-in now.\n');
       },
     )
     .command(

@@ -75,7 +75,7 @@ export class Daemon {
       try {
         await daemon.startListeners();
         for (const account of config.accounts) daemon.startAccount(account);
-        daemon.endpoint = await startStatusEndpoint(config.dataDir, () => daemon.snapshot());
+        daemon.endpoint = await startStatusEndpoint(config.dataDir, () => daemon.snapshot(), () => daemon.wake());
         if (config.status.listen.length > 0) daemon.statusHttp = await startStatusHttp(config.status.listen, () => daemon.snapshot());
       } catch (err) {
         await daemon.stop();
@@ -187,12 +187,16 @@ export class Daemon {
       await Promise.all([this.imap?.stop(), this.smtp?.stop()]);
       await this.startListeners();
     }
+    this.wake();
     this.logger.info({ accounts: next.accounts.map((a) => a.address) }, 'config reloaded');
   }
 
-  /** Polls every account now (used by tests and `hotbridge status --sync`). */
-  pollNow(): void {
-    for (const runtime of this.accounts.values()) runtime.poller.pollNow();
+  /** Polls every account and retries the outbox now (after a new sign-in, or a reload). */
+  wake(): void {
+    for (const runtime of this.accounts.values()) {
+      runtime.poller.pollNow();
+      runtime.worker.kick();
+    }
   }
 
   async snapshot(): Promise<unknown> {

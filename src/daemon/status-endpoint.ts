@@ -14,12 +14,20 @@ export interface StatusEndpoint {
   close(): Promise<void>;
 }
 
-/** Serves `GET /status` with the JSON that `snapshot()` returns. */
-export async function startStatusEndpoint(dataDir: string, snapshot: () => unknown | Promise<unknown>): Promise<StatusEndpoint> {
+/**
+ * Serves `GET /status` with the JSON that `snapshot()` returns, and `POST /wake`, which a command that just
+ * changed something the daemon waits on (a new sign-in) uses to make it try again at once.
+ */
+export async function startStatusEndpoint(dataDir: string, snapshot: () => unknown | Promise<unknown>, wake: () => void = () => undefined): Promise<StatusEndpoint> {
   const socketPath = statusSocketPath(dataDir);
   // A socket file left by a crash would make listen fail with EADDRINUSE; we hold the instance lock.
   fs.rmSync(socketPath, { force: true });
   const server = http.createServer((request, response) => {
+    if (request.method === 'POST' && request.url === '/wake') {
+      wake();
+      response.writeHead(204).end();
+      return;
+    }
     if (request.method !== 'GET' || (request.url !== '/status' && request.url !== '/')) {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
@@ -67,5 +75,18 @@ export function fetchStatus(dataDir: string, timeoutMs = 5000): Promise<unknown 
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') resolve(undefined);
       else reject(err);
     });
+  });
+}
+
+/** Asks a running daemon to retry what waits on the user now (after `hotbridge login`); false when none runs. */
+export function wakeDaemon(dataDir: string, timeoutMs = 5000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = http.request({ socketPath: statusSocketPath(dataDir), path: '/wake', method: 'POST', timeout: timeoutMs }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 204);
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(false));
+    request.end();
   });
 }

@@ -1,8 +1,9 @@
 /**
- * Groups fetched messages into store ingests. Each `ingestPop3` call is one `{ sync: true }` batch (an fsync),
- * so storing messages in groups multiplies the ingest rate; a short deadline keeps new mail flowing to IMAP
- * sessions during a long sync instead of at its end. One group is written while the next one fills, and the
- * caller is held back when a second one is full, so memory stays bounded.
+ * Stores fetched messages by group commit. Each `ingestPop3` call is one `{ sync: true }` batch (an fsync), so
+ * while one batch is being written the messages that arrive meanwhile wait, and go together in the next one:
+ * on a fast disk every message is stored at once (new mail reaches IMAP sessions during a long sync, not at its
+ * end); on a slow disk batches grow and the download is not held up by one fsync per message. The caller is
+ * held back only when the waiting group reaches its cap, so memory stays bounded.
  *
  * Writes never overlap and keep the order of `add`; after a failed write the rest are dropped (not stored,
  * hence not in the ledger, hence never deleted upstream and fetched again later) and `drain` reports it.
@@ -12,12 +13,10 @@ import type { IngestItem, Store } from '../../store/store.js';
 export interface IngestBatcherOptions {
   store: Pick<Store, 'ingestPop3'>;
   account: string;
-  /** Most messages per ingest batch. */
+  /** Most messages waiting (and so per batch) before `add` waits for the write in progress. */
   maxMessages: number;
-  /** Most bytes per ingest batch (a batch holds at least one message, whatever its size). */
+  /** Most bytes waiting before `add` waits (a batch holds at least one message, whatever its size). */
   maxBytes: number;
-  /** How long a message may wait for its group to fill before the group is written anyway. */
-  maxDelayMs: number;
   /** Called after each durable batch with what the store did. */
   onStored: (results: Array<{ uidl: string; uid?: number; duplicate: boolean }>, items: IngestItem[]) => void;
 }
@@ -25,9 +24,10 @@ export interface IngestBatcherOptions {
 export class IngestBatcher {
   private group: IngestItem[] = [];
   private groupBytes = 0;
-  private timer: NodeJS.Timeout | undefined;
-  /** The last write queued; every write waits for the one before it. Never rejects. */
-  private tail: Promise<void> = Promise.resolve();
+  /** The write loop while it runs: it writes groups until none is waiting. Never rejects. */
+  private writing: Promise<void> | undefined;
+  /** The one batch being written now. Never rejects. */
+  private current: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
 
   constructor(private readonly o: IngestBatcherOptions) {}
@@ -37,41 +37,44 @@ export class IngestBatcher {
     this.throwIfFailed();
     this.group.push(item);
     this.groupBytes += item.raw.length;
-    if (this.group.length >= this.o.maxMessages || this.groupBytes >= this.o.maxBytes) {
-      await this.flush();
-      this.throwIfFailed();
-    } else if (this.timer === undefined) {
-      this.timer = setTimeout(() => void this.flush(), this.o.maxDelayMs);
+    if (this.writing === undefined) {
+      this.writing = this.writeLoop();
+      return;
     }
-  }
-
-  /** Writes what is waiting and resolves once every write is durable; rejects with the first failure. */
-  async drain(): Promise<void> {
-    void this.flush();
-    await this.tail;
+    // The loop takes the waiting group as soon as the batch in progress is durable.
+    while (this.writing !== undefined && (this.group.length >= this.o.maxMessages || this.groupBytes >= this.o.maxBytes)) {
+      await this.current;
+    }
     this.throwIfFailed();
   }
 
-  /** Queues the current group; resolves when the write queued before it is done (backpressure). */
-  private flush(): Promise<void> {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.group.length === 0) return Promise.resolve();
-    const items = this.group;
+  /** Resolves once everything added is durable; rejects with the first failure. */
+  async drain(): Promise<void> {
+    await this.writing;
+    this.throwIfFailed();
+  }
+
+  private async writeLoop(): Promise<void> {
+    // Let the caller's synchronous work finish first (it may add more at once).
+    await Promise.resolve();
+    while (this.group.length > 0 && this.failure === undefined) {
+      const items = this.group;
+      this.group = [];
+      this.groupBytes = 0;
+      this.current = this.write(items);
+      await this.current;
+    }
     this.group = [];
     this.groupBytes = 0;
-    const before = this.tail;
-    this.tail = before.then(() => this.write(items));
-    return before;
+    this.writing = undefined;
   }
 
   private async write(items: IngestItem[]): Promise<void> {
-    if (this.failure !== undefined) return;
     try {
       const results = await this.o.store.ingestPop3(this.o.account, items);
       this.o.onStored(results, items);
     } catch (error) {
-      this.failure = { error };
+      this.failure ??= { error };
     }
   }
 

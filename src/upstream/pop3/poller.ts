@@ -3,8 +3,8 @@
  * the account's deletion policy.
  *
  * One poll is one or more POP3 sessions. Each session logs in, diffs the UIDL listing against the ledger,
- * RETRs at most `batch_size` new messages (pipelined when the server allows, RFC 2449 §6.6), stores them in
- * groups (one durable batch each), sends DELE only for messages the ledger holds — i.e. whose batch is
+ * RETRs at most `batch_size` new messages (pipelined when the server allows, RFC 2449 §6.6), stores them as
+ * they arrive (group commit: one durable batch per fsync, see ingest-batcher.ts), sends DELE only for messages the ledger holds — i.e. whose batch is
  * durable (ARCHITECTURE.md, invariant 1) — and says QUIT. DELE becomes final only when the server answers
  * QUIT (RFC 1939 §6), so the ledger records the deletion only after that `+OK`. A session that dies anywhere
  * before QUIT loses nothing (the server keeps every message) and doubles nothing (the ledger already holds
@@ -42,11 +42,12 @@ export interface Pop3PollerOptions {
 /** The status section the poller reports in; the key is the account address. */
 export const POP3_STATUS_SECTION = 'pop3';
 
-/** Messages per ingest batch: one fsync per group instead of per message (see bench/store.bench.ts). */
-const INGEST_GROUP_MESSAGES = 20;
-const INGEST_GROUP_BYTES = 8 * 1024 * 1024;
-/** New mail reaches IMAP sessions this soon even while a group is still filling. */
-const INGEST_GROUP_DELAY_MS = 200;
+/**
+ * How many fetched messages may wait for the store while it writes the previous batch (group commit, see
+ * ingest-batcher.ts); beyond that the download pauses. Bounds memory to about this many bytes.
+ */
+const INGEST_WAITING_MESSAGES = 500;
+const INGEST_WAITING_BYTES = 16 * 1024 * 1024;
 /** A sync with at least this many new messages logs its progress. */
 const PROGRESS_LOG_MIN_TOTAL = 50;
 const PROGRESS_LOG_EVERY_MESSAGES = 500;
@@ -329,9 +330,8 @@ export class Pop3Poller {
     const batcher = new IngestBatcher({
       store: this.o.store,
       account: this.account.address,
-      maxMessages: INGEST_GROUP_MESSAGES,
-      maxBytes: INGEST_GROUP_BYTES,
-      maxDelayMs: INGEST_GROUP_DELAY_MS,
+      maxMessages: INGEST_WAITING_MESSAGES,
+      maxBytes: INGEST_WAITING_BYTES,
       onStored: (results) => {
         const added = results.filter((result) => !result.duplicate).length;
         stored += added;

@@ -1,6 +1,6 @@
 /**
  * The ingest budget from the MIME brief: indexMessage at 2,000 or more typical 20 KB messages per
- * second, and a small stored index. Prints the figures; the floor leaves a wide margin (this machine
+ * CPU second on one core, and a small stored index. Prints the figures; the floor leaves a wide margin (this machine
  * measures several times the floor) so a loaded CI box does not fail it, while a change that makes
  * indexing quadratic or re-parses text several times still does.
  */
@@ -71,14 +71,19 @@ describe('indexMessage throughput', () => {
     for (let i = 0; i < 200; i++) indexMessage(messages[i % messages.length]); // warm-up
     const count = 3000;
     let jsonBytes = 0;
-    const started = process.hrtime.bigint();
+    // CPU time, not wall time: other test files share the two cores, and what matters is our cost.
+    const wallStart = process.hrtime.bigint();
+    const cpuStart = process.cpuUsage();
     for (let i = 0; i < count; i++) indexMessage(messages[i % messages.length]);
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpu = process.cpuUsage(cpuStart);
+    const seconds = (cpu.user + cpu.system) / 1e6;
+    const wallSeconds = Number(process.hrtime.bigint() - wallStart) / 1e9;
     for (const m of messages) jsonBytes += Buffer.byteLength(JSON.stringify(indexMessage(m)));
     const perSecond = count / seconds;
     const averageJson = jsonBytes / messages.length;
     console.log(
-      `indexMessage: ${Math.round(perSecond)} messages/s (average ${Math.round(averageSize)} bytes), ` +
+      `indexMessage: ${Math.round(perSecond)} messages per CPU second, ${Math.round(count / wallSeconds)} per wall second ` +
+        `(average ${Math.round(averageSize)} bytes), ` +
         `average index JSON ${Math.round(averageJson)} bytes`,
     );
     expect(perSecond).toBeGreaterThanOrEqual(2000);

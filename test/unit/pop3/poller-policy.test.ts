@@ -156,54 +156,57 @@ describe('IngestBatcher', () => {
   }
   const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-  it('groups by count, writes one group at a time in order, and holds the caller back when a second group is full', async () => {
+  it('writes at once when idle, and groups what arrives during a write into the next batch (group commit), in order', async () => {
     const { calls, store } = slowStore();
     const stored: string[][] = [];
-    const batcher = new IngestBatcher({ store, account: 'a', maxMessages: 2, maxBytes: 1e9, maxDelayMs: 10_000, onStored: (_r, items) => stored.push(items.map((i) => i.uidl)) });
+    const batcher = new IngestBatcher({ store, account: 'a', maxMessages: 100, maxBytes: 1e9, onStored: (_r, items) => stored.push(items.map((i) => i.uidl)) });
     await batcher.add(item(1));
-    await batcher.add(item(2)); // group 1 full: written, caller not held (nothing before it)
     await tick();
-    expect(calls.map((c) => c.uidls)).toEqual([['u1', 'u2']]);
-    await batcher.add(item(3));
-    let released = false;
-    const fourth = batcher.add(item(4)).then(() => (released = true)); // group 2 full: waits for group 1
+    expect(calls.map((c) => c.uidls)).toEqual([['u1']]);
+    for (const n of [2, 3, 4]) await batcher.add(item(n));
     await tick();
-    expect(released).toBe(false);
     expect(calls).toHaveLength(1);
     calls[0].finish();
-    await fourth;
     await tick();
-    expect(calls.map((c) => c.uidls)).toEqual([['u1', 'u2'], ['u3', 'u4']]);
+    expect(calls.map((c) => c.uidls)).toEqual([['u1'], ['u2', 'u3', 'u4']]);
     const drained = batcher.drain();
     calls[1].finish();
     await drained;
-    expect(stored).toEqual([['u1', 'u2'], ['u3', 'u4']]);
+    expect(stored).toEqual([['u1'], ['u2', 'u3', 'u4']]);
   });
 
-  it('writes a group that waited maxDelayMs, and by size', async () => {
+  it('holds the caller back while the waiting group is full (by count or by bytes)', async () => {
     const { calls, store } = slowStore();
-    const batcher = new IngestBatcher({ store, account: 'a', maxMessages: 100, maxBytes: 1000, maxDelayMs: 30, onStored: () => undefined });
+    const batcher = new IngestBatcher({ store, account: 'a', maxMessages: 2, maxBytes: 1000, onStored: () => undefined });
     await batcher.add(item(1));
+    await batcher.add(item(2));
+    let released = false;
+    const third = batcher.add(item(3)).then(() => (released = true));
     await tick();
-    expect(calls).toHaveLength(0);
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    expect(calls.map((c) => c.uidls)).toEqual([['u1']]);
+    expect(released).toBe(false);
     calls[0].finish();
-    await batcher.add(item(2, 2000));
+    await third;
+    expect(calls.map((c) => c.uidls)).toEqual([['u1'], ['u2', 'u3']]);
+    released = false;
+    const big = batcher.add(item(4, 5000)).then(() => (released = true));
     await tick();
-    expect(calls.map((c) => c.uidls)).toEqual([['u1'], ['u2']]);
+    expect(released).toBe(false);
     calls[1].finish();
-    await batcher.drain();
+    await big;
+    const drained = batcher.drain();
+    await tick();
+    calls[2].finish();
+    await drained;
+    expect(calls.map((c) => c.uidls)).toEqual([['u1'], ['u2', 'u3'], ['u4']]);
   });
 
-  it('after a failed write drops later groups and reports the failure', async () => {
+  it('after a failed write drops what waits and reports the failure', async () => {
     const { calls, store } = slowStore();
-    const batcher = new IngestBatcher({ store, account: 'a', maxMessages: 1, maxBytes: 1e9, maxDelayMs: 10_000, onStored: () => undefined });
+    const batcher = new IngestBatcher({ store, account: 'a', maxMessages: 100, maxBytes: 1e9, onStored: () => undefined });
     await batcher.add(item(1));
-    const second = batcher.add(item(2));
+    await batcher.add(item(2));
     await tick();
     calls[0].fail(new Error('disk full'));
-    await second.catch(() => undefined);
     await expect(batcher.drain()).rejects.toThrow('disk full');
     await expect(batcher.add(item(3))).rejects.toThrow('disk full');
     expect(calls).toHaveLength(1);

@@ -1,0 +1,135 @@
+/**
+ * The whole daemon, end to end, over real sockets: the lab's Dovecot as the POP3 upstream, the lab's
+ * Postfix as the SMTP upstream, imapflow and nodemailer as the user's mail client.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, startDaemon, writeTestConfig, type RunningDaemon, type TestConfig } from '../helpers/cli.js';
+import { LAB_USERS, startLab, stripPostfixTrace, toCrlf, type Lab } from '../helpers/lab.js';
+import { awkwardMessages, simpleMessage } from '../helpers/messages.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
+
+const ALICE = LAB_USERS.alice.user;
+const LOCAL_PASSWORD = 'local-secret-for-alice';
+
+describe('hotbridge daemon end to end', () => {
+  let lab: Lab;
+  let dir: string;
+  let config: TestConfig;
+  let daemon: RunningDaemon;
+
+  const imapClient = () =>
+    new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: ALICE, pass: LOCAL_PASSWORD }, logger: false });
+
+  beforeAll(async () => {
+    lab = await startLab({ smtp: true });
+    dir = tempDir();
+    const passwordFile = path.join(dir, 'alice.secret');
+    fs.writeFileSync(passwordFile, `${LAB_USERS.alice.password}\n`, { mode: 0o600 });
+    config = await writeTestConfig(dir, [
+      {
+        address: ALICE,
+        extra: 'poll_interval = "1s"',
+        passwordFile,
+        pop3: { host: lab.host, port: lab.pop3sPort, tls: 'implicit', caFile: lab.caFile },
+        smtp: { host: lab.host, port: lab.smtpPort, tls: 'starttls', caFile: lab.caFile },
+      },
+    ]);
+    const set = await runCli(['password', ALICE, '--config', config.file], { input: `${LOCAL_PASSWORD}\n` });
+    expect(set.code, set.stderr).toBe(0);
+    daemon = await startDaemon(config.file);
+  });
+
+  afterAll(async () => {
+    await daemon?.kill();
+    await lab?.stop();
+    if (dir) removeDir(dir);
+  });
+
+  it('brings POP3 mail into INBOX byte for byte, and an idling IMAP client hears of it at once', async () => {
+    const client = imapClient();
+    await client.connect();
+    try {
+      const lock = await client.getMailboxLock('INBOX');
+      try {
+        const before = (client.mailbox as { exists: number }).exists;
+        const arrived = new Promise<number>((resolve) => client.on('exists', (event: { count: number }) => resolve(event.count)));
+        const raw = awkwardMessages().dots;
+        await lab.injectMessage(ALICE, raw);
+        // imapflow idles by itself while the mailbox is selected and nothing else runs.
+        const count = await Promise.race([arrived, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no EXISTS within 15 s')), 15_000))]);
+        expect(count).toBe(before + 1);
+        const message = await client.fetchOne(String(count), { source: true });
+        expect(message && Buffer.compare(message.source!, raw)).toBe(0);
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await client.logout();
+    }
+  });
+
+  it('relays a submission byte for byte through the provider, with the local login', async () => {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: config.smtpPort, secure: false, ignoreTLS: true, auth: { user: ALICE, pass: LOCAL_PASSWORD } });
+    const raw = simpleMessage(7, 500, ALICE, 'friend@example.org');
+    await lab.clearCaptured();
+    const info = await transport.sendMail({ envelope: { from: ALICE, to: ['friend@example.org'] }, raw });
+    expect(info.accepted).toEqual(['friend@example.org']);
+    const [captured] = await lab.waitForCaptured(1, 20_000);
+    expect(toCrlf(stripPostfixTrace(captured.raw)).equals(raw)).toBe(true);
+  });
+
+  it('refuses IMAP and SMTP logins with a wrong local password', async () => {
+    const client = new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: ALICE, pass: 'wrong' }, logger: false });
+    await expect(client.connect()).rejects.toThrow();
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: config.smtpPort, secure: false, ignoreTLS: true, auth: { user: ALICE, pass: 'wrong' } });
+    await expect(transport.sendMail({ envelope: { from: ALICE, to: ['x@example.org'] }, raw: simpleMessage(1) })).rejects.toMatchObject({ responseCode: 535 });
+  });
+
+  it('shows the last successful sync in status', async () => {
+    const result = await runCli(['status', '--json', '--config', config.file]);
+    const snapshot = JSON.parse(result.stdout) as { accounts: Array<{ pop3: { lastSuccessAt?: string; lastError?: string } }> };
+    expect(snapshot.accounts[0].pop3.lastSuccessAt).toBeTypeOf('string');
+  });
+
+  it('reloads the config on SIGHUP without dropping an IMAP session', async () => {
+    const client = imapClient();
+    await client.connect();
+    try {
+      const text = fs.readFileSync(config.file, 'utf8').replace('poll_interval = "1s"', 'poll_interval = "2s"');
+      fs.writeFileSync(config.file, text);
+      daemon.child.kill('SIGHUP');
+      await daemon.waitForLog(/config reloaded/);
+      const status = await client.status('INBOX', { messages: true });
+      expect(status.messages).toBeGreaterThan(0);
+    } finally {
+      await client.logout();
+    }
+  });
+
+  it('keeps serving IMAP when the upstream password is wrong, and status says what is wrong', async () => {
+    fs.writeFileSync(path.join(dir, 'alice.secret'), 'not-the-password\n');
+    try {
+      await lab.injectMessage(ALICE, simpleMessage(8));
+      const deadline = Date.now() + 20_000;
+      let lastError: string | undefined;
+      while (Date.now() < deadline) {
+        const result = await runCli(['status', '--json', '--config', config.file]);
+        lastError = (JSON.parse(result.stdout) as { accounts: Array<{ pop3: { lastError?: string } }> }).accounts[0].pop3.lastError;
+        if (lastError && /authentication|password|refused/i.test(lastError)) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(lastError).toMatch(/authentication|password|refused/i);
+      const client = imapClient();
+      await client.connect();
+      const status = await client.status('INBOX', { messages: true });
+      expect(status.messages).toBeGreaterThan(0);
+      await client.logout();
+    } finally {
+      fs.writeFileSync(path.join(dir, 'alice.secret'), `${LAB_USERS.alice.password}\n`);
+    }
+  });
+});
