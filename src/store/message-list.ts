@@ -6,6 +6,11 @@ import type { MessageRecord } from './records.js';
 
 export class MessageList {
   private records: MessageRecord[];
+  /**
+   * Whether `records` has been handed out by all(). Only then must a change copy it first; changes in
+   * a row (one transaction adding or flagging 10,000 messages) copy once, not once per message.
+   */
+  private shared = false;
 
   constructor(records: MessageRecord[]) {
     this.records = records;
@@ -13,6 +18,16 @@ export class MessageList {
 
   /** Every record, ascending by UID. The array is replaced on change, so a caller's copy stays stable. */
   all(): readonly MessageRecord[] {
+    this.shared = true;
+    return this.records;
+  }
+
+  /** The array to change: a private copy if callers hold the current one. */
+  private writable(): MessageRecord[] {
+    if (this.shared) {
+      this.records = this.records.slice();
+      this.shared = false;
+    }
     return this.records;
   }
 
@@ -43,19 +58,18 @@ export class MessageList {
     const last = this.records[this.records.length - 1];
     if (last && last.uid >= record.uid) throw new Error(`UID ${record.uid} is not above ${last.uid}`);
     // Copy-on-write: sessions iterating the previous array are not disturbed.
-    this.records = [...this.records, record];
+    this.writable().push(record);
   }
 
   replace(record: MessageRecord): void {
     const position = this.indexOf(record.uid);
     if (position < 0) return;
-    const next = this.records.slice();
-    next[position] = record;
-    this.records = next;
+    this.writable()[position] = record;
   }
 
   remove(uids: readonly number[]): void {
     const gone = new Set(uids);
     this.records = this.records.filter((record) => !gone.has(record.uid));
+    this.shared = false;
   }
 }

@@ -53,20 +53,18 @@ describe('hotbridge daemon end to end', () => {
     const client = imapClient();
     await client.connect();
     try {
-      const lock = await client.getMailboxLock('INBOX');
-      try {
-        const before = (client.mailbox as { exists: number }).exists;
-        const arrived = new Promise<number>((resolve) => client.on('exists', (event: { count: number }) => resolve(event.count)));
-        const raw = awkwardMessages().dots;
-        await lab.injectMessage(ALICE, raw);
-        // imapflow idles by itself while the mailbox is selected and nothing else runs.
-        const count = await Promise.race([arrived, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no EXISTS within 15 s')), 15_000))]);
-        expect(count).toBe(before + 1);
-        const message = await client.fetchOne(String(count), { source: true });
-        expect(message && Buffer.compare(message.source!, raw)).toBe(0);
-      } finally {
-        lock.release();
-      }
+      const mailbox = await client.mailboxOpen('INBOX');
+      const before = mailbox.exists;
+      const arrived = new Promise<number>((resolve) => client.on('exists', (event: { count: number }) => resolve(event.count)));
+      // IDLE explicitly: the EXISTS must come from the server's push, not from a poll of ours.
+      const idling = client.idle();
+      const raw = awkwardMessages().dots;
+      await lab.injectMessage(ALICE, raw);
+      const count = await Promise.race([arrived, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no EXISTS within 15 s')), 15_000))]);
+      expect(count).toBe(before + 1);
+      const message = await client.fetchOne(String(count), { source: true });
+      await idling;
+      expect(message && Buffer.compare(message.source!, raw)).toBe(0);
     } finally {
       await client.logout();
     }

@@ -105,13 +105,13 @@ describe('POP3 poller under SIGKILL', () => {
     dirs.push(dataDir);
     const account = labAccount(lab, user, { leaveOnServer: true }, { batchSize: 100 });
 
-    const first = await runChild(childOptions(dataDir, account, password), (_, ingested) => ingested >= 70);
+    const first = await runChild(childOptions(dataDir, account, password), (_, ingested) => ingested >= 30);
     expect(first.killed).toBe(true);
     const afterFirst = await inboxContents(dataDir, user);
-    expect(afterFirst.blobIds.length).toBeGreaterThanOrEqual(70);
+    expect(afterFirst.blobIds.length).toBeGreaterThanOrEqual(30);
     expect(afterFirst.blobIds.length).toBeLessThan(TOTAL);
 
-    const second = await runChild(childOptions(dataDir, account, password), (_, ingested) => ingested >= 110);
+    const second = await runChild(childOptions(dataDir, account, password), (_, ingested) => ingested >= 30);
     expect(second.killed).toBe(true);
     const afterSecond = await inboxContents(dataDir, user);
     expect(afterSecond.blobIds.length).toBeGreaterThan(afterFirst.blobIds.length);
@@ -137,7 +137,7 @@ describe('POP3 poller under SIGKILL', () => {
     await lab.injectMessages(user, raws);
     const dataDir = tempDir();
     dirs.push(dataDir);
-    // Sessions of 50: ingest groups of 20, 20, 10 per session, then DELE and QUIT.
+    // Sessions of 50 messages, each stored in one or more durable batches, then DELE and QUIT.
     const account = labAccount(lab, user, { leaveOnServer: false }, { batchSize: 50 });
 
     // Hang right after the first durable batch of session 2 (session 1 has quit), before its DELE: kill.
@@ -146,7 +146,7 @@ describe('POP3 poller under SIGKILL', () => {
     expect(first.lines.filter((line) => line.startsWith('marked'))).toEqual(['marked 50']);
     const afterFirst = await inboxContents(dataDir, user);
     expect(afterFirst.blobIds.length).toBeGreaterThan(50);
-    expect(afterFirst.blobIds.length).toBeLessThanOrEqual(70);
+    expect(afterFirst.blobIds.length).toBeLessThanOrEqual(100);
     // Session 1 quit (its 50 are gone upstream); session 2 never did, so none of its DELE became final.
     expect(await lab.maildirCount(user)).toBe(TOTAL - 50);
 
