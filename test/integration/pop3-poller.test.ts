@@ -269,4 +269,17 @@ describe('POP3 poller against Dovecot', () => {
     expect(bursts.size).toBeGreaterThanOrEqual(3);
     expect(bursts.get(1)!).toBeLessThan(total / 2);
   });
+
+  it('verifies the certificate: without the lab CA, or with an unreadable ca_file, it reports an error in plain words', async () => {
+    await lab.injectMessages(ALICE, [simpleMessage(1)]);
+    const untrusted = poller(labAccount(lab, ALICE, {}, { caFile: undefined }));
+    const failed = await pollOnce(untrusted, true);
+    expect(failed.state).toBe('error');
+    expect(failed.lastError).toMatch(/^secure connection to 127\.0\.0\.1:\d+ failed: .*certificate/);
+    await untrusted.stop();
+    const missing = poller(labAccount(lab, ALICE, {}, { caFile: path.join(dir, 'no-such-ca.pem') }));
+    const unreadable = await pollOnce(missing, true);
+    expect(unreadable).toMatchObject({ state: 'error', lastError: `cannot read ca_file ${path.join(dir, 'no-such-ca.pem')} (ENOENT)` });
+    expect((await inboxBytes()).length).toBe(0);
+  });
 });

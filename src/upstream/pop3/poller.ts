@@ -135,15 +135,14 @@ export class Pop3Poller {
     this.stopping = true;
     this.clearTimer();
     const running = this.running;
-    if (running === undefined) {
-      this.o.status.update(POP3_STATUS_SECTION, this.account.address, { nextPollAt: undefined, progress: undefined });
-      return;
-    }
     // While connecting or logging in nothing touches the store, and a silent server would hold us up to
     // the connect deadline: the poll notices `stopping` and drops the connection itself.
-    if (this.phase === 'connecting') return;
-    if (this.phase === 'session') this.client?.close();
-    await running;
+    if (running !== undefined && this.phase !== 'connecting') {
+      if (this.phase === 'session') this.client?.close();
+      await running;
+    }
+    const state = this.o.status.get(POP3_STATUS_SECTION, this.account.address)?.state;
+    this.report({ nextPollAt: undefined, progress: undefined, ...(state === 'syncing' ? { state: 'idle' } : {}) });
   }
 
   // ------------------------------------------------------------------------------------------ one poll

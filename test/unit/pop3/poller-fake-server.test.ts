@@ -4,16 +4,19 @@
  * A fake server is used here ONLY because Dovecot cannot be made to produce these cases on demand:
  * Outlook.com's throttling reply `-ERR Server Unavailable. 21` (at the greeting or at login), a connection
  * cut in the middle of RETR, a server that goes silent, a LIST that under-reports a message's size, and a
- * slow download to stop in the middle of. Everything a real server can do is tested against Dovecot in
+ * slow download to stop (or poll again) in the middle of. The in-memory maildrop also makes the session
+ * counting and progress-log tests fast. Everything a real server can do is tested against Dovecot in
  * test/integration/pop3-poller*.test.ts.
  */
 import net from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AccountConfig } from '../../../src/config/types.js';
 import { silentLogger } from '../../../src/daemon/logger.js';
 import { StatusBoard } from '../../../src/daemon/status.js';
 import { Store } from '../../../src/store/index.js';
-import type { CredentialSource, UpstreamLogin } from '../../../src/upstream/credentials.js';
+import { CredentialError, type CredentialSource, type UpstreamLogin } from '../../../src/upstream/credentials.js';
 import { Pop3Poller } from '../../../src/upstream/pop3/poller.js';
 import { nextPollEnd, pop3Status, waitUntil, type Pop3Status } from '../../fixtures/children/poller-account.js';
 import { simpleMessage } from '../../helpers/messages.js';
@@ -212,8 +215,8 @@ function account(overrides: Partial<AccountConfig> = {}, pop3: Partial<AccountCo
   };
 }
 
-function poller(config: AccountConfig, backoff = { initialMs: 100, maxMs: 400 }, credentials: CredentialSource = new CountingSource()): Pop3Poller {
-  const created = new Pop3Poller({ account: config, store, credentials, logger: silentLogger(), status, backoff });
+function poller(config: AccountConfig, backoff = { initialMs: 100, maxMs: 400 }, credentials: CredentialSource = new CountingSource(), logger = silentLogger()): Pop3Poller {
+  const created = new Pop3Poller({ account: config, store, credentials, logger, status, backoff });
   pollers.push(created);
   return created;
 }
@@ -227,7 +230,7 @@ async function storedUidls(): Promise<string[]> {
   return (await store.listMessages(store.findMailbox(ADDRESS, 'INBOX')!.id)).map((message) => message.uidl!);
 }
 
-describe('POP3 poller faults', () => {
+describe('POP3 poller against a fake server', () => {
   it('backs off exponentially (no tight loop) while Outlook throttles with "-ERR Server Unavailable. 21", then syncs', async () => {
     const messages = fill(5);
     const throttle = '-ERR Server Unavailable. 21\r\n';
@@ -400,5 +403,64 @@ describe('POP3 poller faults', () => {
     }
     expect(server.maildrop).toHaveLength(0);
     expect(pop3Status(status, ADDRESS).messagesFetched).toBe(23);
+  });
+
+  it('logs the progress of a big first sync with done, total and rate', async () => {
+    fill(1200, 200);
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const target = poller(account({}, { batchSize: 2000 }), undefined, undefined, pino({ level: 'info' }, sink));
+    const first = nextPollEnd(status, ADDRESS);
+    target.start();
+    expect((await first).state).toBe('idle');
+    expect(lines.find((line) => line.msg === 'new messages on the server')).toMatchObject({ new: 1200, onServer: 1200 });
+    const progress = lines.filter((line) => String(line.msg).startsWith('sync progress'));
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    for (const line of progress) {
+      expect(line).toMatchObject({ total: 1200 });
+      expect(line.done as number).toBeGreaterThan(0);
+      expect(line.rate as number).toBeGreaterThan(0);
+    }
+    expect(lines.find((line) => line.msg === 'sync finished')).toMatchObject({ stored: 1200 });
+  });
+
+  it('pollNow() during a poll polls again right after it, not at the next interval', async () => {
+    fill(3);
+    const target = poller(account({ pollIntervalMs: 60 * 60_000 }));
+    const first = nextPollEnd(status, ADDRESS);
+    target.start();
+    target.pollNow();
+    await first;
+    await waitUntil(() => server.connections.length === 2 && pop3Status(status, ADDRESS).state === 'idle', 'the second poll');
+    expect(await storedUidls()).toEqual(['uidl-1', 'uidl-2', 'uidl-3']);
+    expect(server.connections[1].commands.filter((command) => command.startsWith('RETR-UIDL'))).toEqual([]);
+  });
+
+  it('waits for the user without connecting when the sign-in is needed', async () => {
+    fill(1);
+    let signedIn = false;
+    const credentials: CredentialSource = {
+      get: async () => {
+        if (!signedIn) throw new CredentialError('signin-needed', 'not signed in: run hotbridge login alice@example.test');
+        return { kind: 'password', user: ADDRESS, password: PASSWORD };
+      },
+      rejected: () => undefined,
+    };
+    const target = poller(account(), undefined, credentials);
+    const first = nextPollEnd(status, ADDRESS);
+    target.start();
+    const waiting = await first;
+    expect(waiting).toMatchObject({ state: 'signin-needed', lastError: 'sign-in needed: not signed in: run hotbridge login alice@example.test' });
+    expect(server.connections).toHaveLength(0);
+    signedIn = true;
+    const next = nextPollEnd(status, ADDRESS);
+    target.pollNow();
+    expect((await next).state).toBe('idle');
+    expect(await storedUidls()).toEqual(['uidl-1']);
   });
 });
