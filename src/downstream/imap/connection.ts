@@ -45,10 +45,15 @@ export class ImapConnection {
   private readonly session: ImapSession;
   private socket: net.Socket | tls.TLSSocket;
   private ended = false;
+  /** The client closed its sending side: commands already received are still answered (half-close). */
+  private inputEnded = false;
   private notify: (() => void) | undefined;
   private readonly handlers = {
     data: (chunk: Buffer) => this.onData(chunk),
-    end: () => this.onGone(),
+    end: () => {
+      this.inputEnded = true;
+      this.notify?.();
+    },
     close: () => this.onGone(),
     error: (err: Error) => {
       this.server.logger.debug({ err: err.message, remote: this.session.remoteAddress }, 'IMAP connection error');
@@ -81,6 +86,13 @@ export class ImapConnection {
   /** Ends the session from outside (server shutdown). */
   shutdown(reason: string): void {
     this.closeWithBye(reason);
+  }
+
+  /** Cuts the connection at once (server shutdown, after the grace period). */
+  destroy(): void {
+    this.ended = true;
+    this.notify?.();
+    this.socket.destroy();
   }
 
   private attach(socket: net.Socket | tls.TLSSocket): void {
@@ -134,6 +146,7 @@ export class ImapConnection {
       const event = this.reader.next(mode);
       if (this.socket.isPaused() && this.reader.buffered < PAUSE_ABOVE / 2) this.socket.resume();
       if (event) return event;
+      if (this.inputEnded) return undefined;
       if (!(await this.waitForInput(timeoutMs))) return 'timeout';
     }
   }
@@ -148,7 +161,9 @@ export class ImapConnection {
           break;
         }
         await this.handleEvent(event);
-        this.out.flush();
+        // A client that sends commands without reading the answers waits here, so its answers never
+        // pile up in memory (the socket is paused meanwhile once enough input is queued).
+        await this.out.drain();
       }
     } catch (err) {
       this.server.logger.error({ err, remote: this.session.remoteAddress }, 'IMAP session failed');

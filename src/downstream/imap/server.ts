@@ -100,7 +100,9 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 
   try {
     for (const address of options.listen) {
-      const server = net.createServer(accept);
+      // Half-open: a client that sends its commands and then shuts down its side (a script piping
+      // into nc) still gets every answer before the server closes.
+      const server = net.createServer({ allowHalfOpen: true }, accept);
       await listen(server, address);
       servers.push(server);
       logger.info({ host: address.host, port: (server.address() as net.AddressInfo).port }, 'IMAP listening');
@@ -121,8 +123,11 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
       const closing = Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
       const open = [...connections];
       for (const connection of open) connection.shutdown('Server shutting down');
-      const deadline = new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS + 500).unref());
-      await Promise.race([Promise.all(open.map((connection) => connection.closed)), deadline]);
+      const allClosed = Promise.all(open.map((connection) => connection.closed));
+      const deadline = new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
+      await Promise.race([allClosed, deadline]);
+      for (const connection of open) connection.destroy();
+      await allClosed;
       await closing;
     },
   };

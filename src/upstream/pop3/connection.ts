@@ -9,6 +9,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { Pop3Error } from './errors.js';
+import { trustContextFor } from '../tls-trust.js';
 import { Pop3ResponseReader, MAX_STATUS_LINE, type Pop3Response, type ResponseShape } from './reader.js';
 
 export interface TransportOptions {
@@ -68,7 +69,7 @@ function tlsOptions(options: TransportOptions): tls.ConnectionOptions {
   };
   // RFC 6066 §3: SNI carries host names only; the certificate check then uses `host` (IP SANs).
   if (net.isIP(options.host) === 0) result.servername = options.host;
-  if (options.ca !== undefined) result.ca = [...tls.rootCertificates, options.ca];
+  if (options.ca !== undefined) result.secureContext = trustContextFor(options.ca);
   return result;
 }
 

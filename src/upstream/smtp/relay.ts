@@ -4,7 +4,6 @@
  * §4.5.2) to exactly the recipients still pending. Certificates are always verified: an extra CA
  * (`ca_file`) is added to Node's roots, never `rejectUnauthorized: false`.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -14,6 +13,7 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import type { UpstreamServer } from '../../config/types.js';
 import type { UpstreamLogin } from '../credentials.js';
 import { reportFromError, reportFromInfo, type RelayReport, type SmtpErrorLike, type SmtpInfoLike } from './outcome.js';
+import { trustContextFor } from '../tls-trust.js';
 import { XOAUTH2_CUSTOM_METHOD, xoauth2Auth, xoauth2Handler } from './xoauth2.js';
 
 export interface RelayRequest {
@@ -27,23 +27,12 @@ export interface RelayRequest {
   signal?: AbortSignal;
 }
 
-/** Trust stores by CA file content: building one from Node's ~150 roots costs ~15 ms of CPU. */
-const trustCache = new Map<string, tls.SecureContext>();
-
 /**
  * Node's built-in roots plus the configured CA (as for POP3), as a TLS context. The file is read at
  * each call, so a renewed CA counts from the next connection.
  */
 export async function trustContext(caFile: string | undefined): Promise<tls.SecureContext> {
-  const extra = caFile === undefined ? undefined : await fs.promises.readFile(caFile);
-  const key = extra === undefined ? '' : createHash('sha256').update(extra).digest('hex');
-  let context = trustCache.get(key);
-  if (!context) {
-    context = tls.createSecureContext({ ca: extra === undefined ? [...tls.rootCertificates] : [...tls.rootCertificates, extra], minVersion: 'TLSv1.2' });
-    if (trustCache.size >= 16) trustCache.clear();
-    trustCache.set(key, context);
-  }
-  return context;
+  return trustContextFor(caFile === undefined ? undefined : await fs.promises.readFile(caFile));
 }
 
 export function transportOptions(server: UpstreamServer, login: UpstreamLogin, secureContext: tls.SecureContext): SMTPPool.Options {
