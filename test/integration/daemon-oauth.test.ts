@@ -38,7 +38,8 @@ describe('daemon with OAuth2 sign-in', () => {
     const client = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, auth: { user: CAROL, pass: LOCAL }, logger: false });
     await client.connect();
     try {
-      return (await client.status('INBOX', { messages: true })).messages ?? 0;
+      const status = await client.status('INBOX', { messages: true });
+      return (status && status.messages) || 0;
     } finally {
       await client.logout();
     }

@@ -3,7 +3,6 @@
 // each choice, the sign-in through the real device-code flow against the local identity server, and its
 // refusals (no terminal, an existing config, answers that stop early).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parse as parseToml } from 'smol-toml';

@@ -168,7 +168,10 @@ describe('runDoctor without the network', () => {
  * `auth` answers the XOAUTH2 payload.
  */
 async function fakeExchange(answers: { stat?: string; auth?: string }): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     socket.write('+OK The Microsoft Exchange POP3 service is ready.\r\n');
     let buffer = '';
@@ -198,7 +201,7 @@ async function fakeExchange(answers: { stat?: string; auth?: string }): Promise<
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections?.();
+        for (const socket of sockets) socket.destroy();
       }),
   };
 }
