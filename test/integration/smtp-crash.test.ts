@@ -1,5 +1,5 @@
 // The outbox's durability promises, proven by killing the process (SIGKILL, no shutdown code runs):
-// a child process (fixtures/smtp-child.mjs) plays the daemon with the real store, submission server
+// a child process (test/fixtures/children/smtp-child.ts) plays the daemon with the real store, submission server
 // and outbox worker; the test submits over SMTP, kills it, reopens the store and looks.
 //
 // 1. 250 means durable (ARCHITECTURE.md invariant 2): every acknowledged message is in the outbox
@@ -23,11 +23,10 @@ import { Store } from '../../src/store/store.js';
 import { PasswordFileSource } from '../../src/upstream/credentials.js';
 import { OutboxWorker } from '../../src/upstream/smtp/worker.js';
 import { startLab, stripPostfixTrace, toCrlf, type Lab } from '../helpers/lab.js';
-import { transpileSources, type TranspiledSources } from './fixtures/smtp-build.js';
 import { LOCAL_PASSWORD, submit, testAccount, waitFor } from './fixtures/smtp-setup.js';
 
 const ALICE = 'alice@example.test';
-const CHILD_SCRIPT = fileURLToPath(new URL('./fixtures/smtp-child.mjs', import.meta.url));
+const CHILD_SCRIPT = fileURLToPath(new URL('../fixtures/children/smtp-child.ts', import.meta.url));
 
 interface ChildEvent {
   event: string;
@@ -58,8 +57,8 @@ class DaemonChild {
     });
   }
 
-  static async start(build: TranspiledSources, dataDir: string, mode: 'submit' | 'relay' | 'relay-hang', account: AccountConfig): Promise<DaemonChild> {
-    const proc = spawn(process.execPath, [CHILD_SCRIPT, build.dir, dataDir, mode, JSON.stringify(account)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  static async start(dataDir: string, mode: 'submit' | 'relay' | 'relay-hang', account: AccountConfig): Promise<DaemonChild> {
+    const proc = spawn(process.execPath, ['--import', 'tsx', CHILD_SCRIPT, dataDir, mode, JSON.stringify(account)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const child = new DaemonChild(proc);
     children.push(child);
     await child.waitFor('ready', (event) => event.event === 'ready');
@@ -87,7 +86,6 @@ class DaemonChild {
 
 const children: DaemonChild[] = [];
 let lab: Lab;
-let build: TranspiledSources;
 let tmp: string;
 let passwordFile: string;
 let account: AccountConfig;
@@ -111,7 +109,6 @@ function startWorker(store: Store): OutboxWorker {
 }
 
 beforeAll(async () => {
-  build = transpileSources();
   lab = await startLab({ smtp: true });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-smtp-crash-'));
   passwordFile = path.join(tmp, 'alice.secret');
@@ -121,7 +118,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(children.map((child) => child.kill()));
-  build?.remove();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   await lab?.stop();
 });
@@ -143,7 +139,7 @@ afterEach(async () => {
 
 describe('outbox durability under SIGKILL', () => {
   it('every message acknowledged with 250 is in the outbox exactly once after a SIGKILL, and goes out once', async () => {
-    const child = await DaemonChild.start(build, dataDir, 'submit', account);
+    const child = await DaemonChild.start(dataDir, 'submit', account);
     const ids: string[] = [];
     const raws = [1, 2, 3, 4, 5].map((n) => message(`acked-${n}`));
     for (const raw of raws) {
@@ -172,7 +168,7 @@ describe('outbox durability under SIGKILL', () => {
 
   it('a message waiting after 451 survives a SIGKILL and is delivered once when the provider recovers', async () => {
     await lab.setSmtpMode('tempfail');
-    const child = await DaemonChild.start(build, dataDir, 'relay', account);
+    const child = await DaemonChild.start(dataDir, 'relay', account);
     const raw = message('waiting');
     const info = await submit(child.port, ALICE, { from: ALICE, to: ['bob@example.org'] }, raw);
     const id = /queued as (\S+)/.exec(info.response)![1];
@@ -198,7 +194,7 @@ describe('outbox durability under SIGKILL', () => {
   });
 
   it('a SIGKILL after the provider accepted the message but before the worker recorded it gives a duplicate, never a loss', async () => {
-    const child = await DaemonChild.start(build, dataDir, 'relay-hang', account);
+    const child = await DaemonChild.start(dataDir, 'relay-hang', account);
     const raw = message('worst-moment');
     await submit(child.port, ALICE, { from: ALICE, to: ['bob@example.org'] }, raw);
     await child.waitFor('the provider accepted, the record not yet written', (event) => event.event === 'about-to-record');
