@@ -5,7 +5,11 @@
 
 /** Deterministic pseudo-random numbers in [0, 1) (xorshift32). */
 export function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
+  // Seeds that differ in a few bits would start alike: mix them first (murmur3's finalizer).
+  let x = seed >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
+  x = (x ^ (x >>> 16)) >>> 0 || 1;
   return () => {
     x ^= x << 13;
     x >>>= 0;
@@ -36,7 +40,7 @@ function textLines(next: () => number, bytes: number, rare: boolean): string {
   let size = 0;
   const rareAt = rare ? Math.floor(next() * 40) : -1;
   for (let i = 0; size < bytes; i++) {
-    let line = sentence(next, 8 + Math.floor(next() * 5));
+    let line = sentence(next, 6 + Math.floor(next() * 4));
     if (i === rareAt) line += ` ${RARE_WORD}`;
     if (i % 29 === 0) line = `.${line}`;
     lines.push(line);
@@ -79,6 +83,7 @@ export interface MixOptions {
  */
 export function mixedMessage(n: number, to: string, options: MixOptions): Buffer {
   const next = random(options.seed * 1_000_003 + n);
+  next();
   const r = next();
   const rare = next() < 0.01;
   const subjectWords = sentence(next, 3 + Math.floor(next() * 4));

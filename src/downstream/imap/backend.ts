@@ -4,6 +4,7 @@
  */
 import type { Store } from '../../store/store.js';
 
+/** The store as the IMAP server sees it (a subset of Store, so tests and readers know what is used). */
 export type MailStore = Pick<
   Store,
   | 'changes'

@@ -30,6 +30,7 @@ export function loginDisabled(session: ImapSession, server: ServerContext): bool
   return !session.loopback && !session.secure && server.tls !== undefined;
 }
 
+/** The space-separated CAPABILITY list for this session now (also the LOGIN response code). */
 export function capabilityList(session: ImapSession, server: ServerContext): string {
   const caps = [...ALWAYS];
   if (session.state === 'not-authenticated') {

@@ -57,6 +57,7 @@ export interface CommandOutcome {
   then?: 'starttls' | 'logout';
 }
 
+/** One command module: name, legal states, argument parser, handler. */
 export interface Command<A> {
   /** The command name as written on the wire, upper case. */
   readonly name: string;
@@ -86,6 +87,7 @@ export function defineCommand<A>(command: Command<A>): Command<unknown> {
   return command as Command<unknown>;
 }
 
+/** State sets for `Command.states` (RFC 3501 §6.1-§6.4). */
 export const ANY_STATE: readonly SessionState[] = ['not-authenticated', 'authenticated', 'selected'];
 export const AUTHENTICATED: readonly SessionState[] = ['authenticated', 'selected'];
 export const SELECTED: readonly SessionState[] = ['selected'];

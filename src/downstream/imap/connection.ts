@@ -24,6 +24,7 @@ const PAUSE_ABOVE = 256 * 1024;
 /** After BYE, a client that does not close is cut off after this long. */
 const CLOSE_GRACE_MS = 5_000;
 
+/** Per-connection settings the server decides. */
 export interface ConnectionOptions {
   /** Inactivity before autologout (RFC 3501 §5.4: at least 30 minutes once logged in). */
   autologoutMs: { unauthenticated: number; authenticated: number };
@@ -39,6 +40,7 @@ function stateError(state: SessionState, allowed: readonly SessionState[]): stri
   return 'Not allowed in this state';
 }
 
+/** One client connection, from greeting to close. */
 export class ImapConnection {
   private readonly reader: CommandReader;
   private readonly out: ResponseOutput;

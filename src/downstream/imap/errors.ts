@@ -5,8 +5,10 @@
  */
 import { StoreError } from '../../store/store.js';
 
+/** The status of a tagged reply. */
 export type ImapStatus = 'OK' | 'NO' | 'BAD';
 
+/** A command failure to report as a tagged NO or BAD, with an optional response code. */
 export class ImapError extends Error {
   constructor(
     readonly status: 'NO' | 'BAD',

@@ -6,6 +6,7 @@ import { ImapError } from './errors.js';
 import { parseSection, SectionSyntaxError, type SectionSpec } from './fetch/section.js';
 import type { ArgReader } from './wire/args.js';
 
+/** One FETCH data item, as parsed. */
 export type FetchItem =
   | { kind: 'UID' }
   | { kind: 'FLAGS' }

@@ -18,12 +18,14 @@ import type { ResponseOutput } from './output.js';
 import type { SessionView } from './session-view.js';
 import { formatInternalDate } from './wire/date-time.js';
 
+/** What to write for each message. */
 export interface FetchPlan {
   items: readonly FetchItem[];
   /** Messages whose FLAGS must be shown although not asked for (\Seen was just set, §6.4.5). */
   flagsChanged: ReadonlySet<number>;
 }
 
+/** How the FETCH went, for the tagged reply. */
 export interface FetchResult {
   /** Messages that could not be read because another session expunged them (RFC 5530 EXPUNGEISSUED). */
   missing: number;
@@ -42,6 +44,7 @@ function literal(bytes: Buffer): [string, Buffer | undefined] {
   return bytes.length === 0 ? ['""', undefined] : [`{${bytes.length}}\r\n`, bytes];
 }
 
+/** Writes one FETCH response per sequence number, in order, waiting for the socket when it is full. */
 export async function writeFetchResponses(
   out: ResponseOutput,
   store: MailStore,

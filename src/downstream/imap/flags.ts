@@ -9,6 +9,7 @@ export function formatFlags(flags: readonly string[], recent: boolean): string {
   return flags.length === 0 ? '(\\Recent)' : `(${flags.join(' ')} \\Recent)`;
 }
 
+/** Whether a flag list holds a flag (flags compare case-insensitively). */
 export function hasFlag(flags: readonly string[], flag: string): boolean {
   const lower = flag.toLowerCase();
   for (const f of flags) if (f.toLowerCase() === lower) return true;

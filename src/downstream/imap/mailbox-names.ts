@@ -6,6 +6,7 @@ import { HIERARCHY_DELIMITER } from '../../store/store.js';
 import { ImapError } from './errors.js';
 import { encodeMailboxName } from './wire/mutf7.js';
 
+/** The hierarchy delimiter, "/" (the store's). */
 export const DELIMITER = HIERARCHY_DELIMITER;
 
 /**

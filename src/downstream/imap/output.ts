@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 /** Pending output is handed to the socket once it reaches this size. */
 const BATCH_BYTES = 64 * 1024;
 
+/** The batched, backpressure-aware writer of one connection. */
 export class ResponseOutput {
   private text = '';
   private buffers: Buffer[] = [];

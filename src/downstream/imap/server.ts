@@ -14,6 +14,7 @@ import type { ServerContext } from './command.js';
 import { ImapConnection } from './connection.js';
 import { RecentTracker } from './recent.js';
 
+/** What the daemon passes to start the IMAP server. */
 export interface ImapServerOptions {
   /** Default 127.0.0.1:1143 and [::1]:1143 (from the config); port 0 picks a free port. */
   listen: ListenAddress[];
@@ -29,6 +30,7 @@ export interface ImapServerOptions {
   idleTimeoutMs?: { unauthenticated: number; authenticated: number };
 }
 
+/** A running IMAP server. */
 export interface ImapServer {
   /** The addresses actually listened on (the real port when 0 was asked for). */
   addresses(): Array<{ host: string; port: number }>;
@@ -59,6 +61,7 @@ function listen(server: net.Server, address: ListenAddress): Promise<void> {
   });
 }
 
+/** Starts listening on every configured address; rejects if one cannot be bound. */
 export async function startImapServer(options: ImapServerOptions): Promise<ImapServer> {
   const { store, logger } = options;
   const mailboxes = store.listAccounts().flatMap((account) => store.listMailboxes(account));

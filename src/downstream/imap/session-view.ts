@@ -16,6 +16,7 @@ import type { ResponseOutput } from './output.js';
 import type { RecentTracker } from './recent.js';
 import { formatSequenceSet, largestExplicit, resolveSequenceSet, STAR, type SequenceSet } from './wire/sequence-set.js';
 
+/** What SessionView.sync() may send now. */
 export interface SyncOptions {
   /** Whether EXPUNGE (or VANISHED) responses may be sent now. */
   expunges: boolean;
@@ -25,6 +26,7 @@ export interface SyncOptions {
   modseq?: boolean;
 }
 
+/** One session's view of its selected mailbox: its sequence numbers, \Recent set and pending updates. */
 export class SessionView {
   /** The client's view: index = sequence number - 1, ascending UIDs. */
   private records: MessageRecord[] = [];

@@ -5,11 +5,13 @@
 import { ImapError } from './errors.js';
 import type { SessionView } from './session-view.js';
 
+/** The connection states of RFC 3501 §3. */
 export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 
 /** Extensions a client can switch on with ENABLE (RFC 5161). */
 export type EnabledExtension = 'CONDSTORE' | 'QRESYNC';
 
+/** The state of one connection. */
 export class ImapSession {
   state: SessionState = 'not-authenticated';
   /** The canonical account address once logged in. */

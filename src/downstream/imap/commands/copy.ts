@@ -10,11 +10,13 @@ import { ImapError } from '../errors.js';
 import { formatSequenceSet, type SequenceSet } from '../wire/sequence-set.js';
 import type { ArgReader } from '../wire/args.js';
 
+/** COPY/MOVE arguments: the messages and the target mailbox. */
 export interface TransferArgs {
   set: SequenceSet;
   mailbox: string;
 }
 
+/** `sequence-set SP mailbox`, shared by COPY and MOVE. */
 export function parseTransfer(args: ArgReader): TransferArgs {
   args.space();
   const set = args.sequenceSet();

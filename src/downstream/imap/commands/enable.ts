@@ -7,6 +7,7 @@
  *   S: t2 OK ENABLE completed
  */
 import { AUTHENTICATED, defineCommand } from '../command.js';
+import { enableCondstore } from '../condstore.js';
 import type { EnabledExtension } from '../session.js';
 
 const KNOWN: readonly EnabledExtension[] = ['CONDSTORE', 'QRESYNC'];
@@ -28,7 +29,7 @@ export default defineCommand({
       const known = KNOWN.find((extension) => extension === name);
       // QRESYNC needs the expunge history the store does not keep yet: not offered, so not enabled.
       if (!known || known === 'QRESYNC' || ctx.session.enabled.has(known)) continue;
-      ctx.session.enabled.add(known);
+      enableCondstore(ctx);
       newly.push(known);
     }
     ctx.out.untagged(newly.length > 0 ? `ENABLED ${newly.join(' ')}` : 'ENABLED');

@@ -14,6 +14,7 @@
  *   S: * 23 FETCH (UID 4827313 FLAGS (\Seen))
  */
 import { defineCommand, SELECTED } from '../command.js';
+import { enableCondstore } from '../condstore.js';
 import { ImapError } from '../errors.js';
 import { parseFetchItems, type FetchItem } from '../fetch-items.js';
 import { lacksSeen, writeFetchResponses } from '../fetch-writer.js';
@@ -53,7 +54,7 @@ export default defineCommand({
     let seqs = ctx.uid ? view.seqsFromUidSet(set) : view.seqsFromSequenceSet(set);
     let wanted = items;
     if (changedSince !== undefined) {
-      session.enabled.add('CONDSTORE');
+      enableCondstore(ctx);
       seqs = seqs.filter((seq) => view.at(seq).modseq > changedSince);
     }
     // With CONDSTORE on, every FETCH answer carries MODSEQ when flags are shown (RFC 7162 §3.1.4.1).
@@ -61,7 +62,7 @@ export default defineCommand({
       wanted = [...wanted, { kind: 'MODSEQ' }];
     }
     if (ctx.uid) wanted = [{ kind: 'UID' }, ...wanted.filter((item) => item.kind !== 'UID')];
-    if (wanted.some((item) => item.kind === 'MODSEQ')) session.enabled.add('CONDSTORE');
+    if (wanted.some((item) => item.kind === 'MODSEQ')) enableCondstore(ctx);
 
     const flagsChanged = new Set<number>();
     if (!view.readOnly && wanted.some((item) => item.kind === 'section' && item.setsSeen)) {

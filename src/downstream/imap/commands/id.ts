@@ -36,6 +36,6 @@ export default defineCommand({
   },
   async run(ctx, fields) {
     if (Object.keys(fields).length > 0) ctx.server.logger.info({ client: fields, remote: ctx.session.remoteAddress }, 'IMAP client ID');
-    ctx.out.untagged('ID ("name" "hotbridge" "vendor" "hotbridge" "support-url" "https://github.com/hotbridge/hotbridge")');
+    ctx.out.untagged('ID ("name" "hotbridge" "vendor" "hotbridge")');
   },
 });

@@ -13,6 +13,7 @@
 import { AUTHENTICATED, defineCommand, noArguments } from '../command.js';
 import { ImapError } from '../errors.js';
 
+/** How long one IDLE may last without DONE. */
 export const IDLE_LIMIT_MS = 29 * 60_000;
 
 export default defineCommand({

@@ -80,6 +80,7 @@ function sortNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Answers LIST: the matching names with their attributes (and STATUS lines for LIST-STATUS). */
 export async function runList(ctx: CommandContext, args: ListArgs): Promise<void> {
   const account = ctx.session.requireAccount();
   const { store } = ctx.server;

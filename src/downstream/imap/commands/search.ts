@@ -16,6 +16,7 @@
  *   S: A284 OK SEARCH completed
  */
 import { defineCommand, SELECTED } from '../command.js';
+import { enableCondstore } from '../condstore.js';
 import { ImapError } from '../errors.js';
 import { searchView } from '../search/evaluate.js';
 import type { SearchKey } from '../search/keys.js';
@@ -49,7 +50,7 @@ export default defineCommand({
     // Joined in slices: a match list of 100,000 numbers is one long line, built without quadratic copying.
     for (let i = 0; i < numbers.length; i += 4096) line += ' ' + numbers.slice(i, i + 4096).join(' ');
     if (usesModseq(criteria) && seqs.length > 0) {
-      ctx.session.enabled.add('CONDSTORE');
+      enableCondstore(ctx);
       let highest = 0;
       for (const seq of seqs) highest = Math.max(highest, view.at(seq).modseq);
       line += ` (MODSEQ ${highest})`;

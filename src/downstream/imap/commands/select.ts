@@ -18,6 +18,7 @@ import { ImapError } from '../errors.js';
 import { SessionView } from '../session-view.js';
 import type { ArgReader } from '../wire/args.js';
 
+/** SELECT/EXAMINE arguments. */
 export interface SelectArgs {
   mailbox: string;
   condstore: boolean;

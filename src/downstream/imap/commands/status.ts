@@ -8,10 +8,12 @@
  */
 import type { MailboxRecord } from '../../../store/records.js';
 import { AUTHENTICATED, defineCommand, type ServerContext } from '../command.js';
+import { enableCondstore } from '../condstore.js';
 import { ImapError } from '../errors.js';
 import { quoteMailbox } from '../mailbox-names.js';
 import type { ArgReader } from '../wire/args.js';
 
+/** The STATUS data items this server answers (RFC 3501 §6.3.10, RFC 7162, RFC 7889). */
 export const STATUS_ITEMS = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'APPENDLIMIT'] as const;
 export type StatusItem = (typeof STATUS_ITEMS)[number];
 
@@ -73,7 +75,7 @@ export default defineCommand({
   async run(ctx, { mailbox, items }) {
     const record = ctx.server.store.findMailbox(ctx.session.requireAccount(), mailbox);
     if (!record) throw ImapError.no(`Mailbox ${mailbox} does not exist`, 'NONEXISTENT');
-    if (items.includes('HIGHESTMODSEQ')) ctx.session.enabled.add('CONDSTORE');
+    if (items.includes('HIGHESTMODSEQ')) enableCondstore(ctx);
     ctx.out.untagged(await statusLine(ctx.server, record, items));
   },
 });

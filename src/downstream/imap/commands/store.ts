@@ -10,6 +10,7 @@
  *   S: A003 OK STORE completed
  */
 import { defineCommand, SELECTED } from '../command.js';
+import { enableCondstore } from '../condstore.js';
 import { ImapError } from '../errors.js';
 import { formatSequenceSet, type SequenceSet } from '../wire/sequence-set.js';
 
@@ -60,7 +61,7 @@ export default defineCommand({
     const view = session.requireView();
     if (view.readOnly) throw ImapError.no('The mailbox is read-only (EXAMINE)', 'READ-ONLY');
     const seqs = ctx.uid ? view.seqsFromUidSet(set) : view.seqsFromSequenceSet(set);
-    if (unchangedSince !== undefined) session.enabled.add('CONDSTORE');
+    if (unchangedSince !== undefined) enableCondstore(ctx);
     const uids = seqs.map((seq) => view.at(seq).uid);
     const { changed, modifiedSince } = await server.store.storeFlags(view.mailboxId, uids, mode, flags, { unchangedSince, origin: view.origin });
     view.applyOwnFlags(changed);

@@ -1,8 +1,10 @@
 /** The search criteria of RFC 3501 §6.4.4 (and MODSEQ, RFC 7162 §3.1.5) as a tree. */
 import type { SequenceSet } from '../wire/sequence-set.js';
 
+/** How a date criterion compares days. */
 export type DateOp = 'before' | 'on' | 'since';
 
+/** One search criterion (a tree for NOT, OR and groups). */
 export type SearchKey =
   | { type: 'all' }
   /** ANSWERED/UNANSWERED, DELETED, DRAFT, FLAGGED, SEEN, KEYWORD/UNKEYWORD: the flag is (not) set. */

@@ -27,6 +27,7 @@ export class PendingLiteral extends Error {
   }
 }
 
+/** A cursor over one command's arguments with small `expect` readers for each grammar element. */
 export class ArgReader {
   private segment = 0;
   private pos = 0;

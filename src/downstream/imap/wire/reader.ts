@@ -13,6 +13,7 @@
  */
 import { ByteQueue } from './byte-queue.js';
 
+/** Sizes the reader refuses to buffer beyond. */
 export interface ReaderLimits {
   /** Text of one command without its literals (64 KiB in the daemon). */
   maxLineBytes: number;
@@ -26,6 +27,7 @@ export interface RawCommand {
   literals: Buffer[];
 }
 
+/** What the reader hands the connection. */
 export type ReaderEvent =
   /** A complete command. */
   | { kind: 'command'; command: RawCommand }
@@ -48,6 +50,7 @@ export type ReaderEvent =
 // 2^53 is refused as too large anyway.
 const LITERAL_MARKER = /\{(\d{1,20})(\+?)\}$/;
 
+/** The byte-level framing of commands: lines, literals and limits. */
 export class CommandReader {
   private readonly queue = new ByteQueue();
   /** The command being assembled, while it is split by literals. */

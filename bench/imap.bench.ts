@@ -1,0 +1,477 @@
+/**
+ * IMAP benchmark (issue 3): hotbridge's IMAP server against Dovecot's, on the same machine, in the same
+ * run, on the same messages. Prints figures; it is not a timed test.
+ *
+ *   1. Load: 10 concurrent clients, each running the same seeded list of commands against both servers
+ *      (SELECT, UID FETCH of flags / envelopes / a body, UID STORE, UID SEARCH, APPEND) on a shared
+ *      INBOX of 2,000 mixed messages. Commands per second for both and the ratio hotbridge/Dovecot.
+ *      Target ≥ 0.7, goal > 1. Rounds alternate servers; the best round of each counts.
+ *   2. `UID FETCH 1:* (UID FLAGS)` on a 100,000-message mailbox (target < 1 s) and the server's RSS
+ *      afterwards (target < 200 MB).
+ *   3. `UID SEARCH TEXT` over 10,000 mixed messages.
+ *
+ * hotbridge runs in a child process of its own (bench/lib/imap-server-child.mjs), so the load generator
+ * does not share its event loop: the compiled dist/ when it is newer than src/ (`npm run bench` builds
+ * it first), else src/ under tsx (IMAP_BENCH_SERVER=dist|src forces one). Dovecot is the test lab's
+ * (test/helpers/lab.ts, maildir, one `imap` process per connection). The load client is bench/lib/imap-load-client.ts: raw sockets, one command
+ * at a time per connection, no client library.
+ *
+ * `npm run bench -- imap`. Sizes: IMAP_BENCH_MESSAGES (2000), IMAP_BENCH_CLIENTS (10),
+ * IMAP_BENCH_COMMANDS (commands per client per round, 400), IMAP_BENCH_ROUNDS (2), IMAP_BENCH_BIG
+ * (100000), IMAP_BENCH_SEARCH (10000; 0 skips part 3).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { LocalPasswords } from '../src/store/local-passwords.js';
+import { Store } from '../src/store/store.js';
+import { LAB_USERS, startLab, type Lab } from '../test/helpers/lab.js';
+import { mixedMessage, random, RARE_WORD, smallMessage } from './lib/imap-bench-messages.js';
+import { ImapLoadClient, type Reply } from './lib/imap-load-client.js';
+import { childrenRss } from './lib/proc-rss.js';
+
+const MESSAGES = Number(process.env.IMAP_BENCH_MESSAGES ?? 2000);
+const CLIENTS = Number(process.env.IMAP_BENCH_CLIENTS ?? 10);
+const COMMANDS = Number(process.env.IMAP_BENCH_COMMANDS ?? 400);
+const ROUNDS = Number(process.env.IMAP_BENCH_ROUNDS ?? 2);
+const BIG = Number(process.env.IMAP_BENCH_BIG ?? 100_000);
+const SEARCH = Number(process.env.IMAP_BENCH_SEARCH ?? 10_000);
+
+const LOAD_USER = LAB_USERS.alice;
+const BIG_USER = LAB_USERS.bob;
+const SEARCH_USER = { user: 'carol@example.test', password: 'carol-password' } as const;
+const MB = 1024 * 1024;
+
+interface Server {
+  name: string;
+  port: number;
+}
+
+// ---------------------------------------------------------------------------------------------- output
+
+const log = (line: string): void => console.log(line);
+const ms = (value: number): string => `${value.toFixed(0)} ms`;
+const mb = (bytes: number): string => `${(bytes / MB).toFixed(0)} MB`;
+const seconds = (value: number): string => `${(value / 1000).toFixed(1)} s`;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))];
+}
+
+// ---------------------------------------------------------------------------------------------- sessions
+
+async function login(port: number, user: { user: string; password: string }): Promise<ImapLoadClient> {
+  const client = await ImapLoadClient.connect(port);
+  const reply = await client.command(`LOGIN "${user.user}" "${user.password}"`);
+  if (reply.status !== 'OK') throw new Error(`login of ${user.user} on port ${port} failed: ${reply.tagged}`);
+  return client;
+}
+
+function expectOk(reply: Reply, what: string): Reply {
+  if (reply.status !== 'OK') throw new Error(`${what} failed: ${reply.tagged}`);
+  return reply;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const start = performance.now();
+  const value = await fn();
+  return [value, performance.now() - start];
+}
+
+// ---------------------------------------------------------------------------------------------- hotbridge child
+
+/** What the server child reports (bytes); rssAnon/rssFile only on Linux. */
+interface Memory {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  rssAnon?: number;
+  rssFile?: number;
+}
+
+function formatMemory(m: Memory): string {
+  const split = m.rssAnon !== undefined && m.rssFile !== undefined ? `: anon ${mb(m.rssAnon)} + file ${mb(m.rssFile)}` : '';
+  return `RSS ${mb(m.rss)}${split} (heap ${mb(m.heapUsed)}, external ${mb(m.external)})`;
+}
+
+/** RSS that `node --import tsx` costs over plain node (the compiled daemon runs without tsx). */
+function tsxOverhead(): number {
+  const probe = 'process.stdout.write(String(process.memoryUsage().rss))';
+  const plain = Number(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8' }));
+  const withTsx = Number(execFileSync(process.execPath, ['--import', 'tsx', '-e', probe], { encoding: 'utf8' }));
+  return withTsx - plain;
+}
+
+interface HotbridgeChild {
+  port: number;
+  /** The server's memory; `gc` forces a full collection first. */
+  memory(gc: boolean): Promise<Memory>;
+  stop(): Promise<void>;
+}
+
+/** Whether dist/ was built after the last change in src/ (what `npm run bench`'s prebench step ensures). */
+function distIsFresh(): boolean {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const newest = (dir: string): number =>
+    fs.readdirSync(dir, { withFileTypes: true }).reduce((max, entry) => {
+      const full = path.join(dir, entry.name);
+      return Math.max(max, entry.isDirectory() ? newest(full) : fs.statSync(full).mtimeMs);
+    }, 0);
+  try {
+    return fs.statSync(path.join(root, 'dist/.build-stamp')).mtimeMs >= newest(path.join(root, 'src'));
+  } catch {
+    return false;
+  }
+}
+
+async function startHotbridge(tree: 'dist' | 'src', dir: string, accounts: string[]): Promise<HotbridgeChild> {
+  const script = fileURLToPath(new URL('./lib/imap-server-child.mjs', import.meta.url));
+  const loader = tree === 'src' ? ['--import', 'tsx'] : [];
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...loader, script, tree, dir, ...accounts], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = readline.createInterface({ input: child.stdout! });
+  const waiting: Array<{ resolve: (line: string) => void; reject: (err: Error) => void }> = [];
+  lines.on('line', (line) => waiting.shift()?.resolve(line));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code) => {
+      for (const waiter of waiting.splice(0)) waiter.reject(new Error(`hotbridge server child exited (${code})`));
+      resolve();
+    }),
+  );
+  const nextLine = () => new Promise<string>((resolve, reject) => waiting.push({ resolve, reject }));
+  const first = await nextLine();
+  const port = Number(/^PORT (\d+)$/.exec(first)?.[1]);
+  if (!port) throw new Error(`hotbridge server child said: ${first}`);
+  return {
+    port,
+    async memory(gc) {
+      child.stdin!.write(gc ? 'gc\n' : 'rss\n');
+      const line = await nextLine();
+      if (!line.startsWith('MEM ')) throw new Error(`hotbridge server child said: ${line}`);
+      return JSON.parse(line.slice(4)) as Memory;
+    },
+    async stop() {
+      if (child.exitCode === null) child.stdin!.end('stop\n');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- fill
+
+interface Mailboxes {
+  load: Buffer[];
+  appends: Buffer[];
+  big: number;
+  search: Buffer[];
+}
+
+function makeMailboxes(): Mailboxes {
+  return {
+    load: Array.from({ length: MESSAGES }, (_, n) => mixedMessage(n, LOAD_USER.user, { seed: 1, maxAttachmentKb: 300 })),
+    // The APPENDed messages: same recipe, other seed, smaller attachments (a client saving a draft or a sent copy).
+    appends: Array.from({ length: 200 }, (_, n) => mixedMessage(n, LOAD_USER.user, { seed: 2, maxAttachmentKb: 120 })),
+    big: BIG,
+    search: Array.from({ length: SEARCH }, (_, n) => mixedMessage(n, SEARCH_USER.user, { seed: 3, maxAttachmentKb: 60 })),
+  };
+}
+
+async function fillHotbridge(dir: string, boxes: Mailboxes): Promise<void> {
+  const store = await Store.open(dir, { accounts: [LOAD_USER.user, BIG_USER.user, SEARCH_USER.user] });
+  try {
+    const ingest = async (account: string, raws: (i: number) => Buffer, count: number, batch: number, prefix: string) => {
+      for (let i = 0; i < count; i += batch) {
+        const items = [];
+        for (let k = i; k < Math.min(count, i + batch); k++) items.push({ uidl: `${prefix}${k}`, raw: raws(k) });
+        await store.ingestPop3(account, items);
+      }
+    };
+    await ingest(LOAD_USER.user, (k) => boxes.load[k], boxes.load.length, 100, 'load-');
+    await ingest(BIG_USER.user, (k) => smallMessage(k, BIG_USER.user), boxes.big, 1000, 'big-');
+    await ingest(SEARCH_USER.user, (k) => boxes.search[k], boxes.search.length, 100, 'search-');
+  } finally {
+    await store.close();
+  }
+  const passwords = new LocalPasswords(dir);
+  for (const { user, password } of [LOAD_USER, BIG_USER, SEARCH_USER]) await passwords.set(user, password);
+}
+
+async function fillDovecot(lab: Lab, boxes: Mailboxes): Promise<void> {
+  await lab.addUser(SEARCH_USER.user, SEARCH_USER.password);
+  await lab.injectMessages(LOAD_USER.user, boxes.load);
+  for (let i = 0; i < boxes.big; i += 10_000) {
+    await lab.injectMessages(BIG_USER.user, Array.from({ length: Math.min(10_000, boxes.big - i) }, (_, k) => smallMessage(i + k, BIG_USER.user)));
+  }
+  if (boxes.search.length > 0) await lab.injectMessages(SEARCH_USER.user, boxes.search);
+}
+
+// ---------------------------------------------------------------------------------------------- sanity
+
+/** Both servers hold the same messages under the same UIDs and answer the same searches. */
+async function sameMailbox(servers: Server[]): Promise<void> {
+  const digests: string[] = [];
+  for (const server of servers) {
+    const client = await login(server.port, LOAD_USER);
+    const hash = crypto.createHash('sha256');
+    const select = expectOk(await client.command('EXAMINE INBOX', true), `EXAMINE on ${server.name}`);
+    hash.update(select.lines!.filter((l) => / EXISTS$/.test(l) || /UIDNEXT/.test(l)).map((l) => l.replace(/\] .*/, ']')).join('|'));
+    for (const uid of [1, 2, 3, Math.floor(MESSAGES / 2), MESSAGES - 1, MESSAGES]) {
+      const reply = expectOk(await client.command(`UID FETCH ${uid} (RFC822.SIZE BODY.PEEK[])`, true), `FETCH on ${server.name}`);
+      hash.update(`${uid}:${/RFC822\.SIZE (\d+)/.exec(reply.lines!.join(' '))?.[1]}:`);
+      for (const literal of reply.literals!) hash.update(literal);
+    }
+    for (const criteria of ['FROM "sender42@"', 'SUBJECT "budget"', 'TO "alice"', `TEXT "${RARE_WORD}"`]) {
+      const reply = expectOk(await client.command(`UID SEARCH ${criteria}`, true), `SEARCH on ${server.name}`);
+      hash.update(`${criteria}=${reply.lines!.join(' ')}`);
+    }
+    await client.close();
+    digests.push(hash.digest('hex'));
+  }
+  if (digests.some((d) => d !== digests[0])) throw new Error('hotbridge and Dovecot do not hold the same mailbox (sizes, bytes or SEARCH results differ)');
+}
+
+// ---------------------------------------------------------------------------------------------- 1. load
+
+interface Op {
+  kind: string;
+  text?: string;
+  append?: Buffer;
+}
+
+/** Command kinds and their share of the mix (percent). */
+const MIX: Array<[string, number]> = [
+  ['SELECT', 5],
+  ['FETCH flags', 20],
+  ['FETCH envelope', 15],
+  ['FETCH body', 15],
+  ['FETCH text \\Seen', 5],
+  ['STORE', 15],
+  ['SEARCH', 15],
+  ['APPEND', 10],
+];
+
+function opsFor(client: number, round: number, appends: Buffer[]): Op[] {
+  const next = random(7919 * (round + 1) + client);
+  const uid = () => 1 + Math.floor(next() * MESSAGES);
+  const ops: Op[] = [];
+  for (let i = 0; i < COMMANDS; i++) {
+    let pick = next() * 100;
+    let kind = MIX[MIX.length - 1][0];
+    for (const [name, share] of MIX) {
+      if (pick < share) {
+        kind = name;
+        break;
+      }
+      pick -= share;
+    }
+    switch (kind) {
+      case 'SELECT':
+        ops.push({ kind, text: 'SELECT INBOX' });
+        break;
+      case 'FETCH flags': {
+        const first = Math.max(1, uid() - 49);
+        ops.push({ kind, text: `UID FETCH ${first}:${first + 49} (UID FLAGS)` });
+        break;
+      }
+      case 'FETCH envelope': {
+        const first = Math.max(1, uid() - 19);
+        ops.push({ kind, text: `UID FETCH ${first}:${first + 19} (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)` });
+        break;
+      }
+      case 'FETCH body':
+        ops.push({ kind, text: `UID FETCH ${uid()} (UID BODYSTRUCTURE BODY.PEEK[])` });
+        break;
+      case 'FETCH text \\Seen':
+        ops.push({ kind, text: `UID FETCH ${uid()} (UID BODY[TEXT])` });
+        break;
+      case 'STORE': {
+        const [sign, flag] = [['+', '\\Seen'], ['-', '\\Seen'], ['+', '\\Flagged'], ['-', '\\Flagged']][Math.floor(next() * 4)];
+        ops.push({ kind, text: `UID STORE ${uid()} ${sign}FLAGS (${flag})` });
+        break;
+      }
+      case 'SEARCH': {
+        const which = Math.floor(next() * 3);
+        const text =
+          which === 0 ? 'UID SEARCH UNSEEN' : which === 1 ? `UID SEARCH FROM "sender${Math.floor(next() * 500)}@"` : `UID SEARCH SUBJECT "${['budget', 'holiday', 'report', 'concert'][Math.floor(next() * 4)]}"`;
+        ops.push({ kind, text });
+        break;
+      }
+      case 'APPEND':
+        ops.push({ kind, append: appends[Math.floor(next() * appends.length)] });
+        break;
+    }
+  }
+  return ops;
+}
+
+interface LoadResult {
+  commands: number;
+  wallMs: number;
+  perSecond: number;
+  errors: string[];
+  latencies: Map<string, number[]>;
+}
+
+async function runLoad(server: Server, round: number, appends: Buffer[]): Promise<LoadResult> {
+  const clients = await Promise.all(Array.from({ length: CLIENTS }, () => login(server.port, LOAD_USER)));
+  await Promise.all(clients.map(async (c) => expectOk(await c.command('SELECT INBOX'), `SELECT on ${server.name}`)));
+  const plans = clients.map((_, i) => opsFor(i, round, appends));
+  const latencies = new Map<string, number[]>(MIX.map(([kind]) => [kind, []]));
+  const errors: string[] = [];
+  const start = performance.now();
+  await Promise.all(
+    clients.map(async (client, i) => {
+      for (const op of plans[i]) {
+        const t0 = performance.now();
+        const reply = op.append ? await client.append('INBOX', '\\Seen', op.append) : await client.command(op.text!);
+        latencies.get(op.kind)!.push(performance.now() - t0);
+        if (reply.status !== 'OK' && errors.length < 5) errors.push(`${op.kind}: ${reply.tagged}`);
+      }
+    }),
+  );
+  const wallMs = performance.now() - start;
+  await Promise.all(clients.map((c) => c.close()));
+  const commands = CLIENTS * COMMANDS;
+  return { commands, wallMs, perSecond: commands / (wallMs / 1000), errors, latencies };
+}
+
+async function loadTest(servers: Server[], appends: Buffer[]): Promise<void> {
+  log(`1. load: ${CLIENTS} concurrent clients × ${COMMANDS} commands per round, all on one INBOX of ${MESSAGES} messages`);
+  log(`   mix: ${MIX.map(([k, s]) => `${k} ${s}%`).join(', ')}`);
+  // Warm-up (not counted): Dovecot builds its index and header cache on first use, hotbridge loads the list.
+  for (const server of servers) {
+    const client = await login(server.port, LOAD_USER);
+    expectOk(await client.command('SELECT INBOX'), `warm-up on ${server.name}`);
+    expectOk(await client.command('UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)'), `warm-up on ${server.name}`);
+    expectOk(await client.command('UID SEARCH FROM "sender1@" SUBJECT "x"'), `warm-up on ${server.name}`);
+    await client.close();
+  }
+  const best = new Map<string, LoadResult>();
+  for (let round = 0; round < ROUNDS; round++) {
+    const cells: string[] = [];
+    for (const server of servers) {
+      const result = await runLoad(server, round, appends);
+      cells.push(`${server.name} ${result.perSecond.toFixed(0).padStart(5)} cmd/s (${seconds(result.wallMs)})`);
+      if (result.errors.length > 0) cells.push(`[${server.name} errors: ${result.errors.join('; ')}]`);
+      if (!best.has(server.name) || result.perSecond > best.get(server.name)!.perSecond) best.set(server.name, result);
+    }
+    log(`   round ${round + 1}: ${cells.join('   ')}`);
+  }
+  log('   per command, best round: mean / p95 / max latency (ms)');
+  log(`   ${'command'.padEnd(18)}${servers.map((s) => s.name.padStart(24)).join('')}`);
+  for (const [kind] of MIX) {
+    const cells = servers.map((server) => {
+      const sorted = [...best.get(server.name)!.latencies.get(kind)!].sort((a, b) => a - b);
+      const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length);
+      return `${mean.toFixed(1)} / ${percentile(sorted, 0.95).toFixed(1)} / ${(sorted[sorted.length - 1] ?? 0).toFixed(0)}`.padStart(24);
+    });
+    log(`   ${kind.padEnd(18)}${cells.join('')}`);
+  }
+  const [hotbridge, dovecot] = servers.map((s) => best.get(s.name)!.perSecond);
+  log(`   best: hotbridge ${hotbridge.toFixed(0)} cmd/s, Dovecot ${dovecot.toFixed(0)} cmd/s, ratio ${(hotbridge / dovecot).toFixed(2)}   target ≥ 0.7, goal > 1`);
+}
+
+// ---------------------------------------------------------------------------------------------- 2. big mailbox
+
+async function bigMailbox(server: Server, memory: () => Promise<string>): Promise<void> {
+  const client = await login(server.port, BIG_USER);
+  const [select, selectMs] = await timed(() => client.command('SELECT INBOX', true));
+  expectOk(select, `SELECT of the big mailbox on ${server.name}`);
+  const exists = select.lines!.find((l) => / EXISTS$/.test(l));
+  const runs: number[] = [];
+  let count = 0;
+  for (let i = 0; i < 3; i++) {
+    const [reply, took] = await timed(() => client.command('UID FETCH 1:* (UID FLAGS)'));
+    expectOk(reply, `UID FETCH 1:* on ${server.name}`);
+    count = reply.untagged;
+    runs.push(took);
+  }
+  const memoryText = await memory();
+  await client.close();
+  log(
+    `   ${server.name.padEnd(9)} first SELECT ${ms(selectMs)} (${exists}); UID FETCH: first ${ms(runs[0])}, best ${ms(Math.min(...runs))} (${count} responses)   target < 1000 ms; ${memoryText}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------- 3. search
+
+async function searchText(server: Server): Promise<void> {
+  const client = await login(server.port, SEARCH_USER);
+  expectOk(await client.command('SELECT INBOX'), `SELECT on ${server.name}`);
+  const runs: number[] = [];
+  let found = 0;
+  for (let i = 0; i < 3; i++) {
+    const [reply, took] = await timed(() => client.command(`UID SEARCH TEXT "${RARE_WORD}"`, true));
+    expectOk(reply, `SEARCH TEXT on ${server.name}`);
+    found = reply.lines!.join(' ').split(' ').length - 2;
+    runs.push(took);
+  }
+  const [, headerMs] = await timed(() => client.command('UID SEARCH FROM "sender7@"'));
+  await client.close();
+  log(`   ${server.name.padEnd(9)} TEXT: first ${ms(runs[0])}, best ${ms(Math.min(...runs))} (${found} matches); FROM: ${ms(headerMs)}`);
+}
+
+// ---------------------------------------------------------------------------------------------- main
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-bench-imap-'));
+let lab: Lab | undefined;
+let hotbridge: HotbridgeChild | undefined;
+try {
+  const dovecotVersion = execFileSync('dovecot', ['--version'], { encoding: 'utf8' }).trim();
+  log(`IMAP benchmark: hotbridge (own process, node ${process.version}) vs Dovecot ${dovecotVersion} (maildir), ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)}`);
+  let [boxes, genMs] = await timed(async () => makeMailboxes());
+  const size = (raws: Buffer[]) => raws.reduce((sum, raw) => sum + raw.length, 0);
+  log(`   messages: INBOX ${MESSAGES} mixed (${mb(size(boxes.load))}), big mailbox ${BIG} small, search mailbox ${SEARCH} mixed (${mb(size(boxes.search))}); generated in ${seconds(genMs)}`);
+
+  lab = await startLab({ imap: true });
+  const activeLab = lab;
+  const [, hotbridgeFillMs] = await timed(() => fillHotbridge(dir, boxes));
+  const [, dovecotFillMs] = await timed(() => fillDovecot(activeLab, boxes));
+  log(`   fill: hotbridge store (ingestPop3) ${seconds(hotbridgeFillMs)}, Dovecot maildir ${seconds(dovecotFillMs)}`);
+  const appends = boxes.appends;
+  boxes = { load: [], appends: [], big: 0, search: [] };
+
+  const tree = (process.env.IMAP_BENCH_SERVER as 'dist' | 'src' | undefined) ?? (distIsFresh() ? 'dist' : 'src');
+  hotbridge = await startHotbridge(tree, dir, [LOAD_USER.user, BIG_USER.user, SEARCH_USER.user]);
+  const activeHotbridge = hotbridge;
+  const servers: Server[] = [
+    { name: 'hotbridge', port: hotbridge.port },
+    { name: 'Dovecot', port: lab.imapPort! },
+  ];
+  const how = tree === 'dist' ? 'compiled dist/' : `src/ under tsx, dist/ being older; tsx's loader alone adds ${mb(tsxOverhead())} of RSS`;
+  log(`   hotbridge server (${how}) after start: ${formatMemory(await hotbridge.memory(false))}`);
+  await sameMailbox(servers);
+  log('   same mailbox on both: sizes, bytes of sample messages and SEARCH results match');
+
+  log(`2. UID FETCH 1:* (UID FLAGS) on a ${BIG}-message mailbox`);
+  const masterPid = Number(fs.readFileSync(path.join(lab.dir, 'dovecot/run/master.pid'), 'utf8').trim());
+  await bigMailbox(servers[0], async () => {
+    const now = await activeHotbridge.memory(false);
+    const collected = await activeHotbridge.memory(true);
+    return `server ${formatMemory(now)}; after a full GC ${formatMemory(collected)}   target < 200 MB`;
+  });
+  await bigMailbox(servers[1], async () => {
+    const sizes = childrenRss(masterPid, 'imap');
+    return sizes.length > 0 ? `imap process RSS ${mb(Math.max(...sizes))}` : 'imap process RSS unknown';
+  });
+
+  await loadTest(servers, appends);
+
+  if (SEARCH > 0) {
+    log(`3. UID SEARCH TEXT "${RARE_WORD}" over ${SEARCH} mixed messages (Dovecot without an FTS plugin reads the messages)`);
+    for (const server of servers) await searchText(server);
+  }
+  log(`   hotbridge server at the end: ${formatMemory(await hotbridge.memory(false))}`);
+} finally {
+  await hotbridge?.stop();
+  await lab?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
