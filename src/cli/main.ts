@@ -38,7 +38,12 @@ export async function main(argv: string[]): Promise<number> {
           }
           const { runSetup } = await import('./commands/setup.js');
           exitCode = await runSetup({ config: args.config, out });
-          return;
+          if (exitCode !== 0 || !fs.existsSync(file)) return;
+          // First run from `npm start`: go on and run it, unless the service set-up already started it.
+          const { fetchStatus } = await import('../daemon/status-endpoint.js');
+          const { loadConfigOrExplain } = await import('./config-option.js');
+          if ((await fetchStatus(loadConfigOrExplain(args.config).dataDir).catch(() => undefined)) !== undefined) return;
+          out.write('\nStarting hotbridge now, in this terminal (Ctrl-C stops it; next time: npm start, or hotbridge run).\n\n');
         }
         exitCode = await runDaemon({ config: args.config, logLevel: args['log-level'] as string | undefined });
       },

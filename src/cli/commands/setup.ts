@@ -103,7 +103,7 @@ export async function runSetup(o: {
 }): Promise<number> {
   const stdin = process.stdin as NodeJS.ReadStream;
   if (!o.input && !stdin.isTTY) {
-    throw new UserError('hotbridge setup asks a few questions, so it needs a terminal: run it in one (or write the config by hand: see "Config reference" in the README)', 2);
+    throw new UserError('hotbridge setup asks a few questions, so it needs a terminal: run it in one (or write the config by hand: every key is in docs/config.md)', 2);
   }
   const file = path.resolve(configFileFrom(o.config));
   const term = new Terminal(o.input ?? stdin, o.out, !o.input && stdin.isTTY === true);

@@ -1,7 +1,7 @@
 /**
  * The config file `hotbridge setup` writes: the TOML of ARCHITECTURE.md for one account, with a comment
  * beside each choice so that the file explains itself when opened later. Only the keys the answers decide
- * are written; everything else keeps its default (the README's "Config reference" lists them all).
+ * are written; everything else keeps its default (docs/config.md lists them all).
  */
 import type { TlsMode } from '../../config/presets.js';
 
@@ -41,7 +41,7 @@ function serverTable(name: 'pop3' | 'smtp', server: ServerAnswer): string[] {
 export function configText(a: SetupAnswers, now = new Date()): string {
   const lines = [
     `# hotbridge config, written by \`hotbridge setup\` on ${now.toISOString().slice(0, 10)}.`,
-    '# Every key is explained in the README, under "Config reference".',
+    '# Every key is explained in docs/config.md of hotbridge (and in its README).',
     '# After a change: hotbridge doctor, then restart hotbridge (or reload it: kill -HUP its pid).',
   ];
   if (a.dataDir) lines.push('', `data_dir = ${tomlString(a.dataDir)}   # where the mail is kept`);
