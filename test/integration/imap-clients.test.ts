@@ -59,7 +59,8 @@ describe('imapflow', () => {
         expect(parts).toContain('"type":"message/rfc822"');
         const download = await imap.download(String(nestedUid), '1.2.1', { uid: true });
         const chunks: Buffer[] = [];
-        for await (const chunk of download.content) chunks.push(chunk as Buffer);
+        expect(download.content).toBeDefined();
+        for await (const chunk of download.content!) chunks.push(chunk as Buffer);
         expect(Buffer.concat(chunks).toString()).toBe('<p>html</p>');
         const rfc2231Uid = uids[messages.findIndex((m) => m.name === 'RFC 2231 parameters')];
         const withParams = await imap.fetchOne(String(rfc2231Uid), { bodyStructure: true }, { uid: true });
@@ -131,7 +132,7 @@ describe('imapflow', () => {
       try {
         const found = await imap.search({ from: 'mover' }, { uid: true });
         expect(found).toHaveLength(1);
-        const moved = await imap.messageMove(String(found![0]), 'Ärger/Unterordner', { uid: true });
+        const moved = await imap.messageMove(String((found as number[])[0]), 'Ärger/Unterordner', { uid: true });
         expect(moved && moved.uidMap && moved.uidMap.size).toBe(1);
       } finally {
         lock.release();
