@@ -18,7 +18,8 @@
  *
  * `npm run bench -- imap`. Sizes: IMAP_BENCH_MESSAGES (2000), IMAP_BENCH_CLIENTS (10),
  * IMAP_BENCH_COMMANDS (commands per client per round, 400), IMAP_BENCH_ROUNDS (2), IMAP_BENCH_BIG
- * (100000), IMAP_BENCH_SEARCH (10000; 0 skips part 3).
+ * (100000), IMAP_BENCH_SEARCH (10000; 0 skips part 3). IMAP_BENCH_SKIP="SEARCH header" leaves a kind out of
+ * the mix; IMAP_BENCH_PROFILE=DIR writes a CPU profile of the hotbridge server there.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -89,6 +90,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 interface Memory {
   rss: number;
   heapUsed: number;
+  heapTotal: number;
   external: number;
   rssAnon?: number;
   rssFile?: number;
@@ -96,7 +98,7 @@ interface Memory {
 
 function formatMemory(m: Memory): string {
   const split = m.rssAnon !== undefined && m.rssFile !== undefined ? `: anon ${mb(m.rssAnon)} + file ${mb(m.rssFile)}` : '';
-  return `RSS ${mb(m.rss)}${split} (heap ${mb(m.heapUsed)}, external ${mb(m.external)})`;
+  return `RSS ${mb(m.rss)}${split} (heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)})`;
 }
 
 /** RSS that `node --import tsx` costs over plain node (the compiled daemon runs without tsx). */
@@ -132,7 +134,9 @@ function distIsFresh(): boolean {
 async function startHotbridge(tree: 'dist' | 'src', dir: string, accounts: string[]): Promise<HotbridgeChild> {
   const script = fileURLToPath(new URL('./lib/imap-server-child.mjs', import.meta.url));
   const loader = tree === 'src' ? ['--import', 'tsx'] : [];
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...loader, script, tree, dir, ...accounts], {
+  // IMAP_BENCH_PROFILE=DIR: a V8 CPU profile of the server, written to DIR when it stops (open it in Chrome DevTools).
+  const profile = process.env.IMAP_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.IMAP_BENCH_PROFILE}`] : [];
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...profile, ...loader, script, tree, dir, ...accounts], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = readline.createInterface({ input: child.stdout! });
@@ -246,24 +250,31 @@ interface Op {
   append?: Buffer;
 }
 
-/** Command kinds and their share of the mix (percent). */
-const MIX: Array<[string, number]> = [
+/**
+ * Command kinds and their share of the mix (percent). IMAP_BENCH_SKIP="kind,kind" drops kinds (the
+ * others keep their relative shares), to see what one kind costs.
+ */
+const SKIPPED = new Set((process.env.IMAP_BENCH_SKIP ?? '').split(',').map((k) => k.trim()).filter((k) => k !== ''));
+const FULL_MIX: Array<[string, number]> = [
   ['SELECT', 5],
   ['FETCH flags', 20],
   ['FETCH envelope', 15],
   ['FETCH body', 15],
   ['FETCH text \\Seen', 5],
   ['STORE', 15],
-  ['SEARCH', 15],
+  ['SEARCH flags', 5],
+  ['SEARCH header', 10],
   ['APPEND', 10],
 ];
+const MIX = FULL_MIX.filter(([kind]) => !SKIPPED.has(kind));
+const MIX_TOTAL = MIX.reduce((sum, [, share]) => sum + share, 0);
 
 function opsFor(client: number, round: number, appends: Buffer[]): Op[] {
   const next = random(7919 * (round + 1) + client);
   const uid = () => 1 + Math.floor(next() * MESSAGES);
   const ops: Op[] = [];
   for (let i = 0; i < COMMANDS; i++) {
-    let pick = next() * 100;
+    let pick = next() * MIX_TOTAL;
     let kind = MIX[MIX.length - 1][0];
     for (const [name, share] of MIX) {
       if (pick < share) {
@@ -297,13 +308,15 @@ function opsFor(client: number, round: number, appends: Buffer[]): Op[] {
         ops.push({ kind, text: `UID STORE ${uid()} ${sign}FLAGS (${flag})` });
         break;
       }
-      case 'SEARCH': {
-        const which = Math.floor(next() * 3);
-        const text =
-          which === 0 ? 'UID SEARCH UNSEEN' : which === 1 ? `UID SEARCH FROM "sender${Math.floor(next() * 500)}@"` : `UID SEARCH SUBJECT "${['budget', 'holiday', 'report', 'concert'][Math.floor(next() * 4)]}"`;
-        ops.push({ kind, text });
+      case 'SEARCH flags':
+        ops.push({ kind, text: next() < 0.5 ? 'UID SEARCH UNSEEN' : 'UID SEARCH FLAGGED' });
         break;
-      }
+      case 'SEARCH header':
+        ops.push({
+          kind,
+          text: next() < 0.5 ? `UID SEARCH FROM "sender${Math.floor(next() * 500)}@"` : `UID SEARCH SUBJECT "${['budget', 'holiday', 'report', 'concert'][Math.floor(next() * 4)]}"`,
+        });
+        break;
       case 'APPEND':
         ops.push({ kind, append: appends[Math.floor(next() * appends.length)] });
         break;
@@ -345,15 +358,25 @@ async function runLoad(server: Server, round: number, appends: Buffer[]): Promis
 
 async function loadTest(servers: Server[], appends: Buffer[]): Promise<void> {
   log(`1. load: ${CLIENTS} concurrent clients × ${COMMANDS} commands per round, all on one INBOX of ${MESSAGES} messages`);
-  log(`   mix: ${MIX.map(([k, s]) => `${k} ${s}%`).join(', ')}`);
+  log(`   mix: ${MIX.map(([k, s]) => `${k} ${((100 * s) / MIX_TOTAL).toFixed(0)}%`).join(', ')}${SKIPPED.size > 0 ? ` (IMAP_BENCH_SKIP: ${[...SKIPPED].join(', ')})` : ''}`);
   // Warm-up (not counted): Dovecot builds its index and header cache on first use, hotbridge loads the list.
+  // Timed with one client on an idle server: what a command costs without contention.
+  const idle: string[] = [];
   for (const server of servers) {
     const client = await login(server.port, LOAD_USER);
     expectOk(await client.command('SELECT INBOX'), `warm-up on ${server.name}`);
-    expectOk(await client.command('UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)'), `warm-up on ${server.name}`);
-    expectOk(await client.command('UID SEARCH FROM "sender1@" SUBJECT "x"'), `warm-up on ${server.name}`);
+    const [all, allMs] = await timed(() => client.command('UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)'));
+    expectOk(all, `warm-up on ${server.name}`);
+    const searchMs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const [reply, took] = await timed(() => client.command(`UID SEARCH FROM "sender${i}@"`));
+      expectOk(reply, `warm-up on ${server.name}`);
+      searchMs.push(took);
+    }
     await client.close();
+    idle.push(`${server.name}: UID FETCH 1:* (… ENVELOPE BODYSTRUCTURE) ${ms(allMs)}, UID SEARCH FROM ${ms(Math.min(...searchMs))}`);
   }
+  log(`   one client, idle server (warm-up): ${idle.join('; ')}`);
   const best = new Map<string, LoadResult>();
   for (let round = 0; round < ROUNDS; round++) {
     const cells: string[] = [];
@@ -425,6 +448,8 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-bench-imap-'));
 let lab: Lab | undefined;
 let hotbridge: HotbridgeChild | undefined;
 try {
+  // Decided first: `npm run bench` has just built dist/, and src/ may change while the mailboxes fill.
+  const tree = (process.env.IMAP_BENCH_SERVER as 'dist' | 'src' | undefined) ?? (distIsFresh() ? 'dist' : 'src');
   const dovecotVersion = execFileSync('dovecot', ['--version'], { encoding: 'utf8' }).trim();
   log(`IMAP benchmark: hotbridge (own process, node ${process.version}) vs Dovecot ${dovecotVersion} (maildir), ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)}`);
   let [boxes, genMs] = await timed(async () => makeMailboxes());
@@ -439,7 +464,6 @@ try {
   const appends = boxes.appends;
   boxes = { load: [], appends: [], big: 0, search: [] };
 
-  const tree = (process.env.IMAP_BENCH_SERVER as 'dist' | 'src' | undefined) ?? (distIsFresh() ? 'dist' : 'src');
   hotbridge = await startHotbridge(tree, dir, [LOAD_USER.user, BIG_USER.user, SEARCH_USER.user]);
   const activeHotbridge = hotbridge;
   const servers: Server[] = [
@@ -464,12 +488,13 @@ try {
   });
 
   await loadTest(servers, appends);
+  log(`   hotbridge server after the load: ${formatMemory(await hotbridge.memory(false))}; after a full GC ${formatMemory(await hotbridge.memory(true))}`);
 
   if (SEARCH > 0) {
     log(`3. UID SEARCH TEXT "${RARE_WORD}" over ${SEARCH} mixed messages (Dovecot without an FTS plugin reads the messages)`);
     for (const server of servers) await searchText(server);
   }
-  log(`   hotbridge server at the end: ${formatMemory(await hotbridge.memory(false))}`);
+  log(`   hotbridge server at the end: ${formatMemory(await hotbridge.memory(false))}; after a full GC ${formatMemory(await hotbridge.memory(true))}`);
 } finally {
   await hotbridge?.stop();
   await lab?.stop();

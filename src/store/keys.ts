@@ -20,3 +20,10 @@ export const uidlFromPop3Key = (key: string): string => key.slice(key.indexOf('\
 
 export const subscriptionKey = (account: string, name: string): string => `${account}\u0000${name}`;
 export const subscriptionRange = pop3Range;
+
+// The expunge history (QRESYNC, RFC 7162 §3.2.5): mailbox id + the mod-sequence of the expunge.
+// Mod-sequences reach 2^53 at most (JavaScript numbers), 16 digits.
+const pad16 = (n: number): string => n.toString().padStart(16, '0');
+export const vanishedKey = (mailboxId: number, modseq: number): string => `${pad10(mailboxId)}!${pad16(modseq)}`;
+export const vanishedRange = messageRange;
+export const modseqFromVanishedKey = (key: string): number => Number(key.slice(11));

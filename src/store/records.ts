@@ -13,6 +13,12 @@ export interface MailboxRecord {
   uidNext: number;
   /** RFC 7162: the highest mod-sequence of anything in the mailbox (starts at 1). */
   highestModseq: number;
+  /**
+   * QRESYNC (RFC 7162 §5.3): the expunge history lists every expunge with a mod-sequence above this;
+   * older ones were forgotten to bound its size. Absent in records written before the history existed
+   * (the store then takes the mailbox's HIGHESTMODSEQ at first load).
+   */
+  vanishedFloor?: number;
   specialUse?: SpecialUse;
   createdAt: number;
 }

@@ -22,10 +22,14 @@ import {
   subscriptionRange,
   uidFromMessageKey,
   uidlFromPop3Key,
+  modseqFromVanishedKey,
+  vanishedKey,
+  vanishedRange,
 } from './keys.js';
 import { indexMessage, MESSAGE_INDEX_VERSION, type MessageIndex } from './mime/index.js';
 import { MessageList } from './message-list.js';
 import { runMigrations } from './migrations.js';
+import { flattenRanges, rangesOf, unflattenRanges, VanishedLog, type StoredRanges, type UidRanges, type VanishedEntry } from './vanished-log.js';
 import type {
   MailboxRecord,
   MessageRecord,
@@ -108,9 +112,32 @@ export interface IngestItem {
 export interface OpenOptions {
   /** For tests and tools: skip creating the default mailboxes for these accounts. */
   accounts?: string[];
+  /** UID ranges of expunge history kept per mailbox (QRESYNC); default VANISHED_HISTORY_LIMIT. */
+  vanishedHistoryLimit?: number;
+}
+
+/**
+ * How many UID ranges of expunge history each mailbox keeps for QRESYNC. One expunge of adjacent
+ * messages is one range, so this is about the last 10,000 deletions of a client that removes one
+ * message at a time; older ones collapse into the mailbox's `vanishedFloor` (RFC 7162 §5.3).
+ */
+export const VANISHED_HISTORY_LIMIT = 10_000;
+
+/** What `Store.vanishedSince` knows. */
+export interface VanishedAnswer {
+  /** False when the history no longer reaches back to the mod-sequence asked about. */
+  complete: boolean;
+  /** With `complete`: the UIDs expunged after that mod-sequence, as ascending ranges. */
+  ranges: UidRanges;
 }
 
 const openPaths = new Set<string>();
+
+/**
+ * How many parsed indexes (without body text, a few KB each) stay in memory: enough for the working set of
+ * a busy mailbox's FETCH ENVELOPE and header SEARCH, small next to the RSS budget.
+ */
+const INDEX_CACHE_ENTRIES = 4096;
 
 export class Store {
   readonly changes = new ChangeFeed();
@@ -118,6 +145,9 @@ export class Store {
   private readonly lists = new Map<number, MessageList>();
   private readonly ledgers = new Map<string, Map<string, Pop3LedgerEntry>>();
   private readonly blobRefs = new Map<string, number>();
+  /** Parsed indexes without body text, least recently used first (see getIndexes). */
+  private readonly indexCache = new Map<string, MessageIndex>();
+  private readonly vanishedLogs = new Map<number, VanishedLog>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private lastUidValidity = 0;
@@ -128,6 +158,7 @@ export class Store {
   private constructor(
     readonly dataDir: string,
     private readonly db: Level<string, unknown>,
+    private readonly vanishedLimit: number,
   ) {
     this.sub = {
       meta: db.sublevel<string, unknown>('meta', { valueEncoding: 'json' }),
@@ -136,9 +167,13 @@ export class Store {
       blob: db.sublevel<string, Buffer>('blob', { valueEncoding: 'buffer' }),
       blobref: db.sublevel<string, number>('blobref', { valueEncoding: 'json' }),
       index: db.sublevel<string, StoredIndex>('index', { valueEncoding: 'json' }),
+      // The decoded body text of an index, kept apart: it is most of the index's bytes, and only
+      // BODY/TEXT searches read it, while FETCH ENVELOPE and header SEARCH read the rest constantly.
+      indexText: db.sublevel<string, string>('itext', { valueEncoding: 'json' }),
       pop3: db.sublevel<string, Pop3LedgerEntry>('pop3', { valueEncoding: 'json' }),
       outbox: db.sublevel<string, OutboxEntry>('outbox', { valueEncoding: 'json' }),
       subscription: db.sublevel<string, boolean>('subscription', { valueEncoding: 'json' }),
+      vanished: db.sublevel<string, StoredRanges>('vanished', { valueEncoding: 'json' }),
     };
   }
 
@@ -162,7 +197,7 @@ export class Store {
       throw err;
     }
     openPaths.add(absolute);
-    const store = new Store(absolute, db);
+    const store = new Store(absolute, db, options.vanishedHistoryLimit ?? VANISHED_HISTORY_LIMIT);
     try {
       await runMigrations(db);
       await store.loadMailboxes();
@@ -218,11 +253,13 @@ export class Store {
       if (before === 0 && after > 0) {
         if (!change.raw) throw new Error(`blob ${blobId} is referenced but its bytes were not given`);
         txn.ops.push({ type: 'put', sublevel: blob, key: blobId, value: change.raw });
-        txn.ops.push({ type: 'put', sublevel: index, key: blobId, value: { v: MESSAGE_INDEX_VERSION, index: change.index ?? indexMessage(change.raw) } });
+        this.putIndexOps(txn.ops, blobId, change.index ?? indexMessage(change.raw));
       }
       if (after === 0) {
         txn.ops.push({ type: 'del', sublevel: blob, key: blobId });
         txn.ops.push({ type: 'del', sublevel: index, key: blobId });
+        txn.ops.push({ type: 'del', sublevel: this.sub.indexText, key: blobId });
+        txn.afterCommit.push(() => this.indexCache.delete(blobId));
         txn.ops.push({ type: 'del', sublevel: blobref, key: blobId });
       } else {
         txn.ops.push({ type: 'put', sublevel: blobref, key: blobId, value: after });
@@ -251,6 +288,9 @@ export class Store {
 
   private async loadMailboxes(): Promise<void> {
     for await (const record of this.sub.mailbox.values()) {
+      // A mailbox from before the expunge history: nothing older than now is itemised. Stable until
+      // the record is next written (which only happens with a new mod-sequence), and then stored.
+      record.vanishedFloor ??= record.highestModseq;
       this.mailboxes.set(record.id, record);
       this.nextMailboxId = Math.max(this.nextMailboxId, record.id + 1);
     }
@@ -293,6 +333,7 @@ export class Store {
       uidValidity: this.newUidValidity(txn),
       uidNext: 1,
       highestModseq: 1,
+      vanishedFloor: 0,
       createdAt: Date.now(),
       ...(specialUse ? { specialUse } : {}),
     };
@@ -363,9 +404,14 @@ export class Store {
         this.addBlobRef(txn, message.blobId, -1);
       }
       txn.ops.push({ type: 'del', sublevel: this.sub.mailbox, key: mailboxKey(mailboxId) });
+      // The expunge history goes with the mailbox (RFC 7162 §5.3: it SHOULD be deleted).
+      for await (const key of this.sub.vanished.keys(vanishedRange(mailboxId))) {
+        txn.ops.push({ type: 'del', sublevel: this.sub.vanished, key });
+      }
       txn.afterCommit.push(() => {
         this.mailboxes.delete(mailboxId);
         this.lists.delete(mailboxId);
+        this.vanishedLogs.delete(mailboxId);
       });
       txn.changes.push({ kind: 'mailbox-deleted', mailboxId, account: record.account, name: record.name });
       await this.commit(txn);
@@ -463,13 +509,75 @@ export class Store {
     return raw;
   }
 
-  /** The parsed index of a message; recomputed (and stored) when it was made by an older indexer. */
-  async getIndex(blobId: string): Promise<MessageIndex> {
-    const stored = await this.sub.index.get(blobId);
-    if (stored && stored.v === MESSAGE_INDEX_VERSION) return stored.index;
-    const index = indexMessage(await this.getBlob(blobId));
-    await this.sub.index.put(blobId, { v: MESSAGE_INDEX_VERSION, index });
+  /** The index of a message without its body text (see getIndexes). */
+  async getIndex(blobId: string, options: { text?: boolean } = {}): Promise<MessageIndex> {
+    const [index] = await this.getIndexes([blobId], options);
+    if (!index) throw new StoreError('NONEXISTENT', `blob ${blobId} is missing`);
     return index;
+  }
+
+  /**
+   * The parsed indexes of many messages in one read (undefined where a blob is gone). Without
+   * `text: true` the body text is left out (`text` is empty): ENVELOPE, BODYSTRUCTURE and header searches
+   * never need it, and it is most of the bytes. Indexes made by an older indexer are recomputed and stored.
+   */
+  async getIndexes(blobIds: readonly string[], options: { text?: boolean } = {}): Promise<Array<MessageIndex | undefined>> {
+    const result: Array<MessageIndex | undefined> = new Array(blobIds.length);
+    const missing: number[] = [];
+    blobIds.forEach((blobId, i) => {
+      const cached = this.indexCache.get(blobId);
+      if (cached) {
+        // Most recently used last: Map keeps insertion order.
+        this.indexCache.delete(blobId);
+        this.indexCache.set(blobId, cached);
+        result[i] = cached;
+      } else missing.push(i);
+    });
+    if (missing.length > 0) {
+      const stored = await this.sub.index.getMany(missing.map((i) => blobIds[i]));
+      for (let k = 0; k < missing.length; k++) {
+        const i = missing[k];
+        let entry = stored[k];
+        if (!entry || entry.v !== MESSAGE_INDEX_VERSION || entry.index.text) {
+          const repaired = await this.repairIndex(blobIds[i], entry);
+          if (!repaired) continue;
+          entry = repaired;
+        }
+        const index = entry.index.text ? { ...entry.index, text: '' } : entry.index;
+        result[i] = index;
+        this.indexCache.set(blobIds[i], index);
+        if (this.indexCache.size > INDEX_CACHE_ENTRIES) this.indexCache.delete(this.indexCache.keys().next().value as string);
+      }
+    }
+    if (!options.text) return result;
+    const present = blobIds.map((_, i) => i).filter((i) => result[i] !== undefined);
+    const texts = await this.sub.indexText.getMany(present.map((i) => blobIds[i]));
+    present.forEach((i, k) => {
+      result[i] = { ...result[i]!, text: texts[k] ?? '' };
+    });
+    return result;
+  }
+
+  /**
+   * Rewrites an index made by an older indexer (or stored before the body text moved to its own entry).
+   * Through the write queue, so it cannot race with the blob's deletion; undefined when the blob is gone.
+   */
+  private repairIndex(blobId: string, stored: StoredIndex | undefined): Promise<StoredIndex | undefined> {
+    return this.exclusive(async () => {
+      const raw = await this.sub.blob.get(blobId);
+      if (raw === undefined) return undefined;
+      const index = stored && stored.v === MESSAGE_INDEX_VERSION ? stored.index : indexMessage(raw);
+      const ops: BatchOp[] = [];
+      this.putIndexOps(ops, blobId, index);
+      await this.db.batch(ops as never);
+      return { v: MESSAGE_INDEX_VERSION, index: { ...index, text: '' } };
+    });
+  }
+
+  /** Writes an index as two entries: the structure and headers, and the body text apart. */
+  private putIndexOps(ops: BatchOp[], blobId: string, index: MessageIndex): void {
+    ops.push({ type: 'put', sublevel: this.sub.index, key: blobId, value: { v: MESSAGE_INDEX_VERSION, index: { ...index, text: '' } } });
+    ops.push({ type: 'put', sublevel: this.sub.indexText, key: blobId, value: index.text });
   }
 
   private putMessage(txn: Txn, mailboxId: number, record: MessageRecord): void {
@@ -728,6 +836,7 @@ export class Store {
     if (removed.length === 0) return removed;
     const pending = this.pendingMailbox(txn, mailbox);
     const modseq = ++pending.highestModseq;
+    await this.recordVanished(txn, pending, { modseq, ranges: rangesOf(removed) });
     if (expungedUidls.length > 0) {
       const ledger = await this.loadLedger(mailbox.account);
       for (const uidl of expungedUidls) {
@@ -741,6 +850,55 @@ export class Store {
     txn.afterCommit.push(() => list.remove(removed));
     txn.changes.push({ kind: 'messages-expunged', mailboxId, uids: removed, modseq });
     return removed;
+  }
+
+  private async loadVanished(mailboxId: number): Promise<VanishedLog> {
+    const cached = this.vanishedLogs.get(mailboxId);
+    if (cached) return cached;
+    const entries: VanishedEntry[] = [];
+    for await (const [key, value] of this.sub.vanished.iterator(vanishedRange(mailboxId))) {
+      entries.push({ modseq: modseqFromVanishedKey(key), ranges: unflattenRanges(value) });
+    }
+    const raced = this.vanishedLogs.get(mailboxId);
+    if (raced) return raced;
+    const log = new VanishedLog(entries);
+    this.vanishedLogs.set(mailboxId, log);
+    return log;
+  }
+
+  /**
+   * QRESYNC (RFC 7162 §3.2.7): remembers which UIDs an expunge removed, with its mod-sequence, in the
+   * expunge's own batch. Keeps the history within its limit by forgetting the oldest entries and
+   * raising the mailbox's floor to the newest one forgotten.
+   */
+  private async recordVanished(txn: Txn, pending: MailboxRecord, entry: VanishedEntry): Promise<void> {
+    const log = await this.loadVanished(pending.id);
+    const { forget, dropNew } = log.plan(entry.ranges.length, this.vanishedLimit);
+    let floor = pending.vanishedFloor ?? 0;
+    for (const old of forget) {
+      txn.ops.push({ type: 'del', sublevel: this.sub.vanished, key: vanishedKey(pending.id, old.modseq) });
+      floor = Math.max(floor, old.modseq);
+    }
+    if (dropNew) floor = Math.max(floor, entry.modseq);
+    else txn.ops.push({ type: 'put', sublevel: this.sub.vanished, key: vanishedKey(pending.id, entry.modseq), value: flattenRanges(entry.ranges) });
+    pending.vanishedFloor = floor;
+    txn.afterCommit.push(() => {
+      if (!dropNew) log.add(entry);
+      log.forgetUpTo(floor);
+    });
+  }
+
+  /**
+   * QRESYNC (RFC 7162 §3.2.5.1, §3.2.6): the UIDs expunged from a mailbox after mod-sequence `modseq`.
+   * Not `complete` when the history has been trimmed past that point; the caller then reports every
+   * UID it is asked about that no longer exists.
+   */
+  async vanishedSince(mailboxId: number, modseq: number): Promise<VanishedAnswer> {
+    const mailbox = this.requireMailbox(mailboxId);
+    if (modseq >= mailbox.highestModseq) return { complete: true, ranges: [] };
+    if (modseq < (mailbox.vanishedFloor ?? mailbox.highestModseq)) return { complete: false, ranges: [] };
+    const log = await this.loadVanished(mailboxId);
+    return { complete: true, ranges: log.since(modseq) };
   }
 
   // ---------------------------------------------------------------- outbox

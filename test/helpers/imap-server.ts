@@ -8,7 +8,7 @@ import { LocalAuthenticator } from '../../src/daemon/local-auth.js';
 import { silentLogger } from '../../src/daemon/logger.js';
 import { startImapServer, type ImapServer, type ImapServerOptions } from '../../src/downstream/imap/server.js';
 import { LocalPasswords } from '../../src/store/local-passwords.js';
-import { Store } from '../../src/store/store.js';
+import { Store, type OpenOptions } from '../../src/store/store.js';
 
 export const USER = 'alice@example.test';
 export const PASSWORD = 'secret';
@@ -44,9 +44,10 @@ async function writePasswords(dir: string): Promise<void> {
 export async function startTestServer(
   overrides: Partial<Omit<ImapServerOptions, 'store' | 'auth'>> = {},
   existingDir?: string,
+  storeOptions: Omit<OpenOptions, 'accounts'> = {},
 ): Promise<TestServer> {
   const dir = existingDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-imap-'));
-  const store = await Store.open(dir, { accounts: [USER, OTHER_USER] });
+  const store = await Store.open(dir, { ...storeOptions, accounts: [USER, OTHER_USER] });
   if (!existingDir) await writePasswords(dir);
   const auth = new LocalAuthenticator(new LocalPasswords(dir), { accounts: () => [USER, OTHER_USER], baseDelayMs: 10, maxDelayMs: 50 });
   const server = await startImapServer({

@@ -19,9 +19,11 @@ export type MailStore = Pick<
   | 'listMessages'
   | 'getBlob'
   | 'getIndex'
+  | 'getIndexes'
   | 'appendMessage'
   | 'storeFlags'
   | 'copyMessages'
   | 'moveMessages'
   | 'expungeMessages'
+  | 'vanishedSince'
 >;

@@ -20,6 +20,7 @@ const AFTER_LOGIN = [
   'LIST-EXTENDED',
   'LIST-STATUS',
   'CONDSTORE',
+  'QRESYNC',
 ];
 
 /**

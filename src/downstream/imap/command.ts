@@ -23,6 +23,16 @@ export interface ServerContext {
   maxLiteralBytes: number;
   /** Present when STARTTLS is offered. */
   tls?: SecureContext;
+  /** IDLE timing (RFC 2177 §3). */
+  idle: IdleTiming;
+}
+
+/** How IDLE keeps a connection alive and when it gives up. */
+export interface IdleTiming {
+  /** Interval of `* OK Still here` while idling, so NAT boxes and firewalls keep the connection. */
+  keepaliveMs: number;
+  /** An IDLE without DONE for this long ends the connection with BYE (clients re-IDLE before 29 minutes). */
+  limitMs: number;
 }
 
 /** A line the client sent in answer to a continuation request, or why there is none. */
@@ -53,6 +63,11 @@ export interface CommandContext {
 export interface CommandOutcome {
   text?: string;
   code?: string;
+  /**
+   * A response code that can only be known once the updates this command allows have been sent
+   * (HIGHESTMODSEQ after EXPUNGE with QRESYNC, RFC 7162 §3.2.7); takes precedence over `code`.
+   */
+  codeAfterSync?: () => string | undefined;
   /** After the tagged line: start TLS (STARTTLS) or end the connection (LOGOUT). */
   then?: 'starttls' | 'logout';
 }

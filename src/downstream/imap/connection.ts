@@ -141,15 +141,22 @@ export class ImapConnection {
     });
   }
 
-  /** The next reader event; undefined once the connection is gone, 'timeout' after `timeoutMs` without input. */
+  /**
+   * The next reader event; undefined once the connection is gone, 'timeout' after `timeoutMs` without
+   * input. A line (AUTHENTICATE, IDLE's DONE) must be complete within `timeoutMs` altogether, so a
+   * client trickling bytes cannot keep an IDLE open past its limit; a command only needs the input to
+   * keep flowing (a large APPEND on a slow link may take long).
+   */
   private async nextEvent(mode: 'command' | 'line', timeoutMs: number): Promise<ReaderEvent | 'timeout' | undefined> {
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.ended) return undefined;
       const event = this.reader.next(mode);
       if (this.socket.isPaused() && this.reader.buffered < PAUSE_ABOVE / 2) this.socket.resume();
       if (event) return event;
       if (this.inputEnded) return undefined;
-      if (!(await this.waitForInput(timeoutMs))) return 'timeout';
+      const wait = mode === 'line' ? deadline - Date.now() : timeoutMs;
+      if (wait <= 0 || !(await this.waitForInput(wait))) return 'timeout';
     }
   }
 
@@ -298,7 +305,7 @@ export class ImapConnection {
       if (this.ended) return;
       await this.syncView(allowsExpunge);
       if (this.ended) return;
-      this.out.write(taggedLine(tag, 'OK', outcome.text ?? `${uid ? 'UID ' : ''}${name} completed`, outcome.code));
+      this.out.write(taggedLine(tag, 'OK', outcome.text ?? `${uid ? 'UID ' : ''}${name} completed`, outcome.codeAfterSync?.() ?? outcome.code));
       if (outcome.then === 'starttls') this.startTls();
       else if (outcome.then === 'logout') this.end();
     } catch (err) {
@@ -322,8 +329,18 @@ export class ImapConnection {
   private async syncView(expunges: boolean): Promise<void> {
     const view = this.session.view;
     if (!view) return;
-    await view.sync(this.out, { expunges, modseq: this.session.condstore });
-    if (view.wasDeleted) this.closeWithBye('The selected mailbox was deleted by another session');
+    const qresync = this.session.enabled.has('QRESYNC');
+    await view.sync(this.out, { expunges, modseq: this.session.condstore, vanished: qresync });
+    if (view.wasDeleted) {
+      this.closeWithBye('The selected mailbox was deleted by another session');
+      return;
+    }
+    // RFC 7162 §3.2, §6: a QRESYNC client takes the highest MODSEQ it saw as its new HIGHESTMODSEQ
+    // unless told otherwise; while an expunge is held back (FETCH, STORE, SEARCH) it must be told a
+    // value below that expunge's, or a reconnect would never learn of it.
+    if (qresync && !expunges && view.hasHeldExpunges()) {
+      this.out.untagged(`OK [HIGHESTMODSEQ ${view.reportableModseq()}] Expunges are held back until a command that may report them`);
+    }
   }
 
   /** STARTTLS: the tagged OK goes out in plaintext, then the same socket carries TLS (RFC 3501 §6.2.1). */

@@ -23,6 +23,8 @@ export interface FetchPlan {
   items: readonly FetchItem[];
   /** Messages whose FLAGS must be shown although not asked for (\Seen was just set, §6.4.5). */
   flagsChanged: ReadonlySet<number>;
+  /** CONDSTORE is on: those responses also carry UID and MODSEQ (RFC 7162 §3.2.4). */
+  condstore?: boolean;
 }
 
 /** How the FETCH went, for the tagged reply. */
@@ -45,6 +47,9 @@ function literal(bytes: Buffer): [string, Buffer | undefined] {
 }
 
 /** Writes one FETCH response per sequence number, in order, waiting for the socket when it is full. */
+/** Messages whose indexes are read from the store together. */
+const INDEX_BATCH = 128;
+
 export async function writeFetchResponses(
   out: ResponseOutput,
   store: MailStore,
@@ -56,16 +61,28 @@ export async function writeFetchResponses(
   const wantsIndex = needsIndex(items);
   const wantsBlob = items.some((item) => item.kind === 'section');
   const hasFlags = items.some((item) => item.kind === 'FLAGS');
+  const hasUid = items.some((item) => item.kind === 'UID');
+  const hasModseq = items.some((item) => item.kind === 'MODSEQ');
   let missing = 0;
 
-  for (const seq of seqs) {
+  // Indexes are read a batch at a time: one store read per batch instead of one per message.
+  let indexes: Array<MessageIndex | undefined> = [];
+  for (let n = 0; n < seqs.length; n++) {
+    const seq = seqs[n];
     const record = view.at(seq);
-    let index: MessageIndex | undefined;
+    if (wantsIndex && n % INDEX_BATCH === 0) {
+      indexes = await store.getIndexes(seqs.slice(n, n + INDEX_BATCH).map((s) => view.at(s).blobId));
+    }
+    const index = wantsIndex ? indexes[n % INDEX_BATCH] : undefined;
     let raw: Buffer | undefined;
-    if (wantsIndex || wantsBlob) {
+    if (wantsIndex && !index) {
+      // Expunged by another session and its bytes are gone: skip it and say so in the tagged reply.
+      missing++;
+      continue;
+    }
+    if (wantsBlob) {
       try {
-        if (wantsIndex) index = await store.getIndex(record.blobId);
-        if (wantsBlob) raw = await store.getBlob(record.blobId);
+        raw = await store.getBlob(record.blobId);
       } catch (err) {
         // Expunged by another session and its bytes are gone: skip it and say so in the tagged reply.
         if (err instanceof StoreError && err.code === 'NONEXISTENT') {
@@ -121,9 +138,19 @@ export async function writeFetchResponses(
         }
       }
     }
-    if (!hasFlags && plan.flagsChanged.has(record.uid)) {
-      sep();
-      line += `FLAGS ${view.flagsOf(record)}`;
+    if (plan.flagsChanged.has(record.uid)) {
+      if (!hasFlags) {
+        sep();
+        line += `FLAGS ${view.flagsOf(record)}`;
+      }
+      if (plan.condstore && !hasUid) {
+        sep();
+        line += `UID ${record.uid}`;
+      }
+      if (plan.condstore && !hasModseq) {
+        sep();
+        line += `MODSEQ (${record.modseq})`;
+      }
     }
     out.write(line + ')\r\n');
     if (out.congested) await out.drain();

@@ -10,7 +10,7 @@ import type { ListenAddress } from '../../config/types.js';
 import type { LocalAuthenticator } from '../../daemon/local-auth.js';
 import type { Logger } from '../../daemon/logger.js';
 import type { Store } from '../../store/store.js';
-import type { ServerContext } from './command.js';
+import type { IdleTiming, ServerContext } from './command.js';
 import { ImapConnection } from './connection.js';
 import { RecentTracker } from './recent.js';
 
@@ -28,6 +28,11 @@ export interface ImapServerOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** Autologout; defaults 60 s before login, 30 min after (RFC 3501 §5.4). */
   idleTimeoutMs?: { unauthenticated: number; authenticated: number };
+  /**
+   * IDLE (RFC 2177): keep-alive interval (default 2 min, as Dovecot's imap_idle_notify_interval) and
+   * the longest IDLE without DONE (default 29 min, then BYE).
+   */
+  idle?: Partial<IdleTiming>;
 }
 
 /** A running IMAP server. */
@@ -40,6 +45,7 @@ export interface ImapServer {
 }
 
 const DEFAULT_TIMEOUTS = { unauthenticated: 60_000, authenticated: 30 * 60_000 };
+const DEFAULT_IDLE: IdleTiming = { keepaliveMs: 2 * 60_000, limitMs: 29 * 60_000 };
 /** How long stop() waits for clients to close after BYE before cutting them off. */
 const STOP_GRACE_MS = 2_000;
 
@@ -71,6 +77,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     logger,
     recent: new RecentTracker(mailboxes),
     maxLiteralBytes: options.maxLiteralBytes,
+    idle: { ...DEFAULT_IDLE, ...options.idle },
     ...(options.tls ? { tls: tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key }) } : {}),
   };
   const timeouts = options.idleTimeoutMs ?? DEFAULT_TIMEOUTS;

@@ -33,10 +33,14 @@ export class SessionView {
   private readonly recentUids = new Set<number>();
   /** Keywords announced in the last FLAGS response (lower case -> as written). */
   private keywords = new Map<string, string>();
-  // Notes from the change feed, waiting for sync().
-  private readonly expunged = new Set<number>();
-  private readonly flagsChanged = new Set<number>();
+  // Notes from the change feed, waiting for sync(): UID -> the mod-sequence of the change.
+  private readonly expunged = new Map<number, number>();
+  private readonly flagsChanged = new Map<number, number>();
   private hasNew = false;
+  /** Mod-sequence of the oldest new message not announced yet (Infinity when none). */
+  private oldestNewModseq = Infinity;
+  /** The highest mod-sequence of any change this view has heard of (or loaded). */
+  private latestModseq = 0;
   private keywordsChanged = false;
   private deleted = false;
   private unsubscribe: () => void = () => undefined;
@@ -63,7 +67,9 @@ export class SessionView {
       view.unsubscribe();
       throw err;
     }
-    view.hasNew = false;
+    // Changes heard while loading stay noted: a message added after the list was taken would
+    // otherwise never be announced. A note about something the list already has is harmless.
+    view.latestModseq = Math.max(view.latestModseq, view.mailbox.highestModseq);
     view.claimRecent(view.records);
     for (const record of view.records) view.noteKeywords(record.flags);
     view.keywordsChanged = false;
@@ -107,6 +113,28 @@ export class SessionView {
   /** Whether the store has expunged this message but the client has not been told yet. */
   isExpunged(uid: number): boolean {
     return this.expunged.has(uid);
+  }
+
+  /** The messages as the client knows them, ascending by UID (index = sequence number - 1). */
+  messages(): readonly MessageRecord[] {
+    return this.records;
+  }
+
+  /** Whether expunges are waiting for a moment when they may be sent. */
+  hasHeldExpunges(): boolean {
+    return this.expunged.size > 0;
+  }
+
+  /**
+   * The HIGHESTMODSEQ this client may be told now (RFC 7162 §3.2, §6): the newest mod-sequence the
+   * view knows of, but below every change it has not reported yet, so a client that caches the value
+   * and reconnects with it can never miss a change that was held back (an expunge during FETCH).
+   */
+  reportableModseq(): number {
+    let oldestPending = this.oldestNewModseq;
+    for (const modseq of this.expunged.values()) oldestPending = Math.min(oldestPending, modseq);
+    for (const modseq of this.flagsChanged.values()) oldestPending = Math.min(oldestPending, modseq);
+    return oldestPending === Infinity ? this.latestModseq : Math.min(this.latestModseq, oldestPending - 1);
   }
 
   /** Flags as the client sees them, \Recent included. */
@@ -208,20 +236,24 @@ export class SessionView {
     switch (change.kind) {
       case 'message-added':
         if (change.mailboxId !== this.mailboxId) return;
+        this.latestModseq = Math.max(this.latestModseq, change.modseq);
         this.hasNew = true;
+        this.oldestNewModseq = Math.min(this.oldestNewModseq, change.modseq);
         break;
       case 'flags-changed': {
         if (change.mailboxId !== this.mailboxId) return;
+        this.latestModseq = Math.max(this.latestModseq, change.modseq);
         const seq = this.seqOf(change.uid);
         if (seq > 0) this.records[seq - 1] = { ...this.records[seq - 1], flags: change.flags, modseq: change.modseq };
         this.noteKeywords(change.flags);
         if (change.origin === this.origin) return;
-        this.flagsChanged.add(change.uid);
+        if (!this.flagsChanged.has(change.uid)) this.flagsChanged.set(change.uid, change.modseq);
         break;
       }
       case 'messages-expunged':
         if (change.mailboxId !== this.mailboxId) return;
-        for (const uid of change.uids) this.expunged.add(uid);
+        this.latestModseq = Math.max(this.latestModseq, change.modseq);
+        for (const uid of change.uids) this.expunged.set(uid, change.modseq);
         break;
       case 'mailbox-deleted':
         if (change.mailboxId !== this.mailboxId) return;
@@ -270,9 +302,12 @@ export class SessionView {
   async sync(out: ResponseOutput, options: SyncOptions): Promise<void> {
     if (!this.hasPending()) return;
     if (options.expunges && this.expunged.size > 0) this.sendExpunges(out, options.vanished === true);
+    // Taken before the list is read: news that arrive meanwhile are noted again, not lost.
+    const announceNew = this.hasNew;
+    this.hasNew = false;
+    this.oldestNewModseq = Infinity;
     const current = await this.store.listMessages(this.mailboxId).catch(() => [] as readonly MessageRecord[]);
-    if (this.hasNew) {
-      this.hasNew = false;
+    if (announceNew) {
       const last = this.records.length > 0 ? this.records[this.records.length - 1].uid : 0;
       let start = current.length;
       while (start > 0 && current[start - 1].uid > last) start--;
@@ -291,7 +326,7 @@ export class SessionView {
     }
     if (this.keywordsChanged) this.sendFlags(out);
     if (this.flagsChanged.size > 0) {
-      const uids = [...this.flagsChanged].sort((a, b) => a - b);
+      const uids = [...this.flagsChanged.keys()].sort((a, b) => a - b);
       this.flagsChanged.clear();
       for (const uid of uids) {
         const seq = this.seqOf(uid);

@@ -184,6 +184,23 @@ describe('Store', () => {
     await expect(store.getBlob(queued.blobId)).rejects.toThrow(StoreError);
   });
 
+  it('reads indexes in batches, with the body text only when asked for', async () => {
+    const inbox = store.findMailbox(ALICE, 'INBOX')!;
+    await store.appendMessage(inbox.id, simpleMessage(1));
+    await store.appendMessage(inbox.id, simpleMessage(2));
+    const [first, second] = await store.listMessages(inbox.id);
+    const plain = await store.getIndexes([first.blobId, 'no-such-blob', second.blobId]);
+    expect(plain[1]).toBeUndefined();
+    expect(plain[0]!.envelope).toBeDefined();
+    expect(plain[0]!.text).toBe('');
+    const withText = await store.getIndexes([second.blobId], { text: true });
+    expect(withText[0]!.text).toContain('message number 2');
+    // The text survives a reopen, and the cached index without it is not mistaken for it.
+    await reopen();
+    expect((await store.getIndex(first.blobId, { text: true })).text).toContain('message number 1');
+    expect((await store.getIndex(first.blobId)).text).toBe('');
+  });
+
   it('refuses a second open of the same data dir in one process', async () => {
     await expect(Store.open(dir)).rejects.toMatchObject({ code: 'INUSE' });
   });

@@ -1,10 +1,15 @@
 /**
  * ENABLE (RFC 5161): switches on extensions that change how the server talks. CONDSTORE (RFC 7162
- * §3.1) and QRESYNC (§3.2.3, which implies CONDSTORE) are known; others are ignored, as the RFC asks.
+ * §3.1) and QRESYNC (§3.2.3: implies CONDSTORE, and from then on expunges are reported as VANISHED)
+ * are known; other names are ignored, as the RFC asks. The ENABLED response names what this command
+ * switched on that was not on before.
  *
  *   C: t2 ENABLE CONDSTORE X-GOOD-IDEA
  *   S: * ENABLED CONDSTORE
  *   S: t2 OK ENABLE completed
+ *   C: t3 ENABLE QRESYNC
+ *   S: * ENABLED QRESYNC
+ *   S: t3 OK ENABLE completed
  */
 import { AUTHENTICATED, defineCommand } from '../command.js';
 import { enableCondstore } from '../condstore.js';
@@ -24,13 +29,16 @@ export default defineCommand({
     return names;
   },
   async run(ctx, names) {
-    const newly: string[] = [];
+    const { session } = ctx;
+    const newly: EnabledExtension[] = [];
     for (const name of names) {
       const known = KNOWN.find((extension) => extension === name);
-      // QRESYNC needs the expunge history the store does not keep yet: not offered, so not enabled.
-      if (!known || known === 'QRESYNC' || ctx.session.enabled.has(known)) continue;
-      enableCondstore(ctx);
+      if (!known || session.enabled.has(known) || newly.includes(known)) continue;
       newly.push(known);
+    }
+    if (newly.length > 0) {
+      enableCondstore(ctx);
+      for (const extension of newly) session.enabled.add(extension);
     }
     ctx.out.untagged(newly.length > 0 ? `ENABLED ${newly.join(' ')}` : 'ENABLED');
   },

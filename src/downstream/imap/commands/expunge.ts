@@ -10,8 +10,15 @@
  *   S: A202 OK EXPUNGE completed
  *
  *   C: A003 UID EXPUNGE 3000:3002
+ *
+ * Once QRESYNC is enabled (RFC 7162 §3.2.7): VANISHED instead, and HIGHESTMODSEQ in the tagged OK.
+ *
+ *   C: B202 EXPUNGE
+ *   S: * VANISHED 405,407,410,425
+ *   S: B202 OK [HIGHESTMODSEQ 20010715194045319] EXPUNGE completed
  */
 import { defineCommand, SELECTED } from '../command.js';
+import { highestModseqAfterExpunge } from '../condstore.js';
 import { ImapError } from '../errors.js';
 import type { SequenceSet } from '../wire/sequence-set.js';
 
@@ -38,7 +45,9 @@ export default defineCommand({
     const doomed = messages
       .filter((message) => message.flags.includes('\\Deleted') && (!candidates || candidates.has(message.uid)))
       .map((message) => message.uid);
-    if (doomed.length > 0) await ctx.server.store.expungeMessages(view.mailboxId, doomed);
-    // The EXPUNGE responses are the view's pending updates, sent by the dispatcher before the tagged OK.
+    const removed = doomed.length > 0 ? await ctx.server.store.expungeMessages(view.mailboxId, doomed) : [];
+    // The EXPUNGE (or VANISHED) responses are the view's pending updates, sent by the dispatcher before
+    // the tagged OK.
+    return highestModseqAfterExpunge(ctx, removed.length > 0);
   },
 });

@@ -1,7 +1,8 @@
 /**
  * FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8), with CONDSTORE's MODSEQ item and CHANGEDSINCE
- * modifier (RFC 7162 §3.1.4). Reading a body section without .PEEK sets \Seen, and the new FLAGS go
- * out in the same response.
+ * modifier (RFC 7162 §3.1.4) and QRESYNC's VANISHED modifier of UID FETCH (§3.2.6). Reading a body
+ * section without .PEEK sets \Seen, and the new FLAGS go out in the same response (with UID and MODSEQ
+ * once CONDSTORE is on, §3.2.4).
  *
  *   C: A654 FETCH 2:4 (FLAGS BODY[HEADER.FIELDS (DATE FROM)])
  *   S: * 2 FETCH (FLAGS (\Deleted \Seen) BODY[HEADER.FIELDS (DATE FROM)] {50}
@@ -12,18 +13,23 @@
  *   S: A654 OK FETCH completed
  *   C: A999 UID FETCH 4827313:4828442 FLAGS
  *   S: * 23 FETCH (UID 4827313 FLAGS (\Seen))
+ *   C: s100 UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)
+ *   S: * VANISHED (EARLIER) 300:310,405,411
+ *   S: * 1 FETCH (UID 404 FLAGS (\Seen) MODSEQ (65402))
  */
 import { defineCommand, SELECTED } from '../command.js';
 import { enableCondstore } from '../condstore.js';
 import { ImapError } from '../errors.js';
 import { parseFetchItems, type FetchItem } from '../fetch-items.js';
 import { lacksSeen, writeFetchResponses } from '../fetch-writer.js';
-import type { SequenceSet } from '../wire/sequence-set.js';
+import { mergeRanges, vanishedEarlier, writeVanishedEarlier } from '../qresync.js';
+import { resolveSequenceSet, type SequenceSet } from '../wire/sequence-set.js';
 
 interface FetchArgs {
   set: SequenceSet;
   items: FetchItem[];
   changedSince?: number;
+  vanished?: boolean;
 }
 
 export default defineCommand({
@@ -31,24 +37,37 @@ export default defineCommand({
   states: SELECTED,
   uidVariant: true,
   expungeAllowed: (uid) => uid,
-  parse(args): FetchArgs {
+  parse(args, { uid, session }): FetchArgs {
     args.space();
     const set = args.sequenceSet();
     args.space();
     const items = parseFetchItems(args);
     let changedSince: number | undefined;
+    let vanished = false;
     if (args.acceptSpace()) {
+      const seen = new Set<string>();
       args.list(() => {
         const modifier = args.atom('a FETCH modifier').toUpperCase();
-        if (modifier !== 'CHANGEDSINCE') throw ImapError.bad(`Unknown FETCH modifier ${modifier}`);
-        args.space();
-        changedSince = args.number('a mod-sequence', true);
+        if (seen.has(modifier)) throw ImapError.bad(`FETCH modifier ${modifier} given twice`);
+        seen.add(modifier);
+        if (modifier === 'CHANGEDSINCE') {
+          args.space();
+          changedSince = args.number('a mod-sequence', true);
+        } else if (modifier === 'VANISHED') {
+          // RFC 7162 §3.2.6: UID FETCH only, after ENABLE QRESYNC, and only with CHANGEDSINCE.
+          if (!uid) throw ImapError.bad('VANISHED is a UID FETCH modifier');
+          if (!session.enabled.has('QRESYNC')) throw ImapError.bad('QRESYNC is not enabled (send ENABLE QRESYNC first)');
+          vanished = true;
+        } else throw ImapError.bad(`Unknown FETCH modifier ${modifier}`);
       }, 'FETCH modifiers');
+      // RFC 4466 §2.4: the list holds at least one modifier.
+      if (seen.size === 0) throw ImapError.bad('Empty list of FETCH modifiers');
+      if (vanished && changedSince === undefined) throw ImapError.bad('VANISHED needs CHANGEDSINCE');
     }
     args.end();
-    return { set, items, changedSince };
+    return { set, items, changedSince, vanished };
   },
-  async run(ctx, { set, items, changedSince }) {
+  async run(ctx, { set, items, changedSince, vanished }) {
     const { session, server, out } = ctx;
     const view = session.requireView();
     let seqs = ctx.uid ? view.seqsFromUidSet(set) : view.seqsFromSequenceSet(set);
@@ -56,13 +75,17 @@ export default defineCommand({
     if (changedSince !== undefined) {
       enableCondstore(ctx);
       seqs = seqs.filter((seq) => view.at(seq).modseq > changedSince);
-    }
-    // With CONDSTORE on, every FETCH answer carries MODSEQ when flags are shown (RFC 7162 §3.1.4.1).
-    if ((changedSince !== undefined || (session.condstore && wanted.some((item) => item.kind === 'FLAGS'))) && !wanted.some((item) => item.kind === 'MODSEQ')) {
-      wanted = [...wanted, { kind: 'MODSEQ' }];
+      // CHANGEDSINCE implies the MODSEQ item (RFC 7162 §3.1.4.1).
+      if (!wanted.some((item) => item.kind === 'MODSEQ')) wanted = [...wanted, { kind: 'MODSEQ' }];
     }
     if (ctx.uid) wanted = [{ kind: 'UID' }, ...wanted.filter((item) => item.kind !== 'UID')];
     if (wanted.some((item) => item.kind === 'MODSEQ')) enableCondstore(ctx);
+    if (vanished && changedSince !== undefined) {
+      // "*" is the highest UID ever given here, so expunges at the top of the mailbox are included.
+      const known = mergeRanges(resolveSequenceSet(set, Math.max(view.mailbox.uidNext - 1, 1)));
+      // Before any FETCH response (§3.2.6).
+      writeVanishedEarlier(out, await vanishedEarlier(server.store, view, changedSince, known));
+    }
 
     const flagsChanged = new Set<number>();
     if (!view.readOnly && wanted.some((item) => item.kind === 'section' && item.setsSeen)) {
@@ -73,7 +96,7 @@ export default defineCommand({
         for (const record of changed) flagsChanged.add(record.uid);
       }
     }
-    const { missing } = await writeFetchResponses(out, server.store, view, seqs, { items: wanted, flagsChanged });
+    const { missing } = await writeFetchResponses(out, server.store, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore });
     if (missing > 0) throw ImapError.no('Some messages were expunged by another session and could not be fetched', 'EXPUNGEISSUED');
   },
 });

@@ -9,6 +9,7 @@
  *   S: a OK MOVE completed
  */
 import { defineCommand, SELECTED } from '../command.js';
+import { highestModseqAfterExpunge } from '../condstore.js';
 import { ImapError } from '../errors.js';
 import { copyUidCode, parseTransfer, resolveTransfer } from './copy.js';
 
@@ -24,6 +25,7 @@ export default defineCommand({
     const { uidValidity, pairs } = await ctx.server.store.moveMessages(view.mailboxId, uids, targetId);
     const code = copyUidCode(uidValidity, pairs);
     if (code) ctx.out.untagged(`OK [${code}] Moved`);
-    // The EXPUNGE responses are the view's pending updates, sent before the tagged OK.
+    // The EXPUNGE (or VANISHED) responses are the view's pending updates, sent before the tagged OK.
+    return highestModseqAfterExpunge(ctx, pairs.length > 0);
   },
 });

@@ -33,12 +33,16 @@ export default defineCommand({
     args.space();
     let unchangedSince: number | undefined;
     if (args.peek() === 0x28) {
-      args.list(() => {
+      const modifiers = args.list(() => {
         const modifier = args.atom('a STORE modifier').toUpperCase();
         if (modifier !== 'UNCHANGEDSINCE') throw ImapError.bad(`Unknown STORE modifier ${modifier}`);
+        // RFC 7162 §7: only a single UNCHANGEDSINCE may be given.
+        if (unchangedSince !== undefined) throw ImapError.bad('STORE modifier UNCHANGEDSINCE given twice');
         args.space();
         unchangedSince = args.number('a mod-sequence', true);
       }, 'STORE modifiers');
+      // RFC 4466 §2.5: the list holds at least one modifier.
+      if (modifiers.length === 0) throw ImapError.bad('Empty list of STORE modifiers');
       args.space();
     }
     const action = args.atom('+FLAGS, -FLAGS or FLAGS').toUpperCase();
@@ -73,10 +77,12 @@ export default defineCommand({
       for (const seq of seqs) {
         const record = view.at(seq);
         if (refused.has(record.uid)) continue;
-        // .SILENT with CONDSTORE still reports the new MODSEQ of what changed (RFC 7162 §3.1.3).
-        if (silent && !changedUids.has(record.uid)) continue;
+        // .SILENT with CONDSTORE still reports the new MODSEQ of what changed, and with UNCHANGEDSINCE
+        // of every message that passed the test, changed or not (RFC 7162 §3.1.3).
+        if (silent && !changedUids.has(record.uid) && (unchangedSince === undefined || view.isExpunged(record.uid))) continue;
         const parts: string[] = [];
-        if (ctx.uid) parts.push(`UID ${record.uid}`);
+        // Once CONDSTORE is on, these FETCH responses carry UID too (RFC 7162 §3.2.4).
+        if (ctx.uid || withModseq) parts.push(`UID ${record.uid}`);
         if (!silent) parts.push(`FLAGS ${view.flagsOf(record)}`);
         if (withModseq) parts.push(`MODSEQ (${record.modseq})`);
         out.untagged(`${seq} FETCH (${parts.join(' ')})`);

@@ -6,7 +6,6 @@
  */
 import type { MessageIndex } from '../../../store/mime/index.js';
 import type { MessageRecord } from '../../../store/records.js';
-import { StoreError } from '../../../store/store.js';
 import type { MailStore } from '../backend.js';
 import { hasFlag } from '../flags.js';
 import type { SessionView } from '../session-view.js';
@@ -122,26 +121,52 @@ function matches(key: Prepared, message: Candidate, index: MessageIndex | undefi
   }
 }
 
+/** Whether a criterion reads the decoded body text (BODY, TEXT), which the store keeps apart. */
+function needsText(key: Prepared): boolean {
+  switch (key.type) {
+    case 'body':
+    case 'text':
+      return true;
+    case 'not':
+      return needsText(key.key);
+    case 'or':
+      return needsText(key.left) || needsText(key.right);
+    case 'and':
+      return key.keys.some(needsText);
+    default:
+      return false;
+  }
+}
+
+/** Messages whose index is read from the store in one batch. */
+const INDEX_BATCH = 256;
+
 /** The sequence numbers (ascending) of the messages in the view that match. */
 export async function searchView(store: MailStore, view: SessionView, criteria: SearchKey): Promise<number[]> {
   const key = prepare(criteria, view);
+  const text = needsText(key);
   const found: number[] = [];
-  for (let seq = 1; seq <= view.exists; seq++) {
-    const record = view.at(seq);
-    const candidate: Candidate = { seq, record, recent: view.isRecent(record.uid) };
-    let result = matches(key, candidate, undefined);
-    if (result === undefined) {
-      let index: MessageIndex;
-      try {
-        index = await store.getIndex(record.blobId);
-      } catch (err) {
-        // Expunged meanwhile, bytes gone: it matches nothing that needs its content.
-        if (err instanceof StoreError && err.code === 'NONEXISTENT') continue;
-        throw err;
-      }
-      result = matches(key, candidate, index) === true;
+  for (let start = 1; start <= view.exists; start += INDEX_BATCH) {
+    const end = Math.min(view.exists, start + INDEX_BATCH - 1);
+    // The cheap keys first; the index is read, in one batch, only for messages they left undecided.
+    const undecided: Candidate[] = [];
+    for (let seq = start; seq <= end; seq++) {
+      const record = view.at(seq);
+      const candidate: Candidate = { seq, record, recent: view.isRecent(record.uid) };
+      const result = matches(key, candidate, undefined);
+      if (result === undefined) undecided.push(candidate);
+      else if (result) found.push(seq);
     }
-    if (result) found.push(seq);
+    if (undecided.length === 0) continue;
+    // A message expunged meanwhile has no index any more: it matches nothing that needs its content.
+    const indexes = await store.getIndexes(
+      undecided.map((candidate) => candidate.record.blobId),
+      { text },
+    );
+    undecided.forEach((candidate, i) => {
+      const index = indexes[i];
+      if (index && matches(key, candidate, index) === true) found.push(candidate.seq);
+    });
   }
-  return found;
+  return found.sort((a, b) => a - b);
 }

@@ -117,7 +117,8 @@ function parseKey(args: ArgReader, depth: number): SearchKey {
       if (args.peek() === 0x22) {
         args.string('an entry name');
         args.space();
-        args.atom('an entry type');
+        const type = args.atom('an entry type (priv, shared or all)').toLowerCase();
+        if (type !== 'priv' && type !== 'shared' && type !== 'all') throw ImapError.bad(`Expected an entry type (priv, shared or all) but found ${type}`);
         args.space();
       }
       return { type: 'modseq', modseq: args.number('a mod-sequence', true) };

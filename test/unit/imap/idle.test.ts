@@ -1,0 +1,163 @@
+// IDLE (RFC 2177) over real sockets against an in-process server: keep-alives while idling, the polite
+// end of an IDLE without DONE (BYE), a client that floods the connection during IDLE (answered, never
+// crashed, memory bounded), and the cost of 100 idle sessions (measured with process.cpuUsage()).
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { afterEach, describe, expect, test } from 'vitest';
+import { LineClient, PASSWORD, startTestServer, USER, type TestServer } from '../../helpers/imap-server.js';
+
+let server: TestServer | undefined;
+const clients: LineClient[] = [];
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await server?.destroy();
+  server = undefined;
+});
+
+// A full garbage collection on demand, so memory figures count what is reachable, not what the GC has
+// not got round to yet.
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc') as () => void;
+
+/** Bytes reachable in this process (JS heap and buffers) after a full GC. */
+function retainedBytes(): number {
+  collectGarbage();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
+}
+
+async function connect(port: number): Promise<LineClient> {
+  const client = await LineClient.connect(port);
+  clients.push(client);
+  expect(await client.readLine()).toMatch(/^\* OK /);
+  return client;
+}
+
+async function loggedIn(port: number, select = true): Promise<LineClient> {
+  const client = await connect(port);
+  expect((await client.command('a1', `LOGIN ${USER} ${PASSWORD}`)).at(-1)).toMatch(/^a1 OK /);
+  if (select) expect((await client.command('a2', 'SELECT INBOX')).at(-1)).toMatch(/^a2 OK /);
+  return client;
+}
+
+describe('IDLE timing', () => {
+  test('keep-alives every interval, then BYE once the limit passes without DONE', async () => {
+    server = await startTestServer({ idle: { keepaliveMs: 100, limitMs: 450 } });
+    const client = await loggedIn(server.port);
+    const started = Date.now();
+    client.send('i1 IDLE\r\n');
+    expect(await client.readLine()).toBe('+ idling');
+    const lines: string[] = [];
+    for (;;) {
+      const line = await client.readLine(2_000);
+      if (line === undefined) break;
+      lines.push(line);
+    }
+    const elapsed = Date.now() - started;
+    const keepalives = lines.filter((line) => line === '* OK Still here');
+    expect(keepalives.length).toBeGreaterThanOrEqual(3);
+    expect(lines.at(-1)).toBe('* BYE IDLE for longer than 450 ms without DONE, closing the connection');
+    expect(lines.length).toBe(keepalives.length + 1);
+    expect(elapsed).toBeGreaterThanOrEqual(440);
+    expect(elapsed).toBeLessThan(1_500);
+    expect(client.closed).toBe(true);
+  });
+
+  test('DONE before the limit ends the IDLE; each IDLE gets the whole limit again', async () => {
+    server = await startTestServer({ idle: { keepaliveMs: 60_000, limitMs: 400 } });
+    const client = await loggedIn(server.port);
+    for (const tag of ['i1', 'i2', 'i3']) {
+      client.send(`${tag} IDLE\r\n`);
+      expect(await client.readLine()).toBe('+ idling');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      client.send('DONE\r\n');
+      expect(await client.readLine()).toBe(`${tag} OK IDLE terminated`);
+    }
+    expect((await client.command('n1', 'NOOP')).at(-1)).toBe('n1 OK NOOP completed');
+  });
+
+  test('bytes trickling in without a line end do not stretch the IDLE past its limit', async () => {
+    server = await startTestServer({ idle: { keepaliveMs: 60_000, limitMs: 500 } });
+    const client = await loggedIn(server.port);
+    client.send('i1 IDLE\r\n');
+    expect(await client.readLine()).toBe('+ idling');
+    const trickle = setInterval(() => client.send('D'), 50);
+    try {
+      expect(await client.readLine(2_000)).toBe('* BYE IDLE for longer than 500 ms without DONE, closing the connection');
+    } finally {
+      clearInterval(trickle);
+    }
+  });
+});
+
+describe('a client that floods during IDLE', () => {
+  test('commands sent instead of DONE: the IDLE ends with BAD, every later command is answered', async () => {
+    server = await startTestServer();
+    const client = await loggedIn(server.port);
+    client.send('i1 IDLE\r\n');
+    expect(await client.readLine()).toBe('+ idling');
+    let flood = '';
+    for (let i = 0; i < 200; i++) flood += `f${i} NOOP\r\n`;
+    client.send(flood);
+    const lines = await client.readUntilTagged('f199');
+    // The first line was taken as the answer to IDLE and is not a command; the 199 after it are.
+    expect(lines[0]).toBe('i1 BAD Expected DONE to end IDLE');
+    const tagged = lines.filter((line) => /^f\d+ /.test(line));
+    expect(tagged).toHaveLength(199);
+    expect(tagged.every((line) => / OK NOOP completed$/.test(line))).toBe(true);
+    expect(tagged[0]).toBe('f1 OK NOOP completed');
+  });
+
+  test('50 MB without a line end during IDLE: BAD, the session goes on, memory stays bounded', async () => {
+    server = await startTestServer();
+    const client = await loggedIn(server.port);
+    client.send('i1 IDLE\r\n');
+    expect(await client.readLine()).toBe('+ idling');
+    // What stays reachable (after a full GC) while the junk is half sent, against before it: a server
+    // that kept what it reads would hold ~25 MB here; the reader keeps at most its 256 KiB window.
+    const before = retainedBytes();
+    const chunk = Buffer.alloc(1024 * 1024, 0x41);
+    let during = 0;
+    for (let i = 0; i < 50; i++) {
+      if (!client.socket.write(chunk)) await new Promise((resolve) => client.socket.once('drain', resolve));
+      if (i === 25) during = retainedBytes();
+    }
+    client.send('\r\nn1 NOOP\r\n');
+    const lines = await client.readUntilTagged('n1', 20_000);
+    expect(lines[0]).toBe('i1 BAD Expected DONE to end IDLE (got an over-long line)');
+    expect(lines.at(-1)).toBe('n1 OK NOOP completed');
+    const growthMb = (during - before) / 1024 / 1024;
+    console.log(`memory retained halfway through 50 MB of junk sent during IDLE: ${growthMb.toFixed(2)} MB more than before`);
+    expect(growthMb).toBeLessThan(8);
+  });
+});
+
+describe('100 idle sessions', () => {
+  test('cost no noticeable CPU', async () => {
+    // Keep-alives every second, so the measured window includes 500 of them.
+    server = await startTestServer({ maxConnectionsPerAddress: 200, idle: { keepaliveMs: 1_000, limitMs: 60_000 } });
+    const port = server.port;
+    const idlers = await Promise.all(Array.from({ length: 100 }, () => loggedIn(port)));
+    for (const client of idlers) client.send('i1 IDLE\r\n');
+    for (const client of idlers) expect(await client.readLine()).toBe('+ idling');
+    expect(server.server.connectionCount()).toBe(100);
+    const windowMs = 5_000;
+    const start = process.cpuUsage();
+    const startedAt = process.hrtime.bigint();
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const used = process.cpuUsage(start);
+    const elapsedMs = Number(process.hrtime.bigint() - startedAt) / 1e6;
+    const cpuMs = (used.user + used.system) / 1000;
+    const share = cpuMs / elapsedMs;
+    console.log(`100 idle IMAP sessions: ${cpuMs.toFixed(1)} ms CPU in ${elapsedMs.toFixed(0)} ms = ${(share * 100).toFixed(2)}% of one core (server and clients in this process)`);
+    expect(share).toBeLessThan(0.05);
+    // They were idling, not dead: each heard its keep-alives and still ends its IDLE normally.
+    for (const client of idlers) client.send('DONE\r\n');
+    for (const client of idlers) {
+      const lines = await client.readUntilTagged('i1');
+      expect(lines.filter((line) => line === '* OK Still here').length).toBeGreaterThanOrEqual(3);
+      expect(lines.at(-1)).toBe('i1 OK IDLE terminated');
+    }
+  }, 30_000);
+});
