@@ -81,10 +81,11 @@ export interface Command<A> {
   /** Whether `UID <name>` exists (RFC 3501 §6.4.8, RFC 4315, RFC 6851). */
   readonly uidVariant?: boolean;
   /**
-   * Whether EXPUNGE responses may go out with this command's reply. RFC 3501 §7.4.1 forbids them during
-   * FETCH, STORE and SEARCH (their UID forms are allowed, RFC 3501 §6.4.8 note).
+   * Whether EXPUNGE (or VANISHED) responses may go out with this command's reply, given its parsed
+   * arguments. RFC 3501 §7.4.1 forbids them during FETCH, STORE and SEARCH (their UID forms are allowed,
+   * RFC 3501 §6.4.8 note), and RFC 7162 §3.2.10 during a UID SEARCH with message numbers in it.
    */
-  readonly expungeAllowed?: (uid: boolean) => boolean;
+  readonly expungeAllowed?: (uid: boolean, args: A) => boolean;
   /**
    * Checks a command that waits for its synchronizing literal before the client sends it (so a 30 MB
    * APPEND to a missing mailbox is refused before the upload, RFC 3501 §7.5). Reads the arguments up to

@@ -287,7 +287,8 @@ export class ImapConnection {
     }
     let name = '';
     let uid = false;
-    let allowsExpunge = true;
+    // Until the arguments are known, held back (a command that fails before then is BAD: no updates).
+    let allowsExpunge = false;
     try {
       if (!args.acceptSpace()) throw ImapError.bad('Missing command name after the tag');
       name = args.atom('a command name').toUpperCase();
@@ -299,8 +300,8 @@ export class ImapConnection {
       const spec = findCommand(name, uid);
       if (!spec) throw ImapError.bad(uid ? `UID ${name} is not a command` : `Unknown command ${name}`);
       if (!spec.states.includes(this.session.state)) throw ImapError.bad(stateError(this.session.state, spec.states));
-      allowsExpunge = spec.expungeAllowed?.(uid) ?? true;
       const parsed = spec.parse(args, { uid, session: this.session });
+      allowsExpunge = spec.expungeAllowed?.(uid, parsed) ?? true;
       const outcome = (await spec.run(this.context(tag, uid), parsed)) ?? {};
       if (this.ended) return;
       await this.syncView(allowsExpunge);

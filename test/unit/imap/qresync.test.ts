@@ -1,7 +1,9 @@
 // QRESYNC when the expunge history no longer reaches back far enough (RFC 7162 §3.2.5.2, §3.2.6 note,
 // §5.3): the server keeps only a little history here (vanishedHistoryLimit 2), so a client coming back
 // with an old mod-sequence is told every UID it knows that is gone, narrowed by its sequence match data.
-// The exact answers (complete history) are in test/transcripts/qresync.txt.
+// The exact answers (complete history) are in test/transcripts/qresync.txt. Last, a real QRESYNC client
+// (imapflow with qresync: true) resynchronises and hears VANISHED live.
+import { ImapFlow, type ExpungeEvent, type FlagsEvent } from 'imapflow';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { LineClient, PASSWORD, startTestServer, USER, type TestServer } from '../../helpers/imap-server.js';
 import { simpleMessage } from '../../helpers/messages.js';
@@ -86,5 +88,37 @@ describe('QRESYNC with a trimmed expunge history', () => {
     const lines = await client.command('s1', `SELECT INBOX (QRESYNC (${uidValidity} 25 1:20))`);
     expect(vanishedLines(lines)).toEqual(['* VANISHED (EARLIER) 8:9']);
     expect(lines.filter((line) => / FETCH /.test(line))).toEqual(['* 5 FETCH (UID 7 FLAGS (\\Flagged \\Recent) MODSEQ (26))']);
+  });
+});
+
+describe('a real QRESYNC client (imapflow)', () => {
+  test('resynchronises on open and hears expunges as VANISHED while idling', async () => {
+    const inbox = server.store.findMailbox(USER, 'INBOX')!;
+    const imap = new ImapFlow({ host: server.host, port: server.port, secure: false, auth: { user: USER, pass: PASSWORD }, logger: false, qresync: true });
+    const expunges: ExpungeEvent[] = [];
+    const flags: FlagsEvent[] = [];
+    imap.on('expunge', (event: ExpungeEvent) => expunges.push(event));
+    imap.on('flags', (event: FlagsEvent) => flags.push(event));
+    await imap.connect();
+    try {
+      // Coming back with HIGHESTMODSEQ 24: the expunge of UID 19 (25) and a flag change since.
+      await server.store.storeFlags(inbox.id, [20], 'add', ['\\Flagged']); // 26
+      await imap.mailboxOpen('INBOX', { uidValidity, changedSince: 24 });
+      expect(expunges).toEqual([expect.objectContaining({ uid: 19, vanished: true, earlier: true })]);
+      expect(flags.map((event) => [event.uid, [...event.flags].sort()])).toEqual([[20, ['\\Flagged', '\\Recent']]]);
+      // Live: another session expunges UID 20 while this one idles; the event carries the UID.
+      expunges.length = 0;
+      const idling = imap.idle();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await server.store.expungeMessages(inbox.id, [20]);
+      const deadline = Date.now() + 3_000;
+      while (expunges.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(expunges).toEqual([expect.objectContaining({ uid: 20, vanished: true })]);
+      expect(expunges[0].earlier).toBeFalsy();
+      await imap.noop();
+      await idling.catch(() => undefined);
+    } finally {
+      await imap.logout();
+    }
   });
 });

@@ -37,10 +37,12 @@ export default defineCommand({
     view?.onPending(push);
     const keepalive = setInterval(() => {
       // Queued behind any update being written, so it never lands inside one.
-      pushing = pushing.then(() => {
-        ctx.out.untagged('OK Still here');
-        ctx.out.flush();
-      });
+      pushing = pushing
+        .then(() => {
+          ctx.out.untagged('OK Still here');
+          ctx.out.flush();
+        })
+        .catch((err: unknown) => ctx.server.logger.warn({ err }, 'IDLE keep-alive failed'));
     }, keepaliveMs);
     let reply;
     try {

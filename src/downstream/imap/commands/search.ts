@@ -20,16 +20,23 @@ import { enableCondstore } from '../condstore.js';
 import { ImapError } from '../errors.js';
 import { searchView } from '../search/evaluate.js';
 import type { SearchKey } from '../search/keys.js';
-import { parseSearchKeys, usesModseq } from '../search/parse.js';
+import { parseSearchKeys, usesModseq, usesSequenceNumbers } from '../search/parse.js';
 
 const CHARSETS = ['UTF-8', 'US-ASCII'];
+
+interface SearchArgs {
+  criteria: SearchKey;
+  /** An unsupported CHARSET: answered with NO [BADCHARSET] when the command runs. */
+  badCharset?: string;
+}
 
 export default defineCommand({
   name: 'SEARCH',
   states: SELECTED,
   uidVariant: true,
-  expungeAllowed: (uid) => uid,
-  parse(args): { criteria: SearchKey; badCharset?: string } {
+  // A UID SEARCH that names message numbers must see them unchanged too (RFC 7162 §3.2.10).
+  expungeAllowed: (uid, { criteria }: SearchArgs) => uid && !usesSequenceNumbers(criteria),
+  parse(args): SearchArgs {
     args.space();
     let badCharset: string | undefined;
     if (args.acceptWord('CHARSET')) {

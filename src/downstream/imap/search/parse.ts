@@ -128,6 +128,22 @@ function parseKey(args: ArgReader, depth: number): SearchKey {
   }
 }
 
+/** Whether the criteria name messages by sequence number. */
+export function usesSequenceNumbers(key: SearchKey): boolean {
+  switch (key.type) {
+    case 'seq':
+      return true;
+    case 'not':
+      return usesSequenceNumbers(key.key);
+    case 'or':
+      return usesSequenceNumbers(key.left) || usesSequenceNumbers(key.right);
+    case 'and':
+      return key.keys.some(usesSequenceNumbers);
+    default:
+      return false;
+  }
+}
+
 /** Whether the criteria use MODSEQ (the response then carries the highest mod-sequence, RFC 7162 §3.1.5). */
 export function usesModseq(key: SearchKey): boolean {
   switch (key.type) {
