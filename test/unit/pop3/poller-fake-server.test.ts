@@ -420,7 +420,10 @@ describe('POP3 poller against a fake server', () => {
     expect((await first).state).toBe('idle');
     expect(lines.find((line) => line.msg === 'new messages on the server')).toMatchObject({ new: 1200, onServer: 1200 });
     const progress = lines.filter((line) => String(line.msg).startsWith('sync progress'));
-    expect(progress.length).toBeGreaterThanOrEqual(2);
+    // How many lines depends on how the group commits fell (batches grow while a write is slow), but
+    // batches hold at most 500 messages, so the first line always comes before the end of the sync.
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress[0].done as number).toBeLessThan(1200);
     for (const line of progress) {
       expect(line).toMatchObject({ total: 1200 });
       expect(line.done as number).toBeGreaterThan(0);
