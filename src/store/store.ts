@@ -771,14 +771,7 @@ export class Store {
       const source = await this.loadList(sourceId);
       await this.loadList(targetId);
       const txn = new Txn();
-      const pairs: Array<[number, number]> = [];
-      for (const uid of uids) {
-        const message = source.get(uid);
-        if (!message) continue;
-        // The source still references the blob, so its bytes are already stored.
-        const copy = this.addMessage(txn, target, { id: message.blobId, size: message.size }, { flags: message.flags, internalDate: message.internalDate });
-        pairs.push([uid, copy.uid]);
-      }
+      const pairs = this.copyInTxn(txn, source, uids, target);
       await this.commit(txn);
       return { uidValidity: target.uidValidity, pairs };
     });
@@ -798,15 +791,23 @@ export class Store {
   private async moveInTxn(txn: Txn, sourceId: number, uids: readonly number[], target: MailboxRecord): Promise<Array<[number, number]>> {
     const source = await this.loadList(sourceId);
     await this.loadList(target.id);
+    const pairs = this.copyInTxn(txn, source, uids, target);
+    await this.expungeInTxn(txn, sourceId, pairs.map(([uid]) => uid));
+    return pairs;
+  }
+
+  /**
+   * Adds copies of the source messages to the target, with their flags and dates. The source still
+   * references each blob (a MOVE drops that reference in the same batch), so no bytes are read.
+   */
+  private copyInTxn(txn: Txn, source: MessageList, uids: readonly number[], target: MailboxRecord): Array<[number, number]> {
     const pairs: Array<[number, number]> = [];
     for (const uid of uids) {
       const message = source.get(uid);
       if (!message) continue;
-      // The blob stays referenced throughout (+1 here, -1 in the expunge), so its bytes need not be read.
       const copy = this.addMessage(txn, target, { id: message.blobId, size: message.size }, { flags: message.flags, internalDate: message.internalDate });
       pairs.push([uid, copy.uid]);
     }
-    await this.expungeInTxn(txn, sourceId, pairs.map(([uid]) => uid));
     return pairs;
   }
 

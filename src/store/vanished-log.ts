@@ -6,8 +6,9 @@
  * then answered conservatively by the caller (every known UID that is gone, RFC 7162 §3.2.6 note).
  */
 
-/** Ascending, non-overlapping, inclusive UID ranges. */
-export type UidRanges = Array<[number, number]>;
+import { mergeRanges, type UidRanges } from './uid-ranges.js';
+
+export type { UidRanges } from './uid-ranges.js';
 
 /** One expunge: its mod-sequence and the UIDs it removed. */
 export interface VanishedEntry {
@@ -40,17 +41,6 @@ export function rangesOf(uids: readonly number[]): UidRanges {
   return ranges;
 }
 
-/** Sorts and merges ranges that touch or overlap. */
-export function mergeRanges(ranges: Iterable<readonly [number, number]>): UidRanges {
-  const sorted = [...ranges].map(([low, high]): [number, number] => [low, high]).sort((a, b) => a[0] - b[0]);
-  const merged: UidRanges = [];
-  for (const range of sorted) {
-    const last = merged[merged.length - 1];
-    if (last && range[0] <= last[1] + 1) last[1] = Math.max(last[1], range[1]);
-    else merged.push(range);
-  }
-  return merged;
-}
 
 /** The in-memory expunge history of one mailbox. */
 export class VanishedLog {

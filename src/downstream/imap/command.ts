@@ -113,3 +113,11 @@ export const NOT_AUTHENTICATED: readonly SessionState[] = ['not-authenticated'];
 export function noArguments(args: ArgReader): void {
   args.end();
 }
+
+/** For commands whose only argument is a mailbox name (DELETE, SUBSCRIBE, UNSUBSCRIBE). */
+export function parseMailboxOnly(args: ArgReader): string {
+  args.space();
+  const mailbox = args.mailbox();
+  args.end();
+  return mailbox;
+}

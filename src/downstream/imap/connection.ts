@@ -256,16 +256,7 @@ export class ImapConnection {
     }
     try {
       args.space();
-      let name = args.atom('a command name').toUpperCase();
-      let uid = false;
-      if (name === 'UID') {
-        args.space();
-        name = args.atom('a command after UID').toUpperCase();
-        uid = true;
-      }
-      const spec = findCommand(name, uid);
-      if (!spec) throw ImapError.bad(uid ? `UID ${name} is not a command` : `Unknown command ${name}`);
-      if (!spec.states.includes(this.session.state)) throw ImapError.bad(stateError(this.session.state, spec.states));
+      const { spec } = this.commandFor(args);
       spec.beforeLiteral?.(args, { session: this.session, server: this.server });
       return undefined;
     } catch (err) {
@@ -274,6 +265,24 @@ export class ImapConnection {
       this.server.logger.error({ err }, 'IMAP literal pre-check failed');
       return undefined;
     }
+  }
+
+  /**
+   * Reads the command name (and a UID prefix) and finds its module; BAD for an unknown command or one not
+   * allowed in this state (RFC 3501 §6).
+   */
+  private commandFor(args: ArgReader): { name: string; uid: boolean; spec: NonNullable<ReturnType<typeof findCommand>> } {
+    let name = args.atom('a command name').toUpperCase();
+    let uid = false;
+    if (name === 'UID') {
+      args.space();
+      name = args.atom('a command after UID').toUpperCase();
+      uid = true;
+    }
+    const spec = findCommand(name, uid);
+    if (!spec) throw ImapError.bad(uid ? `UID ${name} is not a command` : `Unknown command ${name}`);
+    if (!spec.states.includes(this.session.state)) throw ImapError.bad(stateError(this.session.state, spec.states));
+    return { name, uid, spec };
   }
 
   private async execute(command: RawCommand): Promise<void> {
@@ -291,15 +300,9 @@ export class ImapConnection {
     let allowsExpunge = false;
     try {
       if (!args.acceptSpace()) throw ImapError.bad('Missing command name after the tag');
-      name = args.atom('a command name').toUpperCase();
-      if (name === 'UID') {
-        args.space();
-        name = args.atom('a command after UID').toUpperCase();
-        uid = true;
-      }
-      const spec = findCommand(name, uid);
-      if (!spec) throw ImapError.bad(uid ? `UID ${name} is not a command` : `Unknown command ${name}`);
-      if (!spec.states.includes(this.session.state)) throw ImapError.bad(stateError(this.session.state, spec.states));
+      const found = this.commandFor(args);
+      ({ name, uid } = found);
+      const { spec } = found;
       const parsed = spec.parse(args, { uid, session: this.session });
       allowsExpunge = spec.expungeAllowed?.(uid, parsed) ?? true;
       const outcome = (await spec.run(this.context(tag, uid), parsed)) ?? {};

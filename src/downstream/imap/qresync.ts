@@ -13,9 +13,9 @@ import type { ResponseOutput } from './output.js';
 import type { SessionView } from './session-view.js';
 import { STAR, type SequenceSet } from './wire/sequence-set.js';
 import type { ArgReader } from './wire/args.js';
+import { inRanges, mergeRanges, type UidRanges } from '../../store/uid-ranges.js';
 
-/** Ascending, non-overlapping, inclusive UID ranges. */
-export type UidRanges = Array<[number, number]>;
+export type { UidRanges } from '../../store/uid-ranges.js';
 
 const MAX_UID = 0xffffffff;
 
@@ -84,17 +84,6 @@ function count(ranges: UidRanges): number {
   return ranges.reduce((sum, [from, to]) => sum + to - from + 1, 0);
 }
 
-/** Sorts and merges ranges that touch or overlap. */
-export function mergeRanges(ranges: ReadonlyArray<readonly [number, number]>): UidRanges {
-  const sorted = ranges.map(([from, to]): [number, number] => [from, to]).sort((a, b) => a[0] - b[0]);
-  const merged: UidRanges = [];
-  for (const range of sorted) {
-    const last = merged[merged.length - 1];
-    if (last && range[0] <= last[1] + 1) last[1] = Math.max(last[1], range[1]);
-    else merged.push(range);
-  }
-  return merged;
-}
 
 /** The UIDs in both sets. */
 export function intersectRanges(a: UidRanges, b: UidRanges): UidRanges {
@@ -205,15 +194,3 @@ export async function resynchronize(out: ResponseOutput, store: MailStore, view:
   }
 }
 
-function inRanges(ranges: UidRanges, n: number): boolean {
-  let low = 0;
-  let high = ranges.length - 1;
-  while (low <= high) {
-    const middle = (low + high) >>> 1;
-    const [from, to] = ranges[middle];
-    if (n < from) high = middle - 1;
-    else if (n > to) low = middle + 1;
-    else return true;
-  }
-  return false;
-}

@@ -7,7 +7,8 @@ import { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Store } from '../../../src/store/index.js';
 import type { MailboxRecord } from '../../../src/store/index.js';
-import { VanishedLog, mergeRanges, rangesOf } from '../../../src/store/vanished-log.js';
+import { rangesOf, VanishedLog } from '../../../src/store/vanished-log.js';
+import { mergeRanges } from '../../../src/store/uid-ranges.js';
 import { simpleMessage } from '../../helpers/messages.js';
 import { removeDir, tempDir } from '../../helpers/tmp.js';
 

@@ -7,19 +7,14 @@
  *   C: A684 DELETE foo
  *   S: A684 NO [NONEXISTENT] Mailbox foo does not exist
  */
-import { AUTHENTICATED, defineCommand } from '../command.js';
+import { AUTHENTICATED, defineCommand, parseMailboxOnly } from '../command.js';
 import { ImapError } from '../errors.js';
 import { DELIMITER } from '../mailbox-names.js';
 
 export default defineCommand({
   name: 'DELETE',
   states: AUTHENTICATED,
-  parse(args) {
-    args.space();
-    const mailbox = args.mailbox();
-    args.end();
-    return mailbox;
-  },
+  parse: parseMailboxOnly,
   async run(ctx, mailbox) {
     const account = ctx.session.requireAccount();
     const { store } = ctx.server;

@@ -5,18 +5,13 @@
  *   C: A002 SUBSCRIBE #news.comp.mail.mime
  *   S: A002 OK SUBSCRIBE completed
  */
-import { AUTHENTICATED, defineCommand } from '../command.js';
+import { AUTHENTICATED, defineCommand, parseMailboxOnly } from '../command.js';
 import { ImapError } from '../errors.js';
 
 export default defineCommand({
   name: 'SUBSCRIBE',
   states: AUTHENTICATED,
-  parse(args) {
-    args.space();
-    const mailbox = args.mailbox();
-    args.end();
-    return mailbox;
-  },
+  parse: parseMailboxOnly,
   async run(ctx, mailbox) {
     const account = ctx.session.requireAccount();
     if (!ctx.server.store.findMailbox(account, mailbox)) throw ImapError.no(`Mailbox ${mailbox} does not exist`, 'NONEXISTENT');

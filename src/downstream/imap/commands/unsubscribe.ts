@@ -5,17 +5,12 @@
  *   C: A002 UNSUBSCRIBE #news.comp.mail.mime
  *   S: A002 OK UNSUBSCRIBE completed
  */
-import { AUTHENTICATED, defineCommand } from '../command.js';
+import { AUTHENTICATED, defineCommand, parseMailboxOnly } from '../command.js';
 
 export default defineCommand({
   name: 'UNSUBSCRIBE',
   states: AUTHENTICATED,
-  parse(args) {
-    args.space();
-    const mailbox = args.mailbox();
-    args.end();
-    return mailbox;
-  },
+  parse: parseMailboxOnly,
   async run(ctx, mailbox) {
     const account = ctx.session.requireAccount();
     await ctx.server.store.setSubscribed(account, mailbox, false);

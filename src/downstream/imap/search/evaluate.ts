@@ -5,6 +5,7 @@
  * messages the cheap keys have not already decided.
  */
 import type { MessageIndex } from '../../../store/mime/index.js';
+import { inRanges } from '../../../store/uid-ranges.js';
 import type { MessageRecord } from '../../../store/records.js';
 import type { MailStore } from '../backend.js';
 import { hasFlag } from '../flags.js';
@@ -47,18 +48,6 @@ function prepare(key: SearchKey, view: SessionView): Prepared {
   }
 }
 
-function inRanges(ranges: Array<[number, number]>, n: number): boolean {
-  let low = 0;
-  let high = ranges.length - 1;
-  while (low <= high) {
-    const middle = (low + high) >>> 1;
-    const [from, to] = ranges[middle];
-    if (n < from) high = middle - 1;
-    else if (n > to) low = middle + 1;
-    else return true;
-  }
-  return false;
-}
 
 function compareDay(day: number, op: DateOp, wanted: number): boolean {
   if (op === 'before') return day < wanted;
