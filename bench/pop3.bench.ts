@@ -23,27 +23,16 @@ import { Store } from '../src/store/index.js';
 import { Pop3Client } from '../src/upstream/pop3/client.js';
 import { Pop3Poller } from '../src/upstream/pop3/poller.js';
 import { LAB_USERS, startLab, type Lab } from '../test/helpers/lab.js';
+import { seededRandom } from '../test/helpers/random.js';
 
 const COUNT = Number(process.env.POP3_BENCH_MESSAGES ?? 2000);
 const ROUNDS = Number(process.env.POP3_BENCH_ROUNDS ?? 2);
 const { user: USER, password: PASSWORD } = LAB_USERS.alice;
 
-/** Deterministic pseudo-random numbers in [0, 1) (xorshift32), so every run downloads the same mailbox. */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 
 /** 15% 1-5 KB, 70% 15-25 KB, 15% 50-200 KB; text lines with the odd leading dot (dot-stuffing on the wire). */
 function mailbox(count: number): Buffer[] {
-  const next = random(2026);
+  const next = seededRandom(2026);
   const messages: Buffer[] = [];
   for (let n = 0; n < count; n++) {
     const r = next();

@@ -3,22 +3,10 @@
  * hotbridge and Dovecot are loaded with identical messages.
  */
 
-/** Deterministic pseudo-random numbers in [0, 1) (xorshift32). */
-export function random(seed: number): () => number {
-  // Seeds that differ in a few bits would start alike: mix them first (murmur3's finalizer).
-  let x = seed >>> 0;
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
-  x = (x ^ (x >>> 16)) >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
+import { seededRandom } from '../../test/helpers/random.js';
+
+/** Deterministic numbers in [0, 1): see test/helpers/random.ts. */
+export const random = seededRandom;
 
 const WORDS = (
   'the quick brown fox jumps over lazy dog meeting report budget invoice project schedule ' +

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Pop3Client, type Pop3ClientOptions } from '../../src/upstream/pop3/client.js';
 import { Pop3Error } from '../../src/upstream/pop3/errors.js';
 import { startLab, type Lab } from '../helpers/lab.js';
+import { seededIntegers } from '../helpers/random.js';
 
 const ALICE = 'alice@example.test';
 const BOB = 'bob@example.test';
@@ -17,18 +18,6 @@ const BOB = 'bob@example.test';
 let lab: Lab;
 const clients: Pop3Client[] = [];
 
-/** Deterministic pseudo-random bytes (xorshift32), so a failure can be reproduced. */
-function pseudoRandom(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 /** A CRLF message from a header block and body lines (as a maildir holds it for POP3). */
 function message(headers: string[], bodyLines: Array<string | Buffer>): Buffer {
@@ -53,7 +42,7 @@ function header(subject: string, extra: string[] = []): string[] {
 
 /** Lines of bytes 0x01..0xFF except CR and LF: what a binary attachment sent without encoding looks like. */
 function binaryishLines(count: number, seed: number): Buffer[] {
-  const next = pseudoRandom(seed);
+  const next = seededIntegers(seed);
   const lines: Buffer[] = [];
   for (let i = 0; i < count; i++) {
     const line = Buffer.alloc(1 + (next() % 200));
@@ -69,7 +58,7 @@ function binaryishLines(count: number, seed: number): Buffer[] {
 
 function bigMessage(): Buffer {
   // ~3 MB: base64-like lines with a dot-led line every so often, like a large attachment.
-  const next = pseudoRandom(7);
+  const next = seededIntegers(7);
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
   const lines: string[] = [];
   for (let i = 0; i < 40_000; i++) {
