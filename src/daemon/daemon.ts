@@ -134,14 +134,27 @@ export class Daemon {
     });
   }
 
-  /** Puts the "sign-in needed" message in INBOX once, so the user of an old client learns what to do. */
+  /**
+   * Puts the "sign-in needed" message in INBOX once per lost sign-in, so the user of an old client learns
+   * what to do. A later sign-in (the token file is newer than the notice) makes a later loss worth a new one.
+   */
   private async placeSignInNotice(address: string): Promise<void> {
     const key = `signin-notice:${address}`;
-    if (await this.store.getMeta(key)) return;
+    const placedAt = await this.store.getMeta<number>(key);
+    if (placedAt !== undefined && this.lastSignInAt(address) < placedAt) return;
     const inbox = this.store.findMailbox(address, 'INBOX');
     if (!inbox) return;
     await this.store.appendMessage(inbox.id, signInNeededNotice(address));
     await this.store.setMeta(key, Date.now());
+  }
+
+  /** When the account last signed in (its token file was written), in ms; 0 when never. */
+  private lastSignInAt(address: string): number {
+    try {
+      return fs.statSync(new TokenStore(this.config.dataDir).fileFor(address)).mtimeMs;
+    } catch {
+      return 0;
+    }
   }
 
   private startAccount(account: AccountConfig): void {

@@ -167,4 +167,18 @@ describe('daemon with OAuth2 sign-in', () => {
     await waitFor('the queued message in status', async () => (await status()).accounts[0].outbox.queued.length === 1);
     expect(daemon!.child.exitCode).toBeNull();
   });
+
+  it('a new sign-in resumes sync and sends the waiting mail at once; a later loss brings a new notice', async () => {
+    await lab.clearCaptured();
+    idp.scriptDeviceFlow({ user: CAROL, steps: ['approve'] });
+    const login = await runCli(['login', CAROL, '--config', configFile], { timeoutMs: 30_000 });
+    expect(login.code, login.stderr + login.stdout).toBe(0);
+    expect(login.stdout).toContain('The running hotbridge is using the new sign-in now.');
+    await lab.waitForCaptured(1, 20_000);
+    await waitFor('the outbox to empty', async () => (await status()).accounts[0].outbox.queued.length === 0);
+    await waitFor('a successful poll', async () => (await status()).accounts[0].pop3.state === 'idle');
+
+    idp.revokeUser(CAROL);
+    await waitFor('the second notice in INBOX', async () => (await inboxCount()) === 5);
+  });
 });
