@@ -108,6 +108,70 @@ describe('hotbridge daemon end to end', () => {
     }
   });
 
+  it('adds and removes an account on SIGHUP, leaving the other account\'s sessions alone', async () => {
+    const BOB = LAB_USERS.bob.user;
+    const alice = imapClient();
+    await alice.connect();
+    const original = fs.readFileSync(config.file, 'utf8');
+    const bobFile = path.join(dir, 'bob.secret');
+    fs.writeFileSync(bobFile, `${LAB_USERS.bob.password}\n`, { mode: 0o600 });
+    const bobTable = [
+      '[[accounts]]',
+      `address = "${BOB}"`,
+      'provider = "custom"',
+      '[accounts.auth]',
+      'method = "password"',
+      `password_file = "${bobFile}"`,
+      '[accounts.pop3]',
+      `host = "${lab.host}"`,
+      `port = ${lab.pop3sPort}`,
+      `ca_file = "${lab.caFile}"`,
+      '[accounts.smtp]',
+      `host = "${lab.host}"`,
+      `port = ${lab.smtpPort}`,
+      'tls = "starttls"',
+      `ca_file = "${lab.caFile}"`,
+      '',
+    ].join('\n');
+    try {
+      fs.writeFileSync(config.file, original + bobTable);
+      expect((await runCli(['password', BOB, '--config', config.file], { input: 'bobs-local\n' })).code).toBe(0);
+      daemon.child.kill('SIGHUP');
+      await daemon.waitForLog(/config reloaded.*bob@example\.test|bob@example\.test.*config reloaded/);
+      const bob = new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: BOB, pass: 'bobs-local' }, logger: false });
+      await bob.connect();
+      const bobStatus = await bob.status('INBOX', { messages: true });
+      expect(bobStatus && bobStatus.messages).toBe(0);
+      await bob.logout();
+      const snapshot = JSON.parse((await runCli(['status', '--json', '--config', config.file])).stdout) as { accounts: Array<{ address: string }> };
+      expect(snapshot.accounts.map((a) => a.address)).toEqual([ALICE, BOB]);
+    } finally {
+      fs.writeFileSync(config.file, original);
+      const reloads = (daemon.log().match(/config reloaded/g) ?? []).length;
+      daemon.child.kill('SIGHUP');
+      const deadline = Date.now() + 10_000;
+      while ((daemon.log().match(/config reloaded/g) ?? []).length === reloads && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    }
+    // Bob is gone: his local login is refused now; Alice's session never noticed.
+    const gone = new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: BOB, pass: 'bobs-local' }, logger: false });
+    await expect(gone.connect()).rejects.toThrow();
+    const aliceStatus = await alice.status('INBOX', { messages: true });
+    expect(aliceStatus && aliceStatus.messages).toBeGreaterThan(0);
+    await alice.logout();
+  });
+
+  it('keeps its data private: data dir 0700, files 0600', () => {
+    expect(fs.statSync(config.dataDir).mode & 0o777).toBe(0o700);
+    const walk = (dirPath: string): string[] =>
+      fs.readdirSync(dirPath, { withFileTypes: true }).flatMap((entry) => {
+        const full = path.join(dirPath, entry.name);
+        return entry.isDirectory() ? walk(full) : entry.isFile() ? [full] : [];
+      });
+    const files = walk(config.dataDir);
+    expect(files.length).toBeGreaterThan(3);
+    for (const file of files) expect({ file, mode: (fs.statSync(file).mode & 0o777).toString(8) }).toEqual({ file, mode: '600' });
+  });
+
   it('keeps serving IMAP when the upstream password is wrong, and status says what is wrong', async () => {
     fs.writeFileSync(path.join(dir, 'alice.secret'), 'not-the-password\n');
     try {
