@@ -18,26 +18,7 @@ function message(n: number, size: number): Buffer {
   return Buffer.from(header + line.repeat(Math.ceil((size - header.length) / line.length)));
 }
 
-async function listPhase(dir: string): Promise<void> {
-  // A fresh process: the RSS figure is what a daemon holding this mailbox in memory costs.
-  const store = await Store.open(dir);
-  const listed = store.findMailbox(LIST_ACCOUNT, 'INBOX')!;
-  const start = performance.now();
-  const records = await store.listMessages(listed.id);
-  const listMs = performance.now() - start;
-  global.gc?.();
-  const rssMb = process.memoryUsage().rss / 1024 / 1024;
-  await store.close();
-  console.log(`  list metadata of ${records.length} messages (cold open): ${listMs.toFixed(0)} ms   target < 300`);
-  console.log(`  RSS after listing: ${rssMb.toFixed(0)} MB (heap used ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MB)   target < 150`);
-}
-
 const LIST_ACCOUNT = 'list@example.test';
-
-if (process.env.BENCH_STORE_LIST_DIR) {
-  await listPhase(process.env.BENCH_STORE_LIST_DIR);
-  process.exit(0);
-}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-bench-store-'));
 try {
@@ -66,10 +47,8 @@ try {
   }
   await store.close();
   const { spawnSync } = await import('node:child_process');
-  spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', new URL(import.meta.url).pathname], {
-    stdio: 'inherit',
-    env: { ...process.env, BENCH_STORE_LIST_DIR: dir },
-  });
+  // `npm run bench` builds dist/ first (scripts/prepare.mjs).
+  spawnSync(process.execPath, ['--expose-gc', new URL('./lib/store-list-child.mjs', import.meta.url).pathname, dir, LIST_ACCOUNT], { stdio: 'inherit' });
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }
