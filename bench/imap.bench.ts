@@ -136,7 +136,7 @@ async function startHotbridge(tree: 'dist' | 'src', dir: string, accounts: strin
   const loader = tree === 'src' ? ['--import', 'tsx'] : [];
   // IMAP_BENCH_PROFILE=DIR: a V8 CPU profile of the server, written to DIR when it stops (open it in Chrome DevTools).
   const profile = process.env.IMAP_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.IMAP_BENCH_PROFILE}`] : [];
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...profile, ...loader, script, tree, dir, ...accounts], {
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--max-semi-space-size=2' /* as bin/hotbridge.js runs the daemon */, ...profile, ...loader, script, tree, dir, ...accounts], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = readline.createInterface({ input: child.stdout! });

@@ -1,5 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // The installed command. The code lives in dist/ (built from src/ by `npm run build`).
+// --max-semi-space-size=2 (MB): a smaller young generation keeps a daemon holding a 100,000-message
+// mailbox about 20 MB smaller, for no measurable cost in speed (bench/imap.bench.ts).
 import { main } from '../dist/cli/main.js';
 
 main(process.argv.slice(2)).then(

@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/daemon/logger.js';
 import { startImapServer, type ImapServer, type ImapServerOptions } from '../../src/downstream/imap/server.js';
 import { LocalPasswords } from '../../src/store/local-passwords.js';
 import { Store, type OpenOptions } from '../../src/store/store.js';
+import { SocketReader } from './socket-reader.js';
 
 export const USER = 'alice@example.test';
 export const PASSWORD = 'secret';
@@ -83,22 +84,12 @@ export async function startTestServer(
 
 /** A raw IMAP connection that reads CRLF-terminated lines (literals arrive as ordinary lines). */
 export class LineClient {
-  private buffer = Buffer.alloc(0);
-  private waiters: Array<() => void> = [];
-  closed = false;
+  private readonly reader: SocketReader;
   readonly received: Buffer[] = [];
 
   private constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      this.received.push(chunk);
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => this.received.push(chunk));
+    this.reader = new SocketReader(socket);
   }
 
   static connect(port: number, host = '127.0.0.1'): Promise<LineClient> {
@@ -108,24 +99,9 @@ export class LineClient {
     });
   }
 
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const waiter of waiters) waiter();
-  }
-
-  private waitForData(timeoutMs: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== done);
-        resolve(false);
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.waiters.push(done);
-    });
+  /** The server has closed the connection. */
+  get closed(): boolean {
+    return this.reader.closed;
   }
 
   send(data: string | Buffer): void {
@@ -134,31 +110,12 @@ export class LineClient {
 
   /** The next line without its CRLF (latin1), or undefined after `timeoutMs` or at close. */
   async readLine(timeoutMs = 5_000): Promise<string | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const end = this.buffer.indexOf('\r\n');
-      if (end >= 0) {
-        const line = this.buffer.subarray(0, end).toString('latin1');
-        this.buffer = this.buffer.subarray(end + 2);
-        return line;
-      }
-      const left = deadline - Date.now();
-      if (this.closed || left <= 0) return undefined;
-      await this.waitForData(left);
-    }
+    return (await this.reader.line(timeoutMs))?.subarray(0, -2).toString('latin1');
   }
 
   /** Exactly n bytes (for literals). */
-  async readBytes(n: number, timeoutMs = 5_000): Promise<Buffer | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.buffer.length < n) {
-      const left = deadline - Date.now();
-      if (this.closed || left <= 0) return undefined;
-      await this.waitForData(left);
-    }
-    const bytes = this.buffer.subarray(0, n);
-    this.buffer = this.buffer.subarray(n);
-    return bytes;
+  readBytes(n: number, timeoutMs = 5_000): Promise<Buffer | undefined> {
+    return this.reader.bytes(n, timeoutMs);
   }
 
   /** Lines up to and including the tagged reply for `tag`. */
@@ -181,9 +138,7 @@ export class LineClient {
   /** Whatever arrives within `ms` (to check that nothing does). */
   async pending(ms = 100): Promise<string> {
     await new Promise((resolve) => setTimeout(resolve, ms));
-    const text = this.buffer.toString('latin1');
-    this.buffer = Buffer.alloc(0);
-    return text;
+    return this.reader.takeAll().toString('latin1');
   }
 
   close(): void {

@@ -1,4 +1,8 @@
 /** Test messages, built as raw bytes (CRLF), including the awkward ones mail software gets wrong. */
+import { randomBytes } from 'node:crypto';
+
+/** A message from lines, each ended by CRLF; by default latin1, so a character below U+0100 is one byte. */
+export const crlfLines = (lines: string[], encoding: 'latin1' | 'utf8' = 'latin1'): Buffer => Buffer.from(lines.join('\r\n') + '\r\n', encoding);
 
 export function simpleMessage(n: number, bodyBytes = 200, from = 'sender@example.org', to = 'alice@example.test'): Buffer {
   const body = `Message number ${n}.\r\n` + 'x'.repeat(Math.max(0, bodyBytes - 30)) + '\r\n';
@@ -7,52 +11,141 @@ export function simpleMessage(n: number, bodyBytes = 200, from = 'sender@example
   );
 }
 
-/** Messages that break naive clients: dot lines, 8-bit without MIME, a very long line, binary-ish bytes. */
-export function awkwardMessages(): Record<string, Buffer> {
-  const eightBit = Buffer.concat([
-    Buffer.from('From: a@example.org\r\nTo: alice@example.test\r\nSubject: 8-bit without MIME\r\n\r\n'),
-    Buffer.from([0xe9, 0xe8, 0xfc, 0xff, 0x80, 0x0d, 0x0a]),
-    Buffer.from('Gr\u00fc\u00dfe aus K\u00f6ln\r\n', 'utf8'),
+export interface AwkwardMessage {
+  name: AwkwardName;
+  raw: Buffer;
+}
+
+export type AwkwardName =
+  | 'leading dots'
+  | '8-bit without MIME'
+  | '5000-character line'
+  | 'nested multiparts'
+  | 'RFC 2231 parameters'
+  | 'bare LF line ends'
+  | 'binary-ish bytes'
+  | '3 MB message';
+
+/**
+ * Messages that break careless mail code, for byte-exactness tests: each must come back from the
+ * server exactly as it was stored. (The bare-LF one cannot pass through POP3 unchanged: RFC 1939 §3
+ * lines end in CRLF, and a POP3 server sends its LF line ends as CRLF.)
+ */
+export function awkwardMessages(): AwkwardMessage[] {
+  const leadingDots = crlfLines([
+    'From: dots@example.test',
+    'Subject: leading dots',
+    '',
+    '.',
+    '..',
+    '.hidden line',
+    '...three',
+    '. ',
+    'last line',
   ]);
+
+  // 8-bit bytes with no MIME declaration at all (latin-1 and invalid UTF-8), in header and body.
+  const eightBit = Buffer.concat([
+    Buffer.from('From: =?x?= J\xf6rg <joerg@example.test>\r\nSubject: Gr\xfc\xdfe aus K\xf6ln\r\n\r\n', 'latin1'),
+    Buffer.from([0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x82, 0x0d, 0x0a, 0xff, 0xfe, 0x80, 0x0d, 0x0a]),
+    Buffer.from('Sch\xf6ne Gr\xfc\xdfe.\r\n', 'latin1'),
+  ]);
+
+  const longLine = crlfLines(['From: long@example.test', 'Subject: a 5000-character line', '', 'x'.repeat(2500) + 'y'.repeat(2500), 'after']);
+
+  const nested = crlfLines([
+    'From: nested@example.test',
+    'Subject: nested multiparts',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b1"',
+    '',
+    '--b1',
+    'Content-Type: multipart/alternative; boundary="b2"',
+    '',
+    '--b2',
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+    'plain',
+    '--b2',
+    'Content-Type: multipart/related; boundary="b3"',
+    '',
+    '--b3',
+    'Content-Type: text/html; charset=us-ascii',
+    '',
+    '<p>html</p>',
+    '--b3',
+    'Content-Type: image/png',
+    'Content-Transfer-Encoding: base64',
+    '',
+    'iVBORw0KGgo=',
+    '--b3--',
+    '--b2--',
+    '--b1',
+    'Content-Type: message/rfc822',
+    '',
+    'From: inner@example.test',
+    'Subject: inner',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="i1"',
+    '',
+    '--i1',
+    'Content-Type: text/plain',
+    '',
+    'inner text',
+    '--i1--',
+    '--b1--',
+    'epilogue',
+  ]);
+
+  const rfc2231 = crlfLines([
+    'From: params@example.test',
+    'Subject: RFC 2231 parameters',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary=x',
+    '',
+    '--x',
+    "Content-Type: application/octet-stream; name*=UTF-8''%E2%82%AC%20rates.txt",
+    "Content-Disposition: attachment; filename*0*=UTF-8''%E2%82%AC%20; filename*1=\"rates\"; filename*2=.txt",
+    'Content-Transfer-Encoding: base64',
+    '',
+    'AAECAw==',
+    '--x--',
+  ]);
+
+  const bareLf = Buffer.from('From: lf@example.test\nSubject: bare LF line ends\n\nline one\nline two\n', 'latin1');
+
+  // Every byte value but NUL, CR and LF, as an attachment sent without encoding: the line structure stays intact.
   const binaryish = Buffer.alloc(4000);
   for (let i = 0; i < binaryish.length; i++) binaryish[i] = 1 + (i % 254);
-  // Keep the line structure intact: no bare CR or LF inside the bytes.
   for (let i = 0; i < binaryish.length; i++) if (binaryish[i] === 0x0a || binaryish[i] === 0x0d) binaryish[i] = 0x20;
-  return {
-    dots: Buffer.from('From: a@example.org\r\nSubject: dots\r\n\r\n.leading dot\r\n..two dots\r\n.\r\n. \r\nend\r\n'),
-    eightBit,
-    longLine: Buffer.from(`From: a@example.org\r\nSubject: long\r\n\r\n${'L'.repeat(5000)}\r\n`),
-    binaryish: Buffer.concat([Buffer.from('From: a@example.org\r\nSubject: binary\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'), binaryish, Buffer.from('\r\n')]),
-    nested: Buffer.from(
-      [
-        'From: a@example.org',
-        'Subject: nested',
-        'MIME-Version: 1.0',
-        'Content-Type: multipart/mixed; boundary="outer"',
-        '',
-        '--outer',
-        'Content-Type: multipart/alternative; boundary="inner"',
-        '',
-        '--inner',
-        'Content-Type: text/plain; charset=utf-8',
-        '',
-        'plain',
-        '--inner',
-        'Content-Type: text/html; charset=utf-8',
-        '',
-        '<p>html</p>',
-        '--inner--',
-        '--outer',
-        'Content-Type: application/pdf; name*0="a very long ";',
-        ' name*1="file name.pdf"',
-        'Content-Transfer-Encoding: base64',
-        '',
-        'JVBERi0xLjQK',
-        '--outer--',
-        '',
-      ].join('\r\n'),
-    ),
-  };
+  const binary = Buffer.concat([
+    Buffer.from('From: a@example.org\r\nSubject: binary\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'),
+    binaryish,
+    Buffer.from('\r\n'),
+  ]);
+
+  // ~3 MB: a base64 attachment of random bytes.
+  const blob = randomBytes(2_250_000).toString('base64').replace(/.{76}/g, '$&\r\n');
+  const large = Buffer.concat([
+    crlfLines(['From: big@example.test', 'Subject: a 3 MB message', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary=big', '', '--big', 'Content-Type: application/octet-stream', 'Content-Transfer-Encoding: base64', '']),
+    Buffer.from(blob + '\r\n--big--\r\n'),
+  ]);
+
+  return [
+    { name: 'leading dots', raw: leadingDots },
+    { name: '8-bit without MIME', raw: eightBit },
+    { name: '5000-character line', raw: longLine },
+    { name: 'nested multiparts', raw: nested },
+    { name: 'RFC 2231 parameters', raw: rfc2231 },
+    { name: 'bare LF line ends', raw: bareLf },
+    { name: 'binary-ish bytes', raw: binary },
+    { name: '3 MB message', raw: large },
+  ];
+}
+
+/** One of the awkward messages, by name. */
+export function awkwardMessage(name: AwkwardName): Buffer {
+  return awkwardMessages().find((message) => message.name === name)!.raw;
 }
 
 /** A multi-megabyte message with a base64 attachment. */

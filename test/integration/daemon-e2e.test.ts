@@ -9,7 +9,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startDaemon, writeTestConfig, type RunningDaemon, type TestConfig } from '../helpers/cli.js';
 import { LAB_USERS, startLab, stripPostfixTrace, toCrlf, type Lab } from '../helpers/lab.js';
-import { awkwardMessages, simpleMessage } from '../helpers/messages.js';
+import { awkwardMessage, simpleMessage } from '../helpers/messages.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const ALICE = LAB_USERS.alice.user;
@@ -58,7 +58,7 @@ describe('hotbridge daemon end to end', () => {
       const arrived = new Promise<number>((resolve) => client.on('exists', (event: { count: number }) => resolve(event.count)));
       // IDLE explicitly: the EXISTS must come from the server's push, not from a poll of ours.
       const idling = client.idle();
-      const raw = awkwardMessages().dots;
+      const raw = awkwardMessage('leading dots');
       await lab.injectMessage(ALICE, raw);
       const count = await Promise.race([arrived, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no EXISTS within 15 s')), 15_000))]);
       expect(count).toBe(before + 1);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { awkwardMessages } from '../helpers/awkward-messages.js';
+import { awkwardMessages } from '../helpers/messages.js';
 import { PASSWORD, startTestServer, USER, type TestServer } from '../helpers/imap-server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, requireTool, runTool, startCompatBridge, waitForInboxCount, type CompatBridge } from '../helpers/clients.js';
 import { LAB_USERS } from '../helpers/lab.js';
+import { crlfLines } from '../helpers/messages.js';
 
 // The session, written as a plain imaplib user would; it prints what every step answered as JSON.
 // Literals in responses come back as [prefix, bytes]; bytes that must match are reported as a sha256.
@@ -65,9 +66,8 @@ step("logout", lambda: imap.logout())
 print(json.dumps(out))
 `;
 
-const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n') + '\r\n');
 const MESSAGES = [
-  crlf([
+  crlfLines([
     'From: Sender <sender@example.org>',
     'To: alice@example.test',
     'Subject: first, plain',
@@ -77,7 +77,7 @@ const MESSAGES = [
     'Hello one.',
     '.a line with a leading dot',
   ]),
-  crlf([
+  crlfLines([
     'From: nested@example.test',
     'To: alice@example.test',
     'Subject: nested multiparts',
@@ -105,7 +105,7 @@ const MESSAGES = [
     'JVBERi0xLjQK',
     '--b1--',
   ]),
-  crlf(['From: Sender <sender@example.org>', 'Subject: third, to be expunged', '', 'Three.']),
+  crlfLines(['From: Sender <sender@example.org>', 'Subject: third, to be expunged', '', 'Three.']),
 ];
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const headerOf = (raw: Buffer) => raw.subarray(0, raw.indexOf('\r\n\r\n') + 4);

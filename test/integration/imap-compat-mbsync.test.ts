@@ -11,10 +11,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, requireTool, runTool, startCompatBridge, waitForInboxCount, type CompatBridge } from '../helpers/clients.js';
 import { LAB_USERS } from '../helpers/lab.js';
+import { crlfLines } from '../helpers/messages.js';
 
-const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n') + '\r\n');
 const message = (subject: string, body: string) =>
-  crlf([
+  crlfLines([
     'From: Sender <sender@example.org>',
     `To: ${LAB_USERS.alice.user}`,
     `Subject: ${subject}`,

@@ -6,23 +6,14 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_USERS, startLab, stripPostfixTrace, toCrlf, type Lab } from '../helpers/lab.js';
 import { freePort, freePorts } from '../helpers/ports.js';
+import { SocketReader } from '../helpers/socket-reader.js';
 
 /** Minimal line-oriented client for the self-test: POP3 and IMAP both answer in CRLF lines. */
 class LineSession {
-  private buffer = Buffer.alloc(0);
-  private waiters: (() => void)[] = [];
-  private closed = false;
+  private readonly reader: SocketReader;
 
   constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on('error', () => undefined);
+    this.reader = new SocketReader(socket);
   }
 
   static plain(host: string, port: number): Promise<LineSession> {
@@ -39,22 +30,11 @@ class LineSession {
     });
   }
 
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
   /** Raw bytes of the next line including its CRLF. */
   async line(): Promise<Buffer> {
-    for (;;) {
-      const nl = this.buffer.indexOf('\r\n');
-      if (nl >= 0) {
-        const out = this.buffer.subarray(0, nl + 2);
-        this.buffer = this.buffer.subarray(nl + 2);
-        return out;
-      }
-      if (this.closed) throw new Error(`connection closed; pending: ${JSON.stringify(this.buffer.toString('latin1'))}`);
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
+    const line = await this.reader.line();
+    if (!line) throw new Error(`connection closed; pending: ${JSON.stringify(this.reader.unread())}`);
+    return line;
   }
 
   async text(): Promise<string> {

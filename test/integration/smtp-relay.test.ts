@@ -16,6 +16,7 @@ import type { OutboxEntry } from '../../src/store/records.js';
 import { PasswordFileSource, type CredentialSource, type UpstreamLogin } from '../../src/upstream/credentials.js';
 import { OutboxWorker, type OutboxWorkerOptions } from '../../src/upstream/smtp/worker.js';
 import { startLab, stripPostfixTrace, toCrlf, type CapturedMessage, type Lab } from '../helpers/lab.js';
+import { crlfLines } from '../helpers/messages.js';
 import { openLocalSide, submit, testAccount, waitFor, type LocalSide } from './fixtures/smtp-setup.js';
 
 const ALICE = 'alice@example.test';
@@ -90,7 +91,8 @@ function deliveredTo(captured: CapturedMessage): string {
   return /^X-Original-To: (.*)$/m.exec(captured.raw.toString('latin1'))?.[1] ?? '';
 }
 
-const crlf = (lines: string[]): Buffer => Buffer.from(lines.join('\r\n') + '\r\n', 'utf8');
+// The messages here carry their non-ASCII text as UTF-8.
+const crlf = (lines: string[]): Buffer => crlfLines(lines, 'utf8');
 
 function simpleMessage(id: string, to: string[]): Buffer {
   return crlf([`From: Alice <${ALICE}>`, `To: ${to.join(', ')}`, `Subject: ${id}`, 'Date: Wed, 27 Nov 2024 06:07:08 +0000', `Message-ID: <${id}@example.test>`, '', `Message ${id}.`]);

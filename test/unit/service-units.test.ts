@@ -97,7 +97,7 @@ describe('systemd units', () => {
     expect(output).toBe('');
     expect(status).toBe(0);
     expect(unit).not.toMatch(/@[A-Z]+@/);
-    expect(directive(unit, 'ExecStart')).toEqual([`${realPaths().node} ${realPaths().hotbridge} run --config /etc/hotbridge/config.toml`]);
+    expect(directive(unit, 'ExecStart')).toEqual([`${realPaths().node} --max-semi-space-size=2 ${realPaths().hotbridge} run --config /etc/hotbridge/config.toml`]);
     expect(directive(unit, 'User')).toEqual(['hotbridge']);
     expect(directive(unit, 'StateDirectory')).toEqual(['hotbridge']);
     expect(directive(unit, 'ConfigurationDirectory')).toEqual(['hotbridge']);
@@ -241,7 +241,7 @@ describe('launchd', () => {
     const parsed = plist(launchAgent(paths, '/Users/ann/Library/Logs/hotbridge/hotbridge.log'));
     expect(parsed).toMatchObject({
       Label: 'local.hotbridge',
-      ProgramArguments: [paths.node, paths.hotbridge, 'run', '--config', paths.config],
+      ProgramArguments: [paths.node, '--max-semi-space-size=2', paths.hotbridge, 'run', '--config', paths.config],
       RunAtLoad: true,
       KeepAlive: { SuccessfulExit: false },
       StandardOutPath: '/Users/ann/Library/Logs/hotbridge/hotbridge.log',
@@ -255,7 +255,7 @@ describe('launchd', () => {
     const paths = { ...realPaths(), config: '/Library/hotbridge/a&b <c> "d".toml' };
     const parsed = plist(launchDaemon(paths, '/Library/Logs/hotbridge/hotbridge.log', 'ann'));
     expect(parsed).toMatchObject({ Label: 'local.hotbridge', UserName: 'ann', RunAtLoad: true, KeepAlive: { SuccessfulExit: false } });
-    expect((parsed.ProgramArguments as string[])[4]).toBe('/Library/hotbridge/a&b <c> "d".toml');
+    expect((parsed.ProgramArguments as string[])[5]).toBe('/Library/hotbridge/a&b <c> "d".toml');
   });
 
   it('plans launchctl bootstrap into the user or system domain', () => {
@@ -294,7 +294,7 @@ describe('hotbridge service install --dry-run', () => {
     try {
       const text = await dryRun({ config: file, user: true });
       const { node, hotbridge } = realPaths();
-      expect(text).toContain(`ExecStart=${node} ${hotbridge} run --config ${fs.realpathSync(file)}\n`);
+      expect(text).toContain(`ExecStart=${node} --max-semi-space-size=2 ${hotbridge} run --config ${fs.realpathSync(file)}\n`);
       expect(text).toContain(`Would write ${path.join(xdg, 'systemd', 'user', 'hotbridge.service')} (mode 0644):`);
       expect(text).toContain('Would run: systemctl --user enable hotbridge.service');
       expect(fs.existsSync(xdg)).toBe(false);
@@ -312,7 +312,7 @@ describe('hotbridge service install --dry-run', () => {
     const unitExisted = fs.existsSync('/etc/systemd/system/hotbridge.service');
     const text = await dryRun({ config: file, system: true });
     expect(text).toContain('dry run, nothing is changed');
-    expect(text).toContain(`ExecStart=${realPaths().node} ${realPaths().hotbridge} run --config ${fs.realpathSync(file)}\n`);
+    expect(text).toContain(`ExecStart=${realPaths().node} --max-semi-space-size=2 ${realPaths().hotbridge} run --config ${fs.realpathSync(file)}\n`);
     expect(text).toContain(`LoadCredential=bob.secret:${path.join(fs.realpathSync(configDir), 'bob.secret')}\n`);
     expect(text).toContain('Would run: sh -c ');
     expect(text).toContain('Would run: systemctl restart hotbridge.service');

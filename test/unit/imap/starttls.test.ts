@@ -8,6 +8,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LineClient, PASSWORD, startTestServer, USER, type TestServer } from '../../helpers/imap-server.js';
+import { SocketReader } from '../../helpers/socket-reader.js';
 
 let dir: string;
 let cert: Buffer;
@@ -26,27 +27,11 @@ afterAll(() => {
 
 /** Reads CRLF lines from a TLS socket. */
 function lineReader(socket: tls.TLSSocket): (timeoutMs?: number) => Promise<string> {
-  let buffer = '';
-  const waiting: Array<() => void> = [];
-  socket.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('latin1');
-    waiting.splice(0).forEach((wake) => wake());
-  });
+  const reader = new SocketReader(socket);
   return async (timeoutMs = 5000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const end = buffer.indexOf('\r\n');
-      if (end >= 0) {
-        const line = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        return line;
-      }
-      if (Date.now() > deadline) throw new Error('timed out waiting for a line');
-      await new Promise<void>((resolve) => {
-        waiting.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
+    const line = await reader.line(timeoutMs);
+    if (!line) throw new Error('timed out waiting for a line (or the connection closed)');
+    return line.subarray(0, -2).toString('latin1');
   };
 }
 

@@ -49,7 +49,7 @@ describe('Store', () => {
 
   it('keeps message bytes exactly, including 8-bit and dot lines', async () => {
     const inbox = store.findMailbox(ALICE, 'inbox')!;
-    for (const raw of Object.values(awkwardMessages())) {
+    for (const { raw } of awkwardMessages()) {
       const { uid } = await store.appendMessage(inbox.id, raw, { flags: ['\\seen', 'Custom'] });
       const record = (await store.listMessages(inbox.id)).find((m) => m.uid === uid)!;
       expect(record.flags).toEqual(['\\Seen', 'Custom']);
