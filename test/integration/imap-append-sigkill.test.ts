@@ -7,7 +7,6 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImapFlow } from 'imapflow';
 import { runCli, startDaemon, writeTestConfig, type RunningDaemon, type TestConfig } from '../helpers/cli.js';
-import { simpleMessage } from '../helpers/messages.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const ALICE = 'alice@example.test';
