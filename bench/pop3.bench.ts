@@ -22,6 +22,8 @@ import { StatusBoard } from '../src/daemon/status.js';
 import { Store } from '../src/store/index.js';
 import { Pop3Client } from '../src/upstream/pop3/client.js';
 import { Pop3Poller } from '../src/upstream/pop3/poller.js';
+import { labAccount } from '../test/fixtures/children/poller-account.js';
+import { loginFrom } from '../test/helpers/credentials.js';
 import { LAB_USERS, startLab, type Lab } from '../test/helpers/lab.js';
 import { seededRandom } from '../test/helpers/random.js';
 
@@ -54,18 +56,8 @@ function mailbox(count: number): Buffer[] {
 }
 
 function account(lab: Lab, batchSize: number): AccountConfig {
-  return {
-    address: USER,
-    provider: 'custom',
-    pollIntervalMs: 60 * 60_000,
-    leaveOnServer: true,
-    deleteOnExpunge: false,
-    saveSent: false,
-    sendAs: [],
-    auth: { method: 'password', user: USER },
-    pop3: { host: lab.host, port: lab.pop3sPort, tls: 'implicit', caFile: lab.caFile, timeoutMs: 60_000, maxMessageBytes: 64 * 1024 * 1024, batchSize },
-    smtp: { host: lab.host, port: 1, tls: 'starttls', timeoutMs: 60_000 },
-  };
+  const config = labAccount(lab, USER, {}, { timeoutMs: 60_000, batchSize });
+  return { ...config, smtp: { ...config.smtp, timeoutMs: 60_000 } };
 }
 
 interface Result {
@@ -78,7 +70,7 @@ async function hotbridge(lab: Lab, batchSize: number): Promise<Result> {
   try {
     const store = await Store.open(dir, { accounts: [USER] });
     const status = new StatusBoard();
-    const credentials = { get: async () => ({ kind: 'password' as const, user: USER, password: PASSWORD }), rejected: () => undefined };
+    const credentials = loginFrom(() => ({ kind: 'password', user: USER, password: PASSWORD }));
     const poller = new Pop3Poller({ account: account(lab, batchSize), store, credentials, logger: silentLogger(), status });
     const start = performance.now();
     poller.start();

@@ -9,7 +9,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
-import type { AccountConfig } from '../src/config/types.js';
 import { LocalAuthenticator } from '../src/daemon/local-auth.js';
 import { silentLogger } from '../src/daemon/logger.js';
 import { StatusBoard } from '../src/daemon/status.js';
@@ -19,6 +18,7 @@ import { Store } from '../src/store/store.js';
 import { PasswordFileSource } from '../src/upstream/credentials.js';
 import { OutboxWorker } from '../src/upstream/smtp/worker.js';
 import { startLab } from '../test/helpers/lab.js';
+import { testAccount } from '../test/integration/fixtures/smtp-setup.js';
 
 const ALICE = 'alice@example.test';
 const LOCAL_PASSWORD = 'bench-local-password';
@@ -56,18 +56,14 @@ try {
   await passwords.set(ALICE, LOCAL_PASSWORD);
   const passwordFile = path.join(dir, 'alice.secret');
   fs.writeFileSync(passwordFile, 'alice-password\n');
-  const account: AccountConfig = {
-    address: ALICE,
-    provider: 'custom',
-    pollIntervalMs: 60_000,
-    leaveOnServer: true,
-    deleteOnExpunge: false,
-    saveSent: false,
-    sendAs: [],
-    auth: { method: 'password', user: ALICE, passwordFile },
-    pop3: { host: lab.host, port: lab.pop3sPort, tls: 'implicit', timeoutMs: 10_000, maxMessageBytes: 1 << 20, batchSize: 10 },
-    smtp: { host: lab.host, port: lab.smtpPort, tls: 'starttls', caFile: lab.caFile, timeoutMs: 10_000 },
-  };
+  const account = testAccount(
+    ALICE,
+    { host: lab.host, port: lab.smtpPort, caFile: lab.caFile },
+    {
+      auth: { method: 'password', user: ALICE, passwordFile },
+      pop3: { host: lab.host, port: lab.pop3sPort, tls: 'implicit', timeoutMs: 10_000, maxMessageBytes: 1 << 20, batchSize: 10 },
+    },
+  );
   const server = await startSubmissionServer({
     listen: [{ host: '127.0.0.1', port: 0 }],
     store,

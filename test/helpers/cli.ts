@@ -65,14 +65,24 @@ export async function writeTestConfig(dir: string, accounts: TestAccount[], extr
     lines.push('[[accounts]]', `address = "${account.address}"`, 'provider = "custom"', account.extra ?? '');
     lines.push('[accounts.auth]', 'method = "password"');
     if (account.passwordFile) lines.push(`password_file = "${account.passwordFile}"`);
-    lines.push('[accounts.pop3]', `host = "${pop3.host}"`, `port = ${pop3.port}`, `tls = "${pop3.tls}"`);
-    if (pop3.caFile) lines.push(`ca_file = "${pop3.caFile}"`);
-    lines.push('[accounts.smtp]', `host = "${smtp.host}"`, `port = ${smtp.port}`, `tls = "${smtp.tls}"`);
-    if (smtp.caFile) lines.push(`ca_file = "${smtp.caFile}"`);
+    lines.push(...upstreamTable('pop3', pop3), ...upstreamTable('smtp', smtp));
   }
   const file = path.join(dir, 'config.toml');
   fs.writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });
   return { file, dataDir, imapPort, smtpPort };
+}
+
+/** An account's `[accounts.pop3]` or `[accounts.smtp]` table, as TOML lines (tls left out: the default). */
+export function upstreamTable(table: 'pop3' | 'smtp', server: { host: string; port: number; tls?: string; caFile?: string }): string[] {
+  const lines = [`[accounts.${table}]`, `host = "${server.host}"`, `port = ${server.port}`];
+  if (server.tls) lines.push(`tls = "${server.tls}"`);
+  if (server.caFile) lines.push(`ca_file = "${server.caFile}"`);
+  return lines;
+}
+
+/** The upstream tables of an account on the lab: its Dovecot over POP3S (the default tls) and its Postfix with STARTTLS. */
+export function labUpstreamTables(lab: { host: string; pop3sPort: number; smtpPort: number; caFile: string }): string[] {
+  return [...upstreamTable('pop3', { host: lab.host, port: lab.pop3sPort, caFile: lab.caFile }), ...upstreamTable('smtp', { host: lab.host, port: lab.smtpPort, tls: 'starttls', caFile: lab.caFile })];
 }
 
 export interface RunningDaemon {

@@ -2,6 +2,7 @@
 // answers under test (each test says why): listens on 127.0.0.1 port 0 and hands each CRLF line a
 // client sends to the test's handler, which answers as it likes.
 import net from 'node:net';
+import { onEachLine } from './each-line.js';
 
 export interface FakePeer {
   socket: net.Socket;
@@ -33,15 +34,7 @@ export async function startFakeLineServer(accept: (peer: FakePeer) => (line: str
         if (!socket.destroyed) socket.write(data);
       },
     });
-    let pending = '';
-    socket.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('latin1');
-      for (let end = pending.indexOf('\r\n'); end >= 0; end = pending.indexOf('\r\n')) {
-        const line = pending.slice(0, end);
-        pending = pending.slice(end + 2);
-        onLine(line);
-      }
-    });
+    onEachLine(socket, onLine, { separator: '\r\n', encoding: 'latin1' });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

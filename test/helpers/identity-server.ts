@@ -165,12 +165,15 @@ export async function startIdentityServer(opts: IdentityServerOptions = {}): Pro
     return reply;
   };
 
+  /** Entra's answer to an application id it does not know (AADSTS700016); undefined for the one it knows. */
+  const unknownClient = (requestClient: string): [number, unknown] | undefined =>
+    requestClient === clientId ? undefined : [400, aadError('unauthorized_client', 700016, `Application with identifier '${requestClient}' was not found in the directory.`)];
+
   const handleDeviceCode = (form: URLSearchParams): [number, unknown] => {
     server.stats.deviceCodeRequests += 1;
     const requestClient = form.get('client_id') ?? '';
-    if (requestClient !== clientId) {
-      return [400, aadError('unauthorized_client', 700016, `Application with identifier '${requestClient}' was not found in the directory.`)];
-    }
+    const refused = unknownClient(requestClient);
+    if (refused) return refused;
     const scope = form.get('scope') ?? '';
     if (scope.trim() === '') return [400, aadError('invalid_request', 900144, "The request body must contain the following parameter: 'scope'.")];
     const script = scripts.shift() ?? { user: server.defaultUser };
@@ -237,9 +240,8 @@ export async function startIdentityServer(opts: IdentityServerOptions = {}): Pro
   const handleRefresh = (form: URLSearchParams): [number, unknown] => {
     server.stats.refreshRequests += 1;
     const requestClient = form.get('client_id') ?? '';
-    if (requestClient !== clientId) {
-      return [400, aadError('unauthorized_client', 700016, `Application with identifier '${requestClient}' was not found in the directory.`)];
-    }
+    const refused = unknownClient(requestClient);
+    if (refused) return refused;
     const token = form.get('refresh_token') ?? '';
     const grant = refreshTokens.get(token);
     if (!grant || !grant.live) {

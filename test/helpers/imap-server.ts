@@ -104,6 +104,11 @@ export class LineClient {
     return this.reader.closed;
   }
 
+  /** Whether the server closes the connection within `timeoutMs`. */
+  closesWithin(timeoutMs: number): Promise<boolean> {
+    return this.reader.closesWithin(timeoutMs);
+  }
+
   send(data: string | Buffer): void {
     this.socket.write(data);
   }

@@ -276,19 +276,6 @@ export function stripPostfixTrace(raw: Buffer): Buffer {
   return raw.subarray(offset);
 }
 
-/** LF -> CRLF where a line does not already end in CRLF (captured maildir files use LF). */
-export function toCrlf(raw: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let start = 0;
-  for (let nl = raw.indexOf(0x0a); nl >= 0; nl = raw.indexOf(0x0a, nl + 1)) {
-    if (nl > 0 && raw[nl - 1] === 0x0d) continue;
-    parts.push(raw.subarray(start, nl), Buffer.from('\r\n'));
-    start = nl + 1;
-  }
-  parts.push(raw.subarray(start));
-  return Buffer.concat(parts);
-}
-
 // ---------------------------------------------------------------------------------------------
 // OAuth2 introspection endpoint (RFC 7662) for Dovecot's oauth2 passdb
 

@@ -4,6 +4,16 @@ import { randomBytes } from 'node:crypto';
 /** A message from lines, each ended by CRLF; by default latin1, so a character below U+0100 is one byte. */
 export const crlfLines = (lines: string[], encoding: 'latin1' | 'utf8' = 'latin1'): Buffer => Buffer.from(lines.join('\r\n') + '\r\n', encoding);
 
+/** The same message with every line ending turned into CRLF (a CRLF stays as it is). */
+export function toCrlf(raw: Buffer): Buffer {
+  return Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+}
+
+/** The same message with every line ending turned into a bare LF. */
+export function toLf(raw: Buffer): Buffer {
+  return Buffer.from(raw.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
+}
+
 export function simpleMessage(n: number, bodyBytes = 200, from = 'sender@example.org', to = 'alice@example.test'): Buffer {
   const body = `Message number ${n}.\r\n` + 'x'.repeat(Math.max(0, bodyBytes - 30)) + '\r\n';
   return Buffer.from(

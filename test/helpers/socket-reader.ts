@@ -6,7 +6,7 @@ import type net from 'node:net';
 export type UnitEnd = (buffered: Buffer) => number;
 
 /** A CRLF-ended line (RFC 5321 §2.3.8, RFC 1939 §3, RFC 3501 §2.2): its length with the CRLF. */
-export const lineEnd: UnitEnd = (buffered) => {
+const lineEnd: UnitEnd = (buffered) => {
   const nl = buffered.indexOf('\r\n');
   return nl < 0 ? 0 : nl + 2;
 };
@@ -33,6 +33,13 @@ export class SocketReader {
 
   /** The socket has closed: what is buffered is all there will be. */
   get closed(): boolean {
+    return this.closedBySocket;
+  }
+
+  /** Whether the socket closes within `timeoutMs` (at once if it already has). */
+  async closesWithin(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (let left = timeoutMs; !this.closedBySocket && left > 0; left = deadline - Date.now()) await this.nextData(left);
     return this.closedBySocket;
   }
 

@@ -7,9 +7,9 @@ import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startDaemon, writeTestConfig, type RunningDaemon, type TestConfig } from '../helpers/cli.js';
-import { LAB_USERS, startLab, stripPostfixTrace, toCrlf, type Lab } from '../helpers/lab.js';
-import { awkwardMessage, simpleMessage } from '../helpers/messages.js';
+import { labUpstreamTables, runCli, startDaemon, writeTestConfig, type RunningDaemon, type TestConfig } from '../helpers/cli.js';
+import { LAB_USERS, startLab, stripPostfixTrace, type Lab } from '../helpers/lab.js';
+import { awkwardMessage, simpleMessage, toCrlf } from '../helpers/messages.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const ALICE = LAB_USERS.alice.user;
@@ -122,15 +122,7 @@ describe('hotbridge daemon end to end', () => {
       '[accounts.auth]',
       'method = "password"',
       `password_file = "${bobFile}"`,
-      '[accounts.pop3]',
-      `host = "${lab.host}"`,
-      `port = ${lab.pop3sPort}`,
-      `ca_file = "${lab.caFile}"`,
-      '[accounts.smtp]',
-      `host = "${lab.host}"`,
-      `port = ${lab.smtpPort}`,
-      'tls = "starttls"',
-      `ca_file = "${lab.caFile}"`,
+      ...labUpstreamTables(lab),
       '',
     ].join('\n');
     try {

@@ -9,10 +9,10 @@ import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startDaemon, type RunningDaemon } from '../helpers/cli.js';
+import { labUpstreamTables, runCli, startDaemon, type RunningDaemon } from '../helpers/cli.js';
 import { startIdentityServer, type IdentityServer } from '../helpers/identity-server.js';
-import { startLab, stripPostfixTrace, toCrlf, type Lab } from '../helpers/lab.js';
-import { simpleMessage } from '../helpers/messages.js';
+import { startLab, stripPostfixTrace, type Lab } from '../helpers/lab.js';
+import { simpleMessage, toCrlf } from '../helpers/messages.js';
 import { freePorts } from '../helpers/ports.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
@@ -80,15 +80,7 @@ describe('daemon with OAuth2 sign-in', () => {
         'method = "oauth2"',
         `client_id = "${idp.clientId}"`,
         `authority = "${idp.authority}"`,
-        '[accounts.pop3]',
-        `host = "${lab.host}"`,
-        `port = ${lab.pop3sPort}`,
-        `ca_file = "${lab.caFile}"`,
-        '[accounts.smtp]',
-        `host = "${lab.host}"`,
-        `port = ${lab.smtpPort}`,
-        'tls = "starttls"',
-        `ca_file = "${lab.caFile}"`,
+        ...labUpstreamTables(lab),
         '',
       ].join('\n'),
     );

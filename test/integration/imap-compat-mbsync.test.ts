@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, requireTool, runTool, startCompatBridge, waitForInboxCount, type CompatBridge } from '../helpers/clients.js';
 import { LAB_USERS } from '../helpers/lab.js';
-import { crlfLines } from '../helpers/messages.js';
+import { crlfLines, toLf } from '../helpers/messages.js';
 
 const message = (subject: string, body: string) =>
   crlfLines([
@@ -38,7 +38,6 @@ const SERVER_FOLDERS: Array<{ folder: string; raw: Buffer; flags: string[] }> = 
 // A folder that exists only in the Maildir before the first sync: mbsync must create it on the server.
 const LOCAL_ONLY = Buffer.from('From: me@example.test\nSubject: written offline\nMessage-ID: <offline-1@example.test>\n\nKept locally first.\n');
 
-const toLf = (raw: Buffer) => Buffer.from(raw.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
 const subjectOf = (raw: Buffer) => /^Subject: (.*?)\r?$/m.exec(raw.toString('latin1'))?.[1];
 // mbsync marks every message it copies, in either direction, with an X-TUID header (its own transaction
 // id, against Dovecot too): the one difference the copies may have.

@@ -10,7 +10,8 @@ import libmime from 'libmime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, requireTool, runTool, startCompatBridge, waitUntil, type CompatBridge } from '../helpers/clients.js';
 import { runCli } from '../helpers/cli.js';
-import { stripPostfixTrace, toCrlf } from '../helpers/lab.js';
+import { stripPostfixTrace } from '../helpers/lab.js';
+import { toCrlf } from '../helpers/messages.js';
 
 interface SentCopy {
   uid: number;

@@ -19,9 +19,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { MIME_FIXTURE_DIFFERENCES } from '../helpers/dovecot-differences.js';
 import { PASSWORD, startTestServer, USER, type TestServer } from '../helpers/imap-server.js';
 import { LAB_USERS, startLab, type Lab } from '../helpers/lab.js';
-import { awkwardMessage, awkwardMessages } from '../helpers/messages.js';
+import { awkwardMessage, awkwardMessages, toCrlf } from '../helpers/messages.js';
 import { SocketReader } from '../helpers/socket-reader.js';
 import { DataReader, normalize, type ImapValue } from '../unit/mime/imap-data.js';
 
@@ -252,43 +253,9 @@ const SESSION_DIFFERENCES: Array<{ step: string; side: Side; shape: RegExp; rewr
 
 /**
  * Known differences in ENVELOPE, BODY, BODYSTRUCTURE values: a replacement in the normalised JSON of
- * Dovecot's value (as in test/unit/mime/dovecot-reference.test.ts, where each is explained at length).
+ * Dovecot's value, keyed by message name and item (the same as in test/unit/mime/dovecot-reference.test.ts).
  */
-const VALUE_DIFFERENCES: Record<string, Array<{ dovecot: string; ours: string; why: string }>> = {
-  ...Object.fromEntries(
-    ['BODY', 'BODYSTRUCTURE'].map((item) => [
-      `17-bogus-content-type.eml ${item}`,
-      [
-        {
-          dovecot: '["bogus","",null,null,null,"7bit",22',
-          ours: '["text","plain",["charset","us-ascii"],null,null,"7bit",22,1',
-          why: 'RFC 2045 §5.2: an invalid Content-Type means text/plain; Dovecot passes the broken value through.',
-        },
-      ],
-    ]),
-  ),
-  ...Object.fromEntries(
-    ['BODY', 'BODYSTRUCTURE'].map((item) => [
-      `28-content-type-junk.eml ${item}`,
-      [
-        {
-          dovecot: item === 'BODY' ? '["","",null,null,null,"7bit",43]' : '["","",null,null,null,"7bit",43,null,null,null,null]',
-          ours:
-            item === 'BODY'
-              ? '[["text","plain",["charset","us-ascii"],null,null,"7bit",1,0],"mixed"]'
-              : '[["text","plain",["charset","us-ascii"],null,null,"7bit",1,0,null,null,null,null],"mixed",["boundary","x"],null,null,null]',
-          why: 'Junk after type/subtype: Dovecot drops the whole Content-Type, we keep type, subtype and parameters.',
-        },
-      ],
-    ]),
-  ),
-  ...Object.fromEntries(
-    ['BODY', 'BODYSTRUCTURE'].map((item) => [
-      `18-rfc2231-single-star-after-continuation.eml ${item}`,
-      [{ dovecot: '"title*1*"', ours: '"title*"', why: 'Dovecot 2.3 carries a continuation number over to the next parameter; RFC 2231 §4 names it title*.' }],
-    ]),
-  ),
-};
+const VALUE_DIFFERENCES = MIME_FIXTURE_DIFFERENCES;
 
 /**
  * Messages with bare LF line ends: Dovecot stores them with LF and serves CRLF, so its sizes count a
@@ -299,10 +266,6 @@ const VALUE_DIFFERENCES: Record<string, Array<{ dovecot: string; ours: string; w
 function hasBareLf(raw: Buffer): boolean {
   for (let i = raw.indexOf(0x0a); i >= 0; i = raw.indexOf(0x0a, i + 1)) if (i === 0 || raw[i - 1] !== 0x0d) return true;
   return false;
-}
-
-function toCrlf(raw: Buffer): Buffer {
-  return Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -625,7 +588,7 @@ describe('ENVELOPE and BODYSTRUCTURE of the same appended messages (differential
         .readdirSync(MIME_FIXTURES)
         .filter((file) => file.endsWith('.eml'))
         .sort()
-        .map((file) => ({ name: file, raw: fs.readFileSync(path.join(MIME_FIXTURES, file)) })),
+        .map((file) => ({ name: file.replace(/\.eml$/, ''), raw: fs.readFileSync(path.join(MIME_FIXTURES, file)) })),
     ];
     const fetched = await Promise.all(
       targets.map(async (target) => {

@@ -4,7 +4,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LAB_USERS, startLab, stripPostfixTrace, toCrlf, type Lab } from '../helpers/lab.js';
+import { LAB_USERS, startLab, stripPostfixTrace, type Lab } from '../helpers/lab.js';
+import { toCrlf } from '../helpers/messages.js';
 import { freePort, freePorts } from '../helpers/ports.js';
 import { SocketReader } from '../helpers/socket-reader.js';
 

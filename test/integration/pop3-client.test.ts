@@ -11,6 +11,7 @@ import { Pop3Client, type Pop3ClientOptions } from '../../src/upstream/pop3/clie
 import { Pop3Error } from '../../src/upstream/pop3/errors.js';
 import { startLab, type Lab } from '../helpers/lab.js';
 import { seededIntegers } from '../helpers/random.js';
+import { rejection } from '../helpers/rejection.js';
 
 const ALICE = 'alice@example.test';
 const BOB = 'bob@example.test';
@@ -108,15 +109,8 @@ async function session(user: string, password: string): Promise<Pop3Client> {
   return client;
 }
 
-async function failure(promise: Promise<unknown>): Promise<Pop3Error> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(Pop3Error);
-    return error as Pop3Error;
-  }
-  throw new Error('expected the promise to reject');
-}
+/** The rejection of `promise` as a Pop3Error (fails the test if it resolves or rejects with something else). */
+const failure = (promise: Promise<unknown>): Promise<Pop3Error> => rejection(promise, Pop3Error);
 
 beforeAll(async () => {
   lab = await startLab({ oauth: true });

@@ -12,6 +12,7 @@ import { Store } from '../../src/store/index.js';
 import { labAccount } from '../fixtures/children/poller-account.js';
 import { startLab, LAB_USERS, type Lab } from '../helpers/lab.js';
 import { simpleMessage } from '../helpers/messages.js';
+import { onEachLine } from '../helpers/each-line.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const CHILD = path.resolve(__dirname, '../fixtures/children/poller-run.ts');
@@ -50,24 +51,17 @@ function runChild(options: object, killWhen: (line: string, ingested: number, li
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
     const run: Run = { lines: [], ingested: 0, duplicates: 0, killed: false, code: null };
-    let buffer = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        run.lines.push(line);
-        const match = /^ingested (\d+) (\d+)$/.exec(line);
-        if (match) {
-          run.ingested += Number(match[1]);
-          run.duplicates += Number(match[2]);
-        }
-        if (!run.killed && killWhen(line, run.ingested, run.lines)) {
-          run.killed = true;
-          child.kill('SIGKILL');
-        }
+    onEachLine(child.stdout, (line) => {
+      run.lines.push(line);
+      const match = /^ingested (\d+) (\d+)$/.exec(line);
+      if (match) {
+        run.ingested += Number(match[1]);
+        run.duplicates += Number(match[2]);
+      }
+      if (!run.killed && killWhen(line, run.ingested, run.lines)) {
+        run.killed = true;
+        child.kill('SIGKILL');
       }
     });
     child.on('error', reject);
@@ -80,7 +74,13 @@ function runChild(options: object, killWhen: (line: string, ingested: number, li
   });
 }
 
-async function inboxContents(dataDir: string, account: string): Promise<{ blobIds: string[]; uidls: string[]; ledger: number }> {
+interface InboxContents {
+  blobIds: string[];
+  uidls: string[];
+  ledger: number;
+}
+
+async function inboxContents(dataDir: string, account: string): Promise<InboxContents> {
   const store = await Store.open(dataDir);
   try {
     const messages = await store.listMessages(store.findMailbox(account, 'INBOX')!.id);
@@ -93,6 +93,17 @@ async function inboxContents(dataDir: string, account: string): Promise<{ blobId
 
 function childOptions(dataDir: string, account: AccountConfig, password: string, extra: object = {}): object {
   return { dataDir, account, password, ...extra };
+}
+
+/** A last run, left to finish: afterwards INBOX holds each of `raws` exactly once, each under its own UIDL. */
+async function runToTheEnd(dataDir: string, account: AccountConfig, password: string, raws: Buffer[]): Promise<{ last: Run; final: InboxContents }> {
+  const last = await runChild(childOptions(dataDir, account, password));
+  expect(last.lines).toContain('done');
+  const final = await inboxContents(dataDir, account.address);
+  expect(final.blobIds).toHaveLength(TOTAL);
+  expect(new Set(final.blobIds)).toEqual(new Set(raws.map((raw) => Store.blobIdOf(raw))));
+  expect(new Set(final.uidls).size).toBe(TOTAL);
+  return { last, final };
 }
 
 describe('POP3 poller under SIGKILL', () => {
@@ -117,12 +128,7 @@ describe('POP3 poller under SIGKILL', () => {
     expect(afterSecond.blobIds.length).toBeGreaterThan(afterFirst.blobIds.length);
     expect(afterSecond.blobIds.length).toBeLessThan(TOTAL);
 
-    const last = await runChild(childOptions(dataDir, account, password));
-    expect(last.lines).toContain('done');
-    const final = await inboxContents(dataDir, user);
-    expect(final.blobIds).toHaveLength(TOTAL);
-    expect(new Set(final.blobIds)).toEqual(new Set(raws.map((raw) => Store.blobIdOf(raw))));
-    expect(new Set(final.uidls).size).toBe(TOTAL);
+    const { last, final } = await runToTheEnd(dataDir, account, password, raws);
     expect(final.ledger).toBe(TOTAL);
     // The restarted runs fetched only what was missing: no RETR of a message the store already held.
     expect(first.duplicates + second.duplicates + last.duplicates).toBe(0);
@@ -158,12 +164,7 @@ describe('POP3 poller under SIGKILL', () => {
     // That QUIT removed everything stored so far, including the messages session 2 of the first run had stored.
     expect(await lab.maildirCount(user)).toBe(TOTAL - afterSecond.blobIds.length);
 
-    const last = await runChild(childOptions(dataDir, account, password));
-    expect(last.lines).toContain('done');
-    const final = await inboxContents(dataDir, user);
-    expect(final.blobIds).toHaveLength(TOTAL);
-    expect(new Set(final.blobIds)).toEqual(new Set(raws.map((raw) => Store.blobIdOf(raw))));
-    expect(new Set(final.uidls).size).toBe(TOTAL);
+    const { last } = await runToTheEnd(dataDir, account, password, raws);
     expect(await lab.maildirCount(user)).toBe(0);
     // Nothing was fetched twice.
     expect(first.duplicates + second.duplicates + last.duplicates).toBe(0);

@@ -13,12 +13,14 @@ import { silentLogger } from '../../src/daemon/logger.js';
 import { StatusBoard } from '../../src/daemon/status.js';
 import type { StoreChange } from '../../src/store/changes.js';
 import { Store } from '../../src/store/index.js';
-import { PasswordFileSource, type CredentialSource, type UpstreamLogin } from '../../src/upstream/credentials.js';
+import { PasswordFileSource, type CredentialSource } from '../../src/upstream/credentials.js';
 import { Pop3Poller } from '../../src/upstream/pop3/poller.js';
 import { labAccount, nextPollEnd, pop3Status, waitUntil } from '../fixtures/children/poller-account.js';
+import { CountingSource, loginFrom } from '../helpers/credentials.js';
 import { startLab, LAB_USERS, type Lab } from '../helpers/lab.js';
 import { awkwardMessages, bigMessage, simpleMessage } from '../helpers/messages.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
+import { collectUncaught } from '../helpers/uncaught.js';
 
 const ALICE = LAB_USERS.alice.user;
 
@@ -27,18 +29,13 @@ let dir: string;
 let store: Store;
 let status: StatusBoard;
 const pollers: Pop3Poller[] = [];
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
+const unhandled = collectUncaught({ exceptions: false });
 
 beforeAll(async () => {
-  process.on('unhandledRejection', onUnhandled);
   lab = await startLab({ oauth: true });
 });
 
 afterAll(async () => {
-  process.off('unhandledRejection', onUnhandled);
   await lab?.stop();
 });
 
@@ -56,20 +53,8 @@ afterEach(async () => {
   expect(unhandled).toEqual([]);
 });
 
-/** A source that counts how often the provider refused what it handed out. */
-class CountingSource implements CredentialSource {
-  refusals = 0;
-  constructor(private readonly inner: () => Promise<UpstreamLogin>) {}
-  get(): Promise<UpstreamLogin> {
-    return this.inner();
-  }
-  rejected(): void {
-    this.refusals++;
-  }
-}
-
 function alicePassword(): CountingSource {
-  return new CountingSource(async () => ({ kind: 'password', user: ALICE, password: LAB_USERS.alice.password }));
+  return new CountingSource(loginFrom(() => ({ kind: 'password', user: ALICE, password: LAB_USERS.alice.password })));
 }
 
 function poller(account: AccountConfig, credentials: CredentialSource = alicePassword(), extra: { now?: () => number } = {}): Pop3Poller {
@@ -173,8 +158,7 @@ describe('POP3 poller against Dovecot', () => {
     try {
       const file = path.join(secrets, 'alice.secret');
       fs.writeFileSync(file, 'not-the-password\n', { mode: 0o600 });
-      const inner = new PasswordFileSource(ALICE, file);
-      const credentials = new CountingSource(() => inner.get());
+      const credentials = new CountingSource(new PasswordFileSource(ALICE, file));
       const account = labAccount(lab, ALICE, { pollIntervalMs: 300 });
       const target = poller(account, credentials);
       const failed = await pollOnce(target, true);
@@ -202,7 +186,7 @@ describe('POP3 poller against Dovecot', () => {
     await lab.injectMessages(ALICE, [simpleMessage(1)]);
     lab.setToken('good-token', ALICE);
     let token = 'revoked-token';
-    const credentials = new CountingSource(async () => ({ kind: 'xoauth2', user: ALICE, accessToken: token }));
+    const credentials = new CountingSource(loginFrom(() => ({ kind: 'xoauth2', user: ALICE, accessToken: token })));
     const target = poller(labAccount(lab, ALICE, { provider: 'outlook' }), credentials);
     const failed = await pollOnce(target, true);
     expect(failed.state).toBe('error');

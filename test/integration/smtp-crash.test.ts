@@ -22,7 +22,9 @@ import { LocalPasswords } from '../../src/store/local-passwords.js';
 import { Store } from '../../src/store/store.js';
 import { PasswordFileSource } from '../../src/upstream/credentials.js';
 import { OutboxWorker } from '../../src/upstream/smtp/worker.js';
-import { startLab, stripPostfixTrace, toCrlf, type Lab } from '../helpers/lab.js';
+import { startLab, stripPostfixTrace, type Lab } from '../helpers/lab.js';
+import { toCrlf } from '../helpers/messages.js';
+import { onEachLine } from '../helpers/each-line.js';
 import { LOCAL_PASSWORD, submit, testAccount, waitFor } from './fixtures/smtp-setup.js';
 
 const ALICE = 'alice@example.test';
@@ -41,14 +43,7 @@ class DaemonChild {
   private exited = false;
 
   private constructor(private readonly proc: ChildProcess) {
-    let pending = '';
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-        this.events.push(JSON.parse(pending.slice(0, nl)) as ChildEvent);
-        pending = pending.slice(nl + 1);
-      }
-    });
+    onEachLine(proc.stdout!, (line) => this.events.push(JSON.parse(line) as ChildEvent));
     proc.stderr!.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString('utf8');
     });

@@ -13,10 +13,11 @@ import { StatusBoard } from '../../src/daemon/status.js';
 import { startSubmissionServer, type SubmissionServer } from '../../src/downstream/smtp/server.js';
 import { parseMessage } from '../../src/store/mime/structure.js';
 import type { OutboxEntry } from '../../src/store/records.js';
-import { PasswordFileSource, type CredentialSource, type UpstreamLogin } from '../../src/upstream/credentials.js';
+import { PasswordFileSource, type CredentialSource } from '../../src/upstream/credentials.js';
 import { OutboxWorker, type OutboxWorkerOptions } from '../../src/upstream/smtp/worker.js';
-import { startLab, stripPostfixTrace, toCrlf, type CapturedMessage, type Lab } from '../helpers/lab.js';
-import { crlfLines } from '../helpers/messages.js';
+import { CountingSource, loginFrom } from '../helpers/credentials.js';
+import { startLab, stripPostfixTrace, type CapturedMessage, type Lab } from '../helpers/lab.js';
+import { crlfLines, toCrlf } from '../helpers/messages.js';
 import { openLocalSide, submit, testAccount, waitFor, type LocalSide } from './fixtures/smtp-setup.js';
 
 const ALICE = 'alice@example.test';
@@ -33,31 +34,6 @@ let status: StatusBoard;
 /** The account config the submission server and the current test's worker use. */
 let account: AccountConfig;
 const workers: OutboxWorker[] = [];
-
-/** Counts how often the worker reported a refused login. */
-class CountingSource implements CredentialSource {
-  rejections = 0;
-  constructor(private readonly inner: CredentialSource) {}
-  get(): Promise<UpstreamLogin> {
-    return this.inner.get();
-  }
-  rejected(): void {
-    this.rejections += 1;
-    this.inner.rejected();
-  }
-}
-
-/** An OAuth2 source as the OAuth2 module will provide it, with a token the test controls. */
-class TokenSource implements CredentialSource {
-  rejections = 0;
-  constructor(public token: string) {}
-  get(): Promise<UpstreamLogin> {
-    return Promise.resolve({ kind: 'xoauth2', user: ALICE, accessToken: this.token });
-  }
-  rejected(): void {
-    this.rejections += 1;
-  }
-}
 
 function labAccount(extra: Partial<AccountConfig> = {}, smtp: Partial<AccountConfig['smtp']> = {}): AccountConfig {
   return testAccount(ALICE, { host: lab.host, port: lab.smtpPort, tls: 'starttls', caFile: lab.caFile, timeoutMs: 10_000, ...smtp }, { auth: { method: 'password', user: ALICE, passwordFile }, ...extra });
@@ -346,7 +322,7 @@ describe('relay to the provider (real Postfix)', () => {
     await submit(port, ALICE, { from: ALICE, to: ['bob@example.org'] }, raw);
     const waiting = await waitFor('an entry waiting for auth', async () => (await outbox()).find((entry) => entry.waitingFor === 'auth'));
     expect(waiting.lastError).toMatch(/^535 5\.7\.8/);
-    expect(credentials.rejections).toBeGreaterThanOrEqual(1);
+    expect(credentials.refusals).toBeGreaterThanOrEqual(1);
     const shown = await waitFor('the status alert', () => {
       const value = status.get('outbox', ALICE) as { alert?: string; waitingForAuth?: number } | undefined;
       return value?.alert !== undefined && value.waitingForAuth === 1 ? value : undefined;
@@ -368,7 +344,9 @@ describe('relay to the provider (real Postfix)', () => {
   it('logs in with XOAUTH2 using the access token from the credential source; a refused token waits for a new one', async () => {
     account = labAccount({ auth: { method: 'oauth2', user: ALICE, tenant: 'consumers', authority: 'https://login.example.test', scopes: [] } });
     lab.setToken('alice-token-1', ALICE);
-    const credentials = new TokenSource('alice-token-1');
+    // An OAuth2 source as the OAuth2 module provides it, with a token the test controls.
+    let token = 'alice-token-1';
+    const credentials = new CountingSource(loginFrom(() => ({ kind: 'xoauth2', user: ALICE, accessToken: token })));
     const worker = startWorker(credentials);
     const first = simpleMessage('xoauth2-ok', ['bob@example.org']);
     await submit(port, ALICE, { from: ALICE, to: ['bob@example.org'] }, first);
@@ -383,11 +361,11 @@ describe('relay to the provider (real Postfix)', () => {
     await submit(port, ALICE, { from: ALICE, to: ['bob@example.org'] }, second);
     const waiting = await waitFor('an entry waiting for auth', async () => (await outbox()).find((entry) => entry.waitingFor === 'auth'));
     expect(waiting.lastError).toMatch(/^535 /);
-    expect(credentials.rejections).toBe(1);
+    expect(credentials.refusals).toBe(1);
     expect((status.get('outbox', ALICE) as { alert?: string }).alert).toMatch(/hotbridge login alice@example\.test/);
 
     lab.setToken('alice-token-2', ALICE);
-    credentials.token = 'alice-token-2';
+    token = 'alice-token-2';
     worker.kick();
     const [again] = await lab.waitForCaptured(1);
     expect(asSent(again).equals(second)).toBe(true);

@@ -13,6 +13,7 @@ import { checkListenAddress, tryListen } from '../../src/cli/doctor/local-ports.
 import { classifyTlsError, dateInText } from '../../src/cli/doctor/network.js';
 import { DoctorReport, fail, formatCheck, info, ok } from '../../src/cli/doctor/report.js';
 import { PRESETS } from '../../src/config/presets.js';
+import { startFakeLineServer, type FakeLineServer } from '../helpers/fake-line-server.js';
 import { freePorts } from '../helpers/ports.js';
 
 let dir: string;
@@ -167,43 +168,24 @@ describe('runDoctor without the network', () => {
  * here (Dovecot) can produce these answers, so a small one plays them: `stat` answers STAT after a login,
  * `auth` answers the XOAUTH2 payload.
  */
-async function fakeExchange(answers: { stat?: string; auth?: string }): Promise<{ port: number; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
+async function fakeExchange(answers: { stat?: string; auth?: string }): Promise<FakeLineServer> {
+  return startFakeLineServer(({ socket }) => {
     socket.write('+OK The Microsoft Exchange POP3 service is ready.\r\n');
-    let buffer = '';
     let inAuth = false;
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('latin1');
-      for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
-        const command = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const verb = command.split(' ')[0].toUpperCase();
-        if (inAuth) {
-          inAuth = false;
-          socket.write(`${answers.auth ?? '+OK User successfully authenticated.'}\r\n`);
-        } else if (verb === 'CAPA') socket.write('+OK\r\nTOP\r\nUIDL\r\nSASL PLAIN XOAUTH2\r\nUSER\r\n.\r\n');
-        else if (verb === 'AUTH') {
-          inAuth = true;
-          socket.write('+ \r\n');
-        } else if (verb === 'STAT') socket.write(`${answers.stat ?? '+OK 0 0'}\r\n`);
-        else if (verb === 'QUIT') socket.end('+OK Microsoft Exchange Server POP3 server signing off.\r\n');
-        else socket.write('-ERR Command is not valid in this state.\r\n');
-      }
-    });
+    return (command) => {
+      const verb = command.split(' ')[0].toUpperCase();
+      if (inAuth) {
+        inAuth = false;
+        socket.write(`${answers.auth ?? '+OK User successfully authenticated.'}\r\n`);
+      } else if (verb === 'CAPA') socket.write('+OK\r\nTOP\r\nUIDL\r\nSASL PLAIN XOAUTH2\r\nUSER\r\n.\r\n');
+      else if (verb === 'AUTH') {
+        inAuth = true;
+        socket.write('+ \r\n');
+      } else if (verb === 'STAT') socket.write(`${answers.stat ?? '+OK 0 0'}\r\n`);
+      else if (verb === 'QUIT') socket.end('+OK Microsoft Exchange Server POP3 server signing off.\r\n');
+      else socket.write('-ERR Command is not valid in this state.\r\n');
+    };
   });
-  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      }),
-  };
 }
 
 describe("Outlook's answers when POP is off", () => {

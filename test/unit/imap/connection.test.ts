@@ -1,35 +1,19 @@
 // Connection-level behaviour of the server: autologout, the per-address connection cap, over-long
 // lines on a real socket, shutdown, and backpressure on a large FETCH to a client that does not read.
 import net from 'node:net';
-import { afterEach, describe, expect, test } from 'vitest';
-import { LineClient, PASSWORD, startTestServer, USER, type TestServer } from '../../helpers/imap-server.js';
+import { describe, expect, test } from 'vitest';
+import { serverPerTest } from '../../helpers/imap-per-test.js';
+import { PASSWORD, USER, type LineClient } from '../../helpers/imap-server.js';
 
-let server: TestServer | undefined;
-const clients: LineClient[] = [];
+const imap = serverPerTest();
 
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await server?.destroy();
-  server = undefined;
-});
-
-async function connect(port: number): Promise<LineClient> {
-  const client = await LineClient.connect(port);
-  clients.push(client);
-  return client;
-}
-
-async function closed(client: LineClient, timeoutMs = 3000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!client.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  return client.closed;
-}
+const closed = (client: LineClient): Promise<boolean> => client.closesWithin(3000);
 
 describe('IMAP connections', () => {
   test('an idle connection is logged out (shorter before login than after)', async () => {
-    server = await startTestServer({ idleTimeoutMs: { unauthenticated: 200, authenticated: 600 } });
-    const anonymous = await connect(server.port);
-    const loggedIn = await connect(server.port);
+    const server = await imap.start({ idleTimeoutMs: { unauthenticated: 200, authenticated: 600 } });
+    const anonymous = await imap.connect(server.port);
+    const loggedIn = await imap.connect(server.port);
     await anonymous.readLine();
     await loggedIn.readLine();
     await loggedIn.command('a', `LOGIN ${USER} ${PASSWORD}`);
@@ -41,25 +25,25 @@ describe('IMAP connections', () => {
   });
 
   test('at most N connections per client address', async () => {
-    server = await startTestServer({ maxConnectionsPerAddress: 2 });
-    const first = await connect(server.port);
-    const second = await connect(server.port);
+    const server = await imap.start({ maxConnectionsPerAddress: 2 });
+    const first = await imap.connect(server.port);
+    const second = await imap.connect(server.port);
     expect(await first.readLine()).toMatch(/^\* OK/);
     expect(await second.readLine()).toMatch(/^\* OK/);
-    const third = await connect(server.port);
+    const third = await imap.connect(server.port);
     expect(await third.readLine()).toBe('* BYE Too many connections from your address');
     expect(await closed(third)).toBe(true);
     expect(server.server.connectionCount()).toBe(2);
     first.close();
     // The slot is free again once the first connection is gone.
     for (let i = 0; i < 50 && server.server.connectionCount() > 1; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    const fourth = await connect(server.port);
+    const fourth = await imap.connect(server.port);
     expect(await fourth.readLine()).toMatch(/^\* OK/);
   });
 
   test('a command line over 64 KiB gets BAD and the session continues', async () => {
-    server = await startTestServer();
-    const client = await connect(server.port);
+    const server = await imap.start();
+    const client = await imap.connect(server.port);
     await client.readLine();
     client.send(`big SEARCH ${'A'.repeat(70 * 1024)}\r\n`);
     expect(await client.readLine()).toBe('big BAD Command line too long (the limit is 65536 bytes)');
@@ -67,7 +51,7 @@ describe('IMAP connections', () => {
   });
 
   test('a client that half-closes after its commands still gets every answer, then the server closes', async () => {
-    server = await startTestServer();
+    const server = await imap.start();
     const port = server.port;
     const output = await new Promise<string>((resolve, reject) => {
       const socket = net.connect(port, '127.0.0.1', () => socket.end(`a1 LOGIN ${USER} ${PASSWORD}\r\na2 STATUS INBOX (MESSAGES)\r\n`));
@@ -80,8 +64,8 @@ describe('IMAP connections', () => {
   });
 
   test('stop() says BYE to every client and closes', async () => {
-    server = await startTestServer();
-    const client = await connect(server.port);
+    const server = await imap.start();
+    const client = await imap.connect(server.port);
     await client.readLine();
     await server.stop();
     expect(await client.readLine()).toBe('* BYE Server shutting down');
@@ -89,14 +73,14 @@ describe('IMAP connections', () => {
   });
 
   test('a large FETCH waits for a client that does not read (backpressure) and then delivers everything', async () => {
-    server = await startTestServer({ maxLiteralBytes: 2 * 1024 * 1024 });
+    const server = await imap.start({ maxLiteralBytes: 2 * 1024 * 1024 });
     const inbox = server.store.findMailbox(USER, 'INBOX')!;
     const body = Buffer.alloc(1024 * 1024, 0x61);
     for (let i = 0; i < 40; i++) {
       body.write(String(i).padStart(8, '0'), 0);
       await server.store.appendMessage(inbox.id, Buffer.concat([Buffer.from(`Subject: ${i}\r\n\r\n`), body, Buffer.from('\r\n')]));
     }
-    const client = await connect(server.port);
+    const client = await imap.connect(server.port);
     await client.readLine();
     await client.command('a', `LOGIN ${USER} ${PASSWORD}`);
     await client.command('b', 'SELECT INBOX');

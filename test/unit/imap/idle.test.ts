@@ -3,17 +3,11 @@
 // crashed, memory bounded), and the cost of 100 idle sessions (measured with process.cpuUsage()).
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { afterEach, describe, expect, test } from 'vitest';
-import { LineClient, PASSWORD, startTestServer, USER, type TestServer } from '../../helpers/imap-server.js';
+import { describe, expect, test } from 'vitest';
+import { serverPerTest } from '../../helpers/imap-per-test.js';
+import { PASSWORD, USER, type LineClient } from '../../helpers/imap-server.js';
 
-let server: TestServer | undefined;
-const clients: LineClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await server?.destroy();
-  server = undefined;
-});
+const imap = serverPerTest();
 
 // A full garbage collection on demand, so memory figures count what is reachable, not what the GC has
 // not got round to yet.
@@ -33,8 +27,7 @@ async function retainedBytes(): Promise<number> {
 }
 
 async function connect(port: number): Promise<LineClient> {
-  const client = await LineClient.connect(port);
-  clients.push(client);
+  const client = await imap.connect(port);
   expect(await client.readLine()).toMatch(/^\* OK /);
   return client;
 }
@@ -48,7 +41,7 @@ async function loggedIn(port: number, select = true): Promise<LineClient> {
 
 describe('IDLE timing', () => {
   test('keep-alives every interval, then BYE once the limit passes without DONE', async () => {
-    server = await startTestServer({ idle: { keepaliveMs: 100, limitMs: 450 } });
+    const server = await imap.start({ idle: { keepaliveMs: 100, limitMs: 450 } });
     const client = await loggedIn(server.port);
     const started = Date.now();
     client.send('i1 IDLE\r\n');
@@ -70,7 +63,7 @@ describe('IDLE timing', () => {
   });
 
   test('DONE before the limit ends the IDLE; each IDLE gets the whole limit again', async () => {
-    server = await startTestServer({ idle: { keepaliveMs: 60_000, limitMs: 400 } });
+    const server = await imap.start({ idle: { keepaliveMs: 60_000, limitMs: 400 } });
     const client = await loggedIn(server.port);
     for (const tag of ['i1', 'i2', 'i3']) {
       client.send(`${tag} IDLE\r\n`);
@@ -83,7 +76,7 @@ describe('IDLE timing', () => {
   });
 
   test('bytes trickling in without a line end do not stretch the IDLE past its limit', async () => {
-    server = await startTestServer({ idle: { keepaliveMs: 60_000, limitMs: 500 } });
+    const server = await imap.start({ idle: { keepaliveMs: 60_000, limitMs: 500 } });
     const client = await loggedIn(server.port);
     client.send('i1 IDLE\r\n');
     expect(await client.readLine()).toBe('+ idling');
@@ -98,7 +91,7 @@ describe('IDLE timing', () => {
 
 describe('a client that floods during IDLE', () => {
   test('commands sent instead of DONE: the IDLE ends with BAD, every later command is answered', async () => {
-    server = await startTestServer();
+    const server = await imap.start();
     const client = await loggedIn(server.port);
     client.send('i1 IDLE\r\n');
     expect(await client.readLine()).toBe('+ idling');
@@ -115,7 +108,7 @@ describe('a client that floods during IDLE', () => {
   });
 
   test('100 MB without a line end during IDLE: BAD, the session goes on, memory stays bounded', async () => {
-    server = await startTestServer();
+    const server = await imap.start();
     const client = await loggedIn(server.port);
     client.send('i1 IDLE\r\n');
     expect(await client.readLine()).toBe('+ idling');
@@ -141,7 +134,7 @@ describe('a client that floods during IDLE', () => {
 describe('100 idle sessions', () => {
   test('cost no noticeable CPU', async () => {
     // Keep-alives every second, so the measured window includes 500 of them.
-    server = await startTestServer({ maxConnectionsPerAddress: 200, idle: { keepaliveMs: 1_000, limitMs: 60_000 } });
+    const server = await imap.start({ maxConnectionsPerAddress: 200, idle: { keepaliveMs: 1_000, limitMs: 60_000 } });
     const port = server.port;
     const idlers = await Promise.all(Array.from({ length: 100 }, () => loggedIn(port)));
     for (const client of idlers) client.send('i1 IDLE\r\n');

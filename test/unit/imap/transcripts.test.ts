@@ -12,8 +12,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, test } from 'vitest';
-import { LineClient, startTestServer, USER, type TestServer } from '../../helpers/imap-server.js';
+import { describe, expect, test } from 'vitest';
+import { serverPerTest } from '../../helpers/imap-per-test.js';
+import { USER, type LineClient } from '../../helpers/imap-server.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const transcriptDir = path.join(root, 'test/transcripts');
@@ -75,14 +76,7 @@ function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-let current: TestServer | undefined;
-const clients: LineClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await current?.destroy();
-  current = undefined;
-});
+const imap = serverPerTest();
 
 describe('IMAP transcripts', () => {
   test('there are transcripts', () => {
@@ -92,13 +86,11 @@ describe('IMAP transcripts', () => {
   for (const file of files) {
     test(file, async () => {
       const steps = parseTranscript(fs.readFileSync(path.join(transcriptDir, file), 'utf8'));
-      current = await startTestServer();
-      const server = current;
+      const server = await imap.start();
       const connections = new Map<number, LineClient>();
       const vars = new Map<string, string>();
       const open = async (n: number) => {
-        const client = await LineClient.connect(server.port);
-        clients.push(client);
+        const client = await imap.connect(server.port);
         connections.set(n, client);
       };
       await open(1);

@@ -22,6 +22,8 @@ import { renderBodyStructure } from '../../../src/downstream/imap/fetch/bodystru
 import { extractSection, parseSection, partial } from '../../../src/downstream/imap/fetch/section.js';
 import { normalize, readFetchResponses, readValue, type ImapValue } from './imap-data.js';
 import { mimeMessage } from './mime-arbitrary.js';
+import { MIME_FIXTURE_DIFFERENCES } from '../../helpers/dovecot-differences.js';
+import { toCrlf } from '../../helpers/messages.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/mime');
 const fixtureNames = readdirSync(FIXTURES).filter((f) => f.endsWith('.eml')).sort();
@@ -33,54 +35,7 @@ const PARTIAL_LENGTHS: Record<string, number> = { 'BODY[]<10>': 20, 'BODY[TEXT]<
  * Deliberate differences, as a replacement in the normalised JSON of Dovecot's answer. Each entry
  * checks both sides: Dovecot still says `dovecot`, and we say `ours` in its place.
  */
-const KNOWN_DIFFERENCES: Record<string, { dovecot: string; ours: string; why: string }[]> = {
-  ...Object.fromEntries(
-    ['BODY', 'BODYSTRUCTURE'].map((item) => [
-      `17-bogus-content-type ${item}`,
-      [
-        {
-          dovecot: '["bogus","",null,null,null,"7bit",22',
-          ours: '["text","plain",["charset","us-ascii"],null,null,"7bit",22,1',
-          why:
-            'RFC 2045 §5.2: a syntactically invalid Content-Type means the default text/plain; charset=us-ascii. ' +
-            'Dovecot passes the broken value through with an empty subtype.',
-        },
-      ],
-    ]),
-  ),
-  ...Object.fromEntries(
-    ['BODY', 'BODYSTRUCTURE'].map((item) => [
-      `28-content-type-junk ${item}`,
-      [
-        {
-          dovecot: item === 'BODY' ? '["","",null,null,null,"7bit",43]' : '["","",null,null,null,"7bit",43,null,null,null,null]',
-          ours:
-            item === 'BODY'
-              ? '[["text","plain",["charset","us-ascii"],null,null,"7bit",1,0],"mixed"]'
-              : '[["text","plain",["charset","us-ascii"],null,null,"7bit",1,0,null,null,null,null],"mixed",["boundary","x"],null,null,null]',
-          why:
-            'Junk after type/subtype ("multipart/mixed junk; boundary=x"): Dovecot gives up on the whole ' +
-            'Content-Type and answers an empty type. We honour the type/subtype and parameters that are ' +
-            'there, so the parts stay reachable.',
-        },
-      ],
-    ]),
-  ),
-  ...Object.fromEntries(
-    ['BODY', 'BODYSTRUCTURE'].map((item) => [
-      `18-rfc2231-single-star-after-continuation ${item}`,
-      [
-        {
-          dovecot: '"title*1*"',
-          ours: '"title*"',
-          why:
-            'Dovecot 2.3 carries the section number of the previous continued parameter (name*1) over to a ' +
-            'following single extended parameter (title*=), renaming it title*1*. RFC 2231 §4 names it title*.',
-        },
-      ],
-    ]),
-  ),
-};
+const KNOWN_DIFFERENCES = MIME_FIXTURE_DIFFERENCES;
 
 /**
  * One more deliberate difference, a rule rather than an entry: for a header without an empty line
@@ -101,10 +56,6 @@ function headerFieldsRule(item: string, raw: Buffer, dovecot: string): string {
 
 /** Fixtures whose part numbering differs because of a documented structure difference above. */
 const PART_NUMBERING_DIFFERS = new Set(['28-content-type-junk']);
-
-function toCrlf(raw: Buffer): Buffer {
-  return Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
-}
 
 function sectionOf(item: string): { spec: string; origin?: number } | null {
   const m = /^BODY\[(.*)\](?:<(\d+)>)?$/s.exec(item);

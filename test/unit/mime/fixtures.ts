@@ -9,13 +9,3 @@ export const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../
 export function fixture(name: string): Buffer {
   return readFileSync(join(FIXTURE_DIR, `${name}.eml`));
 }
-
-/** The same message with every line ending turned into CRLF. */
-export function toCrlf(raw: Buffer): Buffer {
-  return Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
-}
-
-/** The same message with every line ending turned into a bare LF. */
-export function toLf(raw: Buffer): Buffer {
-  return Buffer.from(raw.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
-}

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { indexMessage, MAX_SEARCH_TEXT, MESSAGE_INDEX_VERSION, type MimePart } from '../../../src/store/mime/index.js';
 import { decodeParam } from '../../../src/store/mime/content-params.js';
-import { fixture, toCrlf, toLf } from './fixtures.js';
+import { toCrlf, toLf } from '../../helpers/messages.js';
+import { fixture } from './fixtures.js';
 
 function slice(raw: Buffer, start: number, end: number): string {
   return raw.toString('latin1', start, end);

@@ -11,6 +11,7 @@ import { signInWithDeviceCode } from '../../../src/upstream/oauth/device-code.js
 import { OAuth2CredentialSource } from '../../../src/upstream/oauth/token-source.js';
 import { TokenStore, type TokenSet } from '../../../src/upstream/oauth/token-store.js';
 import { startIdentityServer, type IdentityServer } from '../../helpers/identity-server.js';
+import { rejection } from '../../helpers/rejection.js';
 import { removeDir, tempDir } from '../../helpers/tmp.js';
 
 const ALICE = 'alice@example.test';
@@ -84,13 +85,9 @@ describe('OAuth2CredentialSource', () => {
   }
 
   async function failure(promise: Promise<unknown>): Promise<CredentialError> {
-    const error = await promise.then(
-      () => undefined,
-      (err: unknown) => err,
-    );
-    expect(error).toBeInstanceOf(CredentialError);
+    const error = await rejection(promise, CredentialError);
     thrown.push(error);
-    return error as CredentialError;
+    return error;
   }
 
   it('hands out the saved access token while it is fresh, with user= the configured address', async () => {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TokenFileError, TokenStore, tokenFileName, type TokenSet } from '../../../src/upstream/oauth/token-store.js';
+import { onEachLine } from '../../helpers/each-line.js';
 import { removeDir, tempDir } from '../../helpers/tmp.js';
 
 const ALICE = 'alice@example.test';
@@ -66,15 +67,10 @@ describe('TokenStore', () => {
       const acked = await new Promise<number>((resolve, reject) => {
         const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, ALICE], { stdio: ['ignore', 'pipe', 'inherit'] });
         let last = 0;
-        let buffer = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          buffer += chunk.toString();
-          for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-            const m = /^saved (\d+)$/.exec(buffer.slice(0, nl));
-            buffer = buffer.slice(nl + 1);
-            if (m) last = Number(m[1]);
-            if (last >= killAfter && !child.killed) child.kill('SIGKILL');
-          }
+        onEachLine(child.stdout, (line) => {
+          const m = /^saved (\d+)$/.exec(line);
+          if (m) last = Number(m[1]);
+          if (last >= killAfter && !child.killed) child.kill('SIGKILL');
         });
         child.on('error', reject);
         child.on('exit', () => resolve(last));

@@ -7,16 +7,16 @@
  * bogus `+OK`, data injected after STLS. Behaviour against a real server (Dovecot) is in
  * test/integration/pop3-client.test.ts.
  */
-import net from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Pop3Client, isLoopbackHost, type Pop3ClientOptions } from '../../../src/upstream/pop3/client.js';
 import { Pop3Error } from '../../../src/upstream/pop3/errors.js';
+import { startFakeLineServer, type FakePeer } from '../../helpers/fake-line-server.js';
+import { rejection } from '../../helpers/rejection.js';
+import { collectUncaught } from '../../helpers/uncaught.js';
 
-interface FakeSession {
-  socket: net.Socket;
+interface FakeSession extends FakePeer {
   /** Lines the client sent, without CRLF. */
   received: string[];
-  write(data: string | Buffer): void;
 }
 
 type LineHandler = (line: string, session: FakeSession) => void;
@@ -29,15 +29,7 @@ interface FakeServer {
 
 const servers: FakeServer[] = [];
 const clients: Pop3Client[] = [];
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-  process.on('uncaughtException', onUnhandled);
-});
+const unhandled = collectUncaught();
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
@@ -45,11 +37,6 @@ afterEach(async () => {
   // Let late socket events (resets, closes) fire before checking that none escaped.
   await new Promise((resolve) => setTimeout(resolve, 20));
   expect(unhandled).toEqual([]);
-});
-
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-  process.off('uncaughtException', onUnhandled);
 });
 
 const CAPA = '+OK\r\nUSER\r\nUIDL\r\nTOP\r\n.\r\n';
@@ -68,43 +55,19 @@ function ordinaryReply(line: string, session: FakeSession): void {
 
 async function fakeServer(onLine: LineHandler = ordinaryReply, greeting: string | null = '+OK fake ready\r\n') {
   const sessions: FakeSession[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.setNoDelay(true);
-    socket.on('error', () => {}); // the client may reset; that is the point of some tests
-    socket.on('close', () => sockets.delete(socket));
-    const session: FakeSession = {
-      socket,
-      received: [],
-      write: (data) => {
-        if (!socket.destroyed) socket.write(data);
-      },
-    };
-    sessions.push(session);
-    let pending = '';
-    socket.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('latin1');
-      let at: number;
-      while ((at = pending.indexOf('\r\n')) !== -1) {
-        const line = pending.slice(0, at);
-        pending = pending.slice(at + 2);
+  const server = await startFakeLineServer(
+    (peer) => {
+      const session: FakeSession = { ...peer, received: [] };
+      sessions.push(session);
+      if (greeting !== null) peer.socket.write(greeting);
+      return (line) => {
         session.received.push(line);
         onLine(line, session);
-      }
-    });
-    if (greeting !== null) socket.write(greeting);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const fake: FakeServer = {
-    port: (server.address() as net.AddressInfo).port,
-    sessions,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+      };
+    },
+    { noDelay: true },
+  );
+  const fake: FakeServer = { port: server.port, sessions, close: () => server.close() };
   servers.push(fake);
   return fake;
 }
@@ -122,15 +85,7 @@ async function loggedIn(server: FakeServer, extra: Partial<Pop3ClientOptions> = 
 }
 
 /** The rejection of `promise` as a Pop3Error (fails the test if it resolves or rejects with something else). */
-async function failure(promise: Promise<unknown>): Promise<Pop3Error> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(Pop3Error);
-    return error as Pop3Error;
-  }
-  throw new Error('expected the promise to reject');
-}
+const failure = (promise: Promise<unknown>): Promise<Pop3Error> => rejection(promise, Pop3Error);
 
 function dotStuffed(message: string): string {
   return message

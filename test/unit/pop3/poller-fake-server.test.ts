@@ -8,19 +8,22 @@
  * counting and progress-log tests fast. Everything a real server can do is tested against Dovecot in
  * test/integration/pop3-poller*.test.ts.
  */
-import net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AccountConfig } from '../../../src/config/types.js';
 import { silentLogger } from '../../../src/daemon/logger.js';
 import { StatusBoard } from '../../../src/daemon/status.js';
 import { Store } from '../../../src/store/index.js';
-import { CredentialError, type CredentialSource, type UpstreamLogin } from '../../../src/upstream/credentials.js';
+import { CredentialError, type CredentialSource } from '../../../src/upstream/credentials.js';
 import { Pop3Poller } from '../../../src/upstream/pop3/poller.js';
 import { nextPollEnd, pop3Status, waitUntil, type Pop3Status } from '../../fixtures/children/poller-account.js';
+import { accountConfig } from '../../helpers/accounts.js';
+import { CountingSource, loginFrom } from '../../helpers/credentials.js';
+import { startFakeLineServer, type FakeLineServer, type FakePeer } from '../../helpers/fake-line-server.js';
 import { simpleMessage } from '../../helpers/messages.js';
 import { removeDir, tempDir } from '../../helpers/tmp.js';
+import { collectUncaught } from '../../helpers/uncaught.js';
 
 const ADDRESS = 'alice@example.test';
 const PASSWORD = 'secret';
@@ -32,13 +35,11 @@ interface FakeMessage {
   listSize?: number;
 }
 
-interface Connection {
+interface Connection extends FakePeer {
   /** 1-based, in order of arrival. */
   number: number;
   at: number;
   commands: string[];
-  socket: net.Socket;
-  write(data: string | Buffer): void;
 }
 
 /**
@@ -52,18 +53,16 @@ class FakePop3Server {
   readonly connections: Connection[] = [];
   maildrop: FakeMessage[] = [];
   intercept: Intercept = () => false;
-  private server!: net.Server;
+  private server!: FakeLineServer;
   port = 0;
 
   async listen(): Promise<void> {
-    this.server = net.createServer((socket) => this.accept(socket));
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
+    this.server = await startFakeLineServer((peer) => this.accept(peer));
+    this.port = this.server.port;
   }
 
   async close(): Promise<void> {
-    for (const connection of this.connections) connection.socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.server.close();
   }
 
   /** How often a message was sent in answer to RETR, over all connections. */
@@ -71,35 +70,21 @@ class FakePop3Server {
     return this.connections.flatMap((connection) => connection.commands).filter((command) => command === `RETR-UIDL ${uidl}`).length;
   }
 
-  private accept(socket: net.Socket): void {
-    socket.on('error', () => undefined);
-    const connection: Connection = {
-      number: this.connections.length + 1,
-      at: Date.now(),
-      commands: [],
-      socket,
-      write: (data) => {
-        if (!socket.destroyed) socket.write(data);
-      },
-    };
+  private accept(peer: FakePeer): (line: string) => void {
+    const connection: Connection = { ...peer, number: this.connections.length + 1, at: Date.now(), commands: [] };
     this.connections.push(connection);
     // The maildrop as this session sees it: numbers fixed at login, deletions applied at QUIT (RFC 1939 §6).
     const view = [...this.maildrop];
     const deleted = new Set<FakeMessage>();
     if (!this.intercept('', '', connection)) connection.write('+OK fake POP3 ready\r\n');
-    let buffer = '';
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('latin1');
-      let newline: number;
-      while ((newline = buffer.indexOf('\r\n')) >= 0 && !socket.destroyed) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 2);
-        const verb = line.split(' ')[0].toUpperCase();
-        connection.commands.push(verb === 'PASS' ? 'PASS' : line);
-        if (this.intercept(verb, line, connection)) continue;
-        this.answer(verb, line, connection, view, deleted);
-      }
-    });
+    return (line) => {
+      // Once a test has cut the connection, the lines that came with the same bytes go unanswered.
+      if (peer.socket.destroyed) return;
+      const verb = line.split(' ')[0].toUpperCase();
+      connection.commands.push(verb === 'PASS' ? 'PASS' : line);
+      if (this.intercept(verb, line, connection)) return;
+      this.answer(verb, line, connection, view, deleted);
+    };
   }
 
   private answer(verb: string, line: string, connection: Connection, view: FakeMessage[], deleted: Set<FakeMessage>): void {
@@ -152,35 +137,14 @@ class RecordingStatusBoard extends StatusBoard {
   }
 }
 
-class CountingSource implements CredentialSource {
-  refusals = 0;
-  async get(): Promise<UpstreamLogin> {
-    return { kind: 'password', user: ADDRESS, password: PASSWORD };
-  }
-  rejected(): void {
-    this.refusals++;
-  }
-}
+const alicePassword = (): CountingSource => new CountingSource(loginFrom(() => ({ kind: 'password', user: ADDRESS, password: PASSWORD })));
 
 let dir: string;
 let store: Store;
 let status: RecordingStatusBoard;
 let server: FakePop3Server;
 const pollers: Pop3Poller[] = [];
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-  process.on('uncaughtException', onUnhandled);
-});
-
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-  process.off('uncaughtException', onUnhandled);
-});
+const unhandled = collectUncaught();
 
 beforeEach(async () => {
   dir = tempDir();
@@ -200,22 +164,17 @@ afterEach(async () => {
 });
 
 function account(overrides: Partial<AccountConfig> = {}, pop3: Partial<AccountConfig['pop3']> = {}): AccountConfig {
-  return {
-    address: ADDRESS,
-    provider: 'outlook',
-    pollIntervalMs: 60 * 60_000,
-    leaveOnServer: true,
-    deleteOnExpunge: false,
-    saveSent: false,
-    sendAs: [],
-    auth: { method: 'password', user: ADDRESS },
-    pop3: { host: '127.0.0.1', port: server.port, tls: 'none', timeoutMs: 5000, maxMessageBytes: 1024 * 1024, batchSize: 50, ...pop3 },
-    smtp: { host: '127.0.0.1', port: 1, tls: 'none', timeoutMs: 5000 },
-    ...overrides,
-  };
+  return accountConfig(
+    ADDRESS,
+    {
+      pop3: { host: '127.0.0.1', port: server.port, tls: 'none', timeoutMs: 5000, maxMessageBytes: 1024 * 1024, batchSize: 50, ...pop3 },
+      smtp: { host: '127.0.0.1', port: 1, tls: 'none', timeoutMs: 5000 },
+    },
+    { provider: 'outlook', ...overrides },
+  );
 }
 
-function poller(config: AccountConfig, backoff = { initialMs: 100, maxMs: 400 }, credentials: CredentialSource = new CountingSource(), logger = silentLogger()): Pop3Poller {
+function poller(config: AccountConfig, backoff = { initialMs: 100, maxMs: 400 }, credentials: CredentialSource = alicePassword(), logger = silentLogger()): Pop3Poller {
   const created = new Pop3Poller({ account: config, store, credentials, logger, status, backoff });
   pollers.push(created);
   return created;
@@ -246,7 +205,7 @@ describe('POP3 poller against a fake server', () => {
       }
       return false;
     };
-    const credentials = new CountingSource();
+    const credentials = alicePassword();
     const target = poller(account(), { initialMs: 200, maxMs: 5000 }, credentials);
     const started = Date.now();
     target.start();
@@ -447,13 +406,10 @@ describe('POP3 poller against a fake server', () => {
   it('waits for the user without connecting when the sign-in is needed', async () => {
     fill(1);
     let signedIn = false;
-    const credentials: CredentialSource = {
-      get: async () => {
-        if (!signedIn) throw new CredentialError('signin-needed', 'not signed in: run hotbridge login alice@example.test');
-        return { kind: 'password', user: ADDRESS, password: PASSWORD };
-      },
-      rejected: () => undefined,
-    };
+    const credentials = loginFrom(() => {
+      if (!signedIn) throw new CredentialError('signin-needed', 'not signed in: run hotbridge login alice@example.test');
+      return { kind: 'password', user: ADDRESS, password: PASSWORD };
+    });
     const target = poller(account(), undefined, credentials);
     const first = nextPollEnd(status, ADDRESS);
     target.start();

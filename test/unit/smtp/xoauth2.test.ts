@@ -2,57 +2,49 @@
 // two-step login and a refused token end to end (test/integration/smtp-relay.test.ts); what no real
 // server here can be made to do is insist on the one-line form (504 to a bare `AUTH XOAUTH2`), so a
 // scripted SMTP server on a real socket plays those dialogues and records what the client sent.
-import net from 'node:net';
 import nodemailer from 'nodemailer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { XOAUTH2_CUSTOM_METHOD, xoauth2Auth, xoauth2Handler } from '../../../src/upstream/smtp/xoauth2.js';
+import { startFakeLineServer, type FakeLineServer } from '../../helpers/fake-line-server.js';
 
 type Script = (line: string, step: number) => string;
 
-const servers: net.Server[] = [];
+const servers: FakeLineServer[] = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
 /** A plain-text SMTP server that answers AUTH lines from `script` and everything else with 250/354. */
 async function scriptedServer(script: Script): Promise<{ port: number; lines: string[] }> {
   const lines: string[] = [];
-  const server = net.createServer((socket) => {
-    let buffer = '';
+  const server = await startFakeLineServer(({ socket }) => {
     let step = 0;
     let inAuth = false;
     let inData = false;
     socket.write('220 scripted ESMTP\r\n');
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('latin1');
-      for (let nl = buffer.indexOf('\r\n'); nl >= 0; nl = buffer.indexOf('\r\n')) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 2);
-        if (inData) {
-          if (line === '.') {
-            inData = false;
-            socket.write('250 queued\r\n');
-          }
-          continue;
+    return (line) => {
+      if (inData) {
+        if (line === '.') {
+          inData = false;
+          socket.write('250 queued\r\n');
         }
-        lines.push(line);
-        if (/^EHLO /i.test(line)) socket.write('250-scripted\r\n250 AUTH XOAUTH2\r\n');
-        else if (/^AUTH /i.test(line) || inAuth) {
-          const reply = script(line, step++);
-          inAuth = reply.startsWith('334');
-          socket.write(`${reply}\r\n`);
-        } else if (/^DATA/i.test(line)) {
-          inData = true;
-          socket.write('354 go on\r\n');
-        } else if (/^QUIT/i.test(line)) socket.end('221 bye\r\n');
-        else socket.write('250 ok\r\n');
+        return;
       }
-    });
-    socket.on('error', () => undefined);
+      lines.push(line);
+      if (/^EHLO /i.test(line)) socket.write('250-scripted\r\n250 AUTH XOAUTH2\r\n');
+      else if (/^AUTH /i.test(line) || inAuth) {
+        const reply = script(line, step++);
+        inAuth = reply.startsWith('334');
+        socket.write(`${reply}\r\n`);
+      } else if (/^DATA/i.test(line)) {
+        inData = true;
+        socket.write('354 go on\r\n');
+      } else if (/^QUIT/i.test(line)) socket.end('221 bye\r\n');
+      else socket.write('250 ok\r\n');
+    };
   });
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return { port: (server.address() as net.AddressInfo).port, lines };
+  return { port: server.port, lines };
 }
 
 function send(port: number): Promise<unknown> {

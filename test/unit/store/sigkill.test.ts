@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Store } from '../../../src/store/index.js';
+import { onEachLine } from '../../helpers/each-line.js';
 import { removeDir, tempDir } from '../../helpers/tmp.js';
 
 const ALICE = 'alice@example.test';
@@ -12,16 +13,9 @@ function runWriterAndKill(dataDir: string, total: number, batch: number, killAft
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, ALICE, String(total), String(batch)], { stdio: ['ignore', 'pipe', 'inherit'] });
     const acked: string[] = [];
-    let buffer = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        if (line.startsWith('ack ')) acked.push(line.slice(4));
-        if (acked.length >= killAfter && child.exitCode === null && !child.killed) child.kill('SIGKILL');
-      }
+    onEachLine(child.stdout, (line) => {
+      if (line.startsWith('ack ')) acked.push(line.slice(4));
+      if (acked.length >= killAfter && child.exitCode === null && !child.killed) child.kill('SIGKILL');
     });
     child.on('error', reject);
     child.on('exit', () => resolve(acked));

@@ -1,0 +1,33 @@
+// Tests that each need their own hotbridge IMAP server (different limits, a clean store) and raw
+// clients on it: whatever a test started is closed after it, even when it failed.
+import { afterEach } from 'vitest';
+import { LineClient, startTestServer, type TestServer } from './imap-server.js';
+
+export interface ServerPerTest {
+  /** Starts this test's server (startTestServer's arguments). */
+  start(...args: Parameters<typeof startTestServer>): Promise<TestServer>;
+  /** A raw client, closed after the test. */
+  connect(port: number, host?: string): Promise<LineClient>;
+}
+
+/** Call at the top level of a test file: closes the clients, then destroys the server, after each test. */
+export function serverPerTest(): ServerPerTest {
+  let server: TestServer | undefined;
+  const clients: LineClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await server?.destroy();
+    server = undefined;
+  });
+  return {
+    async start(...args) {
+      server = await startTestServer(...args);
+      return server;
+    },
+    async connect(port, host) {
+      const client = await LineClient.connect(port, host);
+      clients.push(client);
+      return client;
+    },
+  };
+}
