@@ -10,8 +10,8 @@ import { startImapServer, type ImapServer } from '../downstream/imap/server.js';
 import { startSubmissionServer, type SubmissionServer } from '../downstream/smtp/server.js';
 import { LocalPasswords } from '../store/local-passwords.js';
 import { Store } from '../store/index.js';
-import { PasswordFileSource, type CredentialSource } from '../upstream/credentials.js';
-import { OAuth2CredentialSource } from '../upstream/oauth/token-source.js';
+import { accountCredentials } from '../upstream/account-credentials.js';
+import type { CredentialSource } from '../upstream/credentials.js';
 import { TokenStore } from '../upstream/oauth/token-store.js';
 import { signInNeededNotice } from '../upstream/oauth/notice.js';
 import { Pop3Poller } from '../upstream/pop3/poller.js';
@@ -120,15 +120,8 @@ export class Daemon {
   }
 
   private credentialsFor(account: AccountConfig): CredentialSource {
-    const { auth } = account;
-    if (auth.method === 'password') return new PasswordFileSource(auth.user, auth.passwordFile);
-    return new OAuth2CredentialSource({
-      address: account.address,
-      user: auth.user,
-      authority: auth.authority,
-      clientId: auth.clientId ?? '',
-      scopes: auth.scopes,
-      tokens: new TokenStore(this.config.dataDir),
+    return accountCredentials(account, {
+      dataDir: this.config.dataDir,
       logger: this.logger.child({ part: 'oauth', account: account.address }),
       onSignInNeeded: (address) => this.placeSignInNotice(address),
     });

@@ -11,7 +11,7 @@ import { PRESETS } from '../../config/presets.js';
 import type { AccountConfig, HotbridgeConfig, UpstreamServer } from '../../config/types.js';
 import { silentLogger } from '../../daemon/logger.js';
 import { CredentialError, PasswordFileSource, type UpstreamLogin } from '../../upstream/credentials.js';
-import { OAuth2CredentialSource } from '../../upstream/oauth/token-source.js';
+import { accountCredentials } from '../../upstream/account-credentials.js';
 import { TokenFileError, TokenStore } from '../../upstream/oauth/token-store.js';
 import { Pop3Client } from '../../upstream/pop3/client.js';
 import { Pop3Error } from '../../upstream/pop3/errors.js';
@@ -192,16 +192,7 @@ async function credentials(ctx: AccountCheckContext): Promise<Credentials> {
       skipped: info('the access token has expired and the running daemon renews it itself: logins not tried now', 'run hotbridge doctor again in a minute, or see: hotbridge status'),
     };
   }
-  const source = new OAuth2CredentialSource({
-    address: account.address,
-    user: auth.user,
-    authority: auth.authority,
-    clientId: auth.clientId,
-    scopes: auth.scopes,
-    tokens: store,
-    logger: silentLogger(),
-    refreshAheadMs: 60_000,
-  });
+  const source = accountCredentials(account, { dataDir: config.dataDir, logger: silentLogger(), refreshAheadMs: 60_000 });
   try {
     const login = await source.get();
     ctx.report.add(ok('signed in with Microsoft (the access token was renewed just now)'));
