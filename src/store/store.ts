@@ -139,6 +139,9 @@ const openPaths = new Set<string>();
  */
 const INDEX_CACHE_ENTRIES = 4096;
 
+/** LevelDB's table cache (its default is 1000 files of ~2 MB, all memory-mapped once read). */
+const MAX_OPEN_TABLE_FILES = 64;
+
 export class Store {
   readonly changes = new ChangeFeed();
   private readonly mailboxes = new Map<number, MailboxRecord>();
@@ -186,7 +189,9 @@ export class Store {
     }
     fs.mkdirSync(absolute, { recursive: true, mode: 0o700 });
     const location = path.join(absolute, 'store');
-    const db = new Level<string, unknown>(location, { valueEncoding: 'json' });
+    // LevelDB memory-maps every open table file; a bounded table cache bounds that part of the RSS
+    // (evicted tables are unmapped) at the cost of reopening a table now and then.
+    const db = new Level<string, unknown>(location, { valueEncoding: 'json', maxOpenFiles: MAX_OPEN_TABLE_FILES });
     try {
       await db.open();
     } catch (err) {
