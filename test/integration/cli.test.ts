@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalPasswords } from '../../src/store/local-passwords.js';
@@ -66,6 +67,21 @@ describe('hotbridge command line', () => {
     const empty = await runCli(['password', ALICE, '--config', config.file], { input: '\n' });
     expect(empty.code).toBe(1);
     expect(empty.stderr).toContain('the password is empty');
+  });
+
+  it('says which port is taken when it cannot listen, and exits 3', async () => {
+    for (const port of [config.imapPort, config.smtpPort]) {
+      const blocker = net.createServer();
+      await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+      try {
+        const result = await runCli(['run', '--config', config.file]);
+        expect(result.code).toBe(3);
+        expect(result.stderr).toContain(`cannot listen on 127.0.0.1:${port}: the port is in use`);
+        expect(result.stderr).not.toMatch(/\n\s+at /);
+      } finally {
+        await new Promise<void>((resolve) => blocker.close(() => resolve()));
+      }
+    }
   });
 
   it('says plainly when the daemon is not running', async () => {

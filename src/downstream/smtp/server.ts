@@ -199,7 +199,9 @@ async function enqueue(o: SubmissionServerOptions, logger: Logger, raw: Buffer, 
 
 function listen(server: SMTPServer, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(new Error(`cannot listen for SMTP on ${host}:${port}: ${err.message}`));
+    // The code, address and port stay on the error: the CLI turns EADDRINUSE into advice.
+    const onError = (err: NodeJS.ErrnoException): void =>
+      reject(Object.assign(new Error(`cannot listen for SMTP on ${host}:${port}: ${err.message}`), { code: err.code, address: host, port }));
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);
