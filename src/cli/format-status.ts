@@ -11,7 +11,7 @@ export interface StatusSnapshot {
     pop3: Record<string, unknown>;
     outbox: Record<string, unknown> & { queued?: Array<Record<string, unknown>> };
   }>;
-  listeners: { imap: { addresses: Array<{ host: string; port: number }>; connections: number }; smtp: { addresses: Array<{ host: string; port: number }> } };
+  listeners: { imap: { addresses: Array<{ host: string; port: number }>; connections: number }; smtp: { addresses: Array<{ host: string; port: number }>; connections?: number } };
 }
 
 function when(value: unknown, now: number): string {
@@ -29,7 +29,7 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
   const { daemon, listeners } = snapshot;
   lines.push(`hotbridge ${daemon.version}, pid ${daemon.pid}, up ${when(daemon.startedAt, now).replace(' ago', '')}`);
   lines.push(`  IMAP: ${listeners.imap.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.imap.connections} connected)`);
-  lines.push(`  SMTP: ${listeners.smtp.addresses.map(hostPort).join(', ') || 'not listening'}`);
+  lines.push(`  SMTP: ${listeners.smtp.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.smtp.connections ?? 0} connected)`);
   for (const account of snapshot.accounts) {
     const pop3 = account.pop3;
     lines.push('');

@@ -233,7 +233,7 @@ export class Daemon {
       })),
       listeners: {
         imap: { addresses: this.imap?.addresses() ?? [], connections: this.imap?.connectionCount() ?? 0 },
-        smtp: { addresses: this.smtp?.addresses() ?? [] },
+        smtp: { addresses: this.smtp?.addresses() ?? [], connections: this.smtp?.connectionCount() ?? 0 },
       },
     };
   }

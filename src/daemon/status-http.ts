@@ -138,16 +138,18 @@ export function metricsFromSnapshot(snapshot: unknown): Family[] {
   }
 
   const imapConnections = family('hotbridge_imap_connections', 'gauge', 'Mail clients connected over IMAP right now.');
-  const imap = record(listeners.imap);
-  const connections = finiteNumber(imap.connections);
-  if (connections !== undefined) imapConnections.samples.push({ labels: {}, value: connections });
+  const smtpConnections = family('hotbridge_smtp_connections', 'gauge', 'Mail clients connected over SMTP right now.');
+  for (const [protocol, gauge] of [['imap', imapConnections], ['smtp', smtpConnections]] as const) {
+    const connections = finiteNumber(record(listeners[protocol]).connections);
+    if (connections !== undefined) gauge.samples.push({ labels: {}, value: connections });
+  }
   const listening = family('hotbridge_listening_addresses', 'gauge', 'Local addresses the IMAP and SMTP servers listen on.');
   for (const protocol of ['imap', 'smtp']) {
     const addresses = record(listeners[protocol]).addresses;
     if (Array.isArray(addresses)) listening.samples.push({ labels: { protocol }, value: addresses.length });
   }
 
-  return [up, info, started, lastSuccess, syncError, signInNeeded, localPassword, synced, progressDone, progressTotal, queued, retrying, imapConnections, listening];
+  return [up, info, started, lastSuccess, syncError, signInNeeded, localPassword, synced, progressDone, progressTotal, queued, retrying, imapConnections, smtpConnections, listening];
 }
 
 // ---------------------------------------------------------------------------------------------

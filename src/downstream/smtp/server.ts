@@ -40,6 +40,8 @@ export interface SubmissionServerOptions {
 
 export interface SubmissionServer {
   addresses(): Array<{ host: string; port: number }>;
+  /** Clients connected now, over all listeners. */
+  connectionCount(): number;
   /** Stops listening; open sessions get a few seconds to finish their transaction. */
   stop(): Promise<void>;
 }
@@ -87,6 +89,7 @@ export async function startSubmissionServer(o: SubmissionServerOptions): Promise
   }
   return {
     addresses: () => listeners.map(({ server, host }) => boundAddress(server, host)),
+    connectionCount: () => listeners.reduce((sum, { server }) => sum + server.connections.size, 0),
     async stop() {
       await Promise.all(
         listeners.map(async ({ server, host }) => {
