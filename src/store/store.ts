@@ -442,9 +442,16 @@ export class Store {
         return;
       }
       const prefix = source.name + HIERARCHY_DELIMITER;
-      for (const record of this.mailboxes.values()) {
-        if (record.account !== owner) continue;
-        if (record.name !== source.name && !record.name.startsWith(prefix)) continue;
+      if (newName.startsWith(prefix)) throw new StoreError('CANNOT', `mailbox ${oldName} cannot be moved below itself`);
+      const moving = [...this.mailboxes.values()].filter(
+        (record) => record.account === owner && (record.name === source.name || record.name.startsWith(prefix)),
+      );
+      // Every renamed child needs a free name too, or two mailboxes would end up with the same one.
+      for (const record of moving) {
+        const target = newName + record.name.slice(source.name.length);
+        if (this.findMailbox(owner, target)) throw new StoreError('ALREADYEXISTS', `mailbox ${target} already exists`);
+      }
+      for (const record of moving) {
         const renamed: MailboxRecord = { ...record, name: newName + record.name.slice(source.name.length) };
         this.putMailbox(txn, renamed);
         txn.afterCommit.push(() => this.mailboxes.set(renamed.id, renamed));

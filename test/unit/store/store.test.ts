@@ -158,6 +158,17 @@ describe('Store', () => {
     expect(store.findMailbox(ALICE, 'Work/2026')).toBeDefined();
   });
 
+  it('refuses a rename whose children would collide with existing mailboxes, or that moves a mailbox below itself', async () => {
+    await store.createMailbox(ALICE, 'a');
+    await store.createMailbox(ALICE, 'a/x');
+    await store.createMailbox(ALICE, 'b/x');
+    await expect(store.renameMailbox(ALICE, 'a', 'b')).rejects.toMatchObject({ code: 'ALREADYEXISTS' });
+    await expect(store.renameMailbox(ALICE, 'a/x', 'a/x/y')).rejects.toMatchObject({ code: 'CANNOT' });
+    const names = store.listMailboxes(ALICE).map((m) => m.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toEqual(expect.arrayContaining(['a/x', 'b/x']));
+  });
+
   it('publishes changes only after they are durable', async () => {
     const seen: StoreChange[] = [];
     store.changes.subscribe((change) => seen.push(change));
