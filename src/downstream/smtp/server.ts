@@ -61,6 +61,9 @@ function loginOf(session: SMTPServerSession): string | undefined {
   return typeof session.user === 'string' ? session.user : undefined;
 }
 
+/** Concurrent SMTP clients per listener. */
+const MAX_SMTP_CLIENTS = 100;
+
 /** Opens one listener per configured address; port 0 picks a free port (see addresses()). */
 export async function startSubmissionServer(o: SubmissionServerOptions): Promise<SubmissionServer> {
   const logger = o.logger.child({ component: 'smtp-submission' });
@@ -108,6 +111,8 @@ function serverOptions(o: SubmissionServerOptions, security: ListenerSecurity, l
     banner: 'hotbridge mail submission',
     logger: false,
     disableReverseLookup: true,
+    // Mail clients open a few connections at most; a bound keeps a flood from exhausting the daemon.
+    maxClients: MAX_SMTP_CLIENTS,
     size: o.maxMessageBytes,
     rejectOversized: true,
     authMethods: ['PLAIN', 'LOGIN'],
