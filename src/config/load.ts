@@ -78,7 +78,8 @@ function server(
   problems: string[],
 ): UpstreamServer {
   const host = raw?.host ?? preset?.host;
-  const tls = raw?.tls ?? preset?.tls ?? 'implicit';
+  // Without a preset: POP3 over implicit TLS (995), SMTP submission with STARTTLS (587), as docs/config.md says.
+  const tls = raw?.tls ?? preset?.tls ?? (where.endsWith('pop3') ? 'implicit' : 'starttls');
   if (!host) problems.push(`${where}.host: is required for provider "custom"`);
   const defaultPort = where.endsWith('pop3') ? (tls === 'implicit' ? 995 : 110) : tls === 'implicit' ? 465 : 587;
   const port = raw?.port ?? (raw?.tls === undefined ? preset?.port : undefined) ?? defaultPort;

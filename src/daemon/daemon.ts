@@ -52,6 +52,7 @@ export class Daemon {
   private endpoint?: StatusEndpoint;
   private statusHttp?: { close(): Promise<void> };
   private stopping?: Promise<void>;
+  private reloading: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private config: HotbridgeConfig,
@@ -175,7 +176,14 @@ export class Daemon {
    * SIGHUP: applies a new config. Accounts added or removed start or stop; a changed account restarts its
    * poller and worker; IMAP sessions stay up unless the listen addresses changed.
    */
-  async reload(next: HotbridgeConfig): Promise<void> {
+  reload(next: HotbridgeConfig): Promise<void> {
+    // One reload at a time (two quick SIGHUPs must not run two workers for one account), none once stopping.
+    const run = this.reloading.then(() => (this.stopping ? undefined : this.applyConfig(next)));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyConfig(next: HotbridgeConfig): Promise<void> {
     if (next.dataDir !== this.config.dataDir) {
       this.logger.warn('data_dir changed: that needs a restart; the rest of the new config is applied');
       next = { ...next, dataDir: this.config.dataDir };
@@ -191,7 +199,15 @@ export class Daemon {
     for (const account of next.accounts) if (!this.accounts.has(account.address)) this.startAccount(account);
     if (JSON.stringify(previous.imap) !== JSON.stringify(next.imap) || JSON.stringify(previous.smtp) !== JSON.stringify(next.smtp)) {
       await Promise.all([this.imap?.stop(), this.smtp?.stop()]);
-      await this.startListeners();
+      try {
+        await this.startListeners();
+      } catch (err) {
+        // The new addresses cannot be had (a port in use): serve on the old ones rather than on none.
+        this.config = { ...next, imap: previous.imap, smtp: previous.smtp };
+        await Promise.all([this.imap?.stop(), this.smtp?.stop()]);
+        await this.startListeners();
+        throw new Error(`the new [imap]/[smtp] listen addresses could not be used (${(err as Error).message}); still listening on the previous ones`);
+      }
     }
     this.wake();
     this.logger.info({ accounts: next.accounts.map((a) => a.address) }, 'config reloaded');
@@ -241,6 +257,9 @@ export class Daemon {
   /** Stops in order: listeners, workers, status endpoint, store, lock. Safe to call twice. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      // A reload under way finishes first (a new one will not start): otherwise it could start workers
+      // after they were stopped, on a store about to close.
+      await this.reloading;
       await Promise.all([this.imap?.stop(), this.smtp?.stop()].map((p) => p?.catch((err: Error) => this.logger.error({ err }, 'listener stop failed'))));
       await Promise.all([...this.accounts.keys()].map((address) => this.stopAccount(address)));
       await this.endpoint?.close();

@@ -26,6 +26,7 @@ import {
   vanishedKey,
   vanishedRange,
 } from './keys.js';
+import { checkMailboxKeywords, checkMessageKeywords } from './keyword-limits.js';
 import { indexMessage, MESSAGE_INDEX_VERSION, type MessageIndex } from './mime/index.js';
 import { MessageList } from './message-list.js';
 import { runMigrations } from './migrations.js';
@@ -738,6 +739,7 @@ export class Store {
   /**
    * STORE: changes flags of the given UIDs. Messages whose flags do not change keep their mod-sequence.
    * With `unchangedSince` (RFC 7162 §3.1.3), messages modified after it are left alone and reported.
+   * A change over a keyword limit throws KeywordLimitError and changes nothing.
    */
   storeFlags(
     mailboxId: number,
@@ -754,6 +756,7 @@ export class Store {
       const changed: MessageRecord[] = [];
       const modifiedSince: number[] = [];
       let pending: MailboxRecord | undefined;
+      let mailboxKeywordsChecked = false;
       for (const uid of uids) {
         const current = list.get(uid);
         if (!current) continue;
@@ -763,6 +766,12 @@ export class Store {
         }
         const next = applyFlags(current.flags, mode, wanted);
         if (sameFlags(current.flags, next)) continue;
+        // Keyword limits (keyword-limits.ts): refuse the whole STORE before anything is written.
+        if (mode !== 'remove') {
+          if (!mailboxKeywordsChecked) checkMailboxKeywords(list.all(), wanted);
+          mailboxKeywordsChecked = true;
+          checkMessageKeywords(next);
+        }
         pending ??= this.pendingMailbox(txn, mailbox);
         const updated: MessageRecord = { ...current, flags: next, modseq: ++pending.highestModseq };
         this.putMessage(txn, mailboxId, updated);
@@ -803,8 +812,9 @@ export class Store {
   private async moveInTxn(txn: Txn, sourceId: number, uids: readonly number[], target: MailboxRecord): Promise<Array<[number, number]>> {
     const source = await this.loadList(sourceId);
     await this.loadList(target.id);
-    const pairs = this.copyInTxn(txn, source, uids, target);
-    await this.expungeInTxn(txn, sourceId, pairs.map(([uid]) => uid));
+    // A moved message keeps its POP3 origin: filing a message away is not deleting it (delete_on_expunge).
+    const pairs = this.copyInTxn(txn, source, uids, target, { keepUidl: true });
+    await this.expungeInTxn(txn, sourceId, pairs.map(([uid]) => uid), { moved: true });
     return pairs;
   }
 
@@ -812,12 +822,13 @@ export class Store {
    * Adds copies of the source messages to the target, with their flags and dates. The source still
    * references each blob (a MOVE drops that reference in the same batch), so no bytes are read.
    */
-  private copyInTxn(txn: Txn, source: MessageList, uids: readonly number[], target: MailboxRecord): Array<[number, number]> {
+  private copyInTxn(txn: Txn, source: MessageList, uids: readonly number[], target: MailboxRecord, options: { keepUidl?: boolean } = {}): Array<[number, number]> {
     const pairs: Array<[number, number]> = [];
     for (const uid of uids) {
       const message = source.get(uid);
       if (!message) continue;
-      const copy = this.addMessage(txn, target, { id: message.blobId, size: message.size }, { flags: message.flags, internalDate: message.internalDate });
+      const uidl = options.keepUidl ? message.uidl : undefined;
+      const copy = this.addMessage(txn, target, { id: message.blobId, size: message.size }, { flags: message.flags, internalDate: message.internalDate, uidl });
       pairs.push([uid, copy.uid]);
     }
     return pairs;
@@ -833,7 +844,7 @@ export class Store {
     });
   }
 
-  private async expungeInTxn(txn: Txn, mailboxId: number, uids: readonly number[]): Promise<number[]> {
+  private async expungeInTxn(txn: Txn, mailboxId: number, uids: readonly number[], options: { moved?: boolean } = {}): Promise<number[]> {
     const mailbox = this.requireMailbox(mailboxId);
     const list = await this.loadList(mailboxId);
     const removed: number[] = [];
@@ -844,7 +855,7 @@ export class Store {
       txn.ops.push({ type: 'del', sublevel: this.sub.message, key: messageKey(mailboxId, uid) });
       this.addBlobRef(txn, message.blobId, -1);
       removed.push(uid);
-      if (message.uidl !== undefined) expungedUidls.push(message.uidl);
+      if (message.uidl !== undefined && !options.moved) expungedUidls.push(message.uidl);
     }
     if (removed.length === 0) return removed;
     const pending = this.pendingMailbox(txn, mailbox);

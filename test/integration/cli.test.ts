@@ -84,6 +84,25 @@ describe('hotbridge command line', () => {
     }
   });
 
+  it('exits promptly on SIGTERM even while an upstream server hangs mid-connection', async () => {
+    // A POP3 server that accepts and never greets: the poller sits in its connect deadline (60 s).
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const hungDir = tempDir();
+    try {
+      const port = (silent.address() as net.AddressInfo).port;
+      const hung = await writeTestConfig(hungDir, [{ address: ALICE, pop3: { host: '127.0.0.1', port, tls: 'implicit' } }]);
+      const daemon = await startDaemon(hung.file);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const started = Date.now();
+      expect(await daemon.stop('SIGTERM')).toBe(0);
+      expect(Date.now() - started).toBeLessThan(9500);
+    } finally {
+      silent.close();
+      removeDir(hungDir);
+    }
+  });
+
   it('says plainly when the daemon is not running', async () => {
     const result = await runCli(['status', '--config', config.file]);
     expect(result.code).toBe(3);

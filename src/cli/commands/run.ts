@@ -30,17 +30,21 @@ export async function runDaemon(options: { config?: string; logLevel?: string })
     throw err;
   }
 
-  return new Promise<number>((resolve) => {
+  const code = await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
-      if (stopping) return;
+      if (stopping) {
+        // A second signal: the user wants out now. Everything acknowledged is already durable.
+        logger.warn({ signal }, 'stopping at once');
+        resolve(1);
+        return;
+      }
       stopping = true;
       logger.info({ signal }, 'stopping');
       const deadline = setTimeout(() => {
         logger.error('stop took too long; exiting anyway (queued mail is safe in the store)');
         resolve(1);
       }, STOP_DEADLINE_MS);
-      deadline.unref();
       daemon.stop().then(
         () => {
           clearTimeout(deadline);
@@ -57,11 +61,15 @@ export async function runDaemon(options: { config?: string; logLevel?: string })
     process.on('SIGHUP', () => {
       try {
         const next = loadConfig(config.file);
-        daemon.reload(next).catch((err: Error) => logger.error({ err }, 'reload failed; the previous config stays in force'));
+        daemon.reload(next).catch((err: Error) => logger.error({ err }, 'reload failed'));
       } catch (err) {
         const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
         logger.error({ problems }, 'the new config has problems; the previous config stays in force');
       }
     });
   });
+  // Exit now rather than when the event loop drains: a connection still being set up upstream (a silent
+  // server) holds timers for up to its timeout, and nothing it could do matters any more.
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  process.exit(code);
 }

@@ -129,6 +129,12 @@ ca_file = "${ca}"
     expect(() => loadConfig(path.join(dir, 'missing.toml'))).toThrow(/no such file \(run `hotbridge setup` to create one\)/);
   });
 
+  it('defaults a custom provider to POP3 over TLS on 995 and SMTP with STARTTLS on 587', () => {
+    const config = load('[[accounts]]\naddress = "a@example.org"\nprovider = "custom"\n[accounts.pop3]\nhost = "pop.example.org"\n[accounts.smtp]\nhost = "smtp.example.org"\n').run();
+    expect(config.accounts[0].pop3).toMatchObject({ tls: 'implicit', port: 995 });
+    expect(config.accounts[0].smtp).toMatchObject({ tls: 'starttls', port: 587 });
+  });
+
   it('parses durations and sizes', () => {
     expect(parseDuration('2m')).toBe(120_000);
     expect(parseDuration('1h30m')).toBe(5_400_000);

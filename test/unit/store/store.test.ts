@@ -96,6 +96,18 @@ describe('Store', () => {
     expect((await store.pop3Ledger(ALICE)).get('gone')?.expungedLocallyAt).toBeTypeOf('number');
   });
 
+  it('does not mark a POP3 message for upstream deletion when it is only moved, and the moved copy keeps its origin', async () => {
+    await store.ingestPop3(ALICE, [{ uidl: 'filed', raw: simpleMessage(1) }]);
+    const inbox = store.findMailbox(ALICE, 'INBOX')!;
+    const archive = await store.createMailbox(ALICE, 'Archive');
+    await store.moveMessages(inbox.id, [1], archive.id);
+    expect((await store.pop3Ledger(ALICE)).get('filed')?.expungedLocallyAt).toBeUndefined();
+    const [moved] = await store.listMessages(archive.id);
+    expect(moved.uidl).toBe('filed');
+    await store.expungeMessages(archive.id, [moved.uid]);
+    expect((await store.pop3Ledger(ALICE)).get('filed')?.expungedLocallyAt).toBeTypeOf('number');
+  });
+
   it('changes flags with mod-sequences, honours UNCHANGEDSINCE, and leaves no-op stores alone', async () => {
     const inbox = store.findMailbox(ALICE, 'INBOX')!;
     await store.appendMessage(inbox.id, simpleMessage(1));
