@@ -4,6 +4,7 @@
  * are done for good and are never sent again. Errors that are not replies (connection, TLS, timeouts)
  * are transient. A refused login is neither: the message waits for working credentials.
  */
+import { domainToASCII } from 'node:url';
 import type { OutboxFailure } from '../../store/records.js';
 
 export interface RelayProblem {
@@ -41,8 +42,46 @@ export interface SmtpInfoLike {
   rejectedErrors?: SmtpErrorLike[];
 }
 
-const sameAddress = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 const addressOf = (value: string | { address: string }): string => (typeof value === 'string' ? value : value.address);
+
+/** `"…"` around a local part: RFC 5321 §4.1.2 Quoted-string, with backslash quoted-pairs inside. */
+const QUOTED_LOCAL_PART = /^"((?:[^"\\]|\\[\s\S])*)"$/;
+/** A domain literal (`@[192.0.2.1]`, RFC 5321 §4.1.3) may itself hold an `@`: it ends the address. */
+const DOMAIN_LITERAL_TAIL = /@(\[[^[\]\\]*\])$/;
+
+/**
+ * One form for the two spellings of an address that name the same mailbox, so that nodemailer's answer
+ * can be matched to what the client submitted. nodemailer rewrites the envelope before sending it: IDN
+ * domains to their A-labels (`bücher.example` -> `xn--bcher-kva.example`), or back to U-labels when the
+ * local part is not ASCII, and local parts that are not a dot-atom into a quoted-string; smtp-server in
+ * turn hands us A-labels as Unicode. Domains are case-insensitive (RFC 5321 §2.4) and compared in their
+ * ASCII form (RFC 5890 §2.3.2.1); the local part keeps its case, which only the receiving host may
+ * interpret (RFC 5321 §2.4), and is compared by its content, with or without the quotes (§4.1.2).
+ */
+export function addressKey(address: string): string {
+  const trimmed = address.trim();
+  const literal = trimmed.endsWith(']') ? DOMAIN_LITERAL_TAIL.exec(trimmed) : null;
+  const at = literal ? trimmed.length - literal[1].length - 1 : trimmed.lastIndexOf('@');
+  const local = at < 0 ? trimmed : trimmed.slice(0, at);
+  const quoted = QUOTED_LOCAL_PART.exec(local);
+  const localKey = quoted ? quoted[1].replace(/\\([\s\S])/g, '$1') : local;
+  if (at < 0) return localKey;
+  const domain = trimmed.slice(at + 1);
+  // domainToASCII answers '' for what is no valid domain (literals, stray characters): compare those as given.
+  const domainKey = domain.startsWith('[') ? domain.toLowerCase() : domainToASCII(domain) || domain.toLowerCase();
+  return `${localKey}@${domainKey}`;
+}
+
+/** The per-recipient errors by the recipient they name; the first one wins, as nodemailer sends each RCPT once. */
+function errorsByRecipient(errors: readonly SmtpErrorLike[]): Map<string, SmtpErrorLike> {
+  const byKey = new Map<string, SmtpErrorLike>();
+  for (const error of errors) {
+    if (error.recipient === undefined) continue;
+    const key = addressKey(error.recipient);
+    if (!byKey.has(key)) byKey.set(key, error);
+  }
+  return byKey;
+}
 
 /** The reply text of an error: the server's own words when there are any. */
 export function replyOf(err: SmtpErrorLike): string {
@@ -54,17 +93,23 @@ function isAuthReply(code: number | undefined): boolean {
   return code === 530 || code === 535 || code === 534 || code === 538;
 }
 
-/** A finished transaction: accepted recipients are delivered, the rest decided by their RCPT reply. */
+/**
+ * A finished transaction. Only a recipient the server accepted (RCPT 250, RFC 5321 §3.3) is delivered;
+ * one it refused is decided by its reply, and one the answer does not name at all is tried again: it
+ * must never be taken as delivered, which would lose it without a bounce.
+ */
 export function reportFromInfo(recipients: readonly string[], info: SmtpInfoLike): RelayReport {
   const report: RelayReport = { delivered: [], failed: [], deferred: [] };
-  const rejected = (info.rejected ?? []).map(addressOf);
-  const errors = info.rejectedErrors ?? [];
+  const accepted = new Set((info.accepted ?? []).map((value) => addressKey(addressOf(value))));
+  const rejected = new Set((info.rejected ?? []).map((value) => addressKey(addressOf(value))));
+  const errors = errorsByRecipient(info.rejectedErrors ?? []);
   for (const recipient of recipients) {
-    const error = errors.find((candidate) => candidate.recipient !== undefined && sameAddress(candidate.recipient, recipient));
+    const key = addressKey(recipient);
+    const error = errors.get(key);
     if (error) classifyRecipient(report, recipient, error);
-    else if (rejected.some((address) => sameAddress(address, recipient))) report.deferred.push({ recipient, reply: 'rejected without a reply' });
-    // The server took the message for everyone it did not reject at RCPT (RFC 5321 §3.3).
-    else report.delivered.push(recipient);
+    else if (accepted.has(key)) report.delivered.push(recipient);
+    else if (rejected.has(key)) report.deferred.push({ recipient, reply: 'rejected without a reply' });
+    else report.deferred.push({ recipient, reply: 'the provider did not answer for this recipient' });
   }
   return report;
 }
@@ -95,8 +140,9 @@ export function reportFromError(recipients: readonly string[], err: SmtpErrorLik
   }
   if (err.code === 'EENVELOPE' && err.rejectedErrors && err.rejectedErrors.length > 0 && err.command === 'RCPT TO') {
     // Every recipient was refused at RCPT: each keeps its own reply, some may be 4xx.
+    const errors = errorsByRecipient(err.rejectedErrors);
     for (const recipient of recipients) {
-      const error = err.rejectedErrors.find((candidate) => candidate.recipient !== undefined && sameAddress(candidate.recipient, recipient));
+      const error = errors.get(addressKey(recipient));
       if (error) classifyRecipient(report, recipient, error);
       else report.deferred.push({ recipient, reply });
     }

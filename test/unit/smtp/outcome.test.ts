@@ -2,7 +2,7 @@
 // (code, response, responseCode, command, rejectedErrors with .recipient); the lab test
 // (test/integration/smtp-relay.test.ts) checks the same paths against Postfix's real replies.
 import { describe, expect, it } from 'vitest';
-import { reportFromError, reportFromInfo } from '../../../src/upstream/smtp/outcome.js';
+import { addressKey, reportFromError, reportFromInfo } from '../../../src/upstream/smtp/outcome.js';
 
 const rcptError = (recipient: string, response: string) => ({
   code: 'EENVELOPE',
@@ -15,15 +15,80 @@ const rcptError = (recipient: string, response: string) => ({
 
 describe('reportFromInfo (the message went out)', () => {
   it('delivers the accepted recipients and splits the refused ones by 5xx / 4xx', () => {
-    const report = reportFromInfo(['a@example.org', 'B@example.org', 'c@example.org'], {
+    const report = reportFromInfo(['a@example.org', 'b@Example.ORG', 'c@example.org'], {
       accepted: ['a@example.org'],
       rejected: ['b@example.org', 'c@example.org'],
       rejectedErrors: [rcptError('b@example.org', '550 5.1.1 <b@example.org>: unknown'), rcptError('c@example.org', '451 4.3.0 try later')],
     });
     expect(report.delivered).toEqual(['a@example.org']);
-    expect(report.failed).toEqual([{ recipient: 'B@example.org', reply: '550 5.1.1 <b@example.org>: unknown' }]);
+    expect(report.failed).toEqual([{ recipient: 'b@Example.ORG', reply: '550 5.1.1 <b@example.org>: unknown' }]);
     expect(report.deferred).toEqual([{ recipient: 'c@example.org', reply: '451 4.3.0 try later' }]);
     expect(report.problem).toBeUndefined();
+  });
+});
+
+describe('reportFromInfo matches nodemailer\'s rewritten addresses to the submitted ones', () => {
+  // nodemailer sends IDN domains as A-labels (or as U-labels when the local part is not ASCII) and names
+  // the recipients in its answer the way it sent them; smtp-server gives us A-labels as Unicode.
+  it('a 5xx for an IDN domain answered in punycode bounces; it is not taken as delivered', () => {
+    const report = reportFromInfo(['ok@example.org', 'nobody@bücher.example'], {
+      accepted: ['ok@example.org'],
+      rejected: ['nobody@xn--bcher-kva.example'],
+      rejectedErrors: [rcptError('nobody@xn--bcher-kva.example', '550 5.1.1 no such user')],
+    });
+    expect(report.delivered).toEqual(['ok@example.org']);
+    expect(report.failed).toEqual([{ recipient: 'nobody@bücher.example', reply: '550 5.1.1 no such user' }]);
+    expect(report.deferred).toEqual([]);
+  });
+
+  it('a 4xx answered in Unicode for an address submitted in punycode is retried', () => {
+    const report = reportFromInfo(['jörg@xn--bcher-kva.example', 'ok@example.org'], {
+      accepted: ['ok@example.org'],
+      rejected: ['jörg@bücher.example'],
+      rejectedErrors: [rcptError('jörg@bücher.example', '451 4.3.0 try later')],
+    });
+    expect(report.delivered).toEqual(['ok@example.org']);
+    expect(report.deferred).toEqual([{ recipient: 'jörg@xn--bcher-kva.example', reply: '451 4.3.0 try later' }]);
+  });
+
+  it('an accepted IDN or mixed-case domain is delivered under the address the client gave', () => {
+    const report = reportFromInfo(['Ann@BÜCHER.Example', 'bob@Example.ORG'], { accepted: ['Ann@xn--bcher-kva.example', 'bob@example.org'] });
+    expect(report.delivered).toEqual(['Ann@BÜCHER.Example', 'bob@Example.ORG']);
+    expect(report.deferred).toEqual([]);
+  });
+
+  it('local parts keep their case (RFC 5321 §2.4): Bob and bob are decided separately', () => {
+    const report = reportFromInfo(['Bob@example.org', 'bob@example.org'], {
+      accepted: ['Bob@example.org'],
+      rejected: ['bob@example.org'],
+      rejectedErrors: [rcptError('bob@example.org', '550 5.1.1 unknown')],
+    });
+    expect(report.delivered).toEqual(['Bob@example.org']);
+    expect(report.failed).toEqual([{ recipient: 'bob@example.org', reply: '550 5.1.1 unknown' }]);
+  });
+
+  it('a quoted local part matches its unquoted spelling (RFC 5321 §4.1.2)', () => {
+    const report = reportFromInfo(['john doe@example.org', '"a\\"b"@example.org'], { accepted: ['"john doe"@example.org', '"a\\"b"@example.org'] });
+    expect(report.delivered).toEqual(['john doe@example.org', '"a\\"b"@example.org']);
+  });
+
+  it('a recipient the answer does not name is retried, never delivered', () => {
+    const report = reportFromInfo(['a@example.org', 'BOB@example.org', 'c@example.org'], { accepted: ['a@example.org', 'bob@example.org'], rejected: ['c@example.org'] });
+    expect(report.delivered).toEqual(['a@example.org']);
+    expect(report.failed).toEqual([]);
+    expect(report.deferred.map((d) => d.recipient)).toEqual(['BOB@example.org', 'c@example.org']);
+    expect(report.problem).toBeUndefined();
+  });
+});
+
+describe('addressKey', () => {
+  it('gives one form for the spellings nodemailer and smtp-server use', () => {
+    expect(addressKey('x@bücher.example')).toBe('x@xn--bcher-kva.example');
+    expect(addressKey('x@XN--BCHER-KVA.Example')).toBe('x@xn--bcher-kva.example');
+    expect(addressKey('"x y"@example.org')).toBe(addressKey('x y@example.org'));
+    expect(addressKey('X@example.org')).not.toBe(addressKey('x@example.org'));
+    expect(addressKey('x@[IPv6:::1]')).toBe('x@[ipv6:::1]');
+    expect(addressKey('"a@b"@[192.0.2.1]')).toBe('a@b@[192.0.2.1]');
   });
 });
 
@@ -58,6 +123,20 @@ describe('reportFromError (the attempt failed)', () => {
     });
     expect(report.failed).toEqual([{ recipient: 'a@example.org', reply: '550 5.7.1 no' }]);
     expect(report.deferred).toEqual([{ recipient: 'b@example.org', reply: '451 4.7.500 Server busy' }]);
+  });
+
+  it('all recipients refused at RCPT: IDN recipients are matched in their punycode form', () => {
+    const report = reportFromError(['a@bücher.example', 'b@xn--bcher-kva.example'], {
+      code: 'EENVELOPE',
+      message: "Can't send mail - all recipients were rejected",
+      response: '451 4.7.500 Server busy',
+      responseCode: 451,
+      command: 'RCPT TO',
+      rejectedErrors: [rcptError('a@xn--bcher-kva.example', '550 5.7.1 no'), rcptError('b@xn--bcher-kva.example', '451 4.7.500 Server busy')],
+    });
+    expect(report.failed).toEqual([{ recipient: 'a@bücher.example', reply: '550 5.7.1 no' }]);
+    expect(report.deferred).toEqual([{ recipient: 'b@xn--bcher-kva.example', reply: '451 4.7.500 Server busy' }]);
+    expect(report.delivered).toEqual([]);
   });
 
   it('only 4xx at RCPT: a temporary problem', () => {
