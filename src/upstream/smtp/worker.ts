@@ -222,9 +222,11 @@ export class OutboxWorker {
   private async record(entry: OutboxEntry, report: RelayReport, raw?: Buffer): Promise<void> {
     const now = this.now();
     const attempts = entry.attempts + 1;
-    const decided = new Set([...report.delivered, ...report.failed.map((failure) => failure.recipient)].map((r) => r.toLowerCase()));
+    // The report names recipients exactly as they stand in `pending` (outcome.ts matches the provider's
+    // spelling back to them), so they are compared as they are: `Bob@x` and `bob@x` are two mailboxes.
+    const decided = new Set([...report.delivered, ...report.failed.map((failure) => failure.recipient)]);
     const delivered = [...entry.delivered, ...report.delivered];
-    let pending = entry.pending.filter((recipient) => !decided.has(recipient.toLowerCase()));
+    let pending = entry.pending.filter((recipient) => !decided.has(recipient));
     const lastError = report.problem?.reply ?? describe(report.deferred) ?? describe(report.failed);
     const bounced: OutboxFailure[] = [...report.failed];
     let expired: { attempts: number; ageMs: number } | undefined;
@@ -232,7 +234,7 @@ export class OutboxWorker {
       // RFC 5321 §4.5.4.1: after days of transient failures the sender must be told.
       expired = { attempts, ageMs: now - entry.createdAt };
       for (const recipient of pending) {
-        const deferred = report.deferred.find((d) => d.recipient.toLowerCase() === recipient.toLowerCase());
+        const deferred = report.deferred.find((d) => d.recipient === recipient);
         bounced.push({ recipient, reply: deferred?.reply ?? lastError ?? 'not delivered in time' });
       }
       pending = [];
