@@ -1,7 +1,7 @@
 /**
  * Checks the local logins of IMAP and SMTP clients: the account's address and its local password
- * (`hotbridge password`). Attempts from one client address run one at a time and a failure delays the
- * next, so guessing over many parallel connections is no faster than over one. Every loopback address
+ * (`hotbridge password`). A client address gets a few attempts at a time, and a failure holds its slot
+ * for a growing delay, so guessing over many parallel connections is hardly faster than over a few. Every loopback address
  * (all of 127.0.0.0/8, and ::1) counts as one client: on Linux any of them reaches a loopback listener.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +10,8 @@ import { LocalPasswords } from '../store/local-passwords.js';
 export interface LocalAuthOptions {
   /** The configured account addresses (lowercase); other names never log in. */
   accounts: () => readonly string[];
+  /** Attempts one client may have under way at once (a mail client opens a few connections at a time). */
+  maxParallel?: number;
   /** Base delay after a failure; doubles per recent failure from the same address, capped. */
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -17,10 +19,11 @@ export interface LocalAuthOptions {
 
 export class LocalAuthenticator {
   private readonly failures = new Map<string, { count: number; last: number }>();
-  /** The last attempt queued per client, so the next one from it waits its turn (and its penalty). */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Attempts running per client, and those waiting for a slot. */
+  private readonly slots = new Map<string, { running: number; waiting: Array<() => void> }>();
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly maxParallel: number;
 
   constructor(
     readonly passwords: LocalPasswords,
@@ -28,6 +31,7 @@ export class LocalAuthenticator {
   ) {
     this.baseDelayMs = options.baseDelayMs ?? 500;
     this.maxDelayMs = options.maxDelayMs ?? 8000;
+    this.maxParallel = options.maxParallel ?? 4;
   }
 
   /**
@@ -36,13 +40,34 @@ export class LocalAuthenticator {
    */
   async verify(user: string, password: string, remoteAddress: string): Promise<string | undefined> {
     const client = clientKey(remoteAddress);
-    const attempt = (this.queues.get(client) ?? Promise.resolve()).then(() => this.attempt(user, password, client));
-    const turn = attempt.catch(() => undefined);
-    this.queues.set(client, turn);
-    void turn.then(() => {
-      if (this.queues.get(client) === turn) this.queues.delete(client);
-    });
-    return attempt;
+    await this.acquire(client);
+    try {
+      return await this.attempt(user, password, client);
+    } finally {
+      this.release(client);
+    }
+  }
+
+  private async acquire(client: string): Promise<void> {
+    let slots = this.slots.get(client);
+    if (!slots) {
+      slots = { running: 0, waiting: [] };
+      this.slots.set(client, slots);
+    }
+    if (slots.running < this.maxParallel) {
+      slots.running += 1;
+      return;
+    }
+    // The slot is handed over by release(): `running` stays as it is.
+    await new Promise<void>((resolve) => slots.waiting.push(resolve));
+  }
+
+  private release(client: string): void {
+    const slots = this.slots.get(client);
+    if (!slots) return;
+    const next = slots.waiting.shift();
+    if (next) next();
+    else if (--slots.running === 0) this.slots.delete(client);
   }
 
   private async attempt(user: string, password: string, client: string): Promise<string | undefined> {
