@@ -23,6 +23,11 @@ export const MAX_LINE_BYTES = 64 * 1024;
 const PAUSE_ABOVE = 256 * 1024;
 /** After BYE, a client that does not close is cut off after this long. */
 const CLOSE_GRACE_MS = 5_000;
+/**
+ * The largest literal accepted before login. LOGIN, AUTHENTICATE and ID need a few hundred bytes at
+ * most; an anonymous client must not make the server buffer a message-sized literal (35 MB by default).
+ */
+export const PRE_LOGIN_LITERAL_BYTES = 8 * 1024;
 
 /** Per-connection settings the server decides. */
 export interface ConnectionOptions {
@@ -30,6 +35,11 @@ export interface ConnectionOptions {
   autologoutMs: { unauthenticated: number; authenticated: number };
   /** Whether the client reached a loopback address (plaintext login is fine there). */
   loopback: boolean;
+  /**
+   * While idling, a client that does not read its updates: once more than `bytes` wait in the socket's
+   * buffer and it does not drain below that within `graceMs`, the session ends instead of queueing more.
+   */
+  idleOutputLimit: { bytes: number; graceMs: number };
 }
 
 /** Why a command is not allowed now (RFC 3501 §3: each command belongs to certain states). */
@@ -62,6 +72,11 @@ export class ImapConnection {
       this.onGone();
     },
   };
+  /**
+   * Before login the autologout is a deadline counted from the connect, not from the last byte: a
+   * client trickling a byte now and then must not hold an anonymous session (and its buffers) forever.
+   */
+  private readonly loginDeadline: number;
   private resolveClosed!: () => void;
   /** Resolves once the socket is closed. */
   readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
@@ -72,7 +87,8 @@ export class ImapConnection {
     private readonly options: ConnectionOptions,
   ) {
     this.socket = socket;
-    this.reader = new CommandReader({ maxLineBytes: MAX_LINE_BYTES, maxLiteralBytes: server.maxLiteralBytes });
+    this.reader = new CommandReader({ maxLineBytes: MAX_LINE_BYTES, maxLiteralBytes: Math.min(PRE_LOGIN_LITERAL_BYTES, server.maxLiteralBytes) });
+    this.loginDeadline = Date.now() + options.autologoutMs.unauthenticated;
     this.out = new ResponseOutput(socket);
     this.session = new ImapSession(socket.remoteAddress ?? 'unknown', options.loopback, false);
     socket.once('close', () => this.resolveClosed());
@@ -151,13 +167,22 @@ export class ImapConnection {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.ended) return undefined;
+      const preLogin = this.session.state === 'not-authenticated';
+      // Checked before reading too, so pipelining commands does not outlast the deadline either.
+      if (preLogin && Date.now() >= this.loginDeadline) return 'timeout';
       const event = this.reader.next(mode);
       if (this.socket.isPaused() && this.reader.buffered < PAUSE_ABOVE / 2) this.socket.resume();
       if (event) return event;
       if (this.inputEnded) return undefined;
-      const wait = mode === 'line' ? deadline - Date.now() : timeoutMs;
+      let wait = mode === 'line' ? deadline - Date.now() : timeoutMs;
+      if (preLogin) wait = Math.min(wait, this.loginDeadline - Date.now());
       if (wait <= 0 || !(await this.waitForInput(wait))) return 'timeout';
     }
+  }
+
+  /** The largest literal the next command may announce: small until login (see PRE_LOGIN_LITERAL_BYTES). */
+  private literalLimit(): number {
+    return this.session.state === 'not-authenticated' ? Math.min(PRE_LOGIN_LITERAL_BYTES, this.server.maxLiteralBytes) : this.server.maxLiteralBytes;
   }
 
   private async run(): Promise<void> {
@@ -170,6 +195,8 @@ export class ImapConnection {
           break;
         }
         await this.handleEvent(event);
+        // The reader sees the next command's literal announcements only after this one is done.
+        this.reader.setMaxLiteralBytes(this.literalLimit());
         // A client that sends commands without reading the answers waits here, so its answers never
         // pile up in memory (the socket is paused meanwhile once enough input is queued).
         await this.out.drain();
@@ -199,8 +226,9 @@ export class ImapConnection {
         this.out.write(taggedLine(event.tag, 'BAD', `Command line too long (the limit is ${MAX_LINE_BYTES} bytes)`));
         return;
       case 'literal-too-large': {
-        const limit = `the limit is ${this.server.maxLiteralBytes} bytes`;
-        if (event.command === 'APPEND') this.out.write(taggedLine(event.tag, 'NO', `Message too large (${limit})`, 'TOOBIG'));
+        const limit = `the limit is ${this.literalLimit()} bytes`;
+        if (this.session.state === 'not-authenticated') this.out.write(taggedLine(event.tag, 'BAD', `Literal too large before login (${limit})`, 'TOOBIG'));
+        else if (event.command === 'APPEND') this.out.write(taggedLine(event.tag, 'NO', `Message too large (${limit})`, 'TOOBIG'));
         else this.out.write(taggedLine(event.tag, 'BAD', `Literal too large (${limit})`, 'TOOBIG'));
         // The client is already sending a non-synchronizing literal we will not read: the stream is lost.
         if (!event.synchronizing) this.closeWithBye('Literal too large, closing the connection');
@@ -230,6 +258,7 @@ export class ImapConnection {
       },
       readLine: (timeoutMs) => this.readLine(timeoutMs ?? this.autologoutMs),
       syncNow: async () => {
+        if (this.ended || !(await this.idleOutputDrains())) return;
         await this.syncView(true);
         this.out.flush();
       },
@@ -243,6 +272,36 @@ export class ImapConnection {
     if (event === 'timeout') return { timeout: true };
     if (event.kind === 'line') return { line: event.line };
     return { tooLong: true };
+  }
+
+  /**
+   * Whether the client is reading what IDLE sends it. Outside IDLE the session waits for the output to
+   * drain after every command; while idling, updates caused by other sessions would otherwise pile up
+   * in the socket's buffer for as long as the IDLE lasts (29 minutes) if the client never reads. Such a
+   * client is given `graceMs` to catch up, then it gets BYE and the connection is cut.
+   */
+  private async idleOutputDrains(): Promise<boolean> {
+    const { bytes, graceMs } = this.options.idleOutputLimit;
+    const socket = this.socket;
+    if (socket.writableLength <= bytes) return true;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      const timer = setTimeout(done, graceMs);
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
+    if (this.ended) return false;
+    if (socket.writableLength <= bytes) return true;
+    this.server.logger.warn({ remote: this.session.remoteAddress, queued: socket.writableLength }, 'IMAP client does not read its IDLE updates; closing');
+    this.closeWithBye('Too many unread updates, closing the connection');
+    // The client is not reading, so neither the BYE nor a polite close would get through.
+    socket.destroy();
+    return false;
   }
 
   /** Reads the command name, state and (via the module) arguments so far; a reason to refuse, if any. */

@@ -1,4 +1,6 @@
-/** Flag lists as IMAP shows them (RFC 3501 §2.3.2). */
+/** Flag lists as IMAP shows them (RFC 3501 §2.3.2), and the keyword limits as IMAP answers them. */
+import { KeywordLimitError, MAX_KEYWORD_LENGTH, MAX_KEYWORDS_PER_MAILBOX, MAX_KEYWORDS_PER_MESSAGE } from '../../store/keyword-limits.js';
+import { ImapError } from './errors.js';
 
 /** The system flags every mailbox supports, in the order clients are used to seeing them. */
 export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'] as const;
@@ -19,4 +21,33 @@ export function hasFlag(flags: readonly string[], flag: string): boolean {
 /** Whether a flag is a keyword (not a system flag). */
 export function isKeyword(flag: string): boolean {
   return !flag.startsWith('\\');
+}
+
+/**
+ * STORE and APPEND: a keyword over MAX_KEYWORD_LENGTH bytes is a malformed request (BAD); more keywords
+ * than one message may carry is a limit (NO [LIMIT], RFC 5530 §3), refused before the store is asked.
+ */
+export function checkRequestedKeywords(flags: readonly string[]): void {
+  const keywords = new Set<string>();
+  for (const flag of flags) {
+    if (!isKeyword(flag)) continue;
+    if (Buffer.byteLength(flag) > MAX_KEYWORD_LENGTH) throw ImapError.bad(`Keywords may be at most ${MAX_KEYWORD_LENGTH} bytes long`);
+    keywords.add(flag.toLowerCase());
+  }
+  if (keywords.size > MAX_KEYWORDS_PER_MESSAGE) throw ImapError.no(`A message may carry at most ${MAX_KEYWORDS_PER_MESSAGE} keywords`, 'LIMIT');
+}
+
+/** Runs a store call that may add keywords; a KeywordLimitError becomes NO [LIMIT] (RFC 5530 §3). */
+export async function withinKeywordLimits<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof KeywordLimitError) throw ImapError.no(err.message, 'LIMIT');
+    throw err;
+  }
+}
+
+/** PERMANENTFLAGS may offer `\*` (new keywords) only while the mailbox is below its keyword limit (RFC 3501 §2.3.2). */
+export function mayCreateKeywords(keywordsInMailbox: number): boolean {
+  return keywordsInMailbox < MAX_KEYWORDS_PER_MAILBOX;
 }

@@ -1,8 +1,8 @@
 /**
- * The IMAP4rev1 server (RFC 3501) the daemon starts: listeners on the configured addresses, a cap on
- * connections per client address, and one ImapConnection per client. Plaintext on loopback is the
- * point (old clients cannot do modern TLS); a certificate turns on STARTTLS, and on non-loopback
- * addresses login then waits for it (LOGINDISABLED).
+ * The IMAP4rev1 server (RFC 3501) the daemon starts: listeners on the configured addresses, caps on
+ * connections (per client address and overall), and one ImapConnection per client. Plaintext on
+ * loopback is the point (old clients cannot do modern TLS); a certificate turns on STARTTLS, and on
+ * non-loopback addresses login then waits for it (LOGINDISABLED).
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -23,7 +23,10 @@ export interface ImapServerOptions {
   logger: Logger;
   /** Literals above this are refused before a byte is buffered; also APPENDLIMIT (RFC 7889). */
   maxLiteralBytes: number;
+  /** Every loopback address (127.0.0.0/8, ::1) counts as one address: any local program can use them all. */
   maxConnectionsPerAddress: number;
+  /** Connections open at once from all addresses together; default 500. */
+  maxConnections?: number;
   /** Required by the caller when listening on a non-loopback address: then STARTTLS, LOGINDISABLED before it. */
   tls?: { cert: Buffer; key: Buffer };
   /** Autologout; defaults 60 s before login, 30 min after (RFC 3501 §5.4). */
@@ -33,6 +36,11 @@ export interface ImapServerOptions {
    * the longest IDLE without DONE (default 29 min, then BYE).
    */
   idle?: Partial<IdleTiming>;
+  /**
+   * An idling client that lets more than `bytes` (default 4 MiB) of updates wait unread, and does not
+   * catch up within `graceMs` (default 10 s), gets BYE and is cut off.
+   */
+  idleOutputLimit?: Partial<{ bytes: number; graceMs: number }>;
 }
 
 /** A running IMAP server. */
@@ -46,6 +54,8 @@ export interface ImapServer {
 
 const DEFAULT_TIMEOUTS = { unauthenticated: 60_000, authenticated: 30 * 60_000 };
 const DEFAULT_IDLE: IdleTiming = { keepaliveMs: 2 * 60_000, limitMs: 29 * 60_000 };
+const DEFAULT_MAX_CONNECTIONS = 500;
+const DEFAULT_IDLE_OUTPUT_LIMIT = { bytes: 4 * 1024 * 1024, graceMs: 10_000 };
 /** How long stop() waits for clients to close after BYE before cutting them off. */
 const STOP_GRACE_MS = 2_000;
 
@@ -54,6 +64,17 @@ export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
   const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
   return plain === '::1' || /^127\./.test(plain);
+}
+
+/**
+ * The key the per-address cap counts by. Linux answers on all of 127.0.0.0/8, so a local client could
+ * otherwise pick a fresh source address for every connection; loopback is one address. An IPv4-mapped
+ * IPv6 address is the IPv4 address it maps.
+ */
+export function connectionCapKey(address: string | undefined): string {
+  if (!address) return 'unknown';
+  if (isLoopback(address)) return 'loopback';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address.toLowerCase();
 }
 
 function listen(server: net.Server, address: ListenAddress): Promise<void> {
@@ -81,29 +102,41 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     ...(options.tls ? { tls: tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key }) } : {}),
   };
   const timeouts = options.idleTimeoutMs ?? DEFAULT_TIMEOUTS;
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const idleOutputLimit = { ...DEFAULT_IDLE_OUTPUT_LIMIT, ...options.idleOutputLimit };
   const connections = new Set<ImapConnection>();
   const perAddress = new Map<string, number>();
   const servers: net.Server[] = [];
 
+  const refuse = (socket: net.Socket, text: string) => {
+    socket.end(`* BYE ${text}\r\n`);
+    setTimeout(() => socket.destroy(), STOP_GRACE_MS).unref();
+  };
+
   const accept = (socket: net.Socket) => {
     const remote = socket.remoteAddress ?? 'unknown';
-    const count = perAddress.get(remote) ?? 0;
+    const key = connectionCapKey(socket.remoteAddress);
+    const count = perAddress.get(key) ?? 0;
     socket.on('error', () => undefined);
-    if (count >= options.maxConnectionsPerAddress) {
-      logger.warn({ remote, limit: options.maxConnectionsPerAddress }, 'IMAP connection refused: too many from this address');
-      socket.end('* BYE Too many connections from your address\r\n');
-      setTimeout(() => socket.destroy(), STOP_GRACE_MS).unref();
+    if (connections.size >= maxConnections) {
+      logger.warn({ remote, limit: maxConnections }, 'IMAP connection refused: too many connections');
+      refuse(socket, 'Too many connections');
       return;
     }
-    perAddress.set(remote, count + 1);
+    if (count >= options.maxConnectionsPerAddress) {
+      logger.warn({ remote, limit: options.maxConnectionsPerAddress }, 'IMAP connection refused: too many from this address');
+      refuse(socket, 'Too many connections from your address');
+      return;
+    }
+    perAddress.set(key, count + 1);
     socket.setNoDelay(true);
-    const connection = new ImapConnection(socket, context, { autologoutMs: timeouts, loopback: isLoopback(socket.localAddress) });
+    const connection = new ImapConnection(socket, context, { autologoutMs: timeouts, loopback: isLoopback(socket.localAddress), idleOutputLimit });
     connections.add(connection);
     void connection.closed.then(() => {
       connections.delete(connection);
-      const left = (perAddress.get(remote) ?? 1) - 1;
-      if (left <= 0) perAddress.delete(remote);
-      else perAddress.set(remote, left);
+      const left = (perAddress.get(key) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(key);
+      else perAddress.set(key, left);
     });
     connection.start();
   };

@@ -9,9 +9,10 @@
  */
 import type { MailboxRecord, MessageRecord } from '../../store/records.js';
 import type { StoreChange } from '../../store/changes.js';
+import { keywordsInUse } from '../../store/keyword-limits.js';
 import type { MailStore } from './backend.js';
 import { ImapError } from './errors.js';
-import { formatFlags, isKeyword, SYSTEM_FLAGS } from './flags.js';
+import { formatFlags, isKeyword, mayCreateKeywords, SYSTEM_FLAGS } from './flags.js';
 import type { ResponseOutput } from './output.js';
 import type { RecentTracker } from './recent.js';
 import { formatSequenceSet, largestExplicit, resolveSequenceSet, STAR, type SequenceSet } from './wire/sequence-set.js';
@@ -199,10 +200,14 @@ export class SessionView {
     return `FLAGS (${[...SYSTEM_FLAGS, ...this.keywords.values()].join(' ')})`;
   }
 
-  /** PERMANENTFLAGS: every flag may be stored, and new keywords may be created (`\*`); none when read-only. */
+  /**
+   * PERMANENTFLAGS: every flag may be stored, and new keywords may be created (`\*`) until the mailbox
+   * holds as many distinct keywords as it may (RFC 3501 §2.3.2); none when read-only.
+   */
   permanentFlagsCode(): string {
     if (this.readOnly) return 'PERMANENTFLAGS ()';
-    return `PERMANENTFLAGS (${[...SYSTEM_FLAGS, ...this.keywords.values(), '\\*'].join(' ')})`;
+    const newKeywords = mayCreateKeywords(keywordsInUse(this.records).size) ? ['\\*'] : [];
+    return `PERMANENTFLAGS (${[...SYSTEM_FLAGS, ...this.keywords.values(), ...newKeywords].join(' ')})`;
   }
 
   /** Sequence number of the first message without \Seen, or 0. */

@@ -1,7 +1,8 @@
 /**
  * APPEND (RFC 3501 §6.3.11): stores a message, byte for byte, with optional flags and internal date.
  * The answer carries APPENDUID (UIDPLUS, RFC 4315 §3). A message over the size limit never gets here:
- * the reader refuses its literal from the announced size (NO [TOOBIG], RFC 7889).
+ * the reader refuses its literal from the announced size (NO [TOOBIG], RFC 7889). Flags obey the same
+ * keyword limits as STORE (NO [LIMIT], store/keyword-limits.ts).
  *
  *   C: A003 APPEND saved-messages (\Seen) "05-Jan-2024 10:00:00 +0100" {310}
  *   S: + Ready for literal data
@@ -10,7 +11,9 @@
  *   S: A003 OK [APPENDUID 38505 3955] APPEND completed
  */
 import { AUTHENTICATED, defineCommand } from '../command.js';
+import { checkMailboxKeywords, keywordCount } from '../../../store/keyword-limits.js';
 import { ImapError } from '../errors.js';
+import { checkRequestedKeywords, withinKeywordLimits } from '../flags.js';
 import type { ArgReader } from '../wire/args.js';
 
 /** Everything before the message: `mailbox [flag-list] [date-time]`, the cursor left at the literal. */
@@ -29,6 +32,8 @@ function parseEnvelope(args: ArgReader): { mailbox: string; flags: string[]; int
     args.space();
   }
   if (args.peek() !== 0x7b) throw ImapError.bad('APPEND needs the message as a literal');
+  // Checked here, so a refused APPEND is refused before its literal is sent (beforeLiteral).
+  checkRequestedKeywords(flags);
   return { mailbox, flags: flags.filter((flag) => flag !== '\\Recent'), internalDate };
 }
 
@@ -55,6 +60,12 @@ export default defineCommand({
     if (!record) throw missingMailbox(mailbox);
     if (message.length === 0) throw ImapError.no('An empty message cannot be stored');
     if (message.length > ctx.server.maxLiteralBytes) throw ImapError.no('The message is too large', 'TOOBIG');
+    if (keywordCount(flags) > 0) {
+      // Outside the store's lock: a concurrent APPEND may slip past by at most its own keywords, which
+      // keeps the mailbox bounded all the same (MAX_KEYWORDS_PER_MESSAGE per racing command).
+      const records = await ctx.server.store.listMessages(record.id);
+      await withinKeywordLimits(async () => checkMailboxKeywords(records, flags));
+    }
     const { uid, uidValidity } = await ctx.server.store.appendMessage(record.id, message, { flags, internalDate });
     return { code: `APPENDUID ${uidValidity} ${uid}`, text: 'APPEND completed' };
   },

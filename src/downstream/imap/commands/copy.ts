@@ -1,6 +1,7 @@
 /**
  * COPY and UID COPY (RFC 3501 §6.4.7): copies messages, flags and internal dates to another mailbox;
- * the answer names the new UIDs (COPYUID, UIDPLUS RFC 4315 §3). A missing target gets TRYCREATE.
+ * the answer names the new UIDs (COPYUID, UIDPLUS RFC 4315 §3). A missing target gets TRYCREATE; a
+ * message already expunged by another session gets NO [EXPUNGEISSUED] and nothing is copied.
  *
  *   C: A003 COPY 2:4 MEETING
  *   S: A003 OK [COPYUID 38505 304,319:320 3956:3958] COPY completed
@@ -26,13 +27,25 @@ export function parseTransfer(args: ArgReader): TransferArgs {
   return { set, mailbox };
 }
 
-/** The source UIDs and the target mailbox of COPY/MOVE; TRYCREATE when the target does not exist. */
+/**
+ * The source UIDs and the target mailbox of COPY/MOVE; TRYCREATE when the target does not exist.
+ * A message another session expunged (its EXPUNGE not yet sent to this client) cannot be copied: the
+ * command then does nothing and answers NO [EXPUNGEISSUED] (RFC 5530 §3), so a NO always means
+ * "nothing happened" as RFC 3501 §6.4.7 asks of COPY. The client hears the EXPUNGE before the NO.
+ */
 export function resolveTransfer(ctx: CommandContext, { set, mailbox }: TransferArgs): { uids: number[]; targetId: number } {
   const view = ctx.session.requireView();
   const target = ctx.server.store.findMailbox(ctx.session.requireAccount(), mailbox);
   if (!target) throw ImapError.no(`Mailbox ${mailbox} does not exist`, 'TRYCREATE');
   const seqs = ctx.uid ? view.seqsFromUidSet(set) : view.seqsFromSequenceSet(set);
-  return { uids: seqs.map((seq) => view.at(seq).uid), targetId: target.id };
+  const uids = seqs.map((seq) => view.at(seq).uid);
+  if (uids.some((uid) => view.isExpunged(uid))) throw expungeIssued();
+  return { uids, targetId: target.id };
+}
+
+/** The answer when some of the messages were expunged by another session (RFC 5530 §3). */
+export function expungeIssued(): ImapError {
+  return ImapError.no('Some of the messages no longer exist', 'EXPUNGEISSUED');
 }
 
 /** `COPYUID uidvalidity source-uids target-uids`, both sets in the same order. */
@@ -50,6 +63,12 @@ export default defineCommand({
     const view = ctx.session.requireView();
     const { uids, targetId } = resolveTransfer(ctx, args);
     const { uidValidity, pairs } = await ctx.server.store.copyMessages(view.mailboxId, uids, targetId);
+    if (pairs.length < uids.length) {
+      // Expunged between resolveTransfer and the copy: an unsuccessful COPY must leave the target as it
+      // was (RFC 3501 §6.4.7), so the copies made go again before the NO.
+      if (pairs.length > 0) await ctx.server.store.expungeMessages(targetId, pairs.map(([, target]) => target));
+      throw expungeIssued();
+    }
     return { code: copyUidCode(uidValidity, pairs), text: 'COPY completed' };
   },
 });

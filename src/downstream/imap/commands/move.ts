@@ -1,6 +1,7 @@
 /**
  * MOVE and UID MOVE (RFC 6851): COPY and expunge in one step. The COPYUID goes in an untagged OK
- * before the EXPUNGE responses (§4.3).
+ * before the EXPUNGE responses (§4.3). A message already expunged by another session gets
+ * NO [EXPUNGEISSUED] and nothing moves (see resolveTransfer).
  *
  *   C: a UID MOVE 42:69 foo
  *   S: * OK [COPYUID 432432 42:69 1202:1229] Moved
@@ -11,7 +12,7 @@
 import { defineCommand, SELECTED } from '../command.js';
 import { highestModseqAfterExpunge } from '../condstore.js';
 import { ImapError } from '../errors.js';
-import { copyUidCode, parseTransfer, resolveTransfer } from './copy.js';
+import { copyUidCode, expungeIssued, parseTransfer, resolveTransfer } from './copy.js';
 
 export default defineCommand({
   name: 'MOVE',
@@ -25,6 +26,9 @@ export default defineCommand({
     const { uidValidity, pairs } = await ctx.server.store.moveMessages(view.mailboxId, uids, targetId);
     const code = copyUidCode(uidValidity, pairs);
     if (code) ctx.out.untagged(`OK [${code}] Moved`);
+    // Expunged between resolveTransfer and the move: what still existed has moved, which RFC 6851 §3.3
+    // allows with a NO (each message moved or untouched); the client has its COPYUID and EXPUNGEs.
+    if (pairs.length < uids.length) throw expungeIssued();
     // The EXPUNGE (or VANISHED) responses are the view's pending updates, sent before the tagged OK.
     return highestModseqAfterExpunge(ctx, pairs.length > 0);
   },

@@ -1,7 +1,8 @@
 /**
  * STORE and UID STORE (RFC 3501 §6.4.6): set, add or remove flags; the new flags come back as FETCH
  * responses unless .SILENT. UNCHANGEDSINCE (CONDSTORE, RFC 7162 §3.1.3) leaves messages changed since
- * then alone and names them in [MODIFIED].
+ * then alone and names them in [MODIFIED]. A STORE that would go over a keyword limit changes nothing
+ * and gets NO [LIMIT] (RFC 5530 §3; limits in store/keyword-limits.ts).
  *
  *   C: A003 STORE 2:4 +FLAGS (\Deleted)
  *   S: * 2 FETCH (FLAGS (\Deleted \Seen))
@@ -12,6 +13,7 @@
 import { defineCommand, SELECTED } from '../command.js';
 import { enableCondstore } from '../condstore.js';
 import { ImapError } from '../errors.js';
+import { checkRequestedKeywords, withinKeywordLimits } from '../flags.js';
 import { formatSequenceSet, type SequenceSet } from '../wire/sequence-set.js';
 
 interface StoreArgs {
@@ -58,6 +60,8 @@ export default defineCommand({
     args.end();
     if (flags.includes('\\Recent')) throw ImapError.bad('\\Recent cannot be stored (RFC 3501 section 2.3.2)');
     const mode = match[1] === '+' ? 'add' : match[1] === '-' ? 'remove' : 'set';
+    // Removing can only shrink flag lists; adding is bounded (see store/keyword-limits.ts).
+    if (mode !== 'remove') checkRequestedKeywords(flags);
     return { set, mode, silent: match[2] !== undefined, flags, unchangedSince };
   },
   async run(ctx, { set, mode, silent, flags, unchangedSince }) {
@@ -67,7 +71,9 @@ export default defineCommand({
     const seqs = ctx.uid ? view.seqsFromUidSet(set) : view.seqsFromSequenceSet(set);
     if (unchangedSince !== undefined) enableCondstore(ctx);
     const uids = seqs.map((seq) => view.at(seq).uid);
-    const { changed, modifiedSince } = await server.store.storeFlags(view.mailboxId, uids, mode, flags, { unchangedSince, origin: view.origin });
+    const { changed, modifiedSince } = await withinKeywordLimits(() =>
+      server.store.storeFlags(view.mailboxId, uids, mode, flags, { unchangedSince, origin: view.origin }),
+    );
     view.applyOwnFlags(changed);
     view.announceNewKeywords(out);
     const refused = new Set(modifiedSince);

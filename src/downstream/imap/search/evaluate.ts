@@ -136,6 +136,9 @@ export async function searchView(store: MailStore, view: SessionView, criteria: 
   const text = needsText(key);
   const found: number[] = [];
   for (let start = 1; start <= view.exists; start += INDEX_BATCH) {
+    // Other sessions get their turn between batches: one SEARCH over a large mailbox must not hold the
+    // event loop (and every other client) for its whole duration.
+    if (start > 1) await new Promise<void>((resolve) => setImmediate(resolve));
     const end = Math.min(view.exists, start + INDEX_BATCH - 1);
     // The cheap keys first; the index is read, in one batch, only for messages they left undecided.
     const undecided: Candidate[] = [];

@@ -8,6 +8,16 @@ import type { DateOp, SearchKey } from './keys.js';
 
 /** Nesting deeper than this is refused: a 64 KiB line of "NOT NOT NOT ..." must not exhaust the stack. */
 const MAX_DEPTH = 64;
+/**
+ * More keys than this are refused: every key is evaluated for every message, so 16,000 keys on a
+ * 20,000-message mailbox would be 320 million tests for one command. Real clients send a handful.
+ */
+export const MAX_SEARCH_KEYS = 1_000;
+
+/** Keys read so far in one SEARCH command. */
+interface ParseState {
+  keys: number;
+}
 
 const FLAG_KEYS: Record<string, [string, boolean]> = {
   ANSWERED: ['\\Answered', true],
@@ -35,8 +45,9 @@ const ADDRESS_KEYS = new Set(['FROM', 'TO', 'CC', 'BCC', 'SUBJECT']);
 
 /** Reads one or more keys up to the end of the command; a single key is returned as it is. */
 export function parseSearchKeys(args: ArgReader): SearchKey {
-  const keys: SearchKey[] = [parseKey(args, 0)];
-  while (args.acceptSpace()) keys.push(parseKey(args, 0));
+  const state: ParseState = { keys: 0 };
+  const keys: SearchKey[] = [parseKey(args, 0, state)];
+  while (args.acceptSpace()) keys.push(parseKey(args, 0, state));
   args.end();
   return keys.length === 1 ? keys[0] : { type: 'and', keys };
 }
@@ -46,10 +57,11 @@ function text(args: ArgReader): string {
   return args.astring('a search string').toString('utf8');
 }
 
-function parseKey(args: ArgReader, depth: number): SearchKey {
+function parseKey(args: ArgReader, depth: number, state: ParseState): SearchKey {
   if (depth > MAX_DEPTH) throw ImapError.bad('Search criteria are nested too deeply');
+  if (++state.keys > MAX_SEARCH_KEYS) throw ImapError.bad(`Too many search keys (the limit is ${MAX_SEARCH_KEYS})`);
   if (args.peek() === 0x28) {
-    const keys = args.list(() => parseKey(args, depth + 1), 'a parenthesized search key');
+    const keys = args.list(() => parseKey(args, depth + 1, state), 'a parenthesized search key');
     if (keys.length === 0) throw ImapError.bad('Empty parentheses in search criteria');
     return keys.length === 1 ? keys[0] : { type: 'and', keys };
   }
@@ -102,12 +114,12 @@ function parseKey(args: ArgReader, depth: number): SearchKey {
       return { type: 'uid', set: args.sequenceSet() };
     case 'NOT':
       args.space();
-      return { type: 'not', key: parseKey(args, depth + 1) };
+      return { type: 'not', key: parseKey(args, depth + 1, state) };
     case 'OR': {
       args.space();
-      const left = parseKey(args, depth + 1);
+      const left = parseKey(args, depth + 1, state);
       args.space();
-      const right = parseKey(args, depth + 1);
+      const right = parseKey(args, depth + 1, state);
       return { type: 'or', left, right };
     }
     case 'MODSEQ': {

@@ -4,6 +4,7 @@
  * `{n}`/`{n+}`. Anything unexpected throws `ImapError` BAD with a reason the client can read.
  */
 import { ImapError } from '../errors.js';
+import { canonicalName } from '../mailbox-names.js';
 import { decodeMailboxName } from './mutf7.js';
 import type { RawCommand } from './reader.js';
 import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
@@ -265,8 +266,9 @@ export class ArgReader {
     const match = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})$/.exec(text);
     const month = match ? MONTHS.indexOf(match[2].toLowerCase()) : -1;
     const day = match ? Number(match[1]) : 0;
-    if (!match || month < 0 || day < 1 || day > 31) throw ImapError.bad(`Invalid date "${text}" (expected e.g. 1-Feb-1994)`);
-    return Date.UTC(Number(match[3]), month, day);
+    const midnight = match && month >= 0 ? utcDay(Number(match[3]), month, day) : undefined;
+    if (midnight === undefined) throw ImapError.bad(`Invalid date "${text}" (expected e.g. 1-Feb-1994)`);
+    return midnight;
   }
 
   /** Whether a quoted date-time follows (APPEND's optional argument). */
@@ -281,9 +283,10 @@ export class ArgReader {
     const month = match ? MONTHS.indexOf(match[2].toLowerCase()) : -1;
     if (!match || month < 0) throw ImapError.bad(`Invalid date-time "${raw}" (expected e.g. "17-Jul-1996 02:44:25 -0700")`);
     const [day, year, hour, minute, second, zoneHours, zoneMinutes] = [1, 3, 4, 5, 6, 8, 9].map((i) => Number(match[i].trim()));
-    if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60 || zoneMinutes > 59) throw ImapError.bad(`Invalid date-time "${raw}"`);
+    const midnight = utcDay(year, month, day);
+    if (midnight === undefined || hour > 23 || minute > 59 || second > 60 || zoneMinutes > 59) throw ImapError.bad(`Invalid date-time "${raw}"`);
     const offset = (match[7] === '-' ? -1 : 1) * (zoneHours * 60 + zoneMinutes);
-    return Date.UTC(year, month, day, hour, minute, second) - offset * 60_000;
+    return midnight + ((hour * 60 + minute - offset) * 60 + second) * 1000;
   }
 
   /** The raw text from the cursor up to (not including) the matching "]" (FETCH sections); quotes respected. */
@@ -305,7 +308,18 @@ export class ArgReader {
   }
 }
 
-/** Decodes a wire mailbox name or pattern to Unicode; "INBOX" in any case becomes "INBOX". */
+/**
+ * Midnight UTC of a calendar day, or undefined when the day does not exist (31-Feb). Built with
+ * setUTCFullYear because Date.UTC reads years 0-99 as 1900-1999, and `date-year` is any 4 digits.
+ */
+function utcDay(year: number, month: number, day: number): number | undefined {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, day);
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month || date.getUTCDate() !== day) return undefined;
+  return date.getTime();
+}
+
+/** Decodes a wire mailbox name or pattern to Unicode; "INBOX" in any case becomes "INBOX", also as a parent. */
 export function decodeWireMailbox(raw: Buffer, pattern = false): string {
   let name: string;
   if (raw.every((b) => b < 0x80)) {
@@ -316,6 +330,7 @@ export function decodeWireMailbox(raw: Buffer, pattern = false): string {
     // Not RFC 3501, but clients that speak UTF-8 exist; U+FFFD marks bytes that are not UTF-8 either.
     name = raw.toString('utf8');
   }
-  if (!pattern && name.toUpperCase() === 'INBOX') return 'INBOX';
-  return name;
+  // The same canonical form CREATE stores (mailbox-names.ts): "inbox/x" is "INBOX/x" (RFC 3501 §5.1),
+  // so every command finds the mailbox CREATE made. Patterns are canonicalised by listMatcher.
+  return pattern ? name : canonicalName(name);
 }

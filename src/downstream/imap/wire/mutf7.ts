@@ -30,7 +30,8 @@ export function encodeMailboxName(name: string): string {
 
 /**
  * Decodes a wire mailbox name. Returns undefined for text that is not valid modified UTF-7 (a shift
- * with bad base64, an unterminated shift, an encoded printable ASCII character, odd UTF-16 length).
+ * with bad base64, an unterminated shift, an encoded printable ASCII character, odd UTF-16 length,
+ * an unpaired UTF-16 surrogate).
  */
 export function decodeMailboxName(wire: string): string | undefined {
   let out = '';
@@ -61,9 +62,26 @@ export function decodeMailboxName(wire: string): string | undefined {
       const unit = bytes.readUInt16BE(j);
       // RFC 3501: printable ASCII must not be encoded.
       if (unit >= 0x20 && unit <= 0x7e) return undefined;
+      // UTF-16 (RFC 2152, RFC 2781 §2.2): a high surrogate needs a low one right after it, in the same
+      // shift, and a low one never stands alone; a lone half is not a character and has no UTF-8 form.
+      if (isLowSurrogate(unit)) return undefined;
+      if (isHighSurrogate(unit)) {
+        if (j + 3 >= bytes.length || !isLowSurrogate(bytes.readUInt16BE(j + 2))) return undefined;
+        out += String.fromCharCode(unit, bytes.readUInt16BE(j + 2));
+        j += 2;
+        continue;
+      }
       out += String.fromCharCode(unit);
     }
     i = end + 1;
   }
   return out;
+}
+
+function isHighSurrogate(unit: number): boolean {
+  return unit >= 0xd800 && unit <= 0xdbff;
+}
+
+function isLowSurrogate(unit: number): boolean {
+  return unit >= 0xdc00 && unit <= 0xdfff;
 }

@@ -63,7 +63,19 @@ export class CommandReader {
   /** After a refused non-synchronizing literal: nothing more is read. */
   private stopped = false;
 
-  constructor(private readonly limits: ReaderLimits) {}
+  private limits: ReaderLimits;
+
+  constructor(limits: ReaderLimits) {
+    this.limits = { ...limits };
+  }
+
+  /**
+   * Changes the largest literal accepted from the next literal announcement on (the connection keeps it
+   * small until login, so an anonymous client cannot make the server buffer a message-sized literal).
+   */
+  setMaxLiteralBytes(bytes: number): void {
+    this.limits = { ...this.limits, maxLiteralBytes: bytes };
+  }
 
   /** Bytes received and not yet consumed (the connection pauses the socket when this grows). */
   get buffered(): number {
