@@ -5,25 +5,17 @@
 import { describe, expect, test } from 'vitest';
 import type { Store } from '../../../src/store/store.js';
 import { serverPerTest } from '../../helpers/imap-per-test.js';
-import { PASSWORD, USER, type LineClient, type TestServer } from '../../helpers/imap-server.js';
+import { USER, type LineClient, type TestServer } from '../../helpers/imap-server.js';
 
 const imap = serverPerTest();
-
-async function loggedIn(port: number): Promise<LineClient> {
-  const client = await imap.connect(port);
-  expect(await client.readLine()).toMatch(/^\* OK /);
-  expect((await client.command('a1', `LOGIN ${USER} ${PASSWORD}`)).at(-1)).toMatch(/^a1 OK /);
-  expect((await client.command('a2', 'SELECT INBOX')).at(-1)).toMatch(/^a2 OK /);
-  return client;
-}
 
 /** A server with 3 messages in INBOX; session A has them selected, session B expunged UID 2. */
 async function expungedUnderA(): Promise<{ server: TestServer; a: LineClient }> {
   const server = await imap.start();
   const inbox = server.store.findMailbox(USER, 'INBOX')!;
   for (let i = 1; i <= 3; i++) await server.store.appendMessage(inbox.id, Buffer.from(`Subject: ${i}\r\n\r\nhello ${i}\r\n`));
-  const a = await loggedIn(server.port);
-  const b = await loggedIn(server.port);
+  const a = await imap.loggedIn(server.port);
+  const b = await imap.loggedIn(server.port);
   expect((await b.command('b1', 'STORE 2 +FLAGS.SILENT (\\Deleted)')).at(-1)).toBe('b1 OK STORE completed');
   expect(await b.command('b2', 'EXPUNGE')).toEqual(['* 2 EXPUNGE', 'b2 OK EXPUNGE completed']);
   // A FETCH holds the EXPUNGE back (RFC 3501 §7.4.1), so A still numbers UID 2 as message 2.

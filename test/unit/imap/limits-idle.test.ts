@@ -4,17 +4,9 @@
 // Real server, real sockets; the limit is lowered so the test stays fast.
 import { describe, expect, test } from 'vitest';
 import { serverPerTest } from '../../helpers/imap-per-test.js';
-import { PASSWORD, USER, type LineClient } from '../../helpers/imap-server.js';
+import { USER } from '../../helpers/imap-server.js';
 
 const imap = serverPerTest();
-
-async function loggedIn(port: number): Promise<LineClient> {
-  const client = await imap.connect(port);
-  expect(await client.readLine()).toMatch(/^\* OK /);
-  expect((await client.command('a1', `LOGIN ${USER} ${PASSWORD}`)).at(-1)).toMatch(/^a1 OK /);
-  expect((await client.command('a2', 'SELECT INBOX')).at(-1)).toMatch(/^a2 OK /);
-  return client;
-}
 
 describe('IDLE output limit', () => {
   test('an idler that does not read is ended; one that reads keeps idling', async () => {
@@ -24,9 +16,9 @@ describe('IDLE output limit', () => {
     for (let i = 0; i < messages; i += 100) {
       await Promise.all(Array.from({ length: 100 }, (_, k) => server.store.appendMessage(inbox.id, Buffer.from(`Subject: ${i + k}\r\n\r\nhello\r\n`))));
     }
-    const deaf = await loggedIn(server.port);
-    const listening = await loggedIn(server.port);
-    const writer = await loggedIn(server.port);
+    const deaf = await imap.loggedIn(server.port);
+    const listening = await imap.loggedIn(server.port);
+    const writer = await imap.loggedIn(server.port);
     for (const client of [deaf, listening]) {
       client.send('i IDLE\r\n');
       expect(await client.readLine()).toBe('+ idling');

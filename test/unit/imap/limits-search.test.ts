@@ -6,17 +6,9 @@ import { searchView } from '../../../src/downstream/imap/search/evaluate.js';
 import { MAX_SEARCH_KEYS } from '../../../src/downstream/imap/search/parse.js';
 import { SessionView } from '../../../src/downstream/imap/session-view.js';
 import { serverPerTest } from '../../helpers/imap-per-test.js';
-import { PASSWORD, USER, type LineClient } from '../../helpers/imap-server.js';
+import { USER } from '../../helpers/imap-server.js';
 
 const imap = serverPerTest();
-
-async function loggedIn(port: number): Promise<LineClient> {
-  const client = await imap.connect(port);
-  expect(await client.readLine()).toMatch(/^\* OK /);
-  expect((await client.command('a1', `LOGIN ${USER} ${PASSWORD}`)).at(-1)).toMatch(/^a1 OK /);
-  expect((await client.command('a2', 'SELECT INBOX')).at(-1)).toMatch(/^a2 OK /);
-  return client;
-}
 
 const tooMany = (tag: string) => `${tag} BAD Too many search keys (the limit is ${MAX_SEARCH_KEYS})`;
 
@@ -26,7 +18,7 @@ describe('SEARCH limits', () => {
     const server = await imap.start();
     const inbox = server.store.findMailbox(USER, 'INBOX')!;
     for (let i = 0; i < 3; i++) await server.store.appendMessage(inbox.id, Buffer.from(`Subject: ${i}\r\n\r\nhello\r\n`));
-    const client = await loggedIn(server.port);
+    const client = await imap.loggedIn(server.port);
     expect(await client.command('s1', `SEARCH ${'1:* '.repeat(1000).trim()}`)).toEqual(['* SEARCH 1 2 3', 's1 OK SEARCH completed']);
     expect(await client.command('s2', `SEARCH ${'1:* '.repeat(1001).trim()}`)).toEqual([tooMany('s2')]);
     // 333 × (OR + 2 keys) + ALL = 1000 keys; one more pair is over.
