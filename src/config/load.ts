@@ -175,6 +175,7 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
       listen: raw.imap?.listen ? raw.imap.listen.map(parseListen) : DEFAULT_IMAP_LISTEN.map(defaultListen),
       maxLiteralBytes: raw.imap?.max_literal_size !== undefined ? parseSize(raw.imap.max_literal_size)! : parseSize(raw.smtp?.max_message_size ?? DEFAULT_MAX_MESSAGE_SIZE)!,
       maxConnectionsPerAddress: raw.imap?.max_connections_per_address ?? 50,
+      maxConnections: raw.imap?.max_connections ?? 500,
       certFile: raw.imap?.tls_cert ? path.resolve(baseDir, raw.imap.tls_cert) : undefined,
       keyFile: raw.imap?.tls_key ? path.resolve(baseDir, raw.imap.tls_key) : undefined,
     },

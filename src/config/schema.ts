@@ -84,6 +84,7 @@ export const configSchema = z.strictObject({
       listen: z.array(listenAddress).optional(),
       max_literal_size: size.optional(),
       max_connections_per_address: z.number().int().min(1).optional(),
+      max_connections: z.number().int().min(1).optional(),
       ...localTls,
     })
     .optional(),

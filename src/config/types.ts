@@ -54,7 +54,7 @@ export interface HotbridgeConfig {
   file: string;
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
-  imap: { listen: ListenAddress[]; maxLiteralBytes: number; maxConnectionsPerAddress: number } & LocalTls;
+  imap: { listen: ListenAddress[]; maxLiteralBytes: number; maxConnectionsPerAddress: number; maxConnections: number } & LocalTls;
   smtp: { listen: ListenAddress[]; maxMessageBytes: number } & LocalTls;
   status: { listen: ListenAddress[] };
   accounts: AccountConfig[];

@@ -105,6 +105,7 @@ export class Daemon {
       logger: this.logger.child({ part: 'imap' }),
       maxLiteralBytes: imap.maxLiteralBytes,
       maxConnectionsPerAddress: imap.maxConnectionsPerAddress,
+      maxConnections: imap.maxConnections,
       tls: localTls(imap.listen, imap.certFile, imap.keyFile, 'IMAP'),
     });
     this.smtp = await startSubmissionServer({
