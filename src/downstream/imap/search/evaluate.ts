@@ -13,6 +13,7 @@ import type { SessionView } from '../session-view.js';
 import { dayOf } from '../wire/date-time.js';
 import { resolveSequenceSet } from '../wire/sequence-set.js';
 import type { DateOp, SearchKey } from './keys.js';
+import { anyKey } from './parse.js';
 import { bodyContains, headerContains, textContains } from './text.js';
 
 /** A criterion with its sequence sets resolved against the view once, before the messages are scanned. */
@@ -110,30 +111,14 @@ function matches(key: Prepared, message: Candidate, index: MessageIndex | undefi
   }
 }
 
-/** Whether a criterion reads the decoded body text (BODY, TEXT), which the store keeps apart. */
-function needsText(key: Prepared): boolean {
-  switch (key.type) {
-    case 'body':
-    case 'text':
-      return true;
-    case 'not':
-      return needsText(key.key);
-    case 'or':
-      return needsText(key.left) || needsText(key.right);
-    case 'and':
-      return key.keys.some(needsText);
-    default:
-      return false;
-  }
-}
-
 /** Messages whose index is read from the store in one batch. */
 const INDEX_BATCH = 256;
 
 /** The sequence numbers (ascending) of the messages in the view that match. */
 export async function searchView(store: MailStore, view: SessionView, criteria: SearchKey): Promise<number[]> {
   const key = prepare(criteria, view);
-  const text = needsText(key);
+  // BODY and TEXT read the decoded body text, which the store keeps apart from the rest of the index.
+  const text = anyKey(criteria, (leaf) => leaf.type === 'body' || leaf.type === 'text');
   const found: number[] = [];
   for (let start = 1; start <= view.exists; start += INDEX_BATCH) {
     // Other sessions get their turn between batches: one SEARCH over a large mailbox must not hold the

@@ -140,34 +140,26 @@ function parseKey(args: ArgReader, depth: number, state: ParseState): SearchKey 
   }
 }
 
+/** Whether any single key in the criteria (looking through NOT, OR and parentheses) passes `test`. */
+export function anyKey(key: SearchKey, test: (leaf: SearchKey) => boolean): boolean {
+  switch (key.type) {
+    case 'not':
+      return anyKey(key.key, test);
+    case 'or':
+      return anyKey(key.left, test) || anyKey(key.right, test);
+    case 'and':
+      return key.keys.some((inner) => anyKey(inner, test));
+    default:
+      return test(key);
+  }
+}
+
 /** Whether the criteria name messages by sequence number. */
 export function usesSequenceNumbers(key: SearchKey): boolean {
-  switch (key.type) {
-    case 'seq':
-      return true;
-    case 'not':
-      return usesSequenceNumbers(key.key);
-    case 'or':
-      return usesSequenceNumbers(key.left) || usesSequenceNumbers(key.right);
-    case 'and':
-      return key.keys.some(usesSequenceNumbers);
-    default:
-      return false;
-  }
+  return anyKey(key, (leaf) => leaf.type === 'seq');
 }
 
 /** Whether the criteria use MODSEQ (the response then carries the highest mod-sequence, RFC 7162 §3.1.5). */
 export function usesModseq(key: SearchKey): boolean {
-  switch (key.type) {
-    case 'modseq':
-      return true;
-    case 'not':
-      return usesModseq(key.key);
-    case 'or':
-      return usesModseq(key.left) || usesModseq(key.right);
-    case 'and':
-      return key.keys.some(usesModseq);
-    default:
-      return false;
-  }
+  return anyKey(key, (leaf) => leaf.type === 'modseq');
 }
