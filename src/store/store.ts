@@ -110,6 +110,24 @@ export interface IngestItem {
   internalDate?: number;
 }
 
+/** A message the outbox places in one of the user's mailboxes (a bounce, a Sent copy). */
+export interface Delivery {
+  mailboxId: number;
+  raw: Buffer;
+  flags?: string[];
+}
+
+interface PreparedDelivery {
+  mailboxId: number;
+  flags?: string[];
+  blob: BlobRef;
+}
+
+/** Hashing and indexing happen before the write queue, so they never hold other writers up. */
+function prepareDeliveries(deliveries: Delivery[]): PreparedDelivery[] {
+  return deliveries.map(({ mailboxId, raw, flags }) => ({ mailboxId, flags, blob: { id: Store.blobIdOf(raw), size: raw.length, raw, index: indexMessage(raw) } }));
+}
+
 export interface OpenOptions {
   /** For tests and tools: skip creating the default mailboxes for these accounts. */
   accounts?: string[];
@@ -973,15 +991,11 @@ export class Store {
    * `deliveries` (a partial bounce for recipients refused in this attempt) go in the same batch, so the
    * bounce exists exactly when the refusal is recorded: never lost, never twice.
    */
-  updateOutbox(entry: OutboxEntry, deliveries: Array<{ mailboxId: number; raw: Buffer; flags?: string[] }> = []): Promise<void> {
-    const prepared = deliveries.map((delivery) => ({ ...delivery, blobId: Store.blobIdOf(delivery.raw), index: indexMessage(delivery.raw) }));
+  updateOutbox(entry: OutboxEntry, deliveries: Delivery[] = []): Promise<void> {
+    const prepared = prepareDeliveries(deliveries);
     return this.exclusive(async () => {
       const txn = new Txn();
-      for (const delivery of prepared) {
-        const mailbox = this.requireMailbox(delivery.mailboxId);
-        await this.loadList(mailbox.id);
-        this.addMessage(txn, mailbox, { id: delivery.blobId, size: delivery.raw.length, raw: delivery.raw, index: delivery.index }, { flags: delivery.flags });
-      }
+      await this.addDeliveries(txn, prepared);
       txn.ops.push({ type: 'put', sublevel: this.sub.outbox, key: entry.id, value: entry });
       txn.changes.push({ kind: 'outbox-changed', account: entry.account });
       await this.commit(txn);
@@ -992,22 +1006,27 @@ export class Store {
    * Takes an entry out of the queue; in the same batch, optionally places messages for the user (a bounce
    * in INBOX, a copy in Sent), so a crash can neither lose the bounce nor deliver it twice.
    */
-  finishOutbox(entryId: string, deliveries: Array<{ mailboxId: number; raw: Buffer; flags?: string[] }> = []): Promise<void> {
-    const prepared = deliveries.map((delivery) => ({ ...delivery, blobId: Store.blobIdOf(delivery.raw), index: indexMessage(delivery.raw) }));
+  finishOutbox(entryId: string, deliveries: Delivery[] = []): Promise<void> {
+    const prepared = prepareDeliveries(deliveries);
     return this.exclusive(async () => {
       const entry = await this.sub.outbox.get(entryId);
       if (!entry) return;
       const txn = new Txn();
-      for (const delivery of prepared) {
-        const mailbox = this.requireMailbox(delivery.mailboxId);
-        await this.loadList(mailbox.id);
-        this.addMessage(txn, mailbox, { id: delivery.blobId, size: delivery.raw.length, raw: delivery.raw, index: delivery.index }, { flags: delivery.flags });
-      }
+      await this.addDeliveries(txn, prepared);
       this.addBlobRef(txn, entry.blobId, -1);
       txn.ops.push({ type: 'del', sublevel: this.sub.outbox, key: entryId });
       txn.changes.push({ kind: 'outbox-changed', account: entry.account });
       await this.commit(txn);
     });
+  }
+
+  /** Places messages for the user (bounces, Sent copies) inside an outbox transaction. */
+  private async addDeliveries(txn: Txn, prepared: PreparedDelivery[]): Promise<void> {
+    for (const delivery of prepared) {
+      const mailbox = this.requireMailbox(delivery.mailboxId);
+      await this.loadList(mailbox.id);
+      this.addMessage(txn, mailbox, delivery.blob, { flags: delivery.flags });
+    }
   }
 
   // ---------------------------------------------------------------- small metadata

@@ -15,7 +15,7 @@ import type { AccountConfig } from '../../config/types.js';
 import type { Logger } from '../../daemon/logger.js';
 import type { StatusBoard } from '../../daemon/status.js';
 import type { OutboxEntry, OutboxFailure } from '../../store/records.js';
-import type { Store } from '../../store/store.js';
+import type { Delivery, Store } from '../../store/store.js';
 import { CredentialError, type CredentialSource, type UpstreamLogin } from '../credentials.js';
 import { buildBounce } from './bounce.js';
 import type { RelayReport } from './outcome.js';
@@ -44,7 +44,6 @@ const DEFAULT_STOP_GRACE_MS = 5000;
 const STATUS_ENTRIES = 100;
 
 type Mailbox = 'INBOX' | 'Sent';
-type Delivery = { mailboxId: number; raw: Buffer; flags?: string[] };
 
 export class OutboxWorker {
   private readonly address: string;
