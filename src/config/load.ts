@@ -11,6 +11,9 @@ import { configSchema, LISTEN_PATTERN, type RawAccount, type RawConfig } from '.
 import type { AccountAuth, AccountConfig, HotbridgeConfig, ListenAddress, UpstreamServer } from './types.js';
 import { parseDuration, parseSize } from './units.js';
 import { defaultDataDir } from './paths.js';
+import { isLoopbackHost } from './loopback.js';
+
+export { isLoopbackHost } from './loopback.js';
 
 export const DEFAULT_IMAP_LISTEN = ['127.0.0.1:1143', '[::1]:1143'];
 export const DEFAULT_SMTP_LISTEN = ['127.0.0.1:1025', '[::1]:1025'];
@@ -91,10 +94,6 @@ function server(
   return { host: host ?? '', port, tls, caFile, timeoutMs: raw?.timeout !== undefined ? parseDuration(raw.timeout)! : 60_000 };
 }
 
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::ffff:127.0.0.1';
-}
 
 function resolveAccount(raw: RawAccount, index: number, baseDir: string, problems: string[]): AccountConfig {
   const where = `accounts[${index}]`;

@@ -5,7 +5,11 @@
  * (all of 127.0.0.0/8, and ::1) counts as one client: on Linux any of them reaches a loopback listener.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { clientAddressKey } from '../config/loopback.js';
 import { LocalPasswords } from '../store/local-passwords.js';
+
+/** The client a login attempt is counted against (every loopback address is one). */
+export const clientKey = clientAddressKey;
 
 export interface LocalAuthOptions {
   /** The configured account addresses (lowercase); other names never log in. */
@@ -39,7 +43,7 @@ export class LocalAuthenticator {
    * `remoteAddress` is the client's IP.
    */
   async verify(user: string, password: string, remoteAddress: string): Promise<string | undefined> {
-    const client = clientKey(remoteAddress);
+    const client = clientAddressKey(remoteAddress);
     await this.acquire(client);
     try {
       return await this.attempt(user, password, client);
@@ -94,9 +98,3 @@ export class LocalAuthenticator {
   }
 }
 
-/** The client an attempt is counted against: loopback addresses are one client (see the header). */
-export function clientKey(remoteAddress: string): string {
-  const address = remoteAddress.replace(/^::ffff:/i, '');
-  if (address === '::1' || /^127\./.test(address)) return 'loopback';
-  return address;
-}

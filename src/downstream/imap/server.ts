@@ -12,6 +12,10 @@ import type { Logger } from '../../daemon/logger.js';
 import type { Store } from '../../store/store.js';
 import type { IdleTiming, ServerContext } from './command.js';
 import { ImapConnection } from './connection.js';
+import { clientAddressKey, isLoopbackHost } from '../../config/loopback.js';
+
+/** The key the per-address connection cap counts by (see clientAddressKey). */
+export const connectionCapKey = clientAddressKey;
 import { RecentTracker } from './recent.js';
 
 /** What the daemon passes to start the IMAP server. */
@@ -59,23 +63,7 @@ const DEFAULT_IDLE_OUTPUT_LIMIT = { bytes: 4 * 1024 * 1024, graceMs: 10_000 };
 /** How long stop() waits for clients to close after BYE before cutting them off. */
 const STOP_GRACE_MS = 2_000;
 
-/** Whether an address is loopback (127.0.0.0/8, ::1, or IPv4-mapped 127.x). */
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return plain === '::1' || /^127\./.test(plain);
-}
 
-/**
- * The key the per-address cap counts by. Linux answers on all of 127.0.0.0/8, so a local client could
- * otherwise pick a fresh source address for every connection; loopback is one address. An IPv4-mapped
- * IPv6 address is the IPv4 address it maps.
- */
-export function connectionCapKey(address: string | undefined): string {
-  if (!address) return 'unknown';
-  if (isLoopback(address)) return 'loopback';
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address.toLowerCase();
-}
 
 function listen(server: net.Server, address: ListenAddress): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -115,7 +103,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 
   const accept = (socket: net.Socket) => {
     const remote = socket.remoteAddress ?? 'unknown';
-    const key = connectionCapKey(socket.remoteAddress);
+    const key = clientAddressKey(socket.remoteAddress);
     const count = perAddress.get(key) ?? 0;
     socket.on('error', () => undefined);
     if (connections.size >= maxConnections) {
@@ -130,7 +118,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     }
     perAddress.set(key, count + 1);
     socket.setNoDelay(true);
-    const connection = new ImapConnection(socket, context, { autologoutMs: timeouts, loopback: isLoopback(socket.localAddress), idleOutputLimit });
+    const connection = new ImapConnection(socket, context, { autologoutMs: timeouts, loopback: socket.localAddress !== undefined && isLoopbackHost(socket.localAddress), idleOutputLimit });
     connections.add(connection);
     void connection.closed.then(() => {
       connections.delete(connection);

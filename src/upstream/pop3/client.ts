@@ -11,10 +11,12 @@
  *   C: RETR 1          S: +OK ... .
  *   C: QUIT            S: +OK Microsoft Exchange Server POP3 server signing off.
  */
-import net from 'node:net';
 import { Pop3Connection } from './connection.js';
 import { Pop3Error, TOO_LARGE, errorFromServerReply } from './errors.js';
 import type { Pop3Response, ResponseShape } from './reader.js';
+import { isLoopbackHost } from '../../config/loopback.js';
+
+export { isLoopbackHost } from '../../config/loopback.js';
 import { decodeXoauth2Challenge, plainInitialResponse, xoauth2InitialResponse } from './sasl.js';
 
 export type Pop3Tls = 'implicit' | 'starttls' | 'none';
@@ -40,18 +42,6 @@ export const DEFAULT_PIPELINE_WINDOW = 8;
 /** Scan listings (LIST, UIDL, CAPA) are small: about 30 bytes per message, so this allows a million messages. */
 const MAX_LISTING_BYTES = 64 * 1024 * 1024;
 
-/** 127.0.0.0/8, ::1 (also IPv4-mapped) and the name localhost. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (bare === 'localhost' || bare.endsWith('.localhost')) return true;
-  if (net.isIPv4(bare)) return bare.startsWith('127.');
-  if (net.isIPv6(bare)) {
-    if (bare === '::1' || bare === '0:0:0:0:0:0:0:1') return true;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
-    return mapped !== null && mapped[1].startsWith('127.');
-  }
-  return false;
-}
 
 /** RFC 1939 §3: commands are lines; a CR or LF inside an argument would smuggle in a second command. */
 function commandLine(text: string): Buffer {
