@@ -28,7 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { LocalPasswords } from '../src/store/local-passwords.js';
+import { LocalPasswords } from '../src/runtime/local-passwords.js';
 import { Store } from '../src/store/store.js';
 import { LAB_USERS, startLab, type Lab } from '../test/helpers/lab.js';
 import { mixedMessage, random, RARE_WORD, smallMessage } from './lib/imap-bench-messages.js';

@@ -30,12 +30,12 @@ if ((tree !== 'dist' && tree !== 'src') || !dir || accounts.length === 0) {
 const root = new URL(`../../${tree}/`, import.meta.url);
 /** @type {typeof import('../../src/store/store.js')} */
 const { Store } = await import(new URL('store/store.js', root).href);
-/** @type {typeof import('../../src/store/local-passwords.js')} */
+/** @type {typeof import('../../src/runtime/local-passwords.js')} */
 const { LocalPasswords } = await import(new URL('store/local-passwords.js', root).href);
-/** @type {typeof import('../../src/daemon/local-auth.js')} */
-const { LocalAuthenticator } = await import(new URL('daemon/local-auth.js', root).href);
-/** @type {typeof import('../../src/daemon/logger.js')} */
-const { silentLogger } = await import(new URL('daemon/logger.js', root).href);
+/** @type {typeof import('../../src/runtime/local-auth.js')} */
+const { LocalAuthenticator } = await import(new URL('runtime/local-auth.js', root).href);
+/** @type {typeof import('../../src/runtime/logger.js')} */
+const { silentLogger } = await import(new URL('runtime/logger.js', root).href);
 /** @type {typeof import('../../src/downstream/imap/server.js')} */
 const { startImapServer } = await import(new URL('downstream/imap/server.js', root).href);
 

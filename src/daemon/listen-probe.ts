@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import type { ListenAddress } from '../config/types.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../runtime/logger.js';
 
 function hostAvailable(host: string): Promise<boolean> {
   return new Promise((resolve) => {

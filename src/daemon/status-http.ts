@@ -12,7 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isLoopbackHost } from '../config/load.js';
 import type { ListenAddress } from '../config/types.js';
-import { formatStatus, type StatusSnapshot } from '../cli/format-status.js';
+import { formatStatus, type StatusSnapshot } from '../runtime/status-format.js';
 
 export interface StatusHttpServer {
   /** The addresses actually bound (port 0 in the config becomes the port the kernel chose). */

@@ -27,7 +27,7 @@ import {
   vanishedRange,
 } from './keys.js';
 import { checkMailboxKeywords, checkMessageKeywords } from './keyword-limits.js';
-import { indexMessage, MESSAGE_INDEX_VERSION, type MessageIndex } from './mime/index.js';
+import { indexMessage, MESSAGE_INDEX_VERSION, type MessageIndex } from '../mime/index.js';
 import { MessageList } from './message-list.js';
 import { runMigrations } from './migrations.js';
 import { flattenRanges, rangesOf, unflattenRanges, VanishedLog, type StoredRanges, type UidRanges, type VanishedEntry } from './vanished-log.js';

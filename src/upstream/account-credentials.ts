@@ -3,7 +3,7 @@
  * One source per account serves both POP3 and SMTP, so an OAuth2 account refreshes one token at a time.
  */
 import type { AccountConfig } from '../config/types.js';
-import type { Logger } from '../daemon/logger.js';
+import type { Logger } from '../runtime/logger.js';
 import { PasswordFileSource, type CredentialSource } from './credentials.js';
 import { OAuth2CredentialSource } from './oauth/token-source.js';
 import { TokenStore } from './oauth/token-store.js';

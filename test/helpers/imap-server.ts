@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { LocalAuthenticator } from '../../src/daemon/local-auth.js';
-import { silentLogger } from '../../src/daemon/logger.js';
+import { LocalAuthenticator } from '../../src/runtime/local-auth.js';
+import { silentLogger } from '../../src/runtime/logger.js';
 import { startImapServer, type ImapServer, type ImapServerOptions } from '../../src/downstream/imap/server.js';
-import { LocalPasswords } from '../../src/store/local-passwords.js';
+import { LocalPasswords } from '../../src/runtime/local-passwords.js';
 import { Store, type OpenOptions } from '../../src/store/store.js';
 import { SocketReader } from './socket-reader.js';
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalPasswords } from '../../src/store/local-passwords.js';
+import { LocalPasswords } from '../../src/runtime/local-passwords.js';
 import { runCli, startDaemon, writeTestConfig, type RunningDaemon, type TestConfig } from '../helpers/cli.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 

@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDoctor } from '../../src/cli/commands/doctor.js';
 import { startStatusEndpoint } from '../../src/daemon/status-endpoint.js';
-import { LocalPasswords } from '../../src/store/local-passwords.js';
+import { LocalPasswords } from '../../src/runtime/local-passwords.js';
 import { TokenStore } from '../../src/upstream/oauth/token-store.js';
 import { LAB_USERS, startLab, type Lab } from '../helpers/lab.js';
 import { freePorts } from '../helpers/ports.js';

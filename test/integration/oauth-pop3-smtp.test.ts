@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLogin } from '../../src/cli/commands/login.js';
 import { resolveConfig } from '../../src/config/load.js';
 import type { HotbridgeConfig } from '../../src/config/types.js';
-import { silentLogger } from '../../src/daemon/logger.js';
+import { silentLogger } from '../../src/runtime/logger.js';
 import { CredentialError, type UpstreamLogin } from '../../src/upstream/credentials.js';
 import { OAuth2CredentialSource } from '../../src/upstream/oauth/token-source.js';
 import { TokenStore } from '../../src/upstream/oauth/token-store.js';

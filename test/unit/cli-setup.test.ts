@@ -22,7 +22,7 @@ import { generateLocalPassword } from '../../src/cli/setup/local-password.js';
 import { loadConfig, resolveConfig } from '../../src/config/load.js';
 import { PRESETS } from '../../src/config/presets.js';
 import { configSchema } from '../../src/config/schema.js';
-import { LocalPasswords } from '../../src/store/local-passwords.js';
+import { LocalPasswords } from '../../src/runtime/local-passwords.js';
 import { TokenStore } from '../../src/upstream/oauth/token-store.js';
 import { startIdentityServer, type IdentityServer } from '../helpers/identity-server.js';
 

@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from '../../config/load.js';
 import type { HotbridgeConfig, ListenAddress } from '../../config/types.js';
 import { PRESETS } from '../../config/presets.js';
 import { fetchStatus } from '../../daemon/status-endpoint.js';
-import { LocalPasswords } from '../../store/local-passwords.js';
+import { LocalPasswords } from '../../runtime/local-passwords.js';
 import { configFileFrom } from '../config-option.js';
 import { checkAccount } from '../doctor/account-checks.js';
 import { clockResult, httpDate, type TimeSample } from '../doctor/clock.js';

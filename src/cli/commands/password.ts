@@ -2,7 +2,7 @@
  * `hotbridge password ADDRESS`: sets the local password mail clients use for IMAP and SMTP. Read from
  * standard input (`echo SECRET | hotbridge password ADDRESS`), or asked twice without echo on a terminal.
  */
-import { LocalPasswords } from '../../store/local-passwords.js';
+import { LocalPasswords } from '../../runtime/local-passwords.js';
 import { findAccount, loadConfigOrExplain, UserError } from '../config-option.js';
 import { readHidden, readStdin } from '../prompt.js';
 

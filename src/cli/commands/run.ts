@@ -2,7 +2,7 @@
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { AlreadyRunningError } from '../../daemon/instance-lock.js';
-import { createLogger } from '../../daemon/logger.js';
+import { createLogger } from '../../runtime/logger.js';
 import { loadConfigOrExplain, UserError } from '../config-option.js';
 
 /** How long a stop may take before the process exits anyway (issue 8: within 10 s). */

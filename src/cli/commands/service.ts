@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { HotbridgeConfig } from '../../config/types.js';
-import { writeFileAtomic } from '../../daemon/files.js';
+import { writeFileAtomic } from '../../runtime/files.js';
 import { configFileFrom, loadConfigOrExplain, UserError } from '../config-option.js';
 import { LAUNCHD_LABEL, launchAgent, launchDaemon, PACKAGE_ROOT, systemUnit, userUnit, type Credential, type ProgramPaths } from '../service/units.js';
 

@@ -1,7 +1,7 @@
 /** `hotbridge status`: asks the running daemon (over its status socket) and prints each account's state. */
 import { fetchStatus, statusSocketPath } from '../../daemon/status-endpoint.js';
 import { loadConfigOrExplain, UserError } from '../config-option.js';
-import { formatStatus, type StatusSnapshot } from '../format-status.js';
+import { formatStatus, type StatusSnapshot } from '../../runtime/status-format.js';
 
 export async function showStatus(options: { config?: string; json?: boolean; out: NodeJS.WritableStream }): Promise<number> {
   const config = loadConfigOrExplain(options.config);

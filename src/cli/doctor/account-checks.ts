@@ -9,7 +9,7 @@ import net from 'node:net';
 import nodemailer from 'nodemailer';
 import { PRESETS } from '../../config/presets.js';
 import type { AccountConfig, HotbridgeConfig, UpstreamServer } from '../../config/types.js';
-import { silentLogger } from '../../daemon/logger.js';
+import { silentLogger } from '../../runtime/logger.js';
 import { CredentialError, PasswordFileSource, type UpstreamLogin } from '../../upstream/credentials.js';
 import { accountCredentials } from '../../upstream/account-credentials.js';
 import { TokenFileError, TokenStore } from '../../upstream/oauth/token-store.js';

@@ -2,7 +2,7 @@
  * The one door between the IMAP server and the store: the store methods the server may call. The
  * store never speaks IMAP; the server never touches LevelDB.
  */
-import type { Store } from '../../store/store.js';
+import type { Store } from '../../store/index.js';
 
 /** The store as the IMAP server sees it (a subset of Store, so tests and readers know what is used). */
 export type MailStore = Pick<

@@ -4,8 +4,8 @@
  * runs the handler, sends the updates the command allows and writes the tagged line; a handler never
  * writes the tagged line itself, it returns an outcome or throws an `ImapError`.
  */
-import type { Logger } from '../../daemon/logger.js';
-import type { LocalAuthenticator } from '../../daemon/local-auth.js';
+import type { Logger } from '../../runtime/logger.js';
+import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { SecureContext } from 'node:tls';
 import type { MailStore } from './backend.js';
 import type { ResponseOutput } from './output.js';

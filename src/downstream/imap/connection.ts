@@ -6,7 +6,7 @@
  */
 import type net from 'node:net';
 import tls from 'node:tls';
-import { StoreError } from '../../store/store.js';
+import { StoreError } from '../../store/index.js';
 import { capabilityList } from './capabilities.js';
 import type { CommandContext, ContinuationReply, ServerContext } from './command.js';
 import { findCommand } from './commands/index.js';

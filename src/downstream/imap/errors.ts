@@ -3,7 +3,7 @@
  * status (NO or BAD), an optional response code (RFC 3501 §7.1, RFC 5530) and a human text; the
  * connection turns it into the tagged line in exactly one place (`taggedLine`).
  */
-import { StoreError } from '../../store/store.js';
+import { StoreError } from '../../store/index.js';
 
 /** The status of a tagged reply. */
 export type ImapStatus = 'OK' | 'NO' | 'BAD';

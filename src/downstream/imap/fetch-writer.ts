@@ -6,9 +6,9 @@
  * Message bytes go out exactly as stored, as literals (RFC 3501 §6.4.5); `UID` is the first item
  * of every response to UID FETCH (some clients, Thunderbird among them, read it from there).
  */
-import type { MessageRecord } from '../../store/records.js';
-import type { MessageIndex } from '../../store/mime/index.js';
-import { StoreError } from '../../store/store.js';
+import type { MessageRecord } from '../../store/index.js';
+import type { MessageIndex } from '../../mime/index.js';
+import { StoreError } from '../../store/index.js';
 import type { MailStore } from './backend.js';
 import { renderBodyStructure } from './fetch/bodystructure.js';
 import { renderEnvelope } from './fetch/envelope.js';

@@ -1,5 +1,5 @@
 /** Flag lists as IMAP shows them (RFC 3501 §2.3.2), and the keyword limits as IMAP answers them. */
-import { KeywordLimitError, MAX_KEYWORD_LENGTH, MAX_KEYWORDS_PER_MAILBOX, MAX_KEYWORDS_PER_MESSAGE } from '../../store/keyword-limits.js';
+import { KeywordLimitError, MAX_KEYWORD_LENGTH, MAX_KEYWORDS_PER_MAILBOX, MAX_KEYWORDS_PER_MESSAGE } from '../../store/index.js';
 import { ImapError } from './errors.js';
 
 /** The system flags every mailbox supports, in the order clients are used to seeing them. */

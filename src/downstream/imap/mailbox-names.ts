@@ -2,7 +2,7 @@
  * Mailbox names (RFC 3501 §5.1): "/" separates hierarchy levels, INBOX is case-insensitive, and the
  * LIST wildcards "*" (anything) and "%" (anything but "/") select names.
  */
-import { HIERARCHY_DELIMITER } from '../../store/store.js';
+import { HIERARCHY_DELIMITER } from '../../store/index.js';
 import { ImapError } from './errors.js';
 import { encodeMailboxName } from './wire/mutf7.js';
 

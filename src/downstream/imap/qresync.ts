@@ -13,9 +13,9 @@ import type { ResponseOutput } from './output.js';
 import type { SessionView } from './session-view.js';
 import { STAR, type SequenceSet } from './wire/sequence-set.js';
 import type { ArgReader } from './wire/args.js';
-import { inRanges, mergeRanges, type UidRanges } from '../../store/uid-ranges.js';
+import { inRanges, mergeRanges, type UidRanges } from '../../store/index.js';
 
-export type { UidRanges } from '../../store/uid-ranges.js';
+export type { UidRanges } from '../../store/index.js';
 
 const MAX_UID = 0xffffffff;
 

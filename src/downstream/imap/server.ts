@@ -7,9 +7,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ListenAddress } from '../../config/types.js';
-import type { LocalAuthenticator } from '../../daemon/local-auth.js';
-import type { Logger } from '../../daemon/logger.js';
-import type { Store } from '../../store/store.js';
+import type { LocalAuthenticator } from '../../runtime/local-auth.js';
+import type { Logger } from '../../runtime/logger.js';
+import type { Store } from '../../store/index.js';
 import type { IdleTiming, ServerContext } from './command.js';
 import { ImapConnection } from './connection.js';
 import { clientAddressKey, isLoopbackHost } from '../../config/loopback.js';

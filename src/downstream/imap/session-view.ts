@@ -7,9 +7,9 @@
  * never while answering FETCH, STORE or SEARCH (§7.4.1), because the client's sequence numbers would
  * shift under its feet. Until then an expunged message keeps its number, and its last-known metadata.
  */
-import type { MailboxRecord, MessageRecord } from '../../store/records.js';
-import type { StoreChange } from '../../store/changes.js';
-import { keywordsInUse } from '../../store/keyword-limits.js';
+import type { MailboxRecord, MessageRecord } from '../../store/index.js';
+import type { StoreChange } from '../../store/index.js';
+import { keywordsInUse } from '../../store/index.js';
 import type { MailStore } from './backend.js';
 import { ImapError } from './errors.js';
 import { formatFlags, isKeyword, mayCreateKeywords, SYSTEM_FLAGS } from './flags.js';

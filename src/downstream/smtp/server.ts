@@ -16,10 +16,10 @@ import {
   type SMTPServerSession,
 } from 'smtp-server';
 import type { AccountConfig, ListenAddress } from '../../config/types.js';
-import type { LocalAuthenticator } from '../../daemon/local-auth.js';
-import type { Logger } from '../../daemon/logger.js';
-import type { StatusBoard } from '../../daemon/status.js';
-import type { Store } from '../../store/store.js';
+import type { LocalAuthenticator } from '../../runtime/local-auth.js';
+import type { Logger } from '../../runtime/logger.js';
+import type { StatusBoard } from '../../runtime/status-board.js';
+import type { Store } from '../../store/index.js';
 import { listenerSecurity, type ListenerSecurity } from './listen-policy.js';
 import { senderRefusal } from './sender-policy.js';
 
@@ -142,7 +142,7 @@ async function authenticate(
   if (auth.method !== 'PLAIN' && auth.method !== 'LOGIN') throw smtpReply(504, 'Unrecognized authentication type');
   let account: string | undefined;
   try {
-    // verify() slows failures down per client address (daemon/local-auth.ts).
+    // verify() slows failures down per client address (runtime/local-auth.ts).
     account = await o.auth.verify(auth.username ?? '', auth.password ?? '', session.remoteAddress);
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'local password check failed');

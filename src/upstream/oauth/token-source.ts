@@ -13,7 +13,7 @@
  * network was down). `invalid_grant` (revoked, password changed, refresh token expired) puts the account in
  * the `signin-needed` state until a new sign-in appears in the token file.
  */
-import type { Logger } from '../../daemon/logger.js';
+import type { Logger } from '../../runtime/logger.js';
 import { CredentialError, type CredentialSource, type UpstreamLogin } from '../credentials.js';
 import { tokenEndpoint } from './authority.js';
 import { EndpointUnreachableError, MissingRefreshTokenError, postForm, tokensFromReply, type FetchFn } from './token-endpoint.js';

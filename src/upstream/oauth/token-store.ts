@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../../daemon/files.js';
+import { writeFileAtomic } from '../../runtime/files.js';
 
 /** What the identity platform gave us for one account. */
 export interface TokenSet {

@@ -6,7 +6,7 @@
  * DELE only marks a message; the server removes it when QUIT enters the UPDATE state (RFC 1939 §6), so
  * the caller records `deletedUpstreamAt` only after QUIT's `+OK`.
  */
-import type { Pop3LedgerEntry } from '../../store/records.js';
+import type { Pop3LedgerEntry } from '../../store/index.js';
 
 export interface DeletionRules {
   /** false: delete every message once it is stored ("leave a copy on the server" off). */

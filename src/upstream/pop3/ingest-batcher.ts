@@ -8,7 +8,7 @@
  * Writes never overlap and keep the order of `add`; after a failed write the rest are dropped (not stored,
  * hence not in the ledger, hence never deleted upstream and fetched again later) and `drain` reports it.
  */
-import type { IngestItem, Store } from '../../store/store.js';
+import type { IngestItem, Store } from '../../store/index.js';
 
 export interface IngestBatcherOptions {
   store: Pick<Store, 'ingestPop3'>;

@@ -15,9 +15,9 @@
  */
 import fs from 'node:fs';
 import type { AccountConfig } from '../../config/types.js';
-import type { Logger } from '../../daemon/logger.js';
-import type { StatusBoard } from '../../daemon/status.js';
-import type { IngestItem, Store } from '../../store/store.js';
+import type { Logger } from '../../runtime/logger.js';
+import type { StatusBoard } from '../../runtime/status-board.js';
+import type { IngestItem, Store } from '../../store/index.js';
 import type { CredentialSource, UpstreamLogin } from '../credentials.js';
 import { arrivalDateOf } from './arrival-date.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffSettings } from './backoff.js';

@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import libmime from 'libmime';
 import { encode as qpEncode, wrap as qpWrap } from 'libqp';
-import { decodeHeaderText } from '../../store/mime/content-params.js';
-import { readHeaderFields, unfold } from '../../store/mime/raw-header.js';
-import type { OutboxFailure } from '../../store/records.js';
+import { decodeHeaderText } from '../../mime/content-params.js';
+import { readHeaderFields, unfold } from '../../mime/raw-header.js';
+import type { OutboxFailure } from '../../store/index.js';
 
 const CRLF = '\r\n';
 /** Above this the bounce carries only the original's header (text/rfc822-headers, RFC 6522 §4). */

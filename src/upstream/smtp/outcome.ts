@@ -5,7 +5,7 @@
  * are transient. A refused login is neither: the message waits for working credentials.
  */
 import { domainToASCII } from 'node:url';
-import type { OutboxFailure } from '../../store/records.js';
+import type { OutboxFailure } from '../../store/index.js';
 
 export interface RelayProblem {
   /** `auth`: the provider refused our login; `temporary`: try again later. */

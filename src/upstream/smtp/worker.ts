@@ -12,10 +12,10 @@
  */
 import os from 'node:os';
 import type { AccountConfig } from '../../config/types.js';
-import type { Logger } from '../../daemon/logger.js';
-import type { StatusBoard } from '../../daemon/status.js';
-import type { OutboxEntry, OutboxFailure } from '../../store/records.js';
-import type { Delivery, Store } from '../../store/store.js';
+import type { Logger } from '../../runtime/logger.js';
+import type { StatusBoard } from '../../runtime/status-board.js';
+import type { OutboxEntry, OutboxFailure } from '../../store/index.js';
+import type { Delivery, Store } from '../../store/index.js';
 import { CredentialError, type CredentialSource, type UpstreamLogin } from '../credentials.js';
 import { buildBounce } from './bounce.js';
 import type { RelayReport } from './outcome.js';

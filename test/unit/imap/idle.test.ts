@@ -1,6 +1,6 @@
 // IDLE (RFC 2177) over real sockets against an in-process server: keep-alives while idling, the polite
 // end of an IDLE without DONE (BYE), a client that floods the connection during IDLE (answered, never
-// crashed, memory bounded), and the cost of 100 idle sessions (measured with process.cpuUsage()).
+// crashed, memory bounded), and 100 sessions idling at once.
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, test } from 'vitest';
@@ -132,30 +132,20 @@ describe('a client that floods during IDLE', () => {
 });
 
 describe('100 idle sessions', () => {
-  test('cost no noticeable CPU', async () => {
-    // Keep-alives every second, so the measured window includes 500 of them.
+  // What they cost in CPU is a benchmark figure (npm run bench -- imap), not an assertion here.
+  test('all keep idling together: each hears its keep-alives and ends its IDLE normally', async () => {
     const server = await imap.start({ maxConnectionsPerAddress: 200, idle: { keepaliveMs: 1_000, limitMs: 60_000 } });
     const port = server.port;
     const idlers = await Promise.all(Array.from({ length: 100 }, () => loggedIn(port)));
     for (const client of idlers) client.send('i1 IDLE\r\n');
     for (const client of idlers) expect(await client.readLine()).toBe('+ idling');
     expect(server.server.connectionCount()).toBe(100);
-    const windowMs = 5_000;
-    const start = process.cpuUsage();
-    const startedAt = process.hrtime.bigint();
-    await new Promise((resolve) => setTimeout(resolve, windowMs));
-    const used = process.cpuUsage(start);
-    const elapsedMs = Number(process.hrtime.bigint() - startedAt) / 1e6;
-    const cpuMs = (used.user + used.system) / 1000;
-    const share = cpuMs / elapsedMs;
-    console.log(`100 idle IMAP sessions: ${cpuMs.toFixed(1)} ms CPU in ${elapsedMs.toFixed(0)} ms = ${(share * 100).toFixed(2)}% of one core (server and clients in this process)`);
-    expect(share).toBeLessThan(0.05);
-    // They were idling, not dead: each heard its keep-alives and still ends its IDLE normally.
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
     for (const client of idlers) client.send('DONE\r\n');
     for (const client of idlers) {
       const lines = await client.readUntilTagged('i1');
-      expect(lines.filter((line) => line === '* OK Still here').length).toBeGreaterThanOrEqual(3);
+      expect(lines.filter((line) => line === '* OK Still here').length).toBeGreaterThanOrEqual(2);
       expect(lines.at(-1)).toBe('i1 OK IDLE terminated');
     }
-  }, 30_000);
+  }, 60_000);
 });

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { indexMessage } from '../../../src/store/mime/index.js';
+import { indexMessage } from '../../../src/mime/index.js';
 import { renderEnvelope } from '../../../src/downstream/imap/fetch/envelope.js';
 import { renderBodyStructure } from '../../../src/downstream/imap/fetch/bodystructure.js';
 import { extractSection, parseSection, partial } from '../../../src/downstream/imap/fetch/section.js';

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { indexMessage, type MessageIndex, type MimePart } from '../../../src/store/mime/index.js';
+import { indexMessage, type MessageIndex, type MimePart } from '../../../src/mime/index.js';
 import { renderEnvelope } from '../../../src/downstream/imap/fetch/envelope.js';
 import { renderBodyStructure } from '../../../src/downstream/imap/fetch/bodystructure.js';
 import { extractSection, parseSection } from '../../../src/downstream/imap/fetch/section.js';

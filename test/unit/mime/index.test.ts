@@ -4,8 +4,8 @@
  * checks the index itself, including what Dovecot cannot show (bare-LF offsets, caps, JSON shape).
  */
 import { describe, expect, it } from 'vitest';
-import { indexMessage, MAX_SEARCH_TEXT, MESSAGE_INDEX_VERSION, type MimePart } from '../../../src/store/mime/index.js';
-import { decodeParam } from '../../../src/store/mime/content-params.js';
+import { indexMessage, MAX_SEARCH_TEXT, MESSAGE_INDEX_VERSION, type MimePart } from '../../../src/mime/index.js';
+import { decodeParam } from '../../../src/mime/content-params.js';
 import { toCrlf, toLf } from '../../helpers/messages.js';
 import { fixture } from './fixtures.js';
 

@@ -3,7 +3,7 @@
  * decoded header values and decoded body text.
  */
 import { describe, expect, it } from 'vitest';
-import { indexMessage } from '../../../src/store/mime/index.js';
+import { indexMessage } from '../../../src/mime/index.js';
 import { addressFieldContains, bodyContains, headerContains, subjectContains, textContains } from '../../../src/downstream/imap/search/text.js';
 import { fixture } from './fixtures.js';
 

@@ -4,7 +4,7 @@
  * Dovecot's own answers for the fixtures are compared in dovecot-reference.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { indexMessage } from '../../../src/store/mime/index.js';
+import { indexMessage } from '../../../src/mime/index.js';
 import { extractSection, findPart, parseSection, partial, SectionSyntaxError } from '../../../src/downstream/imap/fetch/section.js';
 import { fixture } from './fixtures.js';
 

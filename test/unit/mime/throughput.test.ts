@@ -5,7 +5,7 @@
  * indexing quadratic or re-parses text several times still does.
  */
 import { describe, expect, it } from 'vitest';
-import { indexMessage } from '../../../src/store/mime/index.js';
+import { indexMessage } from '../../../src/mime/index.js';
 
 /** A typical 20 KB mail: Received lines, DKIM, encoded words, text+HTML alternative (QP), a small image. */
 function typicalMessage(seed: number): Buffer {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OUTLOOK_SCOPES } from '../../../src/config/presets.js';
-import { createLogger, type Logger } from '../../../src/daemon/logger.js';
+import { createLogger, type Logger } from '../../../src/runtime/logger.js';
 import { CredentialError } from '../../../src/upstream/credentials.js';
 import { signInWithDeviceCode } from '../../../src/upstream/oauth/device-code.js';
 import { OAuth2CredentialSource } from '../../../src/upstream/oauth/token-source.js';

@@ -1,7 +1,7 @@
 // The bounce placed in INBOX: an RFC 3464 / RFC 6522 multipart/report, read back with the same MIME
 // parser the IMAP server uses, so what is checked here is what a mail client will see.
 import { describe, expect, it } from 'vitest';
-import { parseMessage } from '../../../src/store/mime/structure.js';
+import { parseMessage } from '../../../src/mime/structure.js';
 import { buildBounce, headerEnd, MAX_RETURNED_MESSAGE_BYTES, rfc5322Date, statusOf, type BounceInput } from '../../../src/upstream/smtp/bounce.js';
 
 const original = Buffer.from(

@@ -11,7 +11,7 @@
  *   S: A003 OK [APPENDUID 38505 3955] APPEND completed
  */
 import { AUTHENTICATED, defineCommand } from '../command.js';
-import { checkMailboxKeywords, keywordCount } from '../../../store/keyword-limits.js';
+import { checkMailboxKeywords, keywordCount } from '../../../store/index.js';
 import { ImapError } from '../errors.js';
 import { checkRequestedKeywords, withinKeywordLimits } from '../flags.js';
 import type { ArgReader } from '../wire/args.js';

@@ -9,7 +9,7 @@
  *   C: A005 CREATE MySent (USE (\Sent))
  *   S: A005 OK CREATE completed
  */
-import type { SpecialUse } from '../../../store/records.js';
+import type { SpecialUse } from '../../../store/index.js';
 import { AUTHENTICATED, defineCommand } from '../command.js';
 import { ImapError } from '../errors.js';
 import { ancestorsOf, validateNewName } from '../mailbox-names.js';

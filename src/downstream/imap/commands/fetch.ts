@@ -22,7 +22,7 @@ import { enableCondstore } from '../condstore.js';
 import { ImapError } from '../errors.js';
 import { parseFetchItems, type FetchItem } from '../fetch-items.js';
 import { lacksSeen, writeFetchResponses } from '../fetch-writer.js';
-import { mergeRanges } from '../../../store/uid-ranges.js';
+import { mergeRanges } from '../../../store/index.js';
 import { vanishedEarlier, writeVanishedEarlier } from '../qresync.js';
 import { resolveSequenceSet, type SequenceSet } from '../wire/sequence-set.js';
 

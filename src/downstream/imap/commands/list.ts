@@ -13,7 +13,7 @@
  *   S: A102 OK LIST completed
  *   C: A103 LIST (SPECIAL-USE) "" "*" RETURN (STATUS (MESSAGES))
  */
-import type { MailboxRecord } from '../../../store/records.js';
+import type { MailboxRecord } from '../../../store/index.js';
 import { AUTHENTICATED, defineCommand, type CommandContext } from '../command.js';
 import { ImapError } from '../errors.js';
 import { ancestorsOf, DELIMITER, listMatcher, quoteMailbox } from '../mailbox-names.js';

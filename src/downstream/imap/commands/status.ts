@@ -6,7 +6,7 @@
  *   S: * STATUS "blurdybloop" (MESSAGES 231 UIDNEXT 44292)
  *   S: A042 OK STATUS completed
  */
-import type { MailboxRecord } from '../../../store/records.js';
+import type { MailboxRecord } from '../../../store/index.js';
 import { AUTHENTICATED, defineCommand, type ServerContext } from '../command.js';
 import { enableCondstore } from '../condstore.js';
 import { ImapError } from '../errors.js';

@@ -8,7 +8,7 @@
  *      ("application" "pdf" ("name" "a.pdf") NIL NIL "base64" 4096 NIL ("attachment" ("filename" "a.pdf")) NIL NIL)
  *      "mixed" ("boundary" "xyz") NIL NIL NIL))
  */
-import type { MessageIndex, MimeParam, MimePart } from '../../../store/mime/index.js';
+import type { MessageIndex, MimeParam, MimePart } from '../../../mime/index.js';
 import { encodeEnvelope, binaryNString } from './envelope.js';
 
 const NIL = Buffer.from('NIL');

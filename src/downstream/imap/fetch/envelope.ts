@@ -5,7 +5,7 @@
  *   S: * 12 FETCH (ENVELOPE ("Wed, 17 Jul 1996 02:23:25 -0700 (PDT)" "IMAP4rev1 WG mtg summary and minutes"
  *      (("Terry Gray" NIL "gray" "cac.washington.edu")) ... NIL NIL "<B27397-0100000@cac.washington.edu>"))
  */
-import type { Envelope, ImapAddress, MessageIndex } from '../../../store/mime/index.js';
+import type { Envelope, ImapAddress, MessageIndex } from '../../../mime/index.js';
 import { encodeNString } from '../wire/encode.js';
 
 const NIL = Buffer.from('NIL');

@@ -10,8 +10,8 @@
  * encapsulated message. HEADER, HEADER.FIELDS[.NOT] and TEXT after a part number need a
  * message/rfc822 part; MIME needs a part number.
  */
-import type { MessageIndex, MimePart } from '../../../store/mime/index.js';
-import { readHeaderFields } from '../../../store/mime/raw-header.js';
+import type { MessageIndex, MimePart } from '../../../mime/index.js';
+import { readHeaderFields } from '../../../mime/raw-header.js';
 
 /** A parsed section: numeric path and an optional text specifier. */
 export type SectionSpec = {

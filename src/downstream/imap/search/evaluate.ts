@@ -4,9 +4,9 @@
  * module's matchers (search/text.ts), never from the raw message. The index is loaded only for
  * messages the cheap keys have not already decided.
  */
-import type { MessageIndex } from '../../../store/mime/index.js';
-import { inRanges } from '../../../store/uid-ranges.js';
-import type { MessageRecord } from '../../../store/records.js';
+import type { MessageIndex } from '../../../mime/index.js';
+import { inRanges } from '../../../store/index.js';
+import type { MessageRecord } from '../../../store/index.js';
 import type { MailStore } from '../backend.js';
 import { hasFlag } from '../flags.js';
 import type { SessionView } from '../session-view.js';

@@ -6,7 +6,7 @@
  *   C: A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM "Smith"
  *   S: * SEARCH 2 84 882
  */
-import type { MessageIndex } from '../../../store/mime/index.js';
+import type { MessageIndex } from '../../../mime/index.js';
 
 /** A search string in the form the index stores text: lower-cased, line breaks as `\n`. */
 export function normalizeNeedle(needle: string): string {

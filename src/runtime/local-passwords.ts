@@ -6,7 +6,7 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../daemon/files.js';
+import { writeFileAtomic } from './files.js';
 
 const FILE_NAME = 'local-passwords.json';
 // N = 2^15 costs ~50 ms here: slow enough to make guessing expensive, fast enough for a login.

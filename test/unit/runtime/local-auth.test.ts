@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientKey, LocalAuthenticator } from '../../src/daemon/local-auth.js';
-import { LocalPasswords } from '../../src/store/local-passwords.js';
-import { removeDir, tempDir } from '../helpers/tmp.js';
+import { clientKey, LocalAuthenticator } from '../../../src/runtime/local-auth.js';
+import { LocalPasswords } from '../../../src/runtime/local-passwords.js';
+import { removeDir, tempDir } from '../../helpers/tmp.js';
 
 const ALICE = 'alice@example.test';
 

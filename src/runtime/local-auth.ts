@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clientAddressKey } from '../config/loopback.js';
-import { LocalPasswords } from '../store/local-passwords.js';
+import { LocalPasswords } from './local-passwords.js';
 
 /** The client a login attempt is counted against (every loopback address is one). */
 export const clientKey = clientAddressKey;
