@@ -9,6 +9,7 @@ import { ImapError } from '../../../src/downstream/imap/errors.js';
 import { ImapSession } from '../../../src/downstream/imap/session.js';
 import { ArgReader } from '../../../src/downstream/imap/wire/args.js';
 import { CommandReader } from '../../../src/downstream/imap/wire/reader.js';
+import { fuzzRuns } from '../../helpers/fuzz.js';
 import { LineClient, PASSWORD, startTestServer, USER, type TestServer } from '../../helpers/imap-server.js';
 
 const LIMITS = { maxLineBytes: 2048, maxLiteralBytes: 4096 };
@@ -41,7 +42,7 @@ describe('command reader fuzz', () => {
           expect(reader.buffered).toBeLessThanOrEqual(LIMITS.maxLineBytes + LIMITS.maxLiteralBytes + chunk.length);
         }
       }),
-      { numRuns: 400 },
+      { numRuns: fuzzRuns(400) },
     );
   });
 
@@ -55,7 +56,7 @@ describe('command reader fuzz', () => {
         reader.push(Buffer.alloc(64 * 1024));
         if (plus) expect(reader.buffered).toBe(0);
       }),
-      { numRuns: 100 },
+      { numRuns: fuzzRuns(100) },
     );
   });
 });
@@ -89,7 +90,7 @@ describe('argument parser fuzz', () => {
           if (!(err instanceof ImapError)) throw err;
         }
       }),
-      { numRuns: 3000 },
+      { numRuns: fuzzRuns(3000) },
     );
   });
 });
@@ -113,7 +114,7 @@ describe('live server fuzz', () => {
       // Commands that wait for more lines (IDLE, AUTHENTICATE) or end the session are left out;
       // literal markers are left out too, as a random line cannot send the bytes they announce.
       const names = COMMANDS.filter((name) => !['IDLE', 'AUTHENTICATE', 'LOGOUT', 'STARTTLS', 'APPEND'].includes(name));
-      const samples = fc.sample(fc.tuple(fc.constantFrom(...names, 'UID FETCH', 'UID STORE', 'UID SEARCH', 'UID COPY', 'BOGUS'), argumentLine), { numRuns: 300, seed: 42 });
+      const samples = fc.sample(fc.tuple(fc.constantFrom(...names, 'UID FETCH', 'UID STORE', 'UID SEARCH', 'UID COPY', 'BOGUS'), argumentLine), { numRuns: fuzzRuns(300), seed: 42 });
       let n = 0;
       for (const [name, args] of samples) {
         const line = `${name} ${args}`.replace(/\{\d+\+?\}$/, '{x}');

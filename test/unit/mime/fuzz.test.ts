@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../../helpers/fuzz.js';
 import { indexMessage, type MessageIndex, type MimePart } from '../../../src/mime/index.js';
 import { renderEnvelope } from '../../../src/downstream/imap/fetch/envelope.js';
 import { renderBodyStructure } from '../../../src/downstream/imap/fetch/bodystructure.js';
@@ -56,7 +57,7 @@ describe('indexMessage robustness', () => {
       fc.property(fc.uint8Array({ maxLength: 2000 }), (bytes) => {
         checkMessage(Buffer.from(bytes));
       }),
-      { numRuns: 300 },
+      { numRuns: fuzzRuns(300) },
     );
   });
 
@@ -65,7 +66,7 @@ describe('indexMessage robustness', () => {
       fc.property(mimeLike, (raw) => {
         checkMessage(raw);
       }),
-      { numRuns: 1000 },
+      { numRuns: fuzzRuns(1000) },
     );
   });
 
