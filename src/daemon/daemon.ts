@@ -62,36 +62,43 @@ export class Daemon {
     private readonly releaseLock: () => Promise<void>,
   ) {}
 
-  /** Starts everything; throws (after undoing what was started) when a part cannot start. */
+  /**
+   * Starts everything; when any part cannot start, stops what was started (listeners, workers, the status
+   * endpoint, the store, the lock) and throws the real cause, so the process never runs half started.
+   */
   static async start(config: HotbridgeConfig, logger: Logger): Promise<Daemon> {
     fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     fs.chmodSync(config.dataDir, 0o700);
     const releaseLock = await acquireInstanceLock(config.dataDir);
     let store: Store | undefined;
+    let daemon: Daemon | undefined;
     try {
-      store = await Store.open(config.dataDir, { accounts: config.accounts.map((account) => account.address) });
       const passwords = new LocalPasswords(config.dataDir);
-      const auth = new LocalAuthenticator(passwords, { accounts: () => daemon.config.accounts.map((account) => account.address) });
-      const daemon: Daemon = new Daemon(config, store, logger, auth, releaseLock);
-      try {
-        await daemon.startListeners();
-        for (const account of config.accounts) daemon.startAccount(account);
-        daemon.endpoint = await startStatusEndpoint(config.dataDir, () => daemon.snapshot(), () => daemon.wake());
-        if (config.status.listen.length > 0) daemon.statusHttp = await startStatusHttp(config.status.listen, () => daemon.snapshot());
-      } catch (err) {
-        await daemon.stop();
-        throw err;
-      }
+      // Before anything listens: a damaged or unreadable password file is a reason not to start at all.
+      passwords.check();
+      store = await Store.open(config.dataDir, { accounts: config.accounts.map((account) => account.address) });
+      const auth = new LocalAuthenticator(passwords, { accounts: () => started.config.accounts.map((account) => account.address) });
+      const started: Daemon = new Daemon(config, store, logger, auth, releaseLock);
+      daemon = started;
+      await started.startListeners();
+      for (const account of config.accounts) started.startAccount(account);
+      started.endpoint = await startStatusEndpoint(config.dataDir, () => started.snapshot(), () => started.wake(), (request) => started.storeRequest(request));
+      if (config.status.listen.length > 0) started.statusHttp = await startStatusHttp(config.status.listen, () => started.snapshot());
       for (const account of config.accounts) {
         if (!passwords.has(account.address)) {
           logger.warn({ account: account.address }, `no local password yet: mail clients cannot log in until you run: hotbridge password ${account.address}`);
         }
       }
       logger.info({ version: VERSION, dataDir: config.dataDir, accounts: config.accounts.map((a) => a.address) }, 'hotbridge is running');
-      return daemon;
+      return started;
     } catch (err) {
-      await store?.close().catch(() => undefined);
-      await releaseLock();
+      if (daemon) {
+        // stop() closes the store and releases the lock too.
+        await daemon.stop().catch((stopErr: Error) => logger.error({ err: stopErr }, 'stopping after a failed start failed'));
+      } else {
+        await store?.close().catch(() => undefined);
+        await releaseLock();
+      }
       throw err;
     }
   }
