@@ -22,6 +22,7 @@ import { LocalAuthenticator } from '../runtime/local-auth.js';
 import type { Logger } from '../runtime/logger.js';
 import { StatusBoard } from '../runtime/status-board.js';
 import { startStatusEndpoint, type StatusEndpoint } from './status-endpoint.js';
+import { runStoreCommand } from './store-commands.js';
 import { startStatusHttp } from './status-http.js';
 import { VERSION } from './version.js';
 
@@ -52,6 +53,7 @@ export class Daemon {
   private endpoint?: StatusEndpoint;
   private statusHttp?: { close(): Promise<void> };
   private stopping?: Promise<void>;
+  private unwatchHealth?: () => void;
   private reloading: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -80,9 +82,11 @@ export class Daemon {
       const auth = new LocalAuthenticator(passwords, { accounts: () => started.config.accounts.map((account) => account.address) });
       const started: Daemon = new Daemon(config, store, logger, auth, releaseLock);
       daemon = started;
+      for (const notice of store.openNotices) logger.warn(`store: ${notice}`);
+      started.watchStoreHealth();
       await started.startListeners();
       for (const account of config.accounts) started.startAccount(account);
-      started.endpoint = await startStatusEndpoint(config.dataDir, () => started.snapshot(), () => started.wake(), (request) => started.storeRequest(request));
+      started.endpoint = await startStatusEndpoint(config.dataDir, () => started.snapshot(), () => started.wake(), (action, body) => started.storeRequest(action, body));
       if (config.status.listen.length > 0) started.statusHttp = await startStatusHttp(config.status.listen, () => started.snapshot());
       for (const account of config.accounts) {
         if (!passwords.has(account.address)) {
@@ -101,6 +105,26 @@ export class Daemon {
       }
       throw err;
     }
+  }
+
+  /**
+   * Says in the log when the store cannot write (a full disk) and when it writes again; on recovery the
+   * poller and the outbox try again at once instead of waiting out their backoff.
+   */
+  private watchStoreHealth(): void {
+    this.unwatchHealth = this.store.onHealth((health) => {
+      if (health.state === 'ok') {
+        this.logger.info('the store writes again; mail flows again');
+        this.wake();
+      } else {
+        this.logger.error({ store: health.state }, `the store cannot write: ${health.text ?? health.state}`);
+      }
+    });
+  }
+
+  /** A store command asked for over the status socket (store-commands.ts). */
+  private storeRequest(action: string, body: unknown): Promise<unknown> {
+    return runStoreCommand(this.store, action, body, { logger: this.logger, version: VERSION, config: this.config, wake: () => this.wake() });
   }
 
   private async startListeners(): Promise<void> {
@@ -234,6 +258,7 @@ export class Daemon {
     const outbox = await this.store.listOutbox();
     return {
       daemon: { pid: process.pid, version: VERSION, startedAt: new Date(this.status.startedAt).toISOString(), dataDir: this.config.dataDir, config: this.config.file },
+      store: this.store.health(),
       accounts: this.config.accounts.map((account) => ({
         address: account.address,
         provider: account.provider,
@@ -272,6 +297,7 @@ export class Daemon {
       await Promise.all([...this.accounts.keys()].map((address) => this.stopAccount(address)));
       await this.endpoint?.close();
       await this.statusHttp?.close();
+      this.unwatchHealth?.();
       await this.store.close();
       await this.releaseLock();
       this.logger.info('hotbridge stopped');

@@ -3,6 +3,8 @@ import { formatDuration } from '../config/units.js';
 
 export interface StatusSnapshot {
   daemon: { pid: number; version: string; startedAt: string; dataDir: string; config: string };
+  /** The store's health (absent from older daemons). */
+  store?: { state: string; text?: string; since?: string };
   accounts: Array<{
     address: string;
     provider: string;
@@ -30,6 +32,9 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
   lines.push(`hotbridge ${daemon.version}, pid ${daemon.pid}, up ${when(daemon.startedAt, now).replace(' ago', '')}`);
   lines.push(`  IMAP: ${listeners.imap.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.imap.connections} connected)`);
   lines.push(`  SMTP: ${listeners.smtp.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.smtp.connections ?? 0} connected)`);
+  if (snapshot.store && snapshot.store.state !== 'ok') {
+    lines.push(`  ! store: ${snapshot.store.text ?? snapshot.store.state}${snapshot.store.since ? ` (since ${when(snapshot.store.since, now)})` : ''}`);
+  }
   for (const account of snapshot.accounts) {
     const pop3 = account.pop3;
     lines.push('');

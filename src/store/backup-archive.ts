@@ -148,7 +148,7 @@ export async function readArchive(
   onRecord: (key: Buffer, value: Buffer) => void | Promise<void>,
 ): Promise<ArchiveSummary> {
   const hash = createHash('sha256');
-  let buffer = Buffer.alloc(0);
+  let buffer: Buffer = Buffer.alloc(0);
   let header: ArchiveHeader | undefined;
   let entries = 0;
   let trailer: { entries: number; sha256: string } | undefined;

@@ -8,8 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { indexMessage, type MessageIndex } from '../mime/index.js';
-import type { Sublevels } from './database.js';
+import type { Snapshot, Sublevels } from './database.js';
 import { StoreError } from './errors.js';
+import { levelMessage } from './store-health.js';
 import type { MessageIndexes } from './message-indexes.js';
 import type { Transaction } from './transaction.js';
 
@@ -33,6 +34,23 @@ export function blobIdOf(raw: Buffer): string {
   return createHash('sha256').update(raw).digest('hex');
 }
 
+/**
+ * Reads a blob and checks it against its hash: bytes damaged on disk are never served as mail (LevelDB
+ * does not check its block checksums on reads). Undefined when there is no such blob.
+ */
+export async function readBlob(blobs: Sublevels['blob'], blobId: string, options: { snapshot?: Snapshot } = {}): Promise<Buffer | undefined> {
+  let raw: Buffer | undefined;
+  try {
+    raw = await blobs.get(blobId, options);
+  } catch (err) {
+    throw new StoreError('damaged', `message ${blobId} cannot be read: it is damaged in the store (LevelDB: ${levelMessage(err)}); hotbridge verify lists every damaged message`);
+  }
+  if (raw !== undefined && blobIdOf(raw) !== blobId) {
+    throw new StoreError('damaged', `message ${blobId} is damaged in the store: its bytes no longer match their hash; hotbridge verify lists every damaged message`);
+  }
+  return raw;
+}
+
 export class Blobs {
   /** Reference counts read or written so far (every blob a list in memory refers to, at most). */
   private readonly counts = new Map<string, number>();
@@ -42,9 +60,12 @@ export class Blobs {
     private readonly indexes: MessageIndexes,
   ) {}
 
-  /** The raw bytes of a blob. */
+  /**
+   * The raw bytes of a blob, checked against their hash (readBlob); a StoreError `damaged` when they cannot
+   * be read or do not match, so one broken message fails alone.
+   */
   async get(blobId: string): Promise<Buffer> {
-    const raw = await this.sub.blob.get(blobId);
+    const raw = await readBlob(this.sub.blob, blobId);
     if (raw === undefined) throw new StoreError('NONEXISTENT', `blob ${blobId} is missing`);
     return raw;
   }

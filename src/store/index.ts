@@ -1,5 +1,5 @@
 /** The store's public face: the only way upstream and downstream share state. */
-export { Store, StoreError, DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, normalizeFlags, VANISHED_HISTORY_LIMIT } from './store.js';
+export { Store, StoreError, DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, normalizeFlags, VANISHED_HISTORY_LIMIT, verifyStoreAt } from './store.js';
 export type { AppendOptions, Delivery, IngestItem, OpenOptions, VanishedAnswer } from './store.js';
 export { ChangeFeed, type StoreChange } from './changes.js';
 export type * from './records.js';
@@ -14,3 +14,15 @@ export {
   keywordsInUse,
 } from './keyword-limits.js';
 export { inRanges, mergeRanges, type UidRanges } from './uid-ranges.js';
+export type { StoreFaultCode } from './errors.js';
+export type { StoreHealth } from './write-recovery.js';
+// Backup, restore, verify, repair, export and import (issue 12).
+export type { VerifyReport, VerifyProblem, VerifyOptions } from './verify.js';
+export type { BackupReport, RestoreReport } from './backup.js';
+export { restoreArchive } from './backup.js';
+export { ArchiveError } from './backup-archive.js';
+export { repairStore, type RepairReport } from './repair.js';
+export { exportStore, type ExportFormat, type ExportReport } from './export.js';
+export { importIntoStore, type ImportReport } from './import.js';
+export { describeSummary, type MessageSummary } from './message-summary.js';
+export { REPAIR_ADVICE, freeBytes } from './store-health.js';

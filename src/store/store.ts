@@ -14,14 +14,19 @@ import { openDatabase, type Database } from './database.js';
 import { StoreError } from './errors.js';
 import { ExpungeHistory, VANISHED_HISTORY_LIMIT, type VanishedAnswer } from './expunge-history.js';
 import { normalizeFlags, type FlagChange } from './flags.js';
-import { DEFAULT_MAILBOXES, Mailboxes } from './mailboxes.js';
+import { DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, Mailboxes } from './mailboxes.js';
 import { MessageIndexes } from './message-indexes.js';
 import { Messages, type AppendOptions, type PreparedMessage, type StoreFlagsOptions } from './messages.js';
 import { runMigrations } from './migrations.js';
 import { Outbox } from './outbox.js';
 import type { MailboxRecord, MessageRecord, NewOutboxEntry, OutboxEntry, Pop3LedgerEntry, SpecialUse } from './records.js';
 import { Subscriptions } from './subscriptions.js';
-import { WriteQueue } from './transaction.js';
+import { ImportStaging, type ImportItem } from './import-staging.js';
+import { WriteQueue, type Transaction } from './transaction.js';
+import { WriteRecovery, type StoreHealth } from './write-recovery.js';
+import { backupDatabase, type BackupReport } from './backup.js';
+import { LOST_UIDLS_META } from './repair.js';
+import { verifyDatabase, type VerifyOptions, type VerifyReport } from './verify.js';
 import { UidlLedger } from './uidl-ledger.js';
 
 export { StoreError } from './errors.js';
@@ -58,6 +63,8 @@ function prepareDeliveries(deliveries: Delivery[]): PreparedMessage[] {
 export class Store {
   readonly changes = new ChangeFeed();
   readonly dataDir: string;
+  /** What opening did besides opening (finishing a restore a crash interrupted), for the log. */
+  readonly openNotices: readonly string[];
   private readonly queue: WriteQueue;
   private readonly mailboxes: Mailboxes;
   private readonly subscriptions: Subscriptions;
@@ -67,6 +74,8 @@ export class Store {
   private readonly messages: Messages;
   private readonly ledger: UidlLedger;
   private readonly outbox: Outbox;
+  private readonly recovery: WriteRecovery;
+  private readonly staging: ImportStaging;
   private closed = false;
 
   private constructor(
@@ -75,7 +84,10 @@ export class Store {
   ) {
     const { sub } = database;
     this.dataDir = database.dataDir;
-    this.queue = new WriteQueue(database.db, this.changes);
+    this.openNotices = (database as Database & { notices?: string[] }).notices ?? [];
+    this.recovery = new WriteRecovery(database, this.changes);
+    this.queue = new WriteQueue(database.db, this.changes, this.recovery);
+    this.recovery.attach(this.queue);
     this.mailboxes = new Mailboxes(sub);
     this.subscriptions = new Subscriptions(sub);
     this.indexes = new MessageIndexes(sub, this.queue);
@@ -84,6 +96,7 @@ export class Store {
     this.messages = new Messages(sub, this.mailboxes, this.blobs, this.history);
     this.ledger = new UidlLedger(sub);
     this.outbox = new Outbox(sub, this.blobs);
+    this.staging = new ImportStaging(sub, this.blobs);
   }
 
   /** Opens (creating when new) the store of a data dir. One open per data dir per process. */
@@ -93,6 +106,7 @@ export class Store {
     try {
       await runMigrations(database.db);
       await store.mailboxes.load();
+      await store.discardInterruptedImports();
       for (const account of options.accounts ?? []) await store.ensureAccount(account);
     } catch (err) {
       await store.close();
@@ -104,6 +118,7 @@ export class Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.recovery.close();
     await this.queue.close();
     await this.database.close();
   }
@@ -111,6 +126,16 @@ export class Store {
   /** The content hash that names a blob. */
   static blobIdOf(raw: Buffer): string {
     return blobIdOf(raw);
+  }
+
+  /** Whether the store can write, and if not, why (a full disk, damage, permissions) and since when. */
+  health(): StoreHealth {
+    return this.recovery.health();
+  }
+
+  /** Hears of every change in health: a fault, and the recovery from it (the daemon then wakes its workers). */
+  onHealth(listener: (health: StoreHealth) => void): () => void {
+    return this.recovery.onHealth(listener);
   }
 
   // ---------------------------------------------------------------- mailboxes
@@ -379,6 +404,96 @@ export class Store {
     });
   }
 
+  // ---------------------------------------------------------------- safety (verify.ts, backup.ts, repair.ts)
+
+  /** `hotbridge verify` on the open store, from one snapshot (the daemon keeps serving meanwhile). */
+  verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    return verifyDatabase(this.database, options);
+  }
+
+  /** `hotbridge backup FILE` of the open store: one snapshot, one archive, read back before it returns. */
+  backup(file: string, header: { hotbridge?: string } = {}): Promise<BackupReport> {
+    return backupDatabase(this.database, file, header);
+  }
+
+  /**
+   * `hotbridge resync`: forgets the UIDLs of fetched messages that the last repair could not save (and that
+   * the user did not delete), so that the poller fetches them again; what is still here keeps its UIDL and
+   * is not fetched twice. Returns how many per account.
+   */
+  resyncLost(): Promise<Record<string, number>> {
+    return this.queue.run(async (txn) => {
+      const lost = ((await this.database.sub.meta.get(LOST_UIDLS_META)) ?? {}) as Record<string, string[]>;
+      const forgotten: Record<string, number> = {};
+      for (const [account, uidls] of Object.entries(lost)) {
+        const ledger = await this.ledger.entries(account);
+        const gone: string[] = [];
+        for (const uidl of uidls) {
+          const entry = ledger.get(uidl);
+          if (!entry || entry.expungedLocallyAt !== undefined || entry.deletedUpstreamAt !== undefined) continue;
+          if ((await this.database.sub.blob.get(entry.blobId)) === undefined) gone.push(uidl);
+        }
+        await this.ledger.forget(txn, account, gone);
+        forgotten[account] = gone.length;
+      }
+      txn.del(this.database.sub.meta, LOST_UIDLS_META);
+      return forgotten;
+    });
+  }
+
+  // ---------------------------------------------------------------- import (import-staging.ts)
+
+  /** Stages prepared messages of an import: stored, but in no mailbox until `publishImport`. */
+  stageImport(importId: string, first: number, items: readonly ImportItem[]): Promise<void> {
+    // Not synced: the publishing batch is, and LevelDB's log makes everything before it durable with it.
+    return this.queue.run((txn) => this.staging.stage(txn, importId, first, items), { durable: false });
+  }
+
+  /**
+   * Puts every staged message of an import into its mailbox (creating mailboxes and their parents as
+   * needed, subscribed) in one durable batch. Returns the number of messages and the mailboxes created.
+   */
+  publishImport(importId: string): Promise<{ added: number; created: string[] }> {
+    return this.queue.run(async (txn) => {
+      const entries = await this.staging.entries(importId);
+      const made = new Map<string, MailboxRecord>();
+      for (const [, staged] of entries) {
+        const mailbox = this.mailboxForImport(txn, staged.account, staged.mailbox, made);
+        this.messages.add(txn, mailbox, { id: staged.blobId, size: staged.size }, { flags: staged.flags, internalDate: staged.internalDate });
+      }
+      this.staging.drop(txn, entries);
+      return { added: entries.length, created: [...made.values()].map((record) => record.name) };
+    });
+  }
+
+  /** Undoes an import that will not be finished: its staged messages and their blobs go. */
+  discardImport(importId: string): Promise<void> {
+    return this.queue.run(async (txn) => this.staging.drop(txn, await this.staging.entries(importId)));
+  }
+
+  private async discardInterruptedImports(): Promise<void> {
+    const leftovers = await this.staging.all();
+    if (leftovers.length > 0) await this.queue.run((txn) => this.staging.drop(txn, leftovers));
+  }
+
+  /** The mailbox an imported message goes in, created in this transaction (with its parents) when missing. */
+  private mailboxForImport(txn: Transaction, account: string, name: string, made: Map<string, MailboxRecord>): MailboxRecord {
+    const owner = account.toLowerCase();
+    const levels = name.split(HIERARCHY_DELIMITER);
+    let record: MailboxRecord | undefined;
+    for (let i = 1; i <= levels.length; i++) {
+      const path = levels.slice(0, i).join(HIERARCHY_DELIMITER);
+      record = this.mailboxes.find(owner, path) ?? made.get(`${owner}\u0000${path}`);
+      if (!record) {
+        record = this.mailboxes.add(txn, owner, path);
+        this.messages.created(txn, record.id);
+        this.subscriptions.set(txn, owner, path, true);
+        made.set(`${owner}\u0000${path}`, record);
+      }
+    }
+    return record!;
+  }
+
   // ---------------------------------------------------------------- small metadata
 
   /** A small JSON value kept with the mail (one-time notices, sync progress worth keeping). */
@@ -388,5 +503,15 @@ export class Store {
 
   setMeta(key: string, value: unknown): Promise<void> {
     return this.queue.run((txn) => txn.put(this.database.sub.meta, `app:${key}`, value));
+  }
+}
+
+/** `hotbridge verify` with the daemon stopped: opens the database alone (no mailbox is loaded, nothing is written). */
+export async function verifyStoreAt(dataDir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const database = await openDatabase(dataDir);
+  try {
+    return await verifyDatabase(database, options);
+  } finally {
+    await database.close();
   }
 }

@@ -31,6 +31,8 @@ export interface FetchPlan {
 export interface FetchResult {
   /** Messages that could not be read because another session expunged them (RFC 5530 EXPUNGEISSUED). */
   missing: number;
+  /** UIDs of messages the store could not read (damaged on disk): left out, so the others are still served. */
+  damaged: number[];
 }
 
 function needsIndex(items: readonly FetchItem[]): boolean {
@@ -64,18 +66,23 @@ export async function writeFetchResponses(
   const hasUid = items.some((item) => item.kind === 'UID');
   const hasModseq = items.some((item) => item.kind === 'MODSEQ');
   let missing = 0;
+  const damaged: number[] = [];
 
   // Indexes are read a batch at a time: one store read per batch instead of one per message.
-  let indexes: Array<MessageIndex | undefined> = [];
+  let indexes: Array<MessageIndex | undefined | typeof DAMAGED> = [];
   for (let n = 0; n < seqs.length; n++) {
     const seq = seqs[n];
     const record = view.at(seq);
     if (wantsIndex && n % INDEX_BATCH === 0) {
-      indexes = await store.getIndexes(seqs.slice(n, n + INDEX_BATCH).map((s) => view.at(s).blobId));
+      indexes = await readIndexes(store, seqs.slice(n, n + INDEX_BATCH).map((s) => view.at(s).blobId));
     }
     const index = wantsIndex ? indexes[n % INDEX_BATCH] : undefined;
+    if (index === DAMAGED) {
+      damaged.push(record.uid);
+      continue;
+    }
     let raw: Buffer | undefined;
-    if (wantsIndex && !index) {
+    if (wantsIndex && index === undefined) {
       // Expunged by another session and its bytes are gone: skip it and say so in the tagged reply.
       missing++;
       continue;
@@ -87,6 +94,11 @@ export async function writeFetchResponses(
         // Expunged by another session and its bytes are gone: skip it and say so in the tagged reply.
         if (err instanceof StoreError && err.code === 'NONEXISTENT') {
           missing++;
+          continue;
+        }
+        // Damaged on disk: this message gets no response, the others still do (the tagged NO says which).
+        if (err instanceof StoreError && err.code === 'damaged') {
+          damaged.push(record.uid);
           continue;
         }
         throw err;
@@ -155,7 +167,30 @@ export async function writeFetchResponses(
     out.write(line + ')\r\n');
     if (out.congested) await out.drain();
   }
-  return { missing };
+  return { missing, damaged };
+}
+
+/** Marks a message whose index could not be read because the store is damaged there. */
+const DAMAGED: unique symbol = Symbol('damaged');
+
+/** A batch of indexes; when the batch fails on damage, one at a time, so only the damaged ones drop out. */
+async function readIndexes(store: MailStore, blobIds: string[]): Promise<Array<MessageIndex | undefined | typeof DAMAGED>> {
+  try {
+    return await store.getIndexes(blobIds);
+  } catch (err) {
+    if (!(err instanceof StoreError && err.code === 'damaged')) throw err;
+    return Promise.all(
+      blobIds.map((blobId) =>
+        store.getIndexes([blobId]).then(
+          ([index]): MessageIndex | undefined | typeof DAMAGED => index,
+          (one: unknown): typeof DAMAGED => {
+            if (one instanceof StoreError && one.code === 'damaged') return DAMAGED;
+            throw one;
+          },
+        ),
+      ),
+    );
+  }
 }
 
 /** Writes the text so far and then bytes that must not pass through a string; returns the new (empty) line. */

@@ -19,7 +19,8 @@ import type { AccountConfig, ListenAddress } from '../../config/types.js';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
-import type { Store } from '../../store/index.js';
+import { StoreError, type Store } from '../../store/index.js';
+import './enhanced-codes.js';
 import { listenerSecurity, type ListenerSecurity } from './listen-policy.js';
 import { senderRefusal } from './sender-policy.js';
 
@@ -200,6 +201,9 @@ async function enqueue(o: SubmissionServerOptions, logger: Logger, raw: Buffer, 
     return `Ok: queued as ${entry.id}`;
   } catch (err) {
     logger.error({ account, err: (err as Error).message }, 'could not queue a submitted message');
+    // 452 4.3.1 (enhanced-codes.ts): the disk is full; nothing was stored, the client keeps the message and
+    // tries again later (RFC 5321 §4.2.5), as for 451.
+    if (err instanceof StoreError && err.code === 'no-space') throw smtpReply(452, `Insufficient system storage: ${err.message}; try again later`);
     // 451: nothing was stored, the client keeps the message and tries again (RFC 5321 §4.2.5).
     throw smtpReply(451, 'Local error: the message could not be stored, try again later');
   }
