@@ -91,8 +91,14 @@ export class SessionGuard {
     this.armSessionTimer(guarded, this.o.deadlines.sessionMs);
     const handle = connection._onCommand.bind(connection);
     connection._onCommand = (command, callback) => {
+      // MAIL and RCPT reach onMailFrom/onRcptTo within this call; the line (an AUTH continuation may be
+      // a password) is not kept past it.
       guarded.line = command;
-      handle(command, callback);
+      try {
+        handle(command, callback);
+      } finally {
+        guarded.line = undefined;
+      }
     };
     this.nameLineLimit(connection._parser);
     const createParser = connection._createParser.bind(connection);
