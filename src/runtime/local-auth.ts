@@ -2,7 +2,8 @@
  * Checks the local logins of IMAP, SMTP and POP3 clients: the account's address and its local password
  * (`hotbridge password`). Three parts, in the way Dovecot's auth process works:
  *
- * - a cache of verified logins (runtime/login-cache.ts): a login checked before answers at once;
+ * - a cache of verified logins (runtime/login-cache.ts): a login checked before answers at once, and
+ *   the same login on several connections at once costs one check;
  * - the scrypt checks of all clients share a few slots (runtime/password-check-queue.ts), which bounds
  *   the memory (32 MiB a check) and serves a new login before a backlog of guesses;
  * - a failure is answered after a delay that grows with the client's recent failures (Dovecot's
@@ -79,6 +80,11 @@ export class LocalAuthenticator {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly counted = { successes: 0, failures: 0, cacheHits: 0, failureCacheHits: 0 };
+  /**
+   * Checks under way by cache key: a mail client opening several connections at once logs in on each
+   * with the same password, and one hash answers them all.
+   */
+  private readonly inFlight = new Map<string, Promise<boolean | undefined>>();
 
   constructor(
     readonly passwords: LocalPasswords,
@@ -109,10 +115,9 @@ export class LocalAuthenticator {
       this.counted.failureCacheHits += 1;
       right = false;
     } else {
-      const checked = await this.queue.run(async () => (await this.passwords.verify(known ? address : UNKNOWN, password)) && known, options.signal);
+      const checked = await this.check(digest, stamp, known ? address : UNKNOWN, password, options.signal);
       if (checked === undefined) return undefined;
-      this.cache.remember(digest, stamp, known, checked);
-      right = checked;
+      right = checked && known;
     }
     if (right) {
       this.counted.successes += 1;
@@ -122,6 +127,28 @@ export class LocalAuthenticator {
     this.counted.failures += 1;
     await this.penalty(client, options.signal);
     return undefined;
+  }
+
+  /**
+   * The hash check of one address and password, shared with a check of the same pair under way; undefined
+   * when this client went away before its check ran (then the next one asking checks for itself).
+   */
+  private async check(digest: string, stamp: string, address: string, password: string, signal: AbortSignal | undefined): Promise<boolean | undefined> {
+    const key = `${stamp}\u0000${digest}`;
+    const shared = this.inFlight.get(key);
+    if (shared) {
+      const result = await shared;
+      if (result !== undefined || signal?.aborted) return result;
+    }
+    const run = this.queue.run(() => this.passwords.verify(address, password), signal);
+    this.inFlight.set(key, run);
+    try {
+      const right = await run;
+      if (right !== undefined) this.cache.remember(digest, stamp, address !== UNKNOWN, right);
+      return right;
+    } finally {
+      if (this.inFlight.get(key) === run) this.inFlight.delete(key);
+    }
   }
 
   counts(): LocalLoginCounts {

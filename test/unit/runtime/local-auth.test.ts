@@ -77,6 +77,26 @@ describe('local logins', () => {
     expect(auth.counts()).toMatchObject({ hashes: 1, cacheHits: 20, successes: 21 });
   });
 
+  it('checks a login that several connections make at once with one hash', async () => {
+    const auth = fresh();
+    const logins = await Promise.all(Array.from({ length: 5 }, () => auth.verify(ALICE, 'right', '127.0.0.1')));
+    expect(logins).toEqual(Array.from({ length: 5 }, () => ALICE));
+    expect(auth.counts()).toMatchObject({ hashes: 1, successes: 5 });
+  });
+
+  it('lets the others check for themselves when the first of them goes away before its check ran', async () => {
+    const auth = fresh({ maxChecks: 1 });
+    const blocker = auth.verify(ALICE, 'a wrong one', '192.0.2.1');
+    const leaving = new AbortController();
+    const first = auth.verify(ALICE, 'right', '127.0.0.1', { signal: leaving.signal });
+    const second = auth.verify(ALICE, 'right', '127.0.0.1');
+    leaving.abort();
+    expect(await first).toBeUndefined();
+    expect(await second).toBe(ALICE);
+    await blocker;
+    expect(auth.counts()).toMatchObject({ dropped: 1, hashes: 2 });
+  });
+
   it('never takes a wrong password for a cached right one, and keeps the penalty of a remembered failure', async () => {
     const auth = fresh({ baseDelayMs: 20_000, maxDelayMs: 20_000 });
     expect(await auth.verify(ALICE, 'right', '127.0.0.1')).toBe(ALICE);
