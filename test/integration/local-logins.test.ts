@@ -164,8 +164,10 @@ describe('a flood of wrong passwords', () => {
     expect(counts.successes).toBe(2);
     expect(counts.failures + counts.dropped).toBe(50);
     expect(counts.dropped).toBeGreaterThan(0);
-    // Only the guesses checked before the attacker left cost a hash.
-    expect(counts.hashes).toBe(counts.failures + 2);
+    // Only the guesses checked before the attacker left cost a hash, and the right password one (two
+    // when the IMAP and the SMTP login did not overlap: one check answers both when they do).
+    expect(counts.hashes - counts.failures).toBeGreaterThanOrEqual(1);
+    expect(counts.hashes - counts.failures).toBeLessThanOrEqual(2);
     expect(counts.hashes).toBeLessThan(52);
   });
 
