@@ -121,7 +121,8 @@ export async function openLocation(dataDir: string, location: string, options: {
     sub,
     reopen: async () => {
       if (db.status === 'open') await db.close();
-      await db.open();
+      // The store exists now, whatever the first open was told (a new store is opened with errorIfExists).
+      await db.open({ createIfMissing: false, errorIfExists: false } as never);
       // Sublevels close with their parent but do not open with it again.
       await Promise.all(Object.values(sub).map((level) => level.open()));
     },
