@@ -26,3 +26,4 @@ export { exportStore, type ExportFormat, type ExportReport } from './export.js';
 export { importIntoStore, type ImportReport } from './import.js';
 export { describeSummary, type MessageSummary } from './message-summary.js';
 export { REPAIR_ADVICE, freeBytes } from './store-health.js';
+export { inspectStore, diskRoom, type StoreInspection } from './store-check.js';

@@ -15,7 +15,7 @@ import { Level } from 'level';
 import { openLocation, type Database } from './database.js';
 import { StoreError } from './errors.js';
 import { rebuildFromBlobs, type RebuildReport } from './rebuild.js';
-import { levelMessage, storeLocation, explainOpenError } from './store-health.js';
+import { levelMessage, permissionProblem, storeLocation } from './store-health.js';
 import { prepareIncoming, settleInterruptedSwap, swapInIncoming } from './store-swap.js';
 import { stamp } from './backup.js';
 import { verifyDatabase, type VerifyReport } from './verify.js';
@@ -39,15 +39,26 @@ export interface RepairReport {
   refetchable: Record<string, number>;
   /** What settling an earlier interrupted restore or repair did, if anything. */
   settled?: string;
+  /**
+   * Table files LevelDB found damaged (wholly or in part): what it could not read of them is gone, and the
+   * messages whose every record was in it cannot be named. The files are kept in `kept`.
+   */
+  unreadable?: { files: number; bytes: number; kept: string };
 }
 
 /** Checks that the files can be read and written at all: permissions are not damage, repair cannot fix them. */
 function checkAccess(dataDir: string, location: string): void {
-  for (const name of [location, ...fs.readdirSync(location).map((file) => `${location}/${file}`)]) {
+  let names: string[];
+  try {
+    names = [location, ...fs.readdirSync(location).map((file) => `${location}/${file}`)];
+  } catch (err) {
+    throw permissionProblem(dataDir, location, location, (err as NodeJS.ErrnoException).code);
+  }
+  for (const name of names) {
     try {
       fs.accessSync(name, fs.constants.R_OK | fs.constants.W_OK);
     } catch (err) {
-      throw explainOpenError(Object.assign(new Error(`IO error: ${name}: Permission denied`), { cause: err }), dataDir, location) ?? err;
+      throw permissionProblem(dataDir, location, name, (err as NodeJS.ErrnoException).code);
     }
   }
 }
@@ -81,6 +92,12 @@ export async function repairStore(dataDir: string, options: RepairOptions): Prom
     throw new StoreError('damaged', `LevelDB could not repair the copy of the store (${levelMessage(err)}); the store was left as it was. Put a backup back with: hotbridge restore FILE`);
   }
 
+  // What LevelDB's repair could not read whole: it keeps those table files in lost/ (with the logs and the
+  // manifest it replaced, which are not losses).
+  const lostDir = `${incoming}/lost`;
+  const damagedTables = fs.existsSync(lostDir) ? fs.readdirSync(lostDir).filter((name) => /\.(ldb|sst)$/.test(name)) : [];
+  const unreadableBytes = damagedTables.reduce((sum, name) => sum + fs.statSync(`${lostDir}/${name}`).size, 0);
+
   // 3. Whole again from the blobs, and verified.
   let database: Database | undefined;
   let rebuild: RebuildReport;
@@ -108,7 +125,8 @@ export async function repairStore(dataDir: string, options: RepairOptions): Prom
   const damagedCopy = swapInIncoming(dataDir, `damaged-${stamp()}`);
   const refetchable: Record<string, number> = {};
   for (const lost of rebuild.lost) if (lost.uidl !== undefined && lost.account) refetchable[lost.account] = (refetchable[lost.account] ?? 0) + 1;
-  return { nothingToRepair: false, ...(damagedCopy ? { damagedCopy } : {}), rebuild, verify, refetchable, ...(settled ? { settled } : {}) };
+  const unreadable = damagedTables.length > 0 ? { files: damagedTables.length, bytes: unreadableBytes, kept: `${storeLocation(dataDir)}/lost` } : undefined;
+  return { nothingToRepair: false, ...(damagedCopy ? { damagedCopy } : {}), rebuild, verify, refetchable, ...(unreadable ? { unreadable } : {}), ...(settled ? { settled } : {}) };
 }
 
 /** Verifies the store as it is, if it opens at all (undefined when it does not). */

@@ -80,6 +80,12 @@ function unwritableText(dataDir: string, location: string, text: string): string
   );
 }
 
+/** A StoreError for a file of the store that the file system refused to us (EACCES, EPERM, EROFS). */
+export function permissionProblem(dataDir: string, location: string, file: string, code: string | undefined): StoreError {
+  const text = code === 'EROFS' ? `IO error: ${file}: Read-only file system` : `IO error: ${file}: Permission denied`;
+  return new StoreError('unwritable', unwritableText(dataDir, location, text));
+}
+
 /** A StoreError for a failure to open the store, with the cause, the file it names, and the fix. */
 export function explainOpenError(err: unknown, dataDir: string, location: string): StoreError | undefined {
   const text = levelMessage(err);

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StoreError } from './errors.js';
-import { REPAIR_ADVICE } from './store-health.js';
+import { permissionProblem, REPAIR_ADVICE } from './store-health.js';
 
 const MARKER = 'store-created';
 
@@ -19,11 +19,13 @@ export function markerFile(dataDir: string): string {
   return path.join(dataDir, MARKER);
 }
 
-function listing(dir: string): string[] | undefined {
+function listing(dataDir: string, dir: string): string[] | undefined {
   try {
     return fs.readdirSync(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'EACCES' || code === 'EPERM') throw permissionProblem(dataDir, dir, dir, code);
     throw err;
   }
 }
@@ -33,7 +35,7 @@ function listing(dir: string): string[] | undefined {
  * StoreError explaining what is missing when a store existed but cannot be opened as it is.
  */
 export function mayCreateStore(dataDir: string, location: string): boolean {
-  const files = listing(location);
+  const files = listing(dataDir, location);
   if (files?.includes('CURRENT')) return false;
   const marker = readMarker(dataDir);
   // LevelDB writes LOCK and LOG before anything else; a directory with only those never held data.

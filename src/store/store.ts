@@ -24,6 +24,7 @@ import { Subscriptions } from './subscriptions.js';
 import { ImportStaging, type ImportItem } from './import-staging.js';
 import { WriteQueue, type Transaction } from './transaction.js';
 import { WriteRecovery, type StoreHealth } from './write-recovery.js';
+import { explainFault } from './store-health.js';
 import { backupDatabase, type BackupReport } from './backup.js';
 import { LOST_UIDLS_META } from './repair.js';
 import { verifyDatabase, type VerifyOptions, type VerifyReport } from './verify.js';
@@ -110,7 +111,8 @@ export class Store {
       for (const account of options.accounts ?? []) await store.ensureAccount(account);
     } catch (err) {
       await store.close();
-      throw err;
+      // A table LevelDB cannot read shows up here, on the first reads: say what it is and what to do.
+      throw explainFault(err, database.dataDir, database.location) ?? err;
     }
     return store;
   }

@@ -31,8 +31,16 @@ export async function runRepair(options: { config?: string; out: NodeJS.Writable
   out.write(rebuild.recovered > 0 ? `, ${rebuild.recovered} of them put back into the mailbox "Recovered" (their records were lost).\n` : '.\n');
   if (rebuild.mailboxesRecreated.length > 0) out.write(`  Mailboxes made again for messages whose mailbox record was lost: ${rebuild.mailboxesRecreated.join(', ')}.\n`);
   out.write(`  Rebuilt: ${rebuild.indexesRebuilt} indexes, ${rebuild.referenceCountsFixed} reference counts, ${rebuild.countersRaised} mailbox counters, ${rebuild.ledgerEntriesRestored} POP3 ledger entries.\n`);
+  if (report.unreadable) {
+    const mb = (report.unreadable.bytes / (1024 * 1024)).toFixed(1);
+    out.write(`\n! LevelDB found ${report.unreadable.files} of its files damaged (${mb} MB, kept in ${report.unreadable.kept}) and saved only what it could read of them.\n`);
+    out.write('  Messages whose every trace was in the unreadable part are gone and cannot be named here; if you have a backup, it has them (hotbridge restore FILE).\n');
+    for (const account of config.accounts.filter((a) => a.leaveOnServer)) {
+      out.write(`  ${account.address} leaves mail on the server: the next poll fetches again every message the provider still has that the store no longer knows.\n`);
+    }
+  }
   if (rebuild.lost.length === 0) {
-    out.write('Nothing was lost.\n');
+    out.write(report.unreadable ? '\nNo message that the store still knows of was lost.\n' : 'Nothing was lost.\n');
     return 0;
   }
   out.write(`\nCould not be saved (${rebuild.lost.length}):\n`);
