@@ -49,6 +49,14 @@ export interface LocalTls {
   keyFile?: string;
 }
 
+export interface BackupSettings {
+  everyMs: number;
+  /** How many backups to keep (the oldest go). */
+  keep: number;
+  /** Where they go (default DATA_DIR/backups). */
+  dir: string;
+}
+
 export interface HotbridgeConfig {
   /** The file this was loaded from (absolute). */
   file: string;
@@ -57,5 +65,7 @@ export interface HotbridgeConfig {
   imap: { listen: ListenAddress[]; maxLiteralBytes: number; maxConnectionsPerAddress: number; maxConnections: number } & LocalTls;
   smtp: { listen: ListenAddress[]; maxMessageBytes: number } & LocalTls;
   status: { listen: ListenAddress[] };
+  /** Rotating backups of the store (`[backup]`); absent, the default, when `every` is not set. */
+  backup?: BackupSettings;
   accounts: AccountConfig[];
 }

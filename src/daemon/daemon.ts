@@ -24,6 +24,7 @@ import type { Logger } from '../runtime/logger.js';
 import { StatusBoard } from '../runtime/status-board.js';
 import { startStatusEndpoint, type StatusEndpoint } from './status-endpoint.js';
 import { runStoreCommand } from './store-commands.js';
+import { BackupSchedule } from './backup-schedule.js';
 import { startStatusHttp } from './status-http.js';
 import { VERSION } from './version.js';
 
@@ -56,6 +57,7 @@ export class Daemon {
   private statusHttp?: { close(): Promise<void> };
   private stopping?: Promise<void>;
   private unwatchHealth?: () => void;
+  private backups?: BackupSchedule;
   private reloading: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -91,6 +93,7 @@ export class Daemon {
       await started.providers.load(config.accounts);
       await started.startListeners();
       for (const account of config.accounts) started.startAccount(account);
+      started.startBackups();
       started.endpoint = await startStatusEndpoint(config.dataDir, () => started.snapshot(), () => started.wake(), (action, body) => started.storeRequest(action, body));
       if (config.status.listen.length > 0) started.statusHttp = await startStatusHttp(config.status.listen, () => started.snapshot());
       for (const account of config.accounts) {
@@ -125,6 +128,13 @@ export class Daemon {
         this.logger.error({ store: health.state }, `the store cannot write: ${health.text ?? health.state}`);
       }
     });
+  }
+
+  /** Rotating backups, when `[backup] every` is set (backup-schedule.ts). */
+  private startBackups(): void {
+    if (!this.config.backup) return;
+    this.backups = new BackupSchedule(this.store, this.config.backup, this.logger.child({ part: 'backup' }), this.status, VERSION);
+    this.backups.start();
   }
 
   /** A store command asked for over the status socket (store-commands.ts). */
@@ -243,6 +253,12 @@ export class Daemon {
       if (!account || JSON.stringify(account) !== JSON.stringify(this.accounts.get(address)!.config)) await this.stopAccount(address);
     }
     for (const account of next.accounts) if (!this.accounts.has(account.address)) this.startAccount(account);
+    if (JSON.stringify(previous.backup) !== JSON.stringify(next.backup)) {
+      await this.backups?.stop();
+      this.backups = undefined;
+      this.status.delete('backup', 'store');
+      this.startBackups();
+    }
     if (JSON.stringify(previous.imap) !== JSON.stringify(next.imap) || JSON.stringify(previous.smtp) !== JSON.stringify(next.smtp)) {
       await Promise.all([this.imap?.stop(), this.smtp?.stop()]);
       try {
@@ -273,6 +289,7 @@ export class Daemon {
     return {
       daemon: { pid: process.pid, version: VERSION, startedAt: new Date(this.status.startedAt).toISOString(), dataDir: this.config.dataDir, config: this.config.file },
       store: this.store.health(),
+      ...(board.backup?.store ? { backup: board.backup.store } : {}),
       accounts: this.config.accounts.map((account) => ({
         address: account.address,
         provider: account.provider,
@@ -311,6 +328,7 @@ export class Daemon {
       await this.reloading;
       await Promise.all([this.imap?.stop(), this.smtp?.stop()].map((p) => p?.catch((err: Error) => this.logger.error({ err }, 'listener stop failed'))));
       await Promise.all([...this.accounts.keys()].map((address) => this.stopAccount(address)));
+      await this.backups?.stop();
       await this.endpoint?.close();
       await this.statusHttp?.close();
       this.unwatchHealth?.();

@@ -5,6 +5,8 @@ export interface StatusSnapshot {
   daemon: { pid: number; version: string; startedAt: string; dataDir: string; config: string };
   /** The store's health (absent from older daemons). */
   store?: { state: string; text?: string; since?: string };
+  /** Rotating backups, when configured. */
+  backup?: { lastAt?: string; lastFile?: string; lastError?: string; nextAt?: string; dir?: string };
   accounts: Array<{
     address: string;
     provider: string;
@@ -54,6 +56,10 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
   lines.push(`  SMTP: ${listeners.smtp.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.smtp.connections ?? 0} connected${smtpClosed(listeners.smtp)})`);
   if (snapshot.store && snapshot.store.state !== 'ok') {
     lines.push(`  ! store: ${snapshot.store.text ?? snapshot.store.state}${snapshot.store.since ? ` (since ${when(snapshot.store.since, now)})` : ''}`);
+  }
+  if (snapshot.backup) {
+    const b = snapshot.backup;
+    lines.push(`  backups: last ${when(b.lastAt, now)}${b.lastError ? ` (the last try failed: ${b.lastError})` : ''}; next ${when(b.nextAt, now)}, in ${b.dir ?? '?'}`);
   }
   const logins = snapshot.localLogins;
   if (logins && (logins.failures ?? 0) > 0) {

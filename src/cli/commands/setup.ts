@@ -164,6 +164,11 @@ async function conversation(term: Terminal, file: string, o: { config?: string; 
   const leaveOnServer = await term.yesNo(`Keep a copy at ${providerName}?`, true);
   term.say();
 
+  // Backups (issue 12): with no copy at the provider, the store is the only copy of the mail.
+  term.say(leaveOnServer ? 'hotbridge can also back up the mail it keeps here, once a day (the last seven days are kept).' : 'The mail here will be its only copy: hotbridge can back it up once a day (the last seven days are kept).');
+  const backups = await term.yesNo('Keep daily backups?', true);
+  term.say();
+
   // Step 4: signing in.
   const dir = path.dirname(file);
   let auth: SetupAnswers['auth'];
@@ -187,6 +192,7 @@ async function conversation(term: Terminal, file: string, o: { config?: string; 
     provider: preset?.id ?? 'custom',
     leaveOnServer,
     auth,
+    backups,
     ...(name ? { name } : {}),
     ...(tenant ? { tenant } : {}),
     ...(pop3 ? { pop3 } : {}),
