@@ -43,6 +43,7 @@ export class BackupSchedule {
     private readonly logger: Logger,
     private readonly status: StatusBoard,
     private readonly version: string,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Our backups in the directory, newest first. */
@@ -61,8 +62,8 @@ export class BackupSchedule {
 
   start(): void {
     const newest = this.backups()[0];
-    const due = newest ? newest.at + this.settings.everyMs : Date.now();
-    this.schedule(Math.max(due - Date.now(), Math.min(START_DELAY_MS, this.settings.everyMs)));
+    const due = newest ? newest.at + this.settings.everyMs : this.now();
+    this.schedule(Math.max(due - this.now(), Math.min(START_DELAY_MS, this.settings.everyMs)));
   }
 
   async stop(): Promise<void> {
@@ -74,7 +75,7 @@ export class BackupSchedule {
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    const at = Date.now() + delayMs;
+    const at = this.now() + delayMs;
     this.status.update('backup', 'store', { nextAt: new Date(at).toISOString(), dir: this.settings.dir, keep: this.settings.keep });
     this.timer = setTimeout(() => {
       this.running = this.backupNow().finally(() => (this.running = undefined));
@@ -84,18 +85,18 @@ export class BackupSchedule {
 
   /** Makes one backup now and prunes the old ones; never throws. */
   async backupNow(): Promise<void> {
-    const file = path.join(this.settings.dir, backupName(new Date()));
+    const file = path.join(this.settings.dir, backupName(new Date(this.now())));
     try {
       fs.mkdirSync(this.settings.dir, { recursive: true, mode: 0o700 });
       const report = await this.store.backup(file, { hotbridge: this.version });
       this.logger.info({ file: report.file, messages: report.messages, bytes: report.bytes, seconds: Math.round(report.seconds) }, 'backup written and checked');
-      this.status.update('backup', 'store', { lastAt: new Date().toISOString(), lastFile: report.file, lastError: undefined });
+      this.status.update('backup', 'store', { lastAt: new Date(this.now()).toISOString(), lastFile: report.file, lastError: undefined });
       this.prune();
       this.schedule(this.settings.everyMs);
     } catch (err) {
       const text = (err as Error).message;
       this.logger.error({ file, err: text }, `backup failed: ${text}`);
-      this.status.update('backup', 'store', { lastError: text, lastErrorAt: new Date().toISOString() });
+      this.status.update('backup', 'store', { lastError: text, lastErrorAt: new Date(this.now()).toISOString() });
       this.schedule(Math.min(this.settings.everyMs, RETRY_MS));
     }
   }
