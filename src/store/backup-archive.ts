@@ -81,23 +81,22 @@ export class ArchiveWriter {
     this.gzip.write(Buffer.from(MAGIC + JSON.stringify(header) + '\n'));
   }
 
-  async add(key: Buffer, value: Buffer): Promise<void> {
+  /** Adds a record; resolves at once unless the file is behind (then when it has caught up). */
+  add(key: Buffer, value: Buffer): Promise<void> | undefined {
     if (this.failure) throw this.failure;
-    const record = [u32(key.length), key, u32(value.length), value];
-    for (const part of record) {
-      this.hash.update(part);
-      this.pending.push(part);
-      this.pendingBytes += part.length;
-    }
+    this.pending.push(u32(key.length), key, u32(value.length), value);
+    this.pendingBytes += 8 + key.length + value.length;
     this.entries++;
-    if (this.pendingBytes >= WRITE_CHUNK) await this.flush();
+    return this.pendingBytes >= WRITE_CHUNK ? this.flush() : undefined;
   }
 
   private async flush(): Promise<void> {
     if (this.pending.length === 0) return;
-    const chunk = Buffer.concat(this.pending);
+    const chunk = Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
+    // One hash update per chunk: the same bytes as record by record, far fewer calls.
+    this.hash.update(chunk);
     if (!this.gzip.write(chunk)) await Promise.race([once(this.gzip, 'drain'), this.closed]);
     if (this.failure) throw this.failure;
   }
@@ -141,6 +140,7 @@ export function syncDir(dir: string): void {
 /**
  * Reads an archive: the header first, then every record, and checks the trailer (entry count and hash)
  * at the end. Throws ArchiveError when the file is not an archive, is cut short or does not match.
+ * `onRecord` gets views into a buffer that is reused: it copies what it keeps.
  */
 export async function readArchive(
   file: string,
@@ -152,6 +152,8 @@ export async function readArchive(
   let header: ArchiveHeader | undefined;
   let entries = 0;
   let trailer: { entries: number; sha256: string } | undefined;
+  /** Where this buffer's records were hashed to already (the trailer hashes them itself), or -1. */
+  let hashedTo = -1;
   const source = fs.createReadStream(file, { highWaterMark: 1024 * 1024 });
   const input = zlib.createGunzip({ chunkSize: 256 * 1024 });
   // pipe() does not pass a read error on: without this a missing file would leave the loop waiting.
@@ -170,6 +172,7 @@ export async function readArchive(
         await onHeader(header);
         offset = lf + 1;
       }
+      const recordsFrom = offset;
       for (;;) {
         if (trailer) {
           if (buffer.length > offset) throw new ArchiveError(file, 'there are bytes after the end of the backup');
@@ -180,6 +183,8 @@ export async function readArchive(
         if (keyLength === END_OF_RECORDS) {
           const trailerLength = buffer.readUInt32BE(offset + 4);
           if (buffer.length - offset - 8 < trailerLength) break;
+          hash.update(buffer.subarray(recordsFrom, offset));
+          hashedTo = offset;
           trailer = JSON.parse(buffer.toString('utf8', offset + 8, offset + 8 + trailerLength)) as { entries: number; sha256: string };
           offset += 8 + trailerLength;
           continue;
@@ -188,12 +193,14 @@ export async function readArchive(
         const valueLength = buffer.readUInt32BE(offset + 4 + keyLength);
         const size = 8 + keyLength + valueLength;
         if (buffer.length - offset < size) break;
-        const record = buffer.subarray(offset, offset + size);
-        hash.update(record);
-        await onRecord(Buffer.from(record.subarray(4, 4 + keyLength)), Buffer.from(record.subarray(8 + keyLength)));
+        const pending = onRecord(buffer.subarray(offset + 4, offset + 4 + keyLength), buffer.subarray(offset + 8 + keyLength, offset + size));
+        if (pending) await pending;
         entries++;
         offset += size;
       }
+      // The records read from this buffer, hashed in one go (the trailer's bytes are not part of the hash).
+      if (hashedTo < recordsFrom) hash.update(buffer.subarray(recordsFrom, offset));
+      hashedTo = -1;
       buffer = buffer.subarray(offset);
     }
   } catch (err) {

@@ -76,7 +76,7 @@ export interface Database {
  * A restore or repair that a crash interrupted is finished or undone first (store-swap.ts); what that did
  * is in `notices`.
  */
-export async function openDatabase(dataDir: string): Promise<Database & { notices: string[] }> {
+export async function openDatabase(dataDir: string, options: { maxOpenTables?: number } = {}): Promise<Database & { notices: string[] }> {
   const absolute = path.resolve(dataDir);
   if (openPaths.has(absolute)) {
     throw new StoreError('INUSE', `the store in ${absolute} is already open in this process`);
@@ -87,7 +87,7 @@ export async function openDatabase(dataDir: string): Promise<Database & { notice
   if (settled) notices.push(settled);
   const location = storeLocation(absolute);
   const create = mayCreateStore(absolute, location);
-  const database = await openLocation(absolute, location, { create });
+  const database = await openLocation(absolute, location, { create, ...options });
   openPaths.add(absolute);
   recordStore(absolute, create);
   return {
@@ -104,10 +104,10 @@ export async function openDatabase(dataDir: string): Promise<Database & { notice
  * Opens a LevelDB directory that is not (yet) the data dir's store: the one `restore` builds, the copy
  * `repair` works on. No guards: the caller holds the data dir's lock.
  */
-export async function openLocation(dataDir: string, location: string, options: { create: boolean }): Promise<Database> {
+export async function openLocation(dataDir: string, location: string, options: { create: boolean; maxOpenTables?: number }): Promise<Database> {
   // LevelDB memory-maps every open table file; a bounded table cache bounds that part of the RSS
   // (evicted tables are unmapped) at the cost of reopening a table now and then.
-  const db = new Level<string, unknown>(location, { valueEncoding: 'json', maxOpenFiles: MAX_OPEN_TABLE_FILES, createIfMissing: options.create, errorIfExists: options.create });
+  const db = new Level<string, unknown>(location, { valueEncoding: 'json', maxOpenFiles: options.maxOpenTables ?? MAX_OPEN_TABLE_FILES, createIfMissing: options.create, errorIfExists: options.create });
   try {
     await db.open();
   } catch (err) {

@@ -1,5 +1,5 @@
 /** The store's public face: the only way upstream and downstream share state. */
-export { Store, StoreError, DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, normalizeFlags, VANISHED_HISTORY_LIMIT, verifyStoreAt } from './store.js';
+export { Store, StoreError, DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, normalizeFlags, VANISHED_HISTORY_LIMIT, verifyStoreAt, ONE_PASS_TABLES } from './store.js';
 export type { AppendOptions, Delivery, IngestItem, OpenOptions, VanishedAnswer } from './store.js';
 export { ChangeFeed, type StoreChange } from './changes.js';
 export type * from './records.js';

@@ -54,6 +54,11 @@ export interface OpenOptions {
   accounts?: string[];
   /** UID ranges of expunge history kept per mailbox (QRESYNC); default VANISHED_HISTORY_LIMIT. */
   vanishedHistoryLimit?: number;
+  /**
+   * Table files LevelDB keeps open (and memory-mapped, which counts in the RSS); the daemon's default suits
+   * random reads. One-shot commands that read the store through once (backup, export) need fewer.
+   */
+  maxOpenTables?: number;
 }
 
 /** Hashing and indexing happen before the write queue, so they never hold other writers up. */
@@ -102,7 +107,7 @@ export class Store {
 
   /** Opens (creating when new) the store of a data dir. One open per data dir per process. */
   static async open(dataDir: string, options: OpenOptions = {}): Promise<Store> {
-    const database = await openDatabase(dataDir);
+    const database = await openDatabase(dataDir, options.maxOpenTables !== undefined ? { maxOpenTables: options.maxOpenTables } : {});
     const store = new Store(database, options.vanishedHistoryLimit ?? VANISHED_HISTORY_LIMIT);
     try {
       await runMigrations(database.db);
@@ -508,9 +513,12 @@ export class Store {
   }
 }
 
+/** Open table files for commands that read the store through once (RSS: each is up to ~2 MB mapped). */
+export const ONE_PASS_TABLES = 16;
+
 /** `hotbridge verify` with the daemon stopped: opens the database alone (no mailbox is loaded, nothing is written). */
 export async function verifyStoreAt(dataDir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const database = await openDatabase(dataDir);
+  const database = await openDatabase(dataDir, { maxOpenTables: ONE_PASS_TABLES });
   try {
     return await verifyDatabase(database, options);
   } finally {

@@ -6,7 +6,7 @@
 import type { HotbridgeConfig } from '../../config/types.js';
 import { acquireInstanceLock, AlreadyRunningError } from '../../daemon/instance-lock.js';
 import { runStoreCommand } from '../../daemon/status-endpoint.js';
-import { Store, StoreError } from '../../store/index.js';
+import { ONE_PASS_TABLES, Store, StoreError } from '../../store/index.js';
 import { UserError } from '../config-option.js';
 
 /** Asks the running daemon to do `action`; undefined when no daemon answers. */
@@ -39,7 +39,8 @@ export async function withOpenStore<T>(config: HotbridgeConfig, what: string, wo
   return withLock(config, what, async () => {
     let store: Store;
     try {
-      store = await Store.open(config.dataDir);
+      // These commands read the store through once: few open tables keep the memory small.
+      store = await Store.open(config.dataDir, { maxOpenTables: ONE_PASS_TABLES });
     } catch (err) {
       if (err instanceof StoreError) throw new UserError(err.message, 1);
       throw err;
