@@ -9,7 +9,7 @@ const started = performance.now();
 let detail = '';
 if (what === 'backup') {
   const store = await Store.open(dataDir, { maxOpenTables: ONE_PASS_TABLES });
-  const report = await store.backup(target);
+  const report = await store.backup(target, {}, { exclusive: true });
   await store.close();
   detail = `${report.messages} messages, ${(report.bytes / 1048576).toFixed(0)} MB archive`;
 } else if (what === 'restore') {
@@ -18,7 +18,7 @@ if (what === 'backup') {
 } else if (what === 'export') {
   const store = await Store.open(dataDir, { maxOpenTables: ONE_PASS_TABLES });
   fs.rmSync(target, { recursive: true, force: true });
-  const report = await exportStore(store, target, { format: /** @type {'mbox' | 'maildir'} */ (format) });
+  const report = await exportStore(store, target, { format: /** @type {'mbox' | 'maildir'} */ (format), exclusive: true });
   await store.close();
   detail = `${report.messages} messages, ${(report.bytes / 1048576).toFixed(0)} MB`;
 } else if (what === 'verify') {

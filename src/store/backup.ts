@@ -25,42 +25,70 @@ export interface BackupReport extends ArchiveSummary {
 }
 
 /** Entries read from LevelDB at a time. */
-const READ_BATCH = 1000;
+const READ_BATCH = 256;
 
-/** Writes a consistent backup of an open database to `file` and checks it. */
-export async function backupDatabase(database: Database, file: string, header: Omit<ArchiveHeader, 'format' | 'createdAt' | 'dataDir'> = {}): Promise<BackupReport> {
+/**
+ * LevelDB memory-maps each table file it reads and keeps up to 64 of them mapped (it will not take a
+ * smaller table cache), and mapped pages count in the RSS: a read through a large store would hold well
+ * over 100 MB. A process that has the store to itself (`exclusive`: the CLI with the daemon stopped)
+ * closes and reopens the database after about this many bytes, which unmaps them.
+ */
+export const RELEASE_TABLES_EVERY_BYTES = 16 * 1024 * 1024;
+
+export interface BackupOptions {
+  /** No one else writes meanwhile (the caller holds the data dir's lock): the database may be reopened. */
+  exclusive?: boolean;
+}
+
+type RawIterator = { nextv(n: number): Promise<Array<[Buffer, Buffer]>>; close(): Promise<void> };
+
+/**
+ * Writes a consistent backup of an open database to `file` and checks it: from one LevelDB snapshot, or —
+ * `exclusive` — in pieces with a reopen between them (nothing changes meanwhile, so the pieces are one
+ * moment too).
+ */
+export async function backupDatabase(database: Database, file: string, header: Omit<ArchiveHeader, 'format' | 'createdAt' | 'dataDir'> = {}, options: BackupOptions = {}): Promise<BackupReport> {
   const started = performance.now();
   const target = path.resolve(file);
   if (fs.existsSync(target) && fs.statSync(target).isDirectory()) throw new Error(`${target} is a directory; give the name of the backup file to write`);
-  const snapshot = database.db.snapshot();
+  const snapshot = options.exclusive ? undefined : database.db.snapshot();
   const writer = new ArchiveWriter(target, { format: 1, createdAt: new Date().toISOString(), dataDir: database.dataDir, ...header });
   const messagePrefix = Buffer.from(database.sub.message.prefix);
   let messages = 0;
   let summary: ArchiveSummary;
   try {
-    const iterator = database.db.iterator({ keyEncoding: 'buffer', valueEncoding: 'buffer', snapshot } as never) as unknown as {
-      nextv(n: number): Promise<Array<[Buffer, Buffer]>>;
-      close(): Promise<void>;
-    };
-    try {
-      for (;;) {
-        const entries = await iterator.nextv(READ_BATCH);
-        if (entries.length === 0) break;
-        for (const [key, value] of entries) {
-          if (key.length >= messagePrefix.length && key.subarray(0, messagePrefix.length).equals(messagePrefix)) messages++;
-          const behind = writer.add(key, value);
-          if (behind) await behind;
+    let after: Buffer | undefined;
+    for (let done = false; !done; ) {
+      const range = after ? { gt: after } : {};
+      const iterator = database.db.iterator({ keyEncoding: 'buffer', valueEncoding: 'buffer', ...(snapshot ? { snapshot } : {}), ...range } as never) as unknown as RawIterator;
+      let read = 0;
+      try {
+        for (;;) {
+          const entries = await iterator.nextv(READ_BATCH);
+          if (entries.length === 0) {
+            done = true;
+            break;
+          }
+          for (const [key, value] of entries) {
+            if (key.length >= messagePrefix.length && key.subarray(0, messagePrefix.length).equals(messagePrefix)) messages++;
+            const behind = writer.add(key, value);
+            if (behind) await behind;
+            read += key.length + value.length;
+            after = key;
+          }
+          if (options.exclusive && read >= RELEASE_TABLES_EVERY_BYTES) break;
         }
+      } finally {
+        await iterator.close();
       }
-    } finally {
-      await iterator.close();
+      if (!done) await database.reopen();
     }
     summary = await writer.finish();
   } catch (err) {
     await writer.abort();
     throw err;
   } finally {
-    await snapshot.close();
+    await snapshot?.close();
   }
   // Read back from the disk: a backup that cannot be restored is worse than none, because it is trusted.
   const check = await readArchive(target, () => undefined, () => undefined);

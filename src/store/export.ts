@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
+import { RELEASE_TABLES_EVERY_BYTES } from './backup.js';
 import { StoreError } from './errors.js';
 import { maildirFileName, maildirFolderDir, maildirInfo, MaildirKeywords } from './formats/maildir.js';
 import { encodeMboxEntry } from './formats/mbox.js';
@@ -30,6 +31,11 @@ export interface ExportOptions {
   mailbox?: string;
   /** Only this account; by default every account (in a directory each when there are several). */
   account?: string;
+  /**
+   * This process has the store to itself (no daemon): LevelDB is reopened now and then to unmap the table
+   * files read so far (their pages count in the RSS, see backup.ts).
+   */
+  exclusive?: boolean;
   onProgress?: (done: number) => void;
 }
 
@@ -67,11 +73,10 @@ export async function exportStore(store: Store, dir: string, options: ExportOpti
     const base = accounts.length > 1 ? path.join(root, account) : root;
     for (const mailbox of mailboxes) {
       report.mailboxes++;
-      const messages = await store.listMessages(mailbox.id);
-      // A copy: the live list may change while we write.
-      const list = [...messages];
-      if (options.format === 'maildir') await exportMaildirFolder(store, base, mailbox, list, report, options);
-      else await exportMboxFolder(store, base, mailbox, list, report, options);
+      // Read from disk a batch at a time (a big mailbox's list is not kept in memory for this).
+      const batches = store.streamMessages(mailbox.id);
+      if (options.format === 'maildir') await exportMaildirFolder(store, base, mailbox, batches, report, options);
+      else await exportMboxFolder(store, base, mailbox, batches, report, options);
     }
   }
   report.seconds = (performance.now() - started) / 1000;
@@ -89,13 +94,22 @@ async function readMessage(store: Store, mailbox: MailboxRecord, message: Messag
   }
 }
 
-async function progress(report: ExportReport, options: ExportOptions): Promise<void> {
+/** Bytes read since LevelDB was last reopened (exclusive exports), per export. */
+const readSinceRelease = new WeakMap<ExportReport, number>();
+
+async function progress(store: Store, report: ExportReport, options: ExportOptions, bytes: number): Promise<void> {
+  const read = (readSinceRelease.get(report) ?? 0) + bytes;
+  readSinceRelease.set(report, read);
+  if (options.exclusive && read >= RELEASE_TABLES_EVERY_BYTES) {
+    readSinceRelease.set(report, 0);
+    await store.releaseTables();
+  }
   if (report.messages % YIELD_EVERY !== 0) return;
   options.onProgress?.(report.messages);
   await yieldToEvents();
 }
 
-async function exportMaildirFolder(store: Store, base: string, mailbox: MailboxRecord, messages: MessageRecord[], report: ExportReport, options: ExportOptions): Promise<void> {
+async function exportMaildirFolder(store: Store, base: string, mailbox: MailboxRecord, batches: AsyncIterable<MessageRecord[]>, report: ExportReport, options: ExportOptions): Promise<void> {
   const levels = options.mailbox !== undefined ? ['INBOX'] : mailbox.name.split(HIERARCHY_DELIMITER);
   const dir = path.join(base, maildirFolderDir(levels));
   for (const sub of ['cur', 'new', 'tmp']) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
@@ -104,7 +118,7 @@ async function exportMaildirFolder(store: Store, base: string, mailbox: MailboxR
   const keywords = new MaildirKeywords();
   const host = os.hostname().split('.')[0] || 'localhost';
   const uidlist: string[] = [];
-  for (const message of messages) {
+  for await (const batch of batches) for (const message of batch) {
     const raw = await readMessage(store, mailbox, message, report);
     if (!raw) continue;
     const { info, dropped } = maildirInfo(message.flags, keywords);
@@ -120,7 +134,7 @@ async function exportMaildirFolder(store: Store, base: string, mailbox: MailboxR
     uidlist.push(`${message.uid} :${name.replace(/:2,.*$/, '')}`);
     report.messages++;
     report.bytes += raw.length;
-    await progress(report, options);
+    await progress(store, report, options, raw.length);
   }
   const keywordText = keywords.serialize();
   if (keywordText) fs.writeFileSync(path.join(dir, 'dovecot-keywords'), keywordText, { mode: 0o600 });
@@ -134,7 +148,7 @@ function mboxFile(base: string, levels: string[]): string {
   return path.join(base, ...levels.slice(0, -1).map((level) => `${safe(level)}.sbd`), safe(levels[levels.length - 1]));
 }
 
-async function exportMboxFolder(store: Store, base: string, mailbox: MailboxRecord, messages: MessageRecord[], report: ExportReport, options: ExportOptions): Promise<void> {
+async function exportMboxFolder(store: Store, base: string, mailbox: MailboxRecord, batches: AsyncIterable<MessageRecord[]>, report: ExportReport, options: ExportOptions): Promise<void> {
   const levels = options.mailbox !== undefined ? [mailbox.name.split(HIERARCHY_DELIMITER).pop()!] : mailbox.name.split(HIERARCHY_DELIMITER);
   const file = mboxFile(base, levels);
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -149,14 +163,14 @@ async function exportMboxFolder(store: Store, base: string, mailbox: MailboxReco
     out.once('error', reject);
   });
   try {
-    for (const message of messages) {
+    for await (const batch of batches) for (const message of batch) {
       const raw = await readMessage(store, mailbox, message, report);
       if (!raw) continue;
       const entry = encodeMboxEntry(raw, { flags: message.flags, internalDate: message.internalDate, sender: envelopeSender(raw) });
       if (!out.write(entry)) await new Promise<void>((resolve) => out.once('drain', resolve));
       report.messages++;
       report.bytes += raw.length;
-      await progress(report, options);
+      await progress(store, report, options, raw.length);
     }
   } finally {
     out.end();

@@ -234,6 +234,12 @@ export class Store {
     return (await this.messages.list(mailboxId)).all();
   }
 
+  /** The messages of a mailbox, read a batch at a time and not kept in memory (export). */
+  streamMessages(mailboxId: number): AsyncGenerator<MessageRecord[]> {
+    this.mailboxes.require(mailboxId);
+    return this.messages.stream(mailboxId);
+  }
+
   /** The raw bytes of a message, exactly as received. */
   getBlob(blobId: string): Promise<Buffer> {
     return this.blobs.get(blobId);
@@ -418,9 +424,23 @@ export class Store {
     return verifyDatabase(this.database, options);
   }
 
-  /** `hotbridge backup FILE` of the open store: one snapshot, one archive, read back before it returns. */
-  backup(file: string, header: { hotbridge?: string } = {}): Promise<BackupReport> {
-    return backupDatabase(this.database, file, header);
+  /**
+   * `hotbridge backup FILE` of the open store: one archive of one moment, read back before it returns.
+   * `exclusive`: this process has the store to itself (no daemon), so the database may be reopened on the
+   * way to keep the memory small (backup.ts); never while the daemon serves from it.
+   */
+  backup(file: string, header: { hotbridge?: string } = {}, options: { exclusive?: boolean } = {}): Promise<BackupReport> {
+    if (!options.exclusive) return backupDatabase(this.database, file, header);
+    return this.queue.run(() => backupDatabase(this.database, file, header, { exclusive: true }), { durable: false });
+  }
+
+  /**
+   * Closes and reopens LevelDB, which unmaps the table files it has read (they count in the RSS): for
+   * one-pass readers that have the store to themselves (export with the daemon stopped). Under the write
+   * queue; no read may be under way.
+   */
+  releaseTables(): Promise<void> {
+    return this.queue.run(() => this.database.reopen(), { durable: false });
   }
 
   /**

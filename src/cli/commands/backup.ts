@@ -13,7 +13,7 @@ export async function runBackup(options: { config?: string; file: string; out: N
   const config = loadConfigOrExplain(options.config);
   const file = path.resolve(options.file);
   let report = await viaDaemon<BackupReport>(config, 'backup', { file });
-  if (report === undefined) report = await withOpenStore(config, 'backup', (store) => store.backup(file, { hotbridge: VERSION }));
+  if (report === undefined) report = await withOpenStore(config, 'backup', (store) => store.backup(file, { hotbridge: VERSION }, { exclusive: true }));
   options.out.write(`Backup written and checked: ${report.file} (${report.messages} messages, ${report.entries} entries, ${megabytes(report.bytes)}, ${report.seconds.toFixed(1)} s).\n`);
   options.out.write(`Put it back with: hotbridge restore ${report.file}\n`);
   return 0;

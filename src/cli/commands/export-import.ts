@@ -15,7 +15,7 @@ export async function runExport(options: { config?: string; dir: string; format:
   const body = { dir, format: options.format, ...(options.mailbox ? { mailbox: options.mailbox } : {}), ...(account ? { account } : {}) };
   let report: ExportReport;
   try {
-    report = (await viaDaemon<ExportReport>(config, 'export', body)) ?? (await withOpenStore(config, 'export', (store) => exportStore(store, dir, body)));
+    report = (await viaDaemon<ExportReport>(config, 'export', body)) ?? (await withOpenStore(config, 'export', (store) => exportStore(store, dir, { ...body, exclusive: true })));
   } catch (err) {
     if (err instanceof StoreError || (err instanceof Error && /not empty/.test(err.message))) throw new UserError(`cannot export: ${err.message}`, 1);
     throw err;
