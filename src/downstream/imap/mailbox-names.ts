@@ -4,6 +4,7 @@
  */
 import { HIERARCHY_DELIMITER } from '../../store/index.js';
 import { ImapError } from './errors.js';
+import { WildcardPattern } from './wildcard.js';
 import { encodeMailboxName } from './wire/mutf7.js';
 
 /** The hierarchy delimiter, "/" (the store's). */
@@ -41,23 +42,14 @@ export function ancestorsOf(name: string): string[] {
 
 /**
  * A matcher for a LIST pattern (RFC 3501 §6.3.8). The reference is prefixed to the pattern; INBOX
- * at the start of the pattern matches case-insensitively.
+ * at the start of the pattern matches case-insensitively. The pattern is matched by hand in linear
+ * steps (wildcard.ts), never turned into a regular expression.
  */
 export function listMatcher(reference: string, pattern: string): (name: string) => boolean {
   let full = pattern.startsWith(DELIMITER) && reference.endsWith(DELIMITER) ? reference + pattern.slice(1) : reference + pattern;
   full = canonicalName(full);
-  let source = '^';
-  for (const char of full) {
-    if (char === '*') source += '.*';
-    else if (char === '%') source += `[^${escapeRegExp(DELIMITER)}]*`;
-    else source += escapeRegExp(char);
-  }
-  const regex = new RegExp(source + '$', 's');
-  return (name) => regex.test(name);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const compiled = new WildcardPattern(full, DELIMITER);
+  return (name) => compiled.test(name);
 }
 
 /** A mailbox name as a quoted string on the wire (modified UTF-7 is printable ASCII, so quoting always works). */
