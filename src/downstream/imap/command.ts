@@ -7,6 +7,7 @@
 import type { Logger } from '../../runtime/logger.js';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { SecureContext } from 'node:tls';
+import type { TimeSlice } from '../../runtime/time-slice.js';
 import type { MailStore } from './backend.js';
 import type { ResponseOutput } from './output.js';
 import type { RecentTracker } from './recent.js';
@@ -47,6 +48,8 @@ export interface CommandContext {
   readonly server: ServerContext;
   /** Untagged responses go here. */
   readonly out: ResponseOutput;
+  /** The connection's turn on the event loop: loops over many messages yield when it is used up. */
+  readonly slice: TimeSlice;
   /** The capability list for the session's current state (CAPABILITY, the LOGIN response code). */
   capabilities(): string;
   /** Sends `+ text` and flushes (AUTHENTICATE challenges, IDLE's "+ idling"). */

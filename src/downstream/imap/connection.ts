@@ -7,6 +7,7 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import { StoreError } from '../../store/index.js';
+import { TimeSlice } from '../../runtime/time-slice.js';
 import { capabilityList } from './capabilities.js';
 import type { CommandContext, ContinuationReply, ServerContext } from './command.js';
 import { findCommand } from './commands/index.js';
@@ -77,6 +78,12 @@ export class ImapConnection {
    * client trickling a byte now and then must not hold an anonymous session (and its buffers) forever.
    */
   private readonly loginDeadline: number;
+  /**
+   * This connection's turn on the event loop. Pipelined commands that need no I/O (20,000 `UID FETCH n
+   * FLAGS` in one packet) would otherwise run back to back on resolved promises and hold every other
+   * client up for seconds; between commands the connection lets the others in once its slice is used.
+   */
+  private readonly slice = new TimeSlice();
   private resolveClosed!: () => void;
   /** Resolves once the socket is closed. */
   readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
@@ -194,6 +201,7 @@ export class ImapConnection {
           this.closeWithBye('Autologout; idle for too long');
           break;
         }
+        if (this.slice.due()) await this.slice.yield();
         await this.handleEvent(event);
         // The reader sees the next command's literal announcements only after this one is done.
         this.reader.setMaxLiteralBytes(this.literalLimit());
@@ -251,6 +259,7 @@ export class ImapConnection {
       session: this.session,
       server: this.server,
       out: this.out,
+      slice: this.slice,
       capabilities: () => capabilityList(this.session, this.server),
       sendContinuation: (text) => {
         this.out.write(`+ ${text}\r\n`);
@@ -393,7 +402,7 @@ export class ImapConnection {
     const view = this.session.view;
     if (!view) return;
     const qresync = this.session.enabled.has('QRESYNC');
-    await view.sync(this.out, { expunges, modseq: this.session.condstore, vanished: qresync });
+    await view.sync(this.out, { expunges, modseq: this.session.condstore, vanished: qresync, slice: this.slice });
     if (view.wasDeleted) {
       this.closeWithBye('The selected mailbox was deleted by another session');
       return;

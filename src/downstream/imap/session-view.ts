@@ -15,6 +15,7 @@ import { ImapError } from './errors.js';
 import { formatFlags, isKeyword, mayCreateKeywords, SYSTEM_FLAGS } from './flags.js';
 import type { ResponseOutput } from './output.js';
 import type { RecentTracker } from './recent.js';
+import { TimeSlice } from '../../runtime/time-slice.js';
 import { formatSequenceSet, largestExplicit, resolveSequenceSet, STAR, type SequenceSet } from './wire/sequence-set.js';
 
 /** What SessionView.sync() may send now. */
@@ -25,6 +26,8 @@ export interface SyncOptions {
   vanished?: boolean;
   /** CONDSTORE is enabled: flag updates carry MODSEQ (RFC 7162 §3.1.4). */
   modseq?: boolean;
+  /** The connection's turn on the event loop: 50,000 EXPUNGE lines are written in turns. */
+  slice?: TimeSlice;
 }
 
 /** One session's view of its selected mailbox: its sequence numbers, \Recent set and pending updates. */
@@ -58,7 +61,7 @@ export class SessionView {
   ) {}
 
   /** Selects a mailbox: loads its messages and claims its \Recent messages unless read-only. */
-  static async open(store: MailStore, recent: RecentTracker, mailbox: MailboxRecord, readOnly: boolean): Promise<SessionView> {
+  static async open(store: MailStore, recent: RecentTracker, mailbox: MailboxRecord, readOnly: boolean, slice = new TimeSlice()): Promise<SessionView> {
     const view = new SessionView(store, recent, mailbox.id, readOnly);
     // Subscribe before loading, so nothing committed in between is missed.
     view.unsubscribe = store.changes.subscribe((change) => view.onChange(change));
@@ -71,8 +74,11 @@ export class SessionView {
     // Changes heard while loading stay noted: a message added after the list was taken would
     // otherwise never be announced. A note about something the list already has is harmless.
     view.latestModseq = Math.max(view.latestModseq, view.mailbox.highestModseq);
-    view.claimRecent(view.records);
-    for (const record of view.records) view.noteKeywords(record.flags);
+    await view.claimRecent(view.records, slice);
+    for (const record of view.records) {
+      if (slice.due()) await slice.yield();
+      view.noteKeywords(record.flags);
+    }
     view.keywordsChanged = false;
     return view;
   }
@@ -293,11 +299,14 @@ export class SessionView {
     }
   }
 
-  private claimRecent(records: readonly MessageRecord[]): void {
+  private async claimRecent(records: readonly MessageRecord[], slice: TimeSlice): Promise<void> {
     if (records.length === 0) return;
     const highest = records[records.length - 1].uid;
     const claimedBefore = this.readOnly ? this.recent.claimedUpTo(this.mailboxId) : this.recent.claim(this.mailboxId, highest);
-    for (let i = records.length - 1; i >= 0 && records[i].uid > claimedBefore; i--) this.recentUids.add(records[i].uid);
+    for (let i = records.length - 1; i >= 0 && records[i].uid > claimedBefore; i--) {
+      if (slice.due()) await slice.yield();
+      this.recentUids.add(records[i].uid);
+    }
   }
 
   /**
@@ -306,7 +315,8 @@ export class SessionView {
    */
   async sync(out: ResponseOutput, options: SyncOptions): Promise<void> {
     if (!this.hasPending()) return;
-    if (options.expunges && this.expunged.size > 0) this.sendExpunges(out, options.vanished === true);
+    const slice = options.slice ?? new TimeSlice();
+    if (options.expunges && this.expunged.size > 0) await this.sendExpunges(out, options.vanished === true, slice);
     // Taken before the list is read: news that arrive meanwhile are noted again, not lost.
     const announceNew = this.hasNew;
     this.hasNew = false;
@@ -319,11 +329,12 @@ export class SessionView {
       const added = current.slice(start).filter((record) => !this.expunged.has(record.uid));
       if (added.length > 0) {
         for (const record of added) {
+          if (slice.due()) await slice.yield();
           this.records.push(record);
           this.noteKeywords(record.flags);
           this.flagsChanged.delete(record.uid);
         }
-        this.claimRecent(added);
+        await this.claimRecent(added, slice);
         if (this.keywordsChanged) this.sendFlags(out);
         out.untagged(`${this.records.length} EXISTS`);
         out.untagged(`${this.recentUids.size} RECENT`);
@@ -334,6 +345,9 @@ export class SessionView {
       const uids = [...this.flagsChanged.keys()].sort((a, b) => a - b);
       this.flagsChanged.clear();
       for (const uid of uids) {
+        // Only turns, no waiting for the socket here: IDLE checks what its client leaves unread before
+        // each sync (connection.ts idleOutputDrains), and a command waits for the output after its reply.
+        if (slice.due()) await slice.yield();
         const seq = this.seqOf(uid);
         if (seq === 0 || this.expunged.has(uid)) continue;
         const fresh = findByUid(current, uid);
@@ -357,13 +371,17 @@ export class SessionView {
   }
 
   /** EXPUNGE responses in ascending order, each number already reduced by the ones before it (§7.4.1). */
-  private sendExpunges(out: ResponseOutput, vanished: boolean): void {
+  private async sendExpunges(out: ResponseOutput, vanished: boolean, slice: TimeSlice): Promise<void> {
     const gone: number[] = [];
     const kept: MessageRecord[] = [];
     let removedSoFar = 0;
+    // The expunges are taken now: any that arrive while this runs wait for the next sync.
+    const expunged = new Map(this.expunged);
+    this.expunged.clear();
     for (let i = 0; i < this.records.length; i++) {
+      if (slice.due()) await slice.yield();
       const record = this.records[i];
-      if (!this.expunged.has(record.uid)) {
+      if (!expunged.has(record.uid)) {
         kept.push(record);
         continue;
       }
@@ -375,7 +393,6 @@ export class SessionView {
     }
     if (vanished && gone.length > 0) out.untagged(`VANISHED ${formatSequenceSet(gone)}`);
     this.records = kept;
-    this.expunged.clear();
   }
 }
 
