@@ -20,6 +20,7 @@ import { acquireInstanceLock } from './instance-lock.js';
 import { usableListen } from './listen-probe.js';
 import { LocalAuthenticator } from '../runtime/local-auth.js';
 import type { Logger } from '../runtime/logger.js';
+import { EventLoopDelayMonitor } from '../runtime/event-loop-delay.js';
 import { StatusBoard } from '../runtime/status-board.js';
 import { startStatusEndpoint, type StatusEndpoint } from './status-endpoint.js';
 import { startStatusHttp } from './status-http.js';
@@ -46,6 +47,8 @@ function localTls(listen: ListenAddress[], certFile: string | undefined, keyFile
 
 export class Daemon {
   readonly status = new StatusBoard();
+  /** How long the one event loop was held up (issue 11: no command may block it); shown in the status. */
+  private readonly loopDelay = new EventLoopDelayMonitor();
   private readonly accounts = new Map<string, AccountRuntime>();
   private imap?: ImapServer;
   private smtp?: SubmissionServer;
@@ -248,8 +251,9 @@ export class Daemon {
             })),
         },
       })),
+      eventLoop: this.loopDelay.snapshot(),
       listeners: {
-        imap: { addresses: this.imap?.addresses() ?? [], connections: this.imap?.connectionCount() ?? 0 },
+        imap: { addresses: this.imap?.addresses() ?? [], connections: this.imap?.connectionCount() ?? 0, ...(this.imap?.counters() ?? {}) },
         smtp: { addresses: this.smtp?.addresses() ?? [], connections: this.smtp?.connectionCount() ?? 0 },
       },
     };
@@ -267,6 +271,7 @@ export class Daemon {
       await this.statusHttp?.close();
       await this.store.close();
       await this.releaseLock();
+      this.loopDelay.stop();
       this.logger.info('hotbridge stopped');
     })();
     return this.stopping;

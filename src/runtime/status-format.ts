@@ -1,5 +1,6 @@
 /** Turns the daemon's status snapshot into the few lines a person wants to read. */
 import { formatDuration } from '../config/units.js';
+import type { LoopDelaySnapshot } from './event-loop-delay.js';
 
 export interface StatusSnapshot {
   daemon: { pid: number; version: string; startedAt: string; dataDir: string; config: string };
@@ -11,7 +12,12 @@ export interface StatusSnapshot {
     pop3: Record<string, unknown>;
     outbox: Record<string, unknown> & { queued?: Array<Record<string, unknown>> };
   }>;
-  listeners: { imap: { addresses: Array<{ host: string; port: number }>; connections: number }; smtp: { addresses: Array<{ host: string; port: number }>; connections?: number } };
+  listeners: {
+    imap: { addresses: Array<{ host: string; port: number }>; connections: number; closedForBadCommands?: number };
+    smtp: { addresses: Array<{ host: string; port: number }>; connections?: number };
+  };
+  /** Absent from daemons older than issue 11. */
+  eventLoop?: LoopDelaySnapshot;
 }
 
 function when(value: unknown, now: number): string {
@@ -28,8 +34,13 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
   const lines: string[] = [];
   const { daemon, listeners } = snapshot;
   lines.push(`hotbridge ${daemon.version}, pid ${daemon.pid}, up ${when(daemon.startedAt, now).replace(' ago', '')}`);
-  lines.push(`  IMAP: ${listeners.imap.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.imap.connections} connected)`);
+  const badClosed = listeners.imap.closedForBadCommands ? `; ${listeners.imap.closedForBadCommands} closed after too many bad commands` : '';
+  lines.push(`  IMAP: ${listeners.imap.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.imap.connections} connected${badClosed})`);
   lines.push(`  SMTP: ${listeners.smtp.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.smtp.connections ?? 0} connected)`);
+  if (snapshot.eventLoop) {
+    const { lastMinute, sinceStart } = snapshot.eventLoop;
+    lines.push(`  event loop delay: p99 ${lastMinute.p99Ms} ms, max ${lastMinute.maxMs} ms in the last minute; max ${sinceStart.maxMs} ms since start`);
+  }
   for (const account of snapshot.accounts) {
     const pop3 = account.pop3;
     lines.push('');

@@ -26,6 +26,14 @@ export interface ServerContext {
   tls?: SecureContext;
   /** IDLE timing (RFC 2177 §3). */
   idle: IdleTiming;
+  /** What the server counts for the status (hotbridge status --json, /metrics). */
+  counters: ImapCounters;
+}
+
+/** Events the IMAP server counts since it started. */
+export interface ImapCounters {
+  /** Sessions ended with BYE after too many BAD commands in a row (connection.ts). */
+  closedForBadCommands: number;
 }
 
 /** How IDLE keeps a connection alive and when it gives up. */
