@@ -316,7 +316,11 @@ export class SessionView {
   async sync(out: ResponseOutput, options: SyncOptions): Promise<void> {
     if (!this.hasPending()) return;
     const slice = options.slice ?? new TimeSlice();
+    const recentBefore = this.recentUids.size;
     if (options.expunges && this.expunged.size > 0) await this.sendExpunges(out, options.vanished === true, slice);
+    // An expunge that took \Recent messages lowers the count: say so, as Dovecot does (RFC 3501 §7.3.2
+    // lets RECENT come with any update); new messages below say it anyway.
+    let recentToSay = this.recentUids.size !== recentBefore;
     // Taken before the list is read: news that arrive meanwhile are noted again, not lost.
     const announceNew = this.hasNew;
     this.hasNew = false;
@@ -338,8 +342,10 @@ export class SessionView {
         if (this.keywordsChanged) this.sendFlags(out);
         out.untagged(`${this.records.length} EXISTS`);
         out.untagged(`${this.recentUids.size} RECENT`);
+        recentToSay = false;
       }
     }
+    if (recentToSay) out.untagged(`${this.recentUids.size} RECENT`);
     if (this.keywordsChanged) this.sendFlags(out);
     if (this.flagsChanged.size > 0) {
       const uids = [...this.flagsChanged.keys()].sort((a, b) => a - b);
