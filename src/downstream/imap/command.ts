@@ -58,6 +58,8 @@ export interface CommandContext {
   readonly out: ResponseOutput;
   /** The connection's turn on the event loop: loops over many messages yield when it is used up. */
   readonly slice: TimeSlice;
+  /** Aborts when the client's connection is gone (not at a half-close: the client still reads then). */
+  readonly connectionClosed: AbortSignal;
   /** The capability list for the session's current state (CAPABILITY, the LOGIN response code). */
   capabilities(): string;
   /** Sends `+ text` and flushes (AUTHENTICATE challenges, IDLE's "+ idling"). */
