@@ -83,5 +83,13 @@ done
 
 status=0
 "$TOOLS/conformance.sh" "$imap" "$user" "$password" || status=$?
-kill -0 "$daemon" 2>/dev/null || { echo "imaptest-conformance: the daemon died during the run" >&2; tail -20 "$tmp/daemon.log" >&2; status=1; }
+kill -0 "$daemon" 2>/dev/null || { echo "imaptest-conformance: the daemon died during the run" >&2; tail -20 "$tmp/daemon.log" >&2; exit 1; }
+# What the run cost the daemon's event loop (issue 11), from its own status.
+node "$ROOT/bin/hotbridge.js" status --json --config "$tmp/config.toml" 2>/dev/null | node -e '
+  let text = ""; process.stdin.on("data", (c) => (text += c)).on("end", () => {
+    try {
+      const { sinceStart } = JSON.parse(text).eventLoop;
+      console.log(`imaptest-conformance: daemon event loop delay during the run: p99 ${sinceStart.p99Ms} ms, max ${sinceStart.maxMs} ms`);
+    } catch { /* an older daemon without the figures */ }
+  });' || true
 exit "$status"
