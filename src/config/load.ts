@@ -8,7 +8,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { DEFAULT_AUTHORITY, OUTLOOK_SCOPES, PRESETS, presetForAddress, type ServerPreset } from './presets.js';
 import { configSchema, LISTEN_PATTERN, type RawAccount, type RawConfig } from './schema.js';
-import type { AccountAuth, AccountConfig, HotbridgeConfig, ListenAddress, UpstreamServer } from './types.js';
+import type { AccountAuth, AccountConfig, HotbridgeConfig, ListenAddress, LocalTls, TlsMinVersion, UpstreamServer } from './types.js';
 import { parseDuration, parseSize } from './units.js';
 import { defaultDataDir } from './paths.js';
 import { isLoopbackHost } from './loopback.js';
@@ -17,6 +17,7 @@ export { isLoopbackHost } from './loopback.js';
 
 export const DEFAULT_IMAP_LISTEN = ['127.0.0.1:1143', '[::1]:1143'];
 export const DEFAULT_SMTP_LISTEN = ['127.0.0.1:1025', '[::1]:1025'];
+export const DEFAULT_POP3_LISTEN = ['127.0.0.1:1110', '[::1]:1110'];
 export const DEFAULT_MAX_MESSAGE_SIZE = 35 * 1024 * 1024;
 
 /** A config that cannot be used; `problems` holds one line per problem. */
@@ -150,6 +151,20 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
   };
 }
 
+type RawLocalTls = { tls_cert?: string; tls_key?: string; tls_listen?: string[]; tls_min_version?: TlsMinVersion; allow_plaintext_lan?: boolean };
+
+/** The TLS settings of one listener table; a certificate needs its key and the other way round. */
+function localTls(raw: RawLocalTls | undefined, table: string, baseDir: string, problems: string[]): LocalTls {
+  if ((raw?.tls_cert === undefined) !== (raw?.tls_key === undefined)) problems.push(`${table}.${raw?.tls_cert ? 'tls_key' : 'tls_cert'}: tls_cert and tls_key go together`);
+  return {
+    certFile: raw?.tls_cert ? path.resolve(baseDir, raw.tls_cert) : undefined,
+    keyFile: raw?.tls_key ? path.resolve(baseDir, raw.tls_key) : undefined,
+    tlsListen: (raw?.tls_listen ?? []).map(parseListen),
+    tlsMinVersion: raw?.tls_min_version ?? 'TLSv1.2',
+    allowPlaintextLan: raw?.allow_plaintext_lan ?? false,
+  };
+}
+
 /** Checks an already-parsed TOML document; `file` is only used in messages and to resolve relative paths. */
 export function resolveConfig(document: unknown, file: string): HotbridgeConfig {
   const parsed = configSchema.safeParse(document);
@@ -165,6 +180,9 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
     if (seen.has(account.address)) problems.push(`accounts[${index}].address: ${account.address} is listed twice`);
     seen.add(account.address);
   });
+  const imapTls = localTls(raw.imap, 'imap', baseDir, problems);
+  const smtpTls = localTls(raw.smtp, 'smtp', baseDir, problems);
+  const pop3Tls = localTls(raw.pop3, 'pop3', baseDir, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
   return {
     file,
@@ -175,16 +193,21 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
       maxLiteralBytes: raw.imap?.max_literal_size !== undefined ? parseSize(raw.imap.max_literal_size)! : parseSize(raw.smtp?.max_message_size ?? DEFAULT_MAX_MESSAGE_SIZE)!,
       maxConnectionsPerAddress: raw.imap?.max_connections_per_address ?? 50,
       maxConnections: raw.imap?.max_connections ?? 500,
-      certFile: raw.imap?.tls_cert ? path.resolve(baseDir, raw.imap.tls_cert) : undefined,
-      keyFile: raw.imap?.tls_key ? path.resolve(baseDir, raw.imap.tls_key) : undefined,
+      ...imapTls,
     },
     smtp: {
       listen: raw.smtp?.listen ? raw.smtp.listen.map(parseListen) : DEFAULT_SMTP_LISTEN.map(defaultListen),
       maxMessageBytes: raw.smtp?.max_message_size !== undefined ? parseSize(raw.smtp.max_message_size)! : DEFAULT_MAX_MESSAGE_SIZE,
-      certFile: raw.smtp?.tls_cert ? path.resolve(baseDir, raw.smtp.tls_cert) : undefined,
-      keyFile: raw.smtp?.tls_key ? path.resolve(baseDir, raw.smtp.tls_key) : undefined,
+      ...smtpTls,
+    },
+    pop3: {
+      listen: raw.pop3?.listen ? raw.pop3.listen.map(parseListen) : DEFAULT_POP3_LISTEN.map(defaultListen),
+      maxConnectionsPerAddress: raw.pop3?.max_connections_per_address ?? 20,
+      maxConnections: raw.pop3?.max_connections ?? 200,
+      ...pop3Tls,
     },
     status: { listen: (raw.status?.listen ?? []).map(parseListen) },
+    ...(raw.allowed_networks ? { allowedNetworks: raw.allowed_networks } : {}),
     accounts,
   };
 }

@@ -11,7 +11,9 @@ export interface StatusSnapshot {
     pop3: Record<string, unknown>;
     outbox: Record<string, unknown> & { queued?: Array<Record<string, unknown>> };
   }>;
-  listeners: { imap: { addresses: Array<{ host: string; port: number }>; connections: number }; smtp: { addresses: Array<{ host: string; port: number }>; connections?: number } };
+  listeners: { imap: { addresses: Array<{ host: string; port: number }>; connections: number }; smtp: { addresses: Array<{ host: string; port: number }>; connections?: number };
+    pop3?: { addresses: Array<{ host: string; port: number; tls?: string }>; connections?: number; sessions?: number };
+  };
 }
 
 function when(value: unknown, now: number): string {
@@ -30,6 +32,10 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
   lines.push(`hotbridge ${daemon.version}, pid ${daemon.pid}, up ${when(daemon.startedAt, now).replace(' ago', '')}`);
   lines.push(`  IMAP: ${listeners.imap.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.imap.connections} connected)`);
   lines.push(`  SMTP: ${listeners.smtp.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.smtp.connections ?? 0} connected)`);
+  if (listeners.pop3) {
+    const addresses = listeners.pop3.addresses.map((a) => `${hostPort(a)}${a.tls ? ' (TLS)' : ''}`).join(', ') || 'not listening';
+    lines.push(`  POP3: ${addresses} (${listeners.pop3.connections ?? 0} connected, ${listeners.pop3.sessions ?? 0} sessions since start)`);
+  }
   for (const account of snapshot.accounts) {
     const pop3 = account.pop3;
     lines.push('');

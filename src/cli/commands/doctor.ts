@@ -69,6 +69,10 @@ export async function runDoctor(o: { config?: string; out: NodeJS.WritableStream
   const listeners: Array<[string, string, ListenAddress[]]> = [
     ['IMAP', '[imap] listen', config.imap.listen],
     ['SMTP', '[smtp] listen', config.smtp.listen],
+    ['POP3', '[pop3] listen', config.pop3.listen],
+    ['IMAPS', '[imap] tls_listen', config.imap.tlsListen],
+    ['POP3S', '[pop3] tls_listen', config.pop3.tlsListen],
+    ['SMTPS', '[smtp] tls_listen', config.smtp.tlsListen],
     ['status page', '[status] listen', config.status.listen],
   ];
   for (const [what, key, addresses] of listeners) {

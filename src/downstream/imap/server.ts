@@ -6,7 +6,8 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { ListenAddress } from '../../config/types.js';
+import type { ListenAddress, TlsMinVersion } from '../../config/types.js';
+import { secureContext } from '../../runtime/tls-material.js';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { Store } from '../../store/index.js';
@@ -31,8 +32,17 @@ export interface ImapServerOptions {
   maxConnectionsPerAddress: number;
   /** Connections open at once from all addresses together; default 500. */
   maxConnections?: number;
-  /** Required by the caller when listening on a non-loopback address: then STARTTLS, LOGINDISABLED before it. */
-  tls?: { cert: Buffer; key: Buffer };
+  /**
+   * A certificate turns on STARTTLS (and LOGINDISABLED before it on non-loopback addresses) and allows
+   * implicit-TLS listeners; minVersion defaults to TLSv1.2 (see runtime/tls-material.ts for TLSv1).
+   */
+  tls?: { cert: Buffer; key: Buffer; minVersion?: TlsMinVersion };
+  /** IMAPS (RFC 8314 implicit TLS, port 993 style) addresses; they need `tls`. */
+  tlsListen?: ListenAddress[];
+  /** Plaintext logins on non-loopback addresses without TLS (`allow_plaintext_lan`). */
+  allowPlaintextLan?: boolean;
+  /** Whether a client address may connect at all (allowed_networks), checked before the greeting. */
+  admit?: (remoteAddress: string | undefined) => boolean;
   /** Autologout; defaults 60 s before login, 30 min after (RFC 3501 §5.4). */
   idleTimeoutMs?: { unauthenticated: number; authenticated: number };
   /**
@@ -87,7 +97,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     recent: new RecentTracker(mailboxes),
     maxLiteralBytes: options.maxLiteralBytes,
     idle: { ...DEFAULT_IDLE, ...options.idle },
-    ...(options.tls ? { tls: tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key }) } : {}),
+    ...(options.tls ? { tls: secureContext({ ...options.tls, origin: 'imap' }, options.tls.minVersion ?? 'TLSv1.2') } : {}),
   };
   const timeouts = options.idleTimeoutMs ?? DEFAULT_TIMEOUTS;
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
@@ -101,8 +111,12 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     setTimeout(() => socket.destroy(), STOP_GRACE_MS).unref();
   };
 
-  const accept = (socket: net.Socket) => {
+  const accept = (socket: net.Socket, implicitTls: boolean) => {
     const remote = socket.remoteAddress ?? 'unknown';
+    if (options.admit && !options.admit(socket.remoteAddress)) {
+      socket.destroy();
+      return;
+    }
     const key = clientAddressKey(socket.remoteAddress);
     const count = perAddress.get(key) ?? 0;
     socket.on('error', () => undefined);
@@ -118,7 +132,14 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     }
     perAddress.set(key, count + 1);
     socket.setNoDelay(true);
-    const connection = new ImapConnection(socket, context, { autologoutMs: timeouts, loopback: socket.localAddress !== undefined && isLoopbackHost(socket.localAddress), idleOutputLimit });
+    let stream: net.Socket = socket;
+    if (implicitTls && context.tls) {
+      stream = new tls.TLSSocket(socket, { isServer: true, secureContext: context.tls });
+      stream.on('error', () => undefined);
+    }
+    // Plaintext login is fine on loopback, and where the user allowed it for the home network.
+    const plaintextOk = (socket.localAddress !== undefined && isLoopbackHost(socket.localAddress)) || options.allowPlaintextLan === true;
+    const connection = new ImapConnection(stream, context, { autologoutMs: timeouts, loopback: plaintextOk, idleOutputLimit, secure: implicitTls });
     connections.add(connection);
     void connection.closed.then(() => {
       connections.delete(connection);
@@ -130,13 +151,15 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
   };
 
   try {
-    for (const address of options.listen) {
+    const all = [...options.listen.map((address) => ({ address, implicitTls: false })), ...(options.tlsListen ?? []).map((address) => ({ address, implicitTls: true }))];
+    for (const { address, implicitTls } of all) {
+      if (implicitTls && !context.tls) throw new Error(`IMAPS on ${address.host}:${address.port} needs a certificate (run \`hotbridge cert\`, or set imap.tls_cert and imap.tls_key)`);
       // Half-open: a client that sends its commands and then shuts down its side (a script piping
       // into nc) still gets every answer before the server closes.
-      const server = net.createServer({ allowHalfOpen: true }, accept);
+      const server = net.createServer({ allowHalfOpen: true }, (socket) => accept(socket, implicitTls));
       await listen(server, address);
       servers.push(server);
-      logger.info({ host: address.host, port: (server.address() as net.AddressInfo).port }, 'IMAP listening');
+      logger.info({ host: address.host, port: (server.address() as net.AddressInfo).port, ...(implicitTls ? { tls: 'implicit' } : {}) }, 'IMAP listening');
     }
   } catch (err) {
     await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));

@@ -15,7 +15,9 @@ import {
   type SMTPServerOptions,
   type SMTPServerSession,
 } from 'smtp-server';
-import type { AccountConfig, ListenAddress } from '../../config/types.js';
+import type { AccountConfig, ListenAddress, TlsMinVersion } from '../../config/types.js';
+import { needsLegacyTls } from '../../runtime/tls-material.js';
+import tls from 'node:tls';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
@@ -32,8 +34,16 @@ export interface SubmissionServerOptions {
   maxMessageBytes: number;
   /** The configured accounts, read at each MAIL FROM (address + send_as); a reload takes effect at once. */
   accounts: () => readonly AccountConfig[];
-  /** Required on non-loopback addresses: STARTTLS is then offered and required before AUTH. */
-  tls?: { cert: Buffer; key: Buffer };
+  /**
+   * A certificate: STARTTLS is offered (and required before AUTH on non-loopback addresses, unless
+   * allowPlaintextLan), and implicit-TLS listeners (SMTPS, port 465 style) can run.
+   */
+  tls?: { cert: Buffer; key: Buffer; minVersion?: TlsMinVersion };
+  /** SMTPS addresses (RFC 8314 implicit TLS); they need `tls`. */
+  tlsListen?: ListenAddress[];
+  allowPlaintextLan?: boolean;
+  /** Whether a client address may connect at all (allowed_networks), checked before the greeting. */
+  admit?: (remoteAddress: string | undefined) => boolean;
   /** Where the listeners report themselves (section `smtp-listener`). */
   status?: StatusBoard;
 }
@@ -69,10 +79,13 @@ export async function startSubmissionServer(o: SubmissionServerOptions): Promise
   const logger = o.logger.child({ component: 'smtp-submission' });
   const listeners: Array<{ server: SMTPServer; host: string; security: ListenerSecurity }> = [];
   try {
-    for (const address of o.listen) {
+    const all = [...o.listen.map((address) => ({ address, implicitTls: false })), ...(o.tlsListen ?? []).map((address) => ({ address, implicitTls: true }))];
+    for (const { address, implicitTls } of all) {
       const host = address.host.replace(/^\[(.*)\]$/, '$1');
-      const security = listenerSecurity(host, o.tls !== undefined);
-      const server = new SMTPServer(serverOptions(o, security, logger));
+      if (implicitTls && !o.tls) throw new Error(`SMTPS on ${host}:${address.port} needs a certificate (run \`hotbridge cert\`, or set smtp.tls_cert and smtp.tls_key)`);
+      // Implicit TLS: the whole session is encrypted, so AUTH needs nothing more.
+      const security = implicitTls ? { loopback: false, starttls: false, cleartextAuth: true } : listenerSecurity(host, o.tls !== undefined, o.allowPlaintextLan);
+      const server = new SMTPServer(serverOptions(o, security, logger, implicitTls));
       await listen(server, host, address.port);
       server.on('error', (err: Error) => logger.debug({ err: err.message }, 'SMTP connection error'));
       listeners.push({ server, host, security });
@@ -105,8 +118,16 @@ export async function startSubmissionServer(o: SubmissionServerOptions): Promise
   };
 }
 
-function serverOptions(o: SubmissionServerOptions, security: ListenerSecurity, logger: Logger): SMTPServerOptions {
+/** The TLS options smtp-server passes on to Node (minimum version; security level 0 for TLSv1/1.1). */
+function tlsOptions(o: SubmissionServerOptions): Partial<SMTPServerOptions> {
+  if (!o.tls) return {};
+  const minVersion = o.tls.minVersion ?? 'TLSv1.2';
+  return { key: o.tls.key, cert: o.tls.cert, minVersion, ...(needsLegacyTls(minVersion) ? { ciphers: `${tls.DEFAULT_CIPHERS}:@SECLEVEL=0` } : {}) };
+}
+
+function serverOptions(o: SubmissionServerOptions, security: ListenerSecurity, logger: Logger, implicitTls = false): SMTPServerOptions {
   return {
+    ...(implicitTls ? { secure: true } : {}),
     name: os.hostname(),
     banner: 'hotbridge mail submission',
     logger: false,
@@ -122,11 +143,15 @@ function serverOptions(o: SubmissionServerOptions, security: ListenerSecurity, l
     // On loopback STARTTLS is neither offered nor accepted; elsewhere smtp-server then refuses AUTH
     // before it (538), so a password never crosses the network in the clear.
     disabledCommands: security.starttls ? [] : ['STARTTLS'],
-    ...(security.starttls && o.tls ? { key: o.tls.key, cert: o.tls.cert, minVersion: 'TLSv1.2' as const } : {}),
+    ...(security.starttls || implicitTls ? tlsOptions(o) : {}),
     // The provider would have to accept UTF-8 addresses too (RFC 6531); old clients do not send them.
     hideSMTPUTF8: true,
     maxRecipients: MAX_RECIPIENTS,
     closeTimeout: CLOSE_TIMEOUT_MS,
+    onConnect: (session, callback) => {
+      if (o.admit && !o.admit(session.remoteAddress)) callback(smtpReply(554, 'Connections from your network are not allowed here'));
+      else callback();
+    },
     onAuth: (auth, session, callback) => authenticate(o, logger, auth, session).then((response) => callback(null, response), callback),
     onMailFrom: (address, session, callback) => callback(checkSender(o, logger, address, session)),
     onData: (stream, session, callback) => receive(o, logger, stream, session).then((reply) => callback(null, reply), callback),
