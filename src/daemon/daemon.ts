@@ -3,6 +3,7 @@
  * closes last; listeners stop accepting before the workers are asked to finish, so nothing acknowledged
  * is ever lost on the way down.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { AccountConfig, HotbridgeConfig } from '../config/types.js';
 import { ConfigError } from '../config/load.js';
@@ -42,12 +43,18 @@ interface AccountRuntime {
 /** How often a running daemon checks whether the certificate of `hotbridge cert` needs renewing. */
 const RENEWAL_CHECK_MS = 24 * 60 * 60 * 1000;
 
+function tlsStateOf(sources: Record<ListenerTable, TlsSource | undefined>): string {
+  return JSON.stringify(LISTENER_TABLES.map((table) => (sources[table] ? [sources[table]!.origin, createHash('sha256').update(sources[table]!.cert).digest('hex')] : null)));
+}
+
 export class Daemon {
   readonly status = new StatusBoard();
   private readonly accounts = new Map<string, AccountRuntime>();
   private imap?: ImapServer;
   private smtp?: SubmissionServer;
   private pop3?: Pop3Server;
+  /** The certificates the listeners serve (origin and a hash), to notice a new one at reload. */
+  private tlsState = '';
   /** POP3 sessions of listeners stopped by a reload (the count in status covers the whole run). */
   private pop3SessionsBefore = 0;
   private renewalTimer?: NodeJS.Timeout;
@@ -139,6 +146,7 @@ export class Daemon {
     const { imap, smtp, pop3, dataDir } = this.config;
     this.renewLocalCertificate();
     const sources = Object.fromEntries(LISTENER_TABLES.map((table) => [table, tlsSource(this.config[table], table, dataDir)])) as Record<ListenerTable, TlsSource | undefined>;
+    this.tlsState = tlsStateOf(sources);
     const exposure = checkExposure(this.config, (table) => sources[table] !== undefined);
     if (exposure.problems.length > 0) throw new ConfigError(this.config.file, exposure.problems);
     for (const warning of exposure.warnings) this.logger.warn(warning);
@@ -271,7 +279,9 @@ export class Daemon {
     }
     for (const account of next.accounts) if (!this.accounts.has(account.address)) this.startAccount(account);
     const listenersOf = (config: HotbridgeConfig) => JSON.stringify([config.imap, config.smtp, config.pop3, config.allowedNetworks]);
-    if (listenersOf(previous) !== listenersOf(next)) {
+    // A new certificate (`hotbridge cert` sends SIGHUP) restarts the listeners too.
+    const tlsNow = tlsStateOf(Object.fromEntries(LISTENER_TABLES.map((table) => [table, tlsSource(next[table], table, next.dataDir)])) as Record<ListenerTable, TlsSource | undefined>);
+    if (listenersOf(previous) !== listenersOf(next) || tlsNow !== this.tlsState) {
       await this.stopListeners();
       try {
         await this.startListeners();

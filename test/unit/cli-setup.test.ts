@@ -70,6 +70,7 @@ describe('hotbridge setup', () => {
       '', // keep a copy: default yes
       'my-own-app-id', // client id
       'n', // sign in now
+      'n', // certificate
       'n', // service
     ]);
     expect(code).toBe(0);
@@ -105,6 +106,21 @@ describe('hotbridge setup', () => {
     expect(text).toContain('  User name:              ann.example@hotmail.com\n');
     expect(text).toContain('"My outgoing server requires authentication": yes, with the same user name and password.');
     expect(text.indexOf(password)).toBe(text.lastIndexOf(password));
+    // POP3 too, with "leave a copy on server" explained (that server is this computer now).
+    expect(text).toContain('  Incoming mail server:   POP3, server localhost, port 1110, no SSL/TLS\n');
+    expect(text).toContain('"Leave a copy of messages on server": the server is now this computer.');
+    expect(text).toContain('Any time later: hotbridge cert --config');
+  });
+
+  it('makes the local certificate when asked (keys 0600), and says where SSL is offered', async () => {
+    const file = configPath();
+    const { code, text } = await setup(file, ['Hal', 'hal@hotmail.com', '', '', 'y', 'n']);
+    expect(code).toBe(0);
+    const dataDir = loadConfig(file).dataDir;
+    expect(mode(path.join(dataDir, 'tls', 'server.key'))).toBe(0o600);
+    expect(mode(path.join(dataDir, 'tls', 'ca.key'))).toBe(0o600);
+    expect(text).toMatch(/Made it \(valid until \d{4}-\d\d-\d\d\)\. For a phone: hotbridge cert export --config /);
+    expect(text).toContain('on the ports above hotbridge offers STARTTLS/STLS now.');
   });
 
   it('runs the Microsoft sign-in (device code) when asked, and the tokens land in the data dir', async () => {
@@ -112,7 +128,7 @@ describe('hotbridge setup', () => {
     idp.scriptDeviceFlow({ user: 'bea@outlook.com', steps: ['approve'] });
     // The config names Microsoft's authority; the sign-in's HTTP goes to the local identity server instead.
     const toLocal: typeof fetch = (url, init) => fetch(String(url).replace('https://login.microsoftonline.com/consumers', idp.authority), init);
-    const { code, text } = await setup(file, ['Bea', 'bea@outlook.com', 'n', idp.clientId, 'y', 'n'], { fetch: toLocal });
+    const { code, text } = await setup(file, ['Bea', 'bea@outlook.com', 'n', idp.clientId, 'y', 'n', 'n'], { fetch: toLocal });
     expect(code).toBe(0);
     expect(text).toMatch(/Enter this code:\s+\S+/);
     expect(text).toContain('Signed in: bea@outlook.com.');
@@ -125,7 +141,7 @@ describe('hotbridge setup', () => {
 
   it('leaves client_id for later when none is given, and says how', async () => {
     const file = configPath();
-    const { code, text } = await setup(file, ['', 'cy@live.com', '', '', 'n']);
+    const { code, text } = await setup(file, ['', 'cy@live.com', '', '', 'n', 'n']);
     expect(code).toBe(0);
     expect(text).toContain(`Sign in later, once client_id is in ${file}: hotbridge login cy@live.com --config ${file}`);
     const config = loadConfig(file);
@@ -148,7 +164,8 @@ describe('hotbridge setup', () => {
       'starttls',
       'n', // no copy on the server
       'provider pass word', // spaces are part of a password
-      'n',
+      'n', // certificate
+      'n', // service
     ]);
     expect(code).toBe(0);
     expect(text).toContain('an address like you@hotmail.com, please');
@@ -170,7 +187,7 @@ describe('hotbridge setup', () => {
 
   it('offers Microsoft 365 for a domain of its own (tenant "organizations")', async () => {
     const file = configPath();
-    const { code } = await setup(file, ['Eve', 'eve@contoso.example', 'y', '', 'app-id', 'n', 'n']);
+    const { code } = await setup(file, ['Eve', 'eve@contoso.example', 'y', '', 'app-id', 'n', 'n', 'n']);
     expect(code).toBe(0);
     const [account] = loadConfig(file).accounts;
     expect(account.provider).toBe('outlook');
@@ -187,7 +204,7 @@ describe('hotbridge setup', () => {
     expect(kept.text).toContain('Nothing was changed.');
     expect(fs.readFileSync(file, 'utf8')).toBe('# mine\n[[accounts]]\naddress = "old@hotmail.com"\n');
 
-    const replaced = await setup(file, ['y', 'Fay', 'fay@hotmail.com', '', '', 'n']);
+    const replaced = await setup(file, ['y', 'Fay', 'fay@hotmail.com', '', '', 'n', 'n']);
     expect(replaced.code).toBe(0);
     expect(loadConfig(file).accounts[0].address).toBe('fay@hotmail.com');
   });

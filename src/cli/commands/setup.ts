@@ -17,6 +17,8 @@ import { configFileFrom, UserError } from '../config-option.js';
 import { configText, type ServerAnswer, type SetupAnswers } from '../setup/config-text.js';
 import { generateLocalPassword } from '../setup/local-password.js';
 import { Terminal } from '../setup/terminal.js';
+import { certificateNames } from '../../daemon/certificate-names.js';
+import { ensureLocalCertificate } from '../../runtime/local-ca.js';
 import { runLogin } from './login.js';
 import { runService, SYSTEM_DATA_DIR } from './service.js';
 
@@ -67,7 +69,14 @@ const CLIENT_ID_HELP = [
   '  - or use the ID of an application you trust with your mail (its publisher sees these sign-ins).',
 ];
 
-function settingsText(config: HotbridgeConfig, answers: SetupAnswers, localPassword: string, configOption: string): string {
+const CERTIFICATE_HELP = [
+  'Some mail programs insist on SSL ("This server requires a secure connection" in Outlook Express), and',
+  'phones and other computers on your home network need it. hotbridge can make its own certificate for',
+  'that (a small certificate authority of this computer; devices import it once: hotbridge cert export).',
+  'Programs on this computer that are set to "no SSL" keep working as before.',
+];
+
+function settingsText(config: HotbridgeConfig, answers: SetupAnswers, localPassword: string, configOption: string, certificate: boolean): string {
   const account = config.accounts[0];
   const imap = config.imap.listen[0];
   const smtp = config.smtp.listen[0];
@@ -86,6 +95,13 @@ function settingsText(config: HotbridgeConfig, answers: SetupAnswers, localPassw
     `  User name:              ${account.address}`,
     `  Password:               ${localPassword}`,
     '  "My outgoing server requires authentication": yes, with the same user name and password.',
+    '',
+    'A program or device that only speaks POP3 (an old phone, Outlook Express set up as POP) uses instead:',
+    `  Incoming mail server:   POP3, server ${hostFor(config.pop3.listen)}, port ${config.pop3.listen[0].port}, no SSL/TLS`,
+    '  "Leave a copy of messages on server": the server is now this computer. Ticked, the program downloads',
+    '  the mail and it stays here too (for other programs, over IMAP); unticked, what it downloads is',
+    `  deleted here${account.deleteOnExpunge ? ' and at the provider' : ' (what happens at the provider stays as you chose above)'}.`,
+    ...(certificate ? ['  SSL: tick "This server requires a secure connection" only where you set up tls_listen (docs/clients/phones.md);', '  on the ports above hotbridge offers STARTTLS/STLS now.'] : []),
     '',
     'Write the password down now: it is shown only this once.',
     `(A new one any time: hotbridge password ${account.address}${configOption})`,
@@ -224,6 +240,17 @@ async function conversation(term: Terminal, file: string, o: { config?: string; 
   await new LocalPasswords(config.dataDir).set(address, localPassword);
 
   term.say();
+  for (const text of CERTIFICATE_HELP) term.say(text);
+  let certificate = false;
+  if (await term.yesNo('Make that certificate now?', false)) {
+    const state = ensureLocalCertificate(config.dataDir, certificateNames(config));
+    certificate = true;
+    term.say(`  Made it (valid until ${state.serverNotAfter.toISOString().slice(0, 10)}). For a phone: hotbridge cert export${configOption}`);
+  } else {
+    term.say(`  Any time later: hotbridge cert${configOption}`);
+  }
+
+  term.say();
   if (await term.yesNo('Start hotbridge by itself, now and whenever this computer starts?', true)) {
     try {
       await runService({ config: file, action: 'install', out: o.out });
@@ -236,7 +263,7 @@ async function conversation(term: Terminal, file: string, o: { config?: string; 
     term.say(`Start it when you like: hotbridge run${configOption}   (or later: hotbridge service install)`);
   }
   term.say();
-  o.out.write(settingsText(config, answers, localPassword, configOption));
+  o.out.write(settingsText(config, answers, localPassword, configOption, certificate));
   term.say(`If something does not work: hotbridge doctor${configOption}`);
   return 0;
 }
