@@ -45,7 +45,8 @@ export class LineReader {
           return undefined;
         }
         this.chunks = [data];
-        if (this.bytes > this.maxLineBytes) {
+        // One more byte may be the CR of a line that is just within the limit.
+        if (this.bytes > this.maxLineBytes + 1) {
           // Report now, then drop the rest of this line as it arrives.
           this.chunks = [];
           this.bytes = 0;
