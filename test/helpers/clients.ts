@@ -166,6 +166,10 @@ export interface CompatBridgeOptions {
   pollInterval?: string;
   /** Extra TOML lines for the account table. */
   accountExtra?: string;
+  /** Extra TOML lines for the [pop3] table. */
+  pop3Extra?: string;
+  /** Runs after the config and the local password are written, before the daemon starts (e.g. hotbridge cert). */
+  beforeStart?: (config: TestConfig) => Promise<void>;
 }
 
 /**
@@ -208,9 +212,10 @@ export async function startCompatBridge(options: CompatBridgeOptions = {}): Prom
             }
           : {}),
       },
-    ]);
+    ], '', options.pop3Extra ?? '');
     const set = await runCli(['password', COMPAT_ADDRESS, '--config', config.file], { input: `${COMPAT_PASSWORD}\n` });
     if (set.code !== 0) throw new Error(`hotbridge password failed (${String(set.code)}): ${set.stderr}`);
+    await options.beforeStart?.(config);
     daemon = await startDaemon(config.file);
     const imapPort = config.imapPort;
     return {
