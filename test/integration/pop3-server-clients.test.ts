@@ -63,7 +63,7 @@ describe('POP3 clients against the hotbridge daemon', () => {
     await client.connect();
     try {
       const status = await client.status('INBOX', { messages: true });
-      return status.messages ?? -1;
+      return status === false ? -1 : (status.messages ?? -1);
     } finally {
       await client.logout();
     }
