@@ -5,6 +5,8 @@ Usage:
       an implicit-TLS handshake at exactly VERSION (TLSv1, TLSv1_1, TLSv1_2, TLSv1_3); reads the greeting.
   tls_probe.py pop3 HOST PORT USER PASSWORD CA_FILE SERVER_NAME
       plain POP3: CAPA, a login without TLS, then a new connection with STLS and the login inside it.
+  tls_probe.py raw HOST PORT
+      connects and reads what comes within 5 s: the greeting, or nothing when the server closes at once.
   tls_probe.py imap-plain HOST PORT USER PASSWORD
       imaplib LOGIN without TLS (allowed on loopback, or where allow_plaintext_lan is on).
 Prints one JSON object.
@@ -62,6 +64,19 @@ elif mode == "pop3":
     result["tls_login"] = pop.pass_(password).decode()
     result["stat"] = list(pop.stat())
     pop.quit()
+elif mode == "raw":
+    host, port = sys.argv[2], int(sys.argv[3])
+    with socket.create_connection((host, port), timeout=5) as raw:
+        try:
+            data = raw.recv(200)
+            result["data"] = data.decode("latin1")
+            result["closed"] = data == b""
+        except ConnectionResetError:
+            result["data"] = ""
+            result["closed"] = True
+        except socket.timeout:
+            result["data"] = ""
+            result["closed"] = False
 elif mode == "imap-plain":
     host, port, user, password = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
     imap = imaplib.IMAP4(host, port, timeout=10)
