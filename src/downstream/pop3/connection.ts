@@ -150,15 +150,19 @@ export class Pop3Connection {
           this.out.line(`-ERR Line too long (the limit is ${MAX_LINE_BYTES} bytes)`);
           continue;
         }
+        this.out.cork();
         const outcome = await this.execute(event.line);
+        this.out.uncork();
         if (outcome?.then === 'close') break;
         if (outcome?.then === 'stls') this.startTls();
         await this.out.drain();
       }
     } catch (err) {
+      this.out.uncork();
       this.server.logger.error({ err, remote: this.session.remoteAddress }, 'POP3 session failed');
       this.out.line('-ERR [SYS/TEMP] Internal server error, closing the connection');
     } finally {
+      this.out.uncork();
       this.end();
     }
   }
@@ -203,7 +207,10 @@ export class Pop3Connection {
 
   private async continuation(text: string): Promise<ContinuationLine> {
     this.out.line(`+ ${text}`);
+    // The challenge must leave now: the client answers only once it has it.
+    this.out.uncork();
     const event = await this.nextEvent();
+    this.out.cork();
     if (event === undefined || event === 'timeout') return { closed: true };
     if (event.kind === 'too-long') return { tooLong: true };
     return { line: event.line.toString('utf8') };

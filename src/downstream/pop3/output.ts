@@ -17,6 +17,18 @@ export class Pop3Output {
     this.socket = socket;
   }
 
+  /**
+   * Holds writes until uncork(), so a response (status line, message, terminator) leaves in as few
+   * packets as its size needs rather than one per piece.
+   */
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    while (this.socket.writableCorked > 0) this.socket.uncork();
+  }
+
   line(text: string): void {
     if (!this.socket.writable) return;
     this.socket.write(text.endsWith('\r\n') ? text : `${text}\r\n`);
@@ -33,7 +45,13 @@ export class Pop3Output {
       for (let start = 0; start < piece.length; start += SLICE) {
         if (!this.socket.writable) return;
         this.socket.write(piece.length <= SLICE ? piece : piece.subarray(start, start + SLICE));
-        if (this.socket.writableLength > HIGH_WATER) await this.drain();
+        if (this.socket.writableLength > HIGH_WATER) {
+          // Corked output never drains: let it go, wait, and go on corked.
+          const corked = this.socket.writableCorked > 0;
+          this.uncork();
+          await this.drain();
+          if (corked) this.socket.cork();
+        }
       }
     }
   }

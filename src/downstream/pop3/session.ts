@@ -31,6 +31,11 @@ export class Pop3Session {
   readonly deleted = new Set<number>();
   /** UIDs expunged by another session since login. */
   readonly gone = new Set<number>();
+  /**
+   * The bytes of the message a client will most likely ask for next (the one after its last RETR, or
+   * the one it just LISTed, as fetchmail does before each RETR), read while the client is busy.
+   */
+  prefetched?: { n: number; bytes: Promise<Buffer | undefined> };
 
   constructor(
     readonly remoteAddress: string,

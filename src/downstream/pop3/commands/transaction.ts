@@ -43,10 +43,23 @@ function noMoreArgs(ctx: Pop3CommandContext, count: number): void {
   if (ctx.args.length > count) throw new Pop3Error('Too many arguments');
 }
 
+/** Starts reading message n (when it is live) so that its RETR finds the bytes ready. */
+function prefetch(ctx: Pop3CommandContext, n: number): void {
+  const message = ctx.session.live(n);
+  if (!message || ctx.session.prefetched?.n === n || ctx.session.gone.has(message.uid)) return;
+  const bytes = ctx.server.maildrop.read(ctx.session.mailboxId, message);
+  // A prefetch nobody takes must not end as an unhandled rejection.
+  bytes.catch(() => undefined);
+  ctx.session.prefetched = { n, bytes };
+}
+
 /** The stored bytes, or -ERR when an IMAP client expunged the message meanwhile. */
 async function messageBytes(ctx: Pop3CommandContext, n: number, message: SessionMessage): Promise<Buffer> {
-  const raw = ctx.session.gone.has(message.uid) ? undefined : await ctx.server.maildrop.read(ctx.session.mailboxId, message);
-  if (!raw) throw new Pop3Error(`Message ${n} was deleted by another session meanwhile`);
+  const ready = ctx.session.prefetched?.n === n ? ctx.session.prefetched.bytes : undefined;
+  if (ready) ctx.session.prefetched = undefined;
+  // The prefetch may predate an expunge by another session: `gone` is checked after it too.
+  const raw = ctx.session.gone.has(message.uid) ? undefined : await (ready ?? ctx.server.maildrop.read(ctx.session.mailboxId, message));
+  if (!raw || ctx.session.gone.has(message.uid)) throw new Pop3Error(`Message ${n} was deleted by another session meanwhile`);
   return raw;
 }
 
@@ -66,6 +79,7 @@ export const LIST: Pop3Command = {
     if (ctx.args.length === 1) {
       const { n, message } = argMessage(ctx);
       ctx.out.line(`+OK ${n} ${message.size}`);
+      prefetch(ctx, n);
       return;
     }
     const live = liveMessages(ctx);
@@ -94,6 +108,7 @@ export const RETR: Pop3Command = {
     const { n, message } = argMessage(ctx);
     const raw = await messageBytes(ctx, n, message);
     ctx.out.line(`+OK ${message.size} octets`);
+    prefetch(ctx, n + 1);
     await ctx.out.pieces(transmissionPieces(raw));
   },
 };
