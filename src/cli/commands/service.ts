@@ -81,7 +81,8 @@ function underHome(file: string): boolean {
 
 /** The ports below 1024 need CAP_NET_BIND_SERVICE (capabilities(7)). */
 function listensBelow1024(config: HotbridgeConfig): boolean {
-  return [...config.imap.listen, ...config.smtp.listen, ...config.status.listen].some((address) => address.port > 0 && address.port < 1024);
+  const tables = [config.imap, config.smtp, config.pop3];
+  return [...tables.flatMap((table) => [...table.listen, ...table.tlsListen]), ...config.status.listen].some((address) => address.port > 0 && address.port < 1024);
 }
 
 /** One credential per password file, named after the file (the daemon looks it up by that name). */
