@@ -6,6 +6,7 @@
  * Also: a non-loopback listen address without TLS is a config error (exit 2) naming both ways out.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, requireTool, runTool, startCompatBridge, type CompatBridge } from '../helpers/clients.js';
@@ -138,6 +139,29 @@ describe('TLS listeners and versions', () => {
       expect(old.code, describeRun('s_client -tls1', old)).toBe(0);
       expect(old.text).toContain('+OK hotbridge POP3 ready\r\n+OK Logging out\r\n');
     });
+  });
+
+  it('hotbridge cert while the daemon runs: the daemon reloads and offers STLS from then on', async () => {
+    const capa = (port: number) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1');
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+        socket.once('connect', () => socket.write('CAPA\r\nQUIT\r\n'));
+        socket.once('close', () => resolve(text));
+        socket.once('error', reject);
+      });
+    const bridge = await startCompatBridge({ lab: false });
+    try {
+      expect(await capa(bridge.config.pop3Port)).not.toContain('\r\nSTLS\r\n');
+      const made = await runCli(['cert', '--config', bridge.config.file]);
+      expect(made.code, made.stderr).toBe(0);
+      expect(made.stdout).toContain('The running hotbridge uses it now.');
+      await bridge.daemon.waitForLog(/config reloaded/);
+      expect(await capa(bridge.config.pop3Port)).toContain('\r\nSTLS\r\n');
+    } finally {
+      await bridge.stop();
+    }
   });
 
   it('a non-loopback listen address without TLS is a config error (exit 2) that names both ways out', async () => {
