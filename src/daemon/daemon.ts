@@ -20,6 +20,7 @@ import { signInNeededNotice } from '../upstream/oauth/notice.js';
 import { Pop3Poller } from '../upstream/pop3/poller.js';
 import { OutboxWorker } from '../upstream/smtp/worker.js';
 import { acquireInstanceLock } from './instance-lock.js';
+import { ProviderFeatures } from './provider-features.js';
 import { usableListen } from './listen-probe.js';
 import { LocalAuthenticator } from '../runtime/local-auth.js';
 import type { Logger } from '../runtime/logger.js';
@@ -50,6 +51,7 @@ function tlsStateOf(sources: Record<ListenerTable, TlsSource | undefined>): stri
 export class Daemon {
   readonly status = new StatusBoard();
   private readonly accounts = new Map<string, AccountRuntime>();
+  private readonly providers: ProviderFeatures;
   private imap?: ImapServer;
   private smtp?: SubmissionServer;
   private pop3?: Pop3Server;
@@ -69,7 +71,9 @@ export class Daemon {
     private readonly logger: Logger,
     private readonly auth: LocalAuthenticator,
     private readonly releaseLock: () => Promise<void>,
-  ) {}
+  ) {
+    this.providers = new ProviderFeatures(store, logger.child({ part: 'outbox' }));
+  }
 
   /** Starts everything; throws (after undoing what was started) when a part cannot start. */
   static async start(config: HotbridgeConfig, logger: Logger): Promise<Daemon> {
@@ -83,6 +87,7 @@ export class Daemon {
       const auth = new LocalAuthenticator(passwords, { accounts: () => daemon.config.accounts.map((account) => account.address) });
       const daemon: Daemon = new Daemon(config, store, logger, auth, releaseLock);
       try {
+        await daemon.providers.load(config.accounts);
         await daemon.startListeners();
         daemon.renewalTimer = setInterval(() => daemon.checkRenewal(), RENEWAL_CHECK_MS).unref();
         for (const account of config.accounts) daemon.startAccount(account);
@@ -179,13 +184,14 @@ export class Daemon {
       ...tlsFor('smtp'),
       allowPlaintextLan: smtp.allowPlaintextLan,
       admit: (remote) => gate.admits(remote, 'SMTP'),
+      smtpUtf8Offered: () => this.providers.smtpUtf8(this.config.accounts),
     });
     const pop3Source = sources.pop3;
     const pop3Context = pop3Source ? secureContext(pop3Source, pop3.tlsMinVersion) : undefined;
     this.pop3 = await startPop3Server({
       listen: [...(await usableListen(pop3.listen, this.logger, 'POP3')), ...pop3.tlsListen.map((address) => ({ ...address, tls: 'implicit' as const }))],
       maildrop: storeMaildrop(this.store),
-      verify: (user, password, remote) => this.auth.verify(user, password, remote),
+      verify: (user, password, remote, signal) => this.auth.verify(user, password, remote, { signal }),
       logger: this.logger.child({ part: 'pop3' }),
       ...(pop3Context ? { tls: () => pop3Context } : {}),
       allowPlaintextLan: pop3.allowPlaintextLan,
@@ -239,7 +245,14 @@ export class Daemon {
       config: account,
       credentials,
       poller: new Pop3Poller({ account, store: this.store, credentials, logger: logger.child({ part: 'pop3' }), status: this.status }),
-      worker: new OutboxWorker({ account, store: this.store, credentials, logger: logger.child({ part: 'outbox' }), status: this.status }),
+      worker: new OutboxWorker({
+        account,
+        store: this.store,
+        credentials,
+        logger: logger.child({ part: 'outbox' }),
+        status: this.status,
+        onProviderExtensions: (extensions) => this.providers.record(account, extensions),
+      }),
     };
     this.accounts.set(account.address, runtime);
     runtime.poller.start();
@@ -272,6 +285,7 @@ export class Daemon {
     const previous = this.config;
     this.config = next;
     for (const account of next.accounts) await this.store.ensureAccount(account.address);
+    await this.providers.load(next.accounts);
     const wanted = new Map(next.accounts.map((account) => [account.address, account]));
     for (const address of [...this.accounts.keys()]) {
       const account = wanted.get(address);
@@ -333,9 +347,11 @@ export class Daemon {
       })),
       listeners: {
         imap: { addresses: this.imap?.addresses() ?? [], connections: this.imap?.connectionCount() ?? 0 },
-        smtp: { addresses: this.smtp?.addresses() ?? [], connections: this.smtp?.connectionCount() ?? 0 },
+        // closedForErrors & co.: connections the server closed, by reason (downstream/smtp/session-guard.ts).
+        smtp: { addresses: this.smtp?.addresses() ?? [], connections: this.smtp?.connectionCount() ?? 0, ...this.smtp?.closedCounts() },
         pop3: { addresses: this.pop3?.addresses() ?? [], connections: this.pop3?.connectionCount() ?? 0, sessions: this.pop3SessionsBefore + (this.pop3?.sessionsTotal() ?? 0) },
       },
+      localLogins: this.auth.counts(),
     };
   }
 

@@ -47,7 +47,7 @@ export async function startTestPop3Server(overrides: Partial<Omit<Pop3ServerOpti
   const server = await startPop3Server({
     listen: [{ host: '127.0.0.1', port: 0 }],
     maildrop: storeMaildrop(store),
-    verify: (user, password, remote) => auth.verify(user, password, remote),
+    verify: (user, password, remote, signal) => auth.verify(user, password, remote, { signal }),
     logger: silentLogger(),
     ...overrides,
   });

@@ -11,7 +11,7 @@ import type { Pop3Session, Pop3State } from './session.js';
 import type { SizeCache } from './size-cache.js';
 
 /** Checks a local login; resolves with the account address, or undefined when refused (after the penalty). */
-export type VerifyLogin = (user: string, password: string, remoteAddress: string) => Promise<string | undefined>;
+export type VerifyLogin = (user: string, password: string, remoteAddress: string, signal?: AbortSignal) => Promise<string | undefined>;
 
 /** What all sessions of one server share. */
 export interface Pop3ServerContext {
@@ -34,6 +34,8 @@ export interface Pop3CommandContext {
   out: Pop3Output;
   /** The arguments after the keyword, split on single spaces (RFC 1939 §3). */
   args: string[];
+  /** Aborted once the client is gone (a login check still waiting for its turn is then dropped). */
+  connectionClosed: AbortSignal;
   /** Sends "+ text" (RFC 5034 §4) and waits for the client's next line. */
   continuation(text: string): Promise<ContinuationLine>;
 }

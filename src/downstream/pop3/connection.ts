@@ -34,6 +34,7 @@ export class Pop3Connection {
   private readonly out: Pop3Output;
   readonly session: Pop3Session;
   private ended = false;
+  private readonly gone = new AbortController();
   private inputEnded = false;
   private notify: (() => void) | undefined;
   private stopExpungeFeed?: () => void;
@@ -50,10 +51,10 @@ export class Pop3Connection {
       this.inputEnded = true;
       this.notify?.();
     },
-    close: () => this.gone(),
+    close: () => this.onGone(),
     error: (err: Error) => {
       this.server.logger.debug({ err: err.message, remote: this.session.remoteAddress }, 'POP3 connection error');
-      this.gone();
+      this.onGone();
     },
   };
 
@@ -102,8 +103,9 @@ export class Pop3Connection {
     socket.off('error', this.handlers.error);
   }
 
-  private gone(): void {
+  private onGone(): void {
     this.ended = true;
+    this.gone.abort();
     this.notify?.();
   }
 
@@ -201,6 +203,7 @@ export class Pop3Connection {
       server: this.server,
       out: this.out,
       args,
+      connectionClosed: this.gone.signal,
       continuation: (text) => this.continuation(text),
     };
   }

@@ -24,7 +24,8 @@ function requirePlaintextAllowed(ctx: Pop3CommandContext): void {
 /** Checks the login and opens the maildrop; writes the reply. */
 async function logIn(ctx: Pop3CommandContext, user: string, password: string): Promise<Pop3Outcome> {
   const { session, server, out } = ctx;
-  const account = await server.verify(user, password, session.remoteAddress);
+  const account = await server.verify(user, password, session.remoteAddress, ctx.connectionClosed);
+  if (ctx.connectionClosed.aborted) return { then: 'close' };
   if (account === undefined) {
     session.failedLogins += 1;
     server.logger.warn({ user, remote: session.remoteAddress }, 'POP3 login refused');
