@@ -106,8 +106,11 @@ export interface RunningDaemon {
   kill(): Promise<void>;
 }
 
-/** Starts `hotbridge run --config FILE` and waits until it says it is running. */
-export async function startDaemon(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
+/**
+ * Starts `hotbridge run --config FILE` and waits (up to `startTimeoutMs`, default 20 s) until it says it is
+ * running; a daemon that does not get there in time is killed, so it cannot hold the data dir of the next try.
+ */
+export async function startDaemon(configFile: string, env: NodeJS.ProcessEnv = {}, startTimeoutMs = 20_000): Promise<RunningDaemon> {
   const [command, argv] = cliCommand(['run', '--config', configFile]);
   const child = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -156,6 +159,11 @@ export async function startDaemon(configFile: string, env: NodeJS.ProcessEnv = {
       await exited;
     },
   };
-  await daemon.waitForLog(/hotbridge is running/);
+  try {
+    await daemon.waitForLog(/hotbridge is running/, startTimeoutMs);
+  } catch (err) {
+    await daemon.kill();
+    throw err;
+  }
   return daemon;
 }
