@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import type { ListenAddress } from '../../config/types.js';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { Logger } from '../../runtime/logger.js';
-import type { Store } from '../../store/index.js';
+import type { ImapStore } from '../../store/index.js';
 import type { IdleTiming, ServerContext } from './command.js';
 import { ImapConnection } from './connection.js';
 import { clientAddressKey, isLoopbackHost } from '../../config/loopback.js';
@@ -22,7 +22,7 @@ import { RecentTracker } from './recent.js';
 export interface ImapServerOptions {
   /** Default 127.0.0.1:1143 and [::1]:1143 (from the config); port 0 picks a free port. */
   listen: ListenAddress[];
-  store: Store;
+  store: ImapStore;
   auth: LocalAuthenticator;
   logger: Logger;
   /** Literals above this are refused before a byte is buffered; also APPENDLIMIT (RFC 7889). */

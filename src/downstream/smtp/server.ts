@@ -19,13 +19,13 @@ import type { AccountConfig, ListenAddress } from '../../config/types.js';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
-import type { Store } from '../../store/index.js';
+import type { SubmissionStore } from '../../store/index.js';
 import { listenerSecurity, type ListenerSecurity } from './listen-policy.js';
 import { senderRefusal } from './sender-policy.js';
 
 export interface SubmissionServerOptions {
   listen: ListenAddress[];
-  store: Store;
+  store: SubmissionStore;
   auth: LocalAuthenticator;
   logger: Logger;
   /** Advertised in EHLO SIZE (RFC 1870) and enforced: a larger message gets 552. */

@@ -8,17 +8,17 @@
  * Writes never overlap and keep the order of `add`; after a failed write the rest are dropped (not stored,
  * hence not in the ledger, hence never deleted upstream and fetched again later) and `drain` reports it.
  */
-import type { IngestItem, Store } from '../../store/index.js';
+import type { IngestItem, IngestResult, PollerStore } from '../../store/index.js';
 
 export interface IngestBatcherOptions {
-  store: Pick<Store, 'ingestPop3'>;
+  store: Pick<PollerStore, 'ingestPop3'>;
   account: string;
   /** Most messages waiting (and so per batch) before `add` waits for the write in progress. */
   maxMessages: number;
   /** Most bytes waiting before `add` waits (a batch holds at least one message, whatever its size). */
   maxBytes: number;
   /** Called after each durable batch with what the store did. */
-  onStored: (results: Array<{ uidl: string; uid?: number; duplicate: boolean }>, items: IngestItem[]) => void;
+  onStored: (results: IngestResult[], items: IngestItem[]) => void;
 }
 
 export class IngestBatcher {

@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import type { AccountConfig } from '../../config/types.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
-import type { IngestItem, Store } from '../../store/index.js';
+import type { IngestItem, PollerStore, UidlLedgerView } from '../../store/index.js';
 import type { CredentialSource, UpstreamLogin } from '../credentials.js';
 import { arrivalDateOf } from './arrival-date.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffSettings } from './backoff.js';
@@ -33,7 +33,7 @@ import { CaFileError, LoginRefused, describeFailure } from './poll-failure.js';
 
 export interface Pop3PollerOptions {
   account: AccountConfig;
-  store: Store;
+  store: PollerStore;
   credentials: CredentialSource;
   logger: Logger;
   status: StatusBoard;
@@ -234,7 +234,9 @@ export class Pop3Poller {
     this.phase = 'session';
     try {
       const listing = await client.uidl();
-      const ledger = await this.o.store.pop3Ledger(this.account.address);
+      // Read once per session: the view answers from the ledger as it is, so what this session stores
+      // counts when the deletion policy runs.
+      const ledger = await this.o.store.uidlLedger(this.account.address);
       this.noteDuplicateUidls(listing);
       const fresh = newMessages(listing, ledger, this.skipped);
       progress.total = progress.done + fresh.length;
@@ -251,7 +253,7 @@ export class Pop3Poller {
         skipped = result.skipped;
       }
       if (this.stopping) throw new Pop3Error('io', 'the poller is stopping', { temporary: true });
-      await this.applyDeletionPolicy(client, listing);
+      await this.applyDeletionPolicy(client, listing, ledger);
       return { stored, skipped, remaining: fresh.length - batch.length };
     } finally {
       if (client.isOpen) client.close();
@@ -415,9 +417,8 @@ export class Pop3Poller {
    * DELE by policy, then QUIT; the ledger learns of the deletions only after QUIT's +OK made them final.
    * Ledger entries of messages we deleted and the server no longer lists are forgotten.
    */
-  private async applyDeletionPolicy(client: Pop3Client, listing: ListedMessage[]): Promise<void> {
+  private async applyDeletionPolicy(client: Pop3Client, listing: ListedMessage[], ledger: UidlLedgerView): Promise<void> {
     const address = this.account.address;
-    const ledger = await this.o.store.pop3Ledger(address);
     const forget = uidlsToForget(listing, ledger);
     if (forget.length > 0) await this.o.store.forgetUidls(address, forget);
     const deletions = chooseDeletions(
@@ -457,7 +458,7 @@ export class Pop3Poller {
 }
 
 /** Listed messages neither in the ledger nor skipped, in listing order; a repeated UIDL only once. */
-function newMessages(listing: readonly ListedMessage[], ledger: ReadonlyMap<string, unknown>, skipped: ReadonlyMap<string, unknown>): ListedMessage[] {
+function newMessages(listing: readonly ListedMessage[], ledger: Pick<UidlLedgerView, 'has'>, skipped: ReadonlyMap<string, unknown>): ListedMessage[] {
   const seen = new Set<string>();
   const fresh: ListedMessage[] = [];
   for (const entry of listing) {

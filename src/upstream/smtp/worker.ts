@@ -14,8 +14,7 @@ import os from 'node:os';
 import type { AccountConfig } from '../../config/types.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
-import type { OutboxEntry, OutboxFailure } from '../../store/index.js';
-import type { Delivery, Store } from '../../store/index.js';
+import type { Delivery, OutboxEntry, OutboxFailure, RelayStore } from '../../store/index.js';
 import { CredentialError, type CredentialSource, type UpstreamLogin } from '../credentials.js';
 import { buildBounce } from './bounce.js';
 import type { RelayReport } from './outcome.js';
@@ -24,7 +23,7 @@ import { DEFAULT_MAX_AGE_MS, DEFAULT_RETRY_SCHEDULE_MS, retryDelay } from './ret
 
 export interface OutboxWorkerOptions {
   account: AccountConfig;
-  store: Store;
+  store: RelayStore;
   credentials: CredentialSource;
   logger: Logger;
   status: StatusBoard;
@@ -42,8 +41,6 @@ const MAX_SLEEP_MS = 60 * 60_000;
 const DEFAULT_STOP_GRACE_MS = 5000;
 /** The status lists this many entries; `queued` counts them all. */
 const STATUS_ENTRIES = 100;
-
-type Mailbox = 'INBOX' | 'Sent';
 
 export class OutboxWorker {
   private readonly address: string;
@@ -76,8 +73,10 @@ export class OutboxWorker {
   start(): void {
     if (this.started) return;
     this.started = true;
+    // Only new submissions wake the worker: the updates are its own, and hearing them would start
+    // another full pass after every pass that recorded something.
     this.unsubscribe = this.o.store.changes.subscribe((change) => {
-      if (change.kind === 'outbox-changed' && change.account === this.address) this.wake();
+      if (change.kind === 'outbox-changed' && change.event === 'queued' && change.account === this.address) this.wake();
     });
     this.wake();
   }
@@ -254,13 +253,13 @@ export class OutboxWorker {
         ...(expired ? { expired } : {}),
         now,
       });
-      deliveries.push({ mailboxId: await this.mailboxId('INBOX'), raw: bounce });
+      deliveries.push({ mailbox: 'INBOX', raw: bounce });
       this.logger.warn({ id: entry.id, failed: bounced }, expired ? 'message expired in the outbox: bounce placed in INBOX' : 'provider refused recipients: bounce placed in INBOX');
     }
     if (pending.length === 0) {
       // Only now, when the entry leaves the queue in this same batch: a Sent copy can never be made twice.
       if (this.o.account.saveSent && delivered.length > 0 && message) {
-        deliveries.push({ mailboxId: await this.mailboxId('Sent'), raw: message, flags: ['\\Seen'] });
+        deliveries.push({ mailbox: 'Sent', raw: message, flags: ['\\Seen'] });
       }
       await this.o.store.finishOutbox(entry.id, deliveries);
       this.logger.info({ id: entry.id, delivered: delivered.length, failed: failed.length, attempts }, 'outbox entry done');
@@ -272,16 +271,6 @@ export class OutboxWorker {
     if (lastError !== undefined) updated.lastError = lastError;
     await this.o.store.updateOutbox(updated, deliveries);
     this.logger.warn({ id: entry.id, attempts, pending: pending.length, lastError, nextAttemptAt: new Date(nextAttemptAt).toISOString() }, 'relay deferred, will retry');
-  }
-
-  private async mailboxId(name: Mailbox): Promise<number> {
-    let mailbox = this.o.store.findMailbox(this.address, name);
-    if (!mailbox) {
-      await this.o.store.ensureAccount(this.address);
-      mailbox = this.o.store.findMailbox(this.address, name);
-    }
-    if (!mailbox) throw new Error(`the account ${this.address} has no ${name}`);
-    return mailbox.id;
   }
 
   // ---------------------------------------------------------------- status
