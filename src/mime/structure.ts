@@ -317,7 +317,6 @@ function parseEntity(ctx: ParseContext, start: number, depth: number, inDigest: 
       if (hit.close) {
         // Epilogue: only the enclosing multiparts' boundaries can end it.
         ctx.stack.length = ownLevel;
-        open = false;
         scanFrom = hit.lineEnd;
         hit = hit.lineEnd >= raw.length ? null : nextBoundary(ctx, scanFrom);
         break;
@@ -325,7 +324,6 @@ function parseEntity(ctx: ParseContext, start: number, depth: number, inDigest: 
       if (ctx.parts >= MAX_PARTS) {
         // Enough parts: the rest of this multipart is skipped like an epilogue.
         ctx.stack.length = ownLevel;
-        open = false;
         scanFrom = hit.lineStart;
         hit = nextBoundary(ctx, scanFrom);
         break;

@@ -61,7 +61,13 @@ export interface ImapStore {
   getIndexes(blobIds: readonly string[], options?: { text?: boolean }): Promise<Array<MessageIndex | undefined>>;
   appendMessage(mailboxId: number, raw: Buffer, options?: AppendOptions): Promise<{ uid: number; uidValidity: number }>;
   /** Changes flags; over a keyword limit it throws (`limit`) and changes nothing. */
-  storeFlags(mailboxId: number, uids: readonly number[], mode: FlagChange, flags: readonly string[], options?: { unchangedSince?: number }): Promise<FlagStoreResult>;
+  storeFlags(
+    mailboxId: number,
+    uids: readonly number[],
+    mode: FlagChange,
+    flags: readonly string[],
+    options?: { unchangedSince?: number },
+  ): Promise<FlagStoreResult>;
   copyMessages(sourceId: number, uids: readonly number[], targetId: number): Promise<CopyResult>;
   /** Copy and expunge in one batch. */
   moveMessages(sourceId: number, uids: readonly number[], targetId: number): Promise<CopyResult>;

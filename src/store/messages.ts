@@ -23,7 +23,6 @@ export interface AppendOptions {
   uidl?: string;
 }
 
-
 export class Messages {
   private readonly lists = new Map<number, MessageList>();
 
@@ -112,7 +111,13 @@ export class Messages {
    * [sourceUid, targetUid] pairs (COPYUID). The source still references each blob (a MOVE drops that
    * reference in the same batch), so no bytes are read.
    */
-  async copy(txn: Transaction, sourceId: number, uids: readonly number[], target: MailboxRecord, options: { keepUidl?: boolean } = {}): Promise<Array<[number, number]>> {
+  async copy(
+    txn: Transaction,
+    sourceId: number,
+    uids: readonly number[],
+    target: MailboxRecord,
+    options: { keepUidl?: boolean } = {},
+  ): Promise<Array<[number, number]>> {
     const source = await this.list(sourceId);
     await this.list(target.id);
     const pairs: Array<[number, number]> = [];
@@ -120,7 +125,12 @@ export class Messages {
       const message = source.get(uid);
       if (!message) continue;
       const uidl = options.keepUidl ? message.uidl : undefined;
-      const copy = this.add(txn, target, { id: message.blobId, size: message.size }, { flags: message.flags, internalDate: message.internalDate, uidl });
+      const copy = this.add(
+        txn,
+        target,
+        { id: message.blobId, size: message.size },
+        { flags: message.flags, internalDate: message.internalDate, uidl },
+      );
       pairs.push([uid, copy.uid]);
     }
     return pairs;
@@ -130,7 +140,11 @@ export class Messages {
   async move(txn: Transaction, sourceId: number, uids: readonly number[], target: MailboxRecord): Promise<Array<[number, number]>> {
     // A moved message keeps its POP3 origin: filing a message away is not deleting it (delete_on_expunge).
     const pairs = await this.copy(txn, sourceId, uids, target, { keepUidl: true });
-    await this.expunge(txn, sourceId, pairs.map(([uid]) => uid));
+    await this.expunge(
+      txn,
+      sourceId,
+      pairs.map(([uid]) => uid),
+    );
     return pairs;
   }
 

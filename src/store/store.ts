@@ -11,7 +11,18 @@ import { indexMessage, type MessageIndex } from '../mime/index.js';
 import { blobIdOf, Blobs } from './blobs.js';
 import { ChangeFeed } from './changes.js';
 import { openDatabase, type Database } from './database.js';
-import type { CopyResult, Delivery, FlagStoreResult, ImapStore, IngestItem, IngestResult, MailboxRename, PollerStore, RelayStore, SubmissionStore } from './doors.js';
+import type {
+  CopyResult,
+  Delivery,
+  FlagStoreResult,
+  ImapStore,
+  IngestItem,
+  IngestResult,
+  MailboxRename,
+  PollerStore,
+  RelayStore,
+  SubmissionStore,
+} from './doors.js';
 import { StoreError } from './errors.js';
 import { ExpungeHistory, VANISHED_HISTORY_LIMIT, type VanishedAnswer } from './expunge-history.js';
 import { normalizeFlags, type FlagChange } from './flags.js';
@@ -41,7 +52,11 @@ interface PreparedDelivery {
 }
 
 function prepareDeliveries(deliveries: Delivery[]): PreparedDelivery[] {
-  return deliveries.map(({ mailbox, raw, flags }) => ({ mailbox, flags, blob: { id: blobIdOf(raw), size: raw.length, raw, index: indexMessage(raw) } }));
+  return deliveries.map(({ mailbox, raw, flags }) => ({
+    mailbox,
+    flags,
+    blob: { id: blobIdOf(raw), size: raw.length, raw, index: indexMessage(raw) },
+  }));
 }
 
 /** The one store of the process; the daemon hands each part its door (doors.ts). */
@@ -186,9 +201,14 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
       for (const { to } of renames) {
         if (this.mailboxes.find(owner, to)) throw new StoreError('exists', `mailbox ${to} already exists`);
       }
-      if (new Set(renames.map(({ to }) => canonicalMailboxName(to))).size !== renames.length) throw new StoreError('exists', 'two mailboxes cannot get the same name');
+      if (new Set(renames.map(({ to }) => canonicalMailboxName(to))).size !== renames.length)
+        throw new StoreError('exists', 'two mailboxes cannot get the same name');
       const inbox = sources.findIndex((source) => source.name === 'INBOX');
-      if (inbox < 0) return this.mailboxes.rename(txn, sources.map((source, i) => ({ record: source, name: renames[i].to })));
+      if (inbox < 0)
+        return this.mailboxes.rename(
+          txn,
+          sources.map((source, i) => ({ record: source, name: renames[i].to })),
+        );
       if (renames.length > 1) throw new StoreError('not-allowed', 'INBOX is renamed on its own');
       const target = this.addMailbox(txn, owner, renames[0].to);
       const uids = (await this.messages.list(sources[0].id)).all().map((message) => message.uid);

@@ -114,7 +114,12 @@ export class UidlLedger {
     }
   }
 
-  private async update(txn: Transaction, account: string, uidls: readonly string[], change: (entry: Pop3LedgerEntry) => Pop3LedgerEntry): Promise<void> {
+  private async update(
+    txn: Transaction,
+    account: string,
+    uidls: readonly string[],
+    change: (entry: Pop3LedgerEntry) => Pop3LedgerEntry,
+  ): Promise<void> {
     const ledger = await this.load(account);
     for (const uidl of uidls) {
       const entry = ledger.get(uidl);

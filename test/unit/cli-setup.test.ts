@@ -9,11 +9,14 @@ import { parse as parseToml } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 // The data dir defaults to the platform's (env-paths reads XDG_DATA_HOME when first imported): a temp dir.
+// vi.hoisted runs before the imports are bound, so it can only require().
+/* eslint-disable @typescript-eslint/no-require-imports */
 const home = vi.hoisted(() => {
   const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'hotbridge-setup-'));
   process.env.XDG_DATA_HOME = require('node:path').join(dir, 'data-home');
   return dir as string;
 });
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 import { runSetup } from '../../src/cli/commands/setup.js';
 import { UserError } from '../../src/cli/config-option.js';

@@ -25,7 +25,10 @@ async function synced(view: SessionView): Promise<string[]> {
   await view.sync(out, { expunges: true });
   out.flush();
   await new Promise((resolve) => setImmediate(resolve));
-  return Buffer.concat(chunks).toString('utf8').split('\r\n').filter((line) => line.length > 0);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .split('\r\n')
+    .filter((line) => line.length > 0);
 }
 
 describe('SessionView', () => {
@@ -46,8 +49,9 @@ describe('SessionView', () => {
     removeDir(dir);
   });
 
-    // Every session starts with the messages that exist claimed (as after a restart), so none is \Recent.
-  const open = (door: MailStore = store) => SessionView.open(door, new RecentTracker([store.getMailbox(inboxId)!]), store.getMailbox(inboxId)!, false);
+  // Every session starts with the messages that exist claimed (as after a restart), so none is \Recent.
+  const open = (door: MailStore = store) =>
+    SessionView.open(door, new RecentTracker([store.getMailbox(inboxId)!]), store.getMailbox(inboxId)!, false);
 
   it('does not echo its own flag change, and tells another session of it', async () => {
     const mine = await open();
@@ -62,7 +66,10 @@ describe('SessionView', () => {
     const mine = await open();
     // Both writes are queued at once: the other session's change is announced before this session's
     // STORE gets its answer back.
-    const [own] = await Promise.all([store.storeFlags(inboxId, [2], 'add', ['\\Seen']), store.storeFlags(inboxId, [2], 'add', ['\\Flagged'])]);
+    const [own] = await Promise.all([
+      store.storeFlags(inboxId, [2], 'add', ['\\Seen']),
+      store.storeFlags(inboxId, [2], 'add', ['\\Flagged']),
+    ]);
     mine.applyOwnFlags(own.changed);
     expect(mine.at(2).flags).toEqual(['\\Seen', '\\Flagged']);
     expect(await synced(mine)).toEqual(['* 2 FETCH (UID 2 FLAGS (\\Seen \\Flagged))']);

@@ -21,9 +21,10 @@ interface CruiseResult {
 /** Runs dependency-cruiser on `src` of `cwd` with the project's rules; its JSON report. */
 async function cruise(cwd: string): Promise<CruiseResult> {
   // It exits non-zero when it finds violations; the report is on stdout either way.
-  const { stdout } = await promisify(execFile)(process.execPath, [depcruise, 'src', '--config', config, '--output-type', 'json'], { cwd, maxBuffer: 64 * 1024 * 1024 }).catch(
-    (err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }),
-  );
+  const { stdout } = await promisify(execFile)(process.execPath, [depcruise, 'src', '--config', config, '--output-type', 'json'], {
+    cwd,
+    maxBuffer: 64 * 1024 * 1024,
+  }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
   return JSON.parse(stdout) as CruiseResult;
 }
 
@@ -48,12 +49,16 @@ describe('dependency rules', () => {
 
   it('bite: a tree with one back-up arrow of each kind breaks every rule', async () => {
     const files: Record<string, string> = {
-      'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true }, include: ['src'] }),
-      'src/store/index.ts': "export const door = 1;\n",
+      'tsconfig.json': JSON.stringify({
+        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true },
+        include: ['src'],
+      }),
+      'src/store/index.ts': 'export const door = 1;\n',
       // The store reaching up into a server.
       'src/store/secret.ts': "import { a } from '../downstream/imap/a.js';\nexport const secret = a;\n",
       // A server around the store's door, and into the other side (which imports it back: a cycle).
-      'src/downstream/imap/a.ts': "import { secret } from '../../store/secret.js';\nimport { p } from '../../upstream/p.js';\nexport const a = secret + p;\n",
+      'src/downstream/imap/a.ts':
+        "import { secret } from '../../store/secret.js';\nimport { p } from '../../upstream/p.js';\nexport const a = secret + p;\n",
       'src/upstream/p.ts': "import { a } from '../downstream/imap/a.js';\nexport const p = a;\n",
       // A part importing the daemon, the daemon importing the CLI, the runtime importing a part.
       'src/runtime/r.ts': "import { d } from '../daemon/d.js';\nimport { door } from '../store/index.js';\nexport const r = d + door;\n",

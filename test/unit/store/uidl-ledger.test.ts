@@ -49,7 +49,9 @@ describe('UidlLedger on its own', () => {
   };
 
   it('keeps what was fetched, per account, across a reopen', async () => {
-    await queue.run((txn) => Promise.all([ledger.recordFetched(txn, ALICE, fetched('a1')), ledger.recordFetched(txn, ALICE, fetched('a2'))]));
+    await queue.run((txn) =>
+      Promise.all([ledger.recordFetched(txn, ALICE, fetched('a1')), ledger.recordFetched(txn, ALICE, fetched('a2'))]),
+    );
     await queue.run((txn) => ledger.recordFetched(txn, BOB, fetched('b1')));
     await reopen();
     expect((await ledger.view(ALICE)).uidls().sort()).toEqual(['a1', 'a2']);
