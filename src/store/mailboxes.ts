@@ -111,6 +111,24 @@ export class Mailboxes {
     txn.announce({ kind: 'mailbox-deleted', mailboxId: record.id, account: record.account, name: record.name });
   }
 
+  /**
+   * Checks a set of renames before any is made: every source exists, no target does or is named twice,
+   * and INBOX (whose rename moves its messages instead) is renamed on its own.
+   */
+  checkRenames(account: string, renames: ReadonlyArray<{ from: string; to: string }>): Array<{ record: MailboxRecord; name: string }> {
+    const planned = renames.map(({ from, to }) => {
+      const record = this.find(account, from);
+      if (!record) throw new StoreError('not-found', `mailbox ${from} does not exist`);
+      if (this.find(account, to)) throw new StoreError('exists', `mailbox ${to} already exists`);
+      return { record, name: canonicalMailboxName(to) };
+    });
+    if (new Set(planned.map(({ name }) => name)).size !== planned.length)
+      throw new StoreError('exists', 'two mailboxes cannot get the same name');
+    if (planned.length > 1 && planned.some(({ record }) => record.name === 'INBOX'))
+      throw new StoreError('not-allowed', 'INBOX is renamed on its own');
+    return planned;
+  }
+
   /** Gives mailboxes new names; UIDVALIDITY is kept: the messages and their UIDs do not change. */
   rename(txn: Transaction, renames: ReadonlyArray<{ record: MailboxRecord; name: string }>): void {
     for (const { record, name } of renames) {

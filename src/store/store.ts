@@ -26,7 +26,7 @@ import type {
 import { StoreError } from './errors.js';
 import { ExpungeHistory, VANISHED_HISTORY_LIMIT, type VanishedAnswer } from './expunge-history.js';
 import { normalizeFlags, type FlagChange } from './flags.js';
-import { canonicalMailboxName, DEFAULT_MAILBOXES, Mailboxes } from './mailboxes.js';
+import { DEFAULT_MAILBOXES, Mailboxes } from './mailboxes.js';
 import { MessageIndexes } from './message-indexes.js';
 import { Messages, type AppendOptions } from './messages.js';
 import { runMigrations } from './migrations.js';
@@ -147,17 +147,14 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     return record;
   }
 
-  /** All mailboxes of an account, sorted by name (INBOX first). */
   listMailboxes(account: string): MailboxRecord[] {
     return this.mailboxes.list(account);
   }
 
-  /** The accounts that have mailboxes in this store. */
   listAccounts(): string[] {
     return this.mailboxes.accounts();
   }
 
-  /** Finds a mailbox by name; INBOX matches case-insensitively (RFC 3501 §5.1). */
   findMailbox(account: string, name: string): MailboxRecord | undefined {
     return this.mailboxes.find(account, name);
   }
@@ -193,30 +190,15 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
   renameMailboxes(account: string, renames: readonly MailboxRename[]): Promise<void> {
     const owner = account.toLowerCase();
     return this.queue.run(async (txn) => {
-      const sources = renames.map(({ from }) => {
-        const source = this.mailboxes.find(owner, from);
-        if (!source) throw new StoreError('not-found', `mailbox ${from} does not exist`);
-        return source;
-      });
-      for (const { to } of renames) {
-        if (this.mailboxes.find(owner, to)) throw new StoreError('exists', `mailbox ${to} already exists`);
-      }
-      if (new Set(renames.map(({ to }) => canonicalMailboxName(to))).size !== renames.length)
-        throw new StoreError('exists', 'two mailboxes cannot get the same name');
-      const inbox = sources.findIndex((source) => source.name === 'INBOX');
-      if (inbox < 0)
-        return this.mailboxes.rename(
-          txn,
-          sources.map((source, i) => ({ record: source, name: renames[i].to })),
-        );
-      if (renames.length > 1) throw new StoreError('not-allowed', 'INBOX is renamed on its own');
-      const target = this.addMailbox(txn, owner, renames[0].to);
-      const uids = (await this.messages.list(sources[0].id)).all().map((message) => message.uid);
-      await this.messages.move(txn, sources[0].id, uids, target);
+      const planned = this.mailboxes.checkRenames(owner, renames);
+      if (planned[0]?.record.name !== 'INBOX') return this.mailboxes.rename(txn, planned);
+      const [{ record: inbox, name }] = planned;
+      const target = this.addMailbox(txn, owner, name);
+      const uids = (await this.messages.list(inbox.id)).all().map((message) => message.uid);
+      await this.messages.move(txn, inbox.id, uids, target);
     });
   }
 
-  /** Subscribed names of an account (they may name mailboxes that no longer exist, RFC 3501 §6.3.6). */
   listSubscriptions(account: string): Promise<string[]> {
     return this.subscriptions.list(account.toLowerCase());
   }
@@ -227,22 +209,15 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
 
   // ---------------------------------------------------------------- messages
 
-  /** The messages of a mailbox in UID order: a snapshot that later changes leave as it is. */
   async listMessages(mailboxId: number): Promise<readonly MessageRecord[]> {
     this.mailboxes.require(mailboxId);
     return (await this.messages.list(mailboxId)).all();
   }
 
-  /** The raw bytes of a message, exactly as received. */
   getBlob(blobId: string): Promise<Buffer> {
     return this.blobs.get(blobId);
   }
 
-  /**
-   * The parsed indexes of many messages in one read (undefined where a blob is gone). Without
-   * `text: true` the body text is left out (`text` is empty): ENVELOPE, BODYSTRUCTURE and header searches
-   * never need it, and it is most of the bytes. Indexes made by an older indexer are recomputed and stored.
-   */
   getIndexes(blobIds: readonly string[], options: { text?: boolean } = {}): Promise<Array<MessageIndex | undefined>> {
     return this.indexes.read(blobIds, options);
   }
@@ -345,17 +320,14 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     });
   }
 
-  /** The POP3 UIDL ledger of an account: lookups that answer from the ledger as it is when asked. */
   uidlLedger(account: string): Promise<UidlLedgerView> {
     return this.ledger.view(account.toLowerCase());
   }
 
-  /** Records that upstream copies are gone (after the QUIT that made DELE final). */
   markDeletedUpstream(account: string, uidls: string[]): Promise<void> {
     return this.queue.run((txn) => this.ledger.markDeletedUpstream(txn, account.toLowerCase(), uidls, Date.now()));
   }
 
-  /** Forgets UIDLs the server no longer lists, so the ledger does not grow forever. */
   forgetUidls(account: string, uidls: string[]): Promise<void> {
     return this.queue.run((txn) => this.ledger.forget(txn, account.toLowerCase(), uidls));
   }
