@@ -65,24 +65,24 @@ function loginOf(session: SMTPServerSession): string | undefined {
 const MAX_SMTP_CLIENTS = 100;
 
 /** Opens one listener per configured address; port 0 picks a free port (see addresses()). */
-export async function startSubmissionServer(o: SubmissionServerOptions): Promise<SubmissionServer> {
-  const logger = o.logger.child({ component: 'smtp-submission' });
+export async function startSubmissionServer(options: SubmissionServerOptions): Promise<SubmissionServer> {
+  const logger = options.logger.child({ component: 'smtp-submission' });
   const listeners: Array<{ server: SMTPServer; host: string; security: ListenerSecurity }> = [];
   try {
-    for (const address of o.listen) {
+    for (const address of options.listen) {
       const host = address.host.replace(/^\[(.*)\]$/, '$1');
-      const security = listenerSecurity(host, o.tls !== undefined);
-      const server = new SMTPServer(serverOptions(o, security, logger));
+      const security = listenerSecurity(host, options.tls !== undefined);
+      const server = new SMTPServer(serverOptions(options, security, logger));
       await listen(server, host, address.port);
       server.on('error', (err: Error) => logger.debug({ err: err.message }, 'SMTP connection error'));
       listeners.push({ server, host, security });
       const bound = boundAddress(server, host);
-      o.status?.set('smtp-listener', `${bound.host}:${bound.port}`, {
+      options.status?.set('smtp-listener', `${bound.host}:${bound.port}`, {
         host: bound.host,
         port: bound.port,
         loopback: security.loopback,
         starttls: security.starttls,
-        maxMessageBytes: o.maxMessageBytes,
+        maxMessageBytes: options.maxMessageBytes,
       });
       logger.info({ host: bound.host, port: bound.port, starttls: security.starttls }, 'SMTP submission listening');
     }
@@ -98,14 +98,14 @@ export async function startSubmissionServer(o: SubmissionServerOptions): Promise
         listeners.map(async ({ server, host }) => {
           const bound = boundAddress(server, host);
           await close(server);
-          o.status?.delete('smtp-listener', `${bound.host}:${bound.port}`);
+          options.status?.delete('smtp-listener', `${bound.host}:${bound.port}`);
         }),
       );
     },
   };
 }
 
-function serverOptions(o: SubmissionServerOptions, security: ListenerSecurity, logger: Logger): SMTPServerOptions {
+function serverOptions(options: SubmissionServerOptions, security: ListenerSecurity, logger: Logger): SMTPServerOptions {
   return {
     name: os.hostname(),
     banner: 'hotbridge mail submission',
@@ -113,7 +113,7 @@ function serverOptions(o: SubmissionServerOptions, security: ListenerSecurity, l
     disableReverseLookup: true,
     // Mail clients open a few connections at most; a bound keeps a flood from exhausting the daemon.
     maxClients: MAX_SMTP_CLIENTS,
-    size: o.maxMessageBytes,
+    size: options.maxMessageBytes,
     rejectOversized: true,
     authMethods: ['PLAIN', 'LOGIN'],
     authOptional: false,
@@ -122,19 +122,19 @@ function serverOptions(o: SubmissionServerOptions, security: ListenerSecurity, l
     // On loopback STARTTLS is neither offered nor accepted; elsewhere smtp-server then refuses AUTH
     // before it (538), so a password never crosses the network in the clear.
     disabledCommands: security.starttls ? [] : ['STARTTLS'],
-    ...(security.starttls && o.tls ? { key: o.tls.key, cert: o.tls.cert, minVersion: 'TLSv1.2' as const } : {}),
+    ...(security.starttls && options.tls ? { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' as const } : {}),
     // The provider would have to accept UTF-8 addresses too (RFC 6531); old clients do not send them.
     hideSMTPUTF8: true,
     maxRecipients: MAX_RECIPIENTS,
     closeTimeout: CLOSE_TIMEOUT_MS,
-    onAuth: (auth, session, callback) => authenticate(o, logger, auth, session).then((response) => callback(null, response), callback),
-    onMailFrom: (address, session, callback) => callback(checkSender(o, logger, address, session)),
-    onData: (stream, session, callback) => receive(o, logger, stream, session).then((reply) => callback(null, reply), callback),
+    onAuth: (auth, session, callback) => authenticate(options, logger, auth, session).then((response) => callback(null, response), callback),
+    onMailFrom: (address, session, callback) => callback(checkSender(options, logger, address, session)),
+    onData: (stream, session, callback) => receive(options, logger, stream, session).then((reply) => callback(null, reply), callback),
   };
 }
 
 async function authenticate(
-  o: SubmissionServerOptions,
+  options: SubmissionServerOptions,
   logger: Logger,
   auth: SMTPServerAuthentication,
   session: SMTPServerSession,
@@ -143,7 +143,7 @@ async function authenticate(
   let account: string | undefined;
   try {
     // verify() slows failures down per client address (runtime/local-auth.ts).
-    account = await o.auth.verify(auth.username ?? '', auth.password ?? '', session.remoteAddress);
+    account = await options.auth.verify(auth.username ?? '', auth.password ?? '', session.remoteAddress);
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'local password check failed');
     throw smtpReply(454, 'Temporary authentication failure, try again later');
@@ -156,11 +156,11 @@ async function authenticate(
   return { user: account };
 }
 
-function checkSender(o: SubmissionServerOptions, logger: Logger, address: SMTPServerAddress, session: SMTPServerSession): Error | null {
+function checkSender(options: SubmissionServerOptions, logger: Logger, address: SMTPServerAddress, session: SMTPServerSession): Error | null {
   const login = loginOf(session);
   // smtp-server answers 530 before calling us when there is no login; this is a second lock on the door.
   if (login === undefined) return smtpReply(530, 'Authentication required');
-  const refusal = senderRefusal(address.address, login, o.accounts());
+  const refusal = senderRefusal(address.address, login, options.accounts());
   if (refusal === undefined) return null;
   logger.info({ account: login, sender: address.address }, 'sender refused');
   // 553: "mailbox name not allowed" (RFC 5321 §4.2.3), the reply for a sender the user may not use.
@@ -168,7 +168,7 @@ function checkSender(o: SubmissionServerOptions, logger: Logger, address: SMTPSe
 }
 
 /** Reads the message and queues it; resolves with the text of the 250 reply once it is durable. */
-function receive(o: SubmissionServerOptions, logger: Logger, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+function receive(options: SubmissionServerOptions, logger: Logger, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -181,21 +181,21 @@ function receive(o: SubmissionServerOptions, logger: Logger, stream: SMTPServerD
     stream.once('error', (err: Error) => reject(smtpReply(451, `Local error while reading the message: ${err.message}`)));
     stream.once('end', () => {
       if (stream.sizeExceeded) {
-        reject(smtpReply(552, `Message exceeds the maximum size of ${o.maxMessageBytes} bytes`));
+        reject(smtpReply(552, `Message exceeds the maximum size of ${options.maxMessageBytes} bytes`));
         return;
       }
-      enqueue(o, logger, Buffer.concat(chunks, size), session).then(resolve, reject);
+      enqueue(options, logger, Buffer.concat(chunks, size), session).then(resolve, reject);
     });
   });
 }
 
-async function enqueue(o: SubmissionServerOptions, logger: Logger, raw: Buffer, session: SMTPServerSession): Promise<string> {
+async function enqueue(options: SubmissionServerOptions, logger: Logger, raw: Buffer, session: SMTPServerSession): Promise<string> {
   const account = loginOf(session);
   const mailFrom = session.envelope.mailFrom;
   if (account === undefined || mailFrom === false) throw smtpReply(503, 'Bad sequence of commands');
   const recipients = session.envelope.rcptTo.map((rcpt) => rcpt.address);
   try {
-    const entry = await o.store.enqueueOutbox({ account, from: mailFrom.address, recipients }, raw);
+    const entry = await options.store.enqueueOutbox({ account, from: mailFrom.address, recipients }, raw);
     logger.info({ account, id: entry.id, size: raw.length, recipients: recipients.length }, 'message queued for sending');
     return `Ok: queued as ${entry.id}`;
   } catch (err) {

@@ -30,7 +30,7 @@ export class IngestBatcher {
   private current: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
 
-  constructor(private readonly o: IngestBatcherOptions) {}
+  constructor(private readonly options: IngestBatcherOptions) {}
 
   /** Adds a message; resolves when the caller may fetch the next one. Rejects once a write failed. */
   async add(item: IngestItem): Promise<void> {
@@ -42,7 +42,7 @@ export class IngestBatcher {
       return;
     }
     // The loop takes the waiting group as soon as the batch in progress is durable.
-    while (this.writing !== undefined && (this.group.length >= this.o.maxMessages || this.groupBytes >= this.o.maxBytes)) {
+    while (this.writing !== undefined && (this.group.length >= this.options.maxMessages || this.groupBytes >= this.options.maxBytes)) {
       await this.current;
     }
     this.throwIfFailed();
@@ -71,8 +71,8 @@ export class IngestBatcher {
 
   private async write(items: IngestItem[]): Promise<void> {
     try {
-      const results = await this.o.store.ingestPop3(this.o.account, items);
-      this.o.onStored(results, items);
+      const results = await this.options.store.ingestPop3(this.options.account, items);
+      this.options.onStored(results, items);
     } catch (error) {
       this.failure ??= { error };
     }

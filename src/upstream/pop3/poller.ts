@@ -98,12 +98,12 @@ export class Pop3Poller {
   private messagesFetched = 0;
   private warnedDuplicateUidls = false;
 
-  constructor(private readonly o: Pop3PollerOptions) {
-    this.account = o.account;
-    this.log = o.logger;
-    this.now = o.now ?? Date.now;
-    this.backoff = new Backoff(o.backoff ?? DEFAULT_BACKOFF);
-    this.o.status.set(POP3_STATUS_SECTION, this.account.address, { state: 'idle', messagesFetched: 0, messagesSynced: 0 });
+  constructor(private readonly options: Pop3PollerOptions) {
+    this.account = options.account;
+    this.log = options.logger;
+    this.now = options.now ?? Date.now;
+    this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
+    this.options.status.set(POP3_STATUS_SECTION, this.account.address, { state: 'idle', messagesFetched: 0, messagesSynced: 0 });
   }
 
   /** Polls at once, then every poll interval (or after a backoff delay when a poll failed). */
@@ -145,7 +145,7 @@ export class Pop3Poller {
       if (this.phase === 'session') this.client?.close();
       await running;
     }
-    const state = this.o.status.get(POP3_STATUS_SECTION, this.account.address)?.state;
+    const state = this.options.status.get(POP3_STATUS_SECTION, this.account.address)?.state;
     this.report({ nextPollAt: undefined, progress: undefined, ...(state === 'syncing' ? { state: 'idle' } : {}) });
   }
 
@@ -236,7 +236,7 @@ export class Pop3Poller {
       const listing = await client.uidl();
       // Read once per session: the view answers from the ledger as it is, so what this session stores
       // counts when the deletion policy runs.
-      const ledger = await this.o.store.uidlLedger(this.account.address);
+      const ledger = await this.options.store.uidlLedger(this.account.address);
       this.noteDuplicateUidls(listing);
       const fresh = newMessages(listing, ledger, this.skipped);
       progress.total = progress.done + fresh.length;
@@ -264,7 +264,7 @@ export class Pop3Poller {
   /** Credentials, connection and login. Undefined when stop() came meanwhile (the connection is dropped). */
   private async connectAndLogin(): Promise<Pop3Client | undefined> {
     this.phase = 'connecting';
-    const login = await this.o.credentials.get();
+    const login = await this.options.credentials.get();
     const ca = await this.readCaFile();
     if (this.stopping) return undefined;
     const settings = this.account.pop3;
@@ -295,7 +295,7 @@ export class Pop3Poller {
       else await client.loginXoauth2(login.user, login.accessToken);
     } catch (error) {
       if (error instanceof Pop3Error && error.kind === 'auth') {
-        this.o.credentials.rejected();
+        this.options.credentials.rejected();
         throw new LoginRefused(login.kind, error);
       }
       throw error;
@@ -333,7 +333,7 @@ export class Pop3Poller {
     }
     let stored = 0;
     const batcher = new IngestBatcher({
-      store: this.o.store,
+      store: this.options.store,
       account: this.account.address,
       maxMessages: INGEST_WAITING_MESSAGES,
       maxBytes: INGEST_WAITING_BYTES,
@@ -420,7 +420,7 @@ export class Pop3Poller {
   private async applyDeletionPolicy(client: Pop3Client, listing: ListedMessage[], ledger: UidlLedgerView): Promise<void> {
     const address = this.account.address;
     const forget = uidlsToForget(listing, ledger);
-    if (forget.length > 0) await this.o.store.forgetUidls(address, forget);
+    if (forget.length > 0) await this.options.store.forgetUidls(address, forget);
     const deletions = chooseDeletions(
       listing,
       ledger,
@@ -440,7 +440,7 @@ export class Pop3Poller {
     this.phase = 'quitting';
     await client.quit();
     if (deleted.length === 0) return;
-    await this.o.store.markDeletedUpstream(address, deleted.map((deletion) => deletion.uidl));
+    await this.options.store.markDeletedUpstream(address, deleted.map((deletion) => deletion.uidl));
     const reasons: Record<string, number> = {};
     for (const deletion of deleted) reasons[deletion.reason] = (reasons[deletion.reason] ?? 0) + 1;
     this.log.info({ deleted: deleted.length, reasons }, 'deleted messages on the server');
@@ -449,7 +449,7 @@ export class Pop3Poller {
   // ------------------------------------------------------------------------------------------ status
 
   private report(patch: Record<string, unknown>): void {
-    this.o.status.update(POP3_STATUS_SECTION, this.account.address, patch);
+    this.options.status.update(POP3_STATUS_SECTION, this.account.address, patch);
   }
 
   private iso(time: number): string {

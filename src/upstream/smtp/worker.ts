@@ -62,12 +62,12 @@ export class OutboxWorker {
   /** Shown in status while the provider refuses our login. */
   private authAlert?: string;
 
-  constructor(private readonly o: OutboxWorkerOptions) {
-    this.address = o.account.address.toLowerCase();
-    this.logger = o.logger.child({ account: this.address });
-    this.schedule = o.retrySchedule && o.retrySchedule.length > 0 ? o.retrySchedule : DEFAULT_RETRY_SCHEDULE_MS;
-    this.maxAgeMs = o.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
-    this.now = o.now ?? Date.now;
+  constructor(private readonly options: OutboxWorkerOptions) {
+    this.address = options.account.address.toLowerCase();
+    this.logger = options.logger.child({ account: this.address });
+    this.schedule = options.retrySchedule && options.retrySchedule.length > 0 ? options.retrySchedule : DEFAULT_RETRY_SCHEDULE_MS;
+    this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+    this.now = options.now ?? Date.now;
   }
 
   start(): void {
@@ -75,7 +75,7 @@ export class OutboxWorker {
     this.started = true;
     // Only new submissions wake the worker: the updates are its own, and hearing them would start
     // another full pass after every pass that recorded something.
-    this.unsubscribe = this.o.store.changes.subscribe((change) => {
+    this.unsubscribe = this.options.store.changes.subscribe((change) => {
       if (change.kind === 'outbox-changed' && change.event === 'queued' && change.account === this.address) this.wake();
     });
     this.wake();
@@ -98,7 +98,7 @@ export class OutboxWorker {
     const finished = await Promise.race([
       running.then(() => true),
       new Promise<boolean>((resolve) => {
-        graceTimer = setTimeout(() => resolve(false), this.o.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
+        graceTimer = setTimeout(() => resolve(false), this.options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
       }),
     ]);
     clearTimeout(graceTimer);
@@ -141,8 +141,8 @@ export class OutboxWorker {
   private async pass(): Promise<number | undefined> {
     const force = this.force;
     this.force = false;
-    const entries = await this.o.store.listOutbox(this.address);
-    const session = new RelaySession(this.o.account.smtp);
+    const entries = await this.options.store.listOutbox(this.address);
+    const session = new RelaySession(this.options.account.smtp);
     try {
       for (let i = 0; i < entries.length; i++) {
         if (this.stopped) break;
@@ -152,7 +152,7 @@ export class OutboxWorker {
         if (result.kind === 'auth') {
           // The same login would be refused for every other message: they wait too, without an attempt.
           const due = entries.slice(i + 1).filter((other) => force || other.nextAttemptAt <= this.now());
-          for (const other of due) await this.o.store.updateOutbox({ ...other, waitingFor: 'auth', lastError: result.reply, nextAttemptAt: result.nextAttemptAt });
+          for (const other of due) await this.options.store.updateOutbox({ ...other, waitingFor: 'auth', lastError: result.reply, nextAttemptAt: result.nextAttemptAt });
           break;
         }
       }
@@ -167,14 +167,14 @@ export class OutboxWorker {
   private async attempt(entry: OutboxEntry, session: RelaySession): Promise<{ kind: 'done' } | { kind: 'auth'; reply: string; nextAttemptAt: number }> {
     let login: UpstreamLogin;
     try {
-      login = await this.o.credentials.get();
+      login = await this.options.credentials.get();
     } catch (err) {
       const reply = (err as Error).message;
       if (err instanceof CredentialError && err.reason !== 'temporary') return this.holdForAuth(entry, reply);
       await this.record(entry, everyoneDeferred(entry, reply));
       return { kind: 'done' };
     }
-    const raw = await this.o.store.getBlob(entry.blobId);
+    const raw = await this.options.store.getBlob(entry.blobId);
     const controller = new AbortController();
     this.inFlight = controller;
     let report: RelayReport;
@@ -188,7 +188,7 @@ export class OutboxWorker {
       return { kind: 'done' };
     }
     if (report.problem?.kind === 'auth') {
-      this.o.credentials.rejected();
+      this.options.credentials.rejected();
       return this.holdForAuth(entry, report.problem.reply);
     }
     if (report.delivered.length > 0 || report.failed.length > 0 || (report.deferred.length > 0 && !report.problem)) this.clearAuthAlert();
@@ -201,12 +201,12 @@ export class OutboxWorker {
     const attempts = entry.attempts + 1;
     const nextAttemptAt = this.now() + retryDelay(attempts, this.schedule);
     const hint =
-      this.o.account.auth.method === 'oauth2'
+      this.options.account.auth.method === 'oauth2'
         ? `run "hotbridge login ${this.address}" to sign in again`
-        : `check the password in ${this.o.account.auth.passwordFile ?? 'accounts.auth.password_file'}`;
+        : `check the password in ${this.options.account.auth.passwordFile ?? 'accounts.auth.password_file'}`;
     this.authAlert = `the provider refused the sign-in for ${this.address}, messages wait in the outbox: ${reply} (${hint})`;
     this.logger.error({ id: entry.id, reply }, `upstream SMTP login refused; outgoing mail waits: ${hint}`);
-    await this.o.store.updateOutbox({ ...entry, attempts, lastError: reply, waitingFor: 'auth', nextAttemptAt });
+    await this.options.store.updateOutbox({ ...entry, attempts, lastError: reply, waitingFor: 'auth', nextAttemptAt });
     return { kind: 'auth', reply, nextAttemptAt };
   }
 
@@ -239,7 +239,7 @@ export class OutboxWorker {
     }
     const failed = [...entry.failed, ...bounced];
     const deliveries: Delivery[] = [];
-    const message = raw ?? (bounced.length > 0 || (pending.length === 0 && this.o.account.saveSent) ? await this.o.store.getBlob(entry.blobId) : undefined);
+    const message = raw ?? (bounced.length > 0 || (pending.length === 0 && this.options.account.saveSent) ? await this.options.store.getBlob(entry.blobId) : undefined);
     if (bounced.length > 0 && message) {
       const bounce = buildBounce({
         account: this.address,
@@ -248,7 +248,7 @@ export class OutboxWorker {
         failures: bounced,
         delivered,
         stillTrying: pending,
-        remoteMta: this.o.account.smtp.host,
+        remoteMta: this.options.account.smtp.host,
         reportingMta: os.hostname(),
         ...(expired ? { expired } : {}),
         now,
@@ -258,10 +258,10 @@ export class OutboxWorker {
     }
     if (pending.length === 0) {
       // Only now, when the entry leaves the queue in this same batch: a Sent copy can never be made twice.
-      if (this.o.account.saveSent && delivered.length > 0 && message) {
+      if (this.options.account.saveSent && delivered.length > 0 && message) {
         deliveries.push({ mailbox: 'Sent', raw: message, flags: ['\\Seen'] });
       }
-      await this.o.store.finishOutbox(entry.id, deliveries);
+      await this.options.store.finishOutbox(entry.id, deliveries);
       this.logger.info({ id: entry.id, delivered: delivered.length, failed: failed.length, attempts }, 'outbox entry done');
       return;
     }
@@ -269,7 +269,7 @@ export class OutboxWorker {
     const updated: OutboxEntry = { ...entry, pending, delivered, failed, attempts, nextAttemptAt };
     delete updated.waitingFor;
     if (lastError !== undefined) updated.lastError = lastError;
-    await this.o.store.updateOutbox(updated, deliveries);
+    await this.options.store.updateOutbox(updated, deliveries);
     this.logger.warn({ id: entry.id, attempts, pending: pending.length, lastError, nextAttemptAt: new Date(nextAttemptAt).toISOString() }, 'relay deferred, will retry');
   }
 
@@ -277,9 +277,9 @@ export class OutboxWorker {
 
   /** Publishes the queue in status; returns when the next entry is due. */
   private async refreshStatus(): Promise<number | undefined> {
-    const entries = await this.o.store.listOutbox(this.address);
+    const entries = await this.options.store.listOutbox(this.address);
     const iso = (ms: number): string => new Date(ms).toISOString();
-    this.o.status.set('outbox', this.address, {
+    this.options.status.set('outbox', this.address, {
       queued: entries.length,
       waitingForAuth: entries.filter((entry) => entry.waitingFor === 'auth').length,
       ...(this.authAlert !== undefined ? { alert: this.authAlert } : {}),
