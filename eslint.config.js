@@ -12,6 +12,8 @@ export default defineConfig(
   {
     languageOptions: { globals: globals.node },
     rules: {
+      // A `let` that a callback reads before its one assignment (a value the callback needs later) stays `let`.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // `_name` marks a parameter a callback must take but does not use.
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
