@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
+import { DEFAULTS } from './defaults.js';
 import { DEFAULT_AUTHORITY, OUTLOOK_SCOPES, PRESETS, presetForAddress, type ServerPreset } from './presets.js';
 import { configSchema, LISTEN_PATTERN, type RawAccount, type RawConfig } from './schema.js';
 import type { AccountAuth, AccountConfig, HotbridgeConfig, ListenAddress, LocalTls, TlsMinVersion, UpstreamServer } from './types.js';
@@ -15,10 +16,10 @@ import { isLoopbackHost } from './loopback.js';
 
 export { isLoopbackHost } from './loopback.js';
 
-export const DEFAULT_IMAP_LISTEN = ['127.0.0.1:1143', '[::1]:1143'];
-export const DEFAULT_SMTP_LISTEN = ['127.0.0.1:1025', '[::1]:1025'];
-export const DEFAULT_POP3_LISTEN = ['127.0.0.1:1110', '[::1]:1110'];
-export const DEFAULT_MAX_MESSAGE_SIZE = 35 * 1024 * 1024;
+export const DEFAULT_IMAP_LISTEN = DEFAULTS.imapListen;
+export const DEFAULT_SMTP_LISTEN = DEFAULTS.smtpListen;
+export const DEFAULT_POP3_LISTEN = DEFAULTS.pop3Listen;
+export const DEFAULT_MAX_MESSAGE_SIZE = DEFAULTS.maxMessageBytes;
 
 /** A config that cannot be used; `problems` holds one line per problem. */
 export class ConfigError extends Error {
@@ -92,7 +93,7 @@ function server(
   }
   const caFile = raw?.ca_file ? path.resolve(baseDir, raw.ca_file) : undefined;
   if (caFile && !fs.existsSync(caFile)) problems.push(`${where}.ca_file: ${caFile} does not exist`);
-  return { host: host ?? '', port, tls, caFile, timeoutMs: raw?.timeout !== undefined ? parseDuration(raw.timeout)! : 60_000 };
+  return { host: host ?? '', port, tls, caFile, timeoutMs: raw?.timeout !== undefined ? parseDuration(raw.timeout)! : DEFAULTS.upstreamTimeoutMs };
 }
 
 
@@ -135,7 +136,7 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
     address,
     name: raw.name,
     provider: raw.provider ?? preset?.id ?? 'custom',
-    pollIntervalMs: raw.poll_interval !== undefined ? Math.max(parseDuration(raw.poll_interval)!, 1000) : 120_000,
+    pollIntervalMs: raw.poll_interval !== undefined ? Math.max(parseDuration(raw.poll_interval)!, 1000) : DEFAULTS.pollIntervalMs,
     leaveOnServer,
     deleteOnServerAfterMs: raw.delete_on_server_after !== undefined ? parseDuration(raw.delete_on_server_after) : undefined,
     deleteOnExpunge: raw.delete_on_expunge ?? false,
@@ -144,8 +145,8 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
     auth,
     pop3: {
       ...pop3Base,
-      maxMessageBytes: raw.pop3?.max_message_size !== undefined ? parseSize(raw.pop3.max_message_size)! : 100 * 1024 * 1024,
-      batchSize: raw.pop3?.batch_size ?? 50,
+      maxMessageBytes: raw.pop3?.max_message_size !== undefined ? parseSize(raw.pop3.max_message_size)! : DEFAULTS.pop3MaxMessageBytes,
+      batchSize: raw.pop3?.batch_size ?? DEFAULTS.pop3BatchSize,
     },
     smtp: server(raw.smtp, preset?.smtp, `${where}.smtp`, baseDir, problems),
   };
@@ -160,7 +161,7 @@ function localTls(raw: RawLocalTls | undefined, table: string, baseDir: string, 
     certFile: raw?.tls_cert ? path.resolve(baseDir, raw.tls_cert) : undefined,
     keyFile: raw?.tls_key ? path.resolve(baseDir, raw.tls_key) : undefined,
     tlsListen: (raw?.tls_listen ?? []).map(parseListen),
-    tlsMinVersion: raw?.tls_min_version ?? 'TLSv1.2',
+    tlsMinVersion: raw?.tls_min_version ?? DEFAULTS.tlsMinVersion,
     allowPlaintextLan: raw?.allow_plaintext_lan ?? false,
   };
 }
@@ -191,8 +192,8 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
     imap: {
       listen: raw.imap?.listen ? raw.imap.listen.map(parseListen) : DEFAULT_IMAP_LISTEN.map(defaultListen),
       maxLiteralBytes: raw.imap?.max_literal_size !== undefined ? parseSize(raw.imap.max_literal_size)! : parseSize(raw.smtp?.max_message_size ?? DEFAULT_MAX_MESSAGE_SIZE)!,
-      maxConnectionsPerAddress: raw.imap?.max_connections_per_address ?? 50,
-      maxConnections: raw.imap?.max_connections ?? 500,
+      maxConnectionsPerAddress: raw.imap?.max_connections_per_address ?? DEFAULTS.imapMaxConnectionsPerAddress,
+      maxConnections: raw.imap?.max_connections ?? DEFAULTS.imapMaxConnections,
       ...imapTls,
     },
     smtp: {
@@ -202,8 +203,8 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
     },
     pop3: {
       listen: raw.pop3?.listen ? raw.pop3.listen.map(parseListen) : DEFAULT_POP3_LISTEN.map(defaultListen),
-      maxConnectionsPerAddress: raw.pop3?.max_connections_per_address ?? 20,
-      maxConnections: raw.pop3?.max_connections ?? 200,
+      maxConnectionsPerAddress: raw.pop3?.max_connections_per_address ?? DEFAULTS.pop3MaxConnectionsPerAddress,
+      maxConnections: raw.pop3?.max_connections ?? DEFAULTS.pop3MaxConnections,
       ...pop3Tls,
     },
     status: { listen: (raw.status?.listen ?? []).map(parseListen) },

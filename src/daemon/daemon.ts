@@ -304,7 +304,7 @@ export class Daemon {
         this.config = { ...next, imap: previous.imap, smtp: previous.smtp, pop3: previous.pop3, allowedNetworks: previous.allowedNetworks };
         await this.stopListeners();
         await this.startListeners();
-        throw new Error(`the new [imap]/[pop3]/[smtp] listener settings could not be used (${(err as Error).message}); still listening as before`);
+        throw new Error(`the new [imap]/[pop3]/[smtp] listener settings could not be used (${(err as Error).message}); still listening as before`, { cause: err });
       }
     }
     this.wake();

@@ -85,7 +85,7 @@ export async function writeFetchResponses(
         raw = await store.getBlob(record.blobId);
       } catch (err) {
         // Expunged by another session and its bytes are gone: skip it and say so in the tagged reply.
-        if (err instanceof StoreError && err.code === 'NONEXISTENT') {
+        if (err instanceof StoreError && err.code === 'not-found') {
           missing++;
           continue;
         }
