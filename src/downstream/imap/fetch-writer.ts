@@ -10,6 +10,7 @@ import type { MessageRecord } from '../../store/index.js';
 import type { MessageIndex } from '../../mime/index.js';
 import { StoreError } from '../../store/index.js';
 import type { MailStore } from './backend.js';
+import type { BlobCache } from './blob-cache.js';
 import { renderBodyStructure } from './fetch/bodystructure.js';
 import { renderEnvelope } from './fetch/envelope.js';
 import { extractSection, partial } from './fetch/section.js';
@@ -46,13 +47,38 @@ function literal(bytes: Buffer): [string, Buffer | undefined] {
   return bytes.length === 0 ? ['""', undefined] : [`{${bytes.length}}\r\n`, bytes];
 }
 
-/** Writes one FETCH response per sequence number, in order, waiting for the socket when it is full. */
 /** Messages whose indexes are read from the store together. */
 const INDEX_BATCH = 128;
 
+/** Where the writer reads what the view does not hold: indexes from the store, bytes through the cache. */
+export interface FetchSource {
+  store: Pick<MailStore, 'getIndexes'>;
+  blobs: BlobCache;
+}
+
+/**
+ * ENVELOPE, BODY and BODYSTRUCTURE as rendered for an index object. The store keeps the indexes of the
+ * working set in memory (the same objects, read after read), so a message fetched again by any session
+ * is not rendered again; an entry goes when the store lets its index object go.
+ */
+const rendered = new WeakMap<MessageIndex, { envelope?: Buffer; body?: Buffer; bodystructure?: Buffer }>();
+
+function renderedEnvelope(index: MessageIndex): Buffer {
+  let entry = rendered.get(index);
+  if (!entry) rendered.set(index, (entry = {}));
+  return (entry.envelope ??= renderEnvelope(index));
+}
+
+function renderedStructure(index: MessageIndex, extended: boolean): Buffer {
+  let entry = rendered.get(index);
+  if (!entry) rendered.set(index, (entry = {}));
+  return extended ? (entry.bodystructure ??= renderBodyStructure(index, true)) : (entry.body ??= renderBodyStructure(index, false));
+}
+
+/** Writes one FETCH response per sequence number, in order, waiting for the socket when it is full. */
 export async function writeFetchResponses(
   out: ResponseOutput,
-  store: MailStore,
+  { store, blobs }: FetchSource,
   view: SessionView,
   seqs: readonly number[],
   plan: FetchPlan,
@@ -82,7 +108,7 @@ export async function writeFetchResponses(
     }
     if (wantsBlob) {
       try {
-        raw = await store.getBlob(record.blobId);
+        raw = blobs.peek(record.blobId) ?? (await blobs.get(record.blobId));
       } catch (err) {
         // Expunged by another session and its bytes are gone: skip it and say so in the tagged reply.
         if (err instanceof StoreError && err.code === 'NONEXISTENT') {
@@ -118,15 +144,15 @@ export async function writeFetchResponses(
           break;
         case 'ENVELOPE':
           line += 'ENVELOPE ';
-          line = flushWithBytes(out, line, renderEnvelope(index!));
+          line = flushWithBytes(out, line, renderedEnvelope(index!));
           break;
         case 'BODY':
           line += 'BODY ';
-          line = flushWithBytes(out, line, renderBodyStructure(index!, false));
+          line = flushWithBytes(out, line, renderedStructure(index!, false));
           break;
         case 'BODYSTRUCTURE':
           line += 'BODYSTRUCTURE ';
-          line = flushWithBytes(out, line, renderBodyStructure(index!, true));
+          line = flushWithBytes(out, line, renderedStructure(index!, true));
           break;
         case 'section': {
           let bytes = isWholeMessage(item) ? raw! : extractSection(raw!, index!, item.section);

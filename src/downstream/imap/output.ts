@@ -1,7 +1,8 @@
 /**
- * Everything the server sends goes through one `ResponseOutput` per connection. Small responses are
- * gathered into large writes (a `UID FETCH 1:* (UID FLAGS)` over 100,000 messages is 100,000 lines);
- * large message literals are handed to the socket as they are, without copying. `drain()` waits for
+ * Everything the server sends goes through one `ResponseOutput` per connection. Responses are gathered
+ * and handed to the socket together (a `UID FETCH 1:* (UID FLAGS)` over 100,000 messages is 100,000
+ * lines): protocol text as strings, message bytes as the Buffers they are, in one corked write, so the
+ * kernel gets them in one writev and nothing is copied into a combined buffer first. `drain()` waits for
  * the socket when its buffer is full, so a slow client holds back a big FETCH instead of the server
  * buffering a mailbox of bodies in memory.
  */
@@ -12,8 +13,11 @@ const BATCH_BYTES = 64 * 1024;
 
 /** The batched, backpressure-aware writer of one connection. */
 export class ResponseOutput {
+  /** Text since the last Buffer (V8 joins appended strings cheaply, without copying each time). */
   private text = '';
-  private buffers: Buffer[] = [];
+  /** Earlier text and Buffers, in order. */
+  private chunks: Array<string | Buffer> = [];
+  /** Roughly what is pending (text counted in characters, which is exact for the ASCII of the protocol). */
   private pendingBytes = 0;
 
   constructor(private socket: Duplex) {}
@@ -27,19 +31,18 @@ export class ResponseOutput {
   /** Appends ASCII/UTF-8 text (protocol lines). */
   write(text: string): void {
     this.text += text;
-    if (this.text.length + this.pendingBytes >= BATCH_BYTES) this.flush();
+    this.pendingBytes += text.length;
+    if (this.pendingBytes >= BATCH_BYTES) this.flush();
   }
 
-  /** Appends bytes; large ones go out directly after whatever text precedes them. */
+  /** Appends bytes (message data), kept as they are until they reach the socket. */
   writeBytes(bytes: Buffer): void {
     if (bytes.length === 0) return;
-    this.moveTextToBuffers();
-    if (bytes.length >= BATCH_BYTES) {
-      this.flush();
-      this.send(bytes);
-      return;
+    if (this.text.length > 0) {
+      this.chunks.push(this.text);
+      this.text = '';
     }
-    this.buffers.push(bytes);
+    this.chunks.push(bytes);
     this.pendingBytes += bytes.length;
     if (this.pendingBytes >= BATCH_BYTES) this.flush();
   }
@@ -49,27 +52,26 @@ export class ResponseOutput {
     this.write(`* ${text}\r\n`);
   }
 
-  private moveTextToBuffers(): void {
-    if (this.text.length === 0) return;
-    const bytes = Buffer.from(this.text, 'utf8');
-    this.text = '';
-    this.buffers.push(bytes);
-    this.pendingBytes += bytes.length;
-  }
-
-  /** Hands everything pending to the socket. */
+  /** Hands everything pending to the socket, as one write. */
   flush(): void {
-    this.moveTextToBuffers();
-    if (this.buffers.length === 0) return;
-    const data = this.buffers.length === 1 ? this.buffers[0] : Buffer.concat(this.buffers, this.pendingBytes);
-    this.buffers = [];
+    if (this.text.length > 0) {
+      this.chunks.push(this.text);
+      this.text = '';
+    }
+    const chunks = this.chunks;
+    if (chunks.length === 0) return;
+    this.chunks = [];
     this.pendingBytes = 0;
-    this.send(data);
-  }
-
-  private send(data: Buffer): void {
-    if (this.socket.destroyed || this.socket.writableEnded) return;
-    this.socket.write(data);
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    if (chunks.length === 1) {
+      socket.write(chunks[0]);
+      return;
+    }
+    // Corked, the writes below reach the socket together (one writev) when it is uncorked.
+    socket.cork();
+    for (const chunk of chunks) socket.write(chunk);
+    socket.uncork();
   }
 
   /** Whether the socket's buffer is full (the writer should await `drain()`). */

@@ -17,6 +17,7 @@ import { clientAddressKey, isLoopbackHost } from '../../config/loopback.js';
 /** The key the per-address connection cap counts by (see clientAddressKey). */
 export const connectionCapKey = clientAddressKey;
 import { RecentTracker } from './recent.js';
+import { BlobCache } from './blob-cache.js';
 
 /** What the daemon passes to start the IMAP server. */
 export interface ImapServerOptions {
@@ -85,6 +86,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     auth: options.auth,
     logger,
     recent: new RecentTracker(mailboxes),
+    blobs: new BlobCache((blobId) => store.getBlob(blobId)),
     maxLiteralBytes: options.maxLiteralBytes,
     idle: { ...DEFAULT_IDLE, ...options.idle },
     ...(options.tls ? { tls: tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key }) } : {}),
