@@ -30,7 +30,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LocalPasswords } from '../src/runtime/local-passwords.js';
-import { Store } from '../src/store/store.js';
+import { Store } from '../src/store/index.js';
 import { LAB_USERS, startLab, type Lab } from '../test/helpers/lab.js';
 import { mixedMessage, random, RARE_WORD, smallMessage } from './lib/imap-bench-messages.js';
 import { ImapLoadClient, type Reply } from './lib/imap-load-client.js';
