@@ -32,6 +32,8 @@ function sublevels(db: Level<string, unknown>) {
     message: db.sublevel<string, StoredMessage>('message', { valueEncoding: 'json' }),
     blob: db.sublevel<string, Buffer>('blob', { valueEncoding: 'buffer' }),
     blobref: db.sublevel<string, number>('blobref', { valueEncoding: 'json' }),
+    // Blobs without references, to be deleted once no reader retains them (blob-retention.ts).
+    orphan: db.sublevel<string, boolean>('orphan', { valueEncoding: 'json' }),
     index: db.sublevel<string, StoredIndex>('index', { valueEncoding: 'json' }),
     // The decoded body text of an index, kept apart: it is most of the index's bytes, and only
     // BODY/TEXT searches read it, while FETCH ENVELOPE and header SEARCH read the rest constantly.

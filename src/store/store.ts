@@ -8,6 +8,7 @@
  * them on every command, and 100,000 records are a few tens of MB.
  */
 import { indexMessage, type MessageIndex } from '../mime/index.js';
+import { BlobRetention } from './blob-retention.js';
 import { blobIdOf, Blobs } from './blobs.js';
 import { ChangeFeed } from './changes.js';
 import { openDatabase, type Database } from './database.js';
@@ -63,6 +64,7 @@ export class Store {
   private readonly subscriptions: Subscriptions;
   private readonly indexes: MessageIndexes;
   private readonly blobs: Blobs;
+  private readonly retention: BlobRetention;
   private readonly history: ExpungeHistory;
   private readonly messages: Messages;
   private readonly ledger: UidlLedger;
@@ -79,7 +81,8 @@ export class Store {
     this.mailboxes = new Mailboxes(sub);
     this.subscriptions = new Subscriptions(sub);
     this.indexes = new MessageIndexes(sub, this.queue);
-    this.blobs = new Blobs(sub, this.indexes);
+    this.retention = new BlobRetention(sub, this.indexes, this.queue);
+    this.blobs = new Blobs(sub, this.indexes, this.retention);
     this.history = new ExpungeHistory(sub, vanishedLimit);
     this.messages = new Messages(sub, this.mailboxes, this.blobs, this.history);
     this.ledger = new UidlLedger(sub);
@@ -93,12 +96,21 @@ export class Store {
     try {
       await runMigrations(database.db);
       await store.mailboxes.load();
+      await store.retention.collectLeftovers();
       for (const account of options.accounts ?? []) await store.ensureAccount(account);
     } catch (err) {
       await store.close();
       throw err;
     }
     return store;
+  }
+
+  /**
+   * Resolves once every write queued so far has finished, including the deletion of blobs that lost their
+   * last reference and that no reader retains (blob-retention.ts).
+   */
+  settled(): Promise<void> {
+    return this.queue.run(() => undefined, { durable: false });
   }
 
   async close(): Promise<void> {
@@ -205,6 +217,15 @@ export class Store {
   /** The raw bytes of a message, exactly as received. */
   getBlob(blobId: string): Promise<Buffer> {
     return this.blobs.get(blobId);
+  }
+
+  /**
+   * Keeps the bytes and index of these blobs readable until the returned function is called, even if
+   * their messages are expunged meanwhile: a reader (an IMAP session) that still shows a message may still
+   * read it (RFC 2180 §4.1). Deleting them then is up to the store (blob-retention.ts).
+   */
+  retainBlobs(blobIds: readonly string[]): () => void {
+    return this.retention.retain(blobIds);
   }
 
   /** The index of a message without its body text (see getIndexes). */

@@ -18,6 +18,7 @@ export type MailStore = Pick<
   | 'setSubscribed'
   | 'listMessages'
   | 'getBlob'
+  | 'retainBlobs'
   | 'getIndex'
   | 'getIndexes'
   | 'appendMessage'

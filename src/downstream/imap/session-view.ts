@@ -44,6 +44,11 @@ export class SessionView {
   private latestModseq = 0;
   private keywordsChanged = false;
   private deleted = false;
+  /**
+   * Releases of the blobs of messages expunged elsewhere that this view still shows: their bytes stay
+   * readable until the client is told (RFC 2180 §4.1), then the store may delete them.
+   */
+  private retained: Array<() => void> = [];
   private unsubscribe: () => void = () => undefined;
   private wake: (() => void) | undefined;
 
@@ -71,6 +76,8 @@ export class SessionView {
     // Changes heard while loading stay noted: a message added after the list was taken would
     // otherwise never be announced. A note about something the list already has is harmless.
     view.latestModseq = Math.max(view.latestModseq, view.mailbox.highestModseq);
+    // An expunge heard while loading, of a message the list still had: retained like any other.
+    view.retainExpunged([...view.expunged.keys()]);
     view.claimRecent(view.records);
     for (const record of view.records) view.noteKeywords(record.flags);
     view.keywordsChanged = false;
@@ -80,6 +87,23 @@ export class SessionView {
   close(): void {
     this.unsubscribe();
     this.wake = undefined;
+    this.releaseRetained();
+  }
+
+  /** Keeps the bytes of these expunged messages readable while this view still shows them. */
+  private retainExpunged(uids: readonly number[]): void {
+    const blobIds: string[] = [];
+    for (const uid of uids) {
+      const seq = this.seqOf(uid);
+      if (seq > 0) blobIds.push(this.records[seq - 1].blobId);
+    }
+    if (blobIds.length > 0) this.retained.push(this.store.retainBlobs(blobIds));
+  }
+
+  private releaseRetained(): void {
+    const releases = this.retained;
+    this.retained = [];
+    for (const release of releases) release();
   }
 
   /** The mailbox record as the store has it now (UIDNEXT, HIGHESTMODSEQ, name). */
@@ -259,6 +283,7 @@ export class SessionView {
         if (change.mailboxId !== this.mailboxId) return;
         this.latestModseq = Math.max(this.latestModseq, change.modseq);
         for (const uid of change.uids) this.expunged.set(uid, change.modseq);
+        this.retainExpunged(change.uids);
         break;
       case 'mailbox-deleted':
         if (change.mailboxId !== this.mailboxId) return;
@@ -376,6 +401,7 @@ export class SessionView {
     if (vanished && gone.length > 0) out.untagged(`VANISHED ${formatSequenceSet(gone)}`);
     this.records = kept;
     this.expunged.clear();
+    this.releaseRetained();
   }
 }
 
