@@ -47,7 +47,9 @@ export class Blobs {
 
   /** The raw bytes of a blob. */
   async get(blobId: string): Promise<Buffer> {
-    const raw = await this.sub.blob.get(blobId);
+    // Not through LevelDB's block cache: a message read once would push out the metadata read constantly.
+    // (classic-level's `fillCache` option; abstract-level's option type does not name it.)
+    const raw = await this.sub.blob.get(blobId, { fillCache: false } as never);
     if (raw === undefined) throw new StoreError('NONEXISTENT', `blob ${blobId} is missing`);
     return raw;
   }

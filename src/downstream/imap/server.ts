@@ -18,6 +18,7 @@ import { clientAddressKey, isLoopbackHost } from '../../config/loopback.js';
 export const connectionCapKey = clientAddressKey;
 import { RecentTracker } from './recent.js';
 import { BlobCache } from './blob-cache.js';
+import { MailboxChanges } from './mailbox-changes.js';
 
 /** What the daemon passes to start the IMAP server. */
 export interface ImapServerOptions {
@@ -87,6 +88,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     logger,
     recent: new RecentTracker(mailboxes),
     blobs: new BlobCache((blobId) => store.getBlob(blobId)),
+    changes: new MailboxChanges(store.changes),
     maxLiteralBytes: options.maxLiteralBytes,
     idle: { ...DEFAULT_IDLE, ...options.idle },
     ...(options.tls ? { tls: tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key }) } : {}),

@@ -11,6 +11,7 @@ import type { MailboxRecord, MessageRecord } from '../../store/index.js';
 import type { StoreChange } from '../../store/index.js';
 import { keywordsInUse } from '../../store/index.js';
 import type { MailStore } from './backend.js';
+import type { MailboxChanges } from './mailbox-changes.js';
 import { ImapError } from './errors.js';
 import { formatFlags, isKeyword, mayCreateKeywords, SYSTEM_FLAGS } from './flags.js';
 import type { ResponseOutput } from './output.js';
@@ -62,11 +63,15 @@ export class SessionView {
     readonly readOnly: boolean,
   ) {}
 
-  /** Selects a mailbox: loads its messages and claims its \Recent messages unless read-only. */
-  static async open(store: MailStore, recent: RecentTracker, mailbox: MailboxRecord, readOnly: boolean): Promise<SessionView> {
+  /**
+   * Selects a mailbox: loads its messages and claims its \Recent messages unless read-only. `changes` is
+   * the server's feed sorted by mailbox; without it the view listens to the store's whole feed.
+   */
+  static async open(store: MailStore, recent: RecentTracker, mailbox: MailboxRecord, readOnly: boolean, changes?: MailboxChanges): Promise<SessionView> {
     const view = new SessionView(store, recent, mailbox.id, readOnly);
     // Subscribe before loading, so nothing committed in between is missed.
-    view.unsubscribe = store.changes.subscribe((change) => view.onChange(change));
+    const listener = (change: StoreChange) => view.onChange(change);
+    view.unsubscribe = changes ? changes.subscribe(mailbox.id, listener) : store.changes.subscribe(listener);
     try {
       view.records = [...(await store.listMessages(mailbox.id))];
     } catch (err) {
@@ -336,8 +341,9 @@ export class SessionView {
     const announceNew = this.hasNew;
     this.hasNew = false;
     this.oldestNewModseq = Infinity;
-    const current = await this.store.listMessages(this.mailboxId).catch(() => [] as readonly MessageRecord[]);
     if (announceNew) {
+      // Only new messages need the store's list; flag changes were applied to the records as they came.
+      const current = await this.store.listMessages(this.mailboxId).catch(() => [] as readonly MessageRecord[]);
       const last = this.records.length > 0 ? this.records[this.records.length - 1].uid : 0;
       let start = current.length;
       while (start > 0 && current[start - 1].uid > last) start--;
@@ -361,8 +367,6 @@ export class SessionView {
       for (const uid of uids) {
         const seq = this.seqOf(uid);
         if (seq === 0 || this.expunged.has(uid)) continue;
-        const fresh = findByUid(current, uid);
-        if (fresh) this.records[seq - 1] = { ...this.records[seq - 1], flags: fresh.flags, modseq: fresh.modseq };
         const record = this.records[seq - 1];
         const modseq = options.modseq ? ` MODSEQ (${record.modseq})` : '';
         out.untagged(`${seq} FETCH (UID ${uid} FLAGS ${this.flagsOf(record)}${modseq})`);
@@ -403,17 +407,4 @@ export class SessionView {
     this.expunged.clear();
     this.releaseRetained();
   }
-}
-
-function findByUid(records: readonly MessageRecord[], uid: number): MessageRecord | undefined {
-  let low = 0;
-  let high = records.length - 1;
-  while (low <= high) {
-    const middle = (low + high) >>> 1;
-    const value = records[middle].uid;
-    if (value === uid) return records[middle];
-    if (value < uid) low = middle + 1;
-    else high = middle - 1;
-  }
-  return undefined;
 }
