@@ -57,23 +57,32 @@ export interface FetchSource {
 }
 
 /**
- * ENVELOPE, BODY and BODYSTRUCTURE as rendered for an index object. The store keeps the indexes of the
+ * ENVELOPE, BODY and BODYSTRUCTURE as rendered for an index object, as binary strings (one character per
+ * byte: header values may hold 8-bit bytes, which go out unchanged). The store keeps the indexes of the
  * working set in memory (the same objects, read after read), so a message fetched again by any session
  * is not rendered again; an entry goes when the store lets its index object go.
  */
-const rendered = new WeakMap<MessageIndex, { envelope?: Buffer; body?: Buffer; bodystructure?: Buffer }>();
+const rendered = new WeakMap<MessageIndex, { envelope?: string; body?: string; bodystructure?: string }>();
 
-function renderedEnvelope(index: MessageIndex): Buffer {
+function renderedEntry(index: MessageIndex): { envelope?: string; body?: string; bodystructure?: string } {
   let entry = rendered.get(index);
   if (!entry) rendered.set(index, (entry = {}));
-  return (entry.envelope ??= renderEnvelope(index));
+  return entry;
 }
 
-function renderedStructure(index: MessageIndex, extended: boolean): Buffer {
-  let entry = rendered.get(index);
-  if (!entry) rendered.set(index, (entry = {}));
-  return extended ? (entry.bodystructure ??= renderBodyStructure(index, true)) : (entry.body ??= renderBodyStructure(index, false));
+function renderedEnvelope(index: MessageIndex): string {
+  const entry = renderedEntry(index);
+  return (entry.envelope ??= renderEnvelope(index).toString('latin1'));
 }
+
+function renderedStructure(index: MessageIndex, extended: boolean): string {
+  const entry = renderedEntry(index);
+  if (extended) return (entry.bodystructure ??= renderBodyStructure(index, true).toString('latin1'));
+  return (entry.body ??= renderBodyStructure(index, false).toString('latin1'));
+}
+
+/** Section bytes up to this size join the response line; larger ones go to the socket as they are. */
+const INLINE_LITERAL_BYTES = 8 * 1024;
 
 /** Writes one FETCH response per sequence number, in order, waiting for the socket when it is full. */
 export async function writeFetchResponses(
@@ -118,14 +127,11 @@ export async function writeFetchResponses(
         throw err;
       }
     }
+    // The response as a binary string: protocol text is ASCII, rendered parts and small literals are bytes.
     let line = `* ${seq} FETCH (`;
-    let first = true;
-    const sep = () => {
-      if (first) first = false;
-      else line += ' ';
-    };
-    for (const item of items) {
-      sep();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (i > 0) line += ' ';
       switch (item.kind) {
         case 'UID':
           line += `UID ${record.uid}`;
@@ -143,52 +149,40 @@ export async function writeFetchResponses(
           line += `MODSEQ (${record.modseq})`;
           break;
         case 'ENVELOPE':
-          line += 'ENVELOPE ';
-          line = flushWithBytes(out, line, renderedEnvelope(index!));
+          line += `ENVELOPE ${renderedEnvelope(index!)}`;
           break;
         case 'BODY':
-          line += 'BODY ';
-          line = flushWithBytes(out, line, renderedStructure(index!, false));
+          line += `BODY ${renderedStructure(index!, false)}`;
           break;
         case 'BODYSTRUCTURE':
-          line += 'BODYSTRUCTURE ';
-          line = flushWithBytes(out, line, renderedStructure(index!, true));
+          line += `BODYSTRUCTURE ${renderedStructure(index!, true)}`;
           break;
         case 'section': {
           let bytes = isWholeMessage(item) ? raw! : extractSection(raw!, index!, item.section);
           if (item.partial) bytes = partial(bytes, item.partial.origin, item.partial.length);
           const [head, body] = literal(bytes);
           line += `${item.label} ${head}`;
-          if (body) line = flushWithBytes(out, line, body);
+          if (!body) break;
+          if (body.length < INLINE_LITERAL_BYTES) line += body.toString('latin1');
+          else {
+            out.writeBinary(line);
+            out.writeBytes(body);
+            line = '';
+          }
           break;
         }
       }
     }
     if (plan.flagsChanged.has(record.uid)) {
-      if (!hasFlags) {
-        sep();
-        line += `FLAGS ${view.flagsOf(record)}`;
-      }
-      if (plan.condstore && !hasUid) {
-        sep();
-        line += `UID ${record.uid}`;
-      }
-      if (plan.condstore && !hasModseq) {
-        sep();
-        line += `MODSEQ (${record.modseq})`;
-      }
+      // Always after at least one item: the item list is never empty.
+      if (!hasFlags) line += ` FLAGS ${view.flagsOf(record)}`;
+      if (plan.condstore && !hasUid) line += ` UID ${record.uid}`;
+      if (plan.condstore && !hasModseq) line += ` MODSEQ (${record.modseq})`;
     }
-    out.write(line + ')\r\n');
+    out.writeBinary(line + ')\r\n');
     if (out.congested) await out.drain();
   }
   return { missing };
-}
-
-/** Writes the text so far and then bytes that must not pass through a string; returns the new (empty) line. */
-function flushWithBytes(out: ResponseOutput, line: string, bytes: Buffer): string {
-  out.write(line);
-  out.writeBytes(bytes);
-  return '';
 }
 
 /** Whether a record's flags lack \Seen (implicit \Seen candidates). */

@@ -1,23 +1,27 @@
 /**
  * Everything the server sends goes through one `ResponseOutput` per connection. Responses are gathered
  * and handed to the socket together (a `UID FETCH 1:* (UID FLAGS)` over 100,000 messages is 100,000
- * lines): protocol text as strings, message bytes as the Buffers they are, in one corked write, so the
- * kernel gets them in one writev and nothing is copied into a combined buffer first. `drain()` waits for
- * the socket when its buffer is full, so a slow client holds back a big FETCH instead of the server
+ * lines). What is pending is kept as a binary string (one character per byte, written as latin1):
+ * protocol text, header values and small message parts join it, which costs less than handing the
+ * socket many small Buffers (measured: about half the CPU for a FETCH of ten ENVELOPEs); large message
+ * parts go to the socket as the Buffers they are, in the same corked write, never copied. `drain()` waits
+ * for the socket when its buffer is full, so a slow client holds back a big FETCH instead of the server
  * buffering a mailbox of bodies in memory.
  */
 import type { Duplex } from 'node:stream';
 
 /** Pending output is handed to the socket once it reaches this size. */
 const BATCH_BYTES = 64 * 1024;
+/** Message bytes below this size are copied into the pending text; larger ones are written as they are. */
+const INLINE_BYTES = 8 * 1024;
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /** The batched, backpressure-aware writer of one connection. */
 export class ResponseOutput {
-  /** Text since the last Buffer (V8 joins appended strings cheaply, without copying each time). */
+  /** Pending output since the last large Buffer, as a binary string. */
   private text = '';
-  /** Earlier text and Buffers, in order. */
+  /** Earlier binary strings and large Buffers, in order. */
   private chunks: Array<string | Buffer> = [];
-  /** Roughly what is pending (text counted in characters, which is exact for the ASCII of the protocol). */
   private pendingBytes = 0;
 
   constructor(private socket: Duplex) {}
@@ -28,16 +32,25 @@ export class ResponseOutput {
     this.socket = socket;
   }
 
-  /** Appends ASCII/UTF-8 text (protocol lines). */
+  /** Appends text, sent as UTF-8 (protocol lines; nearly always ASCII, which is the same in both). */
   write(text: string): void {
-    this.text += text;
-    this.pendingBytes += text.length;
+    this.writeBinary(NON_ASCII.test(text) ? Buffer.from(text, 'utf8').toString('latin1') : text);
+  }
+
+  /** Appends a binary string: each character one byte (8-bit header bytes, rendered ENVELOPEs). */
+  writeBinary(binary: string): void {
+    this.text += binary;
+    this.pendingBytes += binary.length;
     if (this.pendingBytes >= BATCH_BYTES) this.flush();
   }
 
-  /** Appends bytes (message data), kept as they are until they reach the socket. */
+  /** Appends bytes (message data), exactly as they are. */
   writeBytes(bytes: Buffer): void {
     if (bytes.length === 0) return;
+    if (bytes.length < INLINE_BYTES) {
+      this.writeBinary(bytes.toString('latin1'));
+      return;
+    }
     if (this.text.length > 0) {
       this.chunks.push(this.text);
       this.text = '';
@@ -65,12 +78,12 @@ export class ResponseOutput {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return;
     if (chunks.length === 1) {
-      socket.write(chunks[0]);
+      socket.write(chunks[0], 'latin1');
       return;
     }
     // Corked, the writes below reach the socket together (one writev) when it is uncorked.
     socket.cork();
-    for (const chunk of chunks) socket.write(chunk);
+    for (const chunk of chunks) socket.write(chunk, 'latin1');
     socket.uncork();
   }
 
