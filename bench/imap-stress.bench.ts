@@ -17,6 +17,8 @@
  *
  * Sizes: IMAPTEST_CLIENTS (10), IMAPTEST_SECS (15 per run), IMAPTEST_ROUNDS (3 per mode),
  * IMAPTEST_MODES ("persistent,logout"). IMAP_BENCH_PROFILE=DIR writes a CPU profile of hotbridge.
+ * IMAPTEST_ALSO=DIR adds the server of another checkout (built: its dist/) to the same rounds, for a
+ * before/after under the same machine load; ratios stay against Dovecot.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -77,12 +79,13 @@ async function fillHotbridge(dir: string): Promise<void> {
   await new LocalPasswords(dir).set(USER.user, USER.password);
 }
 
+/** The last contender is the yardstick (Dovecot); the others are compared with it. */
 async function runMode(imaptest: string, mbox: string, persistent: boolean, contenders: Contender[]): Promise<void> {
   log(`  ${persistent ? 'persistent sessions (logout=0)' : 'login/logout cycle'}: ${CLIENTS} clients, ${SECONDS} s per run, ${ROUNDS} rounds`);
   const results = new Map<string, StressResult[]>(contenders.map((c) => [c.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    // Which server goes first alternates too, so a burst of machine load does not always hit the same one.
-    const order = round % 2 === 0 ? contenders : [...contenders].reverse();
+    // Which server goes first rotates too, so a burst of machine load does not always hit the same one.
+    const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]);
     const cells: string[] = [];
     for (const contender of order) {
       const before = load();
@@ -93,27 +96,29 @@ async function runMode(imaptest: string, mbox: string, persistent: boolean, cont
     }
     log(`    round ${round + 1}: ${cells.join('   ')}`);
   }
-  const [ours, theirs] = contenders.map((c) => results.get(c.name)!);
-  const names = COMMANDS.filter(([short]) => ours.some((r) => r.counts.has(short)));
-  log(`    per command, cmd/s: median of ${ROUNDS} rounds (spread)`);
-  log(`    ${'command'.padEnd(16)}${contenders.map((c) => c.name.padStart(20)).join('')}   ratio`);
+  const theirs = results.get(contenders[contenders.length - 1].name)!;
+  const names = COMMANDS.filter(([short]) => theirs.some((r) => r.counts.has(short)));
+  log(`    per command, cmd/s: median of ${ROUNDS} rounds (spread), and the ratio of medians to ${contenders[contenders.length - 1].name}`);
+  log(`    ${'command'.padEnd(16)}${contenders.map((c) => c.name.padStart(24)).join('')}`);
   const rate = (runs: StressResult[], short: string) => runs.map((r) => (r.counts.get(short) ?? 0) / SECONDS);
+  const cell = (values: number[], yardstick: number[], last: boolean) =>
+    `${median(values).toFixed(0)} (${spread(values)})${last ? '' : ` ${(median(values) / Math.max(1e-9, median(yardstick))).toFixed(2)}x`}`.padStart(24);
   for (const [short, name] of names) {
-    const a = rate(ours, short);
-    const b = rate(theirs, short);
-    log(`    ${name.padEnd(16)}${`${median(a).toFixed(0)} (${spread(a)})`.padStart(20)}${`${median(b).toFixed(0)} (${spread(b)})`.padStart(20)}   ${(median(a) / Math.max(1e-9, median(b))).toFixed(2)}`);
+    const yardstick = rate(theirs, short);
+    log(`    ${name.padEnd(16)}${contenders.map((c, i) => cell(rate(results.get(c.name)!, short), yardstick, i === contenders.length - 1)).join('')}`);
   }
-  const totalA = ours.map((r) => r.total / SECONDS);
-  const totalB = theirs.map((r) => r.total / SECONDS);
-  log(`    ${'total'.padEnd(16)}${`${median(totalA).toFixed(0)} (${spread(totalA)})`.padStart(20)}${`${median(totalB).toFixed(0)} (${spread(totalB)})`.padStart(20)}   ${(median(totalA) / median(totalB)).toFixed(2)}   target >= 1.0, goal 1.5`);
-  const perRound = ours.map((r, i) => r.total / theirs[i].total);
-  log(`    ratio per round: ${perRound.map((x) => x.toFixed(2)).join(', ')}`);
-  for (const [i, runs] of [ours, theirs].entries()) {
+  const totals = (runs: StressResult[]) => runs.map((r) => r.total / SECONDS);
+  log(`    ${'total'.padEnd(16)}${contenders.map((c, i) => cell(totals(results.get(c.name)!), totals(theirs), i === contenders.length - 1)).join('')}   target >= 1.0x, goal 1.5x`);
+  for (const contender of contenders.slice(0, -1)) {
+    const ours = results.get(contender.name)!;
+    log(`    ${contender.name} / ${contenders[contenders.length - 1].name} per round: ${ours.map((r, i) => (r.total / theirs[i].total).toFixed(2)).join(', ')}`);
+  }
+  for (const contender of contenders) {
     const errors = new Map<string, number>();
-    for (const run of runs) for (const e of run.errors) errors.set(e.text, (errors.get(e.text) ?? 0) + e.count);
+    for (const run of results.get(contender.name)!) for (const e of run.errors) errors.set(e.text, (errors.get(e.text) ?? 0) + e.count);
     const sorted = [...errors].sort((a, b) => b[1] - a[1]);
-    if (sorted.length === 0) log(`    ${contenders[i].name}: no imaptest errors`);
-    else log(`    ${contenders[i].name}: imaptest errors (all rounds):\n${sorted.slice(0, 8).map(([text, count]) => `      ${String(count).padStart(6)} × ${text}`).join('\n')}`);
+    if (sorted.length === 0) log(`    ${contender.name}: no imaptest errors`);
+    else log(`    ${contender.name}: imaptest errors (all rounds):\n${sorted.slice(0, 8).map(([text, count]) => `      ${String(count).padStart(6)} × ${text}`).join('\n')}`);
   }
   for (const contender of contenders) log(`    ${contender.name} after the load: ${await contender.rss()}`);
 }
@@ -125,6 +130,7 @@ if (!imaptest) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-bench-stress-'));
   let lab: Lab | undefined;
   let hotbridge: HotbridgeChild | undefined;
+  let other: HotbridgeChild | undefined;
   try {
     const tree = serverTree();
     const dovecotVersion = execFileSync('dovecot', ['--version'], { encoding: 'utf8' }).trim();
@@ -139,15 +145,23 @@ if (!imaptest) {
     log(`  mbox: ${MBOX_MESSAGES} mixed messages (${mb(raws.reduce((sum, raw) => sum + raw.length, 0))}: 60% text 2-10 KB, 25% text+HTML, 15% with a 50-100 KB attachment); imaptest ${imaptest}`);
     log(`  hotbridge after start: ${formatMemory(await server.memory(false))}`);
     const masterPid = Number(fs.readFileSync(path.join(lab.dir, 'dovecot/run/master.pid'), 'utf8').trim());
-    const contenders: Contender[] = [
-      { name: 'hotbridge', port: server.port, rss: async () => `${formatMemory(await server.memory(false))}; after a full GC ${formatMemory(await server.memory(true))}   target <= 100 MB` },
-      { name: 'Dovecot', port: lab.imapPort!, rss: async () => `RSS of all its processes ${mb(treeRss(masterPid))}` },
-    ];
+    const memoryOf = (child: HotbridgeChild) => async () => `${formatMemory(await child.memory(false))}; after a full GC ${formatMemory(await child.memory(true))}   target <= 100 MB`;
+    const contenders: Contender[] = [{ name: 'hotbridge', port: server.port, rss: memoryOf(server) }];
+    const also = process.env.IMAPTEST_ALSO;
+    if (also) {
+      // Its own data dir and store, filled the same way: the two servers must not share a mailbox.
+      await fillHotbridge(path.join(dir, 'other'));
+      other = await startHotbridge('dist', path.join(dir, 'other'), [USER.user], { root: path.resolve(also) });
+      contenders.push({ name: `hotbridge@${path.basename(path.resolve(also))}`, port: other.port, rss: memoryOf(other) });
+      log(`  also: the server of ${path.resolve(also)} (its dist/), in the same rounds`);
+    }
+    contenders.push({ name: 'Dovecot', port: lab.imapPort!, rss: async () => `RSS of all its processes ${mb(treeRss(masterPid))}` });
     for (const mode of MODES) {
       if (mode !== 'persistent' && mode !== 'logout') throw new Error(`IMAPTEST_MODES: unknown mode ${mode} (persistent, logout)`);
       await runMode(imaptest, mbox, mode === 'persistent', contenders);
     }
   } finally {
+    await other?.stop();
     await hotbridge?.stop();
     await lab?.stop();
     fs.rmSync(dir, { recursive: true, force: true });

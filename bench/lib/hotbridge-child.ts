@@ -76,11 +76,13 @@ export interface ChildOptions {
   idleKeepaliveMs?: number;
   /** Passed to node: e.g. --cpu-prof. */
   nodeFlags?: string[];
+  /** Another checkout to run the server of (its bench/lib/imap-server-child.mjs and its dist/ or src/). */
+  root?: string;
 }
 
 /** Starts the server child on a data dir that already holds the store and the local passwords. */
 export async function startHotbridge(tree: 'dist' | 'src', dir: string, accounts: string[], options: ChildOptions = {}): Promise<HotbridgeChild> {
-  const script = fileURLToPath(new URL('./imap-server-child.mjs', import.meta.url));
+  const script = options.root ? path.join(options.root, 'bench/lib/imap-server-child.mjs') : fileURLToPath(new URL('./imap-server-child.mjs', import.meta.url));
   const loader = tree === 'src' ? ['--import', 'tsx'] : [];
   // IMAP_BENCH_PROFILE=DIR: a V8 CPU profile of the server, written to DIR when it stops (open it in Chrome DevTools).
   const profile = process.env.IMAP_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.IMAP_BENCH_PROFILE}`] : [];
