@@ -99,6 +99,8 @@ export async function writeFetchResponses(
   const hasUid = items.some((item) => item.kind === 'UID');
   const hasModseq = items.some((item) => item.kind === 'MODSEQ');
   let missing = 0;
+  // A keyword another session just set may show in these FLAGS: the client must hear of it first (§7.2.6).
+  if (hasFlags || plan.flagsChanged.size > 0) view.announceNewKeywords(out);
 
   // Indexes are read a batch at a time: one store read per batch instead of one per message.
   let indexes: Array<MessageIndex | undefined> = [];
