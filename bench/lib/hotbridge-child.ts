@@ -60,6 +60,8 @@ export function serverTree(): 'dist' | 'src' {
 export interface CpuTime {
   user: number;
   system: number;
+  /** The event loop's thread alone (Linux): without LevelDB's background compaction and the thread pool. */
+  mainThread?: number;
 }
 
 export interface HotbridgeChild {

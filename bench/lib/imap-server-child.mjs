@@ -18,7 +18,8 @@
  *             /proc/self/status (LevelDB mmaps its table files and the node binary is file-backed:
  *             those pages count in RSS as RssFile, which the kernel can drop, unlike RssAnon)
  *   `gc`   -> the same after a full GC (needs --expose-gc)
- *   `cpu`  -> `CPU <json>`: {user, system} milliseconds of CPU this process used so far
+ *   `cpu`  -> `CPU <json>`: {user, system, mainThread} milliseconds of CPU used so far (mainThread: the
+ *             event loop's thread alone, on Linux)
  *   `stop` -> stops the server, closes the store, exits 0
  */
 import fs from 'node:fs';
@@ -66,6 +67,17 @@ function procStatusBytes(field) {
   }
 }
 
+/** CPU of the event loop's thread alone (Linux), without LevelDB's compaction and the thread pool: ms. */
+function mainThreadCpuMs() {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks, USER_HZ = 100
+  } catch {
+    return undefined;
+  }
+}
+
 const memory = () => JSON.stringify({ ...process.memoryUsage(), rssAnon: procStatusBytes('RssAnon'), rssFile: procStatusBytes('RssFile') });
 
 let stopping = false;
@@ -84,7 +96,7 @@ input.on('line', (line) => {
   if (command === 'rss' || command === 'gc') process.stdout.write(`MEM ${memory()}\n`);
   else if (command === 'cpu') {
     const { user, system } = process.cpuUsage();
-    process.stdout.write(`CPU ${JSON.stringify({ user: user / 1000, system: system / 1000 })}\n`);
+    process.stdout.write(`CPU ${JSON.stringify({ user: user / 1000, system: system / 1000, mainThread: mainThreadCpuMs() })}\n`);
   }
   else if (command === 'stop') void stop();
 });
