@@ -435,7 +435,8 @@ try {
   const tree = serverTree();
   const dovecotVersion = execFileSync('dovecot', ['--version'], { encoding: 'utf8' }).trim();
   log(`IMAP benchmark: hotbridge (own process, node ${process.version}) vs Dovecot ${dovecotVersion} (maildir), ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)}`);
-  let [boxes, genMs] = await timed(async () => makeMailboxes());
+  const [generated, genMs] = await timed(async () => makeMailboxes());
+  let boxes = generated;
   const size = (raws: Buffer[]) => raws.reduce((sum, raw) => sum + raw.length, 0);
   log(`   messages: INBOX ${MESSAGES} mixed (${mb(size(boxes.load))}), big mailbox ${BIG} small, search mailbox ${SEARCH} mixed (${mb(size(boxes.search))}); generated in ${seconds(genMs)}`);
 

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
+import { DEFAULTS } from './defaults.js';
 import { DEFAULT_AUTHORITY, OUTLOOK_SCOPES, PRESETS, presetForAddress, type ServerPreset } from './presets.js';
 import { configSchema, LISTEN_PATTERN, type RawAccount, type RawConfig } from './schema.js';
 import type { AccountAuth, AccountConfig, HotbridgeConfig, ListenAddress, UpstreamServer } from './types.js';
@@ -15,9 +16,9 @@ import { isLoopbackHost } from './loopback.js';
 
 export { isLoopbackHost } from './loopback.js';
 
-export const DEFAULT_IMAP_LISTEN = ['127.0.0.1:1143', '[::1]:1143'];
-export const DEFAULT_SMTP_LISTEN = ['127.0.0.1:1025', '[::1]:1025'];
-export const DEFAULT_MAX_MESSAGE_SIZE = 35 * 1024 * 1024;
+export const DEFAULT_IMAP_LISTEN = DEFAULTS.imapListen;
+export const DEFAULT_SMTP_LISTEN = DEFAULTS.smtpListen;
+export const DEFAULT_MAX_MESSAGE_SIZE = DEFAULTS.maxMessageBytes;
 
 /** A config that cannot be used; `problems` holds one line per problem. */
 export class ConfigError extends Error {
@@ -91,7 +92,7 @@ function server(
   }
   const caFile = raw?.ca_file ? path.resolve(baseDir, raw.ca_file) : undefined;
   if (caFile && !fs.existsSync(caFile)) problems.push(`${where}.ca_file: ${caFile} does not exist`);
-  return { host: host ?? '', port, tls, caFile, timeoutMs: raw?.timeout !== undefined ? parseDuration(raw.timeout)! : 60_000 };
+  return { host: host ?? '', port, tls, caFile, timeoutMs: raw?.timeout !== undefined ? parseDuration(raw.timeout)! : DEFAULTS.upstreamTimeoutMs };
 }
 
 
@@ -134,7 +135,7 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
     address,
     name: raw.name,
     provider: raw.provider ?? preset?.id ?? 'custom',
-    pollIntervalMs: raw.poll_interval !== undefined ? Math.max(parseDuration(raw.poll_interval)!, 1000) : 120_000,
+    pollIntervalMs: raw.poll_interval !== undefined ? Math.max(parseDuration(raw.poll_interval)!, 1000) : DEFAULTS.pollIntervalMs,
     leaveOnServer,
     deleteOnServerAfterMs: raw.delete_on_server_after !== undefined ? parseDuration(raw.delete_on_server_after) : undefined,
     deleteOnExpunge: raw.delete_on_expunge ?? false,
@@ -143,8 +144,8 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
     auth,
     pop3: {
       ...pop3Base,
-      maxMessageBytes: raw.pop3?.max_message_size !== undefined ? parseSize(raw.pop3.max_message_size)! : 100 * 1024 * 1024,
-      batchSize: raw.pop3?.batch_size ?? 50,
+      maxMessageBytes: raw.pop3?.max_message_size !== undefined ? parseSize(raw.pop3.max_message_size)! : DEFAULTS.pop3MaxMessageBytes,
+      batchSize: raw.pop3?.batch_size ?? DEFAULTS.pop3BatchSize,
     },
     smtp: server(raw.smtp, preset?.smtp, `${where}.smtp`, baseDir, problems),
   };
@@ -173,8 +174,8 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
     imap: {
       listen: raw.imap?.listen ? raw.imap.listen.map(parseListen) : DEFAULT_IMAP_LISTEN.map(defaultListen),
       maxLiteralBytes: raw.imap?.max_literal_size !== undefined ? parseSize(raw.imap.max_literal_size)! : parseSize(raw.smtp?.max_message_size ?? DEFAULT_MAX_MESSAGE_SIZE)!,
-      maxConnectionsPerAddress: raw.imap?.max_connections_per_address ?? 50,
-      maxConnections: raw.imap?.max_connections ?? 500,
+      maxConnectionsPerAddress: raw.imap?.max_connections_per_address ?? DEFAULTS.imapMaxConnectionsPerAddress,
+      maxConnections: raw.imap?.max_connections ?? DEFAULTS.imapMaxConnections,
       certFile: raw.imap?.tls_cert ? path.resolve(baseDir, raw.imap.tls_cert) : undefined,
       keyFile: raw.imap?.tls_key ? path.resolve(baseDir, raw.imap.tls_key) : undefined,
     },

@@ -221,7 +221,7 @@ export class Daemon {
         this.config = { ...next, imap: previous.imap, smtp: previous.smtp };
         await Promise.all([this.imap?.stop(), this.smtp?.stop()]);
         await this.startListeners();
-        throw new Error(`the new [imap]/[smtp] listen addresses could not be used (${(err as Error).message}); still listening on the previous ones`);
+        throw new Error(`the new [imap]/[smtp] listen addresses could not be used (${(err as Error).message}); still listening on the previous ones`, { cause: err });
       }
     }
     this.wake();

@@ -66,7 +66,7 @@ export interface Database {
 export async function openDatabase(dataDir: string): Promise<Database> {
   const absolute = path.resolve(dataDir);
   if (openPaths.has(absolute)) {
-    throw new StoreError('INUSE', `the store in ${absolute} is already open in this process`);
+    throw new StoreError('in-use', `the store in ${absolute} is already open in this process`);
   }
   fs.mkdirSync(absolute, { recursive: true, mode: 0o700 });
   // LevelDB memory-maps every open table file; a bounded table cache bounds that part of the RSS
@@ -77,7 +77,7 @@ export async function openDatabase(dataDir: string): Promise<Database> {
   } catch (err) {
     const cause = (err as { cause?: Error }).cause;
     if (cause && /lock/i.test(cause.message)) {
-      throw new StoreError('INUSE', `the store in ${absolute} is in use by another process (is hotbridge already running?)`);
+      throw new StoreError('in-use', `the store in ${absolute} is in use by another process (is hotbridge already running?)`);
     }
     throw err;
   }

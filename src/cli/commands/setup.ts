@@ -93,7 +93,7 @@ function settingsText(config: HotbridgeConfig, answers: SetupAnswers, localPassw
   ].join('\n');
 }
 
-export async function runSetup(o: {
+export async function runSetup(options: {
   config?: string;
   out: NodeJS.WritableStream;
   /** Scripted answers (tests); without it, the terminal. */
@@ -102,19 +102,19 @@ export async function runSetup(o: {
   fetch?: FetchFn;
 }): Promise<number> {
   const stdin = process.stdin as NodeJS.ReadStream;
-  if (!o.input && !stdin.isTTY) {
+  if (!options.input && !stdin.isTTY) {
     throw new UserError('hotbridge setup asks a few questions, so it needs a terminal: run it in one (or write the config by hand: every key is in docs/config.md)', 2);
   }
-  const file = path.resolve(configFileFrom(o.config));
-  const term = new Terminal(o.input ?? stdin, o.out, !o.input && stdin.isTTY === true);
+  const file = path.resolve(configFileFrom(options.config));
+  const term = new Terminal(options.input ?? stdin, options.out, !options.input && stdin.isTTY === true);
   try {
-    return await conversation(term, file, o);
+    return await conversation(term, file, options);
   } finally {
     term.close();
   }
 }
 
-async function conversation(term: Terminal, file: string, o: { config?: string; out: NodeJS.WritableStream; fetch?: FetchFn }): Promise<number> {
+async function conversation(term: Terminal, file: string, options: { config?: string; out: NodeJS.WritableStream; fetch?: FetchFn }): Promise<number> {
   term.say('Welcome to hotbridge. A few questions, and your mail program gets your mail through this computer.');
   term.say('(Press Enter to take what is suggested in [brackets].)');
   term.say();
@@ -205,14 +205,14 @@ async function conversation(term: Terminal, file: string, o: { config?: string; 
   term.say();
   term.say(`Saved the config: ${file}`);
   // Commands shown from here on must find this config too.
-  const configOption = o.config ? ` --config ${file}` : '';
+  const configOption = options.config ? ` --config ${file}` : '';
 
   if (auth.method === 'oauth2') {
     term.say();
     if (!auth.clientId) {
       term.say(`Sign in later, once client_id is in ${file}: hotbridge login ${address}${configOption}`);
     } else if (await term.yesNo('Sign in with Microsoft now?', true)) {
-      const code = await runLogin({ config, address, out: o.out, ...(o.fetch ? { fetch: o.fetch } : {}) });
+      const code = await runLogin({ config, address, out: options.out, ...(options.fetch ? { fetch: options.fetch } : {}) });
       if (code !== 0) term.say(`The sign-in did not finish. Try again any time: hotbridge login ${address}${configOption}`);
     } else {
       term.say(`Sign in later: hotbridge login ${address}${configOption}`);
@@ -226,7 +226,7 @@ async function conversation(term: Terminal, file: string, o: { config?: string; 
   term.say();
   if (await term.yesNo('Start hotbridge by itself, now and whenever this computer starts?', true)) {
     try {
-      await runService({ config: file, action: 'install', out: o.out });
+      await runService({ config: file, action: 'install', out: options.out });
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       term.say(`The service could not be installed: ${err.message}`);
@@ -236,7 +236,7 @@ async function conversation(term: Terminal, file: string, o: { config?: string; 
     term.say(`Start it when you like: hotbridge run${configOption}   (or later: hotbridge service install)`);
   }
   term.say();
-  o.out.write(settingsText(config, answers, localPassword, configOption));
+  options.out.write(settingsText(config, answers, localPassword, configOption));
   term.say(`If something does not work: hotbridge doctor${configOption}`);
   return 0;
 }

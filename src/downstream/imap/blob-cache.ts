@@ -36,7 +36,7 @@ export class BlobCache {
     return hit;
   }
 
-  /** The blob's bytes, from the cache or from the store (which throws NONEXISTENT for a blob that is gone). */
+  /** The blob's bytes, from the cache or from the store (which throws `not-found` for a blob that is gone). */
   get(blobId: string): Buffer | Promise<Buffer> {
     return this.peek(blobId) ?? this.fetch(blobId);
   }

@@ -363,7 +363,7 @@ export class ImapConnection {
       return;
     }
     let name = '';
-    let uid = false;
+    let uid: boolean;
     // Until the arguments are known, held back (a command that fails before then is BAD: no updates).
     let allowsExpunge = false;
     try {

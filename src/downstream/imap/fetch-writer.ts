@@ -122,7 +122,7 @@ export async function writeFetchResponses(
         raw = blobs.peek(record.blobId) ?? (await blobs.get(record.blobId));
       } catch (err) {
         // Expunged by another session and its bytes are gone: skip it and say so in the tagged reply.
-        if (err instanceof StoreError && err.code === 'NONEXISTENT') {
+        if (err instanceof StoreError && err.code === 'not-found') {
           missing++;
           continue;
         }

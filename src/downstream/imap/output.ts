@@ -14,6 +14,8 @@ import type { Duplex } from 'node:stream';
 const BATCH_BYTES = 64 * 1024;
 /** Message bytes below this size are copied into the pending text; larger ones are written as they are. */
 const INLINE_BYTES = 8 * 1024;
+// Any character above U+007F: such text must be encoded as UTF-8 first (a control character is ASCII too).
+// eslint-disable-next-line no-control-regex -- the range starts at NUL on purpose
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /** The batched, backpressure-aware writer of one connection. */

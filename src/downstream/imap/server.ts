@@ -6,10 +6,11 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { DEFAULTS } from '../../config/defaults.js';
 import type { ListenAddress } from '../../config/types.js';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { Logger } from '../../runtime/logger.js';
-import type { Store } from '../../store/index.js';
+import type { ImapStore } from '../../store/index.js';
 import type { IdleTiming, ServerContext } from './command.js';
 import { ImapConnection } from './connection.js';
 import { clientAddressKey, isLoopbackHost } from '../../config/loopback.js';
@@ -24,7 +25,7 @@ import { MailboxChanges } from './mailbox-changes.js';
 export interface ImapServerOptions {
   /** Default 127.0.0.1:1143 and [::1]:1143 (from the config); port 0 picks a free port. */
   listen: ListenAddress[];
-  store: Store;
+  store: ImapStore;
   auth: LocalAuthenticator;
   logger: Logger;
   /** Literals above this are refused before a byte is buffered; also APPENDLIMIT (RFC 7889). */
@@ -60,7 +61,7 @@ export interface ImapServer {
 
 const DEFAULT_TIMEOUTS = { unauthenticated: 60_000, authenticated: 30 * 60_000 };
 const DEFAULT_IDLE: IdleTiming = { keepaliveMs: 2 * 60_000, limitMs: 29 * 60_000 };
-const DEFAULT_MAX_CONNECTIONS = 500;
+const DEFAULT_MAX_CONNECTIONS = DEFAULTS.imapMaxConnections;
 const DEFAULT_IDLE_OUTPUT_LIMIT = { bytes: 4 * 1024 * 1024, graceMs: 10_000 };
 /** How long stop() waits for clients to close after BYE before cutting them off. */
 const STOP_GRACE_MS = 2_000;

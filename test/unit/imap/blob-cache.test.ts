@@ -11,7 +11,7 @@ function loaderOf(blobs: Map<string, Buffer>) {
     reads.push(blobId);
     await new Promise((resolve) => setImmediate(resolve));
     const raw = blobs.get(blobId);
-    if (!raw) throw new StoreError('NONEXISTENT', `blob ${blobId} is missing`);
+    if (!raw) throw new StoreError('not-found', `blob ${blobId} is missing`);
     return raw;
   };
   return { reads, load };
@@ -50,8 +50,8 @@ describe('BlobCache', () => {
   test('a blob that is gone: the error reaches the caller and nothing is cached', async () => {
     const { reads, load } = loaderOf(new Map());
     const cache = new BlobCache(load, 1000);
-    await expect(cache.get('gone')).rejects.toMatchObject({ code: 'NONEXISTENT' });
-    await expect(cache.get('gone')).rejects.toMatchObject({ code: 'NONEXISTENT' });
+    await expect(cache.get('gone')).rejects.toMatchObject({ code: 'not-found' });
+    await expect(cache.get('gone')).rejects.toMatchObject({ code: 'not-found' });
     expect(reads).toEqual(['gone', 'gone']);
     expect(cache.size).toBe(0);
   });

@@ -15,7 +15,7 @@ async function blobIsGone(server: TestServer, blobId: string): Promise<boolean> 
     await server.store.getBlob(blobId);
     return false;
   } catch (err) {
-    if (err instanceof StoreError && err.code === 'NONEXISTENT') return true;
+    if (err instanceof StoreError && err.code === 'not-found') return true;
     throw err;
   }
 }

@@ -38,7 +38,7 @@ describe('blobs of expunged messages', () => {
       await store.getBlob(blobId);
       return false;
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'NONEXISTENT') return true;
+      if (err instanceof StoreError && err.code === 'not-found') return true;
       throw err;
     }
   }

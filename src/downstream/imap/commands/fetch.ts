@@ -92,7 +92,7 @@ export default defineCommand({
     if (!view.readOnly && wanted.some((item) => item.kind === 'section' && item.setsSeen)) {
       const unseen = seqs.map((seq) => view.at(seq)).filter((record) => lacksSeen(record) && !view.isExpunged(record.uid)).map((record) => record.uid);
       if (unseen.length > 0) {
-        const { changed } = await server.store.storeFlags(view.mailboxId, unseen, 'add', ['\\Seen'], { origin: view.origin });
+        const { changed } = await server.store.storeFlags(view.mailboxId, unseen, 'add', ['\\Seen']);
         view.applyOwnFlags(changed);
         for (const record of changed) flagsChanged.add(record.uid);
       }

@@ -9,22 +9,25 @@ import { parse as parseToml } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 // The data dir defaults to the platform's (env-paths reads XDG_DATA_HOME when first imported): a temp dir.
+// vi.hoisted runs before the imports are bound, so it can only require().
+/* eslint-disable @typescript-eslint/no-require-imports */
 const home = vi.hoisted(() => {
   const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'hotbridge-setup-'));
   process.env.XDG_DATA_HOME = require('node:path').join(dir, 'data-home');
   return dir as string;
 });
+/* eslint-enable @typescript-eslint/no-require-imports */
 
-import { runSetup } from '../../src/cli/commands/setup.js';
-import { UserError } from '../../src/cli/config-option.js';
-import { configText, tomlString } from '../../src/cli/setup/config-text.js';
-import { generateLocalPassword } from '../../src/cli/setup/local-password.js';
-import { loadConfig, resolveConfig } from '../../src/config/load.js';
-import { PRESETS } from '../../src/config/presets.js';
-import { configSchema } from '../../src/config/schema.js';
-import { LocalPasswords } from '../../src/runtime/local-passwords.js';
-import { TokenStore } from '../../src/upstream/oauth/token-store.js';
-import { startIdentityServer, type IdentityServer } from '../helpers/identity-server.js';
+import { runSetup } from '../../../src/cli/commands/setup.js';
+import { UserError } from '../../../src/cli/config-option.js';
+import { configText, tomlString } from '../../../src/cli/setup/config-text.js';
+import { generateLocalPassword } from '../../../src/cli/setup/local-password.js';
+import { loadConfig, resolveConfig } from '../../../src/config/load.js';
+import { PRESETS } from '../../../src/config/presets.js';
+import { configSchema } from '../../../src/config/schema.js';
+import { LocalPasswords } from '../../../src/runtime/local-passwords.js';
+import { TokenStore } from '../../../src/upstream/oauth/token-store.js';
+import { startIdentityServer, type IdentityServer } from '../../helpers/identity-server.js';
 
 let idp: IdentityServer;
 beforeAll(async () => {
@@ -240,7 +243,7 @@ function schemaKeys(schema: unknown, prefix = ''): string[] {
 }
 
 describe('the config reference (docs/config.md)', () => {
-  const reference = fs.readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8');
+  const reference = fs.readFileSync(new URL('../../../docs/config.md', import.meta.url), 'utf8');
 
   it('documents every key the loader accepts', () => {
     const keys = schemaKeys(configSchema);
