@@ -1,7 +1,8 @@
 /**
  * Blobs: each message's raw bytes, exactly as received, named by their content hash and shared by every
  * copy (COPY, a Sent copy of a submission). A reference count says how many messages and outbox entries
- * hold a blob; the blob and its index go in the same batch as their last reference.
+ * hold a blob. When the last reference goes, the blob and its index stay until no reader retains them
+ * (blob-retention.ts: a session may still show an expunged message), and go in a later batch.
  *
  * Parts add and drop references in a transaction; the counts settle once, just before the batch is
  * written, so a transaction that adds and drops the same blob (MOVE) writes nothing for it. A blob gets
@@ -11,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type { MessageIndex } from '../mime/index.js';
 import type { Sublevels } from './database.js';
 import { StoreError } from './errors.js';
+import type { BlobRetention } from './blob-retention.js';
 import type { MessageIndexes } from './message-indexes.js';
 import type { Transaction } from './transaction.js';
 
@@ -45,11 +47,14 @@ export class Blobs {
   constructor(
     private readonly sub: Pick<Sublevels, 'blob' | 'blobref'>,
     private readonly indexes: MessageIndexes,
+    private readonly retention: BlobRetention,
   ) {}
 
   /** The raw bytes of a blob. */
   async get(blobId: string): Promise<Buffer> {
-    const raw = await this.sub.blob.get(blobId);
+    // Not through LevelDB's block cache: a message read once would push out the metadata read constantly.
+    // (classic-level's `fillCache` option; abstract-level's option type does not name it.)
+    const raw = await this.sub.blob.get(blobId, { fillCache: false } as never);
     if (raw === undefined) throw new StoreError('not-found', `blob ${blobId} is missing`);
     return raw;
   }
@@ -102,12 +107,13 @@ export class Blobs {
         if (!change.raw) throw new Error(`blob ${blobId} is referenced but its bytes were not given`);
         txn.put(this.sub.blob, blobId, change.raw);
         if (change.index) this.indexes.put(txn, blobId, change.index);
+        this.retention.revived(txn, blobId);
       } else if (after > 0 && change.index && !(await this.indexes.has(blobId))) {
         this.indexes.put(txn, blobId, change.index);
       }
       if (after === 0) {
-        txn.del(this.sub.blob, blobId);
-        this.indexes.delete(txn, blobId);
+        // The bytes and the index go later, once no reader retains them.
+        this.retention.orphaned(txn, blobId);
         txn.del(this.sub.blobref, blobId);
       } else {
         txn.put(this.sub.blobref, blobId, after);

@@ -57,6 +57,11 @@ export interface ImapStore {
   listMessages(mailboxId: number): Promise<readonly MessageRecord[]>;
   /** A message's bytes, exactly as received. */
   getBlob(blobId: string): Promise<Buffer>;
+  /**
+   * Keeps these messages' bytes and indexes readable, even once expunged, until the returned function is
+   * called: a reader that still shows an expunged message may still read it (blob-retention.ts).
+   */
+  retainBlobs(blobIds: readonly string[]): () => void;
   /** Indexes of many messages in one read (undefined where a blob is gone); body text only with `text`. */
   getIndexes(blobIds: readonly string[], options?: { text?: boolean }): Promise<Array<MessageIndex | undefined>>;
   appendMessage(mailboxId: number, raw: Buffer, options?: AppendOptions): Promise<{ uid: number; uidValidity: number }>;

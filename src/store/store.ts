@@ -8,6 +8,7 @@
  * them on every command, and 100,000 records are a few tens of MB.
  */
 import { indexMessage, type MessageIndex } from '../mime/index.js';
+import { BlobRetention } from './blob-retention.js';
 import { blobIdOf, Blobs } from './blobs.js';
 import { ChangeFeed } from './changes.js';
 import { openDatabase, type Database } from './database.js';
@@ -68,6 +69,7 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
   private readonly subscriptions: Subscriptions;
   private readonly indexes: MessageIndexes;
   private readonly blobs: Blobs;
+  private readonly retention: BlobRetention;
   private readonly history: ExpungeHistory;
   private readonly messages: Messages;
   private readonly ledger: UidlLedger;
@@ -84,7 +86,8 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     this.mailboxes = new Mailboxes(sub);
     this.subscriptions = new Subscriptions(sub);
     this.indexes = new MessageIndexes(sub, this.queue);
-    this.blobs = new Blobs(sub, this.indexes);
+    this.retention = new BlobRetention(sub, this.indexes, this.queue);
+    this.blobs = new Blobs(sub, this.indexes, this.retention);
     this.history = new ExpungeHistory(sub, vanishedLimit);
     this.messages = new Messages(sub, this.mailboxes, this.blobs, this.history);
     this.ledger = new UidlLedger(sub);
@@ -98,12 +101,21 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     try {
       await runMigrations(database.db);
       await store.mailboxes.load();
+      await store.retention.collectLeftovers();
       for (const account of options.accounts ?? []) await store.ensureAccount(account);
     } catch (err) {
       await store.close();
       throw err;
     }
     return store;
+  }
+
+  /**
+   * Resolves once every write queued so far has finished, including the deletion of blobs that lost their
+   * last reference and that no reader retains (blob-retention.ts).
+   */
+  settled(): Promise<void> {
+    return this.queue.run(() => undefined, { durable: false });
   }
 
   async close(): Promise<void> {
@@ -216,6 +228,15 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
 
   getBlob(blobId: string): Promise<Buffer> {
     return this.blobs.get(blobId);
+  }
+
+  /**
+   * Keeps the bytes and index of these blobs readable until the returned function is called, even if
+   * their messages are expunged meanwhile: a reader (an IMAP session) that still shows a message may still
+   * read it (RFC 2180 §4.1). Deleting them then is up to the store (blob-retention.ts).
+   */
+  retainBlobs(blobIds: readonly string[]): () => void {
+    return this.retention.retain(blobIds);
   }
 
   getIndexes(blobIds: readonly string[], options: { text?: boolean } = {}): Promise<Array<MessageIndex | undefined>> {

@@ -19,6 +19,8 @@ import { clientAddressKey, isLoopbackHost } from '../../config/loopback.js';
 /** The key the per-address connection cap counts by (see clientAddressKey). */
 export const connectionCapKey = clientAddressKey;
 import { RecentTracker } from './recent.js';
+import { BlobCache } from './blob-cache.js';
+import { MailboxChanges } from './mailbox-changes.js';
 
 /** What the daemon passes to start the IMAP server. */
 export interface ImapServerOptions {
@@ -96,6 +98,8 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     auth: options.auth,
     logger,
     recent: new RecentTracker(mailboxes),
+    blobs: new BlobCache((blobId) => store.getBlob(blobId)),
+    changes: new MailboxChanges(store.changes),
     maxLiteralBytes: options.maxLiteralBytes,
     idle: { ...DEFAULT_IDLE, ...options.idle },
     ...(options.tls ? { tls: secureContext({ ...options.tls, origin: 'imap' }, options.tls.minVersion ?? 'TLSv1.2') } : {}),

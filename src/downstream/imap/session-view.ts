@@ -7,8 +7,9 @@
  * never while answering FETCH, STORE or SEARCH (§7.4.1), because the client's sequence numbers would
  * shift under its feet. Until then an expunged message keeps its number, and its last-known metadata.
  */
-import { findByUid, firstAtOrAbove, indexOfUid, isKeyword, keywordsInUse, SYSTEM_FLAGS, type MailboxRecord, type MessageRecord, type StoreChange } from '../../store/index.js';
+import { firstAtOrAbove, indexOfUid, isKeyword, keywordsInUse, SYSTEM_FLAGS, type MailboxRecord, type MessageRecord, type StoreChange } from '../../store/index.js';
 import type { MailStore } from './backend.js';
+import type { MailboxChanges } from './mailbox-changes.js';
 import { ImapError } from './errors.js';
 import { formatFlags, mayCreateKeywords } from './flags.js';
 import type { ResponseOutput } from './output.js';
@@ -48,6 +49,11 @@ export class SessionView {
   private latestModseq = 0;
   private keywordsChanged = false;
   private deleted = false;
+  /**
+   * Releases of the blobs of messages expunged elsewhere that this view still shows: their bytes stay
+   * readable until the client is told (RFC 2180 §4.1), then the store may delete them.
+   */
+  private retained: Array<() => void> = [];
   private unsubscribe: () => void = () => undefined;
   private wake: (() => void) | undefined;
 
@@ -58,11 +64,15 @@ export class SessionView {
     readonly readOnly: boolean,
   ) {}
 
-  /** Selects a mailbox: loads its messages and claims its \Recent messages unless read-only. */
-  static async open(store: MailStore, recent: RecentTracker, mailbox: MailboxRecord, readOnly: boolean): Promise<SessionView> {
+  /**
+   * Selects a mailbox: loads its messages and claims its \Recent messages unless read-only. `changes` is
+   * the server's feed sorted by mailbox; without it the view listens to the store's whole feed.
+   */
+  static async open(store: MailStore, recent: RecentTracker, mailbox: MailboxRecord, readOnly: boolean, changes?: MailboxChanges): Promise<SessionView> {
     const view = new SessionView(store, recent, mailbox.id, readOnly);
     // Subscribe before loading, so nothing committed in between is missed.
-    view.unsubscribe = store.changes.subscribe((change) => view.onChange(change));
+    const listener = (change: StoreChange) => view.onChange(change);
+    view.unsubscribe = changes ? changes.subscribe(mailbox.id, listener) : store.changes.subscribe(listener);
     try {
       view.records = [...(await store.listMessages(mailbox.id))];
     } catch (err) {
@@ -72,6 +82,8 @@ export class SessionView {
     // Changes heard while loading stay noted: a message added after the list was taken would
     // otherwise never be announced. A note about something the list already has is harmless.
     view.latestModseq = Math.max(view.latestModseq, view.mailbox.highestModseq);
+    // An expunge heard while loading, of a message the list still had: retained like any other.
+    view.retainExpunged([...view.expunged.keys()]);
     view.claimRecent(view.records);
     for (const record of view.records) view.noteKeywords(record.flags);
     view.keywordsChanged = false;
@@ -81,6 +93,23 @@ export class SessionView {
   close(): void {
     this.unsubscribe();
     this.wake = undefined;
+    this.releaseRetained();
+  }
+
+  /** Keeps the bytes of these expunged messages readable while this view still shows them. */
+  private retainExpunged(uids: readonly number[]): void {
+    const blobIds: string[] = [];
+    for (const uid of uids) {
+      const seq = this.seqOf(uid);
+      if (seq > 0) blobIds.push(this.records[seq - 1].blobId);
+    }
+    if (blobIds.length > 0) this.retained.push(this.store.retainBlobs(blobIds));
+  }
+
+  private releaseRetained(): void {
+    const releases = this.retained;
+    this.retained = [];
+    for (const release of releases) release();
   }
 
   /** The mailbox record as the store has it now (UIDNEXT, HIGHESTMODSEQ, name). */
@@ -251,6 +280,7 @@ export class SessionView {
         if (change.mailboxId !== this.mailboxId) return;
         this.latestModseq = Math.max(this.latestModseq, change.modseq);
         for (const uid of change.uids) this.expunged.set(uid, change.modseq);
+        this.retainExpunged(change.uids);
         break;
       case 'mailbox-deleted':
         if (change.mailboxId !== this.mailboxId) return;
@@ -306,15 +336,16 @@ export class SessionView {
     const oldestNew = this.oldestNewModseq;
     this.hasNew = false;
     this.oldestNewModseq = Infinity;
-    let current: readonly MessageRecord[];
-    try {
-      current = await this.store.listMessages(this.mailboxId);
-    } catch {
-      this.hasNew ||= announceNew;
-      this.oldestNewModseq = Math.min(this.oldestNewModseq, oldestNew);
-      current = [];
-    }
     if (announceNew) {
+      // Only new messages need the store's list; flag changes were applied to the records as they came.
+      let current: readonly MessageRecord[];
+      try {
+        current = await this.store.listMessages(this.mailboxId);
+      } catch {
+        this.hasNew ||= announceNew;
+        this.oldestNewModseq = Math.min(this.oldestNewModseq, oldestNew);
+        current = [];
+      }
       const last = this.records.length > 0 ? this.records[this.records.length - 1].uid : 0;
       let start = current.length;
       while (start > 0 && current[start - 1].uid > last) start--;
@@ -338,8 +369,6 @@ export class SessionView {
       for (const uid of uids) {
         const seq = this.seqOf(uid);
         if (seq === 0 || this.expunged.has(uid)) continue;
-        const fresh = findByUid(current, uid);
-        if (fresh) this.records[seq - 1] = { ...this.records[seq - 1], flags: fresh.flags, modseq: fresh.modseq };
         const record = this.records[seq - 1];
         const modseq = options.modseq ? ` MODSEQ (${record.modseq})` : '';
         out.untagged(`${seq} FETCH (UID ${uid} FLAGS ${this.flagsOf(record)}${modseq})`);
@@ -378,5 +407,6 @@ export class SessionView {
     if (vanished && gone.length > 0) out.untagged(`VANISHED ${formatSequenceSet(gone)}`);
     this.records = kept;
     this.expunged.clear();
+    this.releaseRetained();
   }
 }

@@ -30,7 +30,7 @@ test(`UID FETCH 1:* (UID FLAGS) over ${COUNT} messages`, async () => {
     await client.command('a', `LOGIN ${USER} ${PASSWORD}`);
     const select = await client.command('b', 'SELECT INBOX');
     expect(select).toContain(`* ${COUNT} EXISTS`);
-    await client.command('s', 'STORE 1:50000 +FLAGS.SILENT (\\Seen)');
+    await client.command('s', 'STORE 1:50000 +FLAGS.SILENT (\\Seen)', 60_000);
     // Twice: the second answer comes from what the first left in memory.
     for (let round = 0; round < 2; round++) {
       const lines = await client.command('c', 'UID FETCH 1:* (UID FLAGS)', 60_000);

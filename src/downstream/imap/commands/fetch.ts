@@ -97,7 +97,7 @@ export default defineCommand({
         for (const record of changed) flagsChanged.add(record.uid);
       }
     }
-    const { missing } = await writeFetchResponses(out, server.store, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore });
+    const { missing } = await writeFetchResponses(out, server, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore });
     if (missing > 0) throw ImapError.no('Some messages were expunged by another session and could not be fetched', 'EXPUNGEISSUED');
   },
 });
