@@ -7,8 +7,12 @@
  */
 import { decodeHeaderText } from './content-params.js';
 
-/** `[name, adl, mailbox, host]`, each a binary string (one char per byte) or null for NIL. */
-export type ImapAddress = [string | null, string | null, string | null, string | null];
+/**
+ * One address in four parts, `[display name, source route, local part, domain]` (the order RFC 3501's
+ * ENVELOPE uses), each a binary string (one char per byte) or null when absent. A group is opened by
+ * `[null, null, group name, null]` and closed by four nulls.
+ */
+export type AddressParts = [string | null, string | null, string | null, string | null];
 
 /** Placeholder host for an address without `@domain` (as Dovecot sends; a NIL host would mean a group). */
 export const MISSING_DOMAIN = 'MISSING_DOMAIN';
@@ -94,7 +98,7 @@ function tokenize(value: string): Token[] {
 /** Parses the tokens of one header value into IMAP addresses. */
 class AddressListParser {
   private pos = 0;
-  readonly out: ImapAddress[] = [];
+  readonly out: AddressParts[] = [];
   constructor(private readonly tokens: Token[]) {}
 
   private peekSpecial(): string | null {
@@ -252,7 +256,7 @@ class AddressListParser {
 }
 
 /** Parses a raw address header value; an empty or address-free value gives an empty list. */
-export function parseAddressList(value: string): ImapAddress[] {
+export function parseAddressList(value: string): AddressParts[] {
   const parser = new AddressListParser(tokenize(value));
   parser.parseList();
   return parser.out;
@@ -265,7 +269,7 @@ export function parseAddressList(value: string): ImapAddress[] {
  * (comments inside the address, angle brackets, a name in a trailing comment, encoded words), an
  * address reads the same here, so a search for `user@domain.org` finds every message that has it.
  */
-export function addressSearchText(list: readonly ImapAddress[]): string {
+export function addressSearchText(list: readonly AddressParts[]): string {
   const decodeName = decodeHeaderText;
   const parts: string[] = [];
   let inGroup = false;

@@ -2,13 +2,12 @@
  * Mailbox names (RFC 3501 §5.1): "/" separates hierarchy levels, INBOX is case-insensitive, and the
  * LIST wildcards "*" (anything) and "%" (anything but "/") select names.
  */
-import { HIERARCHY_DELIMITER } from '../../store/index.js';
 import { ImapError } from './errors.js';
 import { WildcardPattern } from './wildcard.js';
 import { encodeMailboxName } from './wire/mutf7.js';
 
-/** The hierarchy delimiter, "/" (the store's). */
-export const DELIMITER = HIERARCHY_DELIMITER;
+/** The hierarchy delimiter this server shows (LIST, RFC 3501 §6.3.8); to the store a name is just a name. */
+export const DELIMITER = '/';
 
 /**
  * How a name that is not valid modified UTF-7 (RFC 3501 §5.1.3) is carried through a command: the wire

@@ -44,7 +44,7 @@ export async function storeFlagsInBatches(
   uids: readonly number[],
   mode: 'set' | 'add' | 'remove',
   flags: readonly string[],
-  options: { unchangedSince?: number; origin?: unknown },
+  options: { unchangedSince?: number },
   afterBatch: (changed: readonly MessageRecord[]) => void = () => undefined,
 ): Promise<StoreFlagsResult> {
   const result: StoreFlagsResult = { changed: [], modifiedSince: [] };

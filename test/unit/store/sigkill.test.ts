@@ -46,7 +46,7 @@ describe('store durability under SIGKILL', () => {
         expect(messages.map((m) => m.uid)).toEqual(messages.map((_, i) => i + 1));
         expect(store.getMailbox(inbox.id)!.uidNext).toBe(messages.length + 1);
         // The ledger agrees with the mailbox: a UIDL is marked exactly when its message is stored.
-        expect([...(await store.pop3Ledger(ALICE)).keys()].sort()).toEqual([...uidls].sort());
+        expect((await store.uidlLedger(ALICE)).uidls().sort()).toEqual([...uidls].sort());
         for (const message of messages) expect((await store.getBlob(message.blobId)).length).toBe(message.size);
       } finally {
         await store.close();
@@ -82,7 +82,7 @@ describe('store durability under SIGKILL', () => {
         // A batch is all there or not at all: whole batches only, dense UIDs, the ledger in step.
         expect(messages.length % 150).toBe(0);
         expect(messages.map((m) => m.uid)).toEqual(messages.map((_, i) => i + 1));
-        expect([...(await store.pop3Ledger(ALICE)).keys()].sort()).toEqual([...uidls].sort());
+        expect((await store.uidlLedger(ALICE)).uidls().sort()).toEqual([...uidls].sort());
       } finally {
         await store.close();
       }

@@ -94,13 +94,13 @@ export default defineCommand({
       const unseen = seqs.map((seq) => view.at(seq)).filter((record) => lacksSeen(record) && !view.isExpunged(record.uid)).map((record) => record.uid);
       if (unseen.length > 0) {
         // In batches (store-batches.ts): a FETCH of 100,000 bodies sets \Seen on all of them.
-        await storeFlagsInBatches(server.store, ctx.slice, view.mailboxId, unseen, 'add', ['\\Seen'], { origin: view.origin }, (changed) => {
+        await storeFlagsInBatches(server.store, ctx.slice, view.mailboxId, unseen, 'add', ['\\Seen'], {}, (changed) => {
           view.applyOwnFlags(changed);
           for (const record of changed) flagsChanged.add(record.uid);
         });
       }
     }
-    const { missing } = await writeFetchResponses(out, server.store, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore, slice: ctx.slice });
+    const { missing } = await writeFetchResponses(out, server, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore, slice: ctx.slice });
     if (missing > 0) throw ImapError.no('Some messages were expunged by another session and could not be fetched', 'EXPUNGEISSUED');
   },
 });
