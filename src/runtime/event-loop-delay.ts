@@ -52,7 +52,10 @@ export class EventLoopDelayMonitor {
   private previous: LoopDelayFigures | undefined;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(readonly resolutionMs = 10, windowMs = 60_000) {
+  constructor(
+    readonly resolutionMs = 10,
+    windowMs = 60_000,
+  ) {
     this.total = monitorEventLoopDelay({ resolution: resolutionMs });
     this.current = monitorEventLoopDelay({ resolution: resolutionMs });
     this.total.enable();

@@ -108,11 +108,22 @@ describe('real clients', () => {
     expect(frozen.text).toBe('');
     const listing = await runTool(curl, ['-s', '--max-time', '30', '-u', `${USER}:${PASSWORD}`, url, '-X', 'LIST "" "Folder 1*"']);
     expect(listing.code, describeRun('curl', listing)).toBe(0);
-    expect(listing.text.trim().split('\n').filter((line) => /"Folder 1\d*"$/.test(line.trim()))).toHaveLength(11);
+    expect(
+      listing.text
+        .trim()
+        .split('\n')
+        .filter((line) => /"Folder 1\d*"$/.test(line.trim())),
+    ).toHaveLength(11);
   });
 
   it('imapflow: ESEARCH results, the address search, and RECENT after an expunge parse', async () => {
-    const client = new ImapFlow({ host: server.host, port: server.port, secure: false, auth: { user: USER, pass: PASSWORD }, logger: false });
+    const client = new ImapFlow({
+      host: server.host,
+      port: server.port,
+      secure: false,
+      auth: { user: USER, pass: PASSWORD },
+      logger: false,
+    });
     await client.connect();
     try {
       const lock = await client.getMailboxLock('INBOX');

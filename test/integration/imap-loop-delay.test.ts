@@ -144,7 +144,11 @@ afterAll(async () => {
  * Runs `text` on the busy connection while the other one sends NOOP after NOOP; returns the server's loop
  * delay meanwhile and how many NOOPs were answered before the command finished.
  */
-async function underLoad(tag: string, text: string | Buffer, replyTag = tag): Promise<{ reply: string; figures: LoopDelayFigures; busyStallMaxMs: number; noops: number }> {
+async function underLoad(
+  tag: string,
+  text: string | Buffer,
+  replyTag = tag,
+): Promise<{ reply: string; figures: LoopDelayFigures; busyStallMaxMs: number; noops: number }> {
   await ask('reset');
   let finished = false;
   let noops = 0;

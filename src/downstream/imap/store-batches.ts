@@ -70,14 +70,25 @@ export interface TransferResult {
  * `store.copyMessages` in batches. When a message turns out to be gone, the copies made so far are
  * removed again and `incomplete` is set: an unsuccessful COPY leaves the target as it was.
  */
-export async function copyInBatches(store: MailStore, slice: TimeSlice, sourceId: number, uids: readonly number[], targetId: number): Promise<TransferResult> {
+export async function copyInBatches(
+  store: MailStore,
+  slice: TimeSlice,
+  sourceId: number,
+  uids: readonly number[],
+  targetId: number,
+): Promise<TransferResult> {
   const result: TransferResult = { pairs: [], incomplete: false };
   for (const batch of batchesOf(uids)) {
     const { uidValidity, pairs } = await store.copyMessages(sourceId, batch, targetId);
     result.uidValidity = uidValidity;
     appendAll(result.pairs, pairs);
     if (pairs.length < batch.length) {
-      await expungeInBatches(store, slice, targetId, result.pairs.map(([, target]) => target));
+      await expungeInBatches(
+        store,
+        slice,
+        targetId,
+        result.pairs.map(([, target]) => target),
+      );
       return { pairs: [], incomplete: true };
     }
     await slice.check();
@@ -86,7 +97,13 @@ export async function copyInBatches(store: MailStore, slice: TimeSlice, sourceId
 }
 
 /** `store.moveMessages` in batches; stops at the first batch in which messages were gone. */
-export async function moveInBatches(store: MailStore, slice: TimeSlice, sourceId: number, uids: readonly number[], targetId: number): Promise<TransferResult> {
+export async function moveInBatches(
+  store: MailStore,
+  slice: TimeSlice,
+  sourceId: number,
+  uids: readonly number[],
+  targetId: number,
+): Promise<TransferResult> {
   const result: TransferResult = { pairs: [], incomplete: false };
   for (const batch of batchesOf(uids)) {
     const { uidValidity, pairs } = await store.moveMessages(sourceId, batch, targetId);

@@ -149,7 +149,12 @@ describe('deep nesting and huge sequence sets', () => {
     const inbox = server.store.findMailbox(USER, 'INBOX')!;
     for (let i = 1; i <= 3; i++) await server.store.appendMessage(inbox.id, Buffer.from(`Subject: ${i}\r\n\r\nhello\r\n`));
     const client = await imap.loggedIn(server.port);
-    expect(await client.command('h1', 'UID FETCH 1:4294967295 (UID)')).toEqual(['* 1 FETCH (UID 1)', '* 2 FETCH (UID 2)', '* 3 FETCH (UID 3)', 'h1 OK UID FETCH completed']);
+    expect(await client.command('h1', 'UID FETCH 1:4294967295 (UID)')).toEqual([
+      '* 1 FETCH (UID 1)',
+      '* 2 FETCH (UID 2)',
+      '* 3 FETCH (UID 3)',
+      'h1 OK UID FETCH completed',
+    ]);
     expect(await client.command('h2', 'UID FETCH 4294967295:1 (UID)')).toHaveLength(4);
     // A set as long as a command line may be: thousands of overlapping ranges, answered once per message.
     const ranges = Array.from({ length: 4000 }, (_, i) => `${(i % 3) + 1}:4294967295`).join(',');
@@ -214,14 +219,36 @@ describe('many clients, slow clients', () => {
     }
     // Wrong passwords are NO, not BAD: they never count towards the BYE for bad commands.
     const one = attackers[0];
-    for (let i = 0; i < MAX_BAD_COMMANDS_IN_A_ROW + 2; i++) expect((await one.command(`r${i}`, `LOGIN ${USER} nope`, 60_000)).at(-1)).toMatch(/^r\d+ NO /);
+    for (let i = 0; i < MAX_BAD_COMMANDS_IN_A_ROW + 2; i++)
+      expect((await one.command(`r${i}`, `LOGIN ${USER} nope`, 60_000)).at(-1)).toMatch(/^r\d+ NO /);
     await stillServing(server);
   }, 120_000);
 });
 
 describe('hostile mailbox names', () => {
   /** Characters that break careless name handling: the delimiter, dots, wildcards, quoting, shifts, 8-bit. */
-  const nameChar = fc.constantFrom('a', 'b', '/', '.', '..', '%', '*', '&', '-', '&-', '"', '\\', ' ', '~', 'é', '\u0001', '\u007f', '&Jjo', '&2D0-', 'INBOX');
+  const nameChar = fc.constantFrom(
+    'a',
+    'b',
+    '/',
+    '.',
+    '..',
+    '%',
+    '*',
+    '&',
+    '-',
+    '&-',
+    '"',
+    '\\',
+    ' ',
+    '~',
+    'é',
+    '\u0001',
+    '\u007f',
+    '&Jjo',
+    '&2D0-',
+    'INBOX',
+  );
   const hostileName = fc.array(nameChar, { minLength: 0, maxLength: 8 }).map((parts) => parts.join(''));
 
   test('CREATE, RENAME, SELECT and DELETE of random hostile names: OK, NO or BAD, never a crash; what exists is well-formed and reachable', async () => {
@@ -288,7 +315,7 @@ describe('floods during IDLE', () => {
     await stillServing(server);
   });
 
-  test('a flood of other sessions\' changes during IDLE reaches an idler that reads, in order, and its IDLE ends normally', async () => {
+  test("a flood of other sessions' changes during IDLE reaches an idler that reads, in order, and its IDLE ends normally", async () => {
     const server = await imap.start();
     const inbox = server.store.findMailbox(USER, 'INBOX')!;
     for (let i = 0; i < 300; i++) await server.store.appendMessage(inbox.id, Buffer.from(`Subject: ${i}\r\n\r\nhello\r\n`));
@@ -307,7 +334,8 @@ describe('floods during IDLE', () => {
     expect(lines.at(-1)).toBe('i1 OK IDLE terminated');
     expect(lines.filter((line) => line === '* 1 EXPUNGE')).toHaveLength(150);
     // Every update is a well-formed untagged response.
-    for (const line of lines.slice(0, -1)) expect(line).toMatch(/^\* (\d+ FETCH \(UID \d+ FLAGS \([^)]*\)\)|\d+ EXPUNGE|\d+ RECENT|OK .*)$/);
+    for (const line of lines.slice(0, -1))
+      expect(line).toMatch(/^\* (\d+ FETCH \(UID \d+ FLAGS \([^)]*\)\)|\d+ EXPUNGE|\d+ RECENT|OK .*)$/);
     expect(await idler.command('n1', 'SELECT INBOX')).toContain('* 150 EXISTS');
   });
 });

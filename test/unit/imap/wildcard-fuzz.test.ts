@@ -33,11 +33,15 @@ test('agrees with a regular expression on random patterns and names', () => {
 
 test('one compiled pattern answers many names in a row the same as fresh ones', () => {
   fc.assert(
-    fc.property(fc.array(patternChars, { maxLength: 10 }), fc.array(fc.array(nameChars, { maxLength: 12 }), { maxLength: 20 }), (p, names) => {
-      const pattern = p.join('');
-      const compiled = new WildcardPattern(pattern, '/');
-      for (const n of names) expect(compiled.test(n.join(''))).toBe(reference(pattern, n.join('')));
-    }),
+    fc.property(
+      fc.array(patternChars, { maxLength: 10 }),
+      fc.array(fc.array(nameChars, { maxLength: 12 }), { maxLength: 20 }),
+      (p, names) => {
+        const pattern = p.join('');
+        const compiled = new WildcardPattern(pattern, '/');
+        for (const n of names) expect(compiled.test(n.join(''))).toBe(reference(pattern, n.join('')));
+      },
+    ),
     { numRuns: fuzzRuns(300) },
   );
 });
