@@ -133,9 +133,19 @@ describe('hotbridge command line', () => {
       expect(human.stdout).toContain(`IMAP: 127.0.0.1:${config.imapPort}`);
       expect(human.stdout).toContain(`SMTP: 127.0.0.1:${config.smtpPort}`);
       expect(human.stdout).toContain('outbox: empty');
+      expect(human.stdout).toMatch(/event loop delay: p99 [\d.]+ ms, max [\d.]+ ms in the last minute; max [\d.]+ ms since start/);
       const json = await runCli(['status', '--json', '--config', config.file]);
-      const snapshot = JSON.parse(json.stdout) as { accounts: Array<{ address: string; localPassword: boolean }> };
+      const snapshot = JSON.parse(json.stdout) as {
+        accounts: Array<{ address: string; localPassword: boolean }>;
+        eventLoop: Record<'sinceStart' | 'lastMinute', { samples: number; p99Ms: number; maxMs: number }>;
+        listeners: { imap: { closedForBadCommands: number } };
+      };
       expect(snapshot.accounts.map((a) => [a.address, a.localPassword])).toEqual([[ALICE, true]]);
+      // The daemon's own loop delay (issue 11), measured since it started: real samples, real figures.
+      expect(snapshot.eventLoop.sinceStart.samples).toBeGreaterThan(0);
+      expect(snapshot.eventLoop.sinceStart.maxMs).toBeGreaterThanOrEqual(snapshot.eventLoop.sinceStart.p99Ms);
+      expect(snapshot.eventLoop.lastMinute.p99Ms).toEqual(expect.any(Number));
+      expect(snapshot.listeners.imap.closedForBadCommands).toBe(0);
     });
 
     it('never logs a secret', () => {
