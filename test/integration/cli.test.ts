@@ -96,7 +96,8 @@ describe('hotbridge command line', () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       const started = Date.now();
       expect(await daemon.stop('SIGTERM')).toBe(0);
-      expect(Date.now() - started).toBeLessThan(9500);
+      // Far below the 60 s connect deadline the poller sits in: stop does not wait for it.
+      expect(Date.now() - started).toBeLessThan(30_000);
     } finally {
       silent.close();
       removeDir(hungDir);
