@@ -27,7 +27,8 @@ describe('hotbridge command line', () => {
       expect(own.code, `${command} --help`).toBe(0);
       expect(own.stdout).toContain(`hotbridge ${command}`);
     }
-  });
+    // Eight CLI starts one after another: on two loaded cores that can pass the 60 s default.
+  }, 180_000);
 
   it('refuses an unknown command with one line and a pointer to --help', async () => {
     const result = await runCli(['sync-everything']);
