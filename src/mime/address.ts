@@ -5,9 +5,14 @@
  * The parser is lenient: it never throws and makes the best of broken lists, the way Dovecot does
  * (a missing domain becomes `MISSING_DOMAIN`, so the address cannot be mistaken for a group marker).
  */
+import { decodeHeaderText } from './content-params.js';
 
-/** `[name, adl, mailbox, host]`, each a binary string (one char per byte) or null for NIL. */
-export type ImapAddress = [string | null, string | null, string | null, string | null];
+/**
+ * One address in four parts, `[display name, source route, local part, domain]` (the order RFC 3501's
+ * ENVELOPE uses), each a binary string (one char per byte) or null when absent. A group is opened by
+ * `[null, null, group name, null]` and closed by four nulls.
+ */
+export type AddressParts = [string | null, string | null, string | null, string | null];
 
 /** Placeholder host for an address without `@domain` (as Dovecot sends; a NIL host would mean a group). */
 export const MISSING_DOMAIN = 'MISSING_DOMAIN';
@@ -93,7 +98,7 @@ function tokenize(value: string): Token[] {
 /** Parses the tokens of one header value into IMAP addresses. */
 class AddressListParser {
   private pos = 0;
-  readonly out: ImapAddress[] = [];
+  readonly out: AddressParts[] = [];
   constructor(private readonly tokens: Token[]) {}
 
   private peekSpecial(): string | null {
@@ -251,8 +256,42 @@ class AddressListParser {
 }
 
 /** Parses a raw address header value; an empty or address-free value gives an empty list. */
-export function parseAddressList(value: string): ImapAddress[] {
+export function parseAddressList(value: string): AddressParts[] {
   const parser = new AddressListParser(tokenize(value));
   parser.parseList();
   return parser.out;
+}
+
+/**
+ * The addresses of a parsed list as one searchable text (SEARCH FROM/TO/CC/BCC, RFC 3501 §6.4.4),
+ * lower-cased: each address as `name <mailbox@host>` with its display name decoded (RFC 2047 words,
+ * UTF-8), or `mailbox@host` without one; a group as `group: members;`. However the header wrote them
+ * (comments inside the address, angle brackets, a name in a trailing comment, encoded words), an
+ * address reads the same here, so a search for `user@domain.org` finds every message that has it.
+ */
+export function addressSearchText(list: readonly AddressParts[]): string {
+  const decodeName = decodeHeaderText;
+  const parts: string[] = [];
+  let inGroup = false;
+  let groupMembers: string[] = [];
+  for (const [name, , mailbox, host] of list) {
+    if (host === null) {
+      if (mailbox !== null) {
+        // Group start `(NIL NIL groupname NIL)`.
+        inGroup = true;
+        groupMembers = [];
+        parts.push(`${decodeName(mailbox)}:`);
+      } else if (inGroup) {
+        // Group end `(NIL NIL NIL NIL)`.
+        parts[parts.length - 1] += ` ${groupMembers.join(', ')};`;
+        inGroup = false;
+      }
+      continue;
+    }
+    const address = [mailbox === MISSING_MAILBOX ? '' : mailbox, host === MISSING_DOMAIN ? '' : host].filter(Boolean).join('@');
+    const written = name ? (address ? `${decodeName(name)} <${address}>` : decodeName(name)) : address;
+    if (inGroup) groupMembers.push(written);
+    else parts.push(written);
+  }
+  return parts.join(', ').toLowerCase();
 }

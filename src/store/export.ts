@@ -67,7 +67,7 @@ export async function exportStore(store: Store, dir: string, options: ExportOpti
     let mailboxes = store.listMailboxes(account);
     if (options.mailbox !== undefined) {
       const only = store.findMailbox(account, options.mailbox);
-      if (!only) throw new StoreError('NONEXISTENT', `${account} has no mailbox ${options.mailbox}`);
+      if (!only) throw new StoreError('not-found', `${account} has no mailbox ${options.mailbox}`);
       mailboxes = [only];
     }
     const base = accounts.length > 1 ? path.join(root, account) : root;

@@ -5,6 +5,8 @@
  * - A blob whose bytes do not match their hash is damaged: it goes, and every message that was it is
  *   reported lost (mailbox, date, sender, subject, as far as the index still tells).
  * - A message record whose blob is gone goes too, reported the same way; an outbox entry likewise.
+ * - A blob marked an orphan (an expunged message a session still showed, blob-retention.ts) is not lost:
+ *   it is deleted, as the next start would. A mark on a blob still referred to is removed.
  * - A blob that no record refers to is a message whose record was lost: it is put back, into the
  *   mailbox "Recovered" of its account (the POP3 ledger says whose it was, else the first account).
  * - Messages of a mailbox whose record was lost get a new mailbox record ("Recovered <n>").
@@ -36,6 +38,10 @@ export interface RebuildReport {
   countersRaised: number;
   ledgerEntriesRestored: number;
   indexesRebuilt: number;
+  /** Blobs of expunged messages that were awaiting deletion (orphans), deleted. */
+  orphansDeleted: number;
+  /** Orphan marks on blobs still referred to (they would have been deleted at the next start), removed. */
+  orphanMarksCleared: number;
 }
 
 /** The folder that receives messages whose records were lost. */
@@ -83,7 +89,7 @@ async function readAll<V>(sublevel: AnySublevel): Promise<Array<[string, V]>> {
 export async function rebuildFromBlobs(database: Database, accounts: readonly string[]): Promise<RebuildReport> {
   const { sub } = database;
   const w = new Writer(database);
-  const report: RebuildReport = { messages: 0, lost: [], recovered: 0, mailboxesRecreated: [], referenceCountsFixed: 0, countersRaised: 0, ledgerEntriesRestored: 0, indexesRebuilt: 0 };
+  const report: RebuildReport = { messages: 0, lost: [], recovered: 0, mailboxesRecreated: [], referenceCountsFixed: 0, countersRaised: 0, ledgerEntriesRestored: 0, indexesRebuilt: 0, orphansDeleted: 0, orphanMarksCleared: 0 };
 
   // Blobs that are whole. Damaged ones go now (with what hangs on them), their owners are found below.
   const whole = new Set<string>();
@@ -182,6 +188,19 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
   }
   // An import that was under way never finished: its staged messages go (import-staging.ts).
   for (const [key] of await readAll<unknown>(sub.staging)) await w.del(sub.staging, key);
+
+  // Blobs marked orphans (blob-retention.ts): expunged, awaiting deletion once no session showed them. Not
+  // lost records: they go now, as the next start would delete them. A mark on a blob something still
+  // refers to would delete a message in use at that start: the mark goes instead.
+  for (const [blobId] of await readAll<unknown>(sub.orphan)) {
+    await w.del(sub.orphan, blobId);
+    if (refs.has(blobId)) {
+      report.orphanMarksCleared++;
+      continue;
+    }
+    if (whole.delete(blobId)) await w.del(sub.blob, blobId);
+    report.orphansDeleted++;
+  }
 
   // Blobs no record refers to: messages whose records were lost. They go back into "Recovered".
   const recoveredBoxes = new Map<string, MailboxRecord>();

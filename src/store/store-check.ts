@@ -57,7 +57,7 @@ export function diskRoom(dataDir: string): { low: boolean; text: string } | unde
 
 /** The problem and its fix, apart: a permission problem is fixed by the owner, not by a repair. */
 function textAndFix(err: StoreError): { text: string; fix: string } {
-  if (err.code === 'INUSE') return { text: err.message, fix: 'stop the other hotbridge, or run doctor while it runs' };
+  if (err.code === 'in-use') return { text: err.message, fix: 'stop the other hotbridge, or run doctor while it runs' };
   const cut = err.code === 'unwritable' ? err.message.indexOf('; ') : -1;
   if (cut > 0) return { text: err.message.slice(0, cut), fix: err.message.slice(cut + 2) };
   const advice = err.message.indexOf(REPAIR_ADVICE);

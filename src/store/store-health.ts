@@ -91,7 +91,7 @@ export function explainOpenError(err: unknown, dataDir: string, location: string
   const text = levelMessage(err);
   switch (faultOf(err)) {
     case 'in-use':
-      return new StoreError('INUSE', `the store in ${location} is in use by another process (is hotbridge already running?)`);
+      return new StoreError('in-use', `the store in ${location} is in use by another process (is hotbridge already running?)`);
     case 'unwritable':
       return new StoreError('unwritable', unwritableText(dataDir, location, text));
     case 'no-space':
@@ -114,7 +114,7 @@ export function explainFault(err: unknown, dataDir: string, location: string): S
     case 'damaged':
       return new StoreError('damaged', `the store in ${location} is damaged (LevelDB: ${text}); ${REPAIR_ADVICE}`);
     case 'in-use':
-      return new StoreError('INUSE', `the store in ${location} is in use by another process`);
+      return new StoreError('in-use', `the store in ${location} is in use by another process`);
     default:
       return undefined;
   }

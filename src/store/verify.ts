@@ -41,7 +41,8 @@ export interface VerifyProblem {
 export interface VerifyReport {
   ok: boolean;
   checkedAt: string;
-  counts: { mailboxes: number; messages: number; blobs: number; bytes: number; outbox: number; pop3: number };
+  /** `orphans`: blobs of expunged messages awaiting deletion (blob-retention.ts), counted in `blobs` too. */
+  counts: { mailboxes: number; messages: number; blobs: number; bytes: number; outbox: number; pop3: number; orphans: number };
   problems: VerifyProblem[];
   /** Messages whose bytes are damaged or gone, as a person would recognise them. */
   damaged: Array<MessageSummary & { problem: string }>;
@@ -92,7 +93,7 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
   const { sub } = database;
   const snapshot = database.db.snapshot();
   const problems = new ProblemList();
-  const counts = { mailboxes: 0, messages: 0, blobs: 0, bytes: 0, outbox: 0, pop3: 0 };
+  const counts = { mailboxes: 0, messages: 0, blobs: 0, bytes: 0, outbox: 0, pop3: 0, orphans: 0 };
   try {
     const schema = await sub.meta.get('schema', { snapshot }).catch(() => undefined);
     if (schema !== SCHEMA_VERSION) problems.add('database', 'schema', `the store's schema version is ${JSON.stringify(schema)}, expected ${SCHEMA_VERSION}`);
@@ -154,6 +155,10 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
     });
 
     // Blobs: each one read and hashed, its index checked; what is referenced but absent, and the reverse.
+    const orphans = new Set<string>();
+    await scan<unknown>(sub.orphan, snapshot, 'orphan marks', problems, (blobId) => {
+      orphans.add(blobId);
+    });
     const storedBlobs = new Set<string>();
     try {
       for await (const key of sub.blob.keys({ snapshot })) storedBlobs.add(key);
@@ -178,11 +183,19 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
       if (raw === undefined) continue;
       counts.blobs++;
       counts.bytes += raw.length;
-      if (!refs.has(blobId)) problems.add('references', 'unreferenced', `a stored message (${raw.length} bytes, ${describeSummary(senderAndSubject(indexMessage(raw)))}) belongs to no mailbox: its record was lost; hotbridge repair puts it back`);
+      // An orphan (blob-retention.ts): an expunged message a session may still show, deleted once none
+      // does (or at the next start). Awaiting deletion, not a lost record.
+      if (!refs.has(blobId) && orphans.has(blobId)) counts.orphans++;
+      else if (!refs.has(blobId)) problems.add('references', 'unreferenced', `a stored message (${raw.length} bytes, ${describeSummary(senderAndSubject(indexMessage(raw)))}) belongs to no mailbox: its record was lost; hotbridge repair puts it back`);
       if (!options.quick) await checkIndex(database, snapshot, blobId, raw, problems);
     }
     options.onProgress?.(total, total);
     for (const blobId of refs.keys()) if (!storedBlobs.has(blobId)) damagedBlobs.set(blobId, 'its bytes are gone');
+
+    for (const blobId of orphans) {
+      const n = refs.get(blobId);
+      if (n !== undefined) problems.add('references', 'orphan mark', `message ${blobId.slice(0, 12)}… is marked for deletion but referred to ${n} times: the next start would delete it (repair removes the mark)`);
+    }
 
     // Reference counts.
     const counted = new Map<string, number>();

@@ -24,7 +24,9 @@ interface Snapshot {
   accounts: Array<{ pop3: { state?: string; lastError?: string; lastSuccessAt?: string }; outbox: { queued: Array<{ pending: string[] }> } }>;
 }
 
-describe('daemon with OAuth2 sign-in', () => {
+// Each case starts the daemon and CLI processes several times and waits for mail to cross the lab: on two
+// loaded cores that can pass the 60 s default, so the cases get more room (nothing here asserts a duration).
+describe('daemon with OAuth2 sign-in', { timeout: 180_000 }, () => {
   let lab: Lab;
   let idp: IdentityServer;
   let dir: string;
@@ -44,7 +46,7 @@ describe('daemon with OAuth2 sign-in', () => {
       await client.logout();
     }
   };
-  const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 20_000) => {
+  const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (await check()) return;
@@ -62,7 +64,8 @@ describe('daemon with OAuth2 sign-in', () => {
     idp = await startIdentityServer({ interval: 1, accessTokenLifetimeS: 2 });
     lab = await startLab({ oauth: true, smtp: true });
     idp.linkTo(lab);
-    [imapPort, smtpPort] = await freePorts(2);
+    let pop3Port: number;
+    [imapPort, smtpPort, pop3Port] = await freePorts(3);
     configFile = path.join(dir, 'config.toml');
     fs.writeFileSync(
       configFile,
@@ -72,6 +75,8 @@ describe('daemon with OAuth2 sign-in', () => {
         `listen = ["127.0.0.1:${imapPort}"]`,
         '[smtp]',
         `listen = ["127.0.0.1:${smtpPort}"]`,
+        '[pop3]',
+        `listen = ["127.0.0.1:${pop3Port}"]`,
         '[[accounts]]',
         `address = "${CAROL}"`,
         'provider = "custom"',
@@ -116,7 +121,7 @@ describe('daemon with OAuth2 sign-in', () => {
     await lab.clearCaptured();
     const sent = simpleMessage(3, 300, CAROL, 'friend@example.org');
     await submit(sent);
-    const [captured] = await lab.waitForCaptured(1, 20_000);
+    const [captured] = await lab.waitForCaptured(1, 60_000);
     expect(toCrlf(stripPostfixTrace(captured.raw)).equals(sent)).toBe(true);
     const refreshesBefore = idp.stats.refreshes;
     expect(refreshesBefore).toBeGreaterThanOrEqual(2);
@@ -166,7 +171,7 @@ describe('daemon with OAuth2 sign-in', () => {
     const login = await runCli(['login', CAROL, '--config', configFile], { timeoutMs: 30_000 });
     expect(login.code, login.stderr + login.stdout).toBe(0);
     expect(login.stdout).toContain('The running hotbridge is using the new sign-in now.');
-    await lab.waitForCaptured(1, 20_000);
+    await lab.waitForCaptured(1, 60_000);
     await waitFor('the outbox to empty', async () => (await status()).accounts[0].outbox.queued.length === 0);
     await waitFor('a successful poll', async () => (await status()).accounts[0].pop3.state === 'idle');
 

@@ -31,18 +31,20 @@ export class ImapError extends Error {
   }
 }
 
-/** Maps a store failure to the NO a client can act on (RFC 5530 response codes). */
+/** Maps a store failure, in the store's words, to the NO a client can act on (RFC 5530 response codes). */
 export function fromStoreError(err: StoreError): ImapError {
   switch (err.code) {
-    case 'NONEXISTENT':
+    case 'not-found':
       return ImapError.no(err.message, 'NONEXISTENT');
-    case 'ALREADYEXISTS':
+    case 'exists':
       return ImapError.no(err.message, 'ALREADYEXISTS');
-    case 'CANNOT':
+    case 'not-allowed':
       return ImapError.no(err.message, 'CANNOT');
-    case 'INUSE':
+    case 'limit':
+      return ImapError.no(err.message, 'LIMIT');
+    case 'in-use':
       return ImapError.no(err.message, 'INUSE');
-    case 'CLOSED':
+    case 'closed':
       return ImapError.no('the mail store is shutting down', 'UNAVAILABLE');
     // The store's own faults (store/errors.ts): RFC 5530 §3 has a code for each.
     case 'no-space':
@@ -62,7 +64,8 @@ export function taggedLine(tag: string, status: ImapStatus, text: string, code?:
 
 /** Response text is `1*TEXT-CHAR` (RFC 3501 §9): 7-bit, no CR, LF or NUL may leak from an error message. */
 function sanitizeText(text: string): string {
+  // A NUL goes without a trace: it marks a name that is not modified UTF-7 (mailbox-names.ts).
   // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\r\n\u0000]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').trim();
+  const clean = text.replace(/\u0000/g, '').replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').trim();
   return clean.length > 0 ? clean : 'done';
 }

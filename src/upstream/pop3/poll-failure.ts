@@ -4,6 +4,7 @@
  * poller should back off (a passing condition) or wait for the user (a configuration or sign-in problem).
  */
 import { PRESETS } from '../../config/presets.js';
+import { StoreError } from '../../store/index.js';
 import { CredentialError, type UpstreamLogin } from '../credentials.js';
 import { Pop3Error } from './errors.js';
 
@@ -93,9 +94,9 @@ export function describeFailure(error: unknown, context: FailureContext): PollFa
     }
   }
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof Error && error.name === 'StoreError') {
+  if (error instanceof StoreError) {
     // A full disk passes (and the store recovers by itself once there is room): back off, say so plainly.
-    if ((error as Error & { code?: string }).code === 'no-space') return { state: 'backoff', text: `${message}; new mail waits on the server until there is room`, temporary: true };
+    if (error.code === 'no-space') return { state: 'backoff', text: `${message}; new mail waits on the server until there is room`, temporary: true };
     return { state: 'error', text: `cannot store mail locally: ${message}`, temporary: false };
   }
   return { state: 'error', text: `sync failed: ${message}`, temporary: false };

@@ -24,6 +24,7 @@ import { parseFetchItems, type FetchItem } from '../fetch-items.js';
 import { lacksSeen, writeFetchResponses } from '../fetch-writer.js';
 import { mergeRanges, StoreError } from '../../../store/index.js';
 import { vanishedEarlier, writeVanishedEarlier } from '../qresync.js';
+import { storeFlagsInBatches } from '../store-batches.js';
 import { resolveSequenceSet, type SequenceSet } from '../wire/sequence-set.js';
 
 interface FetchArgs {
@@ -92,17 +93,19 @@ export default defineCommand({
     if (!view.readOnly && wanted.some((item) => item.kind === 'section' && item.setsSeen)) {
       const unseen = seqs.map((seq) => view.at(seq)).filter((record) => lacksSeen(record) && !view.isExpunged(record.uid)).map((record) => record.uid);
       if (unseen.length > 0) {
+        // In batches (store-batches.ts): a FETCH of 100,000 bodies sets \Seen on all of them.
         try {
-          const { changed } = await server.store.storeFlags(view.mailboxId, unseen, 'add', ['\\Seen'], { origin: view.origin });
-          view.applyOwnFlags(changed);
-          for (const record of changed) flagsChanged.add(record.uid);
+          await storeFlagsInBatches(server.store, ctx.slice, view.mailboxId, unseen, 'add', ['\\Seen'], {}, (changed) => {
+            view.applyOwnFlags(changed);
+            for (const record of changed) flagsChanged.add(record.uid);
+          });
         } catch (err) {
           // A full disk must not make mail unreadable: serve it, and leave \Seen unset this time.
           if (!(err instanceof StoreError && (err.code === 'no-space' || err.code === 'unwritable' || err.code === 'unavailable'))) throw err;
         }
       }
     }
-    const { missing, damaged } = await writeFetchResponses(out, server.store, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore });
+    const { missing, damaged } = await writeFetchResponses(out, server, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore, slice: ctx.slice });
     // Dovecot's "no-after" behaviour: the rest was sent, the damaged ones are named in the NO (RFC 5530 §3).
     if (damaged.length > 0) {
       const which = damaged.length === 1 ? `Message UID ${damaged[0]} is` : `Messages UID ${damaged.slice(0, 20).join(',')}${damaged.length > 20 ? ',...' : ''} are`;
