@@ -6,7 +6,8 @@ import { exportStore, ONE_PASS_TABLES, restoreArchive, Store, verifyStoreAt } fr
 
 const [what, dataDir, target, format] = process.argv.slice(2);
 const started = performance.now();
-let detail = '';
+/** @type {string} */
+let detail;
 if (what === 'backup') {
   const store = await Store.open(dataDir, { maxOpenTables: ONE_PASS_TABLES });
   const report = await store.backup(target, {}, { exclusive: true });

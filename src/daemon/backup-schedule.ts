@@ -48,7 +48,7 @@ export class BackupSchedule {
 
   /** Our backups in the directory, newest first. */
   backups(): Array<{ file: string; at: number }> {
-    let names: string[] = [];
+    let names: string[];
     try {
       names = fs.readdirSync(this.settings.dir);
     } catch {

@@ -8,14 +8,15 @@
  * written, so a transaction that adds and drops the same blob (MOVE) writes nothing for it. A blob gets
  * its index (message-indexes.ts) once a mailbox refers to it; one only the outbox holds has none.
  */
-import { createHash } from 'node:crypto';
 import type { MessageIndex } from '../mime/index.js';
 import type { BlobRetention } from './blob-retention.js';
-import type { Snapshot, Sublevels } from './database.js';
+import { readBlob } from './blob-read.js';
+import type { Sublevels } from './database.js';
 import { StoreError } from './errors.js';
-import { levelMessage } from './store-health.js';
 import type { MessageIndexes } from './message-indexes.js';
 import type { Transaction } from './transaction.js';
+
+export { blobIdOf, readBlob } from './blob-read.js';
 
 /** A message's bytes as the store needs them to add a reference: raw only when the blob may be new. */
 export interface BlobRef {
@@ -36,28 +37,7 @@ interface PendingCount {
   index?: MessageIndex;
 }
 
-/** The content hash that names a blob. */
-export function blobIdOf(raw: Buffer): string {
-  return createHash('sha256').update(raw).digest('hex');
-}
 
-/**
- * Reads a blob and checks it against its hash: bytes damaged on disk are never served as mail (LevelDB
- * does not check its block checksums on reads). Undefined when there is no such blob.
- */
-export async function readBlob(blobs: Sublevels['blob'], blobId: string, options: { snapshot?: Snapshot; fillCache?: boolean } = {}): Promise<Buffer | undefined> {
-  let raw: Buffer | undefined;
-  try {
-    // (classic-level's `fillCache` option; abstract-level's option type does not name it.)
-    raw = await blobs.get(blobId, options as never);
-  } catch (err) {
-    throw new StoreError('damaged', `message ${blobId} cannot be read: it is damaged in the store (LevelDB: ${levelMessage(err)}); hotbridge verify lists every damaged message`);
-  }
-  if (raw !== undefined && blobIdOf(raw) !== blobId) {
-    throw new StoreError('damaged', `message ${blobId} is damaged in the store: its bytes no longer match their hash; hotbridge verify lists every damaged message`);
-  }
-  return raw;
-}
 
 export class Blobs {
   /** Reference counts read or written so far (every blob a list in memory refers to, at most). */

@@ -13,12 +13,21 @@ import { mayCreateStore, recordStore } from './store-presence.js';
 import { settleInterruptedSwap } from './store-swap.js';
 import type { MailboxRecord, OutboxEntry, Pop3LedgerEntry } from './records.js';
 import type { StoredRanges } from './vanished-log.js';
-import type { StagedMessage } from './import-staging.js';
 
 /** Stored form of an index entry: the version lets a newer indexer recompute old entries lazily. */
 export interface StoredIndex {
   v: number;
   index: MessageIndex;
+}
+
+/** One message of an import under way (import-staging.ts): where it goes and what it carries. */
+export interface StagedMessage {
+  account: string;
+  mailbox: string;
+  flags: string[];
+  internalDate: number;
+  blobId: string;
+  size: number;
 }
 
 /** Compact stored form of a message: [blobId, flags, internalDate, size, modseq, uidl?]. */

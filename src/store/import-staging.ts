@@ -9,18 +9,10 @@
  */
 import type { MessageIndex } from '../mime/index.js';
 import type { Blobs } from './blobs.js';
-import type { Sublevels } from './database.js';
+import type { StagedMessage, Sublevels } from './database.js';
 import type { Transaction } from './transaction.js';
 
-/** One staged message: where it goes and what it carries. */
-export interface StagedMessage {
-  account: string;
-  mailbox: string;
-  flags: string[];
-  internalDate: number;
-  blobId: string;
-  size: number;
-}
+export type { StagedMessage } from './database.js';
 
 /** A message ready to stage: its bytes, hashed and indexed outside the write queue. */
 export interface ImportItem {

@@ -44,6 +44,8 @@ const STAGE_BYTES = 16 * 1024 * 1024;
 
 /** The mailbox name for folder levels; the levels are checked like an IMAP CREATE would (no empty level). */
 function mailboxName(levels: string[]): string {
+  // Control characters cannot be in a mailbox name (downstream/imap/mailbox-names.ts).
+  // eslint-disable-next-line no-control-regex
   const clean = levels.map((level) => level.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(new RegExp(`\\${HIERARCHY_DELIMITER}`, 'g'), '_').trim() || '_');
   const name = clean.join(HIERARCHY_DELIMITER);
   return name.toUpperCase() === 'INBOX' ? 'INBOX' : name;

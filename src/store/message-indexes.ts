@@ -7,7 +7,7 @@
 import { indexMessage, MESSAGE_INDEX_VERSION, type MessageIndex } from '../mime/index.js';
 import type { Sublevels, StoredIndex } from './database.js';
 import type { Transaction, WriteQueue } from './transaction.js';
-import { readBlob } from './blobs.js';
+import { readBlob } from './blob-read.js';
 
 /**
  * How many parsed indexes (without body text, a few KB each) stay in memory: enough for the working set of

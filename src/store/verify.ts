@@ -14,7 +14,7 @@
  */
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { indexMessage, MESSAGE_INDEX_VERSION, type MessageIndex } from '../mime/index.js';
-import { readBlob } from './blobs.js';
+import { readBlob } from './blob-read.js';
 import type { StagedMessage } from './import-staging.js';
 import type { Database, Snapshot, StoredIndex, StoredMessage } from './database.js';
 import { StoreError } from './errors.js';
