@@ -19,10 +19,10 @@ export async function runDaemon(options: { config?: string; logLevel?: string })
     daemon = await Daemon.start(config, logger);
   } catch (err) {
     if (err instanceof AlreadyRunningError) throw new UserError(err.message, 3);
-    const { code, syscall } = err as NodeJS.ErrnoException;
-    // Only a failed listen is about an address and a port; any other EACCES (a file) keeps its own message.
-    if (syscall === 'listen' && (code === 'EADDRINUSE' || code === 'EACCES')) {
-      const { address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    const { code, syscall, address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    // Only a failed listen is about an address and a port (Node's own error, or a server's that names the
+    // port); any other EACCES (a file) keeps its own message.
+    if ((syscall === 'listen' || typeof port === 'number') && (code === 'EADDRINUSE' || code === 'EACCES')) {
       throw new UserError(
         code === 'EADDRINUSE'
           ? `cannot listen on ${address}:${port}: the port is in use (another program, or another hotbridge with another data dir); change [imap]/[smtp] listen in ${config.file}`

@@ -120,7 +120,7 @@ describe('hotbridge setup', () => {
 
   it('makes the local certificate when asked (keys 0600), and says where SSL is offered', async () => {
     const file = configPath();
-    const { code, text } = await setup(file, ['Hal', 'hal@hotmail.com', '', '', 'y', 'n']);
+    const { code, text } = await setup(file, ['Hal', 'hal@hotmail.com', '', '', '', 'y', 'n']);
     expect(code).toBe(0);
     const dataDir = loadConfig(file).dataDir;
     expect(mode(path.join(dataDir, 'tls', 'server.key'))).toBe(0o600);
