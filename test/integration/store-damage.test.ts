@@ -315,6 +315,19 @@ describe('damage while stopped: what run, doctor, verify and repair say, and wha
       else if (c.recovered === 'all but the damaged one') {
         expect(found.length).toBe(COUNT - 1);
         expect(found).not.toContain(damagedHash);
+        // leave_on_server = true: resync forgets the lost message's UIDL (and only that one), so the next
+        // poll fetches it again from the provider and nothing else twice.
+        const resync = await cli(['resync']);
+        expect(resync.code, resync.stdout + resync.stderr).toBe(0);
+        expect(resync.stdout).toMatch(/alice@example\.test: 1 lost messages will be fetched again from the provider/);
+        const ledgerStore = await Store.open(dataDir);
+        try {
+          const ledger = await ledgerStore.uidlLedger(ALICE);
+          expect(ledger.has(`uidl-${TARGET}`)).toBe(false);
+          expect(ledger.uidls().length).toBe(COUNT - 1);
+        } finally {
+          await ledgerStore.close();
+        }
       } else {
         expect(found.length).toBeGreaterThan(0);
         expect(found.length).toBeLessThan(COUNT);
