@@ -11,8 +11,8 @@
  *   C: RETR 1          S: +OK ... .
  *   C: QUIT            S: +OK Microsoft Exchange Server POP3 server signing off.
  */
-import { Pop3Connection } from './connection.js';
-import { Pop3Error, TOO_LARGE, errorFromServerReply } from './errors.js';
+import { Pop3Connection, type RequestOptions, type ResponseSink } from './connection.js';
+import { Pop3Error, errorFromServerReply } from './errors.js';
 import type { Pop3Response, ResponseShape } from './reader.js';
 import { isLoopbackHost } from '../../config/loopback.js';
 
@@ -30,7 +30,10 @@ export interface Pop3ClientOptions {
   ca?: Buffer | string;
   /** Deadline per command (and for connect and handshakes), restarted whenever bytes arrive. Default 60000. */
   timeoutMs?: number;
-  /** Largest message RETR or TOP will hold in memory; a larger one fails with code `TOO-LARGE`. Default 256 MiB. */
+  /**
+   * Largest message RETR or TOP reads; past it the connection is cut and the command fails with code
+   * `TOO-LARGE` (an endless answer is never read to its end). Default 256 MiB.
+   */
   maxMessageBytes?: number;
   /** Most RETR commands outstanding at once in {@link Pop3Client.retrMany} when the server pipelines. Default 8. */
   pipelineWindow?: number;
@@ -41,6 +44,27 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_PIPELINE_WINDOW = 8;
 /** Scan listings (LIST, UIDL, CAPA) are small: about 30 bytes per message, so this allows a million messages. */
 const MAX_LISTING_BYTES = 64 * 1024 * 1024;
+
+/** What {@link Pop3Client.retrStream} reports for each message once it is complete. */
+export interface StreamedMessage {
+  msg: number;
+  /** Octets the sink received (dot-unstuffing undone). */
+  size: number;
+}
+
+/** A sink that keeps everything, for the Buffer-returning calls (small messages, tests). */
+class CollectingSink implements ResponseSink {
+  private parts: Buffer[] = [];
+  write(chunk: Buffer): void {
+    this.parts.push(chunk);
+  }
+  backlog(): undefined {
+    return undefined;
+  }
+  bytes(): Buffer {
+    return this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
+  }
+}
 
 
 /** RFC 1939 §3: commands are lines; a CR or LF inside an argument would smuggle in a second command. */
@@ -208,7 +232,7 @@ export class Pop3Client {
   /** RFC 1939 §5 LIST: every message's number and size in octets. */
   async list(): Promise<Array<{ msg: number; size: number }>> {
     this.requireState('transaction', 'LIST');
-    const reply = await this.command('LIST', 'LIST', 'multi', MAX_LISTING_BYTES);
+    const reply = await this.command('LIST', 'LIST', 'multi', { limit: MAX_LISTING_BYTES });
     return parseListing(reply.body ?? Buffer.alloc(0), 'LIST').map(([msg, size]) => ({
       msg,
       size: nonNegativeInteger(size, 'LIST size'),
@@ -218,48 +242,119 @@ export class Pop3Client {
   /** RFC 1939 §7 UIDL: every message's number and unique id (stable across sessions). */
   async uidl(): Promise<Array<{ msg: number; uidl: string }>> {
     this.requireState('transaction', 'UIDL');
-    const reply = await this.command('UIDL', 'UIDL', 'multi', MAX_LISTING_BYTES);
+    const reply = await this.command('UIDL', 'UIDL', 'multi', { limit: MAX_LISTING_BYTES });
     return parseListing(reply.body ?? Buffer.alloc(0), 'UIDL').map(([msg, uidl]) => ({ msg, uidl }));
   }
 
   /** RFC 1939 §5 RETR: the message exactly as the server holds it (CRLF line ends, dot-stuffing undone). */
   async retr(msg: number): Promise<Buffer> {
-    this.requireState('transaction', 'RETR');
-    return this.fetchBody('RETR', `RETR ${messageNumber(msg)}`);
+    let raw: Buffer = Buffer.alloc(0);
+    await this.retrMany([msg], (_, bytes) => {
+      raw = bytes;
+    });
+    return raw;
+  }
+
+  /** {@link retrStream} with each message collected into one Buffer (for small messages and tests). */
+  async retrMany(msgs: number[], onMessage: (msg: number, raw: Buffer) => Promise<void> | void): Promise<void> {
+    const sinks = new Map<number, CollectingSink>();
+    await this.retrStream(
+      msgs,
+      (msg) => {
+        const sink = new CollectingSink();
+        sinks.set(msg, sink);
+        return sink;
+      },
+      async ({ msg }) => {
+        const sink = sinks.get(msg)!;
+        sinks.delete(msg);
+        await onMessage(msg, sink.bytes());
+      },
+    );
   }
 
   /**
-   * RETR for many messages, handing each to `onMessage` in the order asked, one at a time. With PIPELINING
-   * up to `pipelineWindow` RETR commands are outstanding, so the next messages stream in while `onMessage`
-   * stores the current one; without it, one RETR per round trip. The first failure (of a RETR or of
-   * `onMessage`) rejects; answers still due are read and dropped by the connection.
+   * RETR for many messages, each streamed into the sink `sinkFor(msg)` gives (asked for just before its RETR is
+   * sent), and `onMessage` called in the order asked, one at a time, once a message is complete: its end was
+   * followed by a status line (see RequestOptions.verifyEnd; after the last RETR a NOOP gives that line). With
+   * PIPELINING up to `pipelineWindow` RETR commands are outstanding, so the next messages stream in while
+   * `onMessage` stores the current one; without it, the next RETR goes out when the previous answer ended. The
+   * first failure (of a RETR or of `onMessage`) rejects; the caller drops the sinks of messages it did not get.
    */
-  async retrMany(msgs: number[], onMessage: (msg: number, raw: Buffer) => Promise<void> | void): Promise<void> {
-    this.requireState('transaction', 'RETR');
-    for (const msg of msgs) messageNumber(msg);
-    const window = this.pipelining ? this.pipelineWindow : 1;
-    type Outcome = { raw: Buffer } | { error: unknown };
-    // Each RETR settles into an Outcome so that none is left rejected and unobserved when we stop early.
-    const outstanding: Array<Promise<Outcome>> = [];
-    let next = 0;
-    const sendNext = (): void => {
-      const msg = msgs[next++];
-      outstanding.push(this.retr(msg).then((raw) => ({ raw }), (error: unknown) => ({ error })));
-    };
-    while (next < msgs.length && outstanding.length < window) sendNext();
-    for (let i = 0; i < msgs.length; i++) {
-      const outcome = await outstanding.shift()!;
-      if ('error' in outcome) throw outcome.error;
-      if (next < msgs.length) sendNext();
-      await onMessage(msgs[i], outcome.raw);
-    }
+  async retrStream(
+    msgs: number[],
+    sinkFor: (msg: number) => ResponseSink,
+    onMessage: (message: StreamedMessage) => Promise<void> | void,
+  ): Promise<void> {
+    await this.streamMany('RETR', msgs.map((msg) => [msg, `RETR ${messageNumber(msg)}`]), sinkFor, onMessage);
   }
 
   /** RFC 1939 §7 TOP: the header, the blank line, and the first `lines` lines of the body. */
   async top(msg: number, lines: number): Promise<Buffer> {
-    this.requireState('transaction', 'TOP');
+    let raw: Buffer = Buffer.alloc(0);
+    await this.topMany([msg], lines, (_, bytes) => {
+      raw = bytes;
+    });
+    return raw;
+  }
+
+  /** TOP for many messages, pipelined like {@link retrStream}, each answer collected into a Buffer. */
+  async topMany(msgs: number[], lines: number, onMessage: (msg: number, raw: Buffer) => Promise<void> | void): Promise<void> {
     if (!Number.isSafeInteger(lines) || lines < 0) throw new Pop3Error('protocol', `not a line count: ${lines}`);
-    return this.fetchBody('TOP', `TOP ${messageNumber(msg)} ${lines}`);
+    const sinks = new Map<number, CollectingSink>();
+    await this.streamMany(
+      'TOP',
+      msgs.map((msg) => [msg, `TOP ${messageNumber(msg)} ${lines}`]),
+      (msg) => {
+        const sink = new CollectingSink();
+        sinks.set(msg, sink);
+        return sink;
+      },
+      async ({ msg }) => {
+        const sink = sinks.get(msg)!;
+        sinks.delete(msg);
+        await onMessage(msg, sink.bytes());
+      },
+    );
+  }
+
+  private async streamMany(
+    label: string,
+    commands: Array<[number, string]>,
+    sinkFor: (msg: number) => ResponseSink,
+    onMessage: (message: StreamedMessage) => Promise<void> | void,
+  ): Promise<void> {
+    this.requireState('transaction', label);
+    if (commands.length === 0) return;
+    // One more than the server's window: the answer to the command after a message is what completes it.
+    const window = (this.pipelining ? this.pipelineWindow : 1) + 1;
+    type Outcome = { size: number } | { error: unknown };
+    // Each command settles into an Outcome so that none is left rejected and unobserved when we stop early.
+    const outstanding: Array<Promise<Outcome>> = [];
+    let next = 0;
+    let closing: Promise<unknown> | undefined;
+    const sendNext = (): void => {
+      const [msg, line] = commands[next++];
+      const options: RequestOptions = { limit: this.maxMessageBytes, sink: sinkFor(msg), verifyEnd: true };
+      const answer = this.command(label, line, 'multi', options);
+      outstanding.push(answer.then((reply) => ({ size: reply.size ?? 0 }), (error: unknown) => ({ error })));
+      if (next === commands.length) {
+        // The last answer is complete once the next status line arrives: NOOP's, whatever it says.
+        closing = this.connection.request('NOOP', commandLine('NOOP'), 'single').catch(() => undefined);
+      }
+    };
+    try {
+      while (next < commands.length && outstanding.length < window) sendNext();
+      for (let i = 0; i < commands.length; i++) {
+        const outcome = await outstanding.shift()!;
+        if ('error' in outcome) throw outcome.error;
+        if (next < commands.length) sendNext();
+        await onMessage({ msg: commands[i][0], size: outcome.size });
+      }
+    } finally {
+      // Settles quickly: answered, or rejected by the failure that stopped us (the caller then closes).
+      if (closing !== undefined && !this.connection.isOpen) await closing;
+    }
   }
 
   /** RFC 1939 §5 DELE: marks the message; it is removed only when QUIT enters the UPDATE state (§6). */
@@ -370,19 +465,9 @@ export class Pop3Client {
     this.connection.setWindow(this.pipelining ? this.pipelineWindow : 1);
   }
 
-  private async fetchBody(label: string, line: string): Promise<Buffer> {
-    const reply = await this.command(label, line, 'multi', this.maxMessageBytes);
-    if (reply.oversized) {
-      throw new Pop3Error('protocol', `${line} is larger than the limit of ${this.maxMessageBytes} bytes`, {
-        code: TOO_LARGE,
-      });
-    }
-    return reply.body ?? Buffer.alloc(0);
-  }
-
   /** Sends a TRANSACTION command and turns `-ERR` into a Pop3Error. */
-  private async command(label: string, line: string, shape: ResponseShape, limit?: number): Promise<Pop3Response> {
-    const reply = await this.connection.request(label, commandLine(line), shape, limit);
+  private async command(label: string, line: string, shape: ResponseShape, options?: RequestOptions): Promise<Pop3Response> {
+    const reply = await this.connection.request(label, commandLine(line), shape, options);
     if (reply.status === 'err') throw errorFromServerReply(line, reply.text, 'command');
     if (reply.status === 'continue') {
       throw new Pop3Error('protocol', `the POP3 server answered ${label} with a continuation "+"`);
@@ -393,7 +478,7 @@ export class Pop3Client {
 
 /** CAPA (RFC 2449 §5); an empty map when the server does not know the command. */
 async function readCapabilities(connection: Pop3Connection): Promise<Map<string, string[]>> {
-  const reply = await connection.request('CAPA', commandLine('CAPA'), 'multi', MAX_LISTING_BYTES);
+  const reply = await connection.request('CAPA', commandLine('CAPA'), 'multi', { limit: MAX_LISTING_BYTES });
   if (reply.status !== 'ok' || reply.body === undefined) return new Map();
   return parseCapabilities(reply.body);
 }
