@@ -694,7 +694,8 @@ export class Store {
         }
         seen.add(item.uidl);
         const record = this.addMessage(txn, inbox, { id: item.blobId, size: item.raw.length, raw: item.raw, index: item.index }, { internalDate: item.internalDate, uidl: item.uidl });
-        const entry: Pop3LedgerEntry = { uidl: item.uidl, blobId: item.blobId, fetchedAt: Date.now() };
+        const entry: Pop3LedgerEntry = { uidl: item.uidl, blobId: item.blobId, fetchedAt: Date.now(), size: item.raw.length };
+        if (item.index.envelope.messageId !== undefined) entry.messageId = item.index.envelope.messageId;
         txn.ops.push({ type: 'put', sublevel: this.sub.pop3, key: pop3Key(owner, item.uidl), value: entry });
         txn.afterCommit.push(() => ledger.set(item.uidl, entry));
         results.push({ uidl: item.uidl, uid: record.uid, duplicate: false });
@@ -716,6 +717,48 @@ export class Store {
   /** The POP3 UIDL ledger of an account: every UIDL ever fetched (live view: do not modify). */
   async pop3Ledger(account: string): Promise<ReadonlyMap<string, Pop3LedgerEntry>> {
     return this.loadLedger(account.toLowerCase());
+  }
+
+  /**
+   * Renames ledger entries (the server gave messages we hold new UIDLs), in one `{ sync: true }` batch, so that
+   * they are neither fetched again nor, once renamed, deleted upstream before the rename is durable. Messages
+   * that carry an old UIDL (for delete_on_expunge) carry the new one afterwards. Skips a rename whose old UIDL
+   * is unknown or whose new one is taken; returns how many were made.
+   */
+  renamePop3Uidls(account: string, renames: ReadonlyArray<{ from: string; to: string }>): Promise<number> {
+    const owner = account.toLowerCase();
+    return this.exclusive(async () => {
+      const ledger = await this.loadLedger(owner);
+      const txn = new Txn();
+      const done = new Map<string, string>();
+      const taken = new Set<string>();
+      for (const { from, to } of renames) {
+        const entry = ledger.get(from);
+        if (!entry || from === to || ledger.has(to) || done.has(from) || taken.has(to)) continue;
+        const moved: Pop3LedgerEntry = { ...entry, uidl: to };
+        txn.ops.push({ type: 'del', sublevel: this.sub.pop3, key: pop3Key(owner, from) });
+        txn.ops.push({ type: 'put', sublevel: this.sub.pop3, key: pop3Key(owner, to), value: moved });
+        txn.afterCommit.push(() => {
+          ledger.delete(from);
+          ledger.set(to, moved);
+        });
+        done.set(from, to);
+        taken.add(to);
+      }
+      if (done.size === 0) return 0;
+      for (const mailbox of this.listMailboxes(owner)) {
+        const list = await this.loadList(mailbox.id);
+        for (const message of list.all()) {
+          const to = message.uidl === undefined ? undefined : done.get(message.uidl);
+          if (to === undefined) continue;
+          const renamed: MessageRecord = { ...message, uidl: to };
+          this.putMessage(txn, mailbox.id, renamed);
+          txn.afterCommit.push(() => list.replace(renamed));
+        }
+      }
+      await this.commit(txn);
+      return done.size;
+    });
   }
 
   /** Records that upstream copies are gone (after the QUIT that made DELE final). */

@@ -257,19 +257,16 @@ export class Pop3Client {
 
   /** {@link retrStream} with each message collected into one Buffer (for small messages and tests). */
   async retrMany(msgs: number[], onMessage: (msg: number, raw: Buffer) => Promise<void> | void): Promise<void> {
-    const sinks = new Map<number, CollectingSink>();
+    // Sinks are asked for and answers come in the same order (a number may be asked for twice).
+    const sinks: CollectingSink[] = [];
     await this.retrStream(
       msgs,
-      (msg) => {
+      () => {
         const sink = new CollectingSink();
-        sinks.set(msg, sink);
+        sinks.push(sink);
         return sink;
       },
-      async ({ msg }) => {
-        const sink = sinks.get(msg)!;
-        sinks.delete(msg);
-        await onMessage(msg, sink.bytes());
-      },
+      async ({ msg }) => onMessage(msg, sinks.shift()!.bytes()),
     );
   }
 
@@ -301,20 +298,16 @@ export class Pop3Client {
   /** TOP for many messages, pipelined like {@link retrStream}, each answer collected into a Buffer. */
   async topMany(msgs: number[], lines: number, onMessage: (msg: number, raw: Buffer) => Promise<void> | void): Promise<void> {
     if (!Number.isSafeInteger(lines) || lines < 0) throw new Pop3Error('protocol', `not a line count: ${lines}`);
-    const sinks = new Map<number, CollectingSink>();
+    const sinks: CollectingSink[] = [];
     await this.streamMany(
       'TOP',
       msgs.map((msg) => [msg, `TOP ${messageNumber(msg)} ${lines}`]),
-      (msg) => {
+      () => {
         const sink = new CollectingSink();
-        sinks.set(msg, sink);
+        sinks.push(sink);
         return sink;
       },
-      async ({ msg }) => {
-        const sink = sinks.get(msg)!;
-        sinks.delete(msg);
-        await onMessage(msg, sink.bytes());
-      },
+      async ({ msg }) => onMessage(msg, sinks.shift()!.bytes()),
     );
   }
 

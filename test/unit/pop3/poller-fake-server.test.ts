@@ -267,11 +267,12 @@ describe('POP3 poller against a fake server', () => {
 
   it('gives up on a server that goes silent with a timeout, never hangs, and retries', async () => {
     fill(3);
-    // From RETR 2 on, the first connection answers nothing at all (the line stays open).
+    // From RETR 3 on, the first connection answers nothing at all (the line stays open). Message 2 came in
+    // full, but no status line followed it, so nothing shows it was whole: only message 1 is stored.
     let silent = false;
     server.intercept = (verb, line, connection) => {
       if (connection.number !== 1) return false;
-      if (verb === 'RETR' && line === 'RETR 2') silent = true;
+      if (verb === 'RETR' && line === 'RETR 3') silent = true;
       return silent;
     };
     const target = poller(account({}, { timeoutMs: 300 }));
