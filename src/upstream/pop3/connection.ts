@@ -12,7 +12,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { Pop3Error, TRUNCATED } from './errors.js';
+import { Pop3Error, TOO_LARGE, TRUNCATED } from './errors.js';
 import { trustContextFor } from '../tls-trust.js';
 import { Pop3ResponseReader, MAX_STATUS_LINE, type BodySink, type Pop3Response, type ResponseShape } from './reader.js';
 
@@ -294,7 +294,7 @@ export class Pop3Connection {
       try {
         response = this.reader.read(command.shape, command.limit, command.sink);
       } catch (error) {
-        this.fail(error instanceof Pop3Error ? error : new Pop3Error('protocol', String(error)));
+        this.fail(this.readFailure(error, command));
         return;
       }
       if (command.sink !== undefined) this.pauseWhileBusy(command.sink);
@@ -311,6 +311,12 @@ export class Pop3Connection {
       return;
     }
     this.pump();
+  }
+
+  private readFailure(error: unknown, command: QueuedCommand): Pop3Error {
+    if (!(error instanceof Pop3Error)) return new Pop3Error('protocol', String(error));
+    if (error.code !== TOO_LARGE) return error;
+    return new Pop3Error('protocol', `the answer to ${command.label} is larger than the limit of ${command.limit} bytes`, { code: TOO_LARGE });
   }
 
   /**

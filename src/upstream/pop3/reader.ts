@@ -63,6 +63,9 @@ interface BodyInProgress {
   /** Body bytes not yet concatenated (views of the socket chunks). */
   parts: Buffer[];
   partBytes: number;
+  /** Without a sink: the body so far, joined in pieces of about STREAM_CHUNK (a listing of a million short
+   *  lines is not a million views). */
+  collected: Buffer[];
   /** Body bytes so far, after unstuffing. */
   total: number;
 }
@@ -121,7 +124,7 @@ export class Pop3ResponseReader {
       if (status.status === 'continue') {
         throw new Pop3Error('protocol', 'POP3 server sent a continuation "+" where +OK or -ERR was due');
       }
-      this.body = { text: status.text, limit, sink, parts: [], partBytes: 0, total: 0 };
+      this.body = { text: status.text, limit, sink, parts: [], partBytes: 0, collected: [], total: 0 };
     }
     return this.readBody(this.body);
   }
@@ -181,24 +184,27 @@ export class Pop3ResponseReader {
     }
     body.parts.push(bytes);
     body.partBytes += bytes.length;
-    if (body.sink && body.partBytes >= STREAM_CHUNK) this.flush(body, body.sink);
+    if (body.partBytes >= STREAM_CHUNK) this.flush(body);
   }
 
-  private flush(body: BodyInProgress, sink: BodySink): void {
+  /** Joins the parts into one piece (a copy: the socket chunks they viewed can go) for the sink or the body. */
+  private flush(body: BodyInProgress): void {
     if (body.partBytes === 0) return;
     const chunk = body.parts.length === 1 ? Buffer.from(body.parts[0]) : Buffer.concat(body.parts, body.partBytes);
     body.parts = [];
     body.partBytes = 0;
-    sink.write(chunk);
+    if (body.sink) body.sink.write(chunk);
+    else body.collected.push(chunk);
   }
 
   private finish(body: BodyInProgress): Pop3Response {
     this.body = undefined;
     if (body.sink) {
-      this.flush(body, body.sink);
+      this.flush(body);
       return { status: 'ok', text: body.text, size: body.total };
     }
-    return { status: 'ok', text: body.text, body: Buffer.concat(body.parts, body.partBytes), size: body.total };
+    const pieces = body.collected.length === 0 ? body.parts : [...body.collected, Buffer.concat(body.parts, body.partBytes)];
+    return { status: 'ok', text: body.text, body: Buffer.concat(pieces, body.total), size: body.total };
   }
 
   /** Removes and returns the next line including its terminator (LF; a CR before it stays part of the bytes). */
