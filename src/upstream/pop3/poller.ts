@@ -14,6 +14,10 @@
  * plain words, and the next poll is scheduled — after exponential backoff with jitter. Messages a poll could not
  * bring in (too large, cut short by the server, under a UIDL the server repeats or leaves out) are reported in
  * status as `notices` (fetch-problems.ts), while the state says how the poll itself went.
+ *
+ * Longer than the ~400 lines a module aims for, on purpose: the phases of a session (connect, list, fetch,
+ * delete, quit) share the poller's state (phase, client, stop), so they stay together; the decisions are
+ * apart (message-fetch.ts, deletion-policy.ts, fetch-problems.ts, poll-failure.ts, backoff.ts).
  */
 import fs from 'node:fs';
 import type { AccountConfig } from '../../config/types.js';
