@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Level } from 'level';
 import type { MessageIndex } from '../mime/index.js';
+import type { ChunkedBlob } from './blob-chunks.js';
 import { StoreError } from './errors.js';
 import type { MailboxRecord, OutboxEntry, Pop3LedgerEntry } from './records.js';
 import type { StoredRanges } from './vanished-log.js';
@@ -31,6 +32,10 @@ function sublevels(db: Level<string, unknown>) {
     mailbox: db.sublevel<string, MailboxRecord>('mailbox', { valueEncoding: 'json' }),
     message: db.sublevel<string, StoredMessage>('message', { valueEncoding: 'json' }),
     blob: db.sublevel<string, Buffer>('blob', { valueEncoding: 'buffer' }),
+    // Large blobs are chunked (blob-chunks.ts): the manifest of each, the chunks, and the sets in progress.
+    blobchunks: db.sublevel<string, ChunkedBlob>('blobchunks', { valueEncoding: 'json' }),
+    chunk: db.sublevel<string, Buffer>('chunk', { valueEncoding: 'buffer' }),
+    chunkset: db.sublevel<string, { startedAt: number }>('chunkset', { valueEncoding: 'json' }),
     blobref: db.sublevel<string, number>('blobref', { valueEncoding: 'json' }),
     index: db.sublevel<string, StoredIndex>('index', { valueEncoding: 'json' }),
     // The decoded body text of an index, kept apart: it is most of the index's bytes, and only

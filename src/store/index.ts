@@ -1,6 +1,6 @@
 /** The store's public face: the only way upstream and downstream share state. */
-export { Store, StoreError, DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, normalizeFlags, VANISHED_HISTORY_LIMIT } from './store.js';
-export type { AppendOptions, Delivery, IngestItem, OpenOptions, VanishedAnswer } from './store.js';
+export { Store, StoreError, DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, normalizeFlags, VANISHED_HISTORY_LIMIT, BLOB_CHUNK_BYTES } from './store.js';
+export type { AppendOptions, BlobSpool, Delivery, IngestItem, OpenOptions, SpooledBlob, VanishedAnswer } from './store.js';
 export { ChangeFeed, type StoreChange } from './changes.js';
 export type * from './records.js';
 export {

@@ -8,7 +8,8 @@
  * them on every command, and 100,000 records are a few tens of MB.
  */
 import { indexMessage, type MessageIndex } from '../mime/index.js';
-import { blobIdOf, Blobs } from './blobs.js';
+import type { BlobSpool, SpooledBlob } from './blob-chunks.js';
+import { blobIdOf, Blobs, type BlobRef } from './blobs.js';
 import { ChangeFeed } from './changes.js';
 import { openDatabase, type Database } from './database.js';
 import { StoreError } from './errors.js';
@@ -29,12 +30,14 @@ export { DEFAULT_MAILBOXES, HIERARCHY_DELIMITER } from './mailboxes.js';
 export { normalizeFlags } from './flags.js';
 export { VANISHED_HISTORY_LIMIT, type VanishedAnswer } from './expunge-history.js';
 export type { AppendOptions } from './messages.js';
+export type { BlobSpool, SpooledBlob } from './blob-chunks.js';
+export { BLOB_CHUNK_BYTES } from './blob-chunks.js';
 
-export interface IngestItem {
-  uidl: string;
-  raw: Buffer;
-  internalDate?: number;
-}
+/**
+ * A message the poller fetched: its bytes in `raw`, or — a large one streamed to disk as it came — the
+ * chunk set a {@link BlobSpool} wrote (`spooled`).
+ */
+export type IngestItem = { uidl: string; internalDate?: number } & ({ raw: Buffer; spooled?: undefined } | { spooled: SpooledBlob; raw?: undefined });
 
 /** A message the outbox places in one of the user's mailboxes (a bounce, a Sent copy). */
 export interface Delivery {
@@ -78,8 +81,8 @@ export class Store {
     this.queue = new WriteQueue(database.db, this.changes);
     this.mailboxes = new Mailboxes(sub);
     this.subscriptions = new Subscriptions(sub);
-    this.indexes = new MessageIndexes(sub, this.queue);
-    this.blobs = new Blobs(sub, this.indexes);
+    this.indexes = new MessageIndexes(sub, this.queue, (blobId) => this.blobs.find(blobId));
+    this.blobs = new Blobs(sub, this.indexes, this.queue);
     this.history = new ExpungeHistory(sub, vanishedLimit);
     this.messages = new Messages(sub, this.mailboxes, this.blobs, this.history);
     this.ledger = new UidlLedger(sub);
@@ -92,6 +95,8 @@ export class Store {
     const store = new Store(database, options.vanishedHistoryLimit ?? VANISHED_HISTORY_LIMIT);
     try {
       await runMigrations(database.db);
+      // Chunk sets of large messages that a crash left half-written or never committed (blob-chunks.ts).
+      await store.blobs.chunks.removeAbandoned();
       await store.mailboxes.load();
       for (const account of options.accounts ?? []) await store.ensureAccount(account);
     } catch (err) {
@@ -296,9 +301,22 @@ export class Store {
    * `{ sync: true }` batch; only after this resolves may the poller send DELE. A UIDL already in the
    * ledger is skipped, so a message is never stored twice.
    */
-  ingestPop3(account: string, items: IngestItem[]): Promise<Array<{ uidl: string; uid?: number; duplicate: boolean }>> {
+  async ingestPop3(account: string, items: IngestItem[]): Promise<Array<{ uidl: string; uid?: number; duplicate: boolean }>> {
     const owner = account.toLowerCase();
-    const prepared = items.map((item) => ({ ...item, blobId: blobIdOf(item.raw), index: indexMessage(item.raw) }));
+    // Hashed and indexed before the write queue; a spooled message's chunks are read back for its index one
+    // message at a time, so at most one whole copy is in memory.
+    const prepared: Array<{ uidl: string; internalDate?: number; blob: BlobRef; spooled?: SpooledBlob }> = [];
+    for (const item of items) {
+      if (item.spooled) {
+        const { id, size } = item.spooled;
+        const index = await this.blobs.indexSpooled(item.spooled);
+        prepared.push({ uidl: item.uidl, internalDate: item.internalDate, blob: { id, size, spooled: item.spooled, ...(index ? { index } : {}) }, spooled: item.spooled });
+      } else {
+        prepared.push({ uidl: item.uidl, internalDate: item.internalDate, blob: { id: blobIdOf(item.raw), size: item.raw.length, raw: item.raw, index: indexMessage(item.raw) } });
+      }
+    }
+    const known = prepared.filter((item) => item.blob.index === undefined).map((item) => item.blob.id);
+    const knownIndexes = new Map(known.length > 0 ? (await this.indexes.read(known)).map((index, i) => [known[i], index]) : []);
     return this.queue.run(async (txn) => {
       const inbox = this.mailboxes.find(owner, 'INBOX');
       if (!inbox) throw new StoreError('NONEXISTENT', `account ${owner} has no INBOX`);
@@ -308,19 +326,34 @@ export class Store {
       const seen = new Set<string>();
       for (const item of prepared) {
         if (ledger.has(item.uidl) || seen.has(item.uidl)) {
+          if (item.spooled) this.blobs.discardSpooled(txn, item.spooled);
           results.push({ uidl: item.uidl, duplicate: true });
           continue;
         }
         seen.add(item.uidl);
-        const blob = { id: item.blobId, size: item.raw.length, raw: item.raw, index: item.index };
-        const record = this.messages.add(txn, inbox, blob, { internalDate: item.internalDate, uidl: item.uidl });
-        const entry: Pop3LedgerEntry = { uidl: item.uidl, blobId: item.blobId, fetchedAt: Date.now(), size: item.raw.length };
-        if (item.index.envelope.messageId !== undefined) entry.messageId = item.index.envelope.messageId;
+        const record = this.messages.add(txn, inbox, item.blob, { internalDate: item.internalDate, uidl: item.uidl });
+        const entry: Pop3LedgerEntry = { uidl: item.uidl, blobId: item.blob.id, fetchedAt: Date.now(), size: item.blob.size };
+        const messageId = (item.blob.index ?? knownIndexes.get(item.blob.id))?.envelope.messageId;
+        if (messageId !== undefined) entry.messageId = messageId;
         await this.ledger.recordFetched(txn, owner, entry);
         results.push({ uidl: item.uidl, uid: record.uid, duplicate: false });
       }
       return results;
     });
+  }
+
+  /**
+   * Starts writing a large message to disk as it arrives (blob-chunks.ts); the finished spool goes to
+   * `ingestPop3` as `spooled`. Until then its chunks are no part of any message, and a crash leaves nothing
+   * that the next open does not delete.
+   */
+  spoolBlob(): BlobSpool {
+    return this.blobs.chunks.spool();
+  }
+
+  /** What chunk storage holds (spools in progress, chunked blobs, chunks, and stray chunks: must be 0). */
+  chunkReport(): Promise<{ spools: number; chunkedBlobs: number; chunks: number; strayChunks: number }> {
+    return this.blobs.chunkReport();
   }
 
   /** The POP3 UIDL ledger of an account: every UIDL ever fetched (live view: do not modify). */

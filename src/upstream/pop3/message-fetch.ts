@@ -19,7 +19,7 @@ import { Pop3Error, TOO_LARGE, TRUNCATED } from './errors.js';
 import { MAX_CUT_SHORT_ATTEMPTS, megabytes, type FetchProblems } from './fetch-problems.js';
 import { IngestBatcher } from './ingest-batcher.js';
 import type { ListSizeCheck } from './list-size-check.js';
-import { MessageSpool } from './message-spool.js';
+import { MessageSpool, ingestItem } from './message-spool.js';
 import type { RenamedMessages } from './renamed-messages.js';
 
 /**
@@ -92,7 +92,7 @@ export async function fetchMessages(ctx: FetchContext, batch: readonly ListedMes
     await ctx.client.retrStream(
       retrieve.map((entry) => entry.msg),
       (msg) => {
-        const spool = new MessageSpool();
+        const spool = new MessageSpool(() => ctx.store.spoolBlob());
         spools.set(msg, spool);
         return spool;
       },
@@ -103,7 +103,7 @@ export async function fetchMessages(ctx: FetchContext, batch: readonly ListedMes
         outcome.handled++;
         const spool = spools.get(msg)!;
         spools.delete(msg);
-        const item = checked(ctx, entry, spool, sizes.get(msg), renames);
+        const item = await checked(ctx, entry, spool, sizes.get(msg), renames);
         if (item !== undefined) await batcher.add(item);
       },
     );
@@ -117,7 +117,7 @@ export async function fetchMessages(ctx: FetchContext, batch: readonly ListedMes
     outcome.handled++;
     outcome.connectionLost = true;
   } finally {
-    for (const spool of spools.values()) spool.discard();
+    await Promise.all([...spools.values()].map((spool) => spool.discard()));
     // What was fetched is stored even when the session failed: it is safe, and not fetched again.
     await batcher.drain().catch((error: unknown) => {
       ctx.log.error({ err: error }, 'storing fetched messages failed');
@@ -154,23 +154,30 @@ async function recogniseByHeader(
 }
 
 /** The item to store for a message that came in whole, or undefined when it must not be stored (see top). */
-function checked(ctx: FetchContext, entry: ListedMessage, spool: MessageSpool, listSize: number | undefined, renames: Array<{ from: string; to: string }>): IngestItem | undefined {
-  const received = spool.size;
+async function checked(
+  ctx: FetchContext,
+  entry: ListedMessage,
+  spool: MessageSpool,
+  listSize: number | undefined,
+  renames: Array<{ from: string; to: string }>,
+): Promise<IngestItem | undefined> {
+  const message = await spool.complete();
+  const received = message.size;
   if (ctx.renamed !== undefined && !ctx.renamed.empty) {
-    const match = ctx.renamed.matchContent(spool.blobId());
+    const match = ctx.renamed.matchContent(message.blobId());
     if (match !== undefined) {
       renames.push({ from: match.uidl, to: entry.uidl });
-      spool.discard();
+      await spool.discard();
       return undefined;
     }
   }
   if (ctx.sizeCheck.isShort(listSize, received)) {
-    const blobId = spool.blobId();
+    const blobId = message.blobId();
     const before = ctx.problems.cutShortRecord(entry.uidl);
     const again = before?.reason === 'shorter-than-list' && (before.lastBlobId === blobId || before.attempts >= MAX_CUT_SHORT_ATTEMPTS);
     if (!again) {
       cutShort(ctx, entry, { reason: 'shorter-than-list', ...(listSize !== undefined ? { listSize } : {}), received, blobId });
-      spool.discard();
+      await spool.discard();
       return undefined;
     }
     // The same bytes once more: the server's size is what is off, not the message.
@@ -178,9 +185,8 @@ function checked(ctx: FetchContext, entry: ListedMessage, spool: MessageSpool, l
   }
   ctx.sizeCheck.record(listSize, received);
   ctx.problems.resolved(entry.uidl);
-  const raw = spool.take();
-  const item: IngestItem = { uidl: entry.uidl, raw };
-  const arrived = arrivalDateOf(raw, ctx.now());
+  const item = ingestItem(entry.uidl, message);
+  const arrived = arrivalDateOf(message.head, ctx.now());
   if (arrived !== undefined) item.internalDate = arrived;
   return item;
 }
