@@ -74,12 +74,12 @@ export class Blobs {
   }
 
   /**
-   * The index of a spooled blob, computed from its chunks read back once (the only whole copy in memory),
-   * before the write queue; undefined when the blob exists already (its index is there).
+   * The index of a spooled blob, before the write queue: from `bytes` when the caller holds them, else from
+   * its chunks read back once (the only whole copy in memory); undefined when the blob exists already.
    */
-  async indexSpooled(spooled: SpooledBlob): Promise<MessageIndex | undefined> {
+  async indexSpooled(spooled: SpooledBlob, bytes?: Buffer): Promise<MessageIndex | undefined> {
     if ((await this.count(spooled.id)) > 0) return undefined;
-    return indexMessage(await this.chunks.read(spooled));
+    return indexMessage(bytes !== undefined && bytes.length === spooled.size ? bytes : await this.chunks.read(spooled));
   }
 
   /**

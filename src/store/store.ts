@@ -35,9 +35,13 @@ export { BLOB_CHUNK_BYTES } from './blob-chunks.js';
 
 /**
  * A message the poller fetched: its bytes in `raw`, or — a large one streamed to disk as it came — the
- * chunk set a {@link BlobSpool} wrote (`spooled`).
+ * chunk set a {@link BlobSpool} wrote (`spooled`), with the same bytes in `bytes` when the caller still holds
+ * them (the index is then computed from those instead of the chunks read back).
  */
-export type IngestItem = { uidl: string; internalDate?: number } & ({ raw: Buffer; spooled?: undefined } | { spooled: SpooledBlob; raw?: undefined });
+export type IngestItem = { uidl: string; internalDate?: number } & (
+  | { raw: Buffer; spooled?: undefined }
+  | { spooled: SpooledBlob; bytes?: Buffer; raw?: undefined }
+);
 
 /** A message the outbox places in one of the user's mailboxes (a bounce, a Sent copy). */
 export interface Delivery {
@@ -309,7 +313,7 @@ export class Store {
     for (const item of items) {
       if (item.spooled) {
         const { id, size } = item.spooled;
-        const index = await this.blobs.indexSpooled(item.spooled);
+        const index = await this.blobs.indexSpooled(item.spooled, item.bytes);
         prepared.push({ uidl: item.uidl, internalDate: item.internalDate, blob: { id, size, spooled: item.spooled, ...(index ? { index } : {}) }, spooled: item.spooled });
       } else {
         prepared.push({ uidl: item.uidl, internalDate: item.internalDate, blob: { id: blobIdOf(item.raw), size: item.raw.length, raw: item.raw, index: indexMessage(item.raw) } });

@@ -55,8 +55,8 @@ export interface StreamedMessage {
 /** A sink that keeps everything, for the Buffer-returning calls (small messages, tests). */
 class CollectingSink implements ResponseSink {
   private parts: Buffer[] = [];
-  write(chunk: Buffer): void {
-    this.parts.push(chunk);
+  write(parts: readonly Buffer[], bytes: number): void {
+    this.parts.push(Buffer.concat(parts, bytes));
   }
   backlog(): undefined {
     return undefined;

@@ -19,7 +19,7 @@ import { Pop3Error, TOO_LARGE, TRUNCATED } from './errors.js';
 import { MAX_CUT_SHORT_ATTEMPTS, megabytes, type FetchProblems } from './fetch-problems.js';
 import { IngestBatcher } from './ingest-batcher.js';
 import type { ListSizeCheck } from './list-size-check.js';
-import { MessageSpool, ingestItem } from './message-spool.js';
+import { LargeMessageGate, MessageSpool, ingestItem } from './message-spool.js';
 import type { RenamedMessages } from './renamed-messages.js';
 
 /**
@@ -87,12 +87,13 @@ export async function fetchMessages(ctx: FetchContext, batch: readonly ListedMes
     },
   });
   const spools = new Map<number, MessageSpool>();
+  const gate = new LargeMessageGate();
   let next = 0;
   try {
     await ctx.client.retrStream(
       retrieve.map((entry) => entry.msg),
       (msg) => {
-        const spool = new MessageSpool(() => ctx.store.spoolBlob());
+        const spool = new MessageSpool({ spool: () => ctx.store.spoolBlob(), limit: ctx.limit, gate });
         spools.set(msg, spool);
         return spool;
       },
@@ -104,7 +105,15 @@ export async function fetchMessages(ctx: FetchContext, batch: readonly ListedMes
         const spool = spools.get(msg)!;
         spools.delete(msg);
         const item = await checked(ctx, entry, spool, sizes.get(msg), renames);
-        if (item !== undefined) await batcher.add(item);
+        if (item === undefined) return;
+        await batcher.add(item);
+        if (item.spooled === undefined) return;
+        // A large message is stored before the next one may be gathered: one in memory at a time.
+        try {
+          await batcher.drain();
+        } finally {
+          spool.release();
+        }
       },
     );
   } catch (error) {

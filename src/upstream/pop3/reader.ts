@@ -19,8 +19,11 @@ export type ResponseShape = 'single' | 'multi';
 
 /** Where a streamed body goes, piece by piece, in order. */
 export interface BodySink {
-  /** The next bytes of the body (dot-unstuffing undone). The reader keeps no reference afterwards. */
-  write(chunk: Buffer): void;
+  /**
+   * The next `bytes` bytes of the body (dot-unstuffing undone), as views of the socket's buffers: the sink
+   * copies them where it wants them (joining them itself saves a copy). They are not valid after the call.
+   */
+  write(parts: readonly Buffer[], bytes: number): void;
 }
 
 /** One parsed server response. */
@@ -152,26 +155,52 @@ export class Pop3ResponseReader {
 
   /** RFC 1939 §3: lines up to one that is "." alone; a leading "." on any other line is stuffing and goes. */
   private readBody(body: BodyInProgress): Pop3Response | undefined {
+    if (body.sink) return this.readStreamedBody(body);
     for (;;) {
-      const continuing = this.midLine;
       const line = this.takeLine();
       if (line === undefined) {
-        if (this.bufferedBytes <= (body.sink ? STREAM_PARTIAL_LINE : MAX_STATUS_LINE)) return undefined;
-        if (!body.sink) {
-          throw new Pop3Error('protocol', `POP3 server sent a listing line longer than ${MAX_STATUS_LINE} bytes`);
-        }
-        // A long line of a streamed body: pass on what is here. More than 3 bytes: it is not the terminator.
-        const partial = this.takeAll();
-        this.midLine = true;
-        this.append(body, !continuing && partial[0] === DOT ? partial.subarray(1) : partial);
-        continue;
+        if (this.bufferedBytes <= MAX_STATUS_LINE) return undefined;
+        throw new Pop3Error('protocol', `POP3 server sent a listing line longer than ${MAX_STATUS_LINE} bytes`);
       }
-      if (!continuing && line[0] === DOT) {
+      if (line[0] === DOT) {
         if (isTerminator(line)) return this.finish(body);
         this.append(body, line.subarray(1));
       } else {
         this.append(body, line);
       }
+    }
+  }
+
+  /**
+   * The same for a streamed body, without looking at every line: only a line that starts with "." needs
+   * anything done (its dot removed, or it ends the body), so the bytes up to the next such line pass on as one
+   * view of the socket chunk they are in. A message of ordinary lines costs a few views per chunk, not one per line.
+   */
+  private readStreamedBody(body: BodyInProgress): Pop3Response | undefined {
+    for (;;) {
+      if (this.chunks.length === 0) return undefined;
+      const chunk = this.chunks[0];
+      const pos = this.headOffset;
+      if (!this.midLine && chunk[pos] === DOT) {
+        // A dot line: taken whole (it may end the body); a long one passes on in pieces like any long line.
+        const line = this.takeLine();
+        if (line === undefined) {
+          if (this.bufferedBytes <= STREAM_PARTIAL_LINE) return undefined;
+          const partial = this.takeAll();
+          this.midLine = true;
+          this.append(body, partial.subarray(1));
+          continue;
+        }
+        if (isTerminator(line)) return this.finish(body);
+        this.append(body, line.subarray(1));
+        continue;
+      }
+      // Up to the line break before the next line that starts with ".", or all of this chunk.
+      const dotLine = chunk.indexOf(LF_DOT, pos);
+      const end = dotLine === -1 ? chunk.length : dotLine + 1;
+      const span = this.consumeThrough(0, end);
+      this.midLine = span[span.length - 1] !== LF;
+      this.append(body, span);
     }
   }
 
@@ -187,14 +216,15 @@ export class Pop3ResponseReader {
     if (body.partBytes >= STREAM_CHUNK) this.flush(body);
   }
 
-  /** Joins the parts into one piece (a copy: the socket chunks they viewed can go) for the sink or the body. */
+  /** Hands the parts to the sink, or joins them into one piece of the collected body (the socket chunks can go). */
   private flush(body: BodyInProgress): void {
     if (body.partBytes === 0) return;
-    const chunk = body.parts.length === 1 ? Buffer.from(body.parts[0]) : Buffer.concat(body.parts, body.partBytes);
+    const parts = body.parts;
+    const bytes = body.partBytes;
     body.parts = [];
     body.partBytes = 0;
-    if (body.sink) body.sink.write(chunk);
-    else body.collected.push(chunk);
+    if (body.sink) body.sink.write(parts, bytes);
+    else body.collected.push(Buffer.concat(parts, bytes));
   }
 
   private finish(body: BodyInProgress): Pop3Response {
@@ -266,6 +296,9 @@ export class Pop3ResponseReader {
     return line;
   }
 }
+
+/** A line break followed by a dot: where a line that needs unstuffing (or ends the body) starts. */
+const LF_DOT = Buffer.from('\n.', 'latin1');
 
 /** The words a status line starts with, upper case (compared case-insensitively after the first byte). */
 const STATUS_WORDS = [Buffer.from('+OK'), Buffer.from('-ERR')];

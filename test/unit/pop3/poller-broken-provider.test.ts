@@ -11,7 +11,7 @@ import { EXACT_AFTER } from '../../../src/upstream/pop3/list-size-check.js';
 import { waitUntil } from '../../fixtures/children/poller-account.js';
 import { retrResponse, type Connection, type FakeMessage } from '../../helpers/fake-pop3-server.js';
 import { FakePop3Rig } from '../../helpers/fake-pop3-rig.js';
-import { simpleMessage } from '../../helpers/messages.js';
+import { bigMessage, simpleMessage } from '../../helpers/messages.js';
 import { collectUncaught } from '../../helpers/uncaught.js';
 
 const unhandled = collectUncaught();
@@ -291,5 +291,52 @@ describe('a session cut after a message', () => {
     poller.start();
     await waitUntil(() => rig.pop3.state === 'idle', 'the retry');
     expect((await rig.inbox()).map((m) => m.uidl)).toEqual(['uidl-1', 'uidl-2']);
+  });
+});
+
+describe('a large message', () => {
+  it('goes to disk in chunks while RETR is still bringing it, and becomes one message only when it ended whole', async () => {
+    const messages = fill(2);
+    const big = bigMessage(12);
+    messages[0].raw = big;
+    let release: () => void = () => undefined;
+    rig.server.intercept = (verb, line, connection) => {
+      if (verb !== 'RETR' || line !== 'RETR 1') return false;
+      const wire = retrResponse(big);
+      // Two thirds now, the rest when the test has looked at the store.
+      const cut = Math.floor((wire.length * 2) / 3);
+      connection.write(wire.subarray(0, cut));
+      release = () => connection.write(wire.subarray(cut));
+      return true;
+    };
+    rig.server.pipelining = false;
+    const poller = rig.poller(rig.account({}, { maxMessageBytes: 64 * 1024 * 1024 }));
+    poller.start();
+    await waitUntil(async () => (await rig.store.chunkReport()).chunks >= 6, 'chunks of the message on disk');
+    // On disk, but in no mailbox yet: the RETR has not ended.
+    expect(await rig.store.chunkReport()).toMatchObject({ spools: 1, chunkedBlobs: 0, strayChunks: 0 });
+    expect(await rig.inbox()).toEqual([]);
+    release();
+    await waitUntil(() => rig.pop3.state === 'idle' && rig.pop3.lastSuccessAt !== undefined, 'the poll to finish');
+    const stored = await rig.inbox();
+    expect(stored.map((m) => m.uidl)).toEqual(['uidl-1', 'uidl-2']);
+    expect(stored[0].raw.equals(big)).toBe(true);
+    expect(await rig.store.chunkReport()).toMatchObject({ spools: 0, chunkedBlobs: 1, strayChunks: 0 });
+  });
+
+  it('leaves no chunks behind when the connection is cut in the middle of it', async () => {
+    const messages = fill(1);
+    messages[0].raw = bigMessage(12);
+    rig.server.intercept = (verb, _line, connection) => {
+      if (verb !== 'RETR' || connection.number !== 1) return false;
+      const wire = retrResponse(messages[0].raw);
+      connection.socket.write(wire.subarray(0, wire.length >> 1), () => setTimeout(() => connection.socket.destroy(), 50));
+      return true;
+    };
+    const poller = rig.poller(rig.account({}, { maxMessageBytes: 64 * 1024 * 1024 }));
+    poller.start();
+    await waitUntil(() => rig.pop3.state === 'idle', 'the retry to succeed');
+    expect((await rig.inbox())[0].raw.equals(messages[0].raw)).toBe(true);
+    expect(await rig.store.chunkReport()).toMatchObject({ spools: 0, chunkedBlobs: 1, strayChunks: 0 });
   });
 });

@@ -174,7 +174,7 @@ describe('Pop3ResponseReader', () => {
   it('streams a body into a sink in pieces of at most STREAM_CHUNK bytes, an over-long line included', () => {
     const reader = new Pop3ResponseReader();
     const pieces: Buffer[] = [];
-    const sink: BodySink = { write: (chunk) => void pieces.push(chunk) };
+    const sink: BodySink = { write: (parts, bytes) => void pieces.push(Buffer.concat(parts, bytes)) };
     const longLine = Buffer.concat([Buffer.from('.'), Buffer.alloc(3 * STREAM_CHUNK, 0x61), Buffer.from('\r\n')]);
     const message = Buffer.concat([Buffer.from('Subject: long\r\n\r\n'), longLine, Buffer.from('.\r\nend\r\n')]);
     const wire = Buffer.concat([Buffer.from('+OK\r\nSubject: long\r\n\r\n.'), longLine, Buffer.from('..\r\nend\r\n.\r\n')]);
@@ -258,7 +258,7 @@ describe('Pop3ResponseReader', () => {
     let response: Pop3Response | undefined;
     for (let at = 0; at < wire.length; at += 1024) {
       reader.push(wire.subarray(at, at + 1024));
-      response = reader.read('multi', Number.MAX_SAFE_INTEGER, { write: (chunk) => void pieces.push(chunk) });
+      response = reader.read('multi', Number.MAX_SAFE_INTEGER, { write: (parts, bytes) => void pieces.push(Buffer.concat(parts, bytes)) });
     }
     expect(response?.size).toBe(message.length);
     expect(Buffer.concat(pieces).equals(message)).toBe(true);
