@@ -83,6 +83,11 @@ export class FakePop3Server {
       case 'PASS':
         return connection.write(line === `PASS ${FAKE_POP3_PASSWORD}` ? '+OK logged in\r\n' : '-ERR [AUTH] Authentication failed.\r\n');
       case 'UIDL':
+        // RFC 1939 §7: with an argument, one line for that message.
+        if (line.split(' ')[1] !== undefined) {
+          if (!message || deleted.has(message) || message.noUidl) return connection.write('-ERR no such message\r\n');
+          return connection.write(`+OK ${arg} ${message.uidl}\r\n`);
+        }
         return connection.write(`+OK\r\n${view.map((m, i) => (deleted.has(m) || m.noUidl ? '' : `${i + 1} ${m.uidl}\r\n`)).join('')}.\r\n`);
       case 'LIST':
         return connection.write(`+OK\r\n${view.map((m, i) => (deleted.has(m) ? '' : `${i + 1} ${m.listSize ?? m.raw.length}\r\n`)).join('')}.\r\n`);

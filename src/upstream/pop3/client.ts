@@ -12,7 +12,7 @@
  *   C: QUIT            S: +OK Microsoft Exchange Server POP3 server signing off.
  */
 import { Pop3Connection, type RequestOptions, type ResponseSink } from './connection.js';
-import { Pop3Error, errorFromServerReply } from './errors.js';
+import { Pop3Error, TRUNCATED, errorFromServerReply } from './errors.js';
 import type { Pop3Response, ResponseShape } from './reader.js';
 import { isLoopbackHost } from '../../config/loopback.js';
 
@@ -273,17 +273,34 @@ export class Pop3Client {
   /**
    * RETR for many messages, each streamed into the sink `sinkFor(msg)` gives (asked for just before its RETR is
    * sent), and `onMessage` called in the order asked, one at a time, once a message is complete: its end was
-   * followed by a status line (see RequestOptions.verifyEnd; after the last RETR a NOOP gives that line). With
-   * PIPELINING up to `pipelineWindow` RETR commands are outstanding, so the next messages stream in while
-   * `onMessage` stores the current one; without it, the next RETR goes out when the previous answer ended. The
-   * first failure (of a RETR or of `onMessage`) rejects; the caller drops the sinks of messages it did not get.
+   * followed by a status line (see RequestOptions.verifyEnd). With `uidlOf`, each RETR is followed by
+   * `UIDL n` (RFC 1939 §7), whose answer must name that message's UIDL: message content can look like a status
+   * line, so a server that does not dot-stuff could otherwise cut a message at a lone "." and have its rest
+   * taken for the next answer; a UIDL the content cannot know closes that door. Without it, a NOOP after the
+   * last RETR gives the status line. With PIPELINING up to `pipelineWindow` commands are outstanding, so the
+   * next messages stream in while `onMessage` stores the current one; without it, the next command goes out
+   * when the previous answer ended. The first failure (of a RETR or of `onMessage`) rejects; the caller drops
+   * the sinks of messages it did not get.
    */
   async retrStream(
     msgs: number[],
     sinkFor: (msg: number) => ResponseSink,
     onMessage: (message: StreamedMessage) => Promise<void> | void,
+    uidlOf?: (msg: number) => string | undefined,
   ): Promise<void> {
-    await this.streamMany('RETR', msgs.map((msg) => [msg, `RETR ${messageNumber(msg)}`]), sinkFor, onMessage);
+    await this.streamMany('RETR', msgs.map((msg) => [msg, `RETR ${messageNumber(msg)}`]), sinkFor, onMessage, uidlOf);
+  }
+
+  /**
+   * Whether the server answers `UIDL n` (RFC 1939 §7 with an argument) as it should: "+OK n uidl" for this
+   * message. Ask before retrStream's `uidlOf`: on a server that refuses the argument form every RETR would
+   * seem cut short.
+   */
+  async answersUidlOf(msg: number, uidl: string): Promise<boolean> {
+    this.requireState('transaction', 'UIDL');
+    const reply = await this.connection.request('UIDL', commandLine(`UIDL ${messageNumber(msg)}`), 'single');
+    const words = reply.text.trim().split(/\s+/);
+    return reply.status === 'ok' && words[0] === String(msg) && words[1] === uidl;
   }
 
   /** RFC 1939 §7 TOP: the header, the blank line, and the first `lines` lines of the body. */
@@ -316,6 +333,7 @@ export class Pop3Client {
     commands: Array<[number, string]>,
     sinkFor: (msg: number) => ResponseSink,
     onMessage: (message: StreamedMessage) => Promise<void> | void,
+    uidlOf?: (msg: number) => string | undefined,
   ): Promise<void> {
     this.requireState('transaction', label);
     if (commands.length === 0) return;
@@ -330,8 +348,10 @@ export class Pop3Client {
       const [msg, line] = commands[next++];
       const options: RequestOptions = { limit: this.maxMessageBytes, sink: sinkFor(msg), verifyEnd: true };
       const answer = this.command(label, line, 'multi', options);
-      outstanding.push(answer.then((reply) => ({ size: reply.size ?? 0 }), (error: unknown) => ({ error })));
-      if (next === commands.length) {
+      const uidl = uidlOf?.(msg);
+      const complete = uidl === undefined ? answer : Promise.all([answer, this.confirmUidl(msg, uidl)]).then(([reply]) => reply);
+      outstanding.push(complete.then((reply) => ({ size: reply.size ?? 0 }), (error: unknown) => ({ error })));
+      if (next === commands.length && uidl === undefined) {
         // The last answer is complete once the next status line arrives: NOOP's, whatever it says.
         closing = this.connection.request('NOOP', commandLine('NOOP'), 'single').catch(() => undefined);
       }
@@ -348,6 +368,25 @@ export class Pop3Client {
       // Settles quickly: answered, or rejected by the failure that stopped us (the caller then closes).
       if (closing !== undefined && !this.connection.isOpen) await closing;
     }
+  }
+
+  /**
+   * `UIDL n` after a RETR: its answer ("+OK n uidl", RFC 1939 §7) must name the message we asked for. Anything
+   * else means the answers no longer line up with our commands (the message before was cut short and its rest
+   * taken for answers): the connection is closed and the RETR fails with code TRUNCATED.
+   */
+  private async confirmUidl(msg: number, uidl: string): Promise<void> {
+    const reply = await this.connection.request('UIDL', commandLine(`UIDL ${msg}`), 'single');
+    const words = reply.text.trim().split(/\s+/);
+    if (reply.status === 'ok' && words[0] === String(msg) && words[1] === uidl) return;
+    const error = new Pop3Error(
+      'protocol',
+      `the answer to RETR ${msg} ended early: the UIDL answer after it was ${JSON.stringify(reply.text.slice(0, 60))}, not "${msg} ${uidl}", ` +
+        'so the server did not dot-stuff a line holding only "." (RFC 1939 §3) and the message was cut short',
+      { code: TRUNCATED },
+    );
+    this.connection.close(error);
+    throw error;
   }
 
   /** RFC 1939 §5 DELE: marks the message; it is removed only when QUIT enters the UPDATE state (§6). */

@@ -87,6 +87,9 @@ export async function fetchMessages(ctx: FetchContext, batch: readonly ListedMes
     },
   });
   const spools = new Map<number, MessageSpool>();
+  // Each RETR confirmed by the UIDL of its message (client.ts, retrStream), when the server answers UIDL n.
+  const confirm = retrieve.length > 0 && (await ctx.client.answersUidlOf(retrieve[0].msg, retrieve[0].uidl));
+  const uidlByMsg = new Map(confirm ? retrieve.map((entry) => [entry.msg, entry.uidl]) : []);
   const gate = new LargeMessageGate();
   let next = 0;
   try {
@@ -115,6 +118,7 @@ export async function fetchMessages(ctx: FetchContext, batch: readonly ListedMes
           spool.release();
         }
       },
+      (msg) => uidlByMsg.get(msg),
     );
   } catch (error) {
     if (!(error instanceof Pop3Error) || (error.code !== TOO_LARGE && error.code !== TRUNCATED) || next >= retrieve.length) throw error;
