@@ -12,7 +12,11 @@
  *   C: QUIT            S: +OK Microsoft Exchange Server POP3 server signing off.
  */
 import { Pop3Connection, type RequestOptions, type ResponseSink } from './connection.js';
-import { Pop3Error, TRUNCATED, errorFromServerReply } from './errors.js';
+import { Pop3Error, errorFromServerReply } from './errors.js';
+import { commandLine, messageNumber } from './command-line.js';
+import { CollectingSink, streamAnswers, type StreamContext, type StreamedMessage } from './message-stream.js';
+
+export type { StreamedMessage } from './message-stream.js';
 import type { Pop3Response, ResponseShape } from './reader.js';
 import { isLoopbackHost } from '../../config/loopback.js';
 
@@ -44,39 +48,6 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_PIPELINE_WINDOW = 8;
 /** Scan listings (LIST, UIDL, CAPA) are small: about 30 bytes per message, so this allows a million messages. */
 const MAX_LISTING_BYTES = 64 * 1024 * 1024;
-
-/** What {@link Pop3Client.retrStream} reports for each message once it is complete. */
-export interface StreamedMessage {
-  msg: number;
-  /** Octets the sink received (dot-unstuffing undone). */
-  size: number;
-}
-
-/** A sink that keeps everything, for the Buffer-returning calls (small messages, tests). */
-class CollectingSink implements ResponseSink {
-  private parts: Buffer[] = [];
-  write(parts: readonly Buffer[], bytes: number): void {
-    this.parts.push(Buffer.concat(parts, bytes));
-  }
-  backlog(): undefined {
-    return undefined;
-  }
-  bytes(): Buffer {
-    return this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
-  }
-}
-
-
-/** RFC 1939 §3: commands are lines; a CR or LF inside an argument would smuggle in a second command. */
-function commandLine(text: string): Buffer {
-  if (/[\r\n\0]/.test(text)) throw new Pop3Error('protocol', 'a POP3 command argument contains CR, LF or NUL');
-  return Buffer.from(`${text}\r\n`, 'utf8');
-}
-
-function messageNumber(msg: number): number {
-  if (!Number.isSafeInteger(msg) || msg < 1) throw new Pop3Error('protocol', `not a POP3 message number: ${msg}`);
-  return msg;
-}
 
 /** RFC 2449 §5: one capability per line, a tag and its space-separated arguments. */
 function parseCapabilities(body: Buffer): Map<string, string[]> {
@@ -288,7 +259,8 @@ export class Pop3Client {
     onMessage: (message: StreamedMessage) => Promise<void> | void,
     uidlOf?: (msg: number) => string | undefined,
   ): Promise<void> {
-    await this.streamMany('RETR', msgs.map((msg) => [msg, `RETR ${messageNumber(msg)}`]), sinkFor, onMessage, uidlOf);
+    this.requireState('transaction', 'RETR');
+    await streamAnswers(this.streamContext(), 'RETR', msgs.map((msg) => [msg, `RETR ${messageNumber(msg)}`]), sinkFor, onMessage, uidlOf);
   }
 
   /**
@@ -315,8 +287,10 @@ export class Pop3Client {
   /** TOP for many messages, pipelined like {@link retrStream}, each answer collected into a Buffer. */
   async topMany(msgs: number[], lines: number, onMessage: (msg: number, raw: Buffer) => Promise<void> | void): Promise<void> {
     if (!Number.isSafeInteger(lines) || lines < 0) throw new Pop3Error('protocol', `not a line count: ${lines}`);
+    this.requireState('transaction', 'TOP');
     const sinks: CollectingSink[] = [];
-    await this.streamMany(
+    await streamAnswers(
+      this.streamContext(),
       'TOP',
       msgs.map((msg) => [msg, `TOP ${messageNumber(msg)} ${lines}`]),
       () => {
@@ -326,67 +300,6 @@ export class Pop3Client {
       },
       async ({ msg }) => onMessage(msg, sinks.shift()!.bytes()),
     );
-  }
-
-  private async streamMany(
-    label: string,
-    commands: Array<[number, string]>,
-    sinkFor: (msg: number) => ResponseSink,
-    onMessage: (message: StreamedMessage) => Promise<void> | void,
-    uidlOf?: (msg: number) => string | undefined,
-  ): Promise<void> {
-    this.requireState('transaction', label);
-    if (commands.length === 0) return;
-    // One more than the server's window: the answer to the command after a message is what completes it.
-    const window = (this.pipelining ? this.pipelineWindow : 1) + 1;
-    type Outcome = { size: number } | { error: unknown };
-    // Each command settles into an Outcome so that none is left rejected and unobserved when we stop early.
-    const outstanding: Array<Promise<Outcome>> = [];
-    let next = 0;
-    let closing: Promise<unknown> | undefined;
-    const sendNext = (): void => {
-      const [msg, line] = commands[next++];
-      const options: RequestOptions = { limit: this.maxMessageBytes, sink: sinkFor(msg), verifyEnd: true };
-      const answer = this.command(label, line, 'multi', options);
-      const uidl = uidlOf?.(msg);
-      const complete = uidl === undefined ? answer : Promise.all([answer, this.confirmUidl(msg, uidl)]).then(([reply]) => reply);
-      outstanding.push(complete.then((reply) => ({ size: reply.size ?? 0 }), (error: unknown) => ({ error })));
-      if (next === commands.length && uidl === undefined) {
-        // The last answer is complete once the next status line arrives: NOOP's, whatever it says.
-        closing = this.connection.request('NOOP', commandLine('NOOP'), 'single').catch(() => undefined);
-      }
-    };
-    try {
-      while (next < commands.length && outstanding.length < window) sendNext();
-      for (let i = 0; i < commands.length; i++) {
-        const outcome = await outstanding.shift()!;
-        if ('error' in outcome) throw outcome.error;
-        if (next < commands.length) sendNext();
-        await onMessage({ msg: commands[i][0], size: outcome.size });
-      }
-    } finally {
-      // Settles quickly: answered, or rejected by the failure that stopped us (the caller then closes).
-      if (closing !== undefined && !this.connection.isOpen) await closing;
-    }
-  }
-
-  /**
-   * `UIDL n` after a RETR: its answer ("+OK n uidl", RFC 1939 §7) must name the message we asked for. Anything
-   * else means the answers no longer line up with our commands (the message before was cut short and its rest
-   * taken for answers): the connection is closed and the RETR fails with code TRUNCATED.
-   */
-  private async confirmUidl(msg: number, uidl: string): Promise<void> {
-    const reply = await this.connection.request('UIDL', commandLine(`UIDL ${msg}`), 'single');
-    const words = reply.text.trim().split(/\s+/);
-    if (reply.status === 'ok' && words[0] === String(msg) && words[1] === uidl) return;
-    const error = new Pop3Error(
-      'protocol',
-      `the answer to RETR ${msg} ended early: the UIDL answer after it was ${JSON.stringify(reply.text.slice(0, 60))}, not "${msg} ${uidl}", ` +
-        'so the server did not dot-stuff a line holding only "." (RFC 1939 §3) and the message was cut short',
-      { code: TRUNCATED },
-    );
-    this.connection.close(error);
-    throw error;
   }
 
   /** RFC 1939 §5 DELE: marks the message; it is removed only when QUIT enters the UPDATE state (§6). */
@@ -495,6 +408,15 @@ export class Pop3Client {
     if (refreshed.size > 0) this.caps = refreshed;
     // RFC 2449 §6.6: only a server that advertises PIPELINING may get commands before earlier answers.
     this.connection.setWindow(this.pipelining ? this.pipelineWindow : 1);
+  }
+
+  private streamContext(): StreamContext {
+    return {
+      connection: this.connection,
+      window: this.pipelining ? this.pipelineWindow : 1,
+      limit: this.maxMessageBytes,
+      command: (label, line, options) => this.command(label, line, 'multi', options),
+    };
   }
 
   /** Sends a TRANSACTION command and turns `-ERR` into a Pop3Error. */
