@@ -87,12 +87,14 @@ export async function fetchMessages(ctx: FetchContext, batch: readonly ListedMes
     },
   });
   const spools = new Map<number, MessageSpool>();
-  // Each RETR confirmed by the UIDL of its message (client.ts, retrStream), when the server answers UIDL n.
-  const confirm = retrieve.length > 0 && (await ctx.client.answersUidlOf(retrieve[0].msg, retrieve[0].uidl));
-  const uidlByMsg = new Map(confirm ? retrieve.map((entry) => [entry.msg, entry.uidl]) : []);
+  const uidlByMsg = new Map<number, string>();
   const gate = new LargeMessageGate();
   let next = 0;
   try {
+    // Each RETR confirmed by the UIDL of its message (message-stream.ts), when the server answers UIDL n.
+    if (retrieve.length > 0 && (await ctx.client.answersUidlOf(retrieve[0].msg, retrieve[0].uidl))) {
+      for (const entry of retrieve) uidlByMsg.set(entry.msg, entry.uidl);
+    }
     await ctx.client.retrStream(
       retrieve.map((entry) => entry.msg),
       (msg) => {

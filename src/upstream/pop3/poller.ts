@@ -309,8 +309,9 @@ export class Pop3Poller {
   /** Takes note of UIDL faults in the listing: counted in status, and logged once. */
   private noteListing(listing: ServerListing): void {
     this.problems.noteListing(listing);
-    if (listing.duplicateCount === 0 && listing.withoutUidl.length === 0) return;
+    // Also when nothing is wrong now: a problem reported before may be gone (the message left the server).
     this.reportProblems();
+    if (listing.duplicateCount === 0 && listing.withoutUidl.length === 0) return;
     if (this.warnedUidlFaults) return;
     this.warnedUidlFaults = true;
     this.log.warn(
