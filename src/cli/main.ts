@@ -78,6 +78,18 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.option('json', { type: 'boolean', describe: 'machine-readable output' }),
       async (args) => run(() => showStatus({ config: args.config, json: args.json, out }))(),
     )
+    .command(
+      'cert [action]',
+      'make the local TLS certificate (for SSL clients and phones); `cert export` writes the CA for devices to import',
+      (y) =>
+        y
+          .positional('action', { choices: ['export'] as const, describe: 'export: write the CA certificate (PEM and DER) and print its fingerprint' })
+          .option('dir', { type: 'string', describe: 'with export: the directory to write to (default: the current one)' }),
+      async (args) => {
+        const { runCert, runCertExport } = await import('./commands/cert.js');
+        exitCode = args.action === 'export' ? await runCertExport({ config: args.config, dir: args.dir, out }) : await runCert({ config: args.config, out });
+      },
+    )
     .command('doctor', 'check the config, ports, the provider\'s servers, TLS and sign-in, one line each', {}, async (args) => {
       const { runDoctor } = await import('./commands/doctor.js');
       exitCode = await runDoctor({ config: args.config as string | undefined, out });

@@ -15,7 +15,7 @@
  * download pays few fsyncs.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import type { Sublevels } from './database.js';
+import type { ChunkedBlob, Sublevels } from './database.js';
 import type { Transaction, WriteQueue } from './transaction.js';
 
 /**
@@ -27,12 +27,7 @@ export const BLOB_CHUNK_BYTES = 1024 * 1024;
 /** How much a spool holds in memory, waiting to be written, before its writer is asked to wait. */
 const SPOOL_BACKLOG_BYTES = 4 * 1024 * 1024;
 
-/** Where a chunked blob's bytes are (the blob's manifest). */
-export interface ChunkedBlob {
-  set: string;
-  chunks: number;
-  size: number;
-}
+export type { ChunkedBlob } from './database.js';
 
 /** A complete spool, ready to be committed as the blob `id` (its content hash). */
 export interface SpooledBlob extends ChunkedBlob {

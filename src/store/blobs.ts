@@ -1,22 +1,25 @@
 /**
  * Blobs: each message's raw bytes, exactly as received, named by their content hash and shared by every
  * copy (COPY, a Sent copy of a submission). A reference count says how many messages and outbox entries
- * hold a blob; the blob and its index go in the same batch as their last reference.
+ * hold a blob. When the last reference goes, the blob and its index stay until no reader retains them
+ * (blob-retention.ts: a session may still show an expunged message), and go in a later batch.
  *
  * A blob is kept whole in one value, or — a large message the poller streamed in — as chunks with a manifest
  * (blob-chunks.ts). A new chunked blob's reference brings its spooled chunk set; if the blob exists already
  * (the same bytes arrived before), the new set is deleted in the same batch.
  *
  * Parts add and drop references in a transaction; the counts settle once, just before the batch is
- * written, so a transaction that adds and drops the same blob (MOVE) writes nothing for it.
+ * written, so a transaction that adds and drops the same blob (MOVE) writes nothing for it. A blob gets
+ * its index (message-indexes.ts) once a mailbox refers to it; one only the outbox holds has none.
  */
 import { createHash } from 'node:crypto';
 import { indexMessage, type MessageIndex } from '../mime/index.js';
-import { BlobChunks, type ChunkedBlob, type SpooledBlob } from './blob-chunks.js';
+import type { BlobChunks, ChunkedBlob, SpooledBlob } from './blob-chunks.js';
+import type { BlobRetention } from './blob-retention.js';
 import type { Sublevels } from './database.js';
 import { StoreError } from './errors.js';
 import type { MessageIndexes } from './message-indexes.js';
-import type { Transaction, WriteQueue } from './transaction.js';
+import type { Transaction } from './transaction.js';
 
 /**
  * A message's bytes as the store needs them to add a reference: when the blob may be new, its bytes in
@@ -27,6 +30,10 @@ export interface BlobRef {
   size: number;
   raw?: Buffer;
   spooled?: SpooledBlob;
+  /**
+   * The message's index, for a reference from a mailbox (SEARCH and FETCH read it). An outbox entry's
+   * reference needs none: only what lands in a mailbox is indexed.
+   */
   index?: MessageIndex;
 }
 
@@ -48,26 +55,26 @@ export function blobIdOf(raw: Buffer): string {
 export class Blobs {
   /** Reference counts read or written so far (every blob a list in memory refers to, at most). */
   private readonly counts = new Map<string, number>();
-  readonly chunks: BlobChunks;
 
   constructor(
-    private readonly sub: Pick<Sublevels, 'blob' | 'blobref' | 'blobchunks' | 'chunk' | 'chunkset'>,
+    private readonly sub: Pick<Sublevels, 'blob' | 'blobref' | 'blobchunks' | 'chunkset'>,
     private readonly indexes: MessageIndexes,
-    queue: WriteQueue,
-  ) {
-    this.chunks = new BlobChunks(sub, queue);
-  }
+    private readonly retention: BlobRetention,
+    readonly chunks: BlobChunks,
+  ) {}
 
   /** The raw bytes of a blob (a chunked one joined once). */
   async get(blobId: string): Promise<Buffer> {
     const raw = await this.find(blobId);
-    if (raw === undefined) throw new StoreError('NONEXISTENT', `blob ${blobId} is missing`);
+    if (raw === undefined) throw new StoreError('not-found', `blob ${blobId} is missing`);
     return raw;
   }
 
   /** The raw bytes of a blob, or undefined when there is no such blob. */
   async find(blobId: string): Promise<Buffer | undefined> {
-    const raw = await this.sub.blob.get(blobId);
+    // Not through LevelDB's block cache: a message read once would push out the metadata read constantly.
+    // (classic-level's `fillCache` option; abstract-level's option type does not name it.)
+    const raw = await this.sub.blob.get(blobId, { fillCache: false } as never);
     if (raw !== undefined) return raw;
     const manifest = await this.sub.blobchunks.get(blobId);
     return manifest === undefined ? undefined : this.chunks.read(manifest);
@@ -82,23 +89,27 @@ export class Blobs {
     return indexMessage(bytes !== undefined && bytes.length === spooled.size ? bytes : await this.chunks.read(spooled));
   }
 
+  /** Deletes a spooled set nobody will reference (a duplicate ingest), in a transaction. */
+  discardSpooled(txn: Transaction, spooled: SpooledBlob): void {
+    this.chunks.remove(txn, spooled);
+  }
+
   /**
-   * What chunk storage holds: sets still being written (or left by a crash until the next open), and chunks
-   * that belong to neither such a set nor a blob (must be none).
+   * What chunk storage holds: sets still being written (or left by a crash until the next open), chunked
+   * blobs, and chunks that belong to neither a set in progress nor a blob (must be none).
    */
   async chunkReport(): Promise<{ spools: number; chunkedBlobs: number; chunks: number; strayChunks: number }> {
     const { spools, chunks, sets } = await this.chunks.stats();
     const owned = new Set<string>();
-    for await (const manifest of this.sub.blobchunks.values()) owned.add(manifest.set);
+    let chunkedBlobs = 0;
+    for await (const manifest of this.sub.blobchunks.values()) {
+      owned.add(manifest.set);
+      chunkedBlobs++;
+    }
     for await (const set of this.sub.chunkset.keys()) owned.add(set);
     let strayChunks = 0;
     for (const set of sets) if (!owned.has(set)) strayChunks++;
-    return { spools, chunkedBlobs: owned.size - spools, chunks, strayChunks };
-  }
-
-  /** Deletes a spooled set nobody will reference (a duplicate ingest), in a transaction. */
-  discardSpooled(txn: Transaction, spooled: SpooledBlob): void {
-    this.chunks.remove(txn, spooled);
+    return { spools, chunkedBlobs, chunks, strayChunks };
   }
 
   /** Adds one reference (a message, an outbox entry); a new blob needs its bytes in `ref.raw` or `ref.spooled`. */
@@ -140,20 +151,28 @@ export class Blobs {
 
   /** Turns the transaction's reference changes into puts and deletes of blob, index and count. */
   private async settle(txn: Transaction, pending: Map<string, PendingCount>): Promise<void> {
-    const gone: string[] = [];
     for (const [blobId, change] of pending) {
       for (const spare of change.spare) this.chunks.remove(txn, spare);
+      // A blob only the outbox held can land in a mailbox in the batch that drops the outbox's
+      // reference (a Sent copy): its count does not change, but it needs its index now.
+      if (change.delta === 0) {
+        if (change.spooled) this.chunks.remove(txn, change.spooled);
+        if (change.index && !(await this.indexes.has(blobId))) this.indexes.put(txn, blobId, change.index);
+        continue;
+      }
       const before = await this.count(blobId);
       const after = Math.max(0, before + change.delta);
-      const created = before === 0 && after > 0;
-      // A spooled copy of bytes we hold already (or that this transaction does not keep) goes.
-      if (change.spooled && !(created && change.raw === undefined)) this.chunks.remove(txn, change.spooled);
-      if (change.delta === 0) continue;
-      if (created) await this.create(txn, blobId, change);
+      if (before === 0 && after > 0) {
+        await this.create(txn, blobId, change);
+        this.retention.revived(txn, blobId);
+      } else {
+        // The bytes are here already: a spooled copy of them goes.
+        if (change.spooled) this.chunks.remove(txn, change.spooled);
+        if (after > 0 && change.index && !(await this.indexes.has(blobId))) this.indexes.put(txn, blobId, change.index);
+      }
       if (after === 0) {
-        gone.push(blobId);
-        txn.del(this.sub.blob, blobId);
-        this.indexes.delete(txn, blobId);
+        // The bytes (whole or chunked) and the index go later, once no reader retains them.
+        this.retention.orphaned(txn, blobId);
         txn.del(this.sub.blobref, blobId);
       } else {
         txn.put(this.sub.blobref, blobId, after);
@@ -163,24 +182,25 @@ export class Blobs {
         else this.counts.set(blobId, after);
       });
     }
-    if (gone.length === 0) return;
-    // Chunked ones take their chunks with them.
-    const manifests = await this.sub.blobchunks.getMany(gone);
-    manifests.forEach((manifest: ChunkedBlob | undefined, i) => {
-      if (manifest === undefined) return;
-      txn.del(this.sub.blobchunks, gone[i]);
-      this.chunks.remove(txn, manifest);
-    });
   }
 
+  /** The bytes of a blob that gets its first reference: one value, or a spooled set made its chunks. */
   private async create(txn: Transaction, blobId: string, change: PendingCount): Promise<void> {
-    if (change.raw) {
-      txn.put(this.sub.blob, blobId, change.raw);
-      this.indexes.put(txn, blobId, change.index ?? indexMessage(change.raw));
+    // An orphan not yet deleted (its bytes still here) that gets a reference again keeps its chunks.
+    const existing = await this.sub.blobchunks.get(blobId);
+    if (change.raw || existing !== undefined) {
+      if (change.spooled) this.chunks.remove(txn, change.spooled);
+      if (change.raw && existing === undefined) txn.put(this.sub.blob, blobId, change.raw);
+      if (change.raw && change.index) this.indexes.put(txn, blobId, change.index);
+      else if (change.index && !(await this.indexes.has(blobId))) this.indexes.put(txn, blobId, change.index);
       return;
     }
     const spooled = change.spooled;
-    if (!spooled) throw new Error(`blob ${blobId} is referenced but its bytes were not given`);
+    if (!spooled) {
+      // An orphan whose whole value is still here, referenced again by id alone (a COPY never does this).
+      if ((await this.sub.blob.get(blobId, { fillCache: false } as never)) !== undefined) return;
+      throw new Error(`blob ${blobId} is referenced but its bytes were not given`);
+    }
     const manifest: ChunkedBlob = { set: spooled.set, chunks: spooled.chunks, size: spooled.size };
     txn.put(this.sub.blobchunks, blobId, manifest);
     this.chunks.commit(txn, spooled.set);

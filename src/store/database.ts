@@ -7,7 +7,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Level } from 'level';
 import type { MessageIndex } from '../mime/index.js';
-import type { ChunkedBlob } from './blob-chunks.js';
 import { StoreError } from './errors.js';
 import type { MailboxRecord, OutboxEntry, Pop3LedgerEntry } from './records.js';
 import type { StoredRanges } from './vanished-log.js';
@@ -18,11 +17,24 @@ export interface StoredIndex {
   index: MessageIndex;
 }
 
+/** Where a chunked blob's bytes are (its manifest, see blob-chunks.ts): the chunk set, its chunks, its size. */
+export interface ChunkedBlob {
+  set: string;
+  chunks: number;
+  size: number;
+}
+
 /** Compact stored form of a message: [blobId, flags, internalDate, size, modseq, uidl?]. */
 export type StoredMessage = [string, string[], number, number, number, string?];
 
 /** LevelDB's table cache (its default is 1000 files of ~2 MB, all memory-mapped once read). */
 const MAX_OPEN_TABLE_FILES = 64;
+/**
+ * LevelDB's block cache (its default is 8 MB, which an idle daemon then holds for good). Message bytes
+ * bypass it (blobs.ts) and the IMAP server keeps its own small caches of what it reads often (indexes,
+ * recent blobs), so a small one does for the message lists and metadata.
+ */
+const BLOCK_CACHE_BYTES = 2 * 1024 * 1024;
 
 const openPaths = new Set<string>();
 
@@ -37,6 +49,8 @@ function sublevels(db: Level<string, unknown>) {
     chunk: db.sublevel<string, Buffer>('chunk', { valueEncoding: 'buffer' }),
     chunkset: db.sublevel<string, { startedAt: number }>('chunkset', { valueEncoding: 'json' }),
     blobref: db.sublevel<string, number>('blobref', { valueEncoding: 'json' }),
+    // Blobs without references, to be deleted once no reader retains them (blob-retention.ts).
+    orphan: db.sublevel<string, boolean>('orphan', { valueEncoding: 'json' }),
     index: db.sublevel<string, StoredIndex>('index', { valueEncoding: 'json' }),
     // The decoded body text of an index, kept apart: it is most of the index's bytes, and only
     // BODY/TEXT searches read it, while FETCH ENVELOPE and header SEARCH read the rest constantly.
@@ -63,18 +77,18 @@ export interface Database {
 export async function openDatabase(dataDir: string): Promise<Database> {
   const absolute = path.resolve(dataDir);
   if (openPaths.has(absolute)) {
-    throw new StoreError('INUSE', `the store in ${absolute} is already open in this process`);
+    throw new StoreError('in-use', `the store in ${absolute} is already open in this process`);
   }
   fs.mkdirSync(absolute, { recursive: true, mode: 0o700 });
   // LevelDB memory-maps every open table file; a bounded table cache bounds that part of the RSS
   // (evicted tables are unmapped) at the cost of reopening a table now and then.
-  const db = new Level<string, unknown>(path.join(absolute, 'store'), { valueEncoding: 'json', maxOpenFiles: MAX_OPEN_TABLE_FILES });
+  const db = new Level<string, unknown>(path.join(absolute, 'store'), { valueEncoding: 'json', maxOpenFiles: MAX_OPEN_TABLE_FILES, cacheSize: BLOCK_CACHE_BYTES });
   try {
     await db.open();
   } catch (err) {
     const cause = (err as { cause?: Error }).cause;
     if (cause && /lock/i.test(cause.message)) {
-      throw new StoreError('INUSE', `the store in ${absolute} is in use by another process (is hotbridge already running?)`);
+      throw new StoreError('in-use', `the store in ${absolute} is in use by another process (is hotbridge already running?)`);
     }
     throw err;
   }

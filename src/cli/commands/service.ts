@@ -81,7 +81,8 @@ function underHome(file: string): boolean {
 
 /** The ports below 1024 need CAP_NET_BIND_SERVICE (capabilities(7)). */
 function listensBelow1024(config: HotbridgeConfig): boolean {
-  return [...config.imap.listen, ...config.smtp.listen, ...config.status.listen].some((address) => address.port > 0 && address.port < 1024);
+  const tables = [config.imap, config.smtp, config.pop3];
+  return [...tables.flatMap((table) => [...table.listen, ...table.tlsListen]), ...config.status.listen].some((address) => address.port > 0 && address.port < 1024);
 }
 
 /** One credential per password file, named after the file (the daemon looks it up by that name). */
@@ -293,7 +294,7 @@ function checkServiceManager(platform: ServicePlatform, scope: ServiceScope, act
   if (scope === 'system' && !root) throw new UserError(`a system service needs root: sudo hotbridge service ${action} --system (or --user for one that runs as you)`, 2);
 }
 
-export async function runService(o: {
+export async function runService(options: {
   config?: string;
   action: ServiceAction;
   user?: boolean;
@@ -301,20 +302,20 @@ export async function runService(o: {
   dryRun?: boolean;
   out: NodeJS.WritableStream;
 }): Promise<number> {
-  if (o.user && o.system) throw new UserError('choose one: --user or --system', 2);
+  if (options.user && options.system) throw new UserError('choose one: --user or --system', 2);
   if (process.platform !== 'linux' && process.platform !== 'darwin') {
     throw new UserError(`hotbridge service knows systemd (Linux) and launchd (macOS), not ${process.platform}: run \`hotbridge run\` from your system's task scheduler`, 2);
   }
   const platform: ServicePlatform = process.platform;
-  const scope: ServiceScope = o.system ? 'system' : o.user ? 'user' : process.getuid?.() === 0 ? 'system' : 'user';
+  const scope: ServiceScope = options.system ? 'system' : options.user ? 'user' : process.getuid?.() === 0 ? 'system' : 'user';
   let config: HotbridgeConfig | undefined;
   try {
-    config = loadConfigOrExplain(o.config);
+    config = loadConfigOrExplain(options.config);
   } catch (err) {
     // Uninstalling must work even when the config is broken or gone.
-    if (o.action === 'install' || !(err instanceof UserError)) throw err;
+    if (options.action === 'install' || !(err instanceof UserError)) throw err;
   }
-  const configFile = realPath(configFileFrom(o.config));
+  const configFile = realPath(configFileFrom(options.config));
   const paths: ProgramPaths = {
     node: realPath(process.execPath),
     hotbridge: realPath(path.join(PACKAGE_ROOT, 'bin', 'hotbridge.js')),
@@ -323,26 +324,26 @@ export async function runService(o: {
   const plan = planService({
     platform,
     scope,
-    action: o.action,
+    action: options.action,
     config,
     paths,
     home: os.homedir(),
     uid: process.getuid?.() ?? 0,
-    configOwner: platform === 'darwin' && scope === 'system' && o.action === 'install' ? ownerName(configFile) : os.userInfo().username,
+    configOwner: platform === 'darwin' && scope === 'system' && options.action === 'install' ? ownerName(configFile) : os.userInfo().username,
   });
 
-  const what = `${o.action === 'install' ? 'Installing' : 'Uninstalling'} hotbridge as a ${scope === 'user' ? 'user' : 'system'} service (${platform === 'linux' ? 'systemd' : 'launchd'})`;
-  if (o.dryRun) {
-    o.out.write(`${what}: dry run, nothing is changed.\n`);
-    describePlan(plan, o.out);
+  const what = `${options.action === 'install' ? 'Installing' : 'Uninstalling'} hotbridge as a ${scope === 'user' ? 'user' : 'system'} service (${platform === 'linux' ? 'systemd' : 'launchd'})`;
+  if (options.dryRun) {
+    options.out.write(`${what}: dry run, nothing is changed.\n`);
+    describePlan(plan, options.out);
     return 0;
   }
-  checkServiceManager(platform, scope, o.action);
-  if (o.action === 'install' && !fs.existsSync(path.join(PACKAGE_ROOT, 'dist', 'cli', 'main.js'))) {
+  checkServiceManager(platform, scope, options.action);
+  if (options.action === 'install' && !fs.existsSync(path.join(PACKAGE_ROOT, 'dist', 'cli', 'main.js'))) {
     throw new UserError(`hotbridge is not built (${path.join(PACKAGE_ROOT, 'dist')} is missing): run npm run build (or npm start once) first`, 2);
   }
-  o.out.write(`${what}:\n`);
-  applyPlan(plan, o.out);
-  o.out.write(`${o.action === 'install' ? 'Done.' : 'Removed.'} ${plan.notes.join('\n')}\n`);
+  options.out.write(`${what}:\n`);
+  applyPlan(plan, options.out);
+  options.out.write(`${options.action === 'install' ? 'Done.' : 'Removed.'} ${plan.notes.join('\n')}\n`);
   return 0;
 }

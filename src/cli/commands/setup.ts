@@ -17,6 +17,8 @@ import { configFileFrom, UserError } from '../config-option.js';
 import { configText, type ServerAnswer, type SetupAnswers } from '../setup/config-text.js';
 import { generateLocalPassword } from '../setup/local-password.js';
 import { Terminal } from '../setup/terminal.js';
+import { certificateNames } from '../../daemon/certificate-names.js';
+import { ensureLocalCertificate } from '../../runtime/local-ca.js';
 import { runLogin } from './login.js';
 import { runService, SYSTEM_DATA_DIR } from './service.js';
 
@@ -67,7 +69,14 @@ const CLIENT_ID_HELP = [
   '  - or use the ID of an application you trust with your mail (its publisher sees these sign-ins).',
 ];
 
-function settingsText(config: HotbridgeConfig, answers: SetupAnswers, localPassword: string, configOption: string): string {
+const CERTIFICATE_HELP = [
+  'Some mail programs insist on SSL ("This server requires a secure connection" in Outlook Express), and',
+  'phones and other computers on your home network need it. hotbridge can make its own certificate for',
+  'that (a small certificate authority of this computer; devices import it once: hotbridge cert export).',
+  'Programs on this computer that are set to "no SSL" keep working as before.',
+];
+
+function settingsText(config: HotbridgeConfig, answers: SetupAnswers, localPassword: string, configOption: string, certificate: boolean): string {
   const account = config.accounts[0];
   const imap = config.imap.listen[0];
   const smtp = config.smtp.listen[0];
@@ -87,13 +96,20 @@ function settingsText(config: HotbridgeConfig, answers: SetupAnswers, localPassw
     `  Password:               ${localPassword}`,
     '  "My outgoing server requires authentication": yes, with the same user name and password.',
     '',
+    'A program or device that only speaks POP3 (an old phone, Outlook Express set up as POP) uses instead:',
+    `  Incoming mail server:   POP3, server ${hostFor(config.pop3.listen)}, port ${config.pop3.listen[0].port}, no SSL/TLS`,
+    '  "Leave a copy of messages on server": the server is now this computer. Ticked, the program downloads',
+    '  the mail and it stays here too (for other programs, over IMAP); unticked, what it downloads is',
+    `  deleted here${account.deleteOnExpunge ? ' and at the provider' : ' (what happens at the provider stays as you chose above)'}.`,
+    ...(certificate ? ['  SSL: tick "This server requires a secure connection" only where you set up tls_listen (docs/clients/phones.md);', '  on the ports above hotbridge offers STARTTLS/STLS now.'] : []),
+    '',
     'Write the password down now: it is shown only this once.',
     `(A new one any time: hotbridge password ${account.address}${configOption})`,
     '',
   ].join('\n');
 }
 
-export async function runSetup(o: {
+export async function runSetup(options: {
   config?: string;
   out: NodeJS.WritableStream;
   /** Scripted answers (tests); without it, the terminal. */
@@ -102,19 +118,19 @@ export async function runSetup(o: {
   fetch?: FetchFn;
 }): Promise<number> {
   const stdin = process.stdin as NodeJS.ReadStream;
-  if (!o.input && !stdin.isTTY) {
+  if (!options.input && !stdin.isTTY) {
     throw new UserError('hotbridge setup asks a few questions, so it needs a terminal: run it in one (or write the config by hand: every key is in docs/config.md)', 2);
   }
-  const file = path.resolve(configFileFrom(o.config));
-  const term = new Terminal(o.input ?? stdin, o.out, !o.input && stdin.isTTY === true);
+  const file = path.resolve(configFileFrom(options.config));
+  const term = new Terminal(options.input ?? stdin, options.out, !options.input && stdin.isTTY === true);
   try {
-    return await conversation(term, file, o);
+    return await conversation(term, file, options);
   } finally {
     term.close();
   }
 }
 
-async function conversation(term: Terminal, file: string, o: { config?: string; out: NodeJS.WritableStream; fetch?: FetchFn }): Promise<number> {
+async function conversation(term: Terminal, file: string, options: { config?: string; out: NodeJS.WritableStream; fetch?: FetchFn }): Promise<number> {
   term.say('Welcome to hotbridge. A few questions, and your mail program gets your mail through this computer.');
   term.say('(Press Enter to take what is suggested in [brackets].)');
   term.say();
@@ -205,14 +221,14 @@ async function conversation(term: Terminal, file: string, o: { config?: string; 
   term.say();
   term.say(`Saved the config: ${file}`);
   // Commands shown from here on must find this config too.
-  const configOption = o.config ? ` --config ${file}` : '';
+  const configOption = options.config ? ` --config ${file}` : '';
 
   if (auth.method === 'oauth2') {
     term.say();
     if (!auth.clientId) {
       term.say(`Sign in later, once client_id is in ${file}: hotbridge login ${address}${configOption}`);
     } else if (await term.yesNo('Sign in with Microsoft now?', true)) {
-      const code = await runLogin({ config, address, out: o.out, ...(o.fetch ? { fetch: o.fetch } : {}) });
+      const code = await runLogin({ config, address, out: options.out, ...(options.fetch ? { fetch: options.fetch } : {}) });
       if (code !== 0) term.say(`The sign-in did not finish. Try again any time: hotbridge login ${address}${configOption}`);
     } else {
       term.say(`Sign in later: hotbridge login ${address}${configOption}`);
@@ -224,9 +240,20 @@ async function conversation(term: Terminal, file: string, o: { config?: string; 
   await new LocalPasswords(config.dataDir).set(address, localPassword);
 
   term.say();
+  for (const text of CERTIFICATE_HELP) term.say(text);
+  let certificate = false;
+  if (await term.yesNo('Make that certificate now?', false)) {
+    const state = ensureLocalCertificate(config.dataDir, certificateNames(config));
+    certificate = true;
+    term.say(`  Made it (valid until ${state.serverNotAfter.toISOString().slice(0, 10)}). For a phone: hotbridge cert export${configOption}`);
+  } else {
+    term.say(`  Any time later: hotbridge cert${configOption}`);
+  }
+
+  term.say();
   if (await term.yesNo('Start hotbridge by itself, now and whenever this computer starts?', true)) {
     try {
-      await runService({ config: file, action: 'install', out: o.out });
+      await runService({ config: file, action: 'install', out: options.out });
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       term.say(`The service could not be installed: ${err.message}`);
@@ -236,7 +263,7 @@ async function conversation(term: Terminal, file: string, o: { config?: string; 
     term.say(`Start it when you like: hotbridge run${configOption}   (or later: hotbridge service install)`);
   }
   term.say();
-  o.out.write(settingsText(config, answers, localPassword, configOption));
+  options.out.write(settingsText(config, answers, localPassword, configOption, certificate));
   term.say(`If something does not work: hotbridge doctor${configOption}`);
   return 0;
 }

@@ -68,11 +68,11 @@ export class OAuth2CredentialSource implements CredentialSource {
   private unsaved: TokenSet | undefined;
   private readonly refreshAheadMs: number;
 
-  constructor(private readonly o: OAuth2SourceOptions) {
-    this.refreshAheadMs = o.refreshAheadMs ?? DEFAULT_REFRESH_AHEAD_MS;
+  constructor(private readonly options: OAuth2SourceOptions) {
+    this.refreshAheadMs = options.refreshAheadMs ?? DEFAULT_REFRESH_AHEAD_MS;
     let saved: TokenSet | undefined;
     try {
-      saved = o.tokens.load(o.address);
+      saved = options.tokens.load(options.address);
     } catch {
       saved = undefined;
     }
@@ -101,7 +101,7 @@ export class OAuth2CredentialSource implements CredentialSource {
 
   private handOut(tokens: TokenSet): UpstreamLogin {
     this.lastHandedOut = tokens.accessToken;
-    return { kind: 'xoauth2', user: this.o.user, accessToken: tokens.accessToken };
+    return { kind: 'xoauth2', user: this.options.user, accessToken: tokens.accessToken };
   }
 
   private signInNeededError(): CredentialError {
@@ -110,14 +110,14 @@ export class OAuth2CredentialSource implements CredentialSource {
 
   /** The tokens to work with: unsaved rotated ones first (saved now if possible), else the token file. */
   private currentTokens(): TokenSet {
-    const { address } = this.o;
+    const { address } = this.options;
     if (this.unsaved) {
       this.saveOrThrow(this.unsaved);
       this.unsaved = undefined;
     }
     let tokens: TokenSet | undefined;
     try {
-      tokens = this.o.tokens.load(address);
+      tokens = this.options.tokens.load(address);
     } catch (err) {
       if (!(err instanceof TokenFileError)) throw err;
       this.currentState = 'no-token';
@@ -130,7 +130,7 @@ export class OAuth2CredentialSource implements CredentialSource {
     if (this.deadRefreshToken !== undefined) {
       if (tokens.refreshToken === this.deadRefreshToken) throw this.signInNeededError();
       this.deadRefreshToken = undefined;
-      this.o.logger.info({ account: address }, 'new sign-in found; using it');
+      this.options.logger.info({ account: address }, 'new sign-in found; using it');
     }
     this.currentState = 'ok';
     return tokens;
@@ -138,22 +138,22 @@ export class OAuth2CredentialSource implements CredentialSource {
 
   private saveOrThrow(tokens: TokenSet): void {
     try {
-      this.o.tokens.save(this.o.address, tokens);
+      this.options.tokens.save(this.options.address, tokens);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      this.o.logger.error({ account: this.o.address, code }, 'cannot save the refreshed sign-in; keeping it in memory and retrying');
-      throw new CredentialError('temporary', `cannot save the token file ${this.o.tokens.fileFor(this.o.address)} (${code}); will retry`);
+      this.options.logger.error({ account: this.options.address, code }, 'cannot save the refreshed sign-in; keeping it in memory and retrying');
+      throw new CredentialError('temporary', `cannot save the token file ${this.options.tokens.fileFor(this.options.address)} (${code}); will retry`);
     }
   }
 
   private async refresh(tokens: TokenSet, forced: boolean): Promise<TokenSet> {
-    const { address, logger } = this.o;
+    const { address, logger } = this.options;
     const requestedAt = Date.now();
-    const form = { client_id: this.o.clientId, grant_type: 'refresh_token', refresh_token: tokens.refreshToken, scope: this.o.scopes.join(' ') };
+    const form = { client_id: this.options.clientId, grant_type: 'refresh_token', refresh_token: tokens.refreshToken, scope: this.options.scopes.join(' ') };
     const secrets = [tokens.refreshToken, tokens.accessToken];
     let reply;
     try {
-      reply = await postForm({ url: tokenEndpoint(this.o.authority), form, secrets, ...(this.o.fetch ? { fetch: this.o.fetch } : {}) });
+      reply = await postForm({ url: tokenEndpoint(this.options.authority), form, secrets, ...(this.options.fetch ? { fetch: this.options.fetch } : {}) });
     } catch (err) {
       if (!(err instanceof EndpointUnreachableError)) throw err;
       return this.keepOldTokens(tokens, forced, err.message);
@@ -194,15 +194,15 @@ export class OAuth2CredentialSource implements CredentialSource {
   private keepOldTokens(tokens: TokenSet, forced: boolean, reason: string): TokenSet {
     const left = tokens.expiresAt - Date.now();
     if (!forced && left > STILL_USABLE_MS) {
-      this.o.logger.warn({ account: this.o.address, reason, secondsLeft: Math.round(left / 1000) }, 'token refresh failed; the current access token is still valid');
+      this.options.logger.warn({ account: this.options.address, reason, secondsLeft: Math.round(left / 1000) }, 'token refresh failed; the current access token is still valid');
       return tokens;
     }
-    this.o.logger.warn({ account: this.o.address, reason }, 'token refresh failed; keeping the sign-in and retrying later');
-    throw new CredentialError('temporary', `cannot refresh the sign-in for ${this.o.address}: ${reason}; will retry`);
+    this.options.logger.warn({ account: this.options.address, reason }, 'token refresh failed; keeping the sign-in and retrying later');
+    throw new CredentialError('temporary', `cannot refresh the sign-in for ${this.options.address}: ${reason}; will retry`);
   }
 
   private enterSignInNeeded(refreshToken: string, why: string, message: string): void {
-    const { address, logger, onSignInNeeded } = this.o;
+    const { address, logger, onSignInNeeded } = this.options;
     const first = this.currentState !== 'signin-needed';
     this.deadRefreshToken = refreshToken;
     this.deadMessage = message;

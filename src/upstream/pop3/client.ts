@@ -18,6 +18,7 @@ import { CollectingSink, streamAnswers, type StreamContext, type StreamedMessage
 
 export type { StreamedMessage } from './message-stream.js';
 import type { Pop3Response, ResponseShape } from './reader.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import { isLoopbackHost } from '../../config/loopback.js';
 
 export { isLoopbackHost } from '../../config/loopback.js';
@@ -32,19 +33,19 @@ export interface Pop3ClientOptions {
   tls: Pop3Tls;
   /** An extra trusted CA certificate (PEM); Node's default roots stay trusted. Verification cannot be turned off. */
   ca?: Buffer | string;
-  /** Deadline per command (and for connect and handshakes), restarted whenever bytes arrive. Default 60000. */
+  /** Deadline per command (and for connect and handshakes), while answers make progress. Default: the config's (60 s). */
   timeoutMs?: number;
   /**
    * Largest message RETR or TOP reads; past it the connection is cut and the command fails with code
-   * `TOO-LARGE` (an endless answer is never read to its end). Default 256 MiB.
+   * `TOO-LARGE` (an endless answer is never read to its end). Default: the config's (100 MiB).
    */
   maxMessageBytes?: number;
   /** Most RETR commands outstanding at once in {@link Pop3Client.retrMany} when the server pipelines. Default 8. */
   pipelineWindow?: number;
 }
 
-export const DEFAULT_TIMEOUT_MS = 60_000;
-export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_TIMEOUT_MS = DEFAULTS.upstreamTimeoutMs;
+export const DEFAULT_MAX_MESSAGE_BYTES = DEFAULTS.pop3MaxMessageBytes;
 export const DEFAULT_PIPELINE_WINDOW = 8;
 /** Scan listings (LIST, UIDL, CAPA) are small: about 30 bytes per message, so this allows a million messages. */
 const MAX_LISTING_BYTES = 64 * 1024 * 1024;

@@ -11,7 +11,7 @@
  * the client's limit cuts the rest (and so an endless answer) at that size.
  */
 import type { Logger } from '../../runtime/logger.js';
-import type { IngestItem, Store } from '../../store/index.js';
+import type { IngestItem, PollerStore } from '../../store/index.js';
 import { arrivalDateOf } from './arrival-date.js';
 import type { Pop3Client } from './client.js';
 import type { ListedMessage } from './deletion-policy.js';
@@ -31,7 +31,7 @@ const INGEST_WAITING_BYTES = 16 * 1024 * 1024;
 
 export interface FetchContext {
   client: Pop3Client;
-  store: Store;
+  store: PollerStore;
   account: string;
   /** max_message_size of the account. */
   limit: number;

@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import type { AccountConfig } from '../../config/types.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
-import type { Pop3LedgerEntry, Store } from '../../store/index.js';
+import type { PollerStore, UidlLedgerView } from '../../store/index.js';
 import type { CredentialSource, UpstreamLogin } from '../credentials.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffSettings } from './backoff.js';
 import { Pop3Client } from './client.js';
@@ -38,7 +38,7 @@ import { readListing, unknownMessages, type ServerListing } from './server-listi
 
 export interface Pop3PollerOptions {
   account: AccountConfig;
-  store: Store;
+  store: PollerStore;
   credentials: CredentialSource;
   logger: Logger;
   status: StatusBoard;
@@ -94,12 +94,12 @@ export class Pop3Poller {
   private messagesFetched = 0;
   private warnedUidlFaults = false;
 
-  constructor(private readonly o: Pop3PollerOptions) {
-    this.account = o.account;
-    this.log = o.logger;
-    this.now = o.now ?? Date.now;
-    this.backoff = new Backoff(o.backoff ?? DEFAULT_BACKOFF);
-    this.o.status.set(POP3_STATUS_SECTION, this.account.address, { state: 'idle', messagesFetched: 0, messagesSynced: 0 });
+  constructor(private readonly options: Pop3PollerOptions) {
+    this.account = options.account;
+    this.log = options.logger;
+    this.now = options.now ?? Date.now;
+    this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
+    this.options.status.set(POP3_STATUS_SECTION, this.account.address, { state: 'idle', messagesFetched: 0, messagesSynced: 0 });
   }
 
   /** Polls at once, then every poll interval (or after a backoff delay when a poll failed). */
@@ -141,7 +141,7 @@ export class Pop3Poller {
       if (this.phase === 'session') this.client?.close();
       await running;
     }
-    const state = this.o.status.get(POP3_STATUS_SECTION, this.account.address)?.state;
+    const state = this.options.status.get(POP3_STATUS_SECTION, this.account.address)?.state;
     this.report({ nextPollAt: undefined, progress: undefined, ...(state === 'syncing' ? { state: 'idle' } : {}) });
   }
 
@@ -234,7 +234,9 @@ export class Pop3Poller {
       const [uidls, sizes] = await Promise.all([client.uidl(), client.list()]);
       const listing = readListing(uidls, sizes);
       this.noteListing(listing);
-      const ledger = await this.o.store.pop3Ledger(this.account.address);
+      // Read once per session: the view answers from the ledger as it is, so what this session stores
+      // counts when the deletion policy runs.
+      const ledger = await this.options.store.uidlLedger(this.account.address);
       const poll = this.pollNumber;
       const fresh = unknownMessages(listing, (uidl) => ledger.has(uidl) || this.problems.excludes(uidl, poll));
       // Messages that failed before go last, so one the server keeps cutting short holds nothing else up.
@@ -250,7 +252,7 @@ export class Pop3Poller {
         const outcome = await fetchMessages(
           {
             client,
-            store: this.o.store,
+            store: this.options.store,
             account: this.account.address,
             limit: this.account.pop3.maxMessageBytes,
             poll,
@@ -270,7 +272,7 @@ export class Pop3Poller {
         if (outcome.connectionLost) return { handled, remaining: fresh.length - batch.length, cut: true };
       }
       if (this.stopping) throw new Pop3Error('io', 'the poller is stopping', { temporary: true });
-      await this.applyDeletionPolicy(client, listing.messages);
+      await this.applyDeletionPolicy(client, listing.messages, ledger);
       return { handled, remaining: fresh.length - batch.length, cut: false };
     } finally {
       if (client.isOpen) client.close();
@@ -282,14 +284,14 @@ export class Pop3Poller {
    * The messages a fresh one may be under a new UIDL: fetched, never deleted by us, and no longer listed. Their
    * size and Message-ID come from the ledger, or for entries older than those fields from the message index.
    */
-  private async renamedCandidates(listing: ServerListing, ledger: ReadonlyMap<string, Pop3LedgerEntry>, fresh: ListedMessage[]): Promise<RenamedMessages | undefined> {
+  private async renamedCandidates(listing: ServerListing, ledger: UidlLedgerView, fresh: ListedMessage[]): Promise<RenamedMessages | undefined> {
     if (fresh.length === 0) return undefined;
     const listed = new Set(listing.messages.map((entry) => entry.uidl));
-    const live = [...ledger.values()].filter((entry) => entry.deletedUpstreamAt === undefined);
+    const live = ledger.uidls().map((uidl) => ledger.get(uidl)!).filter((entry) => entry.deletedUpstreamAt === undefined);
     const vanished = live.filter((entry) => !listed.has(entry.uidl));
     if (vanished.length === 0) return undefined;
     const unsized = vanished.filter((entry) => entry.size === undefined);
-    const indexes = unsized.length > 0 ? await this.o.store.getIndexes(unsized.map((entry) => entry.blobId)) : [];
+    const indexes = unsized.length > 0 ? await this.options.store.getIndexes(unsized.map((entry) => entry.blobId)) : [];
     const fromIndex = new Map(unsized.map((entry, i) => [entry, indexes[i]]));
     const candidates: VanishedMessage[] = vanished.map((entry) => {
       const index = fromIndex.get(entry);
@@ -328,7 +330,7 @@ export class Pop3Poller {
   /** Credentials, connection and login. Undefined when stop() came meanwhile (the connection is dropped). */
   private async connectAndLogin(): Promise<Pop3Client | undefined> {
     this.phase = 'connecting';
-    const login = await this.o.credentials.get();
+    const login = await this.options.credentials.get();
     const ca = await this.readCaFile();
     if (this.stopping) return undefined;
     const settings = this.account.pop3;
@@ -359,7 +361,7 @@ export class Pop3Poller {
       else await client.loginXoauth2(login.user, login.accessToken);
     } catch (error) {
       if (error instanceof Pop3Error && error.kind === 'auth') {
-        this.o.credentials.rejected();
+        this.options.credentials.rejected();
         throw new LoginRefused(login.kind, error);
       }
       throw error;
@@ -396,11 +398,10 @@ export class Pop3Poller {
    * DELE by policy, then QUIT; the ledger learns of the deletions only after QUIT's +OK made them final.
    * Ledger entries of messages we deleted and the server no longer lists are forgotten.
    */
-  private async applyDeletionPolicy(client: Pop3Client, listing: ListedMessage[]): Promise<void> {
+  private async applyDeletionPolicy(client: Pop3Client, listing: ListedMessage[], ledger: UidlLedgerView): Promise<void> {
     const address = this.account.address;
-    const ledger = await this.o.store.pop3Ledger(address);
     const forget = uidlsToForget(listing, ledger);
-    if (forget.length > 0) await this.o.store.forgetUidls(address, forget);
+    if (forget.length > 0) await this.options.store.forgetUidls(address, forget);
     const deletions = chooseDeletions(
       listing,
       ledger,
@@ -420,7 +421,7 @@ export class Pop3Poller {
     this.phase = 'quitting';
     await client.quit();
     if (deleted.length === 0) return;
-    await this.o.store.markDeletedUpstream(address, deleted.map((deletion) => deletion.uidl));
+    await this.options.store.markDeletedUpstream(address, deleted.map((deletion) => deletion.uidl));
     const reasons: Record<string, number> = {};
     for (const deletion of deleted) reasons[deletion.reason] = (reasons[deletion.reason] ?? 0) + 1;
     this.log.info({ deleted: deleted.length, reasons }, 'deleted messages on the server');
@@ -429,7 +430,7 @@ export class Pop3Poller {
   // ------------------------------------------------------------------------------------------ status
 
   private report(patch: Record<string, unknown>): void {
-    this.o.status.update(POP3_STATUS_SECTION, this.account.address, patch);
+    this.options.status.update(POP3_STATUS_SECTION, this.account.address, patch);
   }
 
   private iso(time: number): string {

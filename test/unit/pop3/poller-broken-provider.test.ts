@@ -53,7 +53,7 @@ describe('a provider that does not dot-stuff', () => {
       // The poll itself went through; the message that came cut short is reported, not stored.
       expect(first.state).toBe('idle');
       expect((await rig.inbox()).map((m) => m.uidl)).toEqual(['uidl-1', 'uidl-3']);
-      expect((await rig.store.pop3Ledger(rig.account().address)).has('uidl-2')).toBe(false);
+      expect((await rig.store.uidlLedger(rig.account().address)).has('uidl-2')).toBe(false);
       for (const stored of await rig.inbox()) expect(stored.raw.equals(messages.find((m) => m.uidl === stored.uidl)!.raw)).toBe(true);
       expect(first.cutShort).toEqual([expect.objectContaining({ uidl: 'uidl-2', reason: 'not-dot-stuffed', attempts: 1, givenUp: false })]);
       expect(rig.warnings().some((text) => /cut short.*does not dot-stuff.*attempt 1 of 3/.test(text))).toBe(true);
@@ -139,8 +139,8 @@ describe('UIDL faults', () => {
     const after = await rig.pollOnce(poller);
     expect((await rig.inbox()).map((m) => m.uidl)).toEqual(messages.map((m) => m.uidl));
     for (const message of messages) expect(rig.server.retrCount(message.uidl)).toBe(0);
-    const ledger = await rig.store.pop3Ledger(rig.account().address);
-    expect([...ledger.keys()].sort()).toEqual(messages.map((m) => m.uidl).sort());
+    const ledger = await rig.store.uidlLedger(rig.account().address);
+    expect(ledger.uidls().sort()).toEqual(messages.map((m) => m.uidl).sort());
     expect(after.uidlChanges).toMatchObject({ recognised: 3 });
     expect(rig.statusText()).toMatch(/! the server gave 3 messages new UIDLs .*recognised by content as mail already here, so not downloaded again/);
     expect(rig.warnings().some((text) => /most UIDLs on the server changed/.test(text))).toBe(true);

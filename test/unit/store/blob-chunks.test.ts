@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BLOB_CHUNK_BYTES, Store, type BlobSpool } from '../../../src/store/index.js';
+import { waitUntil } from '../../fixtures/children/poller-account.js';
 import { bigMessage, simpleMessage } from '../../helpers/messages.js';
 import { removeDir, tempDir } from '../../helpers/tmp.js';
 
@@ -50,11 +51,11 @@ describe('chunked blobs', () => {
     expect(result).toMatchObject({ uidl: 'big-1', duplicate: false });
     const [stored] = await inbox();
     expect(stored.raw.equals(raw)).toBe(true);
-    const index = await store.getIndex(spooled.id);
-    expect(index.size).toBe(raw.length);
-    expect(index.envelope.subject).toBe('big');
-    expect(index.body.parts).toHaveLength(2);
-    expect((await store.pop3Ledger(ALICE)).get('big-1')).toMatchObject({ blobId: spooled.id, size: raw.length });
+    const [index] = await store.getIndexes([spooled.id]);
+    expect(index!.size).toBe(raw.length);
+    expect(index!.envelope.subject).toBe('big');
+    expect(index!.body.parts).toHaveLength(2);
+    expect((await store.uidlLedger(ALICE)).get('big-1')).toMatchObject({ blobId: spooled.id, size: raw.length });
     expect(await store.chunkReport()).toMatchObject({ spools: 0, chunkedBlobs: 1, strayChunks: 0, chunks: spooled.chunks });
   });
 
@@ -94,8 +95,25 @@ describe('chunked blobs', () => {
     expect((await store.getBlob(copy.blobId)).equals(raw)).toBe(true);
     expect((await store.chunkReport()).chunkedBlobs).toBe(1);
     await store.expungeMessages(trash.id, [pairs[0][1]]);
+    // The bytes go in a batch after the expunge's, once no reader retains them (blob-retention.ts).
+    await waitUntil(async () => (await store.chunkReport()).chunks === 0, 'the orphaned blob to be deleted');
     expect(await store.chunkReport()).toEqual({ spools: 0, chunkedBlobs: 0, chunks: 0, strayChunks: 0 });
-    await expect(store.getBlob(copy.blobId)).rejects.toMatchObject({ code: 'NONEXISTENT' });
+    await expect(store.getBlob(copy.blobId)).rejects.toMatchObject({ code: 'not-found' });
+  });
+
+  it('keeps an expunged chunked blob readable while a reader retains it, and deletes its chunks after', async () => {
+    const raw = bigMessage(3);
+    const spooled = await spoolOf(raw).finish();
+    await store.ingestPop3(ALICE, [{ uidl: 'big', spooled }]);
+    const inboxId = store.findMailbox(ALICE, 'INBOX')!.id;
+    const release = store.retainBlobs([spooled.id]);
+    await store.expungeMessages(inboxId, [1]);
+    await store.setSubscribed(ALICE, 'INBOX', true); // any later operation: the deletion would have run by now
+    expect((await store.getBlob(spooled.id)).equals(raw)).toBe(true);
+    expect((await store.chunkReport()).chunks).toBe(spooled.chunks);
+    release();
+    await waitUntil(async () => (await store.chunkReport()).chunks === 0, 'the released blob to be deleted');
+    expect(await store.chunkReport()).toEqual({ spools: 0, chunkedBlobs: 0, chunks: 0, strayChunks: 0 });
   });
 
   it('discard() deletes what a spool wrote', async () => {

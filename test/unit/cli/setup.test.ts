@@ -9,22 +9,25 @@ import { parse as parseToml } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 // The data dir defaults to the platform's (env-paths reads XDG_DATA_HOME when first imported): a temp dir.
+// vi.hoisted runs before the imports are bound, so it can only require().
+/* eslint-disable @typescript-eslint/no-require-imports */
 const home = vi.hoisted(() => {
   const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'hotbridge-setup-'));
   process.env.XDG_DATA_HOME = require('node:path').join(dir, 'data-home');
   return dir as string;
 });
+/* eslint-enable @typescript-eslint/no-require-imports */
 
-import { runSetup } from '../../src/cli/commands/setup.js';
-import { UserError } from '../../src/cli/config-option.js';
-import { configText, tomlString } from '../../src/cli/setup/config-text.js';
-import { generateLocalPassword } from '../../src/cli/setup/local-password.js';
-import { loadConfig, resolveConfig } from '../../src/config/load.js';
-import { PRESETS } from '../../src/config/presets.js';
-import { configSchema } from '../../src/config/schema.js';
-import { LocalPasswords } from '../../src/runtime/local-passwords.js';
-import { TokenStore } from '../../src/upstream/oauth/token-store.js';
-import { startIdentityServer, type IdentityServer } from '../helpers/identity-server.js';
+import { runSetup } from '../../../src/cli/commands/setup.js';
+import { UserError } from '../../../src/cli/config-option.js';
+import { configText, tomlString } from '../../../src/cli/setup/config-text.js';
+import { generateLocalPassword } from '../../../src/cli/setup/local-password.js';
+import { loadConfig, resolveConfig } from '../../../src/config/load.js';
+import { PRESETS } from '../../../src/config/presets.js';
+import { configSchema } from '../../../src/config/schema.js';
+import { LocalPasswords } from '../../../src/runtime/local-passwords.js';
+import { TokenStore } from '../../../src/upstream/oauth/token-store.js';
+import { startIdentityServer, type IdentityServer } from '../../helpers/identity-server.js';
 
 let idp: IdentityServer;
 beforeAll(async () => {
@@ -70,6 +73,7 @@ describe('hotbridge setup', () => {
       '', // keep a copy: default yes
       'my-own-app-id', // client id
       'n', // sign in now
+      'n', // certificate
       'n', // service
     ]);
     expect(code).toBe(0);
@@ -105,6 +109,21 @@ describe('hotbridge setup', () => {
     expect(text).toContain('  User name:              ann.example@hotmail.com\n');
     expect(text).toContain('"My outgoing server requires authentication": yes, with the same user name and password.');
     expect(text.indexOf(password)).toBe(text.lastIndexOf(password));
+    // POP3 too, with "leave a copy on server" explained (that server is this computer now).
+    expect(text).toContain('  Incoming mail server:   POP3, server localhost, port 1110, no SSL/TLS\n');
+    expect(text).toContain('"Leave a copy of messages on server": the server is now this computer.');
+    expect(text).toContain('Any time later: hotbridge cert --config');
+  });
+
+  it('makes the local certificate when asked (keys 0600), and says where SSL is offered', async () => {
+    const file = configPath();
+    const { code, text } = await setup(file, ['Hal', 'hal@hotmail.com', '', '', 'y', 'n']);
+    expect(code).toBe(0);
+    const dataDir = loadConfig(file).dataDir;
+    expect(mode(path.join(dataDir, 'tls', 'server.key'))).toBe(0o600);
+    expect(mode(path.join(dataDir, 'tls', 'ca.key'))).toBe(0o600);
+    expect(text).toMatch(/Made it \(valid until \d{4}-\d\d-\d\d\)\. For a phone: hotbridge cert export --config /);
+    expect(text).toContain('on the ports above hotbridge offers STARTTLS/STLS now.');
   });
 
   it('runs the Microsoft sign-in (device code) when asked, and the tokens land in the data dir', async () => {
@@ -112,7 +131,7 @@ describe('hotbridge setup', () => {
     idp.scriptDeviceFlow({ user: 'bea@outlook.com', steps: ['approve'] });
     // The config names Microsoft's authority; the sign-in's HTTP goes to the local identity server instead.
     const toLocal: typeof fetch = (url, init) => fetch(String(url).replace('https://login.microsoftonline.com/consumers', idp.authority), init);
-    const { code, text } = await setup(file, ['Bea', 'bea@outlook.com', 'n', idp.clientId, 'y', 'n'], { fetch: toLocal });
+    const { code, text } = await setup(file, ['Bea', 'bea@outlook.com', 'n', idp.clientId, 'y', 'n', 'n'], { fetch: toLocal });
     expect(code).toBe(0);
     expect(text).toMatch(/Enter this code:\s+\S+/);
     expect(text).toContain('Signed in: bea@outlook.com.');
@@ -125,7 +144,7 @@ describe('hotbridge setup', () => {
 
   it('leaves client_id for later when none is given, and says how', async () => {
     const file = configPath();
-    const { code, text } = await setup(file, ['', 'cy@live.com', '', '', 'n']);
+    const { code, text } = await setup(file, ['', 'cy@live.com', '', '', 'n', 'n']);
     expect(code).toBe(0);
     expect(text).toContain(`Sign in later, once client_id is in ${file}: hotbridge login cy@live.com --config ${file}`);
     const config = loadConfig(file);
@@ -148,7 +167,8 @@ describe('hotbridge setup', () => {
       'starttls',
       'n', // no copy on the server
       'provider pass word', // spaces are part of a password
-      'n',
+      'n', // certificate
+      'n', // service
     ]);
     expect(code).toBe(0);
     expect(text).toContain('an address like you@hotmail.com, please');
@@ -170,7 +190,7 @@ describe('hotbridge setup', () => {
 
   it('offers Microsoft 365 for a domain of its own (tenant "organizations")', async () => {
     const file = configPath();
-    const { code } = await setup(file, ['Eve', 'eve@contoso.example', 'y', '', 'app-id', 'n', 'n']);
+    const { code } = await setup(file, ['Eve', 'eve@contoso.example', 'y', '', 'app-id', 'n', 'n', 'n']);
     expect(code).toBe(0);
     const [account] = loadConfig(file).accounts;
     expect(account.provider).toBe('outlook');
@@ -187,7 +207,7 @@ describe('hotbridge setup', () => {
     expect(kept.text).toContain('Nothing was changed.');
     expect(fs.readFileSync(file, 'utf8')).toBe('# mine\n[[accounts]]\naddress = "old@hotmail.com"\n');
 
-    const replaced = await setup(file, ['y', 'Fay', 'fay@hotmail.com', '', '', 'n']);
+    const replaced = await setup(file, ['y', 'Fay', 'fay@hotmail.com', '', '', 'n', 'n']);
     expect(replaced.code).toBe(0);
     expect(loadConfig(file).accounts[0].address).toBe('fay@hotmail.com');
   });
@@ -240,7 +260,7 @@ function schemaKeys(schema: unknown, prefix = ''): string[] {
 }
 
 describe('the config reference (docs/config.md)', () => {
-  const reference = fs.readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8');
+  const reference = fs.readFileSync(new URL('../../../docs/config.md', import.meta.url), 'utf8');
 
   it('documents every key the loader accepts', () => {
     const keys = schemaKeys(configSchema);
