@@ -208,7 +208,9 @@ describe('POP3 poller against a fake server', () => {
     server.intercept = (verb, line, connection) => {
       const [, arg] = line.split(' ');
       if (verb === 'UIDL' && arg !== undefined) {
-        setTimeout(() => connection.write(`+OK ${arg} ${server.maildrop[Number(arg) - 1].uidl}\r\n`), 80 * Number(arg) + 1);
+        // Read now: the timer may fire after the test, when `server` is the next test's.
+        const { uidl } = server.maildrop[Number(arg) - 1];
+        setTimeout(() => connection.write(`+OK ${arg} ${uidl}\r\n`), 80 * Number(arg) + 1);
         return true;
       }
       if (verb !== 'RETR') return false;
