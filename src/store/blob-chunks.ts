@@ -15,6 +15,7 @@
  * download pays few fsyncs.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { chunkKey, chunkRange, readChunks } from './blob-read.js';
 import type { ChunkedBlob, Sublevels } from './database.js';
 import type { Transaction, WriteQueue } from './transaction.js';
 
@@ -34,9 +35,6 @@ export interface SpooledBlob extends ChunkedBlob {
   id: string;
 }
 
-const pad8 = (n: number): string => n.toString().padStart(8, '0');
-const chunkKey = (set: string, n: number): string => `${set}!${pad8(n)}`;
-const chunkRange = (set: string): { gt: string; lt: string } => ({ gt: `${set}!`, lt: `${set}!~` });
 
 type ChunkSublevels = Pick<Sublevels, 'chunk' | 'chunkset'>;
 
@@ -52,20 +50,8 @@ export class BlobChunks {
   }
 
   /** The bytes of a chunked blob, joined once into a Buffer of its size. */
-  async read(manifest: ChunkedBlob): Promise<Buffer> {
-    const raw = Buffer.allocUnsafe(manifest.size);
-    let at = 0;
-    let chunks = 0;
-    for await (const chunk of this.sub.chunk.values(chunkRange(manifest.set))) {
-      if (at + chunk.length > raw.length) break;
-      chunk.copy(raw, at);
-      at += chunk.length;
-      chunks++;
-    }
-    if (at !== manifest.size || chunks !== manifest.chunks) {
-      throw new Error(`chunked blob ${manifest.set} is damaged: ${chunks} of ${manifest.chunks} chunks, ${at} of ${manifest.size} bytes`);
-    }
-    return raw;
+  read(manifest: ChunkedBlob): Promise<Buffer> {
+    return readChunks(this.sub, manifest);
   }
 
   /** Makes a spooled set part of a blob (its manifest is written by the caller in the same transaction). */

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { indexMessage, type MessageIndex } from '../mime/index.js';
 import type { BlobChunks, ChunkedBlob, SpooledBlob } from './blob-chunks.js';
+import { readStoredBlob } from './blob-read.js';
 import type { BlobRetention } from './blob-retention.js';
 import type { Sublevels } from './database.js';
 import { StoreError } from './errors.js';
@@ -57,7 +58,7 @@ export class Blobs {
   private readonly counts = new Map<string, number>();
 
   constructor(
-    private readonly sub: Pick<Sublevels, 'blob' | 'blobref' | 'blobchunks' | 'chunkset'>,
+    private readonly sub: Pick<Sublevels, 'blob' | 'blobref' | 'blobchunks' | 'chunk' | 'chunkset'>,
     private readonly indexes: MessageIndexes,
     private readonly retention: BlobRetention,
     readonly chunks: BlobChunks,
@@ -72,12 +73,7 @@ export class Blobs {
 
   /** The raw bytes of a blob, or undefined when there is no such blob. */
   async find(blobId: string): Promise<Buffer | undefined> {
-    // Not through LevelDB's block cache: a message read once would push out the metadata read constantly.
-    // (classic-level's `fillCache` option; abstract-level's option type does not name it.)
-    const raw = await this.sub.blob.get(blobId, { fillCache: false } as never);
-    if (raw !== undefined) return raw;
-    const manifest = await this.sub.blobchunks.get(blobId);
-    return manifest === undefined ? undefined : this.chunks.read(manifest);
+    return readStoredBlob(this.sub, blobId);
   }
 
   /**
@@ -198,7 +194,7 @@ export class Blobs {
     const spooled = change.spooled;
     if (!spooled) {
       // An orphan whose whole value is still here, referenced again by id alone (a COPY never does this).
-      if ((await this.sub.blob.get(blobId, { fillCache: false } as never)) !== undefined) return;
+      if (await this.sub.blob.has(blobId)) return;
       throw new Error(`blob ${blobId} is referenced but its bytes were not given`);
     }
     const manifest: ChunkedBlob = { set: spooled.set, chunks: spooled.chunks, size: spooled.size };
