@@ -89,6 +89,9 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
     lines.push(sync);
     lines.push(`  last success: ${when(pop3.lastSuccessAt, now)}; next poll: ${when(pop3.nextPollAt, now)}`);
     if (pop3.lastError) lines.push(`  last error: ${String(pop3.lastError)}`);
+    // Messages on the server a poll did not bring in, in plain words (upstream/pop3/fetch-problems.ts).
+    const notices = Array.isArray(pop3.notices) ? pop3.notices.filter((notice): notice is string => typeof notice === 'string') : [];
+    for (const notice of notices) lines.push(`  ! ${notice}`);
     const queued = account.outbox.queued ?? [];
     lines.push(`  outbox: ${queued.length === 0 ? 'empty' : `${queued.length} waiting`}`);
     for (const entry of queued) {

@@ -7,7 +7,6 @@
 import { indexMessage, MESSAGE_INDEX_VERSION, type MessageIndex } from '../mime/index.js';
 import type { Sublevels, StoredIndex } from './database.js';
 import type { Transaction, WriteQueue } from './transaction.js';
-import { readBlob } from './blob-read.js';
 
 /**
  * How many parsed indexes (without body text, a few KB each) stay in memory: enough for the working set of
@@ -20,8 +19,10 @@ export class MessageIndexes {
   private readonly cache = new Map<string, MessageIndex>();
 
   constructor(
-    private readonly sub: Pick<Sublevels, 'index' | 'indexText' | 'blob'>,
+    private readonly sub: Pick<Sublevels, 'index' | 'indexText'>,
     private readonly queue: WriteQueue,
+    /** The raw bytes of a blob (whole or chunked), undefined when it is gone. */
+    private readonly rawOf: (blobId: string) => Promise<Buffer | undefined>,
   ) {}
 
   /** Adds the index of a new blob to a transaction. */
@@ -105,8 +106,8 @@ export class MessageIndexes {
   private repair(blobId: string, stored: StoredIndex | undefined): Promise<StoredIndex | undefined> {
     return this.queue.run(
       async (txn) => {
-        // Checked against its hash (blobs.ts): a damaged blob is never indexed as if it were the message.
-        const raw = await readBlob(this.sub.blob, blobId);
+        // Checked against its hash (blobs.ts find): a damaged blob is never indexed as if it were the message.
+        const raw = await this.rawOf(blobId);
         if (raw === undefined) return undefined;
         const index = stored && stored.v === MESSAGE_INDEX_VERSION ? stored.index : indexMessage(raw);
         this.put(txn, blobId, index);

@@ -18,7 +18,7 @@
  */
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { indexMessage, MESSAGE_INDEX_VERSION, type MessageIndex } from '../mime/index.js';
-import { blobIdOf } from './blobs.js';
+import { blobIdOf, chunkRange, readStoredBlob, storedBlobIds } from './blob-read.js';
 import type { Database, StoredIndex, StoredMessage } from './database.js';
 import { mailboxKey, messageKey, pop3Key, subscriptionKey, uidlFromPop3Key } from './keys.js';
 import { senderAndSubject, type MessageSummary } from './message-summary.js';
@@ -75,6 +75,20 @@ class Writer {
   }
 }
 
+/** Deletes a blob's bytes, whole or chunked (its manifest and every chunk of its set that is left). */
+async function deleteBlob(w: Writer, database: Database, blobId: string): Promise<void> {
+  const { sub } = database;
+  await w.del(sub.blob, blobId);
+  const manifest = await sub.blobchunks.get(blobId).catch(() => undefined);
+  if (manifest === undefined) return;
+  await w.del(sub.blobchunks, blobId);
+  try {
+    for await (const key of sub.chunk.keys(chunkRange(manifest.set))) await w.del(sub.chunk, key);
+  } catch {
+    // Unreadable parts: those chunks are gone already.
+  }
+}
+
 /** Every entry of a sublevel that can still be read (an entry that cannot be decoded is skipped). */
 async function readAll<V>(sublevel: AnySublevel): Promise<Array<[string, V]>> {
   const out: Array<[string, V]> = [];
@@ -96,13 +110,14 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
   const damaged = new Set<string>();
   const blobKeys: string[] = [];
   try {
-    for await (const key of sub.blob.keys()) blobKeys.push(key);
+    // Whole and chunked (large POP3 messages, blob-chunks.ts) alike.
+    blobKeys.push(...(await storedBlobIds(sub)));
   } catch {
     // Unreadable parts: those blobs are lost.
   }
   const oldIndexes = new Map<string, MessageIndex>();
   for (const blobId of blobKeys) {
-    const raw = await sub.blob.get(blobId).catch(() => undefined);
+    const raw = await readStoredBlob(sub, blobId).catch(() => undefined);
     if (raw !== undefined && blobIdOf(raw) === blobId) {
       whole.add(blobId);
       continue;
@@ -110,7 +125,7 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
     damaged.add(blobId);
     const index = (await sub.index.get(blobId).catch(() => undefined)) as StoredIndex | undefined;
     if (index) oldIndexes.set(blobId, index.index);
-    await w.del(sub.blob, blobId);
+    await deleteBlob(w, database, blobId);
   }
   const indexOf = async (blobId: string): Promise<MessageIndex | undefined> =>
     oldIndexes.get(blobId) ?? ((await sub.index.get(blobId).catch(() => undefined)) as StoredIndex | undefined)?.index;
@@ -198,7 +213,7 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
       report.orphanMarksCleared++;
       continue;
     }
-    if (whole.delete(blobId)) await w.del(sub.blob, blobId);
+    if (whole.delete(blobId)) await deleteBlob(w, database, blobId);
     report.orphansDeleted++;
   }
 
@@ -216,7 +231,7 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
     const seen = used.get(box.id) ?? { uid: 0, modseq: 0 };
     const uid = Math.max(box.uidNext, seen.uid + 1);
     const modseq = Math.max(box.highestModseq, seen.modseq) + 1;
-    const raw = (await sub.blob.get(blobId)) as Buffer;
+    const raw = (await readStoredBlob(sub, blobId)) as Buffer;
     const date = fetchedAt.get(blobId) ?? indexMessage(raw).sentTime ?? Date.now();
     const stored: StoredMessage = [blobId, [], date, raw.length, modseq];
     await w.put(sub.message, messageKey(box.id, uid), stored);
@@ -255,7 +270,7 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
   for (const [key] of await readAll<unknown>(sub.indexText)) if (!whole.has(key)) await w.del(sub.indexText, key);
   let n = 0;
   for (const blobId of whole) {
-    const raw = (await sub.blob.get(blobId)) as Buffer;
+    const raw = (await readStoredBlob(sub, blobId)) as Buffer;
     const index = indexMessage(raw);
     await w.put(sub.index, blobId, { v: MESSAGE_INDEX_VERSION, index: { ...index, text: '' } } satisfies StoredIndex, 4096);
     await w.put(sub.indexText, blobId, index.text, index.text.length);

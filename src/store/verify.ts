@@ -14,7 +14,7 @@
  */
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { indexMessage, MESSAGE_INDEX_VERSION, type MessageIndex } from '../mime/index.js';
-import { readBlob } from './blob-read.js';
+import { readBlob, storedBlobIds } from './blob-read.js';
 import type { StagedMessage } from './import-staging.js';
 import type { Database, Snapshot, StoredIndex, StoredMessage } from './database.js';
 import { StoreError } from './errors.js';
@@ -161,7 +161,8 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
     });
     const storedBlobs = new Set<string>();
     try {
-      for await (const key of sub.blob.keys({ snapshot })) storedBlobs.add(key);
+      // Whole and chunked (large POP3 messages, blob-chunks.ts) alike.
+      for (const key of await storedBlobIds(sub, { snapshot })) storedBlobs.add(key);
     } catch (err) {
       problems.add('database', 'unreadable', `part of the message contents cannot be read (LevelDB: ${levelMessage(err)})`);
     }
@@ -175,7 +176,7 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
       }
       let raw: Buffer | undefined;
       try {
-        raw = await readBlob(sub.blob, blobId, { snapshot });
+        raw = await readBlob(sub, blobId, { snapshot });
       } catch (err) {
         damagedBlobs.set(blobId, err instanceof StoreError ? 'its bytes are damaged' : levelMessage(err));
         continue;
