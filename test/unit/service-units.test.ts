@@ -168,11 +168,20 @@ describe('systemd units', () => {
     expect(verify(broken, 'odd-unquoted.service', true).output).toMatch(/not executable|No such file/);
   });
 
-  it('the shipped templates carry every placeholder the installer fills', () => {
-    for (const name of ['hotbridge.service', 'hotbridge-user.service', 'LaunchAgent.plist', 'LaunchDaemon.plist'] as const) {
+  it('the shipped units are valid units as they are (systemd-analyze verify systemd/*.service)', () => {
+    for (const [name, user] of [['hotbridge.service', false], ['hotbridge-user.service', true]] as const) {
       const text = fs.readFileSync(templatePath(name), 'utf8');
-      expect(text).toContain('@NODE@');
-      expect(text.match(/@[A-Z]+@/g)!.every((p) => ['@NODE@', '@HOTBRIDGE@', '@CONFIG@', '@CREDENTIALS@', '@CAPABILITIES@', '@LOG@', '@USER@'].includes(p))).toBe(true);
+      expect(text).not.toMatch(/^[^#].*@[A-Z]+@/m);
+      const { status, output } = verify(text, name, user);
+      expect(output).toBe('');
+      expect(status).toBe(0);
+      // As shipped they run the `hotbridge` that `npm install -g` puts on systemd's PATH.
+      expect(directive(text, 'ExecStart')[0]).toMatch(/^\/usr\/bin\/env hotbridge run/);
+    }
+    // The plists keep their @…@ placeholders (launchd has no verifier to satisfy), each one filled in.
+    for (const name of ['LaunchAgent.plist', 'LaunchDaemon.plist'] as const) {
+      const text = fs.readFileSync(templatePath(name), 'utf8');
+      expect(text.match(/@[A-Z]+@/g)!.every((p) => ['@NODE@', '@HOTBRIDGE@', '@CONFIG@', '@LOG@', '@USER@'].includes(p))).toBe(true);
     }
   });
 });
@@ -199,17 +208,28 @@ describe('the install plan (Linux)', () => {
     expect(plan.before.slice(1).map((c) => c.argv.join(' '))).toEqual(['chgrp hotbridge /etc/hotbridge.toml', 'chmod 0640 /etc/hotbridge.toml']);
   });
 
-  it('system: refuses what the hardened service could not use, saying what to do', () => {
-    const inHome = () => planService(input({ config: config({}, '/home/ann/.config/hotbridge/config.toml'), paths: { ...realPaths(), config: '/home/ann/.config/hotbridge/config.toml' } }));
-    expect(inHome).toThrow(UserError);
-    expect(inHome).toThrow(/inside a home directory.*ProtectHome.*sudo hotbridge setup --config \/etc\/hotbridge\/config\.toml/);
-    expect(() => planService(input({ paths: { ...realPaths(), node: '/home/ann/.nvm/versions/node/v20/bin/node' } }))).toThrow(/node is at .* inside a home directory/);
-    expect(() => planService(input({ config: config({ data_dir: '/srv/mail' }) }))).toThrow(/set data_dir = "\/var\/lib\/hotbridge"/);
+  it('system: names what the hardened service could not see, with the fix, and still plans the unit', () => {
+    const inHome = planService(input({ config: config({}, '/home/ann/.config/hotbridge/config.toml'), paths: { ...realPaths(), config: '/home/ann/.config/hotbridge/config.toml' } }));
+    expect(inHome.write?.content).toContain('ExecStart=');
+    expect(inHome.problems.join('\n')).toMatch(/the config is at \/home\/ann\/.config\/hotbridge\/config\.toml, inside a home directory.*ProtectHome=yes.*sudo hotbridge setup --config \/etc\/hotbridge\/config\.toml/);
+    expect(planService(input({ paths: { ...realPaths(), node: '/home/ann/.nvm/versions/node/v20/bin/node' } })).problems.join('\n')).toMatch(/node is at .* inside a home directory/);
+    expect(planService(input({ paths: { ...realPaths(), hotbridge: '/root/hotbridge/bin/hotbridge.js' } })).problems.join('\n')).toMatch(/hotbridge is at \/root\/hotbridge.*npm install -g/);
+    const inTmp = planService(input({ config: config({}, '/tmp/x/config.toml'), paths: { ...realPaths(), config: '/tmp/x/config.toml' } }));
+    expect(inTmp.problems.join('\n')).toMatch(/the config is at \/tmp\/x\/config\.toml, under \/tmp.*PrivateTmp=yes.*\/etc\/hotbridge/);
+    // A CA kept in /tmp is invisible to the service (the config loader wants the file to exist).
+    const tmp = fs.mkdtempSync('/tmp/hotbridge-units-ca-');
+    const ca = path.join(tmp, 'ca.pem');
+    fs.writeFileSync(ca, 'not read here\n');
+    const caInTmp = config({ accounts: [{ address: 'c@example.org', provider: 'custom', auth: { password_file: '/etc/hotbridge/c.secret' }, pop3: { host: 'pop.example.org', ca_file: ca }, smtp: { host: 'smtp.example.org' } }] });
+    expect(planService(input({ config: caInTmp })).problems.join('\n')).toContain(`the ca_file of c@example.org is at ${ca}, under /tmp`);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    expect(planService(input({ config: config({ data_dir: '/srv/mail' }) })).problems.join('\n')).toMatch(/set data_dir = "\/var\/lib\/hotbridge"/);
     const twins = config({ accounts: [
       { address: 'a@gmx.net', auth: { password_file: 'a/pw.secret' } },
       { address: 'b@gmx.net', auth: { password_file: 'b/pw.secret' } },
     ] });
-    expect(() => planService(input({ config: twins }))).toThrow(/two password files are both named pw\.secret/);
+    expect(planService(input({ config: twins })).problems.join('\n')).toMatch(/two password files are both named pw\.secret/);
+    expect(planService(input({})).problems).toEqual([]);
   });
 
   it('user: writes to ~/.config/systemd/user and uses systemctl --user', () => {

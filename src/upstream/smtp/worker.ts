@@ -12,6 +12,7 @@
  */
 import os from 'node:os';
 import type { AccountConfig } from '../../config/types.js';
+import { ConditionLog } from '../../runtime/condition-log.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
 import type { OutboxEntry, OutboxFailure } from '../../store/index.js';
@@ -64,10 +65,16 @@ export class OutboxWorker {
   private inFlight?: AbortController;
   /** Shown in status while the provider refuses our login. */
   private authAlert?: string;
+  /** The provider refusing our login, and the provider deferring mail: logged when they start and end. */
+  private readonly loginTrouble: ConditionLog;
+  private readonly sendTrouble: ConditionLog;
 
   constructor(private readonly o: OutboxWorkerOptions) {
     this.address = o.account.address.toLowerCase();
-    this.logger = o.logger.child({ account: this.address });
+    // The daemon's logger already names the account; a second `account` key would repeat it in every line.
+    this.logger = o.logger.bindings().account === undefined ? o.logger.child({ account: this.address }) : o.logger;
+    this.loginTrouble = new ConditionLog(this.logger, () => this.now());
+    this.sendTrouble = new ConditionLog(this.logger, () => this.now());
     this.schedule = o.retrySchedule && o.retrySchedule.length > 0 ? o.retrySchedule : DEFAULT_RETRY_SCHEDULE_MS;
     this.maxAgeMs = o.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     this.now = o.now ?? Date.now;
@@ -206,7 +213,8 @@ export class OutboxWorker {
         ? `run "hotbridge login ${this.address}" to sign in again`
         : `check the password in ${this.o.account.auth.passwordFile ?? 'accounts.auth.password_file'}`;
     this.authAlert = `the provider refused the sign-in for ${this.address}, messages wait in the outbox: ${reply} (${hint})`;
-    this.logger.error({ id: entry.id, reply }, `upstream SMTP login refused; outgoing mail waits: ${hint}`);
+    this.logger.debug({ id: entry.id, reply }, 'upstream SMTP login refused');
+    this.loginTrouble.holds(`upstream SMTP login refused (${reply}); outgoing mail waits in the outbox: ${hint}`, {}, 'warn');
     await this.o.store.updateOutbox({ ...entry, attempts, lastError: reply, waitingFor: 'auth', nextAttemptAt });
     return { kind: 'auth', reply, nextAttemptAt };
   }
@@ -214,7 +222,7 @@ export class OutboxWorker {
   private clearAuthAlert(): void {
     if (this.authAlert === undefined) return;
     this.authAlert = undefined;
-    this.logger.info('upstream SMTP login works again');
+    this.loginTrouble.ended('upstream SMTP login works again');
   }
 
   /** Saves what an attempt did; bounces and the Sent copy go in the same batch as the entry's change. */
@@ -264,6 +272,7 @@ export class OutboxWorker {
       }
       await this.o.store.finishOutbox(entry.id, deliveries);
       this.logger.info({ id: entry.id, delivered: delivered.length, failed: failed.length, attempts }, 'outbox entry done');
+      this.sendTrouble.ended('sending works again');
       return;
     }
     const nextAttemptAt = now + retryDelay(attempts, this.schedule);
@@ -271,7 +280,8 @@ export class OutboxWorker {
     delete updated.waitingFor;
     if (lastError !== undefined) updated.lastError = lastError;
     await this.o.store.updateOutbox(updated, deliveries);
-    this.logger.warn({ id: entry.id, attempts, pending: pending.length, lastError, nextAttemptAt: new Date(nextAttemptAt).toISOString() }, 'relay deferred, will retry');
+    this.logger.info({ id: entry.id, attempts, pending: pending.length, nextAttemptAt: new Date(nextAttemptAt).toISOString() }, 'relay deferred, will retry');
+    this.sendTrouble.holds(`the provider did not take outgoing mail yet (${lastError ?? 'no answer'}); it stays in the outbox and is retried`);
   }
 
   private async mailboxId(name: Mailbox): Promise<number> {

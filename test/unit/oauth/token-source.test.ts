@@ -45,7 +45,7 @@ describe('OAuth2CredentialSource', () => {
     stream.on('data', (chunk: Buffer) => {
       logText += chunk.toString();
     });
-    logger = createLogger({ level: 'debug', pretty: false, destination: stream });
+    logger = createLogger({ level: 'debug', format: 'json', destination: stream });
     idp.accessTokenLifetimeS = 3600;
     idp.refreshDelayMs = 0;
   });
