@@ -117,8 +117,9 @@ export function commandLine(argv: string[], handlers: CommandHandlers, exit: (co
     .alias('help', 'h')
     .exitProcess(false)
     .fail((message, err) => {
-      if (err) throw err;
-      throw new UserError(translateUsageError(message, argv, COMMANDS), 2);
+      // yargs reports some usage errors (an option without its value) as a YError rather than a message.
+      if (err && err.name !== 'YError') throw err;
+      throw new UserError(translateUsageError(message ?? err?.message ?? '', argv, COMMANDS), 2);
     });
 }
 

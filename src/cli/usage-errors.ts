@@ -3,39 +3,7 @@
  * example, and for a typo the closest thing that exists ("did you mean status?"). yargs gives its messages
  * in English text only, so they are recognised by their fixed wording (yargs/locales/en.json).
  */
-
-/** Levenshtein distance (insert, delete, substitute), for "did you mean". */
-export function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length];
-}
-
-/** The candidate closest to `word`, when it is close enough to be a typo of it. */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  const lower = word.toLowerCase();
-  for (const candidate of candidates) {
-    const distance = editDistance(lower, candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  // A third of the word may be wrong (at least one letter, at most three), or the word is a prefix.
-  const allowed = Math.min(3, Math.max(1, Math.floor(word.length / 3)));
-  if (best !== undefined && (bestDistance <= allowed || (word.length >= 3 && best.toLowerCase().startsWith(lower)))) return best;
-  return undefined;
-}
+import { closest } from '../config/closest.js';
 
 export interface CommandUsage {
   name: string;
@@ -90,7 +58,7 @@ export function translateUsageError(message: string, argv: readonly string[], co
     const choices = [...invalid[3].matchAll(/"([^"]*)"/g)].map((m) => m[1]);
     const guess = closest(invalid[2], choices);
     const where = command ? `hotbridge ${command.name}` : 'hotbridge';
-    return `${where}: "${invalid[2]}" is not a ${invalid[1]}${guess ? ` (did you mean ${guess}?)` : ''}; choose one of: ${choices.join(', ')}`;
+    return `${where}: "${invalid[2]}" is not ${/^[aeiou]/.test(invalid[1]) ? 'an' : 'a'} ${invalid[1]}${guess ? ` (did you mean ${guess}?)` : ''}; choose one of: ${choices.join(', ')}`;
   }
 
   const needsValue = /^Not enough arguments following: (\S+)/.exec(message);

@@ -12,6 +12,7 @@ import type { AccountAuth, AccountConfig, HotbridgeConfig, ListenAddress, Upstre
 import { parseDuration, parseSize } from './units.js';
 import { defaultDataDir } from './paths.js';
 import { isLoopbackHost } from './loopback.js';
+import { closest } from './closest.js';
 
 export { isLoopbackHost } from './loopback.js';
 
@@ -50,15 +51,48 @@ function valueAt(document: unknown, parts: ReadonlyArray<PropertyKey>): unknown 
   return value;
 }
 
+/** The keys the schema allows in the table at `parts` (array indices skipped). */
+function keysAllowedAt(parts: ReadonlyArray<PropertyKey>): string[] {
+  let schema: unknown = configSchema;
+  for (const part of [...parts.filter((p) => typeof p !== 'number'), undefined]) {
+    // zod 4 keeps the structure in `_zod.def`; its public types do not expose the walk.
+    for (;;) {
+      const def = (schema as { _zod?: { def: Record<string, unknown> & { type: string } } })._zod?.def;
+      if (!def) return [];
+      if (def.type === 'optional' || def.type === 'nullable' || def.type === 'default') schema = def.innerType;
+      else if (def.type === 'array') schema = def.element;
+      else break;
+    }
+    const shape = (schema as { _zod: { def: { shape?: Record<string, unknown> } } })._zod.def.shape;
+    if (!shape) return [];
+    if (part === undefined) return Object.keys(shape);
+    schema = shape[String(part)];
+  }
+  return [];
+}
+
 function describeIssue(issue: z.core.$ZodIssue, document: unknown): string {
   if (issue.code === 'unrecognized_keys') {
     const where = keyPath(issue.path);
-    return issue.keys.map((key) => `${where === '' ? key : `${where}.${key}`}: unknown key (check the spelling)`).join('\n');
+    const allowed = keysAllowedAt(issue.path);
+    return issue.keys
+      .map((key) => {
+        const guess = closest(key, allowed);
+        const table = where === '' ? 'at the top of the file' : `in ${tableName(issue.path)}`;
+        return `${where === '' ? key : `${where}.${key}`}: unknown key ${table} (${guess ? `did you mean ${guess}?` : `known here: ${allowed.join(', ')}`})`;
+      })
+      .join('\n');
   }
   const where = keyPath(issue.path);
   let message = issue.message;
   if (issue.code === 'invalid_type' && valueAt(document, issue.path) === undefined) message = 'is required';
   return `${where === '' ? '(top level)' : where}: ${message}`;
+}
+
+/** `[accounts.pop3]` from a zod path like ['accounts', 0, 'pop3']. */
+function tableName(parts: ReadonlyArray<PropertyKey>): string {
+  const names = parts.filter((p) => typeof p !== 'number').map(String);
+  return names.length === 1 && names[0] === 'accounts' ? '[[accounts]]' : `[${names.join('.')}]`;
 }
 
 export function parseListen(text: string): ListenAddress {
@@ -154,7 +188,15 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
 export function resolveConfig(document: unknown, file: string): HotbridgeConfig {
   const parsed = configSchema.safeParse(document);
   if (!parsed.success) {
-    throw new ConfigError(file, parsed.error.issues.flatMap((issue) => describeIssue(issue, document).split('\n')));
+    const issues = parsed.error.issues;
+    // "adress" both is unknown and leaves address missing: the "did you mean address?" says it all.
+    const misspelt = new Set(
+      issues.flatMap((issue) =>
+        issue.code === 'unrecognized_keys' ? issue.keys.map((key) => closest(key, keysAllowedAt(issue.path))).filter((k) => k !== undefined).map((k) => keyPath([...issue.path, k])) : [],
+      ),
+    );
+    const shown = issues.filter((issue) => !(issue.code === 'invalid_type' && valueAt(document, issue.path) === undefined && misspelt.has(keyPath(issue.path))));
+    throw new ConfigError(file, shown.flatMap((issue) => describeIssue(issue, document).split('\n')));
   }
   const raw: RawConfig = parsed.data;
   const baseDir = path.dirname(file);
@@ -189,6 +231,35 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
   };
 }
 
+/**
+ * A TOML syntax error in words: where it is (line and column), the line itself, and what is wrong with it
+ * in terms of what the person typed, not smol-toml's parser states.
+ */
+export function tomlProblem(err: TomlError, text: string): string {
+  const reason = err.message.split('\n')[0].replace(/^Invalid TOML document:\s*/, '');
+  const line = text.split(/\r?\n/)[err.line - 1] ?? '';
+  const shown = line.trim().length > 0 ? ` (\`${line.trim().slice(0, 80)}\`)` : '';
+  let words: string;
+  if (/invalid value/.test(reason)) {
+    words = /=\s*[^"'\[{\d\s-]/.test(line) && !/=\s*(true|false)\s*(#.*)?$/.test(line)
+      ? 'this value is not valid: text must be in double quotes, like address = "you@hotmail.com"'
+      : 'this value is not valid: text goes in double quotes, true and false and numbers without';
+  } else if (/unfinished string|control characters are not allowed in strings/.test(reason)) {
+    words = 'a text value is missing its closing quote (")';
+  } else if (/redefine/.test(reason)) {
+    words = /^\s*\[accounts\]/.test(line)
+      ? 'this table is already defined above: each account starts with [[accounts]] (two brackets)'
+      : 'this key or table is already defined earlier in the file';
+  } else if (/end-of-line/.test(reason)) {
+    words = 'something follows the value on the same line: one key = value per line (a comment starts with #)';
+  } else if (/key/.test(reason) && /^\s*\[/.test(line)) {
+    words = 'a [table] name must end with ] on the same line';
+  } else {
+    words = reason;
+  }
+  return `line ${err.line}, column ${err.column}${shown}: ${words}`;
+}
+
 /** Reads and checks the config file. Throws ConfigError (never a parser stack trace). */
 export function loadConfig(file: string): HotbridgeConfig {
   const absolute = path.resolve(file);
@@ -204,10 +275,7 @@ export function loadConfig(file: string): HotbridgeConfig {
   try {
     document = parseToml(text);
   } catch (err) {
-    if (err instanceof TomlError) {
-      const firstLine = err.message.split('\n')[0];
-      throw new ConfigError(absolute, [`line ${err.line}, column ${err.column}: ${firstLine}`]);
-    }
+    if (err instanceof TomlError) throw new ConfigError(absolute, [tomlProblem(err, text)]);
     throw new ConfigError(absolute, [String((err as Error).message)]);
   }
   return resolveConfig(document, absolute);

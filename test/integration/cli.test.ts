@@ -32,8 +32,26 @@ describe('hotbridge command line', () => {
   it('refuses an unknown command with one line and a pointer to --help', async () => {
     const result = await runCli(['sync-everything']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/Unknown argument: sync-everything/);
-    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stderr).toBe('hotbridge: unknown command "sync-everything"\nRun `hotbridge --help` to see what it takes.\n');
+  });
+
+  it('translates the parser: the closest command or option, a missing argument with an example', async () => {
+    const cases: Array<[string[], string]> = [
+      [['stauts'], 'hotbridge: unknown command "stauts" (did you mean status?)'],
+      [['status', '--jsno'], 'hotbridge: unknown option --jsno (did you mean --json?)'],
+      [['login'], "hotbridge: hotbridge login needs the account's address, for example: hotbridge login you@hotmail.com"],
+      [['password'], "hotbridge: hotbridge password needs the account's address, for example: hotbridge password you@hotmail.com"],
+      [['service'], 'hotbridge: hotbridge service needs an action, for example: hotbridge service install --dry-run'],
+      [['service', 'instal'], 'hotbridge: hotbridge service: "instal" is not an action (did you mean install?); choose one of: install, uninstall, status, start, stop, restart, logs'],
+      [['doctor', '--config'], 'hotbridge: --config needs a value, for example: --config /etc/hotbridge/config.toml'],
+      [['run', '--log-level', 'verbose'], 'hotbridge: hotbridge run: "verbose" is not a log-level; choose one of: fatal, error, warn, info, debug, trace'],
+    ];
+    for (const [argv, expected] of cases) {
+      const result = await runCli(argv);
+      expect(result.code, argv.join(' ')).toBe(2);
+      expect(result.stderr.split('\n')[0], argv.join(' ')).toBe(expected);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
   });
 
   it('explains a bad config in one line per problem, naming file and key, without a stack trace', async () => {
@@ -42,7 +60,7 @@ describe('hotbridge command line', () => {
     const result = await runCli(['status', '--config', bad]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`${bad}: accounts[0].pop3.port: expected a number from 1 to 65535`);
-    expect(result.stderr).toContain(`${bad}: accounts[0].pop3.hots: unknown key (check the spelling)`);
+    expect(result.stderr).toContain(`${bad}: accounts[0].pop3.hots: unknown key in [accounts.pop3] (did you mean host?)`);
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
@@ -67,6 +85,10 @@ describe('hotbridge command line', () => {
     const empty = await runCli(['password', ALICE, '--config', config.file], { input: '\n' });
     expect(empty.code).toBe(1);
     expect(empty.stderr).toContain('the password is empty');
+    const short = await runCli(['password', ALICE, '--config', config.file], { input: 'elevenchars\n' });
+    expect(short.code).toBe(1);
+    expect(short.stderr).toContain('hotbridge: the password is too short (11 characters): use at least 12');
+    expect(await new LocalPasswords(config.dataDir).verify(ALICE, 'elevenchars')).toBe(false);
   });
 
   it('says which port is taken when it cannot listen, and exits 3', async () => {
@@ -75,7 +97,7 @@ describe('hotbridge command line', () => {
       await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
       try {
         const result = await runCli(['run', '--config', config.file]);
-        expect(result.code).toBe(3);
+        expect(result.code, result.stderr).toBe(3);
         expect(result.stderr).toContain(`cannot listen on 127.0.0.1:${port}: the port is in use`);
         expect(result.stderr).not.toMatch(/\n\s+at /);
       } finally {

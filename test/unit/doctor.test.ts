@@ -136,7 +136,7 @@ describe('runDoctor without the network', () => {
     const file = writeConfig('broken', '[[accounts]]\naddress = "you@hotmail.com"\npoll_intervall = "2m"\n[accounts.pop3]\nport = 99999\n');
     const { code, lines } = await doctor(file);
     expect(code).toBe(1);
-    expect(lines).toContain(`✗ config: accounts[0].poll_intervall: unknown key (check the spelling)`);
+    expect(lines).toContain(`✗ config: accounts[0].poll_intervall: unknown key in [[accounts]] (did you mean poll_interval?)`);
     expect(lines).toContain(`✗ config: accounts[0].pop3.port: expected a number from 1 to 65535`);
   });
 

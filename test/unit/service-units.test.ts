@@ -9,7 +9,6 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planService, runService, type PlanInput } from '../../src/cli/commands/service.js';
-import { UserError } from '../../src/cli/config-option.js';
 import { launchAgent, launchDaemon, PACKAGE_ROOT, systemdArgument, systemUnit, templatePath, userUnit, type ProgramPaths } from '../../src/cli/service/units.js';
 import { resolveConfig } from '../../src/config/load.js';
 import type { HotbridgeConfig } from '../../src/config/types.js';

@@ -209,7 +209,7 @@ function listen(server: SMTPServer, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     // The code, address and port stay on the error: the CLI turns EADDRINUSE into advice.
     const onError = (err: NodeJS.ErrnoException): void =>
-      reject(Object.assign(new Error(`cannot listen for SMTP on ${host}:${port}: ${err.message}`), { code: err.code, address: host, port }));
+      reject(Object.assign(new Error(`cannot listen for SMTP on ${host}:${port}: ${err.message}`), { code: err.code, syscall: 'listen', address: host, port }));
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);
