@@ -155,6 +155,8 @@ function realHandlers(out: NodeJS.WritableStream): CommandHandlers {
       const { wakeDaemon } = await import('../daemon/status-endpoint.js');
       const config = loadConfigOrExplain(a.config);
       const code = await runLogin({ config, address: a.address, out });
+      const { giveToDataDirOwner } = await import('./data-dir-owner.js');
+      giveToDataDirOwner(config.dataDir);
       // A running daemon picks the new tokens up at its next try; tell it to try now.
       if (code === 0 && (await wakeDaemon(config.dataDir))) out.write('The running hotbridge is using the new sign-in now.\n');
       return code;

@@ -20,6 +20,17 @@ export const DEFAULT_IMAP_LISTEN = ['127.0.0.1:1143', '[::1]:1143'];
 export const DEFAULT_SMTP_LISTEN = ['127.0.0.1:1025', '[::1]:1025'];
 export const DEFAULT_MAX_MESSAGE_SIZE = 35 * 1024 * 1024;
 
+/**
+ * What happens to the provider's copies when the config says nothing. Set-up, the README, docs/config.md
+ * and the config comments describe these (src/config/deletion-text.ts words them; a test compares).
+ */
+export const DELETION_DEFAULTS = {
+  leaveOnServer: true,
+  deleteOnExpunge: false,
+  /** No age limit: with leave_on_server the provider's copies stay until deleted there. */
+  deleteOnServerAfterMs: undefined as number | undefined,
+} as const;
+
 /** A config that cannot be used; `problems` holds one line per problem. */
 export class ConfigError extends Error {
   constructor(
@@ -160,7 +171,7 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
     auth = { method, user, clientId: raw.auth?.client_id, tenant, authority, scopes: raw.auth?.scopes ?? OUTLOOK_SCOPES };
   }
   const pop3Base = server(raw.pop3, preset?.pop3, `${where}.pop3`, baseDir, problems);
-  const leaveOnServer = raw.leave_on_server ?? true;
+  const leaveOnServer = raw.leave_on_server ?? DELETION_DEFAULTS.leaveOnServer;
   if (raw.delete_on_server_after !== undefined && !leaveOnServer) {
     problems.push(`${where}.delete_on_server_after: only used with leave_on_server = true (with false, messages are deleted right after download)`);
   }
@@ -170,8 +181,8 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
     provider: raw.provider ?? preset?.id ?? 'custom',
     pollIntervalMs: raw.poll_interval !== undefined ? Math.max(parseDuration(raw.poll_interval)!, 1000) : 120_000,
     leaveOnServer,
-    deleteOnServerAfterMs: raw.delete_on_server_after !== undefined ? parseDuration(raw.delete_on_server_after) : undefined,
-    deleteOnExpunge: raw.delete_on_expunge ?? false,
+    deleteOnServerAfterMs: raw.delete_on_server_after !== undefined ? parseDuration(raw.delete_on_server_after) : DELETION_DEFAULTS.deleteOnServerAfterMs,
+    deleteOnExpunge: raw.delete_on_expunge ?? DELETION_DEFAULTS.deleteOnExpunge,
     saveSent: raw.save_sent ?? false,
     sendAs: (raw.send_as ?? []).map((entry) => entry.toLowerCase()),
     auth,

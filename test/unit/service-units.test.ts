@@ -192,6 +192,7 @@ describe('the install plan (Linux)', () => {
     expect(plan.write?.mode).toBe(0o644);
     expect(plan.before.map((c) => c.argv.join(' '))).toEqual([
       'sh -c id -u hotbridge >/dev/null 2>&1 || useradd --system --user-group --home-dir /var/lib/hotbridge --no-create-home --shell /usr/sbin/nologin hotbridge',
+      'sh -c test ! -d /var/lib/hotbridge || chown -R hotbridge:hotbridge /var/lib/hotbridge',
       'chgrp hotbridge /etc/hotbridge /etc/hotbridge/config.toml',
       'chmod 0750 /etc/hotbridge',
       'chmod 0640 /etc/hotbridge/config.toml',
@@ -204,7 +205,7 @@ describe('the install plan (Linux)', () => {
 
   it('system: never opens a shared directory such as /etc to the service user', () => {
     const plan = planService(input({ config: config({}, '/etc/hotbridge.toml'), paths: { ...realPaths(), config: '/etc/hotbridge.toml' } }));
-    expect(plan.before.slice(1).map((c) => c.argv.join(' '))).toEqual(['chgrp hotbridge /etc/hotbridge.toml', 'chmod 0640 /etc/hotbridge.toml']);
+    expect(plan.before.slice(2).map((c) => c.argv.join(' '))).toEqual(['chgrp hotbridge /etc/hotbridge.toml', 'chmod 0640 /etc/hotbridge.toml']);
   });
 
   it('system: names what the hardened service could not see, with the fix, and still plans the unit', () => {

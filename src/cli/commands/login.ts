@@ -108,6 +108,8 @@ export async function runLogin(o: {
       authority,
       clientId: auth.clientId,
       scopes: auth.scopes,
+      address,
+      tenant: auth.tenant,
       onPrompt: (p) => out.write(promptText(address, p)),
       ...(o.fetch ? { fetch: o.fetch } : {}),
       ...(o.sleep ? { sleep: o.sleep } : {}),

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SYSTEM_DATA_DIR } from '../../config/paths.js';
 import type { HotbridgeConfig } from '../../config/types.js';
 import { writeFileAtomic } from '../../runtime/files.js';
 import { configFileFrom, loadConfigOrExplain, UserError } from '../config-option.js';
@@ -48,8 +49,7 @@ export interface ServicePlan {
   problems: string[];
 }
 
-/** Where the system service keeps its data: systemd's StateDirectory=hotbridge. */
-export const SYSTEM_DATA_DIR = '/var/lib/hotbridge';
+export { SYSTEM_DATA_DIR };
 const SERVICE_USER = 'hotbridge';
 const UNIT_NAME = 'hotbridge.service';
 
@@ -191,6 +191,9 @@ function systemdPlan(input: PlanInput): ServicePlan {
   plan.before.push({
     argv: ['sh', '-c', `id -u ${SERVICE_USER} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${SYSTEM_DATA_DIR} --no-create-home --shell /usr/sbin/nologin ${SERVICE_USER}`],
   });
+  // What set-up and `hotbridge login` wrote there as root becomes the service's (StateDirectory= would do
+  // it at the next start too; doing it now lets a running service read a new sign-in at once).
+  plan.before.push({ argv: ['sh', '-c', `test ! -d ${SYSTEM_DATA_DIR} || chown -R ${SERVICE_USER}:${SERVICE_USER} ${SYSTEM_DATA_DIR}`] });
   // The service user reads the config (not the password files: those come as credentials). Only a
   // directory of hotbridge's own is opened to it, never a shared one such as /etc.
   if (path.basename(configDir).includes('hotbridge')) {

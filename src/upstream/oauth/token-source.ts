@@ -17,6 +17,7 @@ import { ConditionLog } from '../../runtime/condition-log.js';
 import type { Logger } from '../../runtime/logger.js';
 import { CredentialError, type CredentialSource, type UpstreamLogin } from '../credentials.js';
 import { tokenEndpoint } from './authority.js';
+import { explainSignInError } from './signin-errors.js';
 import { EndpointUnreachableError, MissingRefreshTokenError, postForm, tokensFromReply, type FetchFn } from './token-endpoint.js';
 import { TokenFileError, type TokenSet, type TokenStore } from './token-store.js';
 
@@ -175,7 +176,7 @@ export class OAuth2CredentialSource implements CredentialSource {
         SIGNIN_ERRORS.has(reply.error)
           ? `sign-in expired: run hotbridge login ${address}`
           : // invalid_client, unauthorized_client, invalid_scope...: a new sign-in will not help until the config is fixed.
-            `the sign-in service refused to refresh the sign-in (${reply.error}): check client_id and scopes under [accounts.auth], then run hotbridge login ${address}`,
+            explainSignInError(reply.error, reply.description, { address, clientId: this.o.clientId, tenant: 'consumers' }),
       );
       throw this.signInNeededError();
     }
