@@ -29,7 +29,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LocalPasswords } from '../src/runtime/local-passwords.js';
-import { Store } from '../src/store/store.js';
+import { Store } from '../src/store/index.js';
 import { LAB_USERS, startLab, type Lab } from '../test/helpers/lab.js';
 import { mixedMessage, random, RARE_WORD, smallMessage } from './lib/imap-bench-messages.js';
 import { ImapLoadClient, type Reply } from './lib/imap-load-client.js';

@@ -14,7 +14,7 @@ import { silentLogger } from '../src/runtime/logger.js';
 import { StatusBoard } from '../src/runtime/status-board.js';
 import { startSubmissionServer } from '../src/downstream/smtp/server.js';
 import { LocalPasswords } from '../src/runtime/local-passwords.js';
-import { Store } from '../src/store/store.js';
+import { Store } from '../src/store/index.js';
 import { PasswordFileSource } from '../src/upstream/credentials.js';
 import { OutboxWorker } from '../src/upstream/smtp/worker.js';
 import { startLab } from '../test/helpers/lab.js';

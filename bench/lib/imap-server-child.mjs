@@ -28,10 +28,10 @@ if ((tree !== 'dist' && tree !== 'src') || !dir || accounts.length === 0) {
   process.exit(2);
 }
 const root = new URL(`../../${tree}/`, import.meta.url);
-/** @type {typeof import('../../src/store/store.js')} */
-const { Store } = await import(new URL('store/store.js', root).href);
+/** @type {typeof import('../../src/store/index.js')} */
+const { Store } = await import(new URL('store/index.js', root).href);
 /** @type {typeof import('../../src/runtime/local-passwords.js')} */
-const { LocalPasswords } = await import(new URL('store/local-passwords.js', root).href);
+const { LocalPasswords } = await import(new URL('runtime/local-passwords.js', root).href);
 /** @type {typeof import('../../src/runtime/local-auth.js')} */
 const { LocalAuthenticator } = await import(new URL('runtime/local-auth.js', root).href);
 /** @type {typeof import('../../src/runtime/logger.js')} */

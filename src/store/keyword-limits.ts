@@ -4,6 +4,7 @@
  * large mailbox costs hundreds of megabytes. RFC 3501 §2.3.2 lets a server refuse new keywords
  * (PERMANENTFLAGS without `\*`); system flags are never limited.
  */
+import { isKeyword } from './flags.js';
 import type { MessageRecord } from './records.js';
 
 /** The longest keyword accepted, in bytes (Dovecot and Cyrus accept far less than a line's worth too). */
@@ -19,11 +20,6 @@ export class KeywordLimitError extends Error {
     super(message);
     this.name = 'KeywordLimitError';
   }
-}
-
-/** Whether a flag is a keyword rather than a system flag. */
-function isKeyword(flag: string): boolean {
-  return !flag.startsWith('\\');
 }
 
 /** How many keywords a flag list holds (the list is already free of duplicates). */

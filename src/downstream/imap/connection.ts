@@ -3,6 +3,10 @@
  * modules one at a time, sends the mailbox updates each command allows, and writes the tagged reply.
  * This is the one place where an `ImapError` becomes a tagged NO/BAD line, and where nothing a client
  * sends can escape as an exception: malformed input gets BAD and the session goes on.
+ *
+ * Longer than the ~400 lines a module aims for, on purpose: the read loop, IDLE's continuation reads, the
+ * deadlines and the error boundary all share the connection's state, and split apart they would pass it
+ * back and forth; each command's work is in commands/.
  */
 import type net from 'node:net';
 import tls from 'node:tls';

@@ -12,6 +12,10 @@
  *
  * Failures never escape: a poll ends in a status ("backoff", "error", "signin-needed") with the reason in
  * plain words, and the next poll is scheduled — after exponential backoff with jitter for passing trouble.
+ *
+ * Longer than the ~400 lines a module aims for, on purpose: the phases of a session (connect, list, fetch,
+ * delete, quit) share the poller's state (phase, client, stop), so they stay together; the decisions are
+ * apart (deletion-policy.ts, ingest-batcher.ts, poll-failure.ts, backoff.ts).
  */
 import fs from 'node:fs';
 import type { AccountConfig } from '../../config/types.js';

@@ -70,44 +70,6 @@ describe('Store', () => {
     expect((await store.listMessages(inbox.id)).map((m) => m.uid)).toEqual([1, 2, 3, 6]);
   });
 
-  it('ingests POP3 messages once per UIDL, atomically with the ledger', async () => {
-    const first = await store.ingestPop3(ALICE, [
-      { uidl: 'u1', raw: simpleMessage(1) },
-      { uidl: 'u2', raw: simpleMessage(2) },
-      { uidl: 'u1', raw: simpleMessage(1) },
-    ]);
-    expect(first.map((r) => [r.uidl, r.uid ?? null, r.duplicate])).toEqual([
-      ['u1', 1, false],
-      ['u2', 2, false],
-      ['u1', null, true],
-    ]);
-    await reopen();
-    const again = await store.ingestPop3(ALICE, [{ uidl: 'u2', raw: simpleMessage(2) }]);
-    expect(again[0].duplicate).toBe(true);
-    expect([...(await store.pop3Ledger(ALICE)).keys()].sort()).toEqual(['u1', 'u2']);
-    const inbox = store.findMailbox(ALICE, 'INBOX')!;
-    expect((await store.listMessages(inbox.id)).map((m) => m.uidl)).toEqual(['u1', 'u2']);
-  });
-
-  it('marks the ledger when a POP3 message is expunged locally', async () => {
-    await store.ingestPop3(ALICE, [{ uidl: 'gone', raw: simpleMessage(1) }]);
-    const inbox = store.findMailbox(ALICE, 'INBOX')!;
-    await store.expungeMessages(inbox.id, [1]);
-    expect((await store.pop3Ledger(ALICE)).get('gone')?.expungedLocallyAt).toBeTypeOf('number');
-  });
-
-  it('does not mark a POP3 message for upstream deletion when it is only moved, and the moved copy keeps its origin', async () => {
-    await store.ingestPop3(ALICE, [{ uidl: 'filed', raw: simpleMessage(1) }]);
-    const inbox = store.findMailbox(ALICE, 'INBOX')!;
-    const archive = await store.createMailbox(ALICE, 'Archive');
-    await store.moveMessages(inbox.id, [1], archive.id);
-    expect((await store.pop3Ledger(ALICE)).get('filed')?.expungedLocallyAt).toBeUndefined();
-    const [moved] = await store.listMessages(archive.id);
-    expect(moved.uidl).toBe('filed');
-    await store.expungeMessages(archive.id, [moved.uid]);
-    expect((await store.pop3Ledger(ALICE)).get('filed')?.expungedLocallyAt).toBeTypeOf('number');
-  });
-
   it('changes flags with mod-sequences, honours UNCHANGEDSINCE, and leaves no-op stores alone', async () => {
     const inbox = store.findMailbox(ALICE, 'INBOX')!;
     await store.appendMessage(inbox.id, simpleMessage(1));

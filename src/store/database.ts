@@ -1,0 +1,86 @@
+/**
+ * The one LevelDB handle of a data dir and its sublevels (ARCHITECTURE.md, "Store model"). Opened once
+ * per data dir per process: a second open in the same process would make LevelDB drop the first
+ * handle's lock.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Level } from 'level';
+import type { MessageIndex } from '../mime/index.js';
+import { StoreError } from './errors.js';
+import type { MailboxRecord, OutboxEntry, Pop3LedgerEntry } from './records.js';
+import type { StoredRanges } from './vanished-log.js';
+
+/** Stored form of an index entry: the version lets a newer indexer recompute old entries lazily. */
+export interface StoredIndex {
+  v: number;
+  index: MessageIndex;
+}
+
+/** Compact stored form of a message: [blobId, flags, internalDate, size, modseq, uidl?]. */
+export type StoredMessage = [string, string[], number, number, number, string?];
+
+/** LevelDB's table cache (its default is 1000 files of ~2 MB, all memory-mapped once read). */
+const MAX_OPEN_TABLE_FILES = 64;
+
+const openPaths = new Set<string>();
+
+function sublevels(db: Level<string, unknown>) {
+  return {
+    meta: db.sublevel<string, unknown>('meta', { valueEncoding: 'json' }),
+    mailbox: db.sublevel<string, MailboxRecord>('mailbox', { valueEncoding: 'json' }),
+    message: db.sublevel<string, StoredMessage>('message', { valueEncoding: 'json' }),
+    blob: db.sublevel<string, Buffer>('blob', { valueEncoding: 'buffer' }),
+    blobref: db.sublevel<string, number>('blobref', { valueEncoding: 'json' }),
+    index: db.sublevel<string, StoredIndex>('index', { valueEncoding: 'json' }),
+    // The decoded body text of an index, kept apart: it is most of the index's bytes, and only
+    // BODY/TEXT searches read it, while FETCH ENVELOPE and header SEARCH read the rest constantly.
+    indexText: db.sublevel<string, string>('itext', { valueEncoding: 'json' }),
+    pop3: db.sublevel<string, Pop3LedgerEntry>('pop3', { valueEncoding: 'json' }),
+    outbox: db.sublevel<string, OutboxEntry>('outbox', { valueEncoding: 'json' }),
+    subscription: db.sublevel<string, boolean>('subscription', { valueEncoding: 'json' }),
+    vanished: db.sublevel<string, StoredRanges>('vanished', { valueEncoding: 'json' }),
+  };
+}
+
+/** Every sublevel of the store, by name. */
+export type Sublevels = ReturnType<typeof sublevels>;
+
+/** An open database: the handle, its sublevels, and the absolute data dir it belongs to. */
+export interface Database {
+  dataDir: string;
+  db: Level<string, unknown>;
+  sub: Sublevels;
+  close(): Promise<void>;
+}
+
+/** Opens (creating when new) the database of a data dir, private to the user. */
+export async function openDatabase(dataDir: string): Promise<Database> {
+  const absolute = path.resolve(dataDir);
+  if (openPaths.has(absolute)) {
+    throw new StoreError('INUSE', `the store in ${absolute} is already open in this process`);
+  }
+  fs.mkdirSync(absolute, { recursive: true, mode: 0o700 });
+  // LevelDB memory-maps every open table file; a bounded table cache bounds that part of the RSS
+  // (evicted tables are unmapped) at the cost of reopening a table now and then.
+  const db = new Level<string, unknown>(path.join(absolute, 'store'), { valueEncoding: 'json', maxOpenFiles: MAX_OPEN_TABLE_FILES });
+  try {
+    await db.open();
+  } catch (err) {
+    const cause = (err as { cause?: Error }).cause;
+    if (cause && /lock/i.test(cause.message)) {
+      throw new StoreError('INUSE', `the store in ${absolute} is in use by another process (is hotbridge already running?)`);
+    }
+    throw err;
+  }
+  openPaths.add(absolute);
+  return {
+    dataDir: absolute,
+    db,
+    sub: sublevels(db),
+    close: async () => {
+      await db.close();
+      openPaths.delete(absolute);
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * The transaction and the one write queue of the store.
+ *
+ * Every store operation that writes is one `WriteQueue.run`: it waits for every earlier operation, lets the
+ * parts (mailboxes, messages, blobs, ledger, outbox…) add their puts and deletes to one `Transaction`, and
+ * then writes that transaction as one `{ sync: true }` LevelDB batch. Only after the batch is durable do the
+ * in-memory copies change and the change feed hear of it, so a crash can never leave memory ahead of disk
+ * and an acknowledged message survives it (ARCHITECTURE.md, invariants 1 and 2). Parts never write to
+ * LevelDB themselves.
+ */
+import type { Level } from 'level';
+import type { ChangeFeed, StoreChange } from './changes.js';
+import { StoreError } from './errors.js';
+
+/**
+ * A sublevel of any encoding. abstract-level's typings accept no common supertype for sublevels with
+ * different value encodings in one batch, hence `any` (the batch itself is checked by LevelDB).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnySublevel = any;
+
+type BatchOp = { type: 'put'; sublevel: AnySublevel; key: string; value: unknown } | { type: 'del'; sublevel: AnySublevel; key: string };
+
+/** The writes of one operation, and what to do in memory once they are durable. */
+export class Transaction {
+  private readonly ops: BatchOp[] = [];
+  private readonly effects: Array<() => void> = [];
+  private readonly changes: StoreChange[] = [];
+  private readonly steps: Array<() => Promise<void>> = [];
+  private readonly local = new Map<object, unknown>();
+
+  /**
+   * Puts a value. An object is encoded when the batch is written, so a part may still change it in this
+   * transaction (a mailbox's UIDNEXT grows with every message added).
+   */
+  put(sublevel: AnySublevel, key: string, value: unknown): void {
+    this.ops.push({ type: 'put', sublevel, key, value });
+  }
+
+  del(sublevel: AnySublevel, key: string): void {
+    this.ops.push({ type: 'del', sublevel, key });
+  }
+
+  /** Runs once the batch is durable, in the order given (`first`: before the others). */
+  afterCommit(effect: () => void, order: 'first' | 'last' = 'last'): void {
+    if (order === 'first') this.effects.unshift(effect);
+    else this.effects.push(effect);
+  }
+
+  /** Announces a change on the feed once the batch is durable. */
+  announce(change: StoreChange): void {
+    this.changes.push(change);
+  }
+
+  /**
+   * A step that runs just before the batch is written, after everything else was added: the blobs settle
+   * their reference counts here, once per transaction however many messages changed.
+   */
+  beforeWrite(step: () => Promise<void>): void {
+    this.steps.push(step);
+  }
+
+  /** State a part keeps for the length of this transaction (its pending mailbox records, blob counts). */
+  state<T>(owner: object, create: () => T): T {
+    let value = this.local.get(owner) as T | undefined;
+    if (value === undefined) {
+      value = create();
+      this.local.set(owner, value);
+    }
+    return value;
+  }
+
+  /** Writes the batch (WriteQueue only). */
+  async commit(db: Level<string, unknown>, feed: ChangeFeed, durable: boolean): Promise<void> {
+    for (const step of this.steps) await step();
+    if (this.ops.length > 0) await db.batch(this.ops as never, { sync: durable } as never);
+    for (const effect of this.effects) effect();
+    for (const change of this.changes) feed.publish(change);
+  }
+}
+
+/** The store's single write queue: operations never interleave, each commits once. */
+export class WriteQueue {
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly db: Level<string, unknown>,
+    private readonly feed: ChangeFeed,
+  ) {}
+
+  /**
+   * Runs `build` after every earlier operation finished, then commits what it added as one batch:
+   * `{ sync: true }` unless `durable` is false (only for caches that can be recomputed, like a repaired
+   * index). If `build` throws, nothing is written.
+   */
+  run<T>(build: (txn: Transaction) => Promise<T> | T, options: { durable?: boolean } = {}): Promise<T> {
+    const run = this.queue.then(async () => {
+      if (this.closed) throw new StoreError('CLOSED', 'the store is closed');
+      const txn = new Transaction();
+      const result = await build(txn);
+      await txn.commit(this.db, this.feed, options.durable ?? true);
+      return result;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Refuses new operations and waits for the ones queued. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+  }
+}

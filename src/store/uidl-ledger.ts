@@ -1,0 +1,74 @@
+/**
+ * The POP3 UIDL ledger: for each account, every UIDL ever fetched (RFC 1939 §7), with when it was fetched,
+ * when its upstream copy was deleted and whether the user expunged the local copy.
+ *
+ * A UIDL enters the ledger in the same `{ sync: true }` batch as its message (ARCHITECTURE.md,
+ * invariant 1): a UIDL in the ledger is a message the store holds, so the poller never fetches it twice
+ * and may DELE it upstream. Entries leave only once the upstream copy is gone and the server no longer
+ * lists it, so the ledger does not grow forever. Each account's ledger is read once, then kept in memory.
+ */
+import type { Sublevels } from './database.js';
+import { pop3Key, pop3Range, uidlFromPop3Key } from './keys.js';
+import type { Pop3LedgerEntry } from './records.js';
+import type { Transaction } from './transaction.js';
+
+export class UidlLedger {
+  private readonly accounts = new Map<string, Map<string, Pop3LedgerEntry>>();
+
+  constructor(private readonly sub: Pick<Sublevels, 'pop3'>) {}
+
+  /** The ledger of an account (lowercased), read from disk the first time. */
+  async entries(account: string): Promise<ReadonlyMap<string, Pop3LedgerEntry>> {
+    return this.load(account);
+  }
+
+  private async load(account: string): Promise<Map<string, Pop3LedgerEntry>> {
+    const cached = this.accounts.get(account);
+    if (cached) return cached;
+    const ledger = new Map<string, Pop3LedgerEntry>();
+    for await (const [key, value] of this.sub.pop3.iterator(pop3Range(account))) ledger.set(uidlFromPop3Key(key), value);
+    // Another caller may have loaded it while we awaited; keep the first so nobody holds a stale copy.
+    const raced = this.accounts.get(account);
+    if (raced) return raced;
+    this.accounts.set(account, ledger);
+    return ledger;
+  }
+
+  /** Records a fetched message, in the transaction that stores it. */
+  async recordFetched(txn: Transaction, account: string, entry: Pop3LedgerEntry): Promise<void> {
+    const ledger = await this.load(account);
+    txn.put(this.sub.pop3, pop3Key(account, entry.uidl), entry);
+    txn.afterCommit(() => ledger.set(entry.uidl, entry));
+  }
+
+  /** Records that upstream copies are gone (after the QUIT that made DELE final). */
+  markDeletedUpstream(txn: Transaction, account: string, uidls: readonly string[], at: number): Promise<void> {
+    return this.update(txn, account, uidls, (entry) => ({ ...entry, deletedUpstreamAt: at }));
+  }
+
+  /** Records that the user expunged the local copies (delete_on_expunge acts on it). */
+  markExpungedLocally(txn: Transaction, account: string, uidls: readonly string[], at: number): Promise<void> {
+    return this.update(txn, account, uidls, (entry) => ({ ...entry, expungedLocallyAt: at }));
+  }
+
+  /** Forgets UIDLs (the server no longer lists them and we deleted them there). */
+  async forget(txn: Transaction, account: string, uidls: readonly string[]): Promise<void> {
+    const ledger = await this.load(account);
+    for (const uidl of uidls) {
+      if (!ledger.has(uidl)) continue;
+      txn.del(this.sub.pop3, pop3Key(account, uidl));
+      txn.afterCommit(() => ledger.delete(uidl));
+    }
+  }
+
+  private async update(txn: Transaction, account: string, uidls: readonly string[], change: (entry: Pop3LedgerEntry) => Pop3LedgerEntry): Promise<void> {
+    const ledger = await this.load(account);
+    for (const uidl of uidls) {
+      const entry = ledger.get(uidl);
+      if (!entry) continue;
+      const updated = change(entry);
+      txn.put(this.sub.pop3, pop3Key(account, uidl), updated);
+      txn.afterCommit(() => ledger.set(uidl, updated));
+    }
+  }
+}
