@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalPasswords } from '../../src/runtime/local-passwords.js';
-import { runCli, startDaemon, writeTestConfig, type RunningDaemon, type TestConfig } from '../helpers/cli.js';
+import { cliCommand, runCli, startDaemon, writeTestConfig, type RunningDaemon, type TestConfig } from '../helpers/cli.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const ALICE = 'alice@example.test';
@@ -158,6 +159,30 @@ describe('hotbridge command line', () => {
       const json = await runCli(['status', '--json', '--config', config.file]);
       const snapshot = JSON.parse(json.stdout) as { accounts: Array<{ address: string; localPassword: boolean }> };
       expect(snapshot.accounts.map((a) => [a.address, a.localPassword])).toEqual([[ALICE, true]]);
+    });
+
+    it('doctor calls a port held by a hotbridge it cannot ask (another data dir or user) hotbridge, not "another program"', async () => {
+      // The same ports under another data dir: that config's status socket does not exist, so only the
+      // greeting on the port tells doctor who holds it.
+      const other = path.join(dir, 'other.toml');
+      fs.writeFileSync(other, fs.readFileSync(config.file, 'utf8').replace(`data_dir = "${config.dataDir}"`, `data_dir = "${path.join(dir, 'other-data')}"`));
+      const result = await runCli(['doctor', '--config', other]);
+      expect(result.stdout).toContain(`✓ IMAP 127.0.0.1:${config.imapPort} is in use by a running hotbridge (its status is not readable from here`);
+      expect(result.stdout).toContain(`✓ SMTP 127.0.0.1:${config.smtpPort} is in use by a running hotbridge`);
+      expect(result.stdout).not.toContain('another program');
+      const own = await runCli(['doctor', '--config', config.file]);
+      expect(own.stdout).toContain(`✓ IMAP 127.0.0.1:${config.imapPort} is in use by hotbridge itself (running, pid ${daemon.child.pid})`);
+      expect(own.stdout).toContain(`✓ data dir ${config.dataDir} is writable`);
+    });
+
+    it('doctor | head exits quietly, without an EPIPE stack', async () => {
+      const [node, args] = cliCommand(['doctor', '--config', config.file]);
+      const shell = `${[node, ...args].map((word) => `'${word}'`).join(' ')} | head -n 3; echo "left=\${PIPESTATUS[0]}" >&2`;
+      const result = spawnSync('bash', ['-c', shell], { encoding: 'utf8', timeout: 60_000 });
+      expect(result.stdout.split('\n')[0]).toBe(`hotbridge doctor: ${config.file}`);
+      expect(result.stdout.split('\n').length).toBeLessThanOrEqual(4);
+      expect(result.stderr).not.toMatch(/EPIPE|at |Error/);
+      expect(result.stderr).toMatch(/left=0\n/);
     });
 
     it('never logs a secret', () => {
