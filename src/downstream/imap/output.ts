@@ -16,6 +16,9 @@ export class ResponseOutput {
   private buffers: Buffer[] = [];
   private pendingBytes = 0;
 
+  /** Sees everything written (the trace log); set only at trace level. */
+  tap?: { server(text: string): void; serverBytes(bytes: number): void };
+
   constructor(private socket: Duplex) {}
 
   /** Switches to a new transport (STARTTLS) after flushing what is pending. */
@@ -26,6 +29,7 @@ export class ResponseOutput {
 
   /** Appends ASCII/UTF-8 text (protocol lines). */
   write(text: string): void {
+    this.tap?.server(text);
     this.text += text;
     if (this.text.length + this.pendingBytes >= BATCH_BYTES) this.flush();
   }
@@ -33,6 +37,7 @@ export class ResponseOutput {
   /** Appends bytes; large ones go out directly after whatever text precedes them. */
   writeBytes(bytes: Buffer): void {
     if (bytes.length === 0) return;
+    this.tap?.serverBytes(bytes.length);
     this.moveTextToBuffers();
     if (bytes.length >= BATCH_BYTES) {
       this.flush();

@@ -18,6 +18,7 @@ import {
 import type { AccountConfig, ListenAddress } from '../../config/types.js';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { Logger } from '../../runtime/logger.js';
+import { smtpLibraryLogger } from '../../runtime/smtp-log.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
 import type { Store } from '../../store/index.js';
 import { listenerSecurity, type ListenerSecurity } from './listen-policy.js';
@@ -109,7 +110,8 @@ function serverOptions(o: SubmissionServerOptions, security: ListenerSecurity, l
   return {
     name: os.hostname(),
     banner: 'hotbridge mail submission',
-    logger: false,
+    // debug: connections and commands; trace: the dialogue (smtp-server hides AUTH data itself, and so do we).
+    logger: (smtpLibraryLogger(logger, 'server') ?? false) as SMTPServerOptions['logger'],
     disableReverseLookup: true,
     // Mail clients open a few connections at most; a bound keeps a flood from exhausting the daemon.
     maxClients: MAX_SMTP_CLIENTS,

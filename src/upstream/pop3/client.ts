@@ -11,6 +11,7 @@
  *   C: RETR 1          S: +OK ... .
  *   C: QUIT            S: +OK Microsoft Exchange Server POP3 server signing off.
  */
+import type { Logger } from '../../runtime/logger.js';
 import { Pop3Connection } from './connection.js';
 import { Pop3Error, TOO_LARGE, errorFromServerReply } from './errors.js';
 import type { Pop3Response, ResponseShape } from './reader.js';
@@ -34,6 +35,8 @@ export interface Pop3ClientOptions {
   maxMessageBytes?: number;
   /** Most RETR commands outstanding at once in {@link Pop3Client.retrMany} when the server pipelines. Default 8. */
   pipelineWindow?: number;
+  /** debug: a line per command; trace: the dialogue with secrets replaced (see runtime/protocol-trace.ts). */
+  logger?: Logger;
 }
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -120,6 +123,7 @@ export class Pop3Client {
       port: options.port,
       implicitTls: options.tls === 'implicit',
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
       timeoutMs,
     });
     try {

@@ -8,6 +8,8 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Logger } from '../../runtime/logger.js';
+import { ProtocolTrace } from '../../runtime/protocol-trace.js';
 import { Pop3Error } from './errors.js';
 import { trustContextFor } from '../tls-trust.js';
 import { Pop3ResponseReader, MAX_STATUS_LINE, type Pop3Response, type ResponseShape } from './reader.js';
@@ -21,6 +23,8 @@ export interface TransportOptions {
   ca?: Buffer | string;
   /** Deadline for the connect, the handshakes, and each response (restarted whenever bytes arrive). */
   timeoutMs: number;
+  /** Where debug (one line per command) and trace (the dialogue, secrets replaced) go; none by default. */
+  logger?: Logger;
 }
 
 interface QueuedCommand {
@@ -85,12 +89,14 @@ export class Pop3Connection {
   private timer: NodeJS.Timeout | undefined;
   private handshake: Handshake | undefined;
   private closedWith: Pop3Error | undefined;
+  private readonly trace: ProtocolTrace | undefined;
 
   private constructor(
     socket: net.Socket,
     private readonly options: TransportOptions,
   ) {
     this.socket = socket;
+    this.trace = options.logger ? new ProtocolTrace(options.logger, 'POP3') : undefined;
     this.listen(socket);
   }
 
@@ -106,6 +112,7 @@ export class Pop3Connection {
       options.implicitTls,
     );
     socket.setNoDelay(true);
+    options.logger?.debug({ host: options.host, port: options.port, tls: options.implicitTls }, 'POP3 connected');
     return connection;
   }
 
@@ -240,6 +247,7 @@ export class Pop3Connection {
       if (response === undefined) break;
       this.queue.shift();
       this.inFlight--;
+      this.logResponse(command, response);
       command.resolve(response);
     }
     if (this.inFlight === 0 && this.reader.buffered > MAX_STATUS_LINE) {
@@ -257,12 +265,25 @@ export class Pop3Connection {
     while (this.inFlight < this.queue.length && this.inFlight < this.window) {
       const command = this.queue[this.inFlight];
       this.inFlight++;
-      if (command.bytes !== null) this.socket.write(command.bytes);
+      if (command.bytes !== null) {
+        this.trace?.client(command.bytes.toString('utf8').replace(/\r\n$/, ''));
+        this.socket.write(command.bytes);
+      }
     }
     if (this.inFlight === 0) this.clearTimer();
     else if (wasIdle || this.timer === undefined) this.restartTimer();
     // Responses that arrived before their command was written (the greeting) are already buffered.
     if (wasIdle && this.inFlight > 0 && this.reader.buffered > 0) this.deliver();
+  }
+
+  /** debug: one line per command and its answer; trace: the server's lines (listing bodies by size). */
+  private logResponse(command: QueuedCommand, response: Pop3Response): void {
+    const logger = this.options.logger;
+    if (!logger) return;
+    const indicator = response.status === 'ok' ? '+OK' : response.status === 'err' ? '-ERR' : '+';
+    this.trace?.server(`${indicator}${response.text ? ` ${response.text}` : ''}`);
+    if (response.body) this.trace?.serverBytes(response.body.length);
+    logger.debug(`POP3 ${command.label}: ${indicator}${response.text && response.status !== 'continue' ? ` ${response.text.slice(0, 120)}` : ''}${response.body ? ` (${response.body.length} bytes)` : ''}`);
   }
 
   private restartTimer(): void {

@@ -278,6 +278,7 @@ export class Pop3Poller {
       ...(ca !== undefined ? { ca } : {}),
       timeoutMs: settings.timeoutMs,
       maxMessageBytes: settings.maxMessageBytes,
+      logger: this.log,
     });
     try {
       await this.login(client, login);

@@ -150,7 +150,7 @@ export class OutboxWorker {
     const force = this.force;
     this.force = false;
     const entries = await this.o.store.listOutbox(this.address);
-    const session = new RelaySession(this.o.account.smtp);
+    const session = new RelaySession(this.o.account.smtp, this.logger);
     try {
       for (let i = 0; i < entries.length; i++) {
         if (this.stopped) break;
