@@ -87,6 +87,8 @@ export class ProtocolTrace {
    */
   server(text: string): void {
     if (!this.enabled) return;
+    // POP3 and SMTP callers hand over whole lines; IMAP hands over its output as it is written.
+    if (this.protocol !== 'IMAP' && !text.endsWith('\n')) text += '\n';
     let rest = this.partial + text;
     this.partial = '';
     for (;;) {
@@ -106,7 +108,7 @@ export class ProtocolTrace {
         this.partial = rest;
         return;
       }
-      const line = rest.slice(0, end).replace(/\r$/, '');
+      const line = rest.slice(0, end).replace(/\r$/, '').trimEnd();
       rest = rest.slice(end + 1);
       if (line === '') continue;
       // A tagged IMAP answer ends an AUTHENTICATE too; "+ " only continues it.
@@ -126,6 +128,6 @@ export class ProtocolTrace {
 
   /** Bytes that are message content: only their size is traced. */
   data(direction: 'C' | 'S', bytes: number): void {
-    if (this.enabled) this.logger.trace(`${this.protocol} ${direction}: [${bytes} bytes of message data]`);
+    if (this.enabled) this.logger.trace(`${this.protocol} ${direction}: [${bytes} bytes of data]`);
   }
 }

@@ -32,25 +32,42 @@ export function smtpLibraryLogger(logger: Logger, side: 'server' | 'client', sec
     }
     return trace;
   };
+  const command = (id: string, line: string): void => {
+    const verb = line.trim().split(/\s+/)[0]?.toUpperCase() ?? '';
+    if (/^[A-Z]{4,10}$/.test(verb)) logger.debug({ connection: id }, `SMTP ${side === 'server' ? 'client' : 'provider'} command ${verb}`);
+  };
   const log: LibraryLog = (meta, message = '', ...args) => {
     const text = format(message, ...args);
     const id = String(meta.cid ?? 'connection');
+    const trace = traceFor(id);
+    // nodemailer marks its lines by `tnx`: client (what we send), server (what the provider says), message (the data).
+    if (meta.tnx === 'message') {
+      if (typeof meta.outByteCount === 'number') trace.data('C', meta.outByteCount);
+      return;
+    }
+    if (meta.tnx === 'client') {
+      trace.client(text);
+      command(id, text);
+      return;
+    }
+    if (meta.tnx === 'server') {
+      trace.server(text);
+      return;
+    }
+    // smtp-server writes "C: …" for its client's lines, "S: …" for its own.
     const protocolLine = /^(C|S):\s?([\s\S]*)$/.exec(text);
     if (protocolLine) {
-      // smtp-server: C is the client; nodemailer: C is nodemailer itself, the client of the provider.
-      const fromClient = protocolLine[1] === 'C';
-      const trace = traceFor(id);
-      if (fromClient) {
+      if (protocolLine[1] === 'S') trace.server(protocolLine[2]);
+      else if (meta.tnx === 'data') trace.data('C', Number(meta.bytes ?? 0));
+      else {
         trace.client(protocolLine[2]);
-        const verb = protocolLine[2].trim().split(/\s+/)[0]?.toUpperCase() ?? '';
-        if (/^[A-Z]{4,10}$/.test(verb)) logger.debug({ connection: id }, `SMTP ${side === 'server' ? 'client' : 'provider'} command ${verb}`);
-      } else {
-        trace.server(protocolLine[2]);
+        command(id, protocolLine[2]);
       }
       return;
     }
     if (meta.tnx === 'close' || /closed/i.test(text)) traces.delete(id);
-    logger.debug({ connection: id }, `SMTP ${text.replace(/\s+/g, ' ').trim()}`);
+    const said = text.replace(/\s+/g, ' ').trim();
+    logger.debug({ connection: id }, /^SMTP\b/i.test(said) ? said : `SMTP ${said}`);
   };
   return { trace: log, debug: log, info: log, warn: log, error: log, fatal: log };
 }

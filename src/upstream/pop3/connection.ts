@@ -282,7 +282,8 @@ export class Pop3Connection {
     if (!logger) return;
     const indicator = response.status === 'ok' ? '+OK' : response.status === 'err' ? '-ERR' : '+';
     this.trace?.server(`${indicator}${response.text ? ` ${response.text}` : ''}`);
-    if (response.body) this.trace?.serverBytes(response.body.length);
+    // Listings and messages alike: their size, never their lines (a message is the user's, a listing long).
+    if (response.body) this.trace?.data('S', response.body.length);
     logger.debug(`POP3 ${command.label}: ${indicator}${response.text && response.status !== 'continue' ? ` ${response.text.slice(0, 120)}` : ''}${response.body ? ` (${response.body.length} bytes)` : ''}`);
   }
 
