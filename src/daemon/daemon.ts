@@ -18,6 +18,7 @@ import { signInNeededNotice } from '../upstream/oauth/notice.js';
 import { Pop3Poller } from '../upstream/pop3/poller.js';
 import { OutboxWorker } from '../upstream/smtp/worker.js';
 import { acquireInstanceLock } from './instance-lock.js';
+import { ProviderFeatures } from './provider-features.js';
 import { usableListen } from './listen-probe.js';
 import { LocalAuthenticator } from '../runtime/local-auth.js';
 import type { Logger } from '../runtime/logger.js';
@@ -48,6 +49,7 @@ function localTls(listen: ListenAddress[], certFile: string | undefined, keyFile
 export class Daemon {
   readonly status = new StatusBoard();
   private readonly accounts = new Map<string, AccountRuntime>();
+  private readonly providers: ProviderFeatures;
   private imap?: ImapServer;
   private smtp?: SubmissionServer;
   private endpoint?: StatusEndpoint;
@@ -61,7 +63,9 @@ export class Daemon {
     private readonly logger: Logger,
     private readonly auth: LocalAuthenticator,
     private readonly releaseLock: () => Promise<void>,
-  ) {}
+  ) {
+    this.providers = new ProviderFeatures(store, logger.child({ part: 'outbox' }));
+  }
 
   /** Starts everything; throws (after undoing what was started) when a part cannot start. */
   static async start(config: HotbridgeConfig, logger: Logger): Promise<Daemon> {
@@ -75,6 +79,7 @@ export class Daemon {
       const auth = new LocalAuthenticator(passwords, { accounts: () => daemon.config.accounts.map((account) => account.address) });
       const daemon: Daemon = new Daemon(config, store, logger, auth, releaseLock);
       try {
+        await daemon.providers.load(config.accounts);
         await daemon.startListeners();
         for (const account of config.accounts) daemon.startAccount(account);
         daemon.endpoint = await startStatusEndpoint(config.dataDir, () => daemon.snapshot(), () => daemon.wake());
@@ -117,6 +122,7 @@ export class Daemon {
       maxMessageBytes: smtp.maxMessageBytes,
       accounts: () => this.config.accounts,
       tls: localTls(smtp.listen, smtp.certFile, smtp.keyFile, 'SMTP'),
+      smtpUtf8Offered: () => this.providers.smtpUtf8(this.config.accounts),
     });
     this.status.set('listeners', 'imap', { addresses: this.imap.addresses() });
     this.status.set('listeners', 'smtp', { addresses: this.smtp.addresses() });
@@ -160,7 +166,14 @@ export class Daemon {
       config: account,
       credentials,
       poller: new Pop3Poller({ account, store: this.store, credentials, logger: logger.child({ part: 'pop3' }), status: this.status }),
-      worker: new OutboxWorker({ account, store: this.store, credentials, logger: logger.child({ part: 'outbox' }), status: this.status }),
+      worker: new OutboxWorker({
+        account,
+        store: this.store,
+        credentials,
+        logger: logger.child({ part: 'outbox' }),
+        status: this.status,
+        onProviderExtensions: (extensions) => this.providers.record(account, extensions),
+      }),
     };
     this.accounts.set(account.address, runtime);
     runtime.poller.start();
@@ -193,6 +206,7 @@ export class Daemon {
     const previous = this.config;
     this.config = next;
     for (const account of next.accounts) await this.store.ensureAccount(account.address);
+    await this.providers.load(next.accounts);
     const wanted = new Map(next.accounts.map((account) => [account.address, account]));
     for (const address of [...this.accounts.keys()]) {
       const account = wanted.get(address);
@@ -266,8 +280,10 @@ export class Daemon {
       })),
       listeners: {
         imap: { addresses: this.imap?.addresses() ?? [], connections: this.imap?.connectionCount() ?? 0 },
-        smtp: { addresses: this.smtp?.addresses() ?? [], connections: this.smtp?.connectionCount() ?? 0 },
+        // closedForErrors & co.: connections the server closed, by reason (downstream/smtp/session-guard.ts).
+        smtp: { addresses: this.smtp?.addresses() ?? [], connections: this.smtp?.connectionCount() ?? 0, ...this.smtp?.closedCounts() },
       },
+      localLogins: this.auth.counts(),
     };
   }
 

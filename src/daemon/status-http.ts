@@ -143,13 +143,28 @@ export function metricsFromSnapshot(snapshot: unknown): Family[] {
     const connections = finiteNumber(record(listeners[protocol]).connections);
     if (connections !== undefined) gauge.samples.push({ labels: {}, value: connections });
   }
+  const smtpClosed = family('hotbridge_smtp_closed_connections_total', 'counter', 'SMTP connections the server closed since start, by reason.');
+  const smtp = record(listeners.smtp);
+  for (const [reason, key] of [['errors', 'closedForErrors'], ['login_deadline', 'closedForLoginDeadline'], ['session_deadline', 'closedForSessionDeadline'], ['idle', 'closedIdle'], ['room', 'closedForRoom']]) {
+    const value = finiteNumber(smtp[key]);
+    if (value !== undefined) smtpClosed.samples.push({ labels: { reason }, value });
+  }
+  const logins = family('hotbridge_local_logins_total', 'counter', 'Local logins (IMAP, SMTP) since start: accepted, refused, and given up by a client that left.');
+  const loginCounts = record(root.localLogins);
+  for (const [result, key] of [['accepted', 'successes'], ['refused', 'failures'], ['abandoned', 'dropped']]) {
+    const value = finiteNumber(loginCounts[key]);
+    if (value !== undefined) logins.samples.push({ labels: { result }, value });
+  }
+  const loginHashes = family('hotbridge_local_login_hashes_total', 'counter', 'scrypt checks of local passwords since start (a login found in the cache needs none).');
+  const hashes = finiteNumber(loginCounts.hashes);
+  if (hashes !== undefined) loginHashes.samples.push({ labels: {}, value: hashes });
   const listening = family('hotbridge_listening_addresses', 'gauge', 'Local addresses the IMAP and SMTP servers listen on.');
   for (const protocol of ['imap', 'smtp']) {
     const addresses = record(listeners[protocol]).addresses;
     if (Array.isArray(addresses)) listening.samples.push({ labels: { protocol }, value: addresses.length });
   }
 
-  return [up, info, started, lastSuccess, syncError, signInNeeded, localPassword, synced, progressDone, progressTotal, queued, retrying, imapConnections, smtpConnections, listening];
+  return [up, info, started, lastSuccess, syncError, signInNeeded, localPassword, synced, progressDone, progressTotal, queued, retrying, imapConnections, smtpConnections, smtpClosed, logins, loginHashes, listening];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 /**
  * The local passwords mail clients use for IMAP and SMTP on localhost (`hotbridge password`), hashed with
  * scrypt in a 0600 file of the data dir. A file and not LevelDB: `hotbridge password` must work while the
- * daemon holds the store's lock, and the daemon notices the change by the file's mtime.
+ * daemon holds the store's lock, and the daemon notices the change by the file's stamp (inode, size, mtime).
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import fs from 'node:fs';
@@ -41,7 +41,7 @@ export async function verifyPassword(password: string, encoded: string): Promise
 /** The password file of a data dir, re-read when it changes on disk. */
 export class LocalPasswords {
   private cache: Record<string, string> = {};
-  private cachedMtime = -1;
+  private cachedStamp = '';
 
   constructor(readonly dataDir: string) {}
 
@@ -49,18 +49,30 @@ export class LocalPasswords {
     return path.join(this.dataDir, FILE_NAME);
   }
 
-  private read(): Record<string, string> {
-    let mtime: number;
+  /**
+   * What the file is now, cheaply: device, inode, size and mtime. `hotbridge password` replaces the
+   * file by a rename, so a change always shows here (a new inode even within one mtime tick); 'none'
+   * when there is no file.
+   */
+  stamp(): string {
     try {
-      mtime = fs.statSync(this.file).mtimeMs;
+      const stat = fs.statSync(this.file, { bigint: true });
+      return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}`;
     } catch {
+      return 'none';
+    }
+  }
+
+  private read(): Record<string, string> {
+    const stamp = this.stamp();
+    if (stamp === 'none') {
       this.cache = {};
-      this.cachedMtime = -1;
+      this.cachedStamp = stamp;
       return this.cache;
     }
-    if (mtime !== this.cachedMtime) {
+    if (stamp !== this.cachedStamp) {
       this.cache = JSON.parse(fs.readFileSync(this.file, 'utf8')) as Record<string, string>;
-      this.cachedMtime = mtime;
+      this.cachedStamp = stamp;
     }
     return this.cache;
   }

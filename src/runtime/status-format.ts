@@ -11,7 +11,27 @@ export interface StatusSnapshot {
     pop3: Record<string, unknown>;
     outbox: Record<string, unknown> & { queued?: Array<Record<string, unknown>> };
   }>;
-  listeners: { imap: { addresses: Array<{ host: string; port: number }>; connections: number }; smtp: { addresses: Array<{ host: string; port: number }>; connections?: number } };
+  listeners: {
+    imap: { addresses: Array<{ host: string; port: number }>; connections: number };
+    smtp: { addresses: Array<{ host: string; port: number }>; connections?: number } & Partial<Record<SmtpClosedReason, number>>;
+  };
+  localLogins?: { successes?: number; failures?: number; cacheHits?: number; dropped?: number };
+}
+
+type SmtpClosedReason = 'closedForErrors' | 'closedForLoginDeadline' | 'closedForSessionDeadline' | 'closedIdle' | 'closedForRoom';
+
+/** How the SMTP line words each reason the server closed connections for. */
+const SMTP_CLOSED: Array<[SmtpClosedReason, string]> = [
+  ['closedForErrors', 'for errors'],
+  ['closedForLoginDeadline', 'without login in time'],
+  ['closedForRoom', 'to make room'],
+  ['closedForSessionDeadline', 'at the session deadline'],
+  ['closedIdle', 'idle'],
+];
+
+function smtpClosed(smtp: StatusSnapshot['listeners']['smtp']): string {
+  const parts = SMTP_CLOSED.filter(([key]) => (smtp[key] ?? 0) > 0).map(([key, words]) => `${smtp[key]} ${words}`);
+  return parts.length === 0 ? '' : `; closed since start: ${parts.join(', ')}`;
 }
 
 function when(value: unknown, now: number): string {
@@ -29,7 +49,11 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
   const { daemon, listeners } = snapshot;
   lines.push(`hotbridge ${daemon.version}, pid ${daemon.pid}, up ${when(daemon.startedAt, now).replace(' ago', '')}`);
   lines.push(`  IMAP: ${listeners.imap.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.imap.connections} connected)`);
-  lines.push(`  SMTP: ${listeners.smtp.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.smtp.connections ?? 0} connected)`);
+  lines.push(`  SMTP: ${listeners.smtp.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.smtp.connections ?? 0} connected${smtpClosed(listeners.smtp)})`);
+  const logins = snapshot.localLogins;
+  if (logins && (logins.failures ?? 0) > 0) {
+    lines.push(`  local logins since start: ${logins.successes ?? 0} accepted (${logins.cacheHits ?? 0} from the cache), ${logins.failures} refused`);
+  }
   for (const account of snapshot.accounts) {
     const pop3 = account.pop3;
     lines.push('');

@@ -47,6 +47,8 @@ export interface CommandContext {
   readonly server: ServerContext;
   /** Untagged responses go here. */
   readonly out: ResponseOutput;
+  /** Aborts when the client's connection is gone (not at a half-close: the client still reads then). */
+  readonly connectionClosed: AbortSignal;
   /** The capability list for the session's current state (CAPABILITY, the LOGIN response code). */
   capabilities(): string;
   /** Sends `+ text` and flushes (AUTHENTICATE challenges, IDLE's "+ idling"). */

@@ -85,6 +85,8 @@ export class ImapConnection {
    */
   private readonly loginDeadline: number;
   private resolveClosed!: () => void;
+  /** Aborted when the client is gone: a login waiting for its password check gives it up. */
+  private readonly gone = new AbortController();
   /** Resolves once the socket is closed. */
   readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
 
@@ -122,6 +124,7 @@ export class ImapConnection {
   /** Cuts the connection at once (server shutdown, after the grace period). */
   destroy(): void {
     this.ended = true;
+    this.gone.abort();
     this.notify?.();
     this.socket.destroy();
   }
@@ -148,6 +151,7 @@ export class ImapConnection {
 
   private onGone(): void {
     this.ended = true;
+    this.gone.abort();
     this.notify?.();
   }
 
@@ -264,6 +268,7 @@ export class ImapConnection {
       session: this.session,
       server: this.server,
       out: this.out,
+      connectionClosed: this.gone.signal,
       capabilities: () => capabilityList(this.session, this.server),
       sendContinuation: (text) => {
         this.out.write(`+ ${text}\r\n`);

@@ -23,6 +23,8 @@ export interface RelayReport {
   deferred: OutboxFailure[];
   /** Set when the attempt failed as a whole rather than per recipient. */
   problem?: RelayProblem;
+  /** The extensions the provider named in its EHLO (upper-case keywords), when the attempt got that far. */
+  providerExtensions?: string[];
 }
 
 /** The parts of nodemailer's SMTP error and per-recipient errors this module reads. */
@@ -40,6 +42,8 @@ export interface SmtpInfoLike {
   accepted?: Array<string | { address: string }>;
   rejected?: Array<string | { address: string }>;
   rejectedErrors?: SmtpErrorLike[];
+  /** The provider's EHLO reply lines after the greeting line, as nodemailer keeps them. */
+  ehlo?: string[];
 }
 
 const addressOf = (value: string | { address: string }): string => (typeof value === 'string' ? value : value.address);
@@ -100,6 +104,7 @@ function isAuthReply(code: number | undefined): boolean {
  */
 export function reportFromInfo(recipients: readonly string[], info: SmtpInfoLike): RelayReport {
   const report: RelayReport = { delivered: [], failed: [], deferred: [] };
+  if (info.ehlo) report.providerExtensions = info.ehlo.map((line) => line.split(/\s+/)[0].toUpperCase()).filter((keyword) => keyword !== '');
   const accepted = new Set((info.accepted ?? []).map((value) => addressKey(addressOf(value))));
   const rejected = new Set((info.rejected ?? []).map((value) => addressKey(addressOf(value))));
   const errors = errorsByRecipient(info.rejectedErrors ?? []);

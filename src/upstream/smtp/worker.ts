@@ -36,6 +36,11 @@ export interface OutboxWorkerOptions {
   now?: () => number;
   /** How long stop() waits for a relay in flight before abandoning it (default 5 s). */
   stopGraceMs?: number;
+  /**
+   * Told the extensions the provider's EHLO named, after each relay that got that far (the daemon keeps
+   * whether it offers SMTPUTF8, which the submission server may then offer too).
+   */
+  onProviderExtensions?: (extensions: readonly string[]) => void;
 }
 
 /** The longest a timer sleeps before the worker looks at the queue again (clock changes, lost wake-ups). */
@@ -191,6 +196,7 @@ export class OutboxWorker {
     } finally {
       this.inFlight = undefined;
     }
+    if (report.providerExtensions) this.o.onProviderExtensions?.(report.providerExtensions);
     if (controller.signal.aborted && report.delivered.length === 0 && report.failed.length === 0) {
       // Abandoned on shutdown before the provider took it: nothing to record, the entry stays as it was.
       return { kind: 'done' };

@@ -12,6 +12,7 @@
 import { defineCommand, NOT_AUTHENTICATED, type CommandContext } from '../command.js';
 import { loginDisabled } from '../capabilities.js';
 import { ImapError } from '../errors.js';
+import { loginNameForLog } from '../../../runtime/local-auth.js';
 
 /** SASL-IR's "=" is an empty initial response (RFC 4959 §3). */
 const EMPTY_RESPONSE = '=';
@@ -68,8 +69,13 @@ export default defineCommand({
     } else {
       throw ImapError.no(`Unsupported authentication mechanism ${mechanism} (use PLAIN or LOGIN)`);
     }
-    const account = await ctx.server.auth.verify(credentials.user, credentials.password, ctx.session.remoteAddress);
-    if (!account) throw ImapError.no('Wrong address or local password (set it with `hotbridge password`)', 'AUTHENTICATIONFAILED');
+    const account = await ctx.server.auth.verify(credentials.user, credentials.password, ctx.session.remoteAddress, { signal: ctx.connectionClosed });
+    if (!account) {
+      if (ctx.connectionClosed.aborted) throw ImapError.no('Connection closed');
+      // Logged as SMTP logs its refusals: the name tried and the client, never the password.
+      ctx.server.logger.warn({ user: loginNameForLog(credentials.user), remote: ctx.session.remoteAddress, method: mechanism }, 'IMAP login refused');
+      throw ImapError.no('Wrong address or local password (set it with `hotbridge password`)', 'AUTHENTICATIONFAILED');
+    }
     ctx.session.login(account);
     ctx.server.logger.info({ account, remote: ctx.session.remoteAddress }, 'IMAP login');
     return { code: `CAPABILITY ${ctx.capabilities()}`, text: 'Logged in' };

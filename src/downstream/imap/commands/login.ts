@@ -9,6 +9,7 @@
 import { defineCommand, NOT_AUTHENTICATED } from '../command.js';
 import { loginDisabled } from '../capabilities.js';
 import { ImapError } from '../errors.js';
+import { loginNameForLog } from '../../../runtime/local-auth.js';
 
 export default defineCommand({
   name: 'LOGIN',
@@ -23,8 +24,13 @@ export default defineCommand({
   },
   async run(ctx, { user, password }) {
     if (loginDisabled(ctx.session, ctx.server)) throw ImapError.no('Log in after STARTTLS (LOGINDISABLED)', 'PRIVACYREQUIRED');
-    const account = await ctx.server.auth.verify(user, password, ctx.session.remoteAddress);
-    if (!account) throw ImapError.no('Wrong address or local password (set it with `hotbridge password`)', 'AUTHENTICATIONFAILED');
+    const account = await ctx.server.auth.verify(user, password, ctx.session.remoteAddress, { signal: ctx.connectionClosed });
+    if (!account) {
+      if (ctx.connectionClosed.aborted) throw ImapError.no('Connection closed');
+      // Logged as SMTP logs its refusals: the name tried and the client, never the password.
+      ctx.server.logger.warn({ user: loginNameForLog(user), remote: ctx.session.remoteAddress, method: 'LOGIN' }, 'IMAP login refused');
+      throw ImapError.no('Wrong address or local password (set it with `hotbridge password`)', 'AUTHENTICATIONFAILED');
+    }
     ctx.session.login(account);
     ctx.server.logger.info({ account, remote: ctx.session.remoteAddress }, 'IMAP login');
     return { code: `CAPABILITY ${ctx.capabilities()}`, text: 'Logged in' };
