@@ -27,6 +27,8 @@ export interface LoggerOptions {
   level?: string;
   /** `text` (syslog-prefixed lines), `json` or `pretty`; by default chosen from where stdout goes. */
   format?: LogFormat;
+  /** The older switch: true is `format: 'pretty'`, false `format: 'json'` (kept for callers that use it). */
+  pretty?: boolean;
   /** Write somewhere other than stdout (tests). */
   destination?: NodeJS.WritableStream;
   /** The environment to decide the default format from (tests); default process.env. */
@@ -85,7 +87,7 @@ function textDestination(target: NodeJS.WritableStream | pino.DestinationStream,
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
   const stacks = DEBUG_LEVELS.has(level);
-  const format = options.format ?? defaultLogFormat(options.env, options.terminal ?? (options.destination ? false : process.stdout.isTTY === true));
+  const format = options.format ?? (options.pretty === undefined ? undefined : options.pretty ? 'pretty' : 'json') ?? defaultLogFormat(options.env, options.terminal ?? (options.destination ? false : process.stdout.isTTY === true));
   const base: pino.LoggerOptions = {
     level,
     base: { pid: process.pid },
