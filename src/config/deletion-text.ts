@@ -3,7 +3,7 @@
  * comments all use, derived from the defaults the loader applies (DELETION_DEFAULTS), so that no text can
  * promise what the code does not do. test/unit/deletion-text.test.ts reads every one of those texts.
  *
- * The old guide's warning ("you'll have to delete in both places") was true of Outlook Express and is true
+ * The old guide warned that with a copy left on the server you would have to remove mail at both ends; true of Outlook Express, and true
  * here only with delete_on_expunge = true, which is not the default.
  */
 import { DELETION_DEFAULTS } from './load.js';
