@@ -45,7 +45,7 @@ function words(line: string): string[] {
 
 /** The npm commands the docs show, and the test that runs each (or why none does). */
 const NPM: Record<string, { by: string; contains?: string }> = {
-  'npm start': { by: 'test/integration/first-run.test.ts', contains: "'start'" },
+  'npm start': { by: 'test/integration/first-run.test.ts', contains: 'exec npm start' },
   'npm test': { by: 'vitest.config.ts (this suite is what it runs)' },
   'npm install -g .': { by: 'test/integration/npm-install.test.ts', contains: "'install', '-g'" },
   'npm install -g "$(npm pack --silent)"': { by: 'test/integration/npm-install.test.ts', contains: "'pack', '--silent'" },
