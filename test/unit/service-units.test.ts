@@ -9,6 +9,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planService, runService, type PlanInput } from '../../src/cli/commands/service.js';
+import { controlCommand } from '../../src/cli/service/control.js';
 import { launchAgent, launchDaemon, PACKAGE_ROOT, systemdArgument, systemUnit, templatePath, userUnit, type ProgramPaths } from '../../src/cli/service/units.js';
 import { resolveConfig } from '../../src/config/load.js';
 import type { HotbridgeConfig } from '../../src/config/types.js';
@@ -351,5 +352,39 @@ describe('hotbridge service install --dry-run', () => {
     const file = path.join(dir, 'no-systemd.toml');
     fs.writeFileSync(file, '[[accounts]]\naddress = "ann@hotmail.com"\n');
     await expect(runService({ config: file, action: 'install', user: true, out: new PassThrough() })).rejects.toThrow(/this system does not run systemd \(no \/run\/systemd\/system\)/);
+  });
+});
+
+describe('hotbridge service status|start|stop|restart|logs', () => {
+  const base = { uid: 501, home: '/home/ann' } as const;
+  it('runs systemctl and journalctl with the scope and unit name', () => {
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'user', action: 'status' }).join(' ')).toBe('systemctl --user status --no-pager hotbridge.service');
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'system', action: 'restart' }).join(' ')).toBe('systemctl restart hotbridge.service');
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'system', action: 'stop' }).join(' ')).toBe('systemctl stop hotbridge.service');
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'user', action: 'logs', follow: true }).join(' ')).toBe('journalctl --user -u hotbridge.service -n 50 --no-pager -f');
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'system', action: 'logs', lines: 200 }).join(' ')).toBe('journalctl -u hotbridge.service -n 200 --no-pager');
+  });
+
+  it('runs launchctl in the right domain, and tails the log file', () => {
+    expect(controlCommand({ ...base, platform: 'darwin', scope: 'user', action: 'start' }).join(' ')).toBe('launchctl kickstart gui/501/local.hotbridge');
+    expect(controlCommand({ ...base, platform: 'darwin', scope: 'system', action: 'restart' }).join(' ')).toBe('launchctl kickstart -k system/local.hotbridge');
+    expect(controlCommand({ ...base, platform: 'darwin', scope: 'user', action: 'stop' }).join(' ')).toBe('launchctl kill SIGTERM gui/501/local.hotbridge');
+    expect(controlCommand({ ...base, platform: 'darwin', scope: 'user', action: 'logs' }).join(' ')).toBe('tail -n 50 /home/ann/Library/Logs/hotbridge/hotbridge.log');
+  });
+
+  it('without systemd running, says so instead of failing halfway', async () => {
+    if (fs.existsSync('/run/systemd/system')) return;
+    await expect(runService({ action: 'status', out: new PassThrough() })).rejects.toThrow(/this system does not run systemd \(no \/run\/systemd\/system\), so there is no service to show/);
+  });
+
+  it('a dry run shows the unit even when the config cannot be used, and says why an install would stop', async () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    const missing = path.join(dir, 'no-such-config.toml');
+    expect(await runService({ config: missing, action: 'install', system: true, dryRun: true, out })).toBe(0);
+    expect(text).toContain('ExecStart=');
+    expect(text).toContain('A real install would stop before any of this, because:');
+    expect(text).toContain(`the config cannot be used: ${path.resolve(missing)}: no such file`);
   });
 });

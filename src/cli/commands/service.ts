@@ -316,7 +316,7 @@ export function checkServiceManager(platform: ServicePlatform, scope: ServiceSco
     // sd_booted(3): systemd is the running init exactly when this directory exists.
     if (!fs.existsSync('/run/systemd/system')) {
       throw new UserError(
-        `this system does not run systemd (no /run/systemd/system), so there is no service to ${action === 'install' ? 'install' : action}: start \`hotbridge run\` from your init system instead (hotbridge service install --dry-run shows the command)`,
+        `this system does not run systemd (no /run/systemd/system), so there is no service to ${action === 'status' ? 'show' : action === 'logs' ? 'show the log of' : action}: start \`hotbridge run\` from your init system instead (hotbridge service install --dry-run shows the command)`,
         2,
       );
     }
