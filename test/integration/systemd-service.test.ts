@@ -6,6 +6,7 @@
  * user, its log in journald with the right priorities (`journalctl -p`), a local password set by root that
  * the service accepts at once, reload, the `hotbridge service` wrappers, and uninstall.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,4 +129,39 @@ describe('the system service under systemd', () => {
     expect(ns.run(['test', '-e', '/etc/systemd/system/hotbridge.service']).status).toBe(1);
     expect(ns.run(['test', '-e', '/etc/hotbridge/config.toml']).status).toBe(0);
   });
+
+  it('from a clone in a home directory, set-up installs a copy for the whole system and the service runs that', async () => {
+    // Inside the namespace only: a /home and an /opt of its own; the clone is this tree without its
+    // dependencies (linked), npm installs into /opt from its cache (the namespace has no network).
+    expect(ns.run(['mount', '-t', 'tmpfs', '-o', 'mode=0755', 'none', '/home']).status).toBe(0);
+    expect(ns.run(['mount', '-t', 'tmpfs', '-o', 'mode=0755', 'none', '/opt']).status).toBe(0);
+    // The namespace has no network, so npm there can only use its cache: an install outside it first
+    // (network or cache, as for any user) puts every dependency in that cache.
+    const warm = spawnSync('sh', ['-c', `cd ${dir} && npm pack --silent ${REPO_ROOT} >/dev/null && npm install -g --prefix ${dir}/warm --prefer-offline --no-audit --no-fund ./hotbridge-0.1.0.tgz`], { encoding: 'utf8', timeout: 600_000 });
+    expect(warm.status, warm.stderr).toBe(0);
+    const clone = '/home/ann/hotbridge';
+    const copy = ns.run(['sh', '-c', `mkdir -p ${clone} && cd ${REPO_ROOT} && tar cf - --exclude=./node_modules --exclude=./.git . | tar xf - -C ${clone} && ln -s ${REPO_ROOT}/node_modules ${clone}/node_modules`]);
+    expect(copy.status, copy.stderr).toBe(0);
+    ns.run(['rm', '-f', '/etc/hotbridge/config.toml']);
+    const pty = startPty([process.execPath, `${clone}/bin/hotbridge.js`, 'setup'], { wrap: ns.enter, env: { HOTBRIDGE_CONFIG: '', NO_COLOR: '1', npm_config_prefix: '/opt/hotbridge', npm_config_offline: 'true', npm_config_update_notifier: 'false' } });
+    const answer = async (question: RegExp, text: string) => {
+      await pty.expect(question);
+      pty.line(text);
+    };
+    try {
+      await answer(/Your name \(.*\): $/m, '');
+      await answer(/Your e-mail address: $/m, 'bea@outlook.com');
+      await answer(/Keep a copy at Outlook\.com\? \[Y\/n\]: $/m, '');
+      await answer(/Your choice \(1, 2 or 3\): $/m, '3');
+      await pty.expect(new RegExp(`This hotbridge runs from ${clone}, where the system service cannot see it`));
+      await answer(/Install that copy now \(npm install -g\) and start it with the computer\? \[Y\/n\]: $/m, '');
+      await pty.expect(/Done\. hotbridge now starts at boot\./, 300_000);
+      expect(await pty.exited).toBe(0);
+    } finally {
+      pty.kill();
+    }
+    await waitFor('the service of the copy to run', () => ns.run(['systemctl', 'is-active', 'hotbridge']).stdout.trim() === 'active');
+    expect(ns.run(['systemctl', 'cat', 'hotbridge']).stdout).toContain('/opt/hotbridge/lib/node_modules/hotbridge/bin/hotbridge.js run --config /etc/hotbridge/config.toml');
+    await waitFor('the copy to say it runs', () => /hotbridge is running version=0\.1\.0 dataDir=\/var\/lib\/hotbridge accounts=bea@outlook\.com/.test(journal()));
+  }, 600_000);
 });

@@ -6,6 +6,7 @@
  * the `hotbridge` user); as anyone else, that person's own. Run again, it adds an account beside the
  * first, or removes one.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
@@ -25,6 +26,7 @@ import { askAccount, type AccountAnswers } from '../setup/ask-account.js';
 import { configText, withAccountAdded, withAccountRemoved, type SetupAnswers } from '../setup/config-text.js';
 import { generateLocalPassword } from '../setup/local-password.js';
 import { proveAccount } from '../setup/prove-account.js';
+import { hiddenFromSystemService, installSystemCopy } from '../setup/system-copy.js';
 import { Terminal } from '../setup/terminal.js';
 import { runLogin } from './login.js';
 import { runService } from './service.js';
@@ -236,6 +238,28 @@ async function offerService(term: Terminal, layout: Layout, config: HotbridgeCon
   if (scope === 'system' && !isRoot()) {
     term.say(`To start it with the computer: sudo hotbridge service install${layout.configOption}`);
     return;
+  }
+  if (scope === 'system') {
+    const hidden = hiddenFromSystemService();
+    if (hidden) {
+      term.say(`This hotbridge runs from ${path.dirname(path.dirname(hidden))}, where the system service cannot see it`);
+      term.say('(home directories and /tmp are hidden from it). It can run a copy installed for the whole system.');
+      if (!(await term.yesNo('Install that copy now (npm install -g) and start it with the computer?', true))) {
+        term.say(`Start it when you like: ${byHand}   (or later, from an installed copy: hotbridge service install)`);
+        return;
+      }
+      try {
+        const installed = installSystemCopy(out);
+        // The service is installed by the copy, so that its unit runs the copy.
+        const result = spawnSync(process.execPath, [installed, 'service', 'install', '--system', '--config', config.file], { encoding: 'utf8' });
+        out.write(result.stdout);
+        if (result.status !== 0) throw new UserError(result.stderr.replace(/^hotbridge: /, '').trim() || `exit ${result.status}`);
+      } catch (err) {
+        term.say(`The service could not be installed: ${(err as Error).message}`);
+        term.say(`Start hotbridge by hand instead: ${byHand}`);
+      }
+      return;
+    }
   }
   const when = scope === 'system' ? 'whenever this computer starts' : 'whenever you log in';
   if (!(await term.yesNo(`Start hotbridge by itself, now and ${when} (${manager.manager})?`, true))) {
