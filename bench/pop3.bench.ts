@@ -23,6 +23,7 @@ import { Store } from '../src/store/index.js';
 import { Pop3Client } from '../src/upstream/pop3/client.js';
 import { Pop3Poller } from '../src/upstream/pop3/poller.js';
 import { labAccount } from '../test/fixtures/children/poller-account.js';
+import { requireTool } from '../test/helpers/tools.js';
 import { loginFrom } from '../test/helpers/credentials.js';
 import { LAB_USERS, startLab, type Lab } from '../test/helpers/lab.js';
 import { seededRandom } from '../test/helpers/random.js';
@@ -90,10 +91,11 @@ async function hotbridge(lab: Lab, batchSize: number): Promise<Result> {
   }
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> {
+/** Runs a tool; `code` is its exit status, or the reason it could not run (ENOENT, a signal). */
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(command, args, { env, maxBuffer: 64 * 1024 * 1024 }, (error, _stdout, stderr) => {
-      resolve({ code: error ? Number((error as NodeJS.ErrnoException).code ?? 1) : 0, stderr });
+      resolve({ code: error ? ((error as NodeJS.ErrnoException).code ?? error.signal ?? 1) : 0, stderr });
     });
   });
 }
@@ -124,7 +126,7 @@ async function fetchmail(lab: Lab, mode: 'maildir' | 'bsmtp'): Promise<Result> {
     );
     const env = { ...process.env, HOME: dir };
     const start = performance.now();
-    const result = await run('fetchmail', ['-f', rc, '-N', '--nosyslog', '--silent', '--pidfile', path.join(dir, 'pid'), '--idfile', path.join(dir, 'ids')], env);
+    const result = await run(FETCHMAIL, ['-f', rc, '-N', '--nosyslog', '--silent', '--pidfile', path.join(dir, 'pid'), '--idfile', path.join(dir, 'ids')], env);
     const seconds = (performance.now() - start) / 1000;
     if (result.code !== 0) throw new Error(`fetchmail failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     const messages = mode === 'maildir' ? fs.readdirSync(path.join(maildir, 'new')).length : (fs.readFileSync(bsmtp, 'latin1').match(/^MAIL FROM:/gm) ?? []).length;
@@ -150,6 +152,8 @@ const contenders = [
   { name: 'fetchmail -> BSMTP file', run: (lab: Lab) => fetchmail(lab, 'bsmtp') },
 ];
 
+// The peer is installed the way the tests install theirs (apt-get as root, outside CI; see clients.ts).
+const FETCHMAIL = await requireTool('fetchmail', 'fetchmail');
 const lab = await startLab();
 try {
   const messages = mailbox(COUNT);

@@ -169,6 +169,24 @@ export class ImapLoadClient {
     return done;
   }
 
+  /**
+   * IDLE (RFC 2177): resolves once the server answered `+`; the function it gives sends DONE and
+   * resolves with the tagged reply. Updates and keep-alives meanwhile are read and dropped.
+   */
+  async idle(): Promise<() => Promise<Reply>> {
+    const { tag, done } = this.start(false);
+    if (!tag) return () => done;
+    await new Promise<void>((resolve, reject) => {
+      this.continuation = resolve;
+      done.catch(reject);
+      this.socket.write(`${tag} IDLE\r\n`);
+    });
+    return () => {
+      this.socket.write('DONE\r\n');
+      return done;
+    };
+  }
+
   /** LOGOUT (if still connected) and close. */
   async close(): Promise<void> {
     if (!this.failure) {

@@ -12,11 +12,14 @@
  * sources under tsx (when dist/ is older than src/).
  *
  * The data dir must already hold the store and local-passwords.json (the parent fills them, then
- * closes the store). Prints `PORT <n>` once listening. Commands on stdin, one per line:
+ * closes the store). HOTBRIDGE_BENCH_IDLE_KEEPALIVE_MS sets IDLE's keep-alive interval (the daemon's
+ * default is 2 minutes). Prints `PORT <n>` once listening. Commands on stdin, one per line:
  *   `rss`  -> `MEM <json>`: process.memoryUsage() plus, on Linux, RssAnon and RssFile from
  *             /proc/self/status (LevelDB mmaps its table files and the node binary is file-backed:
  *             those pages count in RSS as RssFile, which the kernel can drop, unlike RssAnon)
  *   `gc`   -> the same after a full GC (needs --expose-gc)
+ *   `cpu`  -> `CPU <json>`: {user, system, mainThread} milliseconds of CPU used so far (mainThread: the
+ *             event loop's thread alone, on Linux)
  *   `stop` -> stops the server, closes the store, exits 0
  */
 import fs from 'node:fs';
@@ -35,7 +38,8 @@ const { LocalPasswords } = await import(new URL('runtime/local-passwords.js', ro
 /** @type {typeof import('../../src/runtime/local-auth.js')} */
 const { LocalAuthenticator } = await import(new URL('runtime/local-auth.js', root).href);
 /** @type {typeof import('../../src/runtime/logger.js')} */
-const { silentLogger } = await import(new URL('runtime/logger.js', root).href);
+const { createLogger } = await import(new URL('runtime/logger.js', root).href);
+const { pino } = await import('pino');
 /** @type {typeof import('../../src/downstream/imap/server.js')} */
 const { startImapServer } = await import(new URL('downstream/imap/server.js', root).href);
 
@@ -45,9 +49,11 @@ const server = await startImapServer({
   listen: [{ host: '127.0.0.1', port: 0 }],
   store,
   auth,
-  logger: silentLogger(),
+  // The daemon's logger at its default level, as it runs: what it costs is part of the figures.
+  logger: createLogger({ pretty: false, destination: pino.destination({ dest: '/dev/null', sync: false }) }),
   maxLiteralBytes: 50 << 20,
-  maxConnectionsPerAddress: 100,
+  maxConnectionsPerAddress: 200,
+  ...(process.env.HOTBRIDGE_BENCH_IDLE_KEEPALIVE_MS ? { idle: { keepaliveMs: Number(process.env.HOTBRIDGE_BENCH_IDLE_KEEPALIVE_MS) } } : {}),
 });
 process.stdout.write(`PORT ${server.addresses()[0].port}\n`);
 
@@ -56,6 +62,17 @@ function procStatusBytes(field) {
   try {
     const kb = new RegExp(`^${field}:\\s*(\\d+) kB$`, 'm').exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
     return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU of the event loop's thread alone (Linux), without LevelDB's compaction and the thread pool: ms. */
+function mainThreadCpuMs() {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks, USER_HZ = 100
   } catch {
     return undefined;
   }
@@ -77,6 +94,10 @@ input.on('line', (line) => {
   const command = line.trim();
   if (command === 'gc') global.gc?.();
   if (command === 'rss' || command === 'gc') process.stdout.write(`MEM ${memory()}\n`);
+  else if (command === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    process.stdout.write(`CPU ${JSON.stringify({ user: user / 1000, system: system / 1000, mainThread: mainThreadCpuMs() })}\n`);
+  }
   else if (command === 'stop') void stop();
 });
 // The parent went away without saying stop: do not linger.

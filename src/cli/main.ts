@@ -24,6 +24,7 @@ export const COMMANDS: CommandUsage[] = [
   { name: 'password', positionals: ['<address>'], example: 'hotbridge password you@hotmail.com', options: [] },
   { name: 'status', positionals: [], example: 'hotbridge status --json', options: ['json'] },
   { name: 'doctor', positionals: [], example: 'hotbridge doctor', options: [] },
+  { name: 'cert', positionals: ['[action]'], example: 'hotbridge cert export --dir .', options: ['dir'] },
   { name: 'service', positionals: ['<action>'], example: 'hotbridge service install --dry-run', options: ['user', 'system', 'dry-run', 'follow', 'lines'] },
 ];
 
@@ -35,6 +36,7 @@ export interface CommandHandlers {
   password(a: { config?: string; address: string }): Promise<number>;
   status(a: { config?: string; json?: boolean }): Promise<number>;
   doctor(a: { config?: string }): Promise<number>;
+  cert(a: { config?: string; action?: 'export'; dir?: string }): Promise<number>;
   service(a: { config?: string; action: ServiceActionName; user?: boolean; system?: boolean; dryRun?: boolean; follow?: boolean; lines?: number }): Promise<number>;
 }
 
@@ -86,6 +88,15 @@ export function commandLine(argv: string[], handlers: CommandHandlers, exit: (co
     )
     .command('doctor', "check the config, data dir, ports, the provider's servers, TLS and sign-in, one line each", {}, (args) =>
       run(handlers.doctor({ config: args.config as string | undefined })),
+    )
+    .command(
+      'cert [action]',
+      'make the local TLS certificate (for SSL clients and phones); `cert export` writes the CA for devices to import',
+      (y) =>
+        y
+          .positional('action', { choices: ['export'] as const, describe: 'export: write the CA certificate (PEM and DER) and print its fingerprint' })
+          .option('dir', { type: 'string', requiresArg: true, describe: 'with export: the directory to write to (default: the current one)' }),
+      (args) => run(handlers.cert({ config: args.config, action: args.action, dir: args.dir })),
     )
     .command(
       'service <action>',
@@ -173,6 +184,10 @@ function realHandlers(out: NodeJS.WritableStream): CommandHandlers {
       const { runDoctor } = await import('./commands/doctor.js');
       return runDoctor({ config: a.config, out });
     },
+    async cert(a) {
+      const { runCert, runCertExport } = await import('./commands/cert.js');
+      return a.action === 'export' ? runCertExport({ config: a.config, dir: a.dir, out }) : runCert({ config: a.config, out });
+    },
     async service(a) {
       const { runService } = await import('./commands/service.js');
       return runService({ ...a, out });
@@ -218,7 +233,7 @@ export async function main(argv: string[]): Promise<number> {
  */
 export async function checkCommandLine(argv: string[]): Promise<string | undefined> {
   const accept = async (): Promise<number> => 0;
-  const handlers: CommandHandlers = { run: accept, setup: accept, login: accept, password: accept, status: accept, doctor: accept, service: accept };
+  const handlers: CommandHandlers = { run: accept, setup: accept, login: accept, password: accept, status: accept, doctor: accept, cert: accept, service: accept };
   try {
     await commandLine(argv, handlers, () => undefined).parseAsync();
     return undefined;

@@ -6,9 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
+import { DEFAULTS } from './defaults.js';
 import { DEFAULT_AUTHORITY, OUTLOOK_SCOPES, PRESETS, presetForAddress, type ServerPreset } from './presets.js';
 import { configSchema, LISTEN_PATTERN, type RawAccount, type RawConfig } from './schema.js';
-import type { AccountAuth, AccountConfig, HotbridgeConfig, ListenAddress, UpstreamServer } from './types.js';
+import type { AccountAuth, AccountConfig, HotbridgeConfig, ListenAddress, LocalTls, TlsMinVersion, UpstreamServer } from './types.js';
 import { parseDuration, parseSize } from './units.js';
 import { defaultDataDir } from './paths.js';
 import { isLoopbackHost } from './loopback.js';
@@ -16,9 +17,10 @@ import { closest } from './closest.js';
 
 export { isLoopbackHost } from './loopback.js';
 
-export const DEFAULT_IMAP_LISTEN = ['127.0.0.1:1143', '[::1]:1143'];
-export const DEFAULT_SMTP_LISTEN = ['127.0.0.1:1025', '[::1]:1025'];
-export const DEFAULT_MAX_MESSAGE_SIZE = 35 * 1024 * 1024;
+export const DEFAULT_IMAP_LISTEN = DEFAULTS.imapListen;
+export const DEFAULT_SMTP_LISTEN = DEFAULTS.smtpListen;
+export const DEFAULT_POP3_LISTEN = DEFAULTS.pop3Listen;
+export const DEFAULT_MAX_MESSAGE_SIZE = DEFAULTS.maxMessageBytes;
 
 /**
  * What happens to the provider's copies when the config says nothing. Set-up, the README, docs/config.md
@@ -136,7 +138,7 @@ function server(
   }
   const caFile = raw?.ca_file ? path.resolve(baseDir, raw.ca_file) : undefined;
   if (caFile && !fs.existsSync(caFile)) problems.push(`${where}.ca_file: ${caFile} does not exist`);
-  return { host: host ?? '', port, tls, caFile, timeoutMs: raw?.timeout !== undefined ? parseDuration(raw.timeout)! : 60_000 };
+  return { host: host ?? '', port, tls, caFile, timeoutMs: raw?.timeout !== undefined ? parseDuration(raw.timeout)! : DEFAULTS.upstreamTimeoutMs };
 }
 
 
@@ -179,7 +181,7 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
     address,
     name: raw.name,
     provider: raw.provider ?? preset?.id ?? 'custom',
-    pollIntervalMs: raw.poll_interval !== undefined ? Math.max(parseDuration(raw.poll_interval)!, 1000) : 120_000,
+    pollIntervalMs: raw.poll_interval !== undefined ? Math.max(parseDuration(raw.poll_interval)!, 1000) : DEFAULTS.pollIntervalMs,
     leaveOnServer,
     deleteOnServerAfterMs: raw.delete_on_server_after !== undefined ? parseDuration(raw.delete_on_server_after) : DELETION_DEFAULTS.deleteOnServerAfterMs,
     deleteOnExpunge: raw.delete_on_expunge ?? DELETION_DEFAULTS.deleteOnExpunge,
@@ -188,10 +190,24 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
     auth,
     pop3: {
       ...pop3Base,
-      maxMessageBytes: raw.pop3?.max_message_size !== undefined ? parseSize(raw.pop3.max_message_size)! : 100 * 1024 * 1024,
-      batchSize: raw.pop3?.batch_size ?? 50,
+      maxMessageBytes: raw.pop3?.max_message_size !== undefined ? parseSize(raw.pop3.max_message_size)! : DEFAULTS.pop3MaxMessageBytes,
+      batchSize: raw.pop3?.batch_size ?? DEFAULTS.pop3BatchSize,
     },
     smtp: server(raw.smtp, preset?.smtp, `${where}.smtp`, baseDir, problems),
+  };
+}
+
+type RawLocalTls = { tls_cert?: string; tls_key?: string; tls_listen?: string[]; tls_min_version?: TlsMinVersion; allow_plaintext_lan?: boolean };
+
+/** The TLS settings of one listener table; a certificate needs its key and the other way round. */
+function localTls(raw: RawLocalTls | undefined, table: string, baseDir: string, problems: string[]): LocalTls {
+  if ((raw?.tls_cert === undefined) !== (raw?.tls_key === undefined)) problems.push(`${table}.${raw?.tls_cert ? 'tls_key' : 'tls_cert'}: tls_cert and tls_key go together`);
+  return {
+    certFile: raw?.tls_cert ? path.resolve(baseDir, raw.tls_cert) : undefined,
+    keyFile: raw?.tls_key ? path.resolve(baseDir, raw.tls_key) : undefined,
+    tlsListen: (raw?.tls_listen ?? []).map(parseListen),
+    tlsMinVersion: raw?.tls_min_version ?? DEFAULTS.tlsMinVersion,
+    allowPlaintextLan: raw?.allow_plaintext_lan ?? false,
   };
 }
 
@@ -218,6 +234,9 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
     if (seen.has(account.address)) problems.push(`accounts[${index}].address: ${account.address} is listed twice`);
     seen.add(account.address);
   });
+  const imapTls = localTls(raw.imap, 'imap', baseDir, problems);
+  const smtpTls = localTls(raw.smtp, 'smtp', baseDir, problems);
+  const pop3Tls = localTls(raw.pop3, 'pop3', baseDir, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
   return {
     file,
@@ -226,18 +245,23 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
     imap: {
       listen: raw.imap?.listen ? raw.imap.listen.map(parseListen) : DEFAULT_IMAP_LISTEN.map(defaultListen),
       maxLiteralBytes: raw.imap?.max_literal_size !== undefined ? parseSize(raw.imap.max_literal_size)! : parseSize(raw.smtp?.max_message_size ?? DEFAULT_MAX_MESSAGE_SIZE)!,
-      maxConnectionsPerAddress: raw.imap?.max_connections_per_address ?? 50,
-      maxConnections: raw.imap?.max_connections ?? 500,
-      certFile: raw.imap?.tls_cert ? path.resolve(baseDir, raw.imap.tls_cert) : undefined,
-      keyFile: raw.imap?.tls_key ? path.resolve(baseDir, raw.imap.tls_key) : undefined,
+      maxConnectionsPerAddress: raw.imap?.max_connections_per_address ?? DEFAULTS.imapMaxConnectionsPerAddress,
+      maxConnections: raw.imap?.max_connections ?? DEFAULTS.imapMaxConnections,
+      ...imapTls,
     },
     smtp: {
       listen: raw.smtp?.listen ? raw.smtp.listen.map(parseListen) : DEFAULT_SMTP_LISTEN.map(defaultListen),
       maxMessageBytes: raw.smtp?.max_message_size !== undefined ? parseSize(raw.smtp.max_message_size)! : DEFAULT_MAX_MESSAGE_SIZE,
-      certFile: raw.smtp?.tls_cert ? path.resolve(baseDir, raw.smtp.tls_cert) : undefined,
-      keyFile: raw.smtp?.tls_key ? path.resolve(baseDir, raw.smtp.tls_key) : undefined,
+      ...smtpTls,
+    },
+    pop3: {
+      listen: raw.pop3?.listen ? raw.pop3.listen.map(parseListen) : DEFAULT_POP3_LISTEN.map(defaultListen),
+      maxConnectionsPerAddress: raw.pop3?.max_connections_per_address ?? DEFAULTS.pop3MaxConnectionsPerAddress,
+      maxConnections: raw.pop3?.max_connections ?? DEFAULTS.pop3MaxConnections,
+      ...pop3Tls,
     },
     status: { listen: (raw.status?.listen ?? []).map(parseListen) },
+    ...(raw.allowed_networks ? { allowedNetworks: raw.allowed_networks } : {}),
     accounts,
   };
 }

@@ -2,6 +2,7 @@
  * The TOML config as written by people (snake_case, human units), checked with zod. Every object is
  * strict: an unknown key is an error, because a typo must not be silently ignored.
  */
+import net from 'node:net';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 
@@ -71,9 +72,27 @@ const account = z.strictObject({
   smtp: server.optional(),
 });
 
+/** "10.0.0.0/8", "192.168.1.0/24", "fd00::/8", or one address (a /32 or /128). */
+const cidr = z.string({ error: 'expected a network like "192.168.1.0/24" or "fd00::/8"' }).refine(
+  (text) => {
+    const [address, bits, extra] = text.split('/');
+    if (extra !== undefined || !address) return false;
+    const family = net.isIPv4(address) ? 4 : net.isIPv6(address) ? 6 : 0;
+    if (family === 0) return false;
+    if (bits === undefined) return true;
+    return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+  },
+  { error: 'expected a network like "192.168.1.0/24" or "fd00::/8"' },
+);
+
+/** What every local listener table ([imap], [pop3], [smtp]) has for TLS and the home network. */
 const localTls = {
   tls_cert: z.string().min(1).optional(),
   tls_key: z.string().min(1).optional(),
+  /** Implicit-TLS addresses (IMAPS, POP3S, SMTPS), off unless listed. */
+  tls_listen: z.array(listenAddress).optional(),
+  tls_min_version: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], { error: 'expected "TLSv1.2" (the default), "TLSv1.3", or for old devices "TLSv1.1" or "TLSv1"' }).optional(),
+  allow_plaintext_lan: z.boolean({ error: 'expected true or false' }).optional(),
 };
 
 export const configSchema = z.strictObject({
@@ -95,7 +114,16 @@ export const configSchema = z.strictObject({
       ...localTls,
     })
     .optional(),
+  pop3: z
+    .strictObject({
+      listen: z.array(listenAddress).optional(),
+      max_connections_per_address: z.number().int().min(1).optional(),
+      max_connections: z.number().int().min(1).optional(),
+      ...localTls,
+    })
+    .optional(),
   status: z.strictObject({ listen: z.array(listenAddress).optional() }).optional(),
+  allowed_networks: z.array(cidr).optional(),
   accounts: z.array(account, { error: 'expected a list of [[accounts]] tables' }).min(1, { error: 'at least one [[accounts]] table with an address is needed' }),
 });
 

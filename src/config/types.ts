@@ -44,9 +44,19 @@ export interface AccountConfig {
   smtp: UpstreamServer;
 }
 
+export type TlsMinVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+/** TLS and home-network settings of one local listener table ([imap], [pop3], [smtp]). */
 export interface LocalTls {
+  /** The user's own certificate and key (PEM); they win over the one `hotbridge cert` made. */
   certFile?: string;
   keyFile?: string;
+  /** Implicit-TLS addresses (IMAPS 993, POP3S 995, SMTPS 465 style); empty unless configured. */
+  tlsListen: ListenAddress[];
+  /** The oldest TLS version accepted (default TLSv1.2); TLSv1/TLSv1.1 also lower OpenSSL's security level to 0. */
+  tlsMinVersion: TlsMinVersion;
+  /** Logins without TLS on non-loopback addresses (a home network the user trusts). */
+  allowPlaintextLan: boolean;
 }
 
 export interface HotbridgeConfig {
@@ -56,6 +66,9 @@ export interface HotbridgeConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   imap: { listen: ListenAddress[]; maxLiteralBytes: number; maxConnectionsPerAddress: number; maxConnections: number } & LocalTls;
   smtp: { listen: ListenAddress[]; maxMessageBytes: number } & LocalTls;
+  pop3: { listen: ListenAddress[]; maxConnectionsPerAddress: number; maxConnections: number } & LocalTls;
   status: { listen: ListenAddress[] };
+  /** CIDR networks clients may connect from; undefined: loopback plus this host's own private networks. */
+  allowedNetworks?: string[];
   accounts: AccountConfig[];
 }

@@ -3,10 +3,13 @@
  * closes last; listeners stop accepting before the workers are asked to finish, so nothing acknowledged
  * is ever lost on the way down.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import type { AccountConfig, HotbridgeConfig, ListenAddress } from '../config/types.js';
-import { isLoopbackHost } from '../config/load.js';
+import type { AccountConfig, HotbridgeConfig } from '../config/types.js';
+import { ConfigError } from '../config/load.js';
 import { startImapServer, type ImapServer } from '../downstream/imap/server.js';
+import { storeMaildrop } from '../downstream/pop3/maildrop.js';
+import { startPop3Server, type Pop3Server } from '../downstream/pop3/server.js';
 import { startSubmissionServer, type SubmissionServer } from '../downstream/smtp/server.js';
 import { prepareDataDir } from '../runtime/data-dir.js';
 import { LocalPasswords } from '../runtime/local-passwords.js';
@@ -26,6 +29,11 @@ import { StatusBoard } from '../runtime/status-board.js';
 import { startStatusEndpoint, type StatusEndpoint } from './status-endpoint.js';
 import { startStatusHttp } from './status-http.js';
 import { VERSION } from './version.js';
+import { ensureLocalCertificate, hasLocalCertificate } from '../runtime/local-ca.js';
+import { defaultAllowedNetworks, NetworkGate } from '../runtime/network-gate.js';
+import { secureContext, tlsSource, type TlsSource } from '../runtime/tls-material.js';
+import { certificateNames } from './certificate-names.js';
+import { checkExposure, LISTENER_TABLES, type ListenerTable } from './exposure.js';
 
 interface AccountRuntime {
   config: AccountConfig;
@@ -34,16 +42,11 @@ interface AccountRuntime {
   worker: OutboxWorker;
 }
 
-/** Certificate and key for listeners on non-loopback addresses (STARTTLS there is mandatory). */
-function localTls(listen: ListenAddress[], certFile: string | undefined, keyFile: string | undefined, what: string): { cert: Buffer; key: Buffer } | undefined {
-  const exposed = listen.filter((address) => !isLoopbackHost(address.host));
-  if (certFile && keyFile) return { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) };
-  if (exposed.length > 0) {
-    throw new Error(
-      `${what} listens on ${exposed.map((a) => `${a.host}:${a.port}`).join(', ')}, which is not loopback: set ${what.toLowerCase()}.tls_cert and tls_key so clients can use STARTTLS`,
-    );
-  }
-  return undefined;
+/** How often a running daemon checks whether the certificate of `hotbridge cert` needs renewing. */
+const RENEWAL_CHECK_MS = 24 * 60 * 60 * 1000;
+
+function tlsStateOf(sources: Record<ListenerTable, TlsSource | undefined>): string {
+  return JSON.stringify(LISTENER_TABLES.map((table) => (sources[table] ? [sources[table]!.origin, createHash('sha256').update(sources[table]!.cert).digest('hex')] : null)));
 }
 
 export class Daemon {
@@ -52,6 +55,12 @@ export class Daemon {
   private readonly providers: ProviderFeatures;
   private imap?: ImapServer;
   private smtp?: SubmissionServer;
+  private pop3?: Pop3Server;
+  /** The certificates the listeners serve (origin and a hash), to notice a new one at reload. */
+  private tlsState = '';
+  /** POP3 sessions of listeners stopped by a reload (the count in status covers the whole run). */
+  private pop3SessionsBefore = 0;
+  private renewalTimer?: NodeJS.Timeout;
   private endpoint?: StatusEndpoint;
   private statusHttp?: { close(): Promise<void> };
   private stopping?: Promise<void>;
@@ -81,6 +90,7 @@ export class Daemon {
       try {
         await daemon.providers.load(config.accounts);
         await daemon.startListeners();
+        daemon.renewalTimer = setInterval(() => daemon.checkRenewal(), RENEWAL_CHECK_MS).unref();
         for (const account of config.accounts) daemon.startAccount(account);
         daemon.endpoint = await startStatusEndpoint(config.dataDir, () => daemon.snapshot(), () => daemon.wake());
         if (config.status.listen.length > 0) daemon.statusHttp = await startStatusHttp(config.status.listen, () => daemon.snapshot());
@@ -102,30 +112,100 @@ export class Daemon {
     }
   }
 
+  /**
+   * Renews the certificate of `hotbridge cert` when it expires within 30 days or no longer names every
+   * listen address; true when it made a new one. Nothing happens where there is none (it is opt-in).
+   */
+  private renewLocalCertificate(): boolean {
+    if (!hasLocalCertificate(this.config.dataDir)) return false;
+    const state = ensureLocalCertificate(this.config.dataDir, certificateNames(this.config));
+    if (state.action === 'kept') return false;
+    this.logger.info({ validUntil: state.serverNotAfter.toISOString() }, 'renewed the local TLS certificate (devices that imported the hotbridge CA trust it as before)');
+    return true;
+  }
+
+  /** The daily check: a renewed certificate is served from then on (the listeners restart). */
+  private checkRenewal(): void {
+    if (this.stopping) return;
+    let renewed = false;
+    try {
+      renewed = this.renewLocalCertificate();
+    } catch (err) {
+      this.logger.error({ err }, 'could not renew the local TLS certificate');
+    }
+    if (!renewed) return;
+    const run = this.reloading.then(async () => {
+      if (this.stopping) return;
+      await this.stopListeners();
+      await this.startListeners();
+    });
+    this.reloading = run.catch((err: Error) => this.logger.error({ err }, 'restarting the listeners after the certificate renewal failed'));
+  }
+
+  private async stopListeners(): Promise<void> {
+    await Promise.all([this.imap?.stop(), this.smtp?.stop(), this.pop3?.stop()]);
+    this.pop3SessionsBefore += this.pop3?.sessionsTotal() ?? 0;
+    this.pop3 = undefined;
+  }
+
   private async startListeners(): Promise<void> {
-    const { imap, smtp } = this.config;
+    const { imap, smtp, pop3, dataDir } = this.config;
+    this.renewLocalCertificate();
+    const sources = Object.fromEntries(LISTENER_TABLES.map((table) => [table, tlsSource(this.config[table], table, dataDir)])) as Record<ListenerTable, TlsSource | undefined>;
+    this.tlsState = tlsStateOf(sources);
+    const exposure = checkExposure(this.config, (table) => sources[table] !== undefined);
+    if (exposure.problems.length > 0) throw new ConfigError(this.config.file, exposure.problems);
+    for (const warning of exposure.warnings) this.logger.warn(warning);
+    const gate = new NetworkGate(this.config.allowedNetworks ?? defaultAllowedNetworks(), this.logger.child({ part: 'network' }));
+    const tlsFor = (table: ListenerTable) => {
+      const source = sources[table];
+      return source ? { tls: { cert: source.cert, key: source.key, minVersion: this.config[table].tlsMinVersion } } : {};
+    };
     this.imap = await startImapServer({
       listen: await usableListen(imap.listen, this.logger, 'IMAP'),
+      tlsListen: imap.tlsListen,
       store: this.store,
       auth: this.auth,
       logger: this.logger.child({ part: 'imap' }),
       maxLiteralBytes: imap.maxLiteralBytes,
       maxConnectionsPerAddress: imap.maxConnectionsPerAddress,
       maxConnections: imap.maxConnections,
-      tls: localTls(imap.listen, imap.certFile, imap.keyFile, 'IMAP'),
+      ...tlsFor('imap'),
+      allowPlaintextLan: imap.allowPlaintextLan,
+      admit: (remote) => gate.admits(remote, 'IMAP'),
     });
     this.smtp = await startSubmissionServer({
       listen: await usableListen(smtp.listen, this.logger, 'SMTP'),
+      tlsListen: smtp.tlsListen,
       store: this.store,
       auth: this.auth,
       logger: this.logger.child({ part: 'smtp' }),
       maxMessageBytes: smtp.maxMessageBytes,
       accounts: () => this.config.accounts,
-      tls: localTls(smtp.listen, smtp.certFile, smtp.keyFile, 'SMTP'),
+      ...tlsFor('smtp'),
+      allowPlaintextLan: smtp.allowPlaintextLan,
+      admit: (remote) => gate.admits(remote, 'SMTP'),
       smtpUtf8Offered: () => this.providers.smtpUtf8(this.config.accounts),
     });
+    const pop3Source = sources.pop3;
+    const pop3Context = pop3Source ? secureContext(pop3Source, pop3.tlsMinVersion) : undefined;
+    this.pop3 = await startPop3Server({
+      listen: [...(await usableListen(pop3.listen, this.logger, 'POP3')), ...pop3.tlsListen.map((address) => ({ ...address, tls: 'implicit' as const }))],
+      maildrop: storeMaildrop(this.store),
+      verify: (user, password, remote, signal) => this.auth.verify(user, password, remote, { signal }),
+      logger: this.logger.child({ part: 'pop3' }),
+      ...(pop3Context ? { tls: () => pop3Context } : {}),
+      allowPlaintextLan: pop3.allowPlaintextLan,
+      admit: (remote) => gate.admits(remote, 'POP3'),
+      maxConnectionsPerAddress: pop3.maxConnectionsPerAddress,
+      maxConnections: pop3.maxConnections,
+    });
+    for (const table of LISTENER_TABLES) {
+      if (sources[table]) this.logger.info({ certificate: sources[table]!.origin, minVersion: this.config[table].tlsMinVersion }, `${table.toUpperCase()}: TLS on (STARTTLS/STLS, and any tls_listen addresses)`);
+    }
     this.status.set('listeners', 'imap', { addresses: this.imap.addresses() });
     this.status.set('listeners', 'smtp', { addresses: this.smtp.addresses() });
+    this.status.set('listeners', 'pop3', { addresses: this.pop3.addresses() });
   }
 
   private credentialsFor(account: AccountConfig): CredentialSource {
@@ -213,16 +293,19 @@ export class Daemon {
       if (!account || JSON.stringify(account) !== JSON.stringify(this.accounts.get(address)!.config)) await this.stopAccount(address);
     }
     for (const account of next.accounts) if (!this.accounts.has(account.address)) this.startAccount(account);
-    if (JSON.stringify(previous.imap) !== JSON.stringify(next.imap) || JSON.stringify(previous.smtp) !== JSON.stringify(next.smtp)) {
-      await Promise.all([this.imap?.stop(), this.smtp?.stop()]);
+    const listenersOf = (config: HotbridgeConfig) => JSON.stringify([config.imap, config.smtp, config.pop3, config.allowedNetworks]);
+    // A new certificate (`hotbridge cert` sends SIGHUP) restarts the listeners too.
+    const tlsNow = tlsStateOf(Object.fromEntries(LISTENER_TABLES.map((table) => [table, tlsSource(next[table], table, next.dataDir)])) as Record<ListenerTable, TlsSource | undefined>);
+    if (listenersOf(previous) !== listenersOf(next) || tlsNow !== this.tlsState) {
+      await this.stopListeners();
       try {
         await this.startListeners();
       } catch (err) {
         // The new addresses cannot be had (a port in use): serve on the old ones rather than on none.
-        this.config = { ...next, imap: previous.imap, smtp: previous.smtp };
-        await Promise.all([this.imap?.stop(), this.smtp?.stop()]);
+        this.config = { ...next, imap: previous.imap, smtp: previous.smtp, pop3: previous.pop3, allowedNetworks: previous.allowedNetworks };
+        await this.stopListeners();
         await this.startListeners();
-        throw new Error(`the new [imap]/[smtp] listen addresses could not be used (${(err as Error).message}); still listening on the previous ones`);
+        throw new Error(`the new [imap]/[pop3]/[smtp] listener settings could not be used (${(err as Error).message}); still listening as before`, { cause: err });
       }
     }
     if (JSON.stringify(previous.status) !== JSON.stringify(next.status)) await this.restartStatusHttp(previous);
@@ -282,6 +365,7 @@ export class Daemon {
         imap: { addresses: this.imap?.addresses() ?? [], connections: this.imap?.connectionCount() ?? 0 },
         // closedForErrors & co.: connections the server closed, by reason (downstream/smtp/session-guard.ts).
         smtp: { addresses: this.smtp?.addresses() ?? [], connections: this.smtp?.connectionCount() ?? 0, ...this.smtp?.closedCounts() },
+        pop3: { addresses: this.pop3?.addresses() ?? [], connections: this.pop3?.connectionCount() ?? 0, sessions: this.pop3SessionsBefore + (this.pop3?.sessionsTotal() ?? 0) },
       },
       localLogins: this.auth.counts(),
     };
@@ -293,7 +377,8 @@ export class Daemon {
       // A reload under way finishes first (a new one will not start): otherwise it could start workers
       // after they were stopped, on a store about to close.
       await this.reloading;
-      await Promise.all([this.imap?.stop(), this.smtp?.stop()].map((p) => p?.catch((err: Error) => this.logger.error({ err }, 'listener stop failed'))));
+      clearInterval(this.renewalTimer);
+      await Promise.all([this.imap?.stop(), this.smtp?.stop(), this.pop3?.stop()].map((p) => p?.catch((err: Error) => this.logger.error({ err }, 'listener stop failed'))));
       await Promise.all([...this.accounts.keys()].map((address) => this.stopAccount(address)));
       await this.endpoint?.close();
       await this.statusHttp?.close();

@@ -139,7 +139,11 @@ export function metricsFromSnapshot(snapshot: unknown): Family[] {
 
   const imapConnections = family('hotbridge_imap_connections', 'gauge', 'Mail clients connected over IMAP right now.');
   const smtpConnections = family('hotbridge_smtp_connections', 'gauge', 'Mail clients connected over SMTP right now.');
-  for (const [protocol, gauge] of [['imap', imapConnections], ['smtp', smtpConnections]] as const) {
+  const pop3Connections = family('hotbridge_pop3_connections', 'gauge', 'Mail clients connected over POP3 right now.');
+  const pop3Sessions = family('hotbridge_pop3_sessions_total', 'counter', 'POP3 sessions since hotbridge started.');
+  const pop3SessionCount = finiteNumber(record(listeners.pop3).sessions);
+  if (pop3SessionCount !== undefined) pop3Sessions.samples.push({ labels: {}, value: pop3SessionCount });
+  for (const [protocol, gauge] of [['imap', imapConnections], ['smtp', smtpConnections], ['pop3', pop3Connections]] as const) {
     const connections = finiteNumber(record(listeners[protocol]).connections);
     if (connections !== undefined) gauge.samples.push({ labels: {}, value: connections });
   }
@@ -158,13 +162,13 @@ export function metricsFromSnapshot(snapshot: unknown): Family[] {
   const loginHashes = family('hotbridge_local_login_hashes_total', 'counter', 'scrypt checks of local passwords since start (a login found in the cache needs none).');
   const hashes = finiteNumber(loginCounts.hashes);
   if (hashes !== undefined) loginHashes.samples.push({ labels: {}, value: hashes });
-  const listening = family('hotbridge_listening_addresses', 'gauge', 'Local addresses the IMAP and SMTP servers listen on.');
-  for (const protocol of ['imap', 'smtp']) {
+  const listening = family('hotbridge_listening_addresses', 'gauge', 'Local addresses the IMAP, SMTP and POP3 servers listen on.');
+  for (const protocol of ['imap', 'smtp', 'pop3']) {
     const addresses = record(listeners[protocol]).addresses;
     if (Array.isArray(addresses)) listening.samples.push({ labels: { protocol }, value: addresses.length });
   }
 
-  return [up, info, started, lastSuccess, syncError, signInNeeded, localPassword, synced, progressDone, progressTotal, queued, retrying, imapConnections, smtpConnections, smtpClosed, logins, loginHashes, listening];
+  return [up, info, started, lastSuccess, syncError, signInNeeded, localPassword, synced, progressDone, progressTotal, queued, retrying, imapConnections, smtpConnections, pop3Connections, pop3Sessions, smtpClosed, logins, loginHashes, listening];
 }
 
 // ---------------------------------------------------------------------------------------------

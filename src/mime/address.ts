@@ -6,8 +6,12 @@
  * (a missing domain becomes `MISSING_DOMAIN`, so the address cannot be mistaken for a group marker).
  */
 
-/** `[name, adl, mailbox, host]`, each a binary string (one char per byte) or null for NIL. */
-export type ImapAddress = [string | null, string | null, string | null, string | null];
+/**
+ * One address in four parts, `[display name, source route, local part, domain]` (the order RFC 3501's
+ * ENVELOPE uses), each a binary string (one char per byte) or null when absent. A group is opened by
+ * `[null, null, group name, null]` and closed by four nulls.
+ */
+export type AddressParts = [string | null, string | null, string | null, string | null];
 
 /** Placeholder host for an address without `@domain` (as Dovecot sends; a NIL host would mean a group). */
 export const MISSING_DOMAIN = 'MISSING_DOMAIN';
@@ -93,7 +97,7 @@ function tokenize(value: string): Token[] {
 /** Parses the tokens of one header value into IMAP addresses. */
 class AddressListParser {
   private pos = 0;
-  readonly out: ImapAddress[] = [];
+  readonly out: AddressParts[] = [];
   constructor(private readonly tokens: Token[]) {}
 
   private peekSpecial(): string | null {
@@ -251,7 +255,7 @@ class AddressListParser {
 }
 
 /** Parses a raw address header value; an empty or address-free value gives an empty list. */
-export function parseAddressList(value: string): ImapAddress[] {
+export function parseAddressList(value: string): AddressParts[] {
   const parser = new AddressListParser(tokenize(value));
   parser.parseList();
   return parser.out;

@@ -267,6 +267,7 @@ function isUtf8(bytes: Buffer): boolean {
  */
 export function decodeHeaderText(binary: string): string {
   let text = binary;
+  // eslint-disable-next-line no-control-regex -- "not ASCII" is the range from NUL
   if (/[^\x00-\x7f]/.test(binary)) {
     const bytes = Buffer.from(binary, 'latin1');
     text = isUtf8(bytes) ? bytes.toString('utf8') : binary;

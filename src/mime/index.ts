@@ -10,7 +10,7 @@ import { envelopeOf, parseMessage, type Envelope, type MimePart } from './struct
 import { readHeaderFields, type RawHeaderField } from './raw-header.js';
 
 export type { Envelope, MimePart } from './structure.js';
-export type { ImapAddress } from './address.js';
+export type { AddressParts } from './address.js';
 export type { MimeParam } from './content-params.js';
 
 /** Bump when the shape or the meaning of a field changes: the store re-indexes older entries. */

@@ -18,7 +18,7 @@ import {
   parseLanguageList,
   type MimeParam,
 } from './content-params.js';
-import { parseAddressList, type ImapAddress } from './address.js';
+import { parseAddressList, type AddressParts } from './address.js';
 import { isBlankLineAt, lineEndAfter, newlineLengthAt, readHeaderFields, unfold, type RawHeaderField } from './raw-header.js';
 
 /**
@@ -29,12 +29,12 @@ import { isBlankLineAt, lineEndAfter, newlineLengthAt, readHeaderFields, unfold,
 export interface Envelope {
   date?: string;
   subject?: string;
-  from?: ImapAddress[];
-  sender?: ImapAddress[];
-  replyTo?: ImapAddress[];
-  to?: ImapAddress[];
-  cc?: ImapAddress[];
-  bcc?: ImapAddress[];
+  from?: AddressParts[];
+  sender?: AddressParts[];
+  replyTo?: AddressParts[];
+  to?: AddressParts[];
+  cc?: AddressParts[];
+  bcc?: AddressParts[];
   inReplyTo?: string;
   messageId?: string;
 }
@@ -153,8 +153,8 @@ function last(fields: RawHeaderField[], key: string): RawHeaderField | undefined
 }
 
 /** Every occurrence of an address field, concatenated (what Dovecot does with repeated To: lines). */
-function addresses(fields: RawHeaderField[], key: string): ImapAddress[] | undefined {
-  const list: ImapAddress[] = [];
+function addresses(fields: RawHeaderField[], key: string): AddressParts[] | undefined {
+  const list: AddressParts[] = [];
   for (const f of fields) if (f.key === key) list.push(...parseAddressList(f.value));
   return list.length > 0 ? list : undefined;
 }
@@ -317,7 +317,6 @@ function parseEntity(ctx: ParseContext, start: number, depth: number, inDigest: 
       if (hit.close) {
         // Epilogue: only the enclosing multiparts' boundaries can end it.
         ctx.stack.length = ownLevel;
-        open = false;
         scanFrom = hit.lineEnd;
         hit = hit.lineEnd >= raw.length ? null : nextBoundary(ctx, scanFrom);
         break;
@@ -325,7 +324,6 @@ function parseEntity(ctx: ParseContext, start: number, depth: number, inDigest: 
       if (ctx.parts >= MAX_PARTS) {
         // Enough parts: the rest of this multipart is skipped like an epilogue.
         ctx.stack.length = ownLevel;
-        open = false;
         scanFrom = hit.lineStart;
         hit = nextBoundary(ctx, scanFrom);
         break;

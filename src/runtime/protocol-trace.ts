@@ -81,34 +81,38 @@ export class ProtocolTrace {
   private skip = 0;
   private partial = '';
 
-  /**
-   * Text the server sent, in whatever pieces it was written: split into lines, with the content of IMAP
-   * literals (RFC 9051 §4.3, the `{N}` at a line's end) left out.
-   */
+  /** Text the server sent: whole lines (POP3, SMTP), or output as it is written (IMAP). */
   server(text: string): void {
     if (!this.enabled) return;
     // POP3 and SMTP callers hand over whole lines; IMAP hands over its output as it is written.
     if (this.protocol !== 'IMAP' && !text.endsWith('\n')) text += '\n';
-    let rest = this.partial + text;
+    this.serverBinary(Buffer.from(text, 'utf8').toString('latin1'));
+  }
+
+  /**
+   * Output as a binary string (one character per byte, as the IMAP writer keeps it), in whatever pieces it
+   * was written: split into lines, with the content of IMAP literals (RFC 9051 §4.3, the `{N}` at a line's
+   * end) left out and counted in bytes.
+   */
+  serverBinary(binary: string): void {
+    if (!this.enabled) return;
+    let rest = this.partial + binary;
     this.partial = '';
     for (;;) {
       if (this.skip > 0) {
-        const bytes = Buffer.byteLength(rest);
-        if (bytes <= this.skip) {
-          this.skip -= bytes;
+        if (rest.length <= this.skip) {
+          this.skip -= rest.length;
           return;
         }
-        // Literals are counted in bytes; cut the string where those bytes end.
-        const after = Buffer.from(rest).subarray(this.skip).toString();
+        rest = rest.slice(this.skip);
         this.skip = 0;
-        rest = after;
       }
       const end = rest.indexOf('\n');
       if (end < 0) {
         this.partial = rest;
         return;
       }
-      const line = rest.slice(0, end).replace(/\r$/, '').trimEnd();
+      const line = Buffer.from(rest.slice(0, end), 'latin1').toString('utf8').replace(/\r$/, '').trimEnd();
       rest = rest.slice(end + 1);
       if (line === '') continue;
       // A tagged IMAP answer ends an AUTHENTICATE too; "+ " only continues it.

@@ -14,6 +14,7 @@ export interface StatusSnapshot {
   listeners: {
     imap: { addresses: Array<{ host: string; port: number }>; connections: number };
     smtp: { addresses: Array<{ host: string; port: number }>; connections?: number } & Partial<Record<SmtpClosedReason, number>>;
+    pop3?: { addresses: Array<{ host: string; port: number; tls?: string }>; connections?: number; sessions?: number };
   };
   localLogins?: { successes?: number; failures?: number; cacheHits?: number; dropped?: number };
 }
@@ -50,6 +51,10 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
   lines.push(`hotbridge ${daemon.version}, pid ${daemon.pid}, up ${when(daemon.startedAt, now).replace(' ago', '')}`);
   lines.push(`  IMAP: ${listeners.imap.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.imap.connections} connected)`);
   lines.push(`  SMTP: ${listeners.smtp.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.smtp.connections ?? 0} connected${smtpClosed(listeners.smtp)})`);
+  if (listeners.pop3) {
+    const addresses = listeners.pop3.addresses.map((a) => `${hostPort(a)}${a.tls ? ' (TLS)' : ''}`).join(', ') || 'not listening';
+    lines.push(`  POP3: ${addresses} (${listeners.pop3.connections ?? 0} connected, ${listeners.pop3.sessions ?? 0} sessions since start)`);
+  }
   const logins = snapshot.localLogins;
   if (logins && (logins.failures ?? 0) > 0) {
     lines.push(`  local logins since start: ${logins.successes ?? 0} accepted (${logins.cacheHits ?? 0} from the cache), ${logins.failures} refused`);

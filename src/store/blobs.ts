@@ -1,15 +1,18 @@
 /**
  * Blobs: each message's raw bytes, exactly as received, named by their content hash and shared by every
  * copy (COPY, a Sent copy of a submission). A reference count says how many messages and outbox entries
- * hold a blob; the blob and its index go in the same batch as their last reference.
+ * hold a blob. When the last reference goes, the blob and its index stay until no reader retains them
+ * (blob-retention.ts: a session may still show an expunged message), and go in a later batch.
  *
  * Parts add and drop references in a transaction; the counts settle once, just before the batch is
- * written, so a transaction that adds and drops the same blob (MOVE) writes nothing for it.
+ * written, so a transaction that adds and drops the same blob (MOVE) writes nothing for it. A blob gets
+ * its index (message-indexes.ts) once a mailbox refers to it; one only the outbox holds has none.
  */
 import { createHash } from 'node:crypto';
-import { indexMessage, type MessageIndex } from '../mime/index.js';
+import type { MessageIndex } from '../mime/index.js';
 import type { Sublevels } from './database.js';
 import { StoreError } from './errors.js';
+import type { BlobRetention } from './blob-retention.js';
 import type { MessageIndexes } from './message-indexes.js';
 import type { Transaction } from './transaction.js';
 
@@ -18,6 +21,10 @@ export interface BlobRef {
   id: string;
   size: number;
   raw?: Buffer;
+  /**
+   * The message's index, for a reference from a mailbox (SEARCH and FETCH read it). An outbox entry's
+   * reference needs none: only what lands in a mailbox is indexed.
+   */
   index?: MessageIndex;
 }
 
@@ -40,12 +47,15 @@ export class Blobs {
   constructor(
     private readonly sub: Pick<Sublevels, 'blob' | 'blobref'>,
     private readonly indexes: MessageIndexes,
+    private readonly retention: BlobRetention,
   ) {}
 
   /** The raw bytes of a blob. */
   async get(blobId: string): Promise<Buffer> {
-    const raw = await this.sub.blob.get(blobId);
-    if (raw === undefined) throw new StoreError('NONEXISTENT', `blob ${blobId} is missing`);
+    // Not through LevelDB's block cache: a message read once would push out the metadata read constantly.
+    // (classic-level's `fillCache` option; abstract-level's option type does not name it.)
+    const raw = await this.sub.blob.get(blobId, { fillCache: false } as never);
+    if (raw === undefined) throw new StoreError('not-found', `blob ${blobId} is missing`);
     return raw;
   }
 
@@ -85,17 +95,25 @@ export class Blobs {
   /** Turns the transaction's reference changes into puts and deletes of blob, index and count. */
   private async settle(txn: Transaction, pending: Map<string, PendingCount>): Promise<void> {
     for (const [blobId, change] of pending) {
-      if (change.delta === 0) continue;
+      // A blob only the outbox held can land in a mailbox in the batch that drops the outbox's
+      // reference (a Sent copy): its count does not change, but it needs its index now.
+      if (change.delta === 0) {
+        if (change.index && !(await this.indexes.has(blobId))) this.indexes.put(txn, blobId, change.index);
+        continue;
+      }
       const before = await this.count(blobId);
       const after = Math.max(0, before + change.delta);
       if (before === 0 && after > 0) {
         if (!change.raw) throw new Error(`blob ${blobId} is referenced but its bytes were not given`);
         txn.put(this.sub.blob, blobId, change.raw);
-        this.indexes.put(txn, blobId, change.index ?? indexMessage(change.raw));
+        if (change.index) this.indexes.put(txn, blobId, change.index);
+        this.retention.revived(txn, blobId);
+      } else if (after > 0 && change.index && !(await this.indexes.has(blobId))) {
+        this.indexes.put(txn, blobId, change.index);
       }
       if (after === 0) {
-        txn.del(this.sub.blob, blobId);
-        this.indexes.delete(txn, blobId);
+        // The bytes and the index go later, once no reader retains them.
+        this.retention.orphaned(txn, blobId);
         txn.del(this.sub.blobref, blobId);
       } else {
         txn.put(this.sub.blobref, blobId, after);

@@ -22,6 +22,12 @@ export type StoredMessage = [string, string[], number, number, number, string?];
 
 /** LevelDB's table cache (its default is 1000 files of ~2 MB, all memory-mapped once read). */
 const MAX_OPEN_TABLE_FILES = 64;
+/**
+ * LevelDB's block cache (its default is 8 MB, which an idle daemon then holds for good). Message bytes
+ * bypass it (blobs.ts) and the IMAP server keeps its own small caches of what it reads often (indexes,
+ * recent blobs), so a small one does for the message lists and metadata.
+ */
+const BLOCK_CACHE_BYTES = 2 * 1024 * 1024;
 
 const openPaths = new Set<string>();
 
@@ -32,6 +38,8 @@ function sublevels(db: Level<string, unknown>) {
     message: db.sublevel<string, StoredMessage>('message', { valueEncoding: 'json' }),
     blob: db.sublevel<string, Buffer>('blob', { valueEncoding: 'buffer' }),
     blobref: db.sublevel<string, number>('blobref', { valueEncoding: 'json' }),
+    // Blobs without references, to be deleted once no reader retains them (blob-retention.ts).
+    orphan: db.sublevel<string, boolean>('orphan', { valueEncoding: 'json' }),
     index: db.sublevel<string, StoredIndex>('index', { valueEncoding: 'json' }),
     // The decoded body text of an index, kept apart: it is most of the index's bytes, and only
     // BODY/TEXT searches read it, while FETCH ENVELOPE and header SEARCH read the rest constantly.
@@ -58,18 +66,18 @@ export interface Database {
 export async function openDatabase(dataDir: string): Promise<Database> {
   const absolute = path.resolve(dataDir);
   if (openPaths.has(absolute)) {
-    throw new StoreError('INUSE', `the store in ${absolute} is already open in this process`);
+    throw new StoreError('in-use', `the store in ${absolute} is already open in this process`);
   }
   fs.mkdirSync(absolute, { recursive: true, mode: 0o700 });
   // LevelDB memory-maps every open table file; a bounded table cache bounds that part of the RSS
   // (evicted tables are unmapped) at the cost of reopening a table now and then.
-  const db = new Level<string, unknown>(path.join(absolute, 'store'), { valueEncoding: 'json', maxOpenFiles: MAX_OPEN_TABLE_FILES });
+  const db = new Level<string, unknown>(path.join(absolute, 'store'), { valueEncoding: 'json', maxOpenFiles: MAX_OPEN_TABLE_FILES, cacheSize: BLOCK_CACHE_BYTES });
   try {
     await db.open();
   } catch (err) {
     const cause = (err as { cause?: Error }).cause;
     if (cause && /lock/i.test(cause.message)) {
-      throw new StoreError('INUSE', `the store in ${absolute} is in use by another process (is hotbridge already running?)`);
+      throw new StoreError('in-use', `the store in ${absolute} is in use by another process (is hotbridge already running?)`);
     }
     throw err;
   }

@@ -1,16 +1,36 @@
-/** The store's public face: the only way upstream and downstream share state. */
-export { Store, StoreError, DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, normalizeFlags, VANISHED_HISTORY_LIMIT } from './store.js';
-export type { AppendOptions, Delivery, IngestItem, OpenOptions, VanishedAnswer } from './store.js';
-export { ChangeFeed, type StoreChange } from './changes.js';
+/**
+ * The store's door: the only module of src/store that the rest of src/ may import (the dependency rule in
+ * .dependency-cruiser.cjs holds everyone to it). The daemon opens the `Store`; every other part gets the
+ * one interface written for it (doors.ts), with the records, errors and change events they speak of.
+ */
+
+// The store itself, for the daemon that opens it and hands out its doors.
+export { Store, type OpenOptions } from './store.js';
+
+// One door per user.
+export type { ImapStore, PollerStore, SubmissionStore, RelayStore } from './doors.js';
+export type { CopyResult, Delivery, FlagStoreResult, IngestItem, IngestResult, MailboxRename } from './doors.js';
+export type { UidlLedgerView } from './uidl-ledger.js';
+export type { AppendOptions } from './messages.js';
+export type { VanishedAnswer } from './expunge-history.js';
+
+// What the doors speak of.
 export type * from './records.js';
+export { StoreError, type StoreErrorCode } from './errors.js';
+export type { ChangeSource, OutboxEvent, StoreChange } from './changes.js';
+
+// The flag vocabulary and its limits, one definition for the store and the servers.
+export { SYSTEM_FLAGS, canonicalSystemFlag, isKeyword, type FlagChange } from './flags.js';
 export {
   KeywordLimitError,
   MAX_KEYWORD_LENGTH,
   MAX_KEYWORDS_PER_MAILBOX,
   MAX_KEYWORDS_PER_MESSAGE,
   checkMailboxKeywords,
-  checkMessageKeywords,
   keywordCount,
   keywordsInUse,
 } from './keyword-limits.js';
+
+// UID sets and lookups in UID-ordered lists.
 export { inRanges, mergeRanges, type UidRanges } from './uid-ranges.js';
+export { findByUid, firstAtOrAbove, indexOfUid } from './uid-search.js';

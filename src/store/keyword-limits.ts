@@ -4,6 +4,7 @@
  * large mailbox costs hundreds of megabytes. RFC 3501 §2.3.2 lets a server refuse new keywords
  * (PERMANENTFLAGS without `\*`); system flags are never limited.
  */
+import { StoreError } from './errors.js';
 import { isKeyword } from './flags.js';
 import type { MessageRecord } from './records.js';
 
@@ -15,9 +16,9 @@ export const MAX_KEYWORDS_PER_MESSAGE = 64;
 export const MAX_KEYWORDS_PER_MAILBOX = 256;
 
 /** A refused change that would go over one of the keyword limits; nothing was written. */
-export class KeywordLimitError extends Error {
+export class KeywordLimitError extends StoreError {
   constructor(message: string) {
-    super(message);
+    super('limit', message);
     this.name = 'KeywordLimitError';
   }
 }

@@ -18,9 +18,6 @@ export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; specialUse?: Speci
   { name: 'Junk', specialUse: '\\Junk' },
 ];
 
-/** The separator of hierarchy levels in mailbox names ("Work/2024"). */
-export const HIERARCHY_DELIMITER = '/';
-
 /** INBOX is one name in any case (RFC 3501 §5.1); every other name is case-sensitive. */
 export function canonicalMailboxName(name: string): string {
   return name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
@@ -59,12 +56,19 @@ export class Mailboxes {
     return [...new Set([...this.records.values()].map((record) => record.account))];
   }
 
-  /** Finds a mailbox by name; INBOX matches case-insensitively (RFC 3501 §5.1). */
-  find(account: string, name: string): MailboxRecord | undefined {
+  /**
+   * Finds a mailbox by name; INBOX matches case-insensitively (RFC 3501 §5.1). With `txn`, a mailbox
+   * that transaction added is found too.
+   */
+  find(account: string, name: string, txn?: Transaction): MailboxRecord | undefined {
     const owner = account.toLowerCase();
     const wanted = canonicalMailboxName(name);
     for (const record of this.records.values()) {
       if (record.account === owner && record.name === wanted) return record;
+    }
+    if (!txn) return undefined;
+    for (const record of this.pendingRecords(txn).values()) {
+      if (!this.records.has(record.id) && record.account === owner && record.name === wanted) return record;
     }
     return undefined;
   }
@@ -75,7 +79,7 @@ export class Mailboxes {
 
   require(mailboxId: number): MailboxRecord {
     const record = this.records.get(mailboxId);
-    if (!record) throw new StoreError('NONEXISTENT', 'no such mailbox');
+    if (!record) throw new StoreError('not-found', 'no such mailbox');
     return record;
   }
 
@@ -108,25 +112,30 @@ export class Mailboxes {
   }
 
   /**
-   * Renames a mailbox that is not INBOX, and every mailbox below it in the hierarchy (RFC 3501 §6.3.5).
-   * UIDVALIDITY is kept: the messages and their UIDs do not change.
+   * Checks a set of renames before any is made: every source exists, no target does or is named twice,
+   * and INBOX (whose rename moves its messages instead) is renamed on its own.
    */
-  renameTree(txn: Transaction, source: MailboxRecord, newName: string): void {
-    const prefix = source.name + HIERARCHY_DELIMITER;
-    if (newName.startsWith(prefix)) throw new StoreError('CANNOT', `mailbox ${source.name} cannot be moved below itself`);
-    const moving = [...this.records.values()].filter(
-      (record) => record.account === source.account && (record.name === source.name || record.name.startsWith(prefix)),
-    );
-    // Every renamed child needs a free name too, or two mailboxes would end up with the same one.
-    for (const record of moving) {
-      const target = newName + record.name.slice(source.name.length);
-      if (this.find(source.account, target)) throw new StoreError('ALREADYEXISTS', `mailbox ${target} already exists`);
-    }
-    for (const record of moving) {
-      const renamed: MailboxRecord = { ...record, name: newName + record.name.slice(source.name.length) };
+  checkRenames(account: string, renames: ReadonlyArray<{ from: string; to: string }>): Array<{ record: MailboxRecord; name: string }> {
+    const planned = renames.map(({ from, to }) => {
+      const record = this.find(account, from);
+      if (!record) throw new StoreError('not-found', `mailbox ${from} does not exist`);
+      if (this.find(account, to)) throw new StoreError('exists', `mailbox ${to} already exists`);
+      return { record, name: canonicalMailboxName(to) };
+    });
+    if (new Set(planned.map(({ name }) => name)).size !== planned.length)
+      throw new StoreError('exists', 'two mailboxes cannot get the same name');
+    if (planned.length > 1 && planned.some(({ record }) => record.name === 'INBOX'))
+      throw new StoreError('not-allowed', 'INBOX is renamed on its own');
+    return planned;
+  }
+
+  /** Gives mailboxes new names; UIDVALIDITY is kept: the messages and their UIDs do not change. */
+  rename(txn: Transaction, renames: ReadonlyArray<{ record: MailboxRecord; name: string }>): void {
+    for (const { record, name } of renames) {
+      const renamed: MailboxRecord = { ...record, name: canonicalMailboxName(name) };
       txn.put(this.sub.mailbox, mailboxKey(renamed.id), renamed);
       txn.afterCommit(() => this.records.set(renamed.id, renamed));
-      txn.announce({ kind: 'mailbox-renamed', mailboxId: record.id, account: source.account, oldName: record.name, newName: renamed.name });
+      txn.announce({ kind: 'mailbox-renamed', mailboxId: record.id, account: record.account, oldName: record.name, newName: renamed.name });
     }
   }
 

@@ -29,6 +29,11 @@ export class MessageIndexes {
     txn.put(this.sub.indexText, blobId, index.text);
   }
 
+  /** Whether a blob has an index (a blob only the outbox held has none). */
+  has(blobId: string): Promise<boolean> {
+    return this.sub.index.has(blobId);
+  }
+
   /** Removes the index of a blob that goes, in its transaction. */
   delete(txn: Transaction, blobId: string): void {
     txn.del(this.sub.index, blobId);

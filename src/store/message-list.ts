@@ -3,6 +3,7 @@
  * at the end and lookups are a binary search.
  */
 import type { MessageRecord } from './records.js';
+import { indexOfUid } from './uid-search.js';
 
 export class MessageList {
   private records: MessageRecord[];
@@ -37,16 +38,7 @@ export class MessageList {
 
   /** Position of a UID, or -1. */
   indexOf(uid: number): number {
-    let low = 0;
-    let high = this.records.length - 1;
-    while (low <= high) {
-      const middle = (low + high) >>> 1;
-      const value = this.records[middle].uid;
-      if (value === uid) return middle;
-      if (value < uid) low = middle + 1;
-      else high = middle - 1;
-    }
-    return -1;
+    return indexOfUid(this.records, uid);
   }
 
   get(uid: number): MessageRecord | undefined {

@@ -4,7 +4,6 @@
  * move, expunge (with its QRESYNC history) and flag changes. Each new message gets the next UID and a new
  * mod-sequence of its mailbox (RFC 3501 §2.3.1.1, RFC 7162 §3.1).
  */
-import type { MessageIndex } from '../mime/index.js';
 import type { BlobRef, Blobs } from './blobs.js';
 import type { Sublevels, StoredMessage } from './database.js';
 import type { ExpungeHistory } from './expunge-history.js';
@@ -22,21 +21,6 @@ export interface AppendOptions {
   flags?: string[];
   internalDate?: number;
   uidl?: string;
-}
-
-/** A message to place in a mailbox, hashed and indexed before the write queue (see prepareMessage). */
-export interface PreparedMessage {
-  mailboxId: number;
-  flags?: string[];
-  blob: BlobRef & { raw: Buffer; index: MessageIndex };
-}
-
-/** What a STORE asks for besides the flags. */
-export interface StoreFlagsOptions {
-  /** RFC 7162 §3.1.3: leave messages modified after this mod-sequence alone, and report them. */
-  unchangedSince?: number;
-  /** Passed through to the change feed (the IMAP session that made the change). */
-  origin?: unknown;
 }
 
 export class Messages {
@@ -122,21 +106,18 @@ export class Messages {
     return record;
   }
 
-  /** Places prepared messages (bounces, Sent copies) in their mailboxes. */
-  async place(txn: Transaction, messages: readonly PreparedMessage[]): Promise<void> {
-    for (const message of messages) {
-      const mailbox = this.mailboxes.require(message.mailboxId);
-      await this.list(mailbox.id);
-      this.add(txn, mailbox, message.blob, { flags: message.flags });
-    }
-  }
-
   /**
    * COPY: adds copies of the source messages to the target, with their flags and dates; returns
    * [sourceUid, targetUid] pairs (COPYUID). The source still references each blob (a MOVE drops that
    * reference in the same batch), so no bytes are read.
    */
-  async copy(txn: Transaction, sourceId: number, uids: readonly number[], target: MailboxRecord, options: { keepUidl?: boolean } = {}): Promise<Array<[number, number]>> {
+  async copy(
+    txn: Transaction,
+    sourceId: number,
+    uids: readonly number[],
+    target: MailboxRecord,
+    options: { keepUidl?: boolean } = {},
+  ): Promise<Array<[number, number]>> {
     const source = await this.list(sourceId);
     await this.list(target.id);
     const pairs: Array<[number, number]> = [];
@@ -144,7 +125,12 @@ export class Messages {
       const message = source.get(uid);
       if (!message) continue;
       const uidl = options.keepUidl ? message.uidl : undefined;
-      const copy = this.add(txn, target, { id: message.blobId, size: message.size }, { flags: message.flags, internalDate: message.internalDate, uidl });
+      const copy = this.add(
+        txn,
+        target,
+        { id: message.blobId, size: message.size },
+        { flags: message.flags, internalDate: message.internalDate, uidl },
+      );
       pairs.push([uid, copy.uid]);
     }
     return pairs;
@@ -154,7 +140,11 @@ export class Messages {
   async move(txn: Transaction, sourceId: number, uids: readonly number[], target: MailboxRecord): Promise<Array<[number, number]>> {
     // A moved message keeps its POP3 origin: filing a message away is not deleting it (delete_on_expunge).
     const pairs = await this.copy(txn, sourceId, uids, target, { keepUidl: true });
-    await this.expunge(txn, sourceId, pairs.map(([uid]) => uid));
+    await this.expunge(
+      txn,
+      sourceId,
+      pairs.map(([uid]) => uid),
+    );
     return pairs;
   }
 
@@ -195,7 +185,7 @@ export class Messages {
     uids: readonly number[],
     mode: FlagChange,
     wanted: readonly string[],
-    options: StoreFlagsOptions,
+    options: { unchangedSince?: number },
   ): Promise<{ changed: MessageRecord[]; modifiedSince: number[] }> {
     const mailbox = this.mailboxes.require(mailboxId);
     const list = await this.list(mailboxId);
@@ -222,7 +212,7 @@ export class Messages {
       const updated: MessageRecord = { ...current, flags: next, modseq: ++pending.highestModseq };
       this.put(txn, mailboxId, updated);
       txn.afterCommit(() => list.replace(updated));
-      txn.announce({ kind: 'flags-changed', mailboxId, uid, flags: next, modseq: updated.modseq, origin: options.origin });
+      txn.announce({ kind: 'flags-changed', mailboxId, uid, flags: next, modseq: updated.modseq });
       changed.push(updated);
     }
     return { changed, modifiedSince };

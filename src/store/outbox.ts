@@ -35,7 +35,7 @@ export class Outbox {
     };
     this.blobs.addRef(txn, blob);
     txn.put(this.sub.outbox, record.id, record);
-    txn.announce({ kind: 'outbox-changed', account: record.account });
+    txn.announce({ kind: 'outbox-changed', account: record.account, entryId: record.id, event: 'queued' });
     return record;
   }
 
@@ -56,13 +56,13 @@ export class Outbox {
   /** Saves the worker's progress on an entry. */
   update(txn: Transaction, entry: OutboxEntry): void {
     txn.put(this.sub.outbox, entry.id, entry);
-    txn.announce({ kind: 'outbox-changed', account: entry.account });
+    txn.announce({ kind: 'outbox-changed', account: entry.account, entryId: entry.id, event: 'updated' });
   }
 
   /** Takes an entry out of the queue, with its reference to the blob. */
   finish(txn: Transaction, entry: OutboxEntry): void {
     this.blobs.dropRef(txn, entry.blobId);
     txn.del(this.sub.outbox, entry.id);
-    txn.announce({ kind: 'outbox-changed', account: entry.account });
+    txn.announce({ kind: 'outbox-changed', account: entry.account, entryId: entry.id, event: 'finished' });
   }
 }

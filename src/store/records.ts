@@ -7,7 +7,7 @@ export interface MailboxRecord {
   id: number;
   /** The owning account's address, lowercased. */
   account: string;
-  /** Full name with '/' as hierarchy delimiter; "INBOX" is always spelled so. */
+  /** Full name (any hierarchy in it is the servers' business; IMAP shows '/'); "INBOX" is always spelled so. */
   name: string;
   uidValidity: number;
   uidNext: number;

@@ -8,40 +8,35 @@
  * them on every command, and 100,000 records are a few tens of MB.
  */
 import { indexMessage, type MessageIndex } from '../mime/index.js';
+import { BlobRetention } from './blob-retention.js';
 import { blobIdOf, Blobs } from './blobs.js';
 import { ChangeFeed } from './changes.js';
 import { openDatabase, type Database } from './database.js';
+import type {
+  CopyResult,
+  Delivery,
+  FlagStoreResult,
+  ImapStore,
+  IngestItem,
+  IngestResult,
+  MailboxRename,
+  PollerStore,
+  RelayStore,
+  SubmissionStore,
+} from './doors.js';
 import { StoreError } from './errors.js';
 import { ExpungeHistory, VANISHED_HISTORY_LIMIT, type VanishedAnswer } from './expunge-history.js';
 import { normalizeFlags, type FlagChange } from './flags.js';
 import { DEFAULT_MAILBOXES, Mailboxes } from './mailboxes.js';
 import { MessageIndexes } from './message-indexes.js';
-import { Messages, type AppendOptions, type PreparedMessage, type StoreFlagsOptions } from './messages.js';
+import { Messages, type AppendOptions } from './messages.js';
 import { runMigrations } from './migrations.js';
 import { Outbox } from './outbox.js';
-import type { MailboxRecord, MessageRecord, NewOutboxEntry, OutboxEntry, Pop3LedgerEntry, SpecialUse } from './records.js';
+import type { MailboxRecord, MessageRecord, NewOutboxEntry, OutboxEntry, SpecialUse } from './records.js';
 import { Subscriptions } from './subscriptions.js';
+import type { Transaction } from './transaction.js';
 import { WriteQueue } from './transaction.js';
-import { UidlLedger } from './uidl-ledger.js';
-
-export { StoreError } from './errors.js';
-export { DEFAULT_MAILBOXES, HIERARCHY_DELIMITER } from './mailboxes.js';
-export { normalizeFlags } from './flags.js';
-export { VANISHED_HISTORY_LIMIT, type VanishedAnswer } from './expunge-history.js';
-export type { AppendOptions } from './messages.js';
-
-export interface IngestItem {
-  uidl: string;
-  raw: Buffer;
-  internalDate?: number;
-}
-
-/** A message the outbox places in one of the user's mailboxes (a bounce, a Sent copy). */
-export interface Delivery {
-  mailboxId: number;
-  raw: Buffer;
-  flags?: string[];
-}
+import { UidlLedger, type UidlLedgerView } from './uidl-ledger.js';
 
 export interface OpenOptions {
   /** For tests and tools: skip creating the default mailboxes for these accounts. */
@@ -50,12 +45,23 @@ export interface OpenOptions {
   vanishedHistoryLimit?: number;
 }
 
-/** Hashing and indexing happen before the write queue, so they never hold other writers up. */
-function prepareDeliveries(deliveries: Delivery[]): PreparedMessage[] {
-  return deliveries.map(({ mailboxId, raw, flags }) => ({ mailboxId, flags, blob: { id: blobIdOf(raw), size: raw.length, raw, index: indexMessage(raw) } }));
+/** A delivery hashed and indexed before the write queue, so that work never holds other writers up. */
+interface PreparedDelivery {
+  mailbox: Delivery['mailbox'];
+  flags?: string[];
+  blob: { id: string; size: number; raw: Buffer; index: MessageIndex };
 }
 
-export class Store {
+function prepareDeliveries(deliveries: Delivery[]): PreparedDelivery[] {
+  return deliveries.map(({ mailbox, raw, flags }) => ({
+    mailbox,
+    flags,
+    blob: { id: blobIdOf(raw), size: raw.length, raw, index: indexMessage(raw) },
+  }));
+}
+
+/** The one store of the process; the daemon hands each part its door (doors.ts). */
+export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStore {
   readonly changes = new ChangeFeed();
   readonly dataDir: string;
   private readonly queue: WriteQueue;
@@ -63,6 +69,7 @@ export class Store {
   private readonly subscriptions: Subscriptions;
   private readonly indexes: MessageIndexes;
   private readonly blobs: Blobs;
+  private readonly retention: BlobRetention;
   private readonly history: ExpungeHistory;
   private readonly messages: Messages;
   private readonly ledger: UidlLedger;
@@ -79,7 +86,8 @@ export class Store {
     this.mailboxes = new Mailboxes(sub);
     this.subscriptions = new Subscriptions(sub);
     this.indexes = new MessageIndexes(sub, this.queue);
-    this.blobs = new Blobs(sub, this.indexes);
+    this.retention = new BlobRetention(sub, this.indexes, this.queue);
+    this.blobs = new Blobs(sub, this.indexes, this.retention);
     this.history = new ExpungeHistory(sub, vanishedLimit);
     this.messages = new Messages(sub, this.mailboxes, this.blobs, this.history);
     this.ledger = new UidlLedger(sub);
@@ -93,12 +101,21 @@ export class Store {
     try {
       await runMigrations(database.db);
       await store.mailboxes.load();
+      await store.retention.collectLeftovers();
       for (const account of options.accounts ?? []) await store.ensureAccount(account);
     } catch (err) {
       await store.close();
       throw err;
     }
     return store;
+  }
+
+  /**
+   * Resolves once every write queued so far has finished, including the deletion of blobs that lost their
+   * last reference and that no reader retains (blob-retention.ts).
+   */
+  settled(): Promise<void> {
+    return this.queue.run(() => undefined, { durable: false });
   }
 
   async close(): Promise<void> {
@@ -120,23 +137,36 @@ export class Store {
     const owner = account.toLowerCase();
     return this.queue.run(async (txn) => {
       for (const folder of DEFAULT_MAILBOXES) {
-        if (!this.mailboxes.find(owner, folder.name)) this.messages.created(txn, this.mailboxes.add(txn, owner, folder.name, folder.specialUse).id);
+        if (!this.mailboxes.find(owner, folder.name)) this.addMailbox(txn, owner, folder.name, folder.specialUse);
         if (!(await this.subscriptions.has(owner, folder.name))) this.subscriptions.set(txn, owner, folder.name, true);
       }
     });
   }
 
-  /** All mailboxes of an account, sorted by name (INBOX first). */
+  private addMailbox(txn: Transaction, account: string, name: string, specialUse?: SpecialUse): MailboxRecord {
+    const record = this.mailboxes.add(txn, account, name, specialUse);
+    this.messages.created(txn, record.id);
+    return record;
+  }
+
+  /** One of an account's default mailboxes, made again (subscribed) in this transaction if it is gone. */
+  private async defaultMailbox(txn: Transaction, account: string, name: string): Promise<MailboxRecord> {
+    const found = this.mailboxes.find(account, name, txn);
+    if (found) return found;
+    const folder = DEFAULT_MAILBOXES.find((candidate) => candidate.name === name);
+    const record = this.addMailbox(txn, account, name, folder?.specialUse);
+    this.subscriptions.set(txn, account, name, true);
+    return record;
+  }
+
   listMailboxes(account: string): MailboxRecord[] {
     return this.mailboxes.list(account);
   }
 
-  /** The accounts that have mailboxes in this store. */
   listAccounts(): string[] {
     return this.mailboxes.accounts();
   }
 
-  /** Finds a mailbox by name; INBOX matches case-insensitively (RFC 3501 §5.1). */
   findMailbox(account: string, name: string): MailboxRecord | undefined {
     return this.mailboxes.find(account, name);
   }
@@ -148,10 +178,8 @@ export class Store {
   createMailbox(account: string, name: string, specialUse?: SpecialUse): Promise<MailboxRecord> {
     const owner = account.toLowerCase();
     return this.queue.run((txn) => {
-      if (this.mailboxes.find(owner, name)) throw new StoreError('ALREADYEXISTS', `mailbox ${name} already exists`);
-      const record = this.mailboxes.add(txn, owner, name, specialUse);
-      this.messages.created(txn, record.id);
-      return record;
+      if (this.mailboxes.find(owner, name)) throw new StoreError('exists', `mailbox ${name} already exists`);
+      return this.addMailbox(txn, owner, name, specialUse);
     });
   }
 
@@ -159,7 +187,7 @@ export class Store {
   deleteMailbox(mailboxId: number): Promise<void> {
     return this.queue.run(async (txn) => {
       const record = this.mailboxes.require(mailboxId);
-      if (record.name === 'INBOX') throw new StoreError('CANNOT', 'INBOX cannot be deleted');
+      if (record.name === 'INBOX') throw new StoreError('not-allowed', 'INBOX cannot be deleted');
       await this.messages.removeAll(txn, mailboxId);
       this.mailboxes.remove(txn, record);
       await this.history.removeAll(txn, mailboxId);
@@ -167,25 +195,22 @@ export class Store {
   }
 
   /**
-   * Renames a mailbox and every mailbox below it in the hierarchy (RFC 3501 §6.3.5). UIDVALIDITY is kept:
-   * the messages and their UIDs do not change. Renaming INBOX moves its messages to a new mailbox and
-   * leaves INBOX empty.
+   * Renames mailboxes in one batch (the caller names the ones below, as its hierarchy has them).
+   * UIDVALIDITY is kept: the messages and their UIDs do not change. Renaming INBOX moves its messages
+   * to a new mailbox and leaves INBOX empty (RFC 3501 §6.3.5).
    */
-  renameMailbox(account: string, oldName: string, newName: string): Promise<void> {
+  renameMailboxes(account: string, renames: readonly MailboxRename[]): Promise<void> {
     const owner = account.toLowerCase();
     return this.queue.run(async (txn) => {
-      const source = this.mailboxes.find(owner, oldName);
-      if (!source) throw new StoreError('NONEXISTENT', `mailbox ${oldName} does not exist`);
-      if (this.mailboxes.find(owner, newName)) throw new StoreError('ALREADYEXISTS', `mailbox ${newName} already exists`);
-      if (source.name !== 'INBOX') return this.mailboxes.renameTree(txn, source, newName);
-      const target = this.mailboxes.add(txn, owner, newName);
-      this.messages.created(txn, target.id);
-      const uids = (await this.messages.list(source.id)).all().map((message) => message.uid);
-      await this.messages.move(txn, source.id, uids, target);
+      const planned = this.mailboxes.checkRenames(owner, renames);
+      if (planned[0]?.record.name !== 'INBOX') return this.mailboxes.rename(txn, planned);
+      const [{ record: inbox, name }] = planned;
+      const target = this.addMailbox(txn, owner, name);
+      const uids = (await this.messages.list(inbox.id)).all().map((message) => message.uid);
+      await this.messages.move(txn, inbox.id, uids, target);
     });
   }
 
-  /** Subscribed names of an account (they may name mailboxes that no longer exist, RFC 3501 §6.3.6). */
   listSubscriptions(account: string): Promise<string[]> {
     return this.subscriptions.list(account.toLowerCase());
   }
@@ -196,29 +221,24 @@ export class Store {
 
   // ---------------------------------------------------------------- messages
 
-  /** The messages of a mailbox in UID order (a live, read-only view: do not modify). */
   async listMessages(mailboxId: number): Promise<readonly MessageRecord[]> {
     this.mailboxes.require(mailboxId);
     return (await this.messages.list(mailboxId)).all();
   }
 
-  /** The raw bytes of a message, exactly as received. */
   getBlob(blobId: string): Promise<Buffer> {
     return this.blobs.get(blobId);
   }
 
-  /** The index of a message without its body text (see getIndexes). */
-  async getIndex(blobId: string, options: { text?: boolean } = {}): Promise<MessageIndex> {
-    const [index] = await this.indexes.read([blobId], options);
-    if (!index) throw new StoreError('NONEXISTENT', `blob ${blobId} is missing`);
-    return index;
+  /**
+   * Keeps the bytes and index of these blobs readable until the returned function is called, even if
+   * their messages are expunged meanwhile: a reader (an IMAP session) that still shows a message may still
+   * read it (RFC 2180 §4.1). Deleting them then is up to the store (blob-retention.ts).
+   */
+  retainBlobs(blobIds: readonly string[]): () => void {
+    return this.retention.retain(blobIds);
   }
 
-  /**
-   * The parsed indexes of many messages in one read (undefined where a blob is gone). Without
-   * `text: true` the body text is left out (`text` is empty): ENVELOPE, BODYSTRUCTURE and header searches
-   * never need it, and it is most of the bytes. Indexes made by an older indexer are recomputed and stored.
-   */
   getIndexes(blobIds: readonly string[], options: { text?: boolean } = {}): Promise<Array<MessageIndex | undefined>> {
     return this.indexes.read(blobIds, options);
   }
@@ -237,21 +257,21 @@ export class Store {
   /**
    * STORE: changes flags of the given UIDs. Messages whose flags do not change keep their mod-sequence.
    * With `unchangedSince` (RFC 7162 §3.1.3), messages modified after it are left alone and reported.
-   * A change over a keyword limit throws KeywordLimitError and changes nothing.
+   * A change over a keyword limit throws KeywordLimitError (`limit`) and changes nothing.
    */
   storeFlags(
     mailboxId: number,
     uids: readonly number[],
     mode: FlagChange,
     flags: readonly string[],
-    options: StoreFlagsOptions = {},
-  ): Promise<{ changed: MessageRecord[]; modifiedSince: number[] }> {
+    options: { unchangedSince?: number } = {},
+  ): Promise<FlagStoreResult> {
     const wanted = normalizeFlags(flags);
     return this.queue.run((txn) => this.messages.storeFlags(txn, mailboxId, uids, mode, wanted, options));
   }
 
   /** COPY: the same blobs, new UIDs in the target; returns [sourceUid, targetUid] pairs for COPYUID. */
-  copyMessages(sourceId: number, uids: readonly number[], targetId: number): Promise<{ uidValidity: number; pairs: Array<[number, number]> }> {
+  copyMessages(sourceId: number, uids: readonly number[], targetId: number): Promise<CopyResult> {
     return this.queue.run(async (txn) => {
       const target = this.mailboxes.require(targetId);
       this.mailboxes.require(sourceId);
@@ -261,7 +281,7 @@ export class Store {
   }
 
   /** MOVE (RFC 6851): copy and expunge in one atomic batch. */
-  moveMessages(sourceId: number, uids: readonly number[], targetId: number): Promise<{ uidValidity: number; pairs: Array<[number, number]> }> {
+  moveMessages(sourceId: number, uids: readonly number[], targetId: number): Promise<CopyResult> {
     return this.queue.run(async (txn) => {
       const target = this.mailboxes.require(targetId);
       const pairs = await this.messages.move(txn, sourceId, uids, target);
@@ -296,15 +316,15 @@ export class Store {
    * `{ sync: true }` batch; only after this resolves may the poller send DELE. A UIDL already in the
    * ledger is skipped, so a message is never stored twice.
    */
-  ingestPop3(account: string, items: IngestItem[]): Promise<Array<{ uidl: string; uid?: number; duplicate: boolean }>> {
+  ingestPop3(account: string, items: IngestItem[]): Promise<IngestResult[]> {
     const owner = account.toLowerCase();
     const prepared = items.map((item) => ({ ...item, blobId: blobIdOf(item.raw), index: indexMessage(item.raw) }));
     return this.queue.run(async (txn) => {
       const inbox = this.mailboxes.find(owner, 'INBOX');
-      if (!inbox) throw new StoreError('NONEXISTENT', `account ${owner} has no INBOX`);
+      if (!inbox) throw new StoreError('not-found', `account ${owner} has no INBOX`);
       await this.messages.list(inbox.id);
-      const ledger = await this.ledger.entries(owner);
-      const results: Array<{ uidl: string; uid?: number; duplicate: boolean }> = [];
+      const ledger = await this.ledger.view(owner);
+      const results: IngestResult[] = [];
       const seen = new Set<string>();
       for (const item of prepared) {
         if (ledger.has(item.uidl) || seen.has(item.uidl)) {
@@ -321,17 +341,14 @@ export class Store {
     });
   }
 
-  /** The POP3 UIDL ledger of an account: every UIDL ever fetched (live view: do not modify). */
-  pop3Ledger(account: string): Promise<ReadonlyMap<string, Pop3LedgerEntry>> {
-    return this.ledger.entries(account.toLowerCase());
+  uidlLedger(account: string): Promise<UidlLedgerView> {
+    return this.ledger.view(account.toLowerCase());
   }
 
-  /** Records that upstream copies are gone (after the QUIT that made DELE final). */
   markDeletedUpstream(account: string, uidls: string[]): Promise<void> {
     return this.queue.run((txn) => this.ledger.markDeletedUpstream(txn, account.toLowerCase(), uidls, Date.now()));
   }
 
-  /** Forgets UIDLs the server no longer lists, so the ledger does not grow forever. */
   forgetUidls(account: string, uidls: string[]): Promise<void> {
     return this.queue.run((txn) => this.ledger.forget(txn, account.toLowerCase(), uidls));
   }
@@ -343,7 +360,8 @@ export class Store {
    * resolves may the SMTP client get its 250.
    */
   enqueueOutbox(entry: NewOutboxEntry, raw: Buffer): Promise<OutboxEntry> {
-    const blob = { id: blobIdOf(raw), size: raw.length, raw, index: indexMessage(raw) };
+    // No MIME index: the outbox never searches its messages; a Sent copy gets one when it is placed.
+    const blob = { id: blobIdOf(raw), size: raw.length, raw };
     return this.queue.run((txn) => this.outbox.enqueue(txn, entry, blob));
   }
 
@@ -360,7 +378,7 @@ export class Store {
   updateOutbox(entry: OutboxEntry, deliveries: Delivery[] = []): Promise<void> {
     const prepared = prepareDeliveries(deliveries);
     return this.queue.run(async (txn) => {
-      await this.messages.place(txn, prepared);
+      await this.placeDeliveries(txn, entry.account, prepared);
       this.outbox.update(txn, entry);
     });
   }
@@ -374,9 +392,18 @@ export class Store {
     return this.queue.run(async (txn) => {
       const entry = await this.outbox.get(entryId);
       if (!entry) return;
-      await this.messages.place(txn, prepared);
+      await this.placeDeliveries(txn, entry.account, prepared);
       this.outbox.finish(txn, entry);
     });
+  }
+
+  /** Places bounces and Sent copies in the entry's account, inside the outbox operation's transaction. */
+  private async placeDeliveries(txn: Transaction, account: string, prepared: PreparedDelivery[]): Promise<void> {
+    for (const delivery of prepared) {
+      const mailbox = await this.defaultMailbox(txn, account, delivery.mailbox);
+      await this.messages.list(mailbox.id);
+      this.messages.add(txn, mailbox, delivery.blob, { flags: delivery.flags });
+    }
   }
 
   // ---------------------------------------------------------------- small metadata

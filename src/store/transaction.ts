@@ -96,7 +96,7 @@ export class WriteQueue {
    */
   run<T>(build: (txn: Transaction) => Promise<T> | T, options: { durable?: boolean } = {}): Promise<T> {
     const run = this.queue.then(async () => {
-      if (this.closed) throw new StoreError('CLOSED', 'the store is closed');
+      if (this.closed) throw new StoreError('closed', 'the store is closed');
       const txn = new Transaction();
       const result = await build(txn);
       await txn.commit(this.db, this.feed, options.durable ?? true);

@@ -5,21 +5,74 @@
  * A UIDL enters the ledger in the same `{ sync: true }` batch as its message (ARCHITECTURE.md,
  * invariant 1): a UIDL in the ledger is a message the store holds, so the poller never fetches it twice
  * and may DELE it upstream. Entries leave only once the upstream copy is gone and the server no longer
- * lists it, so the ledger does not grow forever. Each account's ledger is read once, then kept in memory.
+ * lists it, so the ledger does not grow forever. Each account's ledger is read once, then kept in memory;
+ * entries are replaced, never changed in place, so an entry a reader holds stays as it was.
  */
 import type { Sublevels } from './database.js';
 import { pop3Key, pop3Range, uidlFromPop3Key } from './keys.js';
 import type { Pop3LedgerEntry } from './records.js';
 import type { Transaction } from './transaction.js';
 
+/**
+ * An account's ledger as its readers see it: lookups, never the collection itself. The answers are those
+ * of the ledger as it is at the moment of asking, so a poller that takes the view once per session also
+ * sees what that session stored and marked.
+ */
+export interface UidlLedgerView {
+  /** Whether the message with this UIDL is stored (and may be deleted upstream). */
+  has(uidl: string): boolean;
+  get(uidl: string): Readonly<Pop3LedgerEntry> | undefined;
+  /** How many UIDLs the ledger holds. */
+  readonly size: number;
+  /** Every UIDL in the ledger. */
+  uidls(): string[];
+  /** The UIDLs whose upstream copy we deleted (QUIT confirmed it). */
+  deletedUpstream(): string[];
+}
+
+/** The view over a ledger's entries (exported for tests that build a ledger by hand). */
+export class LedgerView implements UidlLedgerView {
+  constructor(private readonly entries: ReadonlyMap<string, Pop3LedgerEntry>) {}
+
+  has(uidl: string): boolean {
+    return this.entries.has(uidl);
+  }
+
+  get(uidl: string): Readonly<Pop3LedgerEntry> | undefined {
+    return this.entries.get(uidl);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  uidls(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  deletedUpstream(): string[] {
+    const gone: string[] = [];
+    for (const [uidl, entry] of this.entries) if (entry.deletedUpstreamAt !== undefined) gone.push(uidl);
+    return gone;
+  }
+}
+
 export class UidlLedger {
   private readonly accounts = new Map<string, Map<string, Pop3LedgerEntry>>();
 
   constructor(private readonly sub: Pick<Sublevels, 'pop3'>) {}
 
+  private readonly views = new Map<string, UidlLedgerView>();
+
   /** The ledger of an account (lowercased), read from disk the first time. */
-  async entries(account: string): Promise<ReadonlyMap<string, Pop3LedgerEntry>> {
-    return this.load(account);
+  async view(account: string): Promise<UidlLedgerView> {
+    const entries = await this.load(account);
+    let view = this.views.get(account);
+    if (!view) {
+      view = new LedgerView(entries);
+      this.views.set(account, view);
+    }
+    return view;
   }
 
   private async load(account: string): Promise<Map<string, Pop3LedgerEntry>> {
@@ -61,7 +114,12 @@ export class UidlLedger {
     }
   }
 
-  private async update(txn: Transaction, account: string, uidls: readonly string[], change: (entry: Pop3LedgerEntry) => Pop3LedgerEntry): Promise<void> {
+  private async update(
+    txn: Transaction,
+    account: string,
+    uidls: readonly string[],
+    change: (entry: Pop3LedgerEntry) => Pop3LedgerEntry,
+  ): Promise<void> {
     const ledger = await this.load(account);
     for (const uidl of uidls) {
       const entry = ledger.get(uidl);

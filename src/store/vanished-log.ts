@@ -84,6 +84,8 @@ export class VanishedLog {
 
   /** Forgets every entry at or below `modseq` (idempotent). */
   forgetUpTo(modseq: number): void {
+    // Called after every expunge; the entries ascend, so usually the first one says there is nothing to do.
+    if (this.entries.length === 0 || this.entries[0].modseq > modseq) return;
     const kept = this.entries.filter((entry) => entry.modseq > modseq);
     if (kept.length === this.entries.length) return;
     this.entries = kept;

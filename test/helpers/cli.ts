@@ -49,16 +49,27 @@ export interface TestConfig {
   dataDir: string;
   imapPort: number;
   smtpPort: number;
+  pop3Port: number;
 }
 
 /**
  * Writes a config for a daemon under test: its own data dir, free loopback ports, custom upstream
  * servers (by default a closed local port, so nothing leaves the machine).
  */
-export async function writeTestConfig(dir: string, accounts: TestAccount[], extraTop = ''): Promise<TestConfig> {
-  const [imapPort, smtpPort, closedPort] = await freePorts(3);
+export async function writeTestConfig(dir: string, accounts: TestAccount[], extraTop = '', pop3Extra = ''): Promise<TestConfig> {
+  const [imapPort, smtpPort, closedPort, pop3Port] = await freePorts(4);
   const dataDir = path.join(dir, 'data');
-  const lines = [`data_dir = "${dataDir}"`, extraTop, '[imap]', `listen = ["127.0.0.1:${imapPort}"]`, '[smtp]', `listen = ["127.0.0.1:${smtpPort}"]`];
+  const lines = [
+    `data_dir = "${dataDir}"`,
+    extraTop,
+    '[imap]',
+    `listen = ["127.0.0.1:${imapPort}"]`,
+    '[smtp]',
+    `listen = ["127.0.0.1:${smtpPort}"]`,
+    '[pop3]',
+    `listen = ["127.0.0.1:${pop3Port}"]`,
+    pop3Extra,
+  ];
   for (const account of accounts) {
     const pop3 = account.pop3 ?? { host: '127.0.0.1', port: closedPort, tls: 'implicit' };
     const smtp = account.smtp ?? { host: '127.0.0.1', port: closedPort, tls: 'starttls' };
@@ -69,7 +80,7 @@ export async function writeTestConfig(dir: string, accounts: TestAccount[], extr
   }
   const file = path.join(dir, 'config.toml');
   fs.writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });
-  return { file, dataDir, imapPort, smtpPort };
+  return { file, dataDir, imapPort, smtpPort, pop3Port };
 }
 
 /** An account's `[accounts.pop3]` or `[accounts.smtp]` table, as TOML lines (tls left out: the default). */
@@ -95,8 +106,11 @@ export interface RunningDaemon {
   kill(): Promise<void>;
 }
 
-/** Starts `hotbridge run --config FILE` and waits until it says it is running. */
-export async function startDaemon(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
+/**
+ * Starts `hotbridge run --config FILE` and waits (up to `startTimeoutMs`, default 20 s) until it says it is
+ * running; a daemon that does not get there in time is killed, so it cannot hold the data dir of the next try.
+ */
+export async function startDaemon(configFile: string, env: NodeJS.ProcessEnv = {}, startTimeoutMs = 20_000): Promise<RunningDaemon> {
   const [command, argv] = cliCommand(['run', '--config', configFile]);
   const child = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -145,6 +159,11 @@ export async function startDaemon(configFile: string, env: NodeJS.ProcessEnv = {
       await exited;
     },
   };
-  await daemon.waitForLog(/hotbridge is running/);
+  try {
+    await daemon.waitForLog(/hotbridge is running/, startTimeoutMs);
+  } catch (err) {
+    await daemon.kill();
+    throw err;
+  }
   return daemon;
 }

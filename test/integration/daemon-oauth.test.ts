@@ -62,7 +62,8 @@ describe('daemon with OAuth2 sign-in', () => {
     idp = await startIdentityServer({ interval: 1, accessTokenLifetimeS: 2 });
     lab = await startLab({ oauth: true, smtp: true });
     idp.linkTo(lab);
-    [imapPort, smtpPort] = await freePorts(2);
+    let pop3Port: number;
+    [imapPort, smtpPort, pop3Port] = await freePorts(3);
     configFile = path.join(dir, 'config.toml');
     fs.writeFileSync(
       configFile,
@@ -72,6 +73,8 @@ describe('daemon with OAuth2 sign-in', () => {
         `listen = ["127.0.0.1:${imapPort}"]`,
         '[smtp]',
         `listen = ["127.0.0.1:${smtpPort}"]`,
+        '[pop3]',
+        `listen = ["127.0.0.1:${pop3Port}"]`,
         '[[accounts]]',
         `address = "${CAROL}"`,
         'provider = "custom"',

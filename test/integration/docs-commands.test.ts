@@ -50,8 +50,12 @@ const NPM: Record<string, { by: string; contains?: string }> = {
   'npm install -g .': { by: 'test/integration/npm-install.test.ts', contains: "'install', '-g'" },
   'npm install -g "$(npm pack --silent)"': { by: 'test/integration/npm-install.test.ts', contains: "'pack', '--silent'" },
   'npx vitest run test/unit': { by: 'vitest.config.ts (a part of npm test)' },
-  'npm run typecheck': { by: 'test/unit/typecheck.test.ts', contains: 'tsconfig.test.json' },
+  'npm run typecheck': { by: 'test/unit/project/typecheck.test.ts', contains: 'tsconfig.test.json' },
+  'npm run deps': { by: 'test/unit/project/dependency-rules.test.ts', contains: 'dependency-cruiser' },
+  'npm run lint': { by: 'not run by npm test (run it before a commit); the script is checked to exist' },
+  'npm run format:check': { by: 'not run by npm test (run it before a commit); the script is checked to exist' },
   'npm run bench': { by: 'not run by npm test (it takes minutes and prints figures); the script is checked to exist' },
+  'npm run bench -- imap': { by: 'not run by npm test (it takes minutes and prints figures); the script is checked to exist' },
   'npm run fuzz': { by: 'not run by npm test (100x the property runs); the script is checked to exist' },
 };
 
@@ -146,7 +150,7 @@ describe('every command shown in the docs', () => {
       it(`npm: ${line}   (${file}; ${NPM[line]?.by ?? 'no test named'})`, () => {
         const known = NPM[line];
         expect(known, `${file}: ${line} is not known to the docs test: say which test runs it`).toBeDefined();
-        const script = /^npm run (\S+)$/.exec(line)?.[1];
+        const script = /^npm run (\S+)/.exec(line)?.[1];
         if (script) expect(JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).scripts[script]).toBeDefined();
         const testFile = known.by.split(' ')[0];
         if (known.contains) expect(fs.readFileSync(path.join(REPO_ROOT, testFile), 'utf8')).toContain(known.contains);

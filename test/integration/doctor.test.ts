@@ -19,11 +19,12 @@ let lab: Lab;
 let dir: string;
 let imapPort: number;
 let smtpPort: number;
+let pop3Port: number;
 
 beforeAll(async () => {
   lab = await startLab({ smtp: true, oauth: true });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-doctor-'));
-  [imapPort, smtpPort] = await freePorts(2);
+  [imapPort, smtpPort, pop3Port] = await freePorts(3);
 });
 
 afterAll(async () => {
@@ -53,6 +54,7 @@ async function writeConfig(o: ConfigOptions): Promise<string> {
     `data_dir = "data"\n` +
     `[imap]\nlisten = [${JSON.stringify(o.imapListen ?? `127.0.0.1:${imapPort}`)}]\n` +
     `[smtp]\nlisten = ["127.0.0.1:${smtpPort}"]\n` +
+    `[pop3]\nlisten = ["127.0.0.1:${pop3Port}"]\n` +
     `[[accounts]]\naddress = "${LAB_USERS.alice.user}"\nprovider = "custom"\n` +
     `[accounts.auth]\n${auth}` +
     `[accounts.pop3]\nhost = "${lab.host}"\nport = ${lab.pop3sPort}\ntls = "implicit"\n${caLine}` +

@@ -85,7 +85,7 @@ async function inboxContents(dataDir: string, account: string): Promise<InboxCon
   try {
     const messages = await store.listMessages(store.findMailbox(account, 'INBOX')!.id);
     for (const message of messages) expect(Store.blobIdOf(await store.getBlob(message.blobId))).toBe(message.blobId);
-    return { blobIds: messages.map((m) => m.blobId), uidls: messages.map((m) => m.uidl!), ledger: (await store.pop3Ledger(account)).size };
+    return { blobIds: messages.map((m) => m.blobId), uidls: messages.map((m) => m.uidl!), ledger: (await store.uidlLedger(account)).size };
   } finally {
     await store.close();
   }

@@ -12,7 +12,7 @@ import { silentLogger } from '../../src/runtime/logger.js';
 import { StatusBoard } from '../../src/runtime/status-board.js';
 import { startSubmissionServer, type SubmissionServer } from '../../src/downstream/smtp/server.js';
 import { parseMessage } from '../../src/mime/structure.js';
-import type { OutboxEntry } from '../../src/store/records.js';
+import type { OutboxEntry, RelayStore, Store } from '../../src/store/index.js';
 import { PasswordFileSource, type CredentialSource } from '../../src/upstream/credentials.js';
 import { OutboxWorker, type OutboxWorkerOptions } from '../../src/upstream/smtp/worker.js';
 import { CountingSource, loginFrom } from '../helpers/credentials.js';
@@ -200,6 +200,28 @@ describe('relay to the provider (real Postfix)', () => {
       expect(copies.map(deliveredTo).sort()).toEqual([...recipients].sort());
     }
     expect(status.get('outbox', ALICE)).toMatchObject({ queued: 0 });
+  });
+
+  it('makes one pass for a new submission: the updates it records itself do not start another', async () => {
+    // A spy on the real store (not a mock): it counts how often the worker reads its queue. A pass
+    // reads it twice (the entries to try, then the status).
+    let reads = 0;
+    const counting: RelayStore = Object.assign(Object.create(local.store) as Store, {
+      listOutbox: (address: string) => {
+        reads += 1;
+        return local.store.listOutbox(address);
+      },
+    });
+    startWorker(passwordSource(), { store: counting });
+    await waitFor('the first pass', () => (reads >= 2 && status.get('outbox', ALICE) ? true : undefined));
+    const before = reads;
+    const raw = simpleMessage('one-pass', ['bob@example.org']);
+    expect((await submit(port, ALICE, { from: ALICE, to: ['bob@example.org'] }, raw)).response).toMatch(/^250 /);
+    await lab.waitForCaptured(1);
+    await waitFor('the pass to finish', async () => (reads >= before + 2 && (await outbox()).length === 0 ? true : undefined));
+    // Time for a pass its own "finished" event would have started (it would begin at once).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(reads).toBe(before + 2);
   });
 
   it('on 451 keeps the message, retries with backoff, shows it in status, and delivers once the provider recovers', async () => {

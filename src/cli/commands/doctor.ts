@@ -58,10 +58,10 @@ function dataDirCheck(config: HotbridgeConfig): CheckResult {
   return ok(`data dir ${config.dataDir} is writable`);
 }
 
-export async function runDoctor(o: { config?: string; out: NodeJS.WritableStream }): Promise<number> {
-  const report = new DoctorReport(o.out);
-  const file = configFileFrom(o.config);
-  o.out.write(`hotbridge doctor: ${file}\n\n`);
+export async function runDoctor(options: { config?: string; out: NodeJS.WritableStream }): Promise<number> {
+  const report = new DoctorReport(options.out);
+  const file = configFileFrom(options.config);
+  options.out.write(`hotbridge doctor: ${file}\n\n`);
 
   let config: HotbridgeConfig;
   try {
@@ -71,7 +71,7 @@ export async function runDoctor(o: { config?: string; out: NodeJS.WritableStream
     const missing = err.problems.length === 1 && /no such file/.test(err.problems[0]);
     if (missing) report.add(fail(`no config at ${err.file}`, 'run: hotbridge setup (or pass --config FILE)'));
     else for (const problem of err.problems) report.add(fail(`config: ${problem}`, `edit ${err.file}`));
-    o.out.write('\nThe other checks need a working config.\n');
+    options.out.write('\nThe other checks need a working config.\n');
     return 1;
   }
   report.add(ok(`config is valid (${config.accounts.length} account${config.accounts.length === 1 ? '' : 's'}, data in ${config.dataDir})`));
@@ -83,6 +83,10 @@ export async function runDoctor(o: { config?: string; out: NodeJS.WritableStream
   const listeners: Array<[string, string, ListenAddress[]]> = [
     ['IMAP', '[imap] listen', config.imap.listen],
     ['SMTP', '[smtp] listen', config.smtp.listen],
+    ['POP3', '[pop3] listen', config.pop3.listen],
+    ['IMAPS', '[imap] tls_listen', config.imap.tlsListen],
+    ['POP3S', '[pop3] tls_listen', config.pop3.tlsListen],
+    ['SMTPS', '[smtp] tls_listen', config.smtp.tlsListen],
     ['status page', '[status] listen', config.status.listen],
   ];
   for (const [what, key, addresses] of listeners) {
@@ -108,9 +112,9 @@ export async function runDoctor(o: { config?: string; out: NodeJS.WritableStream
     );
   }
 
-  o.out.write('\n');
+  options.out.write('\n');
   report.add(clockResult(clock, certificatesChecked.value));
-  o.out.write(
+  options.out.write(
     report.failures === 0
       ? '\nAll good.\n'
       : `\n${report.failures} problem${report.failures === 1 ? '' : 's'} found. Fix ${report.failures === 1 ? 'it' : 'them'} and run hotbridge doctor again.\n`,

@@ -64,7 +64,7 @@ function promptText(address: string, p: DeviceCodePrompt): string {
   ].join('\n');
 }
 
-export async function runLogin(o: {
+export async function runLogin(options: {
   config: HotbridgeConfig;
   address: string;
   out: NodeJS.WritableStream;
@@ -73,12 +73,12 @@ export async function runLogin(o: {
   sleep?: (ms: number) => Promise<void>;
   signal?: AbortSignal;
 }): Promise<number> {
-  const { config, out } = o;
-  const address = o.address.toLowerCase();
+  const { config, out } = options;
+  const address = options.address.toLowerCase();
   const account: AccountConfig | undefined = config.accounts.find((a) => a.address === address);
   if (!account) {
     const known = config.accounts.map((a) => a.address).join(', ');
-    out.write(`hotbridge login: ${o.address} is not an account in ${config.file} (accounts: ${known}).\n`);
+    out.write(`hotbridge login: ${options.address} is not an account in ${config.file} (accounts: ${known}).\n`);
     return 2;
   }
   const auth = account.auth;
@@ -111,9 +111,9 @@ export async function runLogin(o: {
       address,
       tenant: auth.tenant,
       onPrompt: (p) => out.write(promptText(address, p)),
-      ...(o.fetch ? { fetch: o.fetch } : {}),
-      ...(o.sleep ? { sleep: o.sleep } : {}),
-      ...(o.signal ? { signal: o.signal } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     });
   } catch (err) {
     if (!(err instanceof DeviceCodeError)) throw err;

@@ -121,7 +121,8 @@ function hiddenFromSystemUnit(input: PlanInput, config: HotbridgeConfig | undefi
 
 /** The ports below 1024 need CAP_NET_BIND_SERVICE (capabilities(7)). */
 function listensBelow1024(config: HotbridgeConfig): boolean {
-  return [...config.imap.listen, ...config.smtp.listen, ...config.status.listen].some((address) => address.port > 0 && address.port < 1024);
+  const tables = [config.imap, config.smtp, config.pop3];
+  return [...tables.flatMap((table) => [...table.listen, ...table.tlsListen]), ...config.status.listen].some((address) => address.port > 0 && address.port < 1024);
 }
 
 /** One credential per password file, named after the file (the daemon looks it up by that name). */
@@ -333,7 +334,7 @@ export function serviceFile(platform: ServicePlatform, scope: ServiceScope, home
   return scope === 'user' ? path.join(process.env.XDG_CONFIG_HOME || path.join(home, '.config'), 'systemd', 'user', UNIT_NAME) : path.join('/etc/systemd/system', UNIT_NAME);
 }
 
-export async function runService(o: {
+export async function runService(options: {
   config?: string;
   action: ServiceAction | ControlAction;
   user?: boolean;
@@ -343,30 +344,30 @@ export async function runService(o: {
   lines?: number;
   out: NodeJS.WritableStream;
 }): Promise<number> {
-  if (o.user && o.system) throw new UserError('choose one: --user or --system', 2);
+  if (options.user && options.system) throw new UserError('choose one: --user or --system', 2);
   if (process.platform !== 'linux' && process.platform !== 'darwin') {
     throw new UserError(`hotbridge service knows systemd (Linux) and launchd (macOS), not ${process.platform}: run \`hotbridge run\` from your system's task scheduler`, 2);
   }
   const platform: ServicePlatform = process.platform;
   const root = process.getuid?.() === 0;
-  if (o.action !== 'install' && o.action !== 'uninstall') {
+  if (options.action !== 'install' && options.action !== 'uninstall') {
     // Without --user/--system: the one that is installed (a user may look at the system service too).
     const installed = (['user', 'system'] as const).filter((scope) => fs.existsSync(serviceFile(platform, scope, os.homedir())));
-    const scope: ServiceScope = o.system ? 'system' : o.user ? 'user' : installed.length === 1 ? installed[0] : root ? 'system' : 'user';
-    checkServiceManager(platform, scope, o.action);
-    return controlService({ platform, scope, action: o.action, root, uid: process.getuid?.() ?? 0, home: os.homedir(), follow: o.follow, lines: o.lines, out: o.out });
+    const scope: ServiceScope = options.system ? 'system' : options.user ? 'user' : installed.length === 1 ? installed[0] : root ? 'system' : 'user';
+    checkServiceManager(platform, scope, options.action);
+    return controlService({ platform, scope, action: options.action, root, uid: process.getuid?.() ?? 0, home: os.homedir(), follow: options.follow, lines: options.lines, out: options.out });
   }
-  const scope: ServiceScope = o.system ? 'system' : o.user ? 'user' : root ? 'system' : 'user';
+  const scope: ServiceScope = options.system ? 'system' : options.user ? 'user' : root ? 'system' : 'user';
   let config: HotbridgeConfig | undefined;
   let configProblem: string | undefined;
   try {
-    config = loadConfigOrExplain(o.config);
+    config = loadConfigOrExplain(options.config);
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
     // Uninstalling works even when the config is broken or gone; a dry run still shows the unit.
     configProblem = err.message;
   }
-  const configFile = realPath(configFileFrom(o.config));
+  const configFile = realPath(configFileFrom(options.config));
   const paths: ProgramPaths = {
     node: realPath(process.execPath),
     hotbridge: realPath(path.join(PACKAGE_ROOT, 'bin', 'hotbridge.js')),
@@ -375,31 +376,31 @@ export async function runService(o: {
   const plan = planService({
     platform,
     scope,
-    action: o.action,
+    action: options.action,
     config,
     paths,
     home: os.homedir(),
     uid: process.getuid?.() ?? 0,
-    configOwner: platform === 'darwin' && scope === 'system' && o.action === 'install' && fs.existsSync(configFile) ? ownerName(configFile) : os.userInfo().username,
+    configOwner: platform === 'darwin' && scope === 'system' && options.action === 'install' && fs.existsSync(configFile) ? ownerName(configFile) : os.userInfo().username,
   });
-  if (configProblem && o.action === 'install') plan.problems.unshift(`the config cannot be used: ${configProblem}`);
+  if (configProblem && options.action === 'install') plan.problems.unshift(`the config cannot be used: ${configProblem}`);
 
-  const what = `${o.action === 'install' ? 'Installing' : 'Uninstalling'} hotbridge as a ${scope === 'user' ? 'user' : 'system'} service (${platform === 'linux' ? 'systemd' : 'launchd'})`;
-  if (o.dryRun) {
-    o.out.write(`${what}: dry run, nothing is changed.\n`);
-    describePlan(plan, o.out);
+  const what = `${options.action === 'install' ? 'Installing' : 'Uninstalling'} hotbridge as a ${scope === 'user' ? 'user' : 'system'} service (${platform === 'linux' ? 'systemd' : 'launchd'})`;
+  if (options.dryRun) {
+    options.out.write(`${what}: dry run, nothing is changed.\n`);
+    describePlan(plan, options.out);
     if (plan.problems.length > 0) {
-      o.out.write(`\nA real install would stop before any of this, because:\n${plan.problems.map((problem) => `  - ${problem}\n`).join('')}`);
+      options.out.write(`\nA real install would stop before any of this, because:\n${plan.problems.map((problem) => `  - ${problem}\n`).join('')}`);
     }
     return 0;
   }
   if (plan.problems.length > 0) throw new UserError(plan.problems.join('\n'), 2);
-  checkServiceManager(platform, scope, o.action);
-  if (o.action === 'install' && !fs.existsSync(path.join(PACKAGE_ROOT, 'dist', 'cli', 'main.js'))) {
+  checkServiceManager(platform, scope, options.action);
+  if (options.action === 'install' && !fs.existsSync(path.join(PACKAGE_ROOT, 'dist', 'cli', 'main.js'))) {
     throw new UserError(`hotbridge is not built (${path.join(PACKAGE_ROOT, 'dist')} is missing): run npm run build (or npm start once) first`, 2);
   }
-  o.out.write(`${what}:\n`);
-  applyPlan(plan, o.out);
-  o.out.write(`${o.action === 'install' ? 'Done.' : 'Removed.'} ${plan.notes.join('\n')}\n`);
+  options.out.write(`${what}:\n`);
+  applyPlan(plan, options.out);
+  options.out.write(`${options.action === 'install' ? 'Done.' : 'Removed.'} ${plan.notes.join('\n')}\n`);
   return 0;
 }

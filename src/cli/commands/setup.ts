@@ -13,9 +13,11 @@ import { parse as parseToml } from 'smol-toml';
 import { loadConfig, resolveConfig } from '../../config/load.js';
 import { isRoot, SYSTEM_CONFIG_FILE, SYSTEM_DATA_DIR } from '../../config/paths.js';
 import type { AccountConfig, HotbridgeConfig } from '../../config/types.js';
+import { certificateNames } from '../../daemon/certificate-names.js';
 import { fetchStatus } from '../../daemon/status-endpoint.js';
 import { readPid } from '../../daemon/instance-lock.js';
 import { writeFileAtomic } from '../../runtime/files.js';
+import { ensureLocalCertificate } from '../../runtime/local-ca.js';
 import { LocalPasswords } from '../../runtime/local-passwords.js';
 import { TokenStore } from '../../upstream/oauth/token-store.js';
 import type { FetchFn } from '../../upstream/oauth/token-endpoint.js';
@@ -46,7 +48,15 @@ function layoutFor(option: string | undefined): Layout {
   return { file, system, configOption: file === path.resolve(configFileFrom(undefined)) ? '' : ` --config ${file}` };
 }
 
-function settingsText(config: HotbridgeConfig, account: AccountConfig, name: string | undefined, localPassword: string, layout: Layout): string {
+/** hotbridge's own certificate, offered once for a new config (pop3-server: SSL clients, phones). */
+const CERTIFICATE_HELP = [
+  'Some mail programs insist on SSL ("This server requires a secure connection" in Outlook Express), and',
+  'phones and other computers on your home network need it. hotbridge can make its own certificate for',
+  'that (a small certificate authority of this computer; devices import it once: hotbridge cert export).',
+  'Programs on this computer that are set to "no SSL" keep working as before.',
+];
+
+function settingsText(config: HotbridgeConfig, account: AccountConfig, name: string | undefined, localPassword: string, layout: Layout, certificate: boolean): string {
   const imap = config.imap.listen[0];
   const smtp = config.smtp.listen[0];
   // Listening on both 127.0.0.1 and ::1 makes "localhost" work whichever one the client tries first.
@@ -65,6 +75,13 @@ function settingsText(config: HotbridgeConfig, account: AccountConfig, name: str
     `  Password:               ${localPassword}`,
     '  "My outgoing server requires authentication": yes, with the same user name and password.',
     '',
+    'A program or device that only speaks POP3 (an old phone, Outlook Express set up as POP) uses instead:',
+    `  Incoming mail server:   POP3, server ${hostFor(config.pop3.listen)}, port ${config.pop3.listen[0].port}, no SSL/TLS`,
+    '  "Leave a copy of messages on server": the server is now this computer. Ticked, the program downloads',
+    '  the mail and it stays here too (for other programs, over IMAP); unticked, what it downloads is',
+    `  deleted here${account.deleteOnExpunge ? ' and at the provider' : ' (what happens at the provider stays as you chose above)'}.`,
+    ...(certificate ? ['  SSL: tick "This server requires a secure connection" only where you set up tls_listen (docs/clients/phones.md);', '  on the ports above hotbridge offers STARTTLS/STLS now.'] : []),
+    '',
     'Write the password down now: it is shown only this once.',
     `(A new one any time: hotbridge password ${account.address}${layout.configOption})`,
     'Step by step for your mail program: docs/clients/ (Outlook Express, Thunderbird, Apple Mail, mutt, …)',
@@ -72,7 +89,7 @@ function settingsText(config: HotbridgeConfig, account: AccountConfig, name: str
   ].join('\n');
 }
 
-export async function runSetup(o: {
+export async function runSetup(options: {
   config?: string;
   out: NodeJS.WritableStream;
   /** Scripted answers (tests); without it, the terminal. */
@@ -85,13 +102,13 @@ export async function runSetup(o: {
   serviceManager?: Availability;
 }): Promise<number> {
   const stdin = process.stdin as NodeJS.ReadStream;
-  if (!o.input && !stdin.isTTY) {
+  if (!options.input && !stdin.isTTY) {
     throw new UserError('hotbridge setup asks a few questions, so it needs a terminal: run it in one (or write the config by hand: every key is in docs/config.md)', 2);
   }
-  const layout = layoutFor(o.config);
-  const term = new Terminal(o.input ?? stdin, o.out, !o.input && stdin.isTTY === true);
+  const layout = layoutFor(options.config);
+  const term = new Terminal(options.input ?? stdin, options.out, !options.input && stdin.isTTY === true);
   try {
-    return await conversation(term, layout, o);
+    return await conversation(term, layout, options);
   } finally {
     term.close();
   }
@@ -99,7 +116,7 @@ export async function runSetup(o: {
 
 type Context = { out: NodeJS.WritableStream; fetch?: FetchFn; accountExtra?: string[]; serviceManager?: Availability };
 
-async function conversation(term: Terminal, layout: Layout, o: Context): Promise<number> {
+async function conversation(term: Terminal, layout: Layout, options: Context): Promise<number> {
   term.say('Welcome to hotbridge. A few questions, and your mail program gets your mail through this computer.');
   term.say('(Press Enter to take what is suggested in [brackets].)');
   term.say();
@@ -109,7 +126,7 @@ async function conversation(term: Terminal, layout: Layout, o: Context): Promise
     if (isRoot()) term.say('(To set it up for one person instead, run hotbridge setup as that person, without sudo.)');
     term.say();
   }
-  if (!fs.existsSync(layout.file)) return newConfig(term, layout, o);
+  if (!fs.existsSync(layout.file)) return newConfig(term, layout, options);
 
   let existing: HotbridgeConfig | undefined;
   try {
@@ -122,29 +139,29 @@ async function conversation(term: Terminal, layout: Layout, o: Context): Promise
   choices.forEach((text, i) => term.say(`  ${i + 1}. ${text}`));
   const picked = choices[Number(await term.askUntil('Your choice', (answer) => (/^\d+$/.test(answer) && Number(answer) >= 1 && Number(answer) <= choices.length ? undefined : `a number from 1 to ${choices.length}, please`), String(choices.length))) - 1];
   term.say();
-  if (picked === 'Add another account') return addAccount(term, layout, existing!, o);
+  if (picked === 'Add another account') return addAccount(term, layout, existing!, options);
   if (picked === 'Remove an account') return removeAccount(term, layout, existing!);
   if (picked === 'Start over with a new config') {
     if (!(await term.yesNo(`Replace ${layout.file}? The mail already fetched stays in the data dir.`, false))) {
       term.say('Nothing was changed.');
       return 0;
     }
-    return newConfig(term, layout, o);
+    return newConfig(term, layout, options);
   }
   term.say('Nothing was changed. To check the config you have: hotbridge doctor' + layout.configOption);
   return 0;
 }
 
-async function newConfig(term: Terminal, layout: Layout, o: Context): Promise<number> {
+async function newConfig(term: Terminal, layout: Layout, options: Context): Promise<number> {
   const dir = path.dirname(layout.file);
   const asked = await askAccount(term, { configDir: dir, taken: [], ...(layout.system ? { dataDir: SYSTEM_DATA_DIR } : {}) });
-  return completeAccount(term, layout, asked, (answers) => configText(answers), o, true);
+  return completeAccount(term, layout, asked, (answers) => configText(answers), options, true);
 }
 
-async function addAccount(term: Terminal, layout: Layout, existing: HotbridgeConfig, o: Context): Promise<number> {
+async function addAccount(term: Terminal, layout: Layout, existing: HotbridgeConfig, options: Context): Promise<number> {
   const asked = await askAccount(term, { configDir: path.dirname(layout.file), taken: existing.accounts.map((a) => a.address) });
   const text = fs.readFileSync(layout.file, 'utf8');
-  return completeAccount(term, layout, asked, (answers) => withAccountAdded(text, answers), o, false);
+  return completeAccount(term, layout, asked, (answers) => withAccountAdded(text, answers), options, false);
 }
 
 /** Parses `text` as the daemon would, without writing it (it must name `address`). */
@@ -158,8 +175,8 @@ function checkedConfig(text: string, file: string, address: string): HotbridgeCo
  * The part after the questions: try a password login before anything is written; write the config (and the
  * password file); sign in with Microsoft and prove the account; the local password; the service; the settings.
  */
-async function completeAccount(term: Terminal, layout: Layout, asked: AccountAnswers, render: (answers: SetupAnswers) => string, o: Context, fresh: boolean): Promise<number> {
-  const answers: SetupAnswers = o.accountExtra ? { ...asked.answers, extraLines: o.accountExtra } : asked.answers;
+async function completeAccount(term: Terminal, layout: Layout, asked: AccountAnswers, render: (answers: SetupAnswers) => string, options: Context, fresh: boolean): Promise<number> {
+  const answers: SetupAnswers = options.accountExtra ? { ...asked.answers, extraLines: options.accountExtra } : asked.answers;
   const dir = path.dirname(layout.file);
   let providerPassword = asked.providerPassword;
 
@@ -169,7 +186,7 @@ async function completeAccount(term: Terminal, layout: Layout, asked: AccountAns
       const trial = checkedConfig(render(answers), layout.file, answers.address);
       const account = trial.accounts.find((a) => a.address === answers.address)!;
       term.say(`Trying the login at ${asked.providerName} (no mail is fetched or sent):`);
-      const proof = await proveAccount(trial, account, { kind: 'password', user: account.auth.user, password: providerPassword }, o.out);
+      const proof = await proveAccount(trial, account, { kind: 'password', user: account.auth.user, password: providerPassword }, options.out);
       if (proof.receives && proof.sends) break;
       term.say();
       if (!(await term.yesNo('Type the password again?', true))) {
@@ -195,13 +212,13 @@ async function completeAccount(term: Terminal, layout: Layout, asked: AccountAns
     if (!account.auth.clientId) {
       term.say(`Sign in later, once client_id is in ${layout.file}: hotbridge login ${account.address}${layout.configOption}`);
     } else if (await term.yesNo('Sign in with Microsoft now?', true)) {
-      const code = await runLogin({ config, address: account.address, out: o.out, ...(o.fetch ? { fetch: o.fetch } : {}) });
+      const code = await runLogin({ config, address: account.address, out: options.out, ...(options.fetch ? { fetch: options.fetch } : {}) });
       if (code === 0) {
         const tokens = new TokenStore(config.dataDir).load(account.address);
         if (tokens) {
           term.say();
           term.say(`Checking that ${account.address} works (no mail is fetched or sent):`);
-          await proveAccount(config, account, { kind: 'xoauth2', user: account.auth.user, accessToken: tokens.accessToken }, o.out);
+          await proveAccount(config, account, { kind: 'xoauth2', user: account.auth.user, accessToken: tokens.accessToken }, options.out);
         }
       } else {
         // runLogin has said what went wrong, once; here only how to try again.
@@ -217,11 +234,25 @@ async function completeAccount(term: Terminal, layout: Layout, asked: AccountAns
   await new LocalPasswords(config.dataDir).set(account.address, localPassword);
   giveToDataDirOwner(config.dataDir);
 
+  let certificate = false;
+  if (fresh) {
+    term.say();
+    for (const text of CERTIFICATE_HELP) term.say(text);
+    if (await term.yesNo('Make that certificate now?', false)) {
+      const state = ensureLocalCertificate(config.dataDir, certificateNames(config));
+      giveToDataDirOwner(config.dataDir);
+      certificate = true;
+      term.say(`  Made it (valid until ${state.serverNotAfter.toISOString().slice(0, 10)}). For a phone: hotbridge cert export${layout.configOption}`);
+    } else {
+      term.say(`  Any time later: hotbridge cert${layout.configOption}`);
+    }
+  }
+
   term.say();
-  if (fresh) await offerService(term, layout, config, o.out, o.serviceManager);
+  if (fresh) await offerService(term, layout, config, options.out, options.serviceManager);
   else await reloadRunning(term, config);
   term.say();
-  o.out.write(settingsText(config, account, answers.name, localPassword, layout));
+  options.out.write(settingsText(config, account, answers.name, localPassword, layout, certificate));
   term.say(`If something does not work: hotbridge doctor${layout.configOption}`);
   return 0;
 }

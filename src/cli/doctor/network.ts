@@ -167,38 +167,38 @@ function ehloName(socket: net.Socket): string {
   return net.isIPv6(local) ? `[IPv6:${local}]` : `[${local}]`;
 }
 
-async function startTlsPreamble(reader: LineReader, socket: net.Socket, o: ProbeOptions): Promise<Date | undefined> {
-  if (o.protocol === 'pop3') {
-    const greeting = await reader.line(o.timeoutMs);
+async function startTlsPreamble(reader: LineReader, socket: net.Socket, target: ProbeOptions): Promise<Date | undefined> {
+  if (target.protocol === 'pop3') {
+    const greeting = await reader.line(target.timeoutMs);
     if (!greeting.startsWith('+OK')) throw new ProbeError('greeting', `the server did not greet like POP3: ${greeting.slice(0, 100)}`);
     socket.write('STLS\r\n');
-    const reply = await reader.line(o.timeoutMs);
+    const reply = await reader.line(target.timeoutMs);
     if (!reply.startsWith('+OK')) throw new ProbeError('starttls', `the POP3 server refused STLS: ${reply.slice(0, 100)}`);
     return dateInText(greeting);
   }
-  const greeting = await reader.smtpReply(o.timeoutMs);
+  const greeting = await reader.smtpReply(target.timeoutMs);
   if (greeting.code !== 220) throw new ProbeError('greeting', `the SMTP server did not greet with 220: ${greeting.lines.join(' ').slice(0, 120)}`);
   socket.write(`EHLO ${ehloName(socket)}\r\n`);
-  const ehlo = await reader.smtpReply(o.timeoutMs);
+  const ehlo = await reader.smtpReply(target.timeoutMs);
   if (ehlo.code !== 250) throw new ProbeError('greeting', `the SMTP server refused EHLO: ${ehlo.lines.join(' ').slice(0, 120)}`);
   if (!ehlo.lines.some((line) => /^250[ -]STARTTLS\b/i.test(line))) throw new ProbeError('starttls', 'the SMTP server does not offer STARTTLS');
   socket.write('STARTTLS\r\n');
-  const reply = await reader.smtpReply(o.timeoutMs);
+  const reply = await reader.smtpReply(target.timeoutMs);
   if (reply.code !== 220) throw new ProbeError('starttls', `the SMTP server refused STARTTLS: ${reply.lines.join(' ').slice(0, 120)}`);
   return dateInText(greeting.lines.join(' '));
 }
 
-function handshake(socket: net.Socket, o: ProbeOptions): Promise<tls.TLSSocket> {
+function handshake(socket: net.Socket, target: ProbeOptions): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const options: tls.ConnectionOptions = { socket, rejectUnauthorized: true, minVersion: 'TLSv1.2', host: o.host };
+    const options: tls.ConnectionOptions = { socket, rejectUnauthorized: true, minVersion: 'TLSv1.2', host: target.host };
     // RFC 6066 §3: SNI carries names only; the certificate is checked against `host` either way.
-    if (net.isIP(o.host) === 0) options.servername = o.host;
-    if (o.ca) options.ca = [...tls.rootCertificates, o.ca];
+    if (net.isIP(target.host) === 0) options.servername = target.host;
+    if (target.ca) options.ca = [...tls.rootCertificates, target.ca];
     const secure = tls.connect(options);
     const timer = setTimeout(() => {
       secure.destroy();
-      reject(new ProbeError('tls', `the TLS handshake did not finish within ${Math.round(o.timeoutMs / 1000)} s`, 'ETIMEDOUT'));
-    }, o.timeoutMs);
+      reject(new ProbeError('tls', `the TLS handshake did not finish within ${Math.round(target.timeoutMs / 1000)} s`, 'ETIMEDOUT'));
+    }, target.timeoutMs);
     secure.once('secureConnect', () => {
       clearTimeout(timer);
       secure.removeAllListeners('error');
@@ -223,23 +223,23 @@ function describeName(fields: Record<string, unknown> | undefined): string {
  * the greeting that follows implicit TLS, and says QUIT. Resolves with what the report shows; rejects
  * with a ProbeError naming the step that failed. `onConnected` is told as soon as TCP is up.
  */
-export async function probeServer(o: ProbeOptions, onConnected: (socket: net.Socket) => void = () => undefined): Promise<TlsProbe | undefined> {
-  const socket = await connectTcp(o.host, o.port, o.timeoutMs);
+export async function probeServer(target: ProbeOptions, onConnected: (socket: net.Socket) => void = () => undefined): Promise<TlsProbe | undefined> {
+  const socket = await connectTcp(target.host, target.port, target.timeoutMs);
   onConnected(socket);
   let secure: tls.TLSSocket | undefined;
   try {
-    if (o.tls === 'none') return undefined;
+    if (target.tls === 'none') return undefined;
     let serverDate: TlsProbe['serverDate'];
-    if (o.tls === 'starttls') {
+    if (target.tls === 'starttls') {
       const reader = new LineReader(socket);
       try {
-        const date = await startTlsPreamble(reader, socket, o);
+        const date = await startTlsPreamble(reader, socket, target);
         if (date) serverDate = { date, at: Date.now() };
       } finally {
         reader.detach();
       }
     }
-    secure = await handshake(socket, o);
+    secure = await handshake(socket, target);
     const certificate = secure.getPeerCertificate();
     const probe: TlsProbe = {
       protocol: secure.getProtocol() ?? 'TLS',
@@ -247,12 +247,12 @@ export async function probeServer(o: ProbeOptions, onConnected: (socket: net.Soc
       issuer: describeName(certificate.issuer as unknown as Record<string, unknown>),
       validTo: new Date(certificate.valid_to),
     };
-    if (o.tls === 'implicit') {
+    if (target.tls === 'implicit') {
       const reader = new LineReader(secure);
       try {
-        const greeting = o.protocol === 'pop3' ? await reader.line(o.timeoutMs) : (await reader.smtpReply(o.timeoutMs)).lines.join(' ');
-        const expected = o.protocol === 'pop3' ? greeting.startsWith('+OK') : greeting.startsWith('220');
-        if (!expected) throw new ProbeError('greeting', `the server did not greet like ${o.protocol.toUpperCase()}: ${greeting.slice(0, 100)}`);
+        const greeting = target.protocol === 'pop3' ? await reader.line(target.timeoutMs) : (await reader.smtpReply(target.timeoutMs)).lines.join(' ');
+        const expected = target.protocol === 'pop3' ? greeting.startsWith('+OK') : greeting.startsWith('220');
+        if (!expected) throw new ProbeError('greeting', `the server did not greet like ${target.protocol.toUpperCase()}: ${greeting.slice(0, 100)}`);
         const date = dateInText(greeting);
         if (date) serverDate = { date, at: Date.now() };
       } finally {

@@ -111,6 +111,7 @@ export function unitSays(unit: string, key: string): boolean {
 
 function xmlText(value: string): string {
   // XML 1.0 §2.2: control characters other than tab, LF and CR cannot appear at all.
+  // eslint-disable-next-line no-control-regex -- finding them is the point
   if (/[\0-\x08\x0b\x0c\x0e-\x1f]/.test(value)) throw new Error(`a control character cannot go into a plist: ${JSON.stringify(value)}`);
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }

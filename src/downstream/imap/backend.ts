@@ -1,29 +1,7 @@
 /**
- * The one door between the IMAP server and the store: the store methods the server may call. The
- * store never speaks IMAP; the server never touches LevelDB.
+ * The one door between the IMAP server and the store: the store's `ImapStore` interface, written by the
+ * store in its own words (src/store/doors.ts). The server never touches LevelDB, and the store never
+ * speaks IMAP: this server turns store error codes into RFC 5530 response codes (errors.ts) and filters
+ * its own changes out of the change feed (session-view.ts).
  */
-import type { Store } from '../../store/index.js';
-
-/** The store as the IMAP server sees it (a subset of Store, so tests and readers know what is used). */
-export type MailStore = Pick<
-  Store,
-  | 'changes'
-  | 'listMailboxes'
-  | 'findMailbox'
-  | 'getMailbox'
-  | 'createMailbox'
-  | 'deleteMailbox'
-  | 'renameMailbox'
-  | 'listSubscriptions'
-  | 'setSubscribed'
-  | 'listMessages'
-  | 'getBlob'
-  | 'getIndex'
-  | 'getIndexes'
-  | 'appendMessage'
-  | 'storeFlags'
-  | 'copyMessages'
-  | 'moveMessages'
-  | 'expungeMessages'
-  | 'vanishedSince'
->;
+export type { ImapStore as MailStore } from '../../store/index.js';

@@ -8,6 +8,8 @@ import type { Logger } from '../../runtime/logger.js';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { SecureContext } from 'node:tls';
 import type { MailStore } from './backend.js';
+import type { BlobCache } from './blob-cache.js';
+import type { MailboxChanges } from './mailbox-changes.js';
 import type { ResponseOutput } from './output.js';
 import type { RecentTracker } from './recent.js';
 import type { ImapSession, SessionState } from './session.js';
@@ -19,6 +21,10 @@ export interface ServerContext {
   auth: LocalAuthenticator;
   logger: Logger;
   recent: RecentTracker;
+  /** Message bytes recently read, shared by the sessions (FETCH of sections). */
+  blobs: BlobCache;
+  /** The store's change feed, sorted by mailbox for the selected mailboxes' views. */
+  changes: MailboxChanges;
   /** The largest literal (and so message) accepted, also APPENDLIMIT (RFC 7889). */
   maxLiteralBytes: number;
   /** Present when STARTTLS is offered. */

@@ -38,8 +38,10 @@ export const PRE_LOGIN_LITERAL_BYTES = 8 * 1024;
 export interface ConnectionOptions {
   /** Inactivity before autologout (RFC 3501 §5.4: at least 30 minutes once logged in). */
   autologoutMs: { unauthenticated: number; authenticated: number };
-  /** Whether the client reached a loopback address (plaintext login is fine there). */
+  /** Whether plaintext login is fine: the client reached a loopback address (or allow_plaintext_lan). */
   loopback: boolean;
+  /** Implicit TLS (IMAPS): the socket is a TLSSocket from the start. */
+  secure?: boolean;
   /**
    * While idling, a client that does not read its updates: once more than `bytes` wait in the socket's
    * buffer and it does not drain below that within `graceMs`, the session ends instead of queueing more.
@@ -99,7 +101,7 @@ export class ImapConnection {
     this.reader = new CommandReader({ maxLineBytes: MAX_LINE_BYTES, maxLiteralBytes: Math.min(PRE_LOGIN_LITERAL_BYTES, server.maxLiteralBytes) });
     this.loginDeadline = Date.now() + options.autologoutMs.unauthenticated;
     this.out = new ResponseOutput(socket);
-    this.session = new ImapSession(socket.remoteAddress ?? 'unknown', options.loopback, false);
+    this.session = new ImapSession(socket.remoteAddress ?? 'unknown', options.loopback, options.secure ?? false);
     this.trace = new ProtocolTrace(server.logger, 'IMAP');
     socket.once('close', () => {
       this.server.logger.debug({ remote: this.session.remoteAddress, user: this.session.account }, 'IMAP connection closed');

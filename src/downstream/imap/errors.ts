@@ -31,18 +31,20 @@ export class ImapError extends Error {
   }
 }
 
-/** Maps a store failure to the NO a client can act on (RFC 5530 response codes). */
+/** Maps a store failure, in the store's words, to the NO a client can act on (RFC 5530 response codes). */
 export function fromStoreError(err: StoreError): ImapError {
   switch (err.code) {
-    case 'NONEXISTENT':
+    case 'not-found':
       return ImapError.no(err.message, 'NONEXISTENT');
-    case 'ALREADYEXISTS':
+    case 'exists':
       return ImapError.no(err.message, 'ALREADYEXISTS');
-    case 'CANNOT':
+    case 'not-allowed':
       return ImapError.no(err.message, 'CANNOT');
-    case 'INUSE':
+    case 'limit':
+      return ImapError.no(err.message, 'LIMIT');
+    case 'in-use':
       return ImapError.no(err.message, 'INUSE');
-    case 'CLOSED':
+    case 'closed':
       return ImapError.no('the mail store is shutting down', 'UNAVAILABLE');
   }
 }

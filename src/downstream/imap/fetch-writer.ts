@@ -10,6 +10,7 @@ import type { MessageRecord } from '../../store/index.js';
 import type { MessageIndex } from '../../mime/index.js';
 import { StoreError } from '../../store/index.js';
 import type { MailStore } from './backend.js';
+import type { BlobCache } from './blob-cache.js';
 import { renderBodyStructure } from './fetch/bodystructure.js';
 import { renderEnvelope } from './fetch/envelope.js';
 import { extractSection, partial } from './fetch/section.js';
@@ -46,13 +47,47 @@ function literal(bytes: Buffer): [string, Buffer | undefined] {
   return bytes.length === 0 ? ['""', undefined] : [`{${bytes.length}}\r\n`, bytes];
 }
 
-/** Writes one FETCH response per sequence number, in order, waiting for the socket when it is full. */
 /** Messages whose indexes are read from the store together. */
 const INDEX_BATCH = 128;
 
+/** Where the writer reads what the view does not hold: indexes from the store, bytes through the cache. */
+export interface FetchSource {
+  store: Pick<MailStore, 'getIndexes'>;
+  blobs: BlobCache;
+}
+
+/**
+ * ENVELOPE, BODY and BODYSTRUCTURE as rendered for an index object, as binary strings (one character per
+ * byte: header values may hold 8-bit bytes, which go out unchanged). The store keeps the indexes of the
+ * working set in memory (the same objects, read after read), so a message fetched again by any session
+ * is not rendered again; an entry goes when the store lets its index object go.
+ */
+const rendered = new WeakMap<MessageIndex, { envelope?: string; body?: string; bodystructure?: string }>();
+
+function renderedEntry(index: MessageIndex): { envelope?: string; body?: string; bodystructure?: string } {
+  let entry = rendered.get(index);
+  if (!entry) rendered.set(index, (entry = {}));
+  return entry;
+}
+
+function renderedEnvelope(index: MessageIndex): string {
+  const entry = renderedEntry(index);
+  return (entry.envelope ??= renderEnvelope(index).toString('latin1'));
+}
+
+function renderedStructure(index: MessageIndex, extended: boolean): string {
+  const entry = renderedEntry(index);
+  if (extended) return (entry.bodystructure ??= renderBodyStructure(index, true).toString('latin1'));
+  return (entry.body ??= renderBodyStructure(index, false).toString('latin1'));
+}
+
+/** Section bytes up to this size join the response line; larger ones go to the socket as they are. */
+const INLINE_LITERAL_BYTES = 8 * 1024;
+
+/** Writes one FETCH response per sequence number, in order, waiting for the socket when it is full. */
 export async function writeFetchResponses(
   out: ResponseOutput,
-  store: MailStore,
+  { store, blobs }: FetchSource,
   view: SessionView,
   seqs: readonly number[],
   plan: FetchPlan,
@@ -64,6 +99,8 @@ export async function writeFetchResponses(
   const hasUid = items.some((item) => item.kind === 'UID');
   const hasModseq = items.some((item) => item.kind === 'MODSEQ');
   let missing = 0;
+  // A keyword another session just set may show in these FLAGS: the client must hear of it first (§7.2.6).
+  if (hasFlags || plan.flagsChanged.size > 0) view.announceNewKeywords(out);
 
   // Indexes are read a batch at a time: one store read per batch instead of one per message.
   let indexes: Array<MessageIndex | undefined> = [];
@@ -82,24 +119,21 @@ export async function writeFetchResponses(
     }
     if (wantsBlob) {
       try {
-        raw = await store.getBlob(record.blobId);
+        raw = blobs.peek(record.blobId) ?? (await blobs.get(record.blobId));
       } catch (err) {
         // Expunged by another session and its bytes are gone: skip it and say so in the tagged reply.
-        if (err instanceof StoreError && err.code === 'NONEXISTENT') {
+        if (err instanceof StoreError && err.code === 'not-found') {
           missing++;
           continue;
         }
         throw err;
       }
     }
+    // The response as a binary string: protocol text is ASCII, rendered parts and small literals are bytes.
     let line = `* ${seq} FETCH (`;
-    let first = true;
-    const sep = () => {
-      if (first) first = false;
-      else line += ' ';
-    };
-    for (const item of items) {
-      sep();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (i > 0) line += ' ';
       switch (item.kind) {
         case 'UID':
           line += `UID ${record.uid}`;
@@ -117,52 +151,40 @@ export async function writeFetchResponses(
           line += `MODSEQ (${record.modseq})`;
           break;
         case 'ENVELOPE':
-          line += 'ENVELOPE ';
-          line = flushWithBytes(out, line, renderEnvelope(index!));
+          line += `ENVELOPE ${renderedEnvelope(index!)}`;
           break;
         case 'BODY':
-          line += 'BODY ';
-          line = flushWithBytes(out, line, renderBodyStructure(index!, false));
+          line += `BODY ${renderedStructure(index!, false)}`;
           break;
         case 'BODYSTRUCTURE':
-          line += 'BODYSTRUCTURE ';
-          line = flushWithBytes(out, line, renderBodyStructure(index!, true));
+          line += `BODYSTRUCTURE ${renderedStructure(index!, true)}`;
           break;
         case 'section': {
           let bytes = isWholeMessage(item) ? raw! : extractSection(raw!, index!, item.section);
           if (item.partial) bytes = partial(bytes, item.partial.origin, item.partial.length);
           const [head, body] = literal(bytes);
           line += `${item.label} ${head}`;
-          if (body) line = flushWithBytes(out, line, body);
+          if (!body) break;
+          if (body.length < INLINE_LITERAL_BYTES) line += body.toString('latin1');
+          else {
+            out.writeBinary(line);
+            out.writeBytes(body);
+            line = '';
+          }
           break;
         }
       }
     }
     if (plan.flagsChanged.has(record.uid)) {
-      if (!hasFlags) {
-        sep();
-        line += `FLAGS ${view.flagsOf(record)}`;
-      }
-      if (plan.condstore && !hasUid) {
-        sep();
-        line += `UID ${record.uid}`;
-      }
-      if (plan.condstore && !hasModseq) {
-        sep();
-        line += `MODSEQ (${record.modseq})`;
-      }
+      // Always after at least one item: the item list is never empty.
+      if (!hasFlags) line += ` FLAGS ${view.flagsOf(record)}`;
+      if (plan.condstore && !hasUid) line += ` UID ${record.uid}`;
+      if (plan.condstore && !hasModseq) line += ` MODSEQ (${record.modseq})`;
     }
-    out.write(line + ')\r\n');
+    out.writeBinary(line + ')\r\n');
     if (out.congested) await out.drain();
   }
   return { missing };
-}
-
-/** Writes the text so far and then bytes that must not pass through a string; returns the new (empty) line. */
-function flushWithBytes(out: ResponseOutput, line: string, bytes: Buffer): string {
-  out.write(line);
-  out.writeBytes(bytes);
-  return '';
 }
 
 /** Whether a record's flags lack \Seen (implicit \Seen candidates). */

@@ -1,9 +1,6 @@
 /** Flag lists as IMAP shows them (RFC 3501 §2.3.2), and the keyword limits as IMAP answers them. */
-import { KeywordLimitError, MAX_KEYWORD_LENGTH, MAX_KEYWORDS_PER_MAILBOX, MAX_KEYWORDS_PER_MESSAGE } from '../../store/index.js';
+import { isKeyword, KeywordLimitError, MAX_KEYWORD_LENGTH, MAX_KEYWORDS_PER_MAILBOX, MAX_KEYWORDS_PER_MESSAGE } from '../../store/index.js';
 import { ImapError } from './errors.js';
-
-/** The system flags every mailbox supports, in the order clients are used to seeing them. */
-export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'] as const;
 
 /** `(\Seen $Label)` with `\Recent` added when the message is recent in this session. */
 export function formatFlags(flags: readonly string[], recent: boolean): string {
@@ -16,11 +13,6 @@ export function hasFlag(flags: readonly string[], flag: string): boolean {
   const lower = flag.toLowerCase();
   for (const f of flags) if (f.toLowerCase() === lower) return true;
   return false;
-}
-
-/** Whether a flag is a keyword (not a system flag). */
-export function isKeyword(flag: string): boolean {
-  return !flag.startsWith('\\');
 }
 
 /**

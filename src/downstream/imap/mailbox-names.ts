@@ -2,12 +2,11 @@
  * Mailbox names (RFC 3501 §5.1): "/" separates hierarchy levels, INBOX is case-insensitive, and the
  * LIST wildcards "*" (anything) and "%" (anything but "/") select names.
  */
-import { HIERARCHY_DELIMITER } from '../../store/index.js';
 import { ImapError } from './errors.js';
 import { encodeMailboxName } from './wire/mutf7.js';
 
-/** The hierarchy delimiter, "/" (the store's). */
-export const DELIMITER = HIERARCHY_DELIMITER;
+/** The hierarchy delimiter this server shows (LIST, RFC 3501 §6.3.8); to the store a name is just a name. */
+export const DELIMITER = '/';
 
 /**
  * The name CREATE or RENAME will use: a trailing delimiter is dropped (RFC 3501 §6.3.3); empty levels,

@@ -1,23 +1,33 @@
 /**
- * Everything the server sends goes through one `ResponseOutput` per connection. Small responses are
- * gathered into large writes (a `UID FETCH 1:* (UID FLAGS)` over 100,000 messages is 100,000 lines);
- * large message literals are handed to the socket as they are, without copying. `drain()` waits for
- * the socket when its buffer is full, so a slow client holds back a big FETCH instead of the server
+ * Everything the server sends goes through one `ResponseOutput` per connection. Responses are gathered
+ * and handed to the socket together (a `UID FETCH 1:* (UID FLAGS)` over 100,000 messages is 100,000
+ * lines). What is pending is kept as a binary string (one character per byte, written as latin1):
+ * protocol text, header values and small message parts join it, which costs less than handing the
+ * socket many small Buffers (measured: about half the CPU for a FETCH of ten ENVELOPEs); large message
+ * parts go to the socket as the Buffers they are, in the same corked write, never copied. `drain()` waits
+ * for the socket when its buffer is full, so a slow client holds back a big FETCH instead of the server
  * buffering a mailbox of bodies in memory.
  */
 import type { Duplex } from 'node:stream';
 
 /** Pending output is handed to the socket once it reaches this size. */
 const BATCH_BYTES = 64 * 1024;
+/** Message bytes below this size are copied into the pending text; larger ones are written as they are. */
+const INLINE_BYTES = 8 * 1024;
+// Any character above U+007F: such text must be encoded as UTF-8 first (a control character is ASCII too).
+// eslint-disable-next-line no-control-regex -- the range starts at NUL on purpose
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /** The batched, backpressure-aware writer of one connection. */
 export class ResponseOutput {
+  /** Pending output since the last large Buffer, as a binary string. */
   private text = '';
-  private buffers: Buffer[] = [];
+  /** Earlier binary strings and large Buffers, in order. */
+  private chunks: Array<string | Buffer> = [];
   private pendingBytes = 0;
 
   /** Sees everything written (the trace log); set only at trace level. */
-  tap?: { server(text: string): void; serverBytes(bytes: number): void };
+  tap?: { serverBinary(binary: string): void; serverBytes(bytes: number): void };
 
   constructor(private socket: Duplex) {}
 
@@ -27,24 +37,32 @@ export class ResponseOutput {
     this.socket = socket;
   }
 
-  /** Appends ASCII/UTF-8 text (protocol lines). */
+  /** Appends text, sent as UTF-8 (protocol lines; nearly always ASCII, which is the same in both). */
   write(text: string): void {
-    this.tap?.server(text);
-    this.text += text;
-    if (this.text.length + this.pendingBytes >= BATCH_BYTES) this.flush();
+    this.writeBinary(NON_ASCII.test(text) ? Buffer.from(text, 'utf8').toString('latin1') : text);
   }
 
-  /** Appends bytes; large ones go out directly after whatever text precedes them. */
+  /** Appends a binary string: each character one byte (8-bit header bytes, rendered ENVELOPEs). */
+  writeBinary(binary: string): void {
+    this.tap?.serverBinary(binary);
+    this.text += binary;
+    this.pendingBytes += binary.length;
+    if (this.pendingBytes >= BATCH_BYTES) this.flush();
+  }
+
+  /** Appends bytes (message data), exactly as they are. */
   writeBytes(bytes: Buffer): void {
     if (bytes.length === 0) return;
-    this.tap?.serverBytes(bytes.length);
-    this.moveTextToBuffers();
-    if (bytes.length >= BATCH_BYTES) {
-      this.flush();
-      this.send(bytes);
+    if (bytes.length < INLINE_BYTES) {
+      this.writeBinary(bytes.toString('latin1'));
       return;
     }
-    this.buffers.push(bytes);
+    this.tap?.serverBytes(bytes.length);
+    if (this.text.length > 0) {
+      this.chunks.push(this.text);
+      this.text = '';
+    }
+    this.chunks.push(bytes);
     this.pendingBytes += bytes.length;
     if (this.pendingBytes >= BATCH_BYTES) this.flush();
   }
@@ -54,27 +72,26 @@ export class ResponseOutput {
     this.write(`* ${text}\r\n`);
   }
 
-  private moveTextToBuffers(): void {
-    if (this.text.length === 0) return;
-    const bytes = Buffer.from(this.text, 'utf8');
-    this.text = '';
-    this.buffers.push(bytes);
-    this.pendingBytes += bytes.length;
-  }
-
-  /** Hands everything pending to the socket. */
+  /** Hands everything pending to the socket, as one write. */
   flush(): void {
-    this.moveTextToBuffers();
-    if (this.buffers.length === 0) return;
-    const data = this.buffers.length === 1 ? this.buffers[0] : Buffer.concat(this.buffers, this.pendingBytes);
-    this.buffers = [];
+    if (this.text.length > 0) {
+      this.chunks.push(this.text);
+      this.text = '';
+    }
+    const chunks = this.chunks;
+    if (chunks.length === 0) return;
+    this.chunks = [];
     this.pendingBytes = 0;
-    this.send(data);
-  }
-
-  private send(data: Buffer): void {
-    if (this.socket.destroyed || this.socket.writableEnded) return;
-    this.socket.write(data);
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    if (chunks.length === 1) {
+      socket.write(chunks[0], 'latin1');
+      return;
+    }
+    // Corked, the writes below reach the socket together (one writev) when it is uncorked.
+    socket.cork();
+    for (const chunk of chunks) socket.write(chunk, 'latin1');
+    socket.uncork();
   }
 
   /** Whether the socket's buffer is full (the writer should await `drain()`). */

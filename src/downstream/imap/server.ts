@@ -6,10 +6,12 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { ListenAddress } from '../../config/types.js';
+import { DEFAULTS } from '../../config/defaults.js';
+import type { ListenAddress, TlsMinVersion } from '../../config/types.js';
+import { secureContext } from '../../runtime/tls-material.js';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { Logger } from '../../runtime/logger.js';
-import type { Store } from '../../store/index.js';
+import type { ImapStore } from '../../store/index.js';
 import type { IdleTiming, ServerContext } from './command.js';
 import { ImapConnection } from './connection.js';
 import { clientAddressKey, isLoopbackHost } from '../../config/loopback.js';
@@ -17,12 +19,14 @@ import { clientAddressKey, isLoopbackHost } from '../../config/loopback.js';
 /** The key the per-address connection cap counts by (see clientAddressKey). */
 export const connectionCapKey = clientAddressKey;
 import { RecentTracker } from './recent.js';
+import { BlobCache } from './blob-cache.js';
+import { MailboxChanges } from './mailbox-changes.js';
 
 /** What the daemon passes to start the IMAP server. */
 export interface ImapServerOptions {
   /** Default 127.0.0.1:1143 and [::1]:1143 (from the config); port 0 picks a free port. */
   listen: ListenAddress[];
-  store: Store;
+  store: ImapStore;
   auth: LocalAuthenticator;
   logger: Logger;
   /** Literals above this are refused before a byte is buffered; also APPENDLIMIT (RFC 7889). */
@@ -31,8 +35,17 @@ export interface ImapServerOptions {
   maxConnectionsPerAddress: number;
   /** Connections open at once from all addresses together; default 500. */
   maxConnections?: number;
-  /** Required by the caller when listening on a non-loopback address: then STARTTLS, LOGINDISABLED before it. */
-  tls?: { cert: Buffer; key: Buffer };
+  /**
+   * A certificate turns on STARTTLS (and LOGINDISABLED before it on non-loopback addresses) and allows
+   * implicit-TLS listeners; minVersion defaults to TLSv1.2 (see runtime/tls-material.ts for TLSv1).
+   */
+  tls?: { cert: Buffer; key: Buffer; minVersion?: TlsMinVersion };
+  /** IMAPS (RFC 8314 implicit TLS, port 993 style) addresses; they need `tls`. */
+  tlsListen?: ListenAddress[];
+  /** Plaintext logins on non-loopback addresses without TLS (`allow_plaintext_lan`). */
+  allowPlaintextLan?: boolean;
+  /** Whether a client address may connect at all (allowed_networks), checked before the greeting. */
+  admit?: (remoteAddress: string | undefined) => boolean;
   /** Autologout; defaults 60 s before login, 30 min after (RFC 3501 §5.4). */
   idleTimeoutMs?: { unauthenticated: number; authenticated: number };
   /**
@@ -58,7 +71,7 @@ export interface ImapServer {
 
 const DEFAULT_TIMEOUTS = { unauthenticated: 60_000, authenticated: 30 * 60_000 };
 const DEFAULT_IDLE: IdleTiming = { keepaliveMs: 2 * 60_000, limitMs: 29 * 60_000 };
-const DEFAULT_MAX_CONNECTIONS = 500;
+const DEFAULT_MAX_CONNECTIONS = DEFAULTS.imapMaxConnections;
 const DEFAULT_IDLE_OUTPUT_LIMIT = { bytes: 4 * 1024 * 1024, graceMs: 10_000 };
 /** How long stop() waits for clients to close after BYE before cutting them off. */
 const STOP_GRACE_MS = 2_000;
@@ -85,9 +98,11 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     auth: options.auth,
     logger,
     recent: new RecentTracker(mailboxes),
+    blobs: new BlobCache((blobId) => store.getBlob(blobId)),
+    changes: new MailboxChanges(store.changes),
     maxLiteralBytes: options.maxLiteralBytes,
     idle: { ...DEFAULT_IDLE, ...options.idle },
-    ...(options.tls ? { tls: tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key }) } : {}),
+    ...(options.tls ? { tls: secureContext({ ...options.tls, origin: 'imap' }, options.tls.minVersion ?? 'TLSv1.2') } : {}),
   };
   const timeouts = options.idleTimeoutMs ?? DEFAULT_TIMEOUTS;
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
@@ -101,8 +116,12 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     setTimeout(() => socket.destroy(), STOP_GRACE_MS).unref();
   };
 
-  const accept = (socket: net.Socket) => {
+  const accept = (socket: net.Socket, implicitTls: boolean) => {
     const remote = socket.remoteAddress ?? 'unknown';
+    if (options.admit && !options.admit(socket.remoteAddress)) {
+      socket.destroy();
+      return;
+    }
     const key = clientAddressKey(socket.remoteAddress);
     const count = perAddress.get(key) ?? 0;
     socket.on('error', () => undefined);
@@ -118,7 +137,14 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     }
     perAddress.set(key, count + 1);
     socket.setNoDelay(true);
-    const connection = new ImapConnection(socket, context, { autologoutMs: timeouts, loopback: socket.localAddress !== undefined && isLoopbackHost(socket.localAddress), idleOutputLimit });
+    let stream: net.Socket = socket;
+    if (implicitTls && context.tls) {
+      stream = new tls.TLSSocket(socket, { isServer: true, secureContext: context.tls });
+      stream.on('error', () => undefined);
+    }
+    // Plaintext login is fine on loopback, and where the user allowed it for the home network.
+    const plaintextOk = (socket.localAddress !== undefined && isLoopbackHost(socket.localAddress)) || options.allowPlaintextLan === true;
+    const connection = new ImapConnection(stream, context, { autologoutMs: timeouts, loopback: plaintextOk, idleOutputLimit, secure: implicitTls });
     connections.add(connection);
     void connection.closed.then(() => {
       connections.delete(connection);
@@ -130,13 +156,15 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
   };
 
   try {
-    for (const address of options.listen) {
+    const all = [...options.listen.map((address) => ({ address, implicitTls: false })), ...(options.tlsListen ?? []).map((address) => ({ address, implicitTls: true }))];
+    for (const { address, implicitTls } of all) {
+      if (implicitTls && !context.tls) throw new Error(`IMAPS on ${address.host}:${address.port} needs a certificate (run \`hotbridge cert\`, or set imap.tls_cert and imap.tls_key)`);
       // Half-open: a client that sends its commands and then shuts down its side (a script piping
       // into nc) still gets every answer before the server closes.
-      const server = net.createServer({ allowHalfOpen: true }, accept);
+      const server = net.createServer({ allowHalfOpen: true }, (socket) => accept(socket, implicitTls));
       await listen(server, address);
       servers.push(server);
-      logger.info({ host: address.host, port: (server.address() as net.AddressInfo).port }, 'IMAP listening');
+      logger.info({ host: address.host, port: (server.address() as net.AddressInfo).port, ...(implicitTls ? { tls: 'implicit' } : {}) }, 'IMAP listening');
     }
   } catch (err) {
     await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));

@@ -7,12 +7,11 @@
  * never while answering FETCH, STORE or SEARCH (§7.4.1), because the client's sequence numbers would
  * shift under its feet. Until then an expunged message keeps its number, and its last-known metadata.
  */
-import type { MailboxRecord, MessageRecord } from '../../store/index.js';
-import type { StoreChange } from '../../store/index.js';
-import { keywordsInUse } from '../../store/index.js';
+import { firstAtOrAbove, indexOfUid, isKeyword, keywordsInUse, SYSTEM_FLAGS, type MailboxRecord, type MessageRecord, type StoreChange } from '../../store/index.js';
 import type { MailStore } from './backend.js';
+import type { MailboxChanges } from './mailbox-changes.js';
 import { ImapError } from './errors.js';
-import { formatFlags, isKeyword, mayCreateKeywords, SYSTEM_FLAGS } from './flags.js';
+import { formatFlags, mayCreateKeywords } from './flags.js';
 import type { ResponseOutput } from './output.js';
 import type { RecentTracker } from './recent.js';
 import { formatSequenceSet, largestExplicit, resolveSequenceSet, STAR, type SequenceSet } from './wire/sequence-set.js';
@@ -36,7 +35,13 @@ export class SessionView {
   private keywords = new Map<string, string>();
   // Notes from the change feed, waiting for sync(): UID -> the mod-sequence of the change.
   private readonly expunged = new Map<number, number>();
-  private readonly flagsChanged = new Map<number, number>();
+  /**
+   * UID -> the mod-sequences of flag changes heard of, oldest first. This session's own changes are
+   * among them until its STORE returns (the feed announces a change before the write resolves); then
+   * `applyOwnFlags` takes them out by their mod-sequence, unique within the mailbox (RFC 7162 §3.1.1),
+   * so the client is not told of its own change as if another session had made it.
+   */
+  private readonly flagsChanged = new Map<number, number[]>();
   private hasNew = false;
   /** Mod-sequence of the oldest new message not announced yet (Infinity when none). */
   private oldestNewModseq = Infinity;
@@ -44,11 +49,13 @@ export class SessionView {
   private latestModseq = 0;
   private keywordsChanged = false;
   private deleted = false;
+  /**
+   * Releases of the blobs of messages expunged elsewhere that this view still shows: their bytes stay
+   * readable until the client is told (RFC 2180 §4.1), then the store may delete them.
+   */
+  private retained: Array<() => void> = [];
   private unsubscribe: () => void = () => undefined;
   private wake: (() => void) | undefined;
-
-  /** Marks this session's own store changes, so they are not echoed back as unsolicited updates. */
-  readonly origin: object = {};
 
   private constructor(
     private readonly store: MailStore,
@@ -57,11 +64,15 @@ export class SessionView {
     readonly readOnly: boolean,
   ) {}
 
-  /** Selects a mailbox: loads its messages and claims its \Recent messages unless read-only. */
-  static async open(store: MailStore, recent: RecentTracker, mailbox: MailboxRecord, readOnly: boolean): Promise<SessionView> {
+  /**
+   * Selects a mailbox: loads its messages and claims its \Recent messages unless read-only. `changes` is
+   * the server's feed sorted by mailbox; without it the view listens to the store's whole feed.
+   */
+  static async open(store: MailStore, recent: RecentTracker, mailbox: MailboxRecord, readOnly: boolean, changes?: MailboxChanges): Promise<SessionView> {
     const view = new SessionView(store, recent, mailbox.id, readOnly);
     // Subscribe before loading, so nothing committed in between is missed.
-    view.unsubscribe = store.changes.subscribe((change) => view.onChange(change));
+    const listener = (change: StoreChange) => view.onChange(change);
+    view.unsubscribe = changes ? changes.subscribe(mailbox.id, listener) : store.changes.subscribe(listener);
     try {
       view.records = [...(await store.listMessages(mailbox.id))];
     } catch (err) {
@@ -71,6 +82,8 @@ export class SessionView {
     // Changes heard while loading stay noted: a message added after the list was taken would
     // otherwise never be announced. A note about something the list already has is harmless.
     view.latestModseq = Math.max(view.latestModseq, view.mailbox.highestModseq);
+    // An expunge heard while loading, of a message the list still had: retained like any other.
+    view.retainExpunged([...view.expunged.keys()]);
     view.claimRecent(view.records);
     for (const record of view.records) view.noteKeywords(record.flags);
     view.keywordsChanged = false;
@@ -80,6 +93,23 @@ export class SessionView {
   close(): void {
     this.unsubscribe();
     this.wake = undefined;
+    this.releaseRetained();
+  }
+
+  /** Keeps the bytes of these expunged messages readable while this view still shows them. */
+  private retainExpunged(uids: readonly number[]): void {
+    const blobIds: string[] = [];
+    for (const uid of uids) {
+      const seq = this.seqOf(uid);
+      if (seq > 0) blobIds.push(this.records[seq - 1].blobId);
+    }
+    if (blobIds.length > 0) this.retained.push(this.store.retainBlobs(blobIds));
+  }
+
+  private releaseRetained(): void {
+    const releases = this.retained;
+    this.retained = [];
+    for (const release of releases) release();
   }
 
   /** The mailbox record as the store has it now (UIDNEXT, HIGHESTMODSEQ, name). */
@@ -134,7 +164,7 @@ export class SessionView {
   reportableModseq(): number {
     let oldestPending = this.oldestNewModseq;
     for (const modseq of this.expunged.values()) oldestPending = Math.min(oldestPending, modseq);
-    for (const modseq of this.flagsChanged.values()) oldestPending = Math.min(oldestPending, modseq);
+    for (const modseqs of this.flagsChanged.values()) oldestPending = Math.min(oldestPending, modseqs[0]);
     return oldestPending === Infinity ? this.latestModseq : Math.min(this.latestModseq, oldestPending - 1);
   }
 
@@ -145,28 +175,7 @@ export class SessionView {
 
   /** Sequence number of a UID in this view, or 0. */
   seqOf(uid: number): number {
-    let low = 0;
-    let high = this.records.length - 1;
-    while (low <= high) {
-      const middle = (low + high) >>> 1;
-      const value = this.records[middle].uid;
-      if (value === uid) return middle + 1;
-      if (value < uid) low = middle + 1;
-      else high = middle - 1;
-    }
-    return 0;
-  }
-
-  /** Index of the first record with a UID >= uid. */
-  private lowerBound(uid: number): number {
-    let low = 0;
-    let high = this.records.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.records[middle].uid < uid) low = middle + 1;
-      else high = middle;
-    }
-    return low;
+    return indexOfUid(this.records, uid) + 1;
   }
 
   /**
@@ -190,7 +199,7 @@ export class SessionView {
     const last = this.records.length > 0 ? this.records[this.records.length - 1].uid : 0;
     const out: number[] = [];
     for (const [low, high] of resolveSequenceSet(set, last)) {
-      for (let i = this.lowerBound(low); i < this.records.length && this.records[i].uid <= high; i++) out.push(i + 1);
+      for (let i = firstAtOrAbove(this.records, low); i < this.records.length && this.records[i].uid <= high; i++) out.push(i + 1);
     }
     return out;
   }
@@ -218,12 +227,23 @@ export class SessionView {
     return 0;
   }
 
-  /** Applies this session's own flag changes at once (STORE, implicit \Seen), without queuing updates. */
+  /**
+   * Applies this session's own flag changes at once (STORE, implicit \Seen) and takes them out of the
+   * changes waiting to be announced: the command's own responses tell the client.
+   */
   applyOwnFlags(changed: readonly MessageRecord[]): void {
     for (const record of changed) {
       const seq = this.seqOf(record.uid);
-      if (seq > 0) this.records[seq - 1] = { ...this.records[seq - 1], flags: record.flags, modseq: record.modseq };
+      // A newer change by someone else may have been heard already: the view keeps the newest flags.
+      if (seq > 0 && this.records[seq - 1].modseq <= record.modseq) {
+        this.records[seq - 1] = { ...this.records[seq - 1], flags: record.flags, modseq: record.modseq };
+      }
       this.noteKeywords(record.flags);
+      const heard = this.flagsChanged.get(record.uid);
+      if (!heard) continue;
+      const others = heard.filter((modseq) => modseq !== record.modseq);
+      if (others.length > 0) this.flagsChanged.set(record.uid, others);
+      else this.flagsChanged.delete(record.uid);
     }
   }
 
@@ -251,14 +271,16 @@ export class SessionView {
         const seq = this.seqOf(change.uid);
         if (seq > 0) this.records[seq - 1] = { ...this.records[seq - 1], flags: change.flags, modseq: change.modseq };
         this.noteKeywords(change.flags);
-        if (change.origin === this.origin) return;
-        if (!this.flagsChanged.has(change.uid)) this.flagsChanged.set(change.uid, change.modseq);
+        const heard = this.flagsChanged.get(change.uid);
+        if (heard) heard.push(change.modseq);
+        else this.flagsChanged.set(change.uid, [change.modseq]);
         break;
       }
       case 'messages-expunged':
         if (change.mailboxId !== this.mailboxId) return;
         this.latestModseq = Math.max(this.latestModseq, change.modseq);
         for (const uid of change.uids) this.expunged.set(uid, change.modseq);
+        this.retainExpunged(change.uids);
         break;
       case 'mailbox-deleted':
         if (change.mailboxId !== this.mailboxId) return;
@@ -307,12 +329,23 @@ export class SessionView {
   async sync(out: ResponseOutput, options: SyncOptions): Promise<void> {
     if (!this.hasPending()) return;
     if (options.expunges && this.expunged.size > 0) this.sendExpunges(out, options.vanished === true);
-    // Taken before the list is read: news that arrive meanwhile are noted again, not lost.
+    // Taken before the list is read: news that arrive meanwhile are noted again, not lost. A read that
+    // fails (the mailbox was just deleted, the store is closing) puts the note back, so the EXISTS is
+    // still owed at the next chance rather than lost until the next change.
     const announceNew = this.hasNew;
+    const oldestNew = this.oldestNewModseq;
     this.hasNew = false;
     this.oldestNewModseq = Infinity;
-    const current = await this.store.listMessages(this.mailboxId).catch(() => [] as readonly MessageRecord[]);
     if (announceNew) {
+      // Only new messages need the store's list; flag changes were applied to the records as they came.
+      let current: readonly MessageRecord[];
+      try {
+        current = await this.store.listMessages(this.mailboxId);
+      } catch {
+        this.hasNew ||= announceNew;
+        this.oldestNewModseq = Math.min(this.oldestNewModseq, oldestNew);
+        current = [];
+      }
       const last = this.records.length > 0 ? this.records[this.records.length - 1].uid : 0;
       let start = current.length;
       while (start > 0 && current[start - 1].uid > last) start--;
@@ -336,8 +369,6 @@ export class SessionView {
       for (const uid of uids) {
         const seq = this.seqOf(uid);
         if (seq === 0 || this.expunged.has(uid)) continue;
-        const fresh = findByUid(current, uid);
-        if (fresh) this.records[seq - 1] = { ...this.records[seq - 1], flags: fresh.flags, modseq: fresh.modseq };
         const record = this.records[seq - 1];
         const modseq = options.modseq ? ` MODSEQ (${record.modseq})` : '';
         out.untagged(`${seq} FETCH (UID ${uid} FLAGS ${this.flagsOf(record)}${modseq})`);
@@ -376,18 +407,6 @@ export class SessionView {
     if (vanished && gone.length > 0) out.untagged(`VANISHED ${formatSequenceSet(gone)}`);
     this.records = kept;
     this.expunged.clear();
+    this.releaseRetained();
   }
-}
-
-function findByUid(records: readonly MessageRecord[], uid: number): MessageRecord | undefined {
-  let low = 0;
-  let high = records.length - 1;
-  while (low <= high) {
-    const middle = (low + high) >>> 1;
-    const value = records[middle].uid;
-    if (value === uid) return records[middle];
-    if (value < uid) low = middle + 1;
-    else high = middle - 1;
-  }
-  return undefined;
 }

@@ -21,12 +21,14 @@ import {
   type SMTPServerOptions,
   type SMTPServerSession,
 } from 'smtp-server';
-import type { AccountConfig, ListenAddress } from '../../config/types.js';
+import type { AccountConfig, ListenAddress, TlsMinVersion } from '../../config/types.js';
+import { needsLegacyTls } from '../../runtime/tls-material.js';
+import tls from 'node:tls';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { Logger } from '../../runtime/logger.js';
 import { smtpLibraryLogger } from '../../runtime/smtp-log.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
-import type { Store } from '../../store/index.js';
+import type { SubmissionStore } from '../../store/index.js';
 import { loginNameForLog } from '../../runtime/local-auth.js';
 import { addressCharsetRefusal, mailParameterRefusal, rawPath, rcptParameterRefusal, type EnvelopeRefusal } from './envelope-policy.js';
 import { listenerSecurity, type ListenerSecurity } from './listen-policy.js';
@@ -35,15 +37,23 @@ import { SessionGuard, type ClosedCounts } from './session-guard.js';
 
 export interface SubmissionServerOptions {
   listen: ListenAddress[];
-  store: Store;
+  store: SubmissionStore;
   auth: LocalAuthenticator;
   logger: Logger;
   /** Advertised in EHLO SIZE (RFC 1870) and enforced: a larger message gets 552. */
   maxMessageBytes: number;
   /** The configured accounts, read at each MAIL FROM (address + send_as); a reload takes effect at once. */
   accounts: () => readonly AccountConfig[];
-  /** Required on non-loopback addresses: STARTTLS is then offered and required before AUTH. */
-  tls?: { cert: Buffer; key: Buffer };
+  /**
+   * A certificate: STARTTLS is offered (and required before AUTH on non-loopback addresses, unless
+   * allowPlaintextLan), and implicit-TLS listeners (SMTPS, port 465 style) can run.
+   */
+  tls?: { cert: Buffer; key: Buffer; minVersion?: TlsMinVersion };
+  /** SMTPS addresses (RFC 8314 implicit TLS); they need `tls`. */
+  tlsListen?: ListenAddress[];
+  allowPlaintextLan?: boolean;
+  /** Whether a client address may connect at all (allowed_networks), checked before the greeting. */
+  admit?: (remoteAddress: string | undefined) => boolean;
   /** Where the listeners report themselves (section `smtp-listener`). */
   status?: StatusBoard;
   /**
@@ -105,17 +115,20 @@ const DEFAULT_TIMEOUTS: SubmissionTimeouts = { loginMs: 60_000, idleMs: 5 * 60_0
 const refusalReply = (refusal: EnvelopeRefusal): Error & { responseCode: number } => smtpReply(refusal.code, refusal.text);
 
 /** Opens one listener per configured address; port 0 picks a free port (see addresses()). */
-export async function startSubmissionServer(o: SubmissionServerOptions): Promise<SubmissionServer> {
-  const logger = o.logger.child({ component: 'smtp-submission' });
+export async function startSubmissionServer(settings: SubmissionServerOptions): Promise<SubmissionServer> {
+  const logger = settings.logger.child({ component: 'smtp-submission' });
   const listeners: Array<{ server: SMTPServer; host: string; security: ListenerSecurity; guard: SessionGuard }> = [];
-  const timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeouts };
-  const maxClients = o.maxClients ?? MAX_SMTP_CLIENTS;
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...settings.timeouts };
+  const maxClients = settings.maxClients ?? MAX_SMTP_CLIENTS;
   try {
-    for (const address of o.listen) {
+    const all = [...settings.listen.map((address) => ({ address, implicitTls: false })), ...(settings.tlsListen ?? []).map((address) => ({ address, implicitTls: true }))];
+    for (const { address, implicitTls } of all) {
       const host = address.host.replace(/^\[(.*)\]$/, '$1');
-      const security = listenerSecurity(host, o.tls !== undefined);
+      if (implicitTls && !settings.tls) throw new Error(`SMTPS on ${host}:${address.port} needs a certificate (run \`hotbridge cert\`, or set smtp.tls_cert and smtp.tls_key)`);
+      // Implicit TLS: the whole session is encrypted, so AUTH needs nothing more.
+      const security = implicitTls ? { loopback: false, starttls: false, cleartextAuth: true } : listenerSecurity(host, settings.tls !== undefined, settings.allowPlaintextLan);
       let guard: SessionGuard | undefined;
-      const server = new SMTPServer(serverOptions(o, security, logger, timeouts, maxClients, () => guard!));
+      const server = new SMTPServer(serverOptions(settings, security, logger, timeouts, maxClients, () => guard!, implicitTls));
       guard = new SessionGuard(server, {
         maxClients,
         maxLineBytes: MAX_LINE_BYTES,
@@ -126,12 +139,12 @@ export async function startSubmissionServer(o: SubmissionServerOptions): Promise
       server.on('error', (err: Error) => logger.debug({ err: err.message }, 'SMTP connection error'));
       listeners.push({ server, host, security, guard });
       const bound = boundAddress(server, host);
-      o.status?.set('smtp-listener', `${bound.host}:${bound.port}`, {
+      settings.status?.set('smtp-listener', `${bound.host}:${bound.port}`, {
         host: bound.host,
         port: bound.port,
         loopback: security.loopback,
         starttls: security.starttls,
-        maxMessageBytes: o.maxMessageBytes,
+        maxMessageBytes: settings.maxMessageBytes,
       });
       logger.info({ host: bound.host, port: bound.port, starttls: security.starttls }, 'SMTP submission listening');
     }
@@ -155,23 +168,32 @@ export async function startSubmissionServer(o: SubmissionServerOptions): Promise
         listeners.map(async ({ server, host }) => {
           const bound = boundAddress(server, host);
           await close(server);
-          o.status?.delete('smtp-listener', `${bound.host}:${bound.port}`);
+          settings.status?.delete('smtp-listener', `${bound.host}:${bound.port}`);
         }),
       );
     },
   };
 }
 
+/** The TLS options smtp-server passes on to Node (minimum version; security level 0 for TLSv1/1.1). */
+function tlsOptions(o: SubmissionServerOptions): Partial<SMTPServerOptions> {
+  if (!o.tls) return {};
+  const minVersion = o.tls.minVersion ?? 'TLSv1.2';
+  return { key: o.tls.key, cert: o.tls.cert, minVersion, ...(needsLegacyTls(minVersion) ? { ciphers: `${tls.DEFAULT_CIPHERS}:@SECLEVEL=0` } : {}) };
+}
+
 function serverOptions(
-  o: SubmissionServerOptions,
+  settings: SubmissionServerOptions,
   security: ListenerSecurity,
   logger: Logger,
   timeouts: SubmissionTimeouts,
   maxClients: number,
   guard: () => SessionGuard,
+  implicitTls = false,
 ): SMTPServerOptions {
-  const smtpUtf8Offered = o.smtpUtf8Offered ?? (() => false);
+  const smtpUtf8Offered = settings.smtpUtf8Offered ?? (() => false);
   const options: SMTPServerOptions = {
+    ...(implicitTls ? { secure: true } : {}),
     name: os.hostname(),
     banner: 'hotbridge mail submission',
     // debug: connections and commands; trace: the dialogue (smtp-server hides AUTH data itself, and so do we).
@@ -180,7 +202,7 @@ function serverOptions(
     // Mail clients open a few connections at most; a bound keeps a flood from exhausting the daemon,
     // and session-guard.ts makes room in it for a client that has not logged in yet.
     maxClients,
-    size: o.maxMessageBytes,
+    size: settings.maxMessageBytes,
     rejectOversized: true,
     maxCommandLength: MAX_LINE_BYTES,
     socketTimeout: timeouts.idleMs,
@@ -192,7 +214,7 @@ function serverOptions(
     // On loopback STARTTLS is neither offered nor accepted; elsewhere smtp-server then refuses AUTH
     // before it (538), so a password never crosses the network in the clear.
     disabledCommands: security.starttls ? [] : ['STARTTLS'],
-    ...(security.starttls && o.tls ? { key: o.tls.key, cert: o.tls.cert, minVersion: 'TLSv1.2' as const } : {}),
+    ...(security.starttls || implicitTls ? tlsOptions(settings) : {}),
     // The relay cannot pass DSN requests or REQUIRETLS on (RFC 3461, RFC 8689): not offered, so their
     // parameters are refused (envelope-policy.ts).
     hideDSN: true,
@@ -202,13 +224,15 @@ function serverOptions(
     closeTimeout: CLOSE_TIMEOUT_MS,
     onConnect: (session, callback) => {
       guard().connected(session);
-      callback();
+      // allowed_networks: anyone else is refused before the greeting.
+      if (settings.admit && !settings.admit(session.remoteAddress)) callback(smtpReply(554, 'Connections from your network are not allowed here'));
+      else callback();
     },
     onClose: (session) => guard().closed(session),
-    onAuth: (auth, session, callback) => authenticate(o, logger, guard(), auth, session).then((response) => callback(null, response), callback),
-    onMailFrom: (address, session, callback) => callback(checkMailFrom(o, logger, guard(), address, session)),
+    onAuth: (auth, session, callback) => authenticate(settings, logger, guard(), auth, session).then((response) => callback(null, response), callback),
+    onMailFrom: (address, session, callback) => callback(checkMailFrom(settings, logger, guard(), address, session)),
     onRcptTo: (address, session, callback) => callback(checkRcptTo(guard(), address, session)),
-    onData: (stream, session, callback) => receive(o, logger, stream, session).then((reply) => callback(null, reply), callback),
+    onData: (stream, session, callback) => receive(settings, logger, stream, session).then((reply) => callback(null, reply), callback),
   };
   // smtp-server reads hideSMTPUTF8 at each EHLO: offered only while the providers offer it (RFC 6531
   // would have us pass UTF-8 addresses on, which needs the provider's SMTPUTF8 too).
@@ -217,7 +241,7 @@ function serverOptions(
 }
 
 async function authenticate(
-  o: SubmissionServerOptions,
+  settings: SubmissionServerOptions,
   logger: Logger,
   guard: SessionGuard,
   auth: SMTPServerAuthentication,
@@ -241,7 +265,7 @@ async function authenticate(
   let account: string | undefined;
   try {
     // verify() slows failures down per client address (runtime/local-auth.ts).
-    account = await o.auth.verify(user, auth.password ?? '', session.remoteAddress, { signal });
+    account = await settings.auth.verify(user, auth.password ?? '', session.remoteAddress, { signal });
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'local password check failed');
     throw smtpReply(454, '4.7.0 Temporary authentication failure, try again later');
@@ -260,19 +284,19 @@ function declaresSmtpUtf8(address: SMTPServerAddress): boolean {
   return address.args !== false && address.args?.SMTPUTF8 === true;
 }
 
-function checkMailFrom(o: SubmissionServerOptions, logger: Logger, guard: SessionGuard, address: SMTPServerAddress, session: SMTPServerSession): Error | null {
+function checkMailFrom(settings: SubmissionServerOptions, logger: Logger, guard: SessionGuard, address: SMTPServerAddress, session: SMTPServerSession): Error | null {
   const login = loginOf(session);
   // smtp-server answers 530 before calling us when there is no login; this is a second lock on the door.
   if (login === undefined) return smtpReply(530, '5.7.0 Authentication required');
   const smtpUtf8 = declaresSmtpUtf8(address);
   const refusal =
-    mailParameterRefusal(address.args, o.smtpUtf8Offered?.() ?? false) ??
+    mailParameterRefusal(address.args, settings.smtpUtf8Offered?.() ?? false) ??
     addressCharsetRefusal(rawPath(guard.currentLine(session) ?? Buffer.from(`:<${address.address}>`)), 'sender', smtpUtf8);
   if (refusal) {
     session.envelope.smtpUtf8 = false;
     return refusalReply(refusal);
   }
-  const senderProblem = senderRefusal(address.address, login, o.accounts());
+  const senderProblem = senderRefusal(address.address, login, settings.accounts());
   if (senderProblem === undefined) return null;
   session.envelope.smtpUtf8 = false;
   logger.info({ account: login, sender: address.address }, 'sender refused');
@@ -296,7 +320,7 @@ function checkRcptTo(guard: SessionGuard, address: SMTPServerAddress, session: S
 }
 
 /** Reads the message and queues it; resolves with the text of the 250 reply once it is durable. */
-function receive(o: SubmissionServerOptions, logger: Logger, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+function receive(settings: SubmissionServerOptions, logger: Logger, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -309,21 +333,21 @@ function receive(o: SubmissionServerOptions, logger: Logger, stream: SMTPServerD
     stream.once('error', (err: Error) => reject(smtpReply(451, `4.3.0 Local error while reading the message: ${err.message}`)));
     stream.once('end', () => {
       if (stream.sizeExceeded) {
-        reject(smtpReply(552, `5.3.4 Message exceeds the maximum size of ${o.maxMessageBytes} bytes`));
+        reject(smtpReply(552, `5.3.4 Message exceeds the maximum size of ${settings.maxMessageBytes} bytes`));
         return;
       }
-      enqueue(o, logger, Buffer.concat(chunks, size), session).then(resolve, reject);
+      enqueue(settings, logger, Buffer.concat(chunks, size), session).then(resolve, reject);
     });
   });
 }
 
-async function enqueue(o: SubmissionServerOptions, logger: Logger, raw: Buffer, session: SMTPServerSession): Promise<string> {
+async function enqueue(settings: SubmissionServerOptions, logger: Logger, raw: Buffer, session: SMTPServerSession): Promise<string> {
   const account = loginOf(session);
   const mailFrom = session.envelope.mailFrom;
   if (account === undefined || mailFrom === false) throw smtpReply(503, '5.5.1 Bad sequence of commands');
   const recipients = session.envelope.rcptTo.map((rcpt) => rcpt.address);
   try {
-    const entry = await o.store.enqueueOutbox({ account, from: mailFrom.address, recipients }, raw);
+    const entry = await settings.store.enqueueOutbox({ account, from: mailFrom.address, recipients }, raw);
     logger.info({ account, id: entry.id, size: raw.length, recipients: recipients.length }, 'message queued for sending');
     return `Ok: queued as ${entry.id}`;
   } catch (err) {

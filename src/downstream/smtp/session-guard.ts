@@ -65,11 +65,11 @@ export class SessionGuard {
 
   constructor(
     private readonly server: SMTPServer,
-    private readonly o: { maxClients: number; maxLineBytes: number; deadlines: SessionDeadlines; onClosed?: (reason: keyof ClosedCounts, session: SMTPServerSession) => void },
+    private readonly limits: { maxClients: number; maxLineBytes: number; deadlines: SessionDeadlines; onClosed?: (reason: keyof ClosedCounts, session: SMTPServerSession) => void },
   ) {
     // Runs after smtp-server's own listener, which creates the connection on the next turn only.
     server.server.on('connection', () => {
-      if (this.server.connections.size + this.pending >= this.o.maxClients) this.makeRoom();
+      if (this.server.connections.size + this.pending >= this.limits.maxClients) this.makeRoom();
       this.pending += 1;
       setImmediate(() => (this.pending -= 1));
     });
@@ -86,9 +86,9 @@ export class SessionGuard {
     const guarded: Guarded = { connection, failedLogins: 0, gone: new AbortController(), closedByGuard: false };
     this.guarded.set(session.id, guarded);
     guarded.loginTimer = setTimeout(() => {
-      if (!session.user) this.close(guarded, 'closedForLoginDeadline', `4.4.2 No login within ${formatDuration(this.o.deadlines.loginMs)} of connecting, closing the connection`);
-    }, this.o.deadlines.loginMs).unref();
-    this.armSessionTimer(guarded, this.o.deadlines.sessionMs);
+      if (!session.user) this.close(guarded, 'closedForLoginDeadline', `4.4.2 No login within ${formatDuration(this.limits.deadlines.loginMs)} of connecting, closing the connection`);
+    }, this.limits.deadlines.loginMs).unref();
+    this.armSessionTimer(guarded, this.limits.deadlines.sessionMs);
     const handle = connection._onCommand.bind(connection);
     connection._onCommand = (command, callback) => {
       // MAIL and RCPT reach onMailFrom/onRcptTo within this call; the line (an AUTH continuation may be
@@ -151,7 +151,7 @@ export class SessionGuard {
     guarded.sessionTimer = setTimeout(() => {
       // A handler under way (a message being stored, a login being checked) finishes first.
       if (guarded.connection._handlerPending) this.armSessionTimer(guarded, 1000);
-      else this.close(guarded, 'closedForSessionDeadline', `4.4.2 Session longer than ${formatDuration(this.o.deadlines.sessionMs)}, closing the connection: connect again`);
+      else this.close(guarded, 'closedForSessionDeadline', `4.4.2 Session longer than ${formatDuration(this.limits.deadlines.sessionMs)}, closing the connection: connect again`);
     }, delay).unref();
   }
 
@@ -180,14 +180,14 @@ export class SessionGuard {
 
   private count(reason: keyof ClosedCounts, session: SMTPServerSession): void {
     this.counted[reason] += 1;
-    this.o.onClosed?.(reason, session);
+    this.limits.onClosed?.(reason, session);
   }
 
   /** smtp-server's reply to an over-long line does not say what the limit is: add it. */
   private nameLineLimit(parser: Connection['_parser']): void {
     if (!parser) return;
     parser.prependListener('error', (err: Error) => {
-      if (err.message === LINE_TOO_LONG) err.message = `${LINE_TOO_LONG}: the limit is ${this.o.maxLineBytes} bytes`;
+      if (err.message === LINE_TOO_LONG) err.message = `${LINE_TOO_LONG}: the limit is ${this.limits.maxLineBytes} bytes`;
     });
   }
 }

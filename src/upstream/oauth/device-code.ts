@@ -78,7 +78,7 @@ function positiveNumber(value: unknown, fallback: number): number {
 }
 
 /** Runs the whole device-code sign-in and resolves with the tokens; throws {@link DeviceCodeError}. */
-export async function signInWithDeviceCode(o: {
+export async function signInWithDeviceCode(options: {
   authority: string;
   clientId: string;
   scopes: string[];
@@ -90,17 +90,17 @@ export async function signInWithDeviceCode(o: {
   sleep?: (ms: number) => Promise<void>;
   signal?: AbortSignal;
 }): Promise<TokenSet> {
-  const sleep = o.sleep ?? ((ms: number) => realSleep(ms, o.signal));
-  const context: SignInContext = { address: o.address ?? 'ADDRESS', clientId: o.clientId, tenant: o.tenant ?? 'consumers' };
-  const common = { ...(o.fetch ? { fetch: o.fetch } : {}), ...(o.signal ? { signal: o.signal } : {}) };
+  const sleep = options.sleep ?? ((ms: number) => realSleep(ms, options.signal));
+  const context: SignInContext = { address: options.address ?? 'ADDRESS', clientId: options.clientId, tenant: options.tenant ?? 'consumers' };
+  const common = { ...(options.fetch ? { fetch: options.fetch } : {}), ...(options.signal ? { signal: options.signal } : {}) };
   const checkAborted = (): void => {
-    if (o.signal?.aborted) throw new DeviceCodeError('aborted', 'sign-in cancelled');
+    if (options.signal?.aborted) throw new DeviceCodeError('aborted', 'sign-in cancelled');
   };
 
   // RFC 8628 §3.1: the device authorization request.
   let start;
   try {
-    start = await postForm({ url: deviceCodeEndpoint(o.authority), form: { client_id: o.clientId, scope: o.scopes.join(' ') }, secrets: [], ...common });
+    start = await postForm({ url: deviceCodeEndpoint(options.authority), form: { client_id: options.clientId, scope: options.scopes.join(' ') }, secrets: [], ...common });
   } catch (err) {
     checkAborted();
     if (err instanceof EndpointUnreachableError) throw new DeviceCodeError('unreachable', `${err.message}; check the network and try again`);
@@ -119,11 +119,11 @@ export async function signInWithDeviceCode(o: {
   let intervalS = positiveNumber(body.interval, DEFAULT_INTERVAL_S);
   const message =
     typeof body.message === 'string' ? body.message : `To sign in, open ${verificationUri} in a web browser and enter the code ${userCode}.`;
-  o.onPrompt({ verificationUri, userCode, message, expiresInS });
+  options.onPrompt({ verificationUri, userCode, message, expiresInS });
 
   // RFC 8628 §3.4/3.5: poll the token endpoint, waiting `interval` between requests.
   const deadline = Date.now() + expiresInS * 1000;
-  const form = { grant_type: DEVICE_CODE_GRANT, client_id: o.clientId, device_code: deviceCode };
+  const form = { grant_type: DEVICE_CODE_GRANT, client_id: options.clientId, device_code: deviceCode };
   for (;;) {
     checkAborted();
     await sleep(intervalS * 1000);
@@ -131,7 +131,7 @@ export async function signInWithDeviceCode(o: {
     const requestedAt = Date.now();
     let reply;
     try {
-      reply = await postForm({ url: tokenEndpoint(o.authority), form, secrets: [deviceCode], ...common });
+      reply = await postForm({ url: tokenEndpoint(options.authority), form, secrets: [deviceCode], ...common });
     } catch (err) {
       checkAborted();
       // The user is busy signing in on another device; a dropped request must not throw that away.

@@ -40,7 +40,7 @@ function firstLine(text: string): string {
  * POSTs `form` to `url` and classifies the answer. `secrets` are values in the form that must never
  * come back out in an error message (refresh token, device code).
  */
-export async function postForm(o: {
+export async function postForm(request: {
   url: string;
   form: Record<string, string>;
   secrets: string[];
@@ -48,26 +48,26 @@ export async function postForm(o: {
   signal?: AbortSignal;
   timeoutMs?: number;
 }): Promise<EndpointReply> {
-  const doFetch = o.fetch ?? fetch;
-  const timeout = AbortSignal.timeout(o.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-  const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
-  const host = new URL(o.url).host;
+  const doFetch = request.fetch ?? fetch;
+  const timeout = AbortSignal.timeout(request.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+  const host = new URL(request.url).host;
   let response: Response;
   let text: string;
   try {
-    response = await doFetch(o.url, {
+    response = await doFetch(request.url, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-      body: new URLSearchParams(o.form).toString(),
+      body: new URLSearchParams(request.form).toString(),
       signal,
       redirect: 'error',
     });
     text = await response.text();
   } catch (err) {
-    if (o.signal?.aborted) throw o.signal.reason instanceof Error ? o.signal.reason : new Error('aborted');
+    if (request.signal?.aborted) throw request.signal.reason instanceof Error ? request.signal.reason : new Error('aborted');
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name ?? 'error';
     const reason = timeout.aborted ? 'no answer in time' : cause;
-    throw new EndpointUnreachableError(scrubSecrets(`cannot reach the sign-in service at ${host} (${reason})`, o.secrets));
+    throw new EndpointUnreachableError(scrubSecrets(`cannot reach the sign-in service at ${host} (${reason})`, request.secrets));
   }
   let body: unknown;
   try {
@@ -82,7 +82,7 @@ export async function postForm(o: {
   // is the service having trouble, not an answer about our grant.
   if (response.status < 500 && typeof fields.error === 'string') {
     const description = typeof fields.error_description === 'string' ? firstLine(fields.error_description) : '';
-    return { kind: 'oauth-error', status: response.status, error: fields.error, description: scrubSecrets(description, o.secrets) };
+    return { kind: 'oauth-error', status: response.status, error: fields.error, description: scrubSecrets(description, request.secrets) };
   }
   throw new EndpointUnreachableError(`the sign-in service at ${host} answered HTTP ${response.status}${isObject ? '' : ' without JSON'}`);
 }

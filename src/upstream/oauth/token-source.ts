@@ -74,13 +74,13 @@ export class OAuth2CredentialSource implements CredentialSource {
   /** Refreshes failing for a passing reason: logged when it starts, hourly, and when it ends. */
   private readonly refreshTrouble: ConditionLog;
 
-  constructor(private readonly o: OAuth2SourceOptions) {
-    this.refreshAheadMs = o.refreshAheadMs ?? DEFAULT_REFRESH_AHEAD_MS;
-    this.log = o.logger.bindings().account === undefined ? o.logger.child({ account: o.address }) : o.logger;
+  constructor(private readonly options: OAuth2SourceOptions) {
+    this.refreshAheadMs = options.refreshAheadMs ?? DEFAULT_REFRESH_AHEAD_MS;
+    this.log = options.logger.bindings().account === undefined ? options.logger.child({ account: options.address }) : options.logger;
     this.refreshTrouble = new ConditionLog(this.log);
     let saved: TokenSet | undefined;
     try {
-      saved = o.tokens.load(o.address);
+      saved = options.tokens.load(options.address);
     } catch {
       saved = undefined;
     }
@@ -109,7 +109,7 @@ export class OAuth2CredentialSource implements CredentialSource {
 
   private handOut(tokens: TokenSet): UpstreamLogin {
     this.lastHandedOut = tokens.accessToken;
-    return { kind: 'xoauth2', user: this.o.user, accessToken: tokens.accessToken };
+    return { kind: 'xoauth2', user: this.options.user, accessToken: tokens.accessToken };
   }
 
   private signInNeededError(): CredentialError {
@@ -118,14 +118,14 @@ export class OAuth2CredentialSource implements CredentialSource {
 
   /** The tokens to work with: unsaved rotated ones first (saved now if possible), else the token file. */
   private currentTokens(): TokenSet {
-    const { address } = this.o;
+    const { address } = this.options;
     if (this.unsaved) {
       this.saveOrThrow(this.unsaved);
       this.unsaved = undefined;
     }
     let tokens: TokenSet | undefined;
     try {
-      tokens = this.o.tokens.load(address);
+      tokens = this.options.tokens.load(address);
     } catch (err) {
       if (!(err instanceof TokenFileError)) throw err;
       this.currentState = 'no-token';
@@ -146,23 +146,23 @@ export class OAuth2CredentialSource implements CredentialSource {
 
   private saveOrThrow(tokens: TokenSet): void {
     try {
-      this.o.tokens.save(this.o.address, tokens);
+      this.options.tokens.save(this.options.address, tokens);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
       this.log.error({ code }, 'cannot save the refreshed sign-in; keeping it in memory and retrying');
-      throw new CredentialError('temporary', `cannot save the token file ${this.o.tokens.fileFor(this.o.address)} (${code}); will retry`);
+      throw new CredentialError('temporary', `cannot save the token file ${this.options.tokens.fileFor(this.options.address)} (${code}); will retry`);
     }
   }
 
   private async refresh(tokens: TokenSet, forced: boolean): Promise<TokenSet> {
-    const { address } = this.o;
+    const { address } = this.options;
     const logger = this.log;
     const requestedAt = Date.now();
-    const form = { client_id: this.o.clientId, grant_type: 'refresh_token', refresh_token: tokens.refreshToken, scope: this.o.scopes.join(' ') };
+    const form = { client_id: this.options.clientId, grant_type: 'refresh_token', refresh_token: tokens.refreshToken, scope: this.options.scopes.join(' ') };
     const secrets = [tokens.refreshToken, tokens.accessToken];
     let reply;
     try {
-      reply = await postForm({ url: tokenEndpoint(this.o.authority), form, secrets, ...(this.o.fetch ? { fetch: this.o.fetch } : {}) });
+      reply = await postForm({ url: tokenEndpoint(this.options.authority), form, secrets, ...(this.options.fetch ? { fetch: this.options.fetch } : {}) });
     } catch (err) {
       if (!(err instanceof EndpointUnreachableError)) throw err;
       return this.keepOldTokens(tokens, forced, err.message);
@@ -176,7 +176,7 @@ export class OAuth2CredentialSource implements CredentialSource {
         SIGNIN_ERRORS.has(reply.error)
           ? `sign-in expired: run hotbridge login ${address}`
           : // invalid_client, unauthorized_client, invalid_scope...: a new sign-in will not help until the config is fixed.
-            explainSignInError(reply.error, reply.description, { address, clientId: this.o.clientId, tenant: 'consumers' }),
+            explainSignInError(reply.error, reply.description, { address, clientId: this.options.clientId, tenant: 'consumers' }),
       );
       throw this.signInNeededError();
     }
@@ -208,11 +208,11 @@ export class OAuth2CredentialSource implements CredentialSource {
       return tokens;
     }
     this.refreshTrouble.holds(`token refresh failed (${reason}); keeping the sign-in and retrying later`);
-    throw new CredentialError('temporary', `cannot refresh the sign-in for ${this.o.address}: ${reason}; will retry`);
+    throw new CredentialError('temporary', `cannot refresh the sign-in for ${this.options.address}: ${reason}; will retry`);
   }
 
   private enterSignInNeeded(refreshToken: string, why: string, message: string): void {
-    const { address, onSignInNeeded } = this.o;
+    const { address, onSignInNeeded } = this.options;
     const logger = this.log;
     const first = this.currentState !== 'signin-needed';
     this.deadRefreshToken = refreshToken;

@@ -15,6 +15,7 @@ import type { Logger } from '../../runtime/logger.js';
 import { Pop3Connection } from './connection.js';
 import { Pop3Error, TOO_LARGE, errorFromServerReply } from './errors.js';
 import type { Pop3Response, ResponseShape } from './reader.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import { isLoopbackHost } from '../../config/loopback.js';
 
 export { isLoopbackHost } from '../../config/loopback.js';
@@ -29,9 +30,9 @@ export interface Pop3ClientOptions {
   tls: Pop3Tls;
   /** An extra trusted CA certificate (PEM); Node's default roots stay trusted. Verification cannot be turned off. */
   ca?: Buffer | string;
-  /** Deadline per command (and for connect and handshakes), restarted whenever bytes arrive. Default 60000. */
+  /** Deadline per command (and for connect and handshakes), restarted whenever bytes arrive. Default: the config's (60 s). */
   timeoutMs?: number;
-  /** Largest message RETR or TOP will hold in memory; a larger one fails with code `TOO-LARGE`. Default 256 MiB. */
+  /** Largest message RETR or TOP will hold in memory; a larger one fails with code `TOO-LARGE`. Default: the config's (100 MiB). */
   maxMessageBytes?: number;
   /** Most RETR commands outstanding at once in {@link Pop3Client.retrMany} when the server pipelines. Default 8. */
   pipelineWindow?: number;
@@ -39,8 +40,8 @@ export interface Pop3ClientOptions {
   logger?: Logger;
 }
 
-export const DEFAULT_TIMEOUT_MS = 60_000;
-export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_TIMEOUT_MS = DEFAULTS.upstreamTimeoutMs;
+export const DEFAULT_MAX_MESSAGE_BYTES = DEFAULTS.pop3MaxMessageBytes;
 export const DEFAULT_PIPELINE_WINDOW = 8;
 /** Scan listings (LIST, UIDL, CAPA) are small: about 30 bytes per message, so this allows a million messages. */
 const MAX_LISTING_BYTES = 64 * 1024 * 1024;

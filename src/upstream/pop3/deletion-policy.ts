@@ -6,7 +6,7 @@
  * DELE only marks a message; the server removes it when QUIT enters the UPDATE state (RFC 1939 §6), so
  * the caller records `deletedUpstreamAt` only after QUIT's `+OK`.
  */
-import type { Pop3LedgerEntry } from '../../store/index.js';
+import type { Pop3LedgerEntry, UidlLedgerView } from '../../store/index.js';
 
 export interface DeletionRules {
   /** false: delete every message once it is stored ("leave a copy on the server" off). */
@@ -35,7 +35,7 @@ export interface Deletion extends ListedMessage {
  */
 export function chooseDeletions(
   listing: readonly ListedMessage[],
-  ledger: ReadonlyMap<string, Pop3LedgerEntry>,
+  ledger: Pick<UidlLedgerView, 'get'>,
   rules: DeletionRules,
   now: number,
 ): Deletion[] {
@@ -50,7 +50,7 @@ export function chooseDeletions(
   return deletions;
 }
 
-function deletionReason(entry: Pop3LedgerEntry, rules: DeletionRules, now: number): DeletionReason | undefined {
+function deletionReason(entry: Readonly<Pop3LedgerEntry>, rules: DeletionRules, now: number): DeletionReason | undefined {
   if (!rules.leaveOnServer) return 'stored';
   if (rules.deleteOnServerAfterMs !== undefined && now - entry.fetchedAt >= rules.deleteOnServerAfterMs) return 'older-than-limit';
   if (rules.deleteOnExpunge && entry.expungedLocallyAt !== undefined) return 'expunged-locally';
@@ -61,13 +61,9 @@ function deletionReason(entry: Pop3LedgerEntry, rules: DeletionRules, now: numbe
  * Ledger UIDLs that can be forgotten: we deleted them upstream (QUIT confirmed it) and the server no longer
  * lists them. Any other entry stays, so a message the server still has — or shows again — is never fetched twice.
  */
-export function uidlsToForget(listing: readonly ListedMessage[], ledger: ReadonlyMap<string, Pop3LedgerEntry>): string[] {
+export function uidlsToForget(listing: readonly ListedMessage[], ledger: Pick<UidlLedgerView, 'deletedUpstream'>): string[] {
   const listed = new Set(listing.map((entry) => entry.uidl));
-  const forget: string[] = [];
-  for (const [uidl, entry] of ledger) {
-    if (entry.deletedUpstreamAt !== undefined && !listed.has(uidl)) forget.push(uidl);
-  }
-  return forget;
+  return ledger.deletedUpstream().filter((uidl) => !listed.has(uidl));
 }
 
 /** UIDLs that appear more than once in a listing. */

@@ -8,17 +8,17 @@
  * Writes never overlap and keep the order of `add`; after a failed write the rest are dropped (not stored,
  * hence not in the ledger, hence never deleted upstream and fetched again later) and `drain` reports it.
  */
-import type { IngestItem, Store } from '../../store/index.js';
+import type { IngestItem, IngestResult, PollerStore } from '../../store/index.js';
 
 export interface IngestBatcherOptions {
-  store: Pick<Store, 'ingestPop3'>;
+  store: Pick<PollerStore, 'ingestPop3'>;
   account: string;
   /** Most messages waiting (and so per batch) before `add` waits for the write in progress. */
   maxMessages: number;
   /** Most bytes waiting before `add` waits (a batch holds at least one message, whatever its size). */
   maxBytes: number;
   /** Called after each durable batch with what the store did. */
-  onStored: (results: Array<{ uidl: string; uid?: number; duplicate: boolean }>, items: IngestItem[]) => void;
+  onStored: (results: IngestResult[], items: IngestItem[]) => void;
 }
 
 export class IngestBatcher {
@@ -30,7 +30,7 @@ export class IngestBatcher {
   private current: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
 
-  constructor(private readonly o: IngestBatcherOptions) {}
+  constructor(private readonly options: IngestBatcherOptions) {}
 
   /** Adds a message; resolves when the caller may fetch the next one. Rejects once a write failed. */
   async add(item: IngestItem): Promise<void> {
@@ -42,7 +42,7 @@ export class IngestBatcher {
       return;
     }
     // The loop takes the waiting group as soon as the batch in progress is durable.
-    while (this.writing !== undefined && (this.group.length >= this.o.maxMessages || this.groupBytes >= this.o.maxBytes)) {
+    while (this.writing !== undefined && (this.group.length >= this.options.maxMessages || this.groupBytes >= this.options.maxBytes)) {
       await this.current;
     }
     this.throwIfFailed();
@@ -71,8 +71,8 @@ export class IngestBatcher {
 
   private async write(items: IngestItem[]): Promise<void> {
     try {
-      const results = await this.o.store.ingestPop3(this.o.account, items);
-      this.o.onStored(results, items);
+      const results = await this.options.store.ingestPop3(this.options.account, items);
+      this.options.onStored(results, items);
     } catch (error) {
       this.failure ??= { error };
     }

@@ -4,6 +4,7 @@
  * poller should back off (a passing condition) or wait for the user (a configuration or sign-in problem).
  */
 import { PRESETS } from '../../config/presets.js';
+import { StoreError } from '../../store/index.js';
 import { CredentialError, type UpstreamLogin } from '../credentials.js';
 import { Pop3Error } from './errors.js';
 
@@ -93,7 +94,7 @@ export function describeFailure(error: unknown, context: FailureContext): PollFa
     }
   }
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof Error && error.name === 'StoreError') {
+  if (error instanceof StoreError) {
     return { state: 'error', text: `cannot store mail locally: ${message}`, temporary: false };
   }
   return { state: 'error', text: `sync failed: ${message}`, temporary: false };

@@ -22,7 +22,7 @@ import type { AccountConfig } from '../../config/types.js';
 import { ConditionLog } from '../../runtime/condition-log.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
-import type { IngestItem, Store } from '../../store/index.js';
+import type { IngestItem, PollerStore, UidlLedgerView } from '../../store/index.js';
 import type { CredentialSource, UpstreamLogin } from '../credentials.js';
 import { arrivalDateOf } from './arrival-date.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffSettings } from './backoff.js';
@@ -34,7 +34,7 @@ import { CaFileError, LoginRefused, describeFailure } from './poll-failure.js';
 
 export interface Pop3PollerOptions {
   account: AccountConfig;
-  store: Store;
+  store: PollerStore;
   credentials: CredentialSource;
   logger: Logger;
   status: StatusBoard;
@@ -101,13 +101,13 @@ export class Pop3Poller {
   private messagesFetched = 0;
   private warnedDuplicateUidls = false;
 
-  constructor(private readonly o: Pop3PollerOptions) {
-    this.account = o.account;
-    this.log = o.logger;
-    this.now = o.now ?? Date.now;
+  constructor(private readonly options: Pop3PollerOptions) {
+    this.account = options.account;
+    this.log = options.logger;
+    this.now = options.now ?? Date.now;
     this.trouble = new ConditionLog(this.log, this.now);
-    this.backoff = new Backoff(o.backoff ?? DEFAULT_BACKOFF);
-    this.o.status.set(POP3_STATUS_SECTION, this.account.address, { state: 'idle', messagesFetched: 0, messagesSynced: 0 });
+    this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
+    this.options.status.set(POP3_STATUS_SECTION, this.account.address, { state: 'idle', messagesFetched: 0, messagesSynced: 0 });
   }
 
   /** Polls at once, then every poll interval (or after a backoff delay when a poll failed). */
@@ -149,7 +149,7 @@ export class Pop3Poller {
       if (this.phase === 'session') this.client?.close();
       await running;
     }
-    const state = this.o.status.get(POP3_STATUS_SECTION, this.account.address)?.state;
+    const state = this.options.status.get(POP3_STATUS_SECTION, this.account.address)?.state;
     this.report({ nextPollAt: undefined, progress: undefined, ...(state === 'syncing' ? { state: 'idle' } : {}) });
   }
 
@@ -239,7 +239,9 @@ export class Pop3Poller {
     this.phase = 'session';
     try {
       const listing = await client.uidl();
-      const ledger = await this.o.store.pop3Ledger(this.account.address);
+      // Read once per session: the view answers from the ledger as it is, so what this session stores
+      // counts when the deletion policy runs.
+      const ledger = await this.options.store.uidlLedger(this.account.address);
       this.noteDuplicateUidls(listing);
       const fresh = newMessages(listing, ledger, this.skipped);
       progress.total = progress.done + fresh.length;
@@ -256,7 +258,7 @@ export class Pop3Poller {
         skipped = result.skipped;
       }
       if (this.stopping) throw new Pop3Error('io', 'the poller is stopping', { temporary: true });
-      await this.applyDeletionPolicy(client, listing);
+      await this.applyDeletionPolicy(client, listing, ledger);
       return { stored, skipped, remaining: fresh.length - batch.length };
     } finally {
       if (client.isOpen) client.close();
@@ -267,7 +269,7 @@ export class Pop3Poller {
   /** Credentials, connection and login. Undefined when stop() came meanwhile (the connection is dropped). */
   private async connectAndLogin(): Promise<Pop3Client | undefined> {
     this.phase = 'connecting';
-    const login = await this.o.credentials.get();
+    const login = await this.options.credentials.get();
     const ca = await this.readCaFile();
     if (this.stopping) return undefined;
     const settings = this.account.pop3;
@@ -299,7 +301,7 @@ export class Pop3Poller {
       else await client.loginXoauth2(login.user, login.accessToken);
     } catch (error) {
       if (error instanceof Pop3Error && error.kind === 'auth') {
-        this.o.credentials.rejected();
+        this.options.credentials.rejected();
         throw new LoginRefused(login.kind, error);
       }
       throw error;
@@ -337,7 +339,7 @@ export class Pop3Poller {
     }
     let stored = 0;
     const batcher = new IngestBatcher({
-      store: this.o.store,
+      store: this.options.store,
       account: this.account.address,
       maxMessages: INGEST_WAITING_MESSAGES,
       maxBytes: INGEST_WAITING_BYTES,
@@ -421,11 +423,10 @@ export class Pop3Poller {
    * DELE by policy, then QUIT; the ledger learns of the deletions only after QUIT's +OK made them final.
    * Ledger entries of messages we deleted and the server no longer lists are forgotten.
    */
-  private async applyDeletionPolicy(client: Pop3Client, listing: ListedMessage[]): Promise<void> {
+  private async applyDeletionPolicy(client: Pop3Client, listing: ListedMessage[], ledger: UidlLedgerView): Promise<void> {
     const address = this.account.address;
-    const ledger = await this.o.store.pop3Ledger(address);
     const forget = uidlsToForget(listing, ledger);
-    if (forget.length > 0) await this.o.store.forgetUidls(address, forget);
+    if (forget.length > 0) await this.options.store.forgetUidls(address, forget);
     const deletions = chooseDeletions(
       listing,
       ledger,
@@ -445,7 +446,7 @@ export class Pop3Poller {
     this.phase = 'quitting';
     await client.quit();
     if (deleted.length === 0) return;
-    await this.o.store.markDeletedUpstream(address, deleted.map((deletion) => deletion.uidl));
+    await this.options.store.markDeletedUpstream(address, deleted.map((deletion) => deletion.uidl));
     const reasons: Record<string, number> = {};
     for (const deletion of deleted) reasons[deletion.reason] = (reasons[deletion.reason] ?? 0) + 1;
     this.log.info({ deleted: deleted.length, reasons }, 'deleted messages on the server');
@@ -454,7 +455,7 @@ export class Pop3Poller {
   // ------------------------------------------------------------------------------------------ status
 
   private report(patch: Record<string, unknown>): void {
-    this.o.status.update(POP3_STATUS_SECTION, this.account.address, patch);
+    this.options.status.update(POP3_STATUS_SECTION, this.account.address, patch);
   }
 
   private iso(time: number): string {
@@ -463,7 +464,7 @@ export class Pop3Poller {
 }
 
 /** Listed messages neither in the ledger nor skipped, in listing order; a repeated UIDL only once. */
-function newMessages(listing: readonly ListedMessage[], ledger: ReadonlyMap<string, unknown>, skipped: ReadonlyMap<string, unknown>): ListedMessage[] {
+function newMessages(listing: readonly ListedMessage[], ledger: Pick<UidlLedgerView, 'has'>, skipped: ReadonlyMap<string, unknown>): ListedMessage[] {
   const seen = new Set<string>();
   const fresh: ListedMessage[] = [];
   for (const entry of listing) {

@@ -17,6 +17,7 @@ export function plainInitialResponse(user: string, password: string): string {
  * POP or SMTP connection using OAuth").
  */
 export function xoauth2InitialResponse(user: string, accessToken: string): string {
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   if (/[\x00-\x1f]/.test(user) || /[\x00-\x1f]/.test(accessToken)) {
     throw new Pop3Error('auth', 'XOAUTH2 user name and access token must not contain control characters');
   }

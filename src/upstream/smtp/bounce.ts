@@ -73,7 +73,6 @@ function originalSubject(raw: Buffer): string {
 
 /** A reply on one line of printable ASCII, as the Diagnostic-Code field needs (RFC 3464 §2.3.6). */
 function oneLine(reply: string): string {
-  // eslint-disable-next-line no-control-regex
   return reply.replace(/\r?\n/g, ' ').replace(/[^\x20-\x7e]/g, '?').trim();
 }
 
@@ -158,7 +157,6 @@ function identityEncoding(raw: Buffer): '7bit' | '8bit' | 'binary' {
 }
 
 function headerWord(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return /^[\x20-\x7e]*$/.test(text) ? text : libmime.encodeWords(text, 'Q', 52);
 }
 

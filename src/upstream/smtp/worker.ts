@@ -15,8 +15,7 @@ import type { AccountConfig } from '../../config/types.js';
 import { ConditionLog } from '../../runtime/condition-log.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
-import type { OutboxEntry, OutboxFailure } from '../../store/index.js';
-import type { Delivery, Store } from '../../store/index.js';
+import type { Delivery, OutboxEntry, OutboxFailure, RelayStore } from '../../store/index.js';
 import { CredentialError, type CredentialSource, type UpstreamLogin } from '../credentials.js';
 import { buildBounce } from './bounce.js';
 import type { RelayReport } from './outcome.js';
@@ -25,7 +24,7 @@ import { DEFAULT_MAX_AGE_MS, DEFAULT_RETRY_SCHEDULE_MS, retryDelay } from './ret
 
 export interface OutboxWorkerOptions {
   account: AccountConfig;
-  store: Store;
+  store: RelayStore;
   credentials: CredentialSource;
   logger: Logger;
   status: StatusBoard;
@@ -48,8 +47,6 @@ const MAX_SLEEP_MS = 60 * 60_000;
 const DEFAULT_STOP_GRACE_MS = 5000;
 /** The status lists this many entries; `queued` counts them all. */
 const STATUS_ENTRIES = 100;
-
-type Mailbox = 'INBOX' | 'Sent';
 
 export class OutboxWorker {
   private readonly address: string;
@@ -74,22 +71,24 @@ export class OutboxWorker {
   private readonly loginTrouble: ConditionLog;
   private readonly sendTrouble: ConditionLog;
 
-  constructor(private readonly o: OutboxWorkerOptions) {
-    this.address = o.account.address.toLowerCase();
+  constructor(private readonly options: OutboxWorkerOptions) {
+    this.address = options.account.address.toLowerCase();
     // The daemon's logger already names the account; a second `account` key would repeat it in every line.
-    this.logger = o.logger.bindings().account === undefined ? o.logger.child({ account: this.address }) : o.logger;
+    this.logger = options.logger.bindings().account === undefined ? options.logger.child({ account: this.address }) : options.logger;
     this.loginTrouble = new ConditionLog(this.logger, () => this.now());
     this.sendTrouble = new ConditionLog(this.logger, () => this.now());
-    this.schedule = o.retrySchedule && o.retrySchedule.length > 0 ? o.retrySchedule : DEFAULT_RETRY_SCHEDULE_MS;
-    this.maxAgeMs = o.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
-    this.now = o.now ?? Date.now;
+    this.schedule = options.retrySchedule && options.retrySchedule.length > 0 ? options.retrySchedule : DEFAULT_RETRY_SCHEDULE_MS;
+    this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+    this.now = options.now ?? Date.now;
   }
 
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.unsubscribe = this.o.store.changes.subscribe((change) => {
-      if (change.kind === 'outbox-changed' && change.account === this.address) this.wake();
+    // Only new submissions wake the worker: the updates are its own, and hearing them would start
+    // another full pass after every pass that recorded something.
+    this.unsubscribe = this.options.store.changes.subscribe((change) => {
+      if (change.kind === 'outbox-changed' && change.event === 'queued' && change.account === this.address) this.wake();
     });
     this.wake();
   }
@@ -111,7 +110,7 @@ export class OutboxWorker {
     const finished = await Promise.race([
       running.then(() => true),
       new Promise<boolean>((resolve) => {
-        graceTimer = setTimeout(() => resolve(false), this.o.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
+        graceTimer = setTimeout(() => resolve(false), this.options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
       }),
     ]);
     clearTimeout(graceTimer);
@@ -154,8 +153,8 @@ export class OutboxWorker {
   private async pass(): Promise<number | undefined> {
     const force = this.force;
     this.force = false;
-    const entries = await this.o.store.listOutbox(this.address);
-    const session = new RelaySession(this.o.account.smtp, this.logger);
+    const entries = await this.options.store.listOutbox(this.address);
+    const session = new RelaySession(this.options.account.smtp, this.logger);
     try {
       for (let i = 0; i < entries.length; i++) {
         if (this.stopped) break;
@@ -165,7 +164,7 @@ export class OutboxWorker {
         if (result.kind === 'auth') {
           // The same login would be refused for every other message: they wait too, without an attempt.
           const due = entries.slice(i + 1).filter((other) => force || other.nextAttemptAt <= this.now());
-          for (const other of due) await this.o.store.updateOutbox({ ...other, waitingFor: 'auth', lastError: result.reply, nextAttemptAt: result.nextAttemptAt });
+          for (const other of due) await this.options.store.updateOutbox({ ...other, waitingFor: 'auth', lastError: result.reply, nextAttemptAt: result.nextAttemptAt });
           break;
         }
       }
@@ -180,14 +179,14 @@ export class OutboxWorker {
   private async attempt(entry: OutboxEntry, session: RelaySession): Promise<{ kind: 'done' } | { kind: 'auth'; reply: string; nextAttemptAt: number }> {
     let login: UpstreamLogin;
     try {
-      login = await this.o.credentials.get();
+      login = await this.options.credentials.get();
     } catch (err) {
       const reply = (err as Error).message;
       if (err instanceof CredentialError && err.reason !== 'temporary') return this.holdForAuth(entry, reply);
       await this.record(entry, everyoneDeferred(entry, reply));
       return { kind: 'done' };
     }
-    const raw = await this.o.store.getBlob(entry.blobId);
+    const raw = await this.options.store.getBlob(entry.blobId);
     const controller = new AbortController();
     this.inFlight = controller;
     let report: RelayReport;
@@ -196,13 +195,13 @@ export class OutboxWorker {
     } finally {
       this.inFlight = undefined;
     }
-    if (report.providerExtensions) this.o.onProviderExtensions?.(report.providerExtensions);
+    if (report.providerExtensions) this.options.onProviderExtensions?.(report.providerExtensions);
     if (controller.signal.aborted && report.delivered.length === 0 && report.failed.length === 0) {
       // Abandoned on shutdown before the provider took it: nothing to record, the entry stays as it was.
       return { kind: 'done' };
     }
     if (report.problem?.kind === 'auth') {
-      this.o.credentials.rejected();
+      this.options.credentials.rejected();
       return this.holdForAuth(entry, report.problem.reply);
     }
     if (report.delivered.length > 0 || report.failed.length > 0 || (report.deferred.length > 0 && !report.problem)) this.clearAuthAlert();
@@ -215,13 +214,13 @@ export class OutboxWorker {
     const attempts = entry.attempts + 1;
     const nextAttemptAt = this.now() + retryDelay(attempts, this.schedule);
     const hint =
-      this.o.account.auth.method === 'oauth2'
+      this.options.account.auth.method === 'oauth2'
         ? `run "hotbridge login ${this.address}" to sign in again`
-        : `check the password in ${this.o.account.auth.passwordFile ?? 'accounts.auth.password_file'}`;
+        : `check the password in ${this.options.account.auth.passwordFile ?? 'accounts.auth.password_file'}`;
     this.authAlert = `the provider refused the sign-in for ${this.address}, messages wait in the outbox: ${reply} (${hint})`;
     this.logger.debug({ id: entry.id, reply }, 'upstream SMTP login refused');
     this.loginTrouble.holds(`upstream SMTP login refused (${reply}); outgoing mail waits in the outbox: ${hint}`, {}, 'warn');
-    await this.o.store.updateOutbox({ ...entry, attempts, lastError: reply, waitingFor: 'auth', nextAttemptAt });
+    await this.options.store.updateOutbox({ ...entry, attempts, lastError: reply, waitingFor: 'auth', nextAttemptAt });
     return { kind: 'auth', reply, nextAttemptAt };
   }
 
@@ -254,7 +253,7 @@ export class OutboxWorker {
     }
     const failed = [...entry.failed, ...bounced];
     const deliveries: Delivery[] = [];
-    const message = raw ?? (bounced.length > 0 || (pending.length === 0 && this.o.account.saveSent) ? await this.o.store.getBlob(entry.blobId) : undefined);
+    const message = raw ?? (bounced.length > 0 || (pending.length === 0 && this.options.account.saveSent) ? await this.options.store.getBlob(entry.blobId) : undefined);
     if (bounced.length > 0 && message) {
       const bounce = buildBounce({
         account: this.address,
@@ -263,20 +262,20 @@ export class OutboxWorker {
         failures: bounced,
         delivered,
         stillTrying: pending,
-        remoteMta: this.o.account.smtp.host,
+        remoteMta: this.options.account.smtp.host,
         reportingMta: os.hostname(),
         ...(expired ? { expired } : {}),
         now,
       });
-      deliveries.push({ mailboxId: await this.mailboxId('INBOX'), raw: bounce });
+      deliveries.push({ mailbox: 'INBOX', raw: bounce });
       this.logger.warn({ id: entry.id, failed: bounced }, expired ? 'message expired in the outbox: bounce placed in INBOX' : 'provider refused recipients: bounce placed in INBOX');
     }
     if (pending.length === 0) {
       // Only now, when the entry leaves the queue in this same batch: a Sent copy can never be made twice.
-      if (this.o.account.saveSent && delivered.length > 0 && message) {
-        deliveries.push({ mailboxId: await this.mailboxId('Sent'), raw: message, flags: ['\\Seen'] });
+      if (this.options.account.saveSent && delivered.length > 0 && message) {
+        deliveries.push({ mailbox: 'Sent', raw: message, flags: ['\\Seen'] });
       }
-      await this.o.store.finishOutbox(entry.id, deliveries);
+      await this.options.store.finishOutbox(entry.id, deliveries);
       this.logger.info({ id: entry.id, delivered: delivered.length, failed: failed.length, attempts }, 'outbox entry done');
       this.sendTrouble.ended('sending works again');
       return;
@@ -285,28 +284,18 @@ export class OutboxWorker {
     const updated: OutboxEntry = { ...entry, pending, delivered, failed, attempts, nextAttemptAt };
     delete updated.waitingFor;
     if (lastError !== undefined) updated.lastError = lastError;
-    await this.o.store.updateOutbox(updated, deliveries);
+    await this.options.store.updateOutbox(updated, deliveries);
     this.logger.info({ id: entry.id, attempts, pending: pending.length, nextAttemptAt: new Date(nextAttemptAt).toISOString() }, 'relay deferred, will retry');
     this.sendTrouble.holds(`the provider did not take outgoing mail yet (${lastError ?? 'no answer'}); it stays in the outbox and is retried`);
-  }
-
-  private async mailboxId(name: Mailbox): Promise<number> {
-    let mailbox = this.o.store.findMailbox(this.address, name);
-    if (!mailbox) {
-      await this.o.store.ensureAccount(this.address);
-      mailbox = this.o.store.findMailbox(this.address, name);
-    }
-    if (!mailbox) throw new Error(`the account ${this.address} has no ${name}`);
-    return mailbox.id;
   }
 
   // ---------------------------------------------------------------- status
 
   /** Publishes the queue in status; returns when the next entry is due. */
   private async refreshStatus(): Promise<number | undefined> {
-    const entries = await this.o.store.listOutbox(this.address);
+    const entries = await this.options.store.listOutbox(this.address);
     const iso = (ms: number): string => new Date(ms).toISOString();
-    this.o.status.set('outbox', this.address, {
+    this.options.status.set('outbox', this.address, {
       queued: entries.length,
       waitingForAuth: entries.filter((entry) => entry.waitingFor === 'auth').length,
       ...(this.authAlert !== undefined ? { alert: this.authAlert } : {}),

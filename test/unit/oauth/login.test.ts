@@ -69,6 +69,7 @@ describe('runLogin', () => {
     expect(text).toMatch(/Enter this code:\n\n {7}[0-9A-F]{8}\n/);
     expect(text).toContain('The code works for 15 minutes.');
     expect(text).toContain(`Signed in: ${ALICE}.`);
+    // eslint-disable-next-line no-control-regex -- looking for the escape character is the point
     expect(text).not.toMatch(/\x1b\[/); // no terminal escapes: readable over SSH and in logs
     expect(sleeps).toEqual([2000, 2000]);
     const store = new TokenStore(cfg.dataDir);

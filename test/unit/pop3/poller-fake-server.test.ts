@@ -319,7 +319,7 @@ describe('POP3 poller against a fake server', () => {
     const stored = await storedUidls();
     expect(stored.length).toBeGreaterThanOrEqual(1);
     expect(stored.length).toBeLessThan(10);
-    expect([...(await store.pop3Ledger(ADDRESS)).keys()].sort()).toEqual([...stored].sort());
+    expect((await store.uidlLedger(ADDRESS)).uidls().sort()).toEqual([...stored].sort());
     expect(server.connections).toHaveLength(1);
     expect(server.connections[0].commands.some((command) => /^(DELE|QUIT)/.test(command))).toBe(false);
     expect(server.maildrop).toHaveLength(10);

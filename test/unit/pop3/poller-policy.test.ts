@@ -10,7 +10,8 @@ import { chooseDeletions, uidlsToForget, type ListedMessage } from '../../../src
 import { Pop3Error, errorFromServerReply } from '../../../src/upstream/pop3/errors.js';
 import { IngestBatcher } from '../../../src/upstream/pop3/ingest-batcher.js';
 import { CaFileError, LoginRefused, describeFailure } from '../../../src/upstream/pop3/poll-failure.js';
-import type { IngestItem } from '../../../src/store/store.js';
+import type { IngestItem } from '../../../src/store/index.js';
+import { LedgerView } from '../../../src/store/uidl-ledger.js';
 import type { Pop3LedgerEntry } from '../../../src/store/records.js';
 
 describe('Backoff', () => {
@@ -49,7 +50,7 @@ describe('deletion policy', () => {
     { msg: 3, uidl: 'c' },
     { msg: 4, uidl: 'not-stored' },
   ];
-  const ledger = new Map([entry('a', { fetchedAt: now - 20 * 86_400_000 }), entry('b', { expungedLocallyAt: now - 10 }), entry('c'), entry('gone', { deletedUpstreamAt: now - 5 }), entry('vanished')]);
+  const ledger = new LedgerView(new Map([entry('a', { fetchedAt: now - 20 * 86_400_000 }), entry('b', { expungedLocallyAt: now - 10 }), entry('c'), entry('gone', { deletedUpstreamAt: now - 5 }), entry('vanished')]));
 
   it('deletes nothing the store does not hold, and with leave_on_server everything it holds', () => {
     expect(chooseDeletions(listing, ledger, { leaveOnServer: false, deleteOnExpunge: false }, now)).toEqual([

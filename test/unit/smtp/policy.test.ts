@@ -21,17 +21,23 @@ describe('sender policy', () => {
 });
 
 describe('listener security', () => {
-  it('loopback: cleartext AUTH, no STARTTLS', () => {
+  it('loopback: cleartext AUTH; STARTTLS offered only when there is a certificate', () => {
     for (const host of ['127.0.0.1', '127.0.0.5', '::1', '[::1]', 'localhost']) {
       expect(listenerSecurity(host, false)).toEqual({ loopback: true, starttls: false, cleartextAuth: true });
+      expect(listenerSecurity(host, true)).toEqual({ loopback: true, starttls: true, cleartextAuth: true });
     }
   });
 
   it('anything else: STARTTLS before AUTH, and a certificate is required', () => {
     expect(listenerSecurity('0.0.0.0', true)).toEqual({ loopback: false, starttls: true, cleartextAuth: false });
     expect(listenerSecurity('192.168.1.10', true).cleartextAuth).toBe(false);
-    expect(() => listenerSecurity('::', false)).toThrow(/needs a TLS certificate/);
-    expect(() => listenerSecurity('mail.example.test', false)).toThrow(/needs a TLS certificate/);
+    expect(() => listenerSecurity('::', false)).toThrow(/turn TLS on \(run `hotbridge cert`, or set smtp\.tls_cert and smtp\.tls_key\) or set smtp\.allow_plaintext_lan = true/);
+    expect(() => listenerSecurity('mail.example.test', false)).toThrow(/is not on loopback/);
+  });
+
+  it('allow_plaintext_lan: cleartext AUTH on the LAN, STARTTLS still offered with a certificate', () => {
+    expect(listenerSecurity('192.168.1.10', false, true)).toEqual({ loopback: false, starttls: false, cleartextAuth: true });
+    expect(listenerSecurity('192.168.1.10', true, true)).toEqual({ loopback: false, starttls: true, cleartextAuth: true });
   });
 });
 

@@ -46,7 +46,7 @@ describe('store durability under SIGKILL', () => {
         expect(messages.map((m) => m.uid)).toEqual(messages.map((_, i) => i + 1));
         expect(store.getMailbox(inbox.id)!.uidNext).toBe(messages.length + 1);
         // The ledger agrees with the mailbox: a UIDL is marked exactly when its message is stored.
-        expect([...(await store.pop3Ledger(ALICE)).keys()].sort()).toEqual([...uidls].sort());
+        expect((await store.uidlLedger(ALICE)).uidls().sort()).toEqual([...uidls].sort());
         for (const message of messages) expect((await store.getBlob(message.blobId)).length).toBe(message.size);
       } finally {
         await store.close();

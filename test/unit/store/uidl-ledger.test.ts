@@ -43,13 +43,19 @@ describe('UidlLedger on its own', () => {
   });
 
   const fetched = (uidl: string, fetchedAt = 1000) => ({ uidl, blobId: `blob-${uidl}`, fetchedAt });
+  const entriesOf = async (account: string) => {
+    const view = await ledger.view(account);
+    return view.uidls().map((uidl) => view.get(uidl));
+  };
 
   it('keeps what was fetched, per account, across a reopen', async () => {
-    await queue.run((txn) => Promise.all([ledger.recordFetched(txn, ALICE, fetched('a1')), ledger.recordFetched(txn, ALICE, fetched('a2'))]));
+    await queue.run((txn) =>
+      Promise.all([ledger.recordFetched(txn, ALICE, fetched('a1')), ledger.recordFetched(txn, ALICE, fetched('a2'))]),
+    );
     await queue.run((txn) => ledger.recordFetched(txn, BOB, fetched('b1')));
     await reopen();
-    expect([...(await ledger.entries(ALICE)).keys()].sort()).toEqual(['a1', 'a2']);
-    expect([...(await ledger.entries(BOB)).values()]).toEqual([fetched('b1')]);
+    expect((await ledger.view(ALICE)).uidls().sort()).toEqual(['a1', 'a2']);
+    expect(await entriesOf(BOB)).toEqual([fetched('b1')]);
   });
 
   it('changes nothing, on disk or in memory, when the transaction fails', async () => {
@@ -60,9 +66,21 @@ describe('UidlLedger on its own', () => {
       throw new Error('the operation fails before its commit');
     });
     await expect(failing).rejects.toThrow('fails before its commit');
-    expect([...(await ledger.entries(ALICE)).values()]).toEqual([fetched('kept')]);
+    expect(await entriesOf(ALICE)).toEqual([fetched('kept')]);
     await reopen();
-    expect([...(await ledger.entries(ALICE)).values()]).toEqual([fetched('kept')]);
+    expect(await entriesOf(ALICE)).toEqual([fetched('kept')]);
+  });
+
+  it('gives a view that answers from the ledger as it is when asked (the poller takes one per session)', async () => {
+    const view = await ledger.view(ALICE);
+    expect(view.size).toBe(0);
+    await queue.run((txn) => ledger.recordFetched(txn, ALICE, fetched('new')));
+    expect(view.has('new')).toBe(true);
+    expect(view.deletedUpstream()).toEqual([]);
+    await queue.run((txn) => ledger.markDeletedUpstream(txn, ALICE, ['new'], 7000));
+    expect(view.deletedUpstream()).toEqual(['new']);
+    expect(view.get('new')?.deletedUpstreamAt).toBe(7000);
+    expect(view.uidls()).toEqual(['new']);
   });
 
   it('marks upstream deletions and local expunges of known UIDLs only, and forgets them', async () => {
@@ -70,14 +88,14 @@ describe('UidlLedger on its own', () => {
     await queue.run((txn) => ledger.markDeletedUpstream(txn, ALICE, ['u1', 'never-fetched'], 5000));
     await queue.run((txn) => ledger.markExpungedLocally(txn, ALICE, ['u2'], 6000));
     await reopen();
-    const entries = await ledger.entries(ALICE);
+    const entries = await ledger.view(ALICE);
     expect(entries.get('u1')).toEqual({ ...fetched('u1'), deletedUpstreamAt: 5000 });
     expect(entries.get('u2')).toEqual({ ...fetched('u2'), expungedLocallyAt: 6000 });
     expect(entries.get('u3')).toEqual(fetched('u3'));
     expect(entries.has('never-fetched')).toBe(false);
     await queue.run((txn) => ledger.forget(txn, ALICE, ['u1', 'never-fetched']));
     await reopen();
-    expect([...(await ledger.entries(ALICE)).keys()].sort()).toEqual(['u2', 'u3']);
+    expect((await ledger.view(ALICE)).uidls().sort()).toEqual(['u2', 'u3']);
   });
 });
 
@@ -110,7 +128,7 @@ describe('the UIDL ledger through the store', () => {
     store = await Store.open(dir, { accounts: [ALICE] });
     const again = await store.ingestPop3(ALICE, [{ uidl: 'u2', raw: simpleMessage(2) }]);
     expect(again[0].duplicate).toBe(true);
-    expect([...(await store.pop3Ledger(ALICE)).keys()].sort()).toEqual(['u1', 'u2']);
+    expect((await store.uidlLedger(ALICE)).uidls().sort()).toEqual(['u1', 'u2']);
     const inbox = store.findMailbox(ALICE, 'INBOX')!;
     expect((await store.listMessages(inbox.id)).map((m) => m.uidl)).toEqual(['u1', 'u2']);
   });
@@ -119,7 +137,7 @@ describe('the UIDL ledger through the store', () => {
     await store.ingestPop3(ALICE, [{ uidl: 'gone', raw: simpleMessage(1) }]);
     const inbox = store.findMailbox(ALICE, 'INBOX')!;
     await store.expungeMessages(inbox.id, [1]);
-    expect((await store.pop3Ledger(ALICE)).get('gone')?.expungedLocallyAt).toBeTypeOf('number');
+    expect((await store.uidlLedger(ALICE)).get('gone')?.expungedLocallyAt).toBeTypeOf('number');
   });
 
   it('does not mark a POP3 message for upstream deletion when it is only moved, and the moved copy keeps its origin', async () => {
@@ -127,10 +145,10 @@ describe('the UIDL ledger through the store', () => {
     const inbox = store.findMailbox(ALICE, 'INBOX')!;
     const archive = await store.createMailbox(ALICE, 'Archive');
     await store.moveMessages(inbox.id, [1], archive.id);
-    expect((await store.pop3Ledger(ALICE)).get('filed')?.expungedLocallyAt).toBeUndefined();
+    expect((await store.uidlLedger(ALICE)).get('filed')?.expungedLocallyAt).toBeUndefined();
     const [moved] = await store.listMessages(archive.id);
     expect(moved.uidl).toBe('filed');
     await store.expungeMessages(archive.id, [moved.uid]);
-    expect((await store.pop3Ledger(ALICE)).get('filed')?.expungedLocallyAt).toBeTypeOf('number');
+    expect((await store.uidlLedger(ALICE)).get('filed')?.expungedLocallyAt).toBeTypeOf('number');
   });
 });

@@ -92,12 +92,12 @@ export default defineCommand({
     if (!view.readOnly && wanted.some((item) => item.kind === 'section' && item.setsSeen)) {
       const unseen = seqs.map((seq) => view.at(seq)).filter((record) => lacksSeen(record) && !view.isExpunged(record.uid)).map((record) => record.uid);
       if (unseen.length > 0) {
-        const { changed } = await server.store.storeFlags(view.mailboxId, unseen, 'add', ['\\Seen'], { origin: view.origin });
+        const { changed } = await server.store.storeFlags(view.mailboxId, unseen, 'add', ['\\Seen']);
         view.applyOwnFlags(changed);
         for (const record of changed) flagsChanged.add(record.uid);
       }
     }
-    const { missing } = await writeFetchResponses(out, server.store, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore });
+    const { missing } = await writeFetchResponses(out, server, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore });
     if (missing > 0) throw ImapError.no('Some messages were expunged by another session and could not be fetched', 'EXPUNGEISSUED');
   },
 });

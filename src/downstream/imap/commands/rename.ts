@@ -32,7 +32,15 @@ export default defineCommand({
       if (ancestor !== from && !store.findMailbox(account, ancestor)) await store.createMailbox(account, ancestor);
     }
     const source = store.findMailbox(account, from)!.name;
-    await store.renameMailbox(account, source, target);
+    // INBOX's children stay where they are (RFC 3501 §6.3.5); any other mailbox takes its children along.
+    const renames =
+      source === 'INBOX'
+        ? [{ from: source, to: target }]
+        : store
+            .listMailboxes(account)
+            .filter((mailbox) => mailbox.name === source || mailbox.name.startsWith(source + DELIMITER))
+            .map((mailbox) => ({ from: mailbox.name, to: target + mailbox.name.slice(source.length) }));
+    await store.renameMailboxes(account, renames);
     // Subscriptions follow the renamed names (INBOX stays subscribed: it still exists).
     for (const name of await store.listSubscriptions(account)) {
       if (name !== source && !name.startsWith(source + DELIMITER)) continue;

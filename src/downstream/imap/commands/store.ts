@@ -72,7 +72,7 @@ export default defineCommand({
     if (unchangedSince !== undefined) enableCondstore(ctx);
     const uids = seqs.map((seq) => view.at(seq).uid);
     const { changed, modifiedSince } = await withinKeywordLimits(() =>
-      server.store.storeFlags(view.mailboxId, uids, mode, flags, { unchangedSince, origin: view.origin }),
+      server.store.storeFlags(view.mailboxId, uids, mode, flags, { unchangedSince }),
     );
     view.applyOwnFlags(changed);
     view.announceNewKeywords(out);

@@ -5,7 +5,7 @@
  *   S: * 12 FETCH (ENVELOPE ("Wed, 17 Jul 1996 02:23:25 -0700 (PDT)" "IMAP4rev1 WG mtg summary and minutes"
  *      (("Terry Gray" NIL "gray" "cac.washington.edu")) ... NIL NIL "<B27397-0100000@cac.washington.edu>"))
  */
-import type { Envelope, ImapAddress, MessageIndex } from '../../../mime/index.js';
+import type { Envelope, AddressParts, MessageIndex } from '../../../mime/index.js';
 import { encodeNString } from '../wire/encode.js';
 
 const NIL = Buffer.from('NIL');
@@ -16,7 +16,7 @@ export function binaryNString(value: string | null | undefined): Buffer {
 }
 
 /** `((name adl mailbox host)...)` or NIL for an absent or empty list. */
-function addressList(list: ImapAddress[] | undefined): Buffer {
+function addressList(list: AddressParts[] | undefined): Buffer {
   if (!list || list.length === 0) return NIL;
   const parts: Buffer[] = [Buffer.from('(')];
   for (const address of list) {

@@ -26,6 +26,7 @@ export class SectionSyntaxError extends Error {
   override name = 'SectionSyntaxError';
 }
 
+// eslint-disable-next-line no-control-regex -- CTLs are not ATOM-CHARs (RFC 3501 §9)
 const ATOM_CHAR = /[^\s(){%*"\\\]\x00-\x1f\x7f]/;
 
 /** Reads the header-list `(name name ...)`: atoms, quoted strings or literals (§9 astring). */

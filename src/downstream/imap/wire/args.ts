@@ -3,6 +3,7 @@
  * The cursor walks the command's text segments and steps into a literal where a segment ends in
  * `{n}`/`{n+}`. Anything unexpected throws `ImapError` BAD with a reason the client can read.
  */
+import { canonicalSystemFlag } from '../../../store/index.js';
 import { ImapError } from '../errors.js';
 import { canonicalName } from '../mailbox-names.js';
 import { decodeMailboxName } from './mutf7.js';
@@ -14,7 +15,6 @@ const ATOM_SPECIAL = new Uint8Array(256);
 for (let b = 0; b < 256; b++) if (b <= 0x20 || b >= 0x7f) ATOM_SPECIAL[b] = 1;
 for (const c of '(){%*"\\]') ATOM_SPECIAL[c.charCodeAt(0)] = 1;
 
-const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
 /**
@@ -245,7 +245,7 @@ export class ArgReader {
     if (this.accept('\\')) {
       if (allowWildcard && this.accept('*')) return '\\*';
       const name = this.atom('a flag name');
-      const canonical = SYSTEM_FLAGS.find((flag) => flag.slice(1).toLowerCase() === name.toLowerCase());
+      const canonical = canonicalSystemFlag(`\\${name}`);
       if (canonical) return canonical;
       if (name.toLowerCase() === 'recent') return '\\Recent';
       throw ImapError.bad(`Invalid system flag \\${name}`);

@@ -216,6 +216,7 @@ export class CommandReader {
 export function tagOf(line: Buffer): string {
   const text = line.subarray(0, Math.min(line.length, 128)).toString('latin1');
   // tag = 1*<any ASTRING-CHAR except "+"> (RFC 3501 §9): no atom-specials, but "]" is allowed.
+  // eslint-disable-next-line no-control-regex -- CTLs are not ASTRING-CHARs
   const match = /^([^\s(){%*"\\+\x00-\x1f\x7f-\xff]+)(?: |$)/.exec(text);
   return match ? match[1] : '*';
 }

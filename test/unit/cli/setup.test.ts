@@ -16,17 +16,17 @@ const home = vi.hoisted(() => {
   return dir as string;
 });
 
-import { runSetup } from '../../src/cli/commands/setup.js';
-import { UserError } from '../../src/cli/config-option.js';
-import { configText, tomlString } from '../../src/cli/setup/config-text.js';
-import { generateLocalPassword } from '../../src/cli/setup/local-password.js';
-import { loadConfig, resolveConfig } from '../../src/config/load.js';
-import { deletionWords } from '../../src/config/deletion-text.js';
-import { PRESETS, THUNDERBIRD_CLIENT_ID } from '../../src/config/presets.js';
-import type { Availability } from '../../src/cli/service/availability.js';
-import { clientIdProblem, SIGN_IN_CHOICE_TEXT } from '../../src/cli/setup/sign-in-choice.js';
-import { configSchema } from '../../src/config/schema.js';
-import { LocalPasswords } from '../../src/runtime/local-passwords.js';
+import { runSetup } from '../../../src/cli/commands/setup.js';
+import { UserError } from '../../../src/cli/config-option.js';
+import { configText, tomlString } from '../../../src/cli/setup/config-text.js';
+import { generateLocalPassword } from '../../../src/cli/setup/local-password.js';
+import { loadConfig, resolveConfig } from '../../../src/config/load.js';
+import { deletionWords } from '../../../src/config/deletion-text.js';
+import { PRESETS, THUNDERBIRD_CLIENT_ID } from '../../../src/config/presets.js';
+import type { Availability } from '../../../src/cli/service/availability.js';
+import { clientIdProblem, SIGN_IN_CHOICE_TEXT } from '../../../src/cli/setup/sign-in-choice.js';
+import { configSchema } from '../../../src/config/schema.js';
+import { LocalPasswords } from '../../../src/runtime/local-passwords.js';
 
 afterAll(() => {
   fs.rmSync(home, { recursive: true, force: true });
@@ -73,6 +73,7 @@ describe('hotbridge setup', () => {
       '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f', // 31 digits
       '0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0', // a GUID (upper case is fine)
       'n', // sign in now
+      '', // certificate: not now
       'n', // service
     ]);
     expect(code).toBe(0);
@@ -110,11 +111,26 @@ describe('hotbridge setup', () => {
     expect(text).toContain('  User name:              ann.example@hotmail.com\n');
     expect(text).toContain('"My outgoing server requires authentication": yes, with the same user name and password.');
     expect(text.indexOf(password)).toBe(text.lastIndexOf(password));
+    // POP3 too, with "leave a copy on server" explained (that server is this computer now).
+    expect(text).toContain('  Incoming mail server:   POP3, server localhost, port 1110, no SSL/TLS\n');
+    expect(text).toContain('"Leave a copy of messages on server": the server is now this computer.');
+    expect(text).toContain('Any time later: hotbridge cert --config');
+  });
+
+  it('makes the local certificate when asked (keys 0600), and says where SSL is offered', async () => {
+    const file = configPath();
+    const { code, text } = await setup(file, ['Hal', 'hal@hotmail.com', '', '3', 'y', 'n']);
+    expect(code).toBe(0);
+    const dataDir = loadConfig(file).dataDir;
+    expect(mode(path.join(dataDir, 'tls', 'server.key'))).toBe(0o600);
+    expect(mode(path.join(dataDir, 'tls', 'ca.key'))).toBe(0o600);
+    expect(text).toMatch(/Made it \(valid until \d{4}-\d\d-\d\d\)\. For a phone: hotbridge cert export --config /);
+    expect(text).toContain('on the ports above hotbridge offers STARTTLS/STLS now.');
   });
 
   it("Outlook.com with Thunderbird's application ID: only when chosen, named as Thunderbird's, said in the config too", async () => {
     const file = configPath();
-    const { code, text } = await setup(file, ['Bea', 'bea@outlook.com', 'n', '2', 'n', 'n']);
+    const { code, text } = await setup(file, ['Bea', 'bea@outlook.com', 'n', '2', 'n', '', 'n']);
     expect(code).toBe(0);
     expect(text).toContain(`2. Thunderbird's application ID (${THUNDERBIRD_CLIENT_ID})`);
     expect(text).toContain('Its makers ask other programs not to reuse it, and Microsoft may stop it at any time;');
@@ -126,7 +142,7 @@ describe('hotbridge setup', () => {
 
   it('leaves the application ID for later when asked to, and says how', async () => {
     const file = configPath();
-    const { code, text } = await setup(file, ['', 'cy@live.com', '', '3', 'n']);
+    const { code, text } = await setup(file, ['', 'cy@live.com', '', '3', '', 'n']);
     expect(code).toBe(0);
     expect(text).toContain(`Sign in later, once client_id is in ${file}: hotbridge login cy@live.com --config ${file}`);
     const config = loadConfig(file);
@@ -137,7 +153,7 @@ describe('hotbridge setup', () => {
 
   it('offers Microsoft 365 for a domain of its own (tenant "organizations")', async () => {
     const file = configPath();
-    const { code } = await setup(file, ['Eve', 'eve@contoso.example', 'y', '', '1', '11111111-2222-3333-4444-555555555555', 'n', 'n']);
+    const { code } = await setup(file, ['Eve', 'eve@contoso.example', 'y', '', '1', '11111111-2222-3333-4444-555555555555', 'n', '', 'n']);
     expect(code).toBe(0);
     const [account] = loadConfig(file).accounts;
     expect(account.provider).toBe('outlook');
@@ -146,7 +162,7 @@ describe('hotbridge setup', () => {
 
   it('without a service manager it says so and does not offer one', async () => {
     const file = configPath();
-    const { code, text } = await setup(file, ['', 'cy2@live.com', '', '3'], { serviceManager: { available: false, reason: 'this system does not run systemd (no /run/systemd/system)' } });
+    const { code, text } = await setup(file, ['', 'cy2@live.com', '', '3', ''], { serviceManager: { available: false, reason: 'this system does not run systemd (no /run/systemd/system)' } });
     expect(code).toBe(0);
     expect(text).toContain('hotbridge cannot start by itself on this computer: this system does not run systemd (no /run/systemd/system).');
     expect(text).toContain(`Start it when you want mail: hotbridge run --config ${file}`);
@@ -184,7 +200,7 @@ describe('hotbridge setup', () => {
     expect(config.imap.listen).toEqual([{ host: '127.0.0.1', port: 1143 }]);
     expect(fs.readFileSync(file, 'utf8')).toContain('# mine');
 
-    const replaced = await setup(file, ['3', 'y', 'Gil', 'gil@hotmail.com', '', '3', 'n']);
+    const replaced = await setup(file, ['3', 'y', 'Gil', 'gil@hotmail.com', '', '3', '', 'n']);
     expect(replaced.code).toBe(0);
     expect(loadConfig(file).accounts.map((a) => a.address)).toEqual(['gil@hotmail.com']);
   });

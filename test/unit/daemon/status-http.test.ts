@@ -3,7 +3,7 @@
 // unknown paths, a Host header from DNS rebinding).
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricsFromSnapshot, renderPrometheus, startStatusHttp, type StatusHttpServer } from '../../src/daemon/status-http.js';
+import { metricsFromSnapshot, renderPrometheus, startStatusHttp, type StatusHttpServer } from '../../../src/daemon/status-http.js';
 
 const snapshot = {
   daemon: { pid: 1234, version: '0.1.0', startedAt: '2025-01-01T10:00:00.000Z', dataDir: '/var/lib/hotbridge', config: '/etc/hotbridge/config.toml' },

@@ -1,5 +1,5 @@
-// Keyword limits (src/store/keyword-limits.ts): one STORE line of thousands of keywords used to be
-// written to every message (hundreds of MB). Now a keyword is at most 64 bytes (BAD), a message carries
+// Keyword limits (src/store/keyword-limits.ts), so that one STORE line of thousands of keywords cannot
+// be written to every message (hundreds of MB): a keyword is at most 64 bytes (BAD), a message carries
 // at most 64 keywords and a mailbox at most 256 distinct ones (NO [LIMIT], RFC 5530 §3); at the mailbox
 // limit PERMANENTFLAGS drops `\*` (RFC 3501 §2.3.2). System flags are never limited. APPEND obeys the same.
 import { describe, expect, test } from 'vitest';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 
-const root = path.resolve(__dirname, '../..');
+const root = path.resolve(__dirname, '../../..');
 
 // The project promises strict TypeScript everywhere, tests and benchmarks included; vitest itself only strips types.
 it('typechecks strictly (src, test, bench)', async () => {

@@ -1,7 +1,7 @@
 // COPY/MOVE of a message another session already expunged (its EXPUNGE still pending for this
-// session) used to answer OK having copied nothing. Now: NO [EXPUNGEISSUED] (RFC 5530 §3) and nothing
-// is copied or moved, so a NO means nothing happened (RFC 3501 §6.4.7 asks an unsuccessful COPY to
-// leave the target as it was). The client hears the EXPUNGE before the NO.
+// session): NO [EXPUNGEISSUED] (RFC 5530 §3) and nothing is copied or moved, so a NO means nothing
+// happened (RFC 3501 §6.4.7 asks an unsuccessful COPY to leave the target as it was). The client hears
+// the EXPUNGE before the NO.
 import { describe, expect, test } from 'vitest';
 import type { Store } from '../../../src/store/store.js';
 import { serverPerTest } from '../../helpers/imap-per-test.js';

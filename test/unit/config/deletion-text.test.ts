@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keepCopyHelp } from '../../src/cli/setup/ask-account.js';
-import { configText } from '../../src/cli/setup/config-text.js';
-import { deletionWords } from '../../src/config/deletion-text.js';
-import { DELETION_DEFAULTS, resolveConfig } from '../../src/config/load.js';
-import { fencedBlocks, markdownFiles, REPO_ROOT } from '../helpers/docs.js';
+import { keepCopyHelp } from '../../../src/cli/setup/ask-account.js';
+import { configText } from '../../../src/cli/setup/config-text.js';
+import { deletionWords } from '../../../src/config/deletion-text.js';
+import { DELETION_DEFAULTS, resolveConfig } from '../../../src/config/load.js';
+import { fencedBlocks, markdownFiles, REPO_ROOT } from '../../helpers/docs.js';
 
 const read = (file: string) => fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
 

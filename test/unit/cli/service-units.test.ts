@@ -8,12 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planService, runService, type PlanInput } from '../../src/cli/commands/service.js';
-import { controlCommand } from '../../src/cli/service/control.js';
-import { launchAgent, launchDaemon, PACKAGE_ROOT, systemdArgument, systemUnit, templatePath, userUnit, type ProgramPaths } from '../../src/cli/service/units.js';
-import { resolveConfig } from '../../src/config/load.js';
-import type { HotbridgeConfig } from '../../src/config/types.js';
-import { PasswordFileSource } from '../../src/upstream/credentials.js';
+import { planService, runService, type PlanInput } from '../../../src/cli/commands/service.js';
+import { controlCommand } from '../../../src/cli/service/control.js';
+import { launchAgent, launchDaemon, PACKAGE_ROOT, systemdArgument, systemUnit, templatePath, userUnit, type ProgramPaths } from '../../../src/cli/service/units.js';
+import { resolveConfig } from '../../../src/config/load.js';
+import type { HotbridgeConfig } from '../../../src/config/types.js';
+import { PasswordFileSource } from '../../../src/upstream/credentials.js';
 
 /** Whether a command can be found on PATH. */
 function have(command: string): boolean {

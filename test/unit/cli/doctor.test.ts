@@ -7,14 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDoctor } from '../../src/cli/commands/doctor.js';
-import { clockResult, MAX_SKEW_MS } from '../../src/cli/doctor/clock.js';
-import { checkListenAddress, tryListen } from '../../src/cli/doctor/local-ports.js';
-import { classifyTlsError, dateInText } from '../../src/cli/doctor/network.js';
-import { DoctorReport, fail, formatCheck, info, ok } from '../../src/cli/doctor/report.js';
-import { PRESETS } from '../../src/config/presets.js';
-import { startFakeLineServer, type FakeLineServer } from '../helpers/fake-line-server.js';
-import { freePorts } from '../helpers/ports.js';
+import { runDoctor } from '../../../src/cli/commands/doctor.js';
+import { clockResult, MAX_SKEW_MS } from '../../../src/cli/doctor/clock.js';
+import { checkListenAddress, tryListen } from '../../../src/cli/doctor/local-ports.js';
+import { classifyTlsError, dateInText } from '../../../src/cli/doctor/network.js';
+import { DoctorReport, fail, formatCheck, info, ok } from '../../../src/cli/doctor/report.js';
+import { PRESETS } from '../../../src/config/presets.js';
+import { startFakeLineServer, type FakeLineServer } from '../../helpers/fake-line-server.js';
+import { freePorts } from '../../helpers/ports.js';
 
 let dir: string;
 beforeAll(() => {
@@ -221,7 +221,7 @@ describe("Outlook's answers when POP is off", () => {
     const exchange = await fakeExchange({ auth: '-ERR Authentication failure: unknown user name or bad password.' });
     try {
       const config = await outlookConfig('pop-off-token', exchange.port, 'method = "oauth2"\nclient_id = "my-app"\n');
-      const { TokenStore } = await import('../../src/upstream/oauth/token-store.js');
+      const { TokenStore } = await import('../../../src/upstream/oauth/token-store.js');
       new TokenStore(path.join(dir, 'data-pop-off-token')).save('someone@hotmail.com', { accessToken: 'at', refreshToken: 'rt', expiresAt: Date.now() + 3_600_000 });
       const { code, lines } = await doctor(config);
       expect(line(lines, /POP3 login/)).toBe('✗ POP3 login as someone@hotmail.com refused: Authentication failure: unknown user name or bad password.');
