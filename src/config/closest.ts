@@ -18,6 +18,10 @@ export function closest(word: string, candidates: readonly string[]): string | u
   let best: string | undefined;
   let bestDistance = Infinity;
   const lower = word.toLowerCase();
+  // The same words in another order ("listen_tls" for tls_listen) is a typo too, whatever its edit distance.
+  const words = (w: string): string => w.toLowerCase().split(/[_-]/).sort().join('_');
+  const reordered = lower.includes('_') || lower.includes('-') ? candidates.find((c) => words(c) === words(word)) : undefined;
+  if (reordered !== undefined) return reordered;
   for (const candidate of candidates) {
     const distance = editDistance(lower, candidate.toLowerCase());
     if (distance < bestDistance) {

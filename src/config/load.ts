@@ -276,7 +276,7 @@ export function tomlProblem(err: TomlError, text: string): string {
   const shown = line.trim().length > 0 ? ` (\`${line.trim().slice(0, 80)}\`)` : '';
   let words: string;
   if (/invalid value/.test(reason)) {
-    words = /=\s*[^"'\[{\d\s-]/.test(line) && !/=\s*(true|false)\s*(#.*)?$/.test(line)
+    words = /=\s*[^"'[{\d\s-]/.test(line) && !/=\s*(true|false)\s*(#.*)?$/.test(line)
       ? 'this value is not valid: text must be in double quotes, like address = "you@hotmail.com"'
       : 'this value is not valid: text goes in double quotes, true and false and numbers without';
   } else if (/unfinished string|control characters are not allowed in strings/.test(reason)) {

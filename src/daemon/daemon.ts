@@ -323,7 +323,7 @@ export class Daemon {
     } catch (err) {
       this.config = { ...this.config, status: previous.status };
       if (previous.status.listen.length > 0) this.statusHttp = await startStatusHttp(previous.status.listen, () => this.snapshot()).catch(() => undefined);
-      throw new Error(`the new [status] listen addresses could not be used (${(err as Error).message}); the status page stays as it was`);
+      throw new Error(`the new [status] listen addresses could not be used (${(err as Error).message}); the status page stays as it was`, { cause: err });
     }
   }
 

@@ -75,7 +75,7 @@ describe('the first run, as root: npm start', () => {
       await pty.expect(/Starting hotbridge now, in this terminal \(Ctrl-C stops it; next time: npm start, or hotbridge run\)\./);
       await pty.expect(/hotbridge is running/, 60_000);
       // The expected state, not signed in yet, as one warning with its fix (it may come before "running").
-      expect(pty.screen()).toMatch(/\d\d:\d\d:\d\d WARN  ann@hotmail\.com pop3: POP3 sync failed: sign-in needed: not signed in: run hotbridge login ann@hotmail\.com/);
+      expect(pty.screen()).toMatch(/\d\d:\d\d:\d\d WARN {2}ann@hotmail\.com pop3: POP3 sync failed: sign-in needed: not signed in: run hotbridge login ann@hotmail\.com/);
       pty.type('\x03');
       await pty.expect(/hotbridge stopped/, 30_000);
       // Ctrl-C reaches npm too (the whole foreground process group), which then exits 130 as npm does;

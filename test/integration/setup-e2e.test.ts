@@ -14,7 +14,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 // Set-up writes no data_dir, so the data dir is the platform's (env-paths reads XDG_DATA_HOME when first
 // imported): a temp dir of this file's own.
 const dataHome = vi.hoisted(() => {
-  const made = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'hotbridge-setup-e2e-'));
+  // vi.hoisted runs before the imports, so the built-in modules are fetched here directly.
+  const fs = process.getBuiltinModule('node:fs');
+  const made = fs.mkdtempSync(process.getBuiltinModule('node:path').join(process.getBuiltinModule('node:os').tmpdir(), 'hotbridge-setup-e2e-'));
   process.env.XDG_DATA_HOME = made;
   return made as string;
 });
@@ -152,7 +154,7 @@ describe('set-up proves the account', () => {
     try {
       const { code, text, file } = await setup(['', user, 'n', lab.host, String(lab.pop3sPort), '', lab.caFile, lab.host, String(lab.smtpPort), '', lab.caFile, '', password, 'n']);
       expect(code, text).toBe(0);
-      expect(text).toMatch(/✗ POP3 login as gina@example\.test refused: .*\n    fix: check the password in .*gina@example\.test\.secret/);
+      expect(text).toMatch(/✗ POP3 login as gina@example\.test refused: .*\n {4}fix: check the password in .*gina@example\.test\.secret/);
       expect(text).toMatch(/✗ SMTP login as gina@example\.test refused: 535/);
       expect(text).toContain('The config is written as it is; fix what the lines above say, then check with: hotbridge doctor');
       expect(fs.existsSync(file)).toBe(true);
@@ -220,8 +222,8 @@ describe("set-up meets Outlook.com's refusals", () => {
       ];
       const { code, text } = await setup(['', user, '', '1', APP, 'y'], extra);
       expect(code, text).toBe(0);
-      expect(text).toContain(`✓ POP3 login as ${user}\n✗ POP is off at Outlook.com (it answered: User is authenticated but not connected.)\n    fix: switch it on at Outlook.com → Settings → Mail → Forwarding and IMAP → "Let devices and apps use POP": Yes, then Save.\n`);
-      expect(text).toMatch(/✗ SMTP login as hal@hotmail\.com refused: sending by SMTP is switched off for this mailbox \(535 5\.7\.139 .*SmtpClientAuthentication is disabled for the Mailbox.*\)\n    fix: receiving works, but Microsoft has sending by SMTP switched off for this mailbox\. A work or school mailbox: ask its admin to allow "Authenticated SMTP"/);
+      expect(text).toContain(`✓ POP3 login as ${user}\n✗ POP is off at Outlook.com (it answered: User is authenticated but not connected.)\n {4}fix: switch it on at Outlook.com → Settings → Mail → Forwarding and IMAP → "Let devices and apps use POP": Yes, then Save.\n`);
+      expect(text).toMatch(/✗ SMTP login as hal@hotmail\.com refused: sending by SMTP is switched off for this mailbox \(535 5\.7\.139 .*SmtpClientAuthentication is disabled for the Mailbox.*\)\n {4}fix: receiving works, but Microsoft has sending by SMTP switched off for this mailbox\. A work or school mailbox: ask its admin to allow "Authenticated SMTP"/);
     } finally {
       await fake.pop3.close();
       await fake.smtp.close();

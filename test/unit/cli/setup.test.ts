@@ -11,8 +11,10 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 
 // The data dir defaults to the platform's (env-paths reads XDG_DATA_HOME when first imported): a temp dir.
 const home = vi.hoisted(() => {
-  const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'hotbridge-setup-'));
-  process.env.XDG_DATA_HOME = require('node:path').join(dir, 'data-home');
+  // vi.hoisted runs before the imports, so the built-in modules are fetched here directly.
+  const { join } = process.getBuiltinModule('node:path');
+  const dir = process.getBuiltinModule('node:fs').mkdtempSync(join(process.getBuiltinModule('node:os').tmpdir(), 'hotbridge-setup-'));
+  process.env.XDG_DATA_HOME = join(dir, 'data-home');
   return dir as string;
 });
 
@@ -265,7 +267,7 @@ function schemaKeys(schema: unknown, prefix = ''): string[] {
 }
 
 describe('the config reference (docs/config.md)', () => {
-  const reference = fs.readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8');
+  const reference = fs.readFileSync(new URL('../../../docs/config.md', import.meta.url), 'utf8');
 
   it('documents every key the loader accepts', () => {
     const keys = schemaKeys(configSchema);
