@@ -70,6 +70,7 @@ describe('the first run, as root: npm start', () => {
       await answer(pty, /Application \(client\) ID: $/m, 'my-app');
       await answer(pty, /looks like 00000000-0000-0000-0000-000000000000\nApplication \(client\) ID: $/m, '3f2504e0-4f89-41d3-9a0c-0305e82c3301');
       await answer(pty, /Sign in with Microsoft now\? \[Y\/n\]: $/m, 'n');
+      await answer(pty, /Make that certificate now\? \[y\/N\]: $/m, '');
       await pty.expect(/hotbridge cannot start by itself on this computer: this system does not run systemd/);
       await pty.expect(/Password: +([a-z]{4}-){3}[a-z]{4}\n/);
       await pty.expect(/Starting hotbridge now, in this terminal \(Ctrl-C stops it; next time: npm start, or hotbridge run\)\./);
@@ -109,6 +110,7 @@ describe('the first run, as a normal user', () => {
       await answer(pty, /Your choice \(1, 2 or 3\): $/m, '2');
       await pty.expect(/Using Thunderbird's application ID, as you chose\./);
       await answer(pty, /Sign in with Microsoft now\? \[Y\/n\]: $/m, 'n');
+      await answer(pty, /Make that certificate now\? \[y\/N\]: $/m, '');
       await pty.expect(/If something does not work: hotbridge doctor\n/);
       expect(await pty.exited).toBe(0);
     } finally {
@@ -161,6 +163,7 @@ describe('a custom provider, typed in', () => {
       pty.line('cleos-provider-password');
       await pty.expect(/✓ POP3 login as cleo@example\.test\n✓ POP is on at the provider/);
       await pty.expect(/✓ SMTP login as cleo@example\.test\n/);
+      await answer(pty, /Make that certificate now\? \[y\/N\]: $/m, '');
       await pty.expect(/If something does not work: hotbridge doctor --config /);
       expect(await pty.exited).toBe(0);
     } finally {

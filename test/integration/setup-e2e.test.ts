@@ -82,7 +82,7 @@ describe('set-up proves the account', () => {
     const user = 'dora@hotmail.com';
     await lab.injectMessage(user, simpleMessage(1));
     idp.scriptDeviceFlow({ user, steps: ['pending', 'approve'] });
-    const { code, text, file } = await setup(['Dora', user, '', '1', APP, 'y'], toLab());
+    const { code, text, file } = await setup(['Dora', user, '', '1', APP, 'y', ''] /* no certificate */, toLab());
     expect(code, text).toBe(0);
     expect(text).toMatch(/Enter this code:\s+\S+/);
     expect(text).toContain(`Signed in: ${user}.`);
@@ -116,6 +116,7 @@ describe('set-up proves the account', () => {
       'wrong-password',
       'y', // type it again
       password,
+      '', // no certificate now
     ]);
     expect(code, text).toBe(0);
     expect(text).toContain(`  ${lab.host}:${lab.pop3sPort} waits for TLS at once.`);
@@ -139,7 +140,7 @@ describe('set-up proves the account', () => {
   it('a custom provider: the CA given at once is checked and written, the login proved', async () => {
     const { user, password } = { user: 'fred@example.test', password: 'freds-provider-password' };
     await lab.addUser(user, password);
-    const { code, text, file } = await setup(['', user, 'n', lab.host, String(lab.pop3sPort), '', lab.caFile, lab.host, String(lab.smtpPort), '', lab.caFile, 'n', password]);
+    const { code, text, file } = await setup(['', user, 'n', lab.host, String(lab.pop3sPort), '', lab.caFile, lab.host, String(lab.smtpPort), '', lab.caFile, 'n', password, '' /* no certificate */]);
     expect(code, text).toBe(0);
     expect(text).toMatch(/✓ POP3 127\.0\.0\.1:\d+: TLSv1\.[23], certificate for .* verified/);
     expect(text).toContain(`✓ POP3 login as ${user}\n✓ POP is on at the provider`);
@@ -152,7 +153,7 @@ describe('set-up proves the account', () => {
     await lab.addUser(user, password);
     await lab.setDenied(user, true);
     try {
-      const { code, text, file } = await setup(['', user, 'n', lab.host, String(lab.pop3sPort), '', lab.caFile, lab.host, String(lab.smtpPort), '', lab.caFile, '', password, 'n']);
+      const { code, text, file } = await setup(['', user, 'n', lab.host, String(lab.pop3sPort), '', lab.caFile, lab.host, String(lab.smtpPort), '', lab.caFile, '', password, 'n', '' /* no certificate */]);
       expect(code, text).toBe(0);
       expect(text).toMatch(/✗ POP3 login as gina@example\.test refused: .*\n {4}fix: check the password in .*gina@example\.test\.secret/);
       expect(text).toMatch(/✗ SMTP login as gina@example\.test refused: 535/);
@@ -220,7 +221,7 @@ describe("set-up meets Outlook.com's refusals", () => {
         `port = ${fake.smtp.port}`,
         'tls = "none"',
       ];
-      const { code, text } = await setup(['', user, '', '1', APP, 'y'], extra);
+      const { code, text } = await setup(['', user, '', '1', APP, 'y', ''] /* no certificate */, extra);
       expect(code, text).toBe(0);
       expect(text).toContain(`✓ POP3 login as ${user}\n✗ POP is off at Outlook.com (it answered: User is authenticated but not connected.)\n {4}fix: switch it on at Outlook.com → Settings → Mail → Forwarding and IMAP → "Let devices and apps use POP": Yes, then Save.\n`);
       expect(text).toMatch(/✗ SMTP login as hal@hotmail\.com refused: sending by SMTP is switched off for this mailbox \(535 5\.7\.139 .*SmtpClientAuthentication is disabled for the Mailbox.*\)\n {4}fix: receiving works, but Microsoft has sending by SMTP switched off for this mailbox\. A work or school mailbox: ask its admin to allow "Authenticated SMTP"/);

@@ -59,6 +59,7 @@ describe('the system service under systemd', () => {
       await answer(/Your choice \(1, 2 or 3\): $/m, '1');
       await answer(/Application \(client\) ID: $/m, APP);
       await answer(/Sign in with Microsoft now\? \[Y\/n\]: $/m, 'n');
+      await answer(/Make that certificate now\? \[y\/N\]: $/m, '');
       await answer(/Start hotbridge by itself, now and whenever this computer starts \(systemd\)\? \[Y\/n\]: $/m, '');
       await pty.expect(/Done\. hotbridge now starts at boot\./, 120_000);
       await pty.expect(/If something does not work: hotbridge doctor\n/);
@@ -153,6 +154,7 @@ describe('the system service under systemd', () => {
       await answer(/Your e-mail address: $/m, 'bea@outlook.com');
       await answer(/Keep a copy at Outlook\.com\? \[Y\/n\]: $/m, '');
       await answer(/Your choice \(1, 2 or 3\): $/m, '3');
+      await answer(/Make that certificate now\? \[y\/N\]: $/m, '');
       await pty.expect(new RegExp(`This hotbridge runs from ${clone}, where the system service cannot see it`));
       await answer(/Install that copy now \(npm install -g\) and start it with the computer\? \[Y\/n\]: $/m, '');
       await pty.expect(/Done\. hotbridge now starts at boot\./, 300_000);
