@@ -223,7 +223,7 @@ describe("set-up meets Outlook.com's refusals", () => {
       ];
       const { code, text } = await setup(['', user, '', '1', APP, 'y', ''] /* no certificate */, extra);
       expect(code, text).toBe(0);
-      expect(text).toContain(`✓ POP3 login as ${user}\n✗ POP is off at Outlook.com (it answered: User is authenticated but not connected.)\n {4}fix: switch it on at Outlook.com → Settings → Mail → Forwarding and IMAP → "Let devices and apps use POP": Yes, then Save.\n`);
+      expect(text).toContain(`✓ POP3 login as ${user}\n✗ POP is off at Outlook.com (it answered: User is authenticated but not connected.)\n    fix: switch it on at Outlook.com → Settings → Mail → Forwarding and IMAP → "Let devices and apps use POP": Yes, then Save.\n`);
       expect(text).toMatch(/✗ SMTP login as hal@hotmail\.com refused: sending by SMTP is switched off for this mailbox \(535 5\.7\.139 .*SmtpClientAuthentication is disabled for the Mailbox.*\)\n {4}fix: receiving works, but Microsoft has sending by SMTP switched off for this mailbox\. A work or school mailbox: ask its admin to allow "Authenticated SMTP"/);
     } finally {
       await fake.pop3.close();

@@ -106,7 +106,7 @@ describe('systemd units', () => {
     expect(directive(unit, 'ProtectSystem')).toEqual(['strict']);
     expect(directive(unit, 'ProtectHome')).toEqual(['yes']);
     expect(directive(unit, 'PrivateTmp')).toEqual(['yes']);
-    expect(directive(unit, 'RestrictAddressFamilies')).toEqual(['AF_INET AF_INET6 AF_UNIX']);
+    expect(directive(unit, 'RestrictAddressFamilies')).toEqual(['AF_INET AF_INET6 AF_UNIX AF_NETLINK']);
     expect(directive(unit, 'CapabilityBoundingSet')).toEqual(['']);
     expect(directive(unit, 'AmbientCapabilities')).toEqual(['']);
     expect(directive(unit, 'Restart')).toEqual(['on-failure']);
