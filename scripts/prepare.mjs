@@ -2,6 +2,11 @@
 // Runs before `npm start`, `npm test` and `npm run bench` on a fresh clone: installs the
 // dependencies when they are missing or older than package.json, then builds when a
 // source file is newer than the build. Only Node built-ins here: nothing is installed yet.
+//
+// It is also npm's `prepare` and `prepack` script, so `npm install` in a clone, `npm pack` and
+// `npm install -g` from a clone leave a built dist/ (the tarball must contain it: bin/hotbridge.js
+// runs dist/). During `npm install`/`npm ci` the dependencies are being installed by that very
+// command, so only the build is done then.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,13 +38,15 @@ function run(args) {
 }
 
 const installed = path.join(root, 'node_modules', '.package-lock.json');
-if (mtime(installed) < Math.max(mtime(path.join(root, 'package.json')), mtime(path.join(root, 'package-lock.json')))) {
+const duringInstall = ['install', 'ci', 'i', 'add'].includes(process.env.npm_command ?? '');
+if (!duringInstall && mtime(installed) < Math.max(mtime(path.join(root, 'package.json')), mtime(path.join(root, 'package-lock.json')))) {
   console.error('hotbridge: installing dependencies (first run only)…');
   run(fs.existsSync(path.join(root, 'package-lock.json')) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
 }
 
 const stamp = path.join(root, 'dist', '.build-stamp');
-if (mtime(stamp) < Math.max(newestIn(path.join(root, 'src')), mtime(path.join(root, 'tsconfig.json')))) {
+// An installed package has dist/ but no src/: nothing to build.
+if (fs.existsSync(path.join(root, 'src')) && mtime(stamp) < Math.max(newestIn(path.join(root, 'src')), mtime(path.join(root, 'tsconfig.json')))) {
   console.error('hotbridge: building…');
   fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   run(['run', '--silent', 'build']);

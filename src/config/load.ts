@@ -13,6 +13,7 @@ import type { AccountAuth, AccountConfig, HotbridgeConfig, ListenAddress, LocalT
 import { parseDuration, parseSize } from './units.js';
 import { defaultDataDir } from './paths.js';
 import { isLoopbackHost } from './loopback.js';
+import { closest } from './closest.js';
 
 export { isLoopbackHost } from './loopback.js';
 
@@ -20,6 +21,17 @@ export const DEFAULT_IMAP_LISTEN = DEFAULTS.imapListen;
 export const DEFAULT_SMTP_LISTEN = DEFAULTS.smtpListen;
 export const DEFAULT_POP3_LISTEN = DEFAULTS.pop3Listen;
 export const DEFAULT_MAX_MESSAGE_SIZE = DEFAULTS.maxMessageBytes;
+
+/**
+ * What happens to the provider's copies when the config says nothing. Set-up, the README, docs/config.md
+ * and the config comments describe these (src/config/deletion-text.ts words them; a test compares).
+ */
+export const DELETION_DEFAULTS = {
+  leaveOnServer: true,
+  deleteOnExpunge: false,
+  /** No age limit: with leave_on_server the provider's copies stay until deleted there. */
+  deleteOnServerAfterMs: undefined as number | undefined,
+} as const;
 
 /** A config that cannot be used; `problems` holds one line per problem. */
 export class ConfigError extends Error {
@@ -52,15 +64,48 @@ function valueAt(document: unknown, parts: ReadonlyArray<PropertyKey>): unknown 
   return value;
 }
 
+/** The keys the schema allows in the table at `parts` (array indices skipped). */
+function keysAllowedAt(parts: ReadonlyArray<PropertyKey>): string[] {
+  let schema: unknown = configSchema;
+  for (const part of [...parts.filter((p) => typeof p !== 'number'), undefined]) {
+    // zod 4 keeps the structure in `_zod.def`; its public types do not expose the walk.
+    for (;;) {
+      const def = (schema as { _zod?: { def: Record<string, unknown> & { type: string } } })._zod?.def;
+      if (!def) return [];
+      if (def.type === 'optional' || def.type === 'nullable' || def.type === 'default') schema = def.innerType;
+      else if (def.type === 'array') schema = def.element;
+      else break;
+    }
+    const shape = (schema as { _zod: { def: { shape?: Record<string, unknown> } } })._zod.def.shape;
+    if (!shape) return [];
+    if (part === undefined) return Object.keys(shape);
+    schema = shape[String(part)];
+  }
+  return [];
+}
+
 function describeIssue(issue: z.core.$ZodIssue, document: unknown): string {
   if (issue.code === 'unrecognized_keys') {
     const where = keyPath(issue.path);
-    return issue.keys.map((key) => `${where === '' ? key : `${where}.${key}`}: unknown key (check the spelling)`).join('\n');
+    const allowed = keysAllowedAt(issue.path);
+    return issue.keys
+      .map((key) => {
+        const guess = closest(key, allowed);
+        const table = where === '' ? 'at the top of the file' : `in ${tableName(issue.path)}`;
+        return `${where === '' ? key : `${where}.${key}`}: unknown key ${table} (${guess ? `did you mean ${guess}?` : `known here: ${allowed.join(', ')}`})`;
+      })
+      .join('\n');
   }
   const where = keyPath(issue.path);
   let message = issue.message;
   if (issue.code === 'invalid_type' && valueAt(document, issue.path) === undefined) message = 'is required';
   return `${where === '' ? '(top level)' : where}: ${message}`;
+}
+
+/** `[accounts.pop3]` from a zod path like ['accounts', 0, 'pop3']. */
+function tableName(parts: ReadonlyArray<PropertyKey>): string {
+  const names = parts.filter((p) => typeof p !== 'number').map(String);
+  return names.length === 1 && names[0] === 'accounts' ? '[[accounts]]' : `[${names.join('.')}]`;
 }
 
 export function parseListen(text: string): ListenAddress {
@@ -128,7 +173,7 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
     auth = { method, user, clientId: raw.auth?.client_id, tenant, authority, scopes: raw.auth?.scopes ?? OUTLOOK_SCOPES };
   }
   const pop3Base = server(raw.pop3, preset?.pop3, `${where}.pop3`, baseDir, problems);
-  const leaveOnServer = raw.leave_on_server ?? true;
+  const leaveOnServer = raw.leave_on_server ?? DELETION_DEFAULTS.leaveOnServer;
   if (raw.delete_on_server_after !== undefined && !leaveOnServer) {
     problems.push(`${where}.delete_on_server_after: only used with leave_on_server = true (with false, messages are deleted right after download)`);
   }
@@ -138,8 +183,8 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
     provider: raw.provider ?? preset?.id ?? 'custom',
     pollIntervalMs: raw.poll_interval !== undefined ? Math.max(parseDuration(raw.poll_interval)!, 1000) : DEFAULTS.pollIntervalMs,
     leaveOnServer,
-    deleteOnServerAfterMs: raw.delete_on_server_after !== undefined ? parseDuration(raw.delete_on_server_after) : undefined,
-    deleteOnExpunge: raw.delete_on_expunge ?? false,
+    deleteOnServerAfterMs: raw.delete_on_server_after !== undefined ? parseDuration(raw.delete_on_server_after) : DELETION_DEFAULTS.deleteOnServerAfterMs,
+    deleteOnExpunge: raw.delete_on_expunge ?? DELETION_DEFAULTS.deleteOnExpunge,
     saveSent: raw.save_sent ?? false,
     sendAs: (raw.send_as ?? []).map((entry) => entry.toLowerCase()),
     auth,
@@ -170,7 +215,15 @@ function localTls(raw: RawLocalTls | undefined, table: string, baseDir: string, 
 export function resolveConfig(document: unknown, file: string): HotbridgeConfig {
   const parsed = configSchema.safeParse(document);
   if (!parsed.success) {
-    throw new ConfigError(file, parsed.error.issues.flatMap((issue) => describeIssue(issue, document).split('\n')));
+    const issues = parsed.error.issues;
+    // "adress" both is unknown and leaves address missing: the "did you mean address?" says it all.
+    const misspelt = new Set(
+      issues.flatMap((issue) =>
+        issue.code === 'unrecognized_keys' ? issue.keys.map((key) => closest(key, keysAllowedAt(issue.path))).filter((k) => k !== undefined).map((k) => keyPath([...issue.path, k])) : [],
+      ),
+    );
+    const shown = issues.filter((issue) => !(issue.code === 'invalid_type' && valueAt(document, issue.path) === undefined && misspelt.has(keyPath(issue.path))));
+    throw new ConfigError(file, shown.flatMap((issue) => describeIssue(issue, document).split('\n')));
   }
   const raw: RawConfig = parsed.data;
   const baseDir = path.dirname(file);
@@ -220,6 +273,35 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
   };
 }
 
+/**
+ * A TOML syntax error in words: where it is (line and column), the line itself, and what is wrong with it
+ * in terms of what the person typed, not smol-toml's parser states.
+ */
+export function tomlProblem(err: TomlError, text: string): string {
+  const reason = err.message.split('\n')[0].replace(/^Invalid TOML document:\s*/, '');
+  const line = text.split(/\r?\n/)[err.line - 1] ?? '';
+  const shown = line.trim().length > 0 ? ` (\`${line.trim().slice(0, 80)}\`)` : '';
+  let words: string;
+  if (/invalid value/.test(reason)) {
+    words = /=\s*[^"'[{\d\s-]/.test(line) && !/=\s*(true|false)\s*(#.*)?$/.test(line)
+      ? 'this value is not valid: text must be in double quotes, like address = "you@hotmail.com"'
+      : 'this value is not valid: text goes in double quotes, true and false and numbers without';
+  } else if (/unfinished string|control characters are not allowed in strings/.test(reason)) {
+    words = 'a text value is missing its closing quote (")';
+  } else if (/redefine/.test(reason)) {
+    words = /^\s*\[accounts\]/.test(line)
+      ? 'this table is already defined above: each account starts with [[accounts]] (two brackets)'
+      : 'this key or table is already defined earlier in the file';
+  } else if (/end-of-line/.test(reason)) {
+    words = 'something follows the value on the same line: one key = value per line (a comment starts with #)';
+  } else if (/key/.test(reason) && /^\s*\[/.test(line)) {
+    words = 'a [table] name must end with ] on the same line';
+  } else {
+    words = reason;
+  }
+  return `line ${err.line}, column ${err.column}${shown}: ${words}`;
+}
+
 /** Reads and checks the config file. Throws ConfigError (never a parser stack trace). */
 export function loadConfig(file: string): HotbridgeConfig {
   const absolute = path.resolve(file);
@@ -235,10 +317,7 @@ export function loadConfig(file: string): HotbridgeConfig {
   try {
     document = parseToml(text);
   } catch (err) {
-    if (err instanceof TomlError) {
-      const firstLine = err.message.split('\n')[0];
-      throw new ConfigError(absolute, [`line ${err.line}, column ${err.column}: ${firstLine}`]);
-    }
+    if (err instanceof TomlError) throw new ConfigError(absolute, [tomlProblem(err, text)]);
     throw new ConfigError(absolute, [String((err as Error).message)]);
   }
   return resolveConfig(document, absolute);

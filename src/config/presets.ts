@@ -32,6 +32,13 @@ export const OUTLOOK_SCOPES = [
 
 export const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com/consumers';
 
+/**
+ * Thunderbird's public application ID on the Microsoft identity platform (a public client: no secret).
+ * Used only when the user picks it in set-up: its makers ask other programs not to reuse it, and
+ * Microsoft may stop it at any time. hotbridge never uses it by default.
+ */
+export const THUNDERBIRD_CLIENT_ID = '9e5f94bc-e8a4-4e73-b8be-63364c29d753';
+
 export const PRESETS: Record<string, ProviderPreset> = {
   outlook: {
     id: 'outlook',

@@ -7,10 +7,11 @@ import net from 'node:net';
 import os from 'node:os';
 import type { HotbridgeConfig } from '../config/types.js';
 import type { ServerNames } from '../runtime/local-ca.js';
+import { hostInterfaces } from '../runtime/network-gate.js';
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 
-export function certificateNames(config: HotbridgeConfig, hostname = os.hostname(), interfaces = os.networkInterfaces()): ServerNames {
+export function certificateNames(config: HotbridgeConfig, hostname = os.hostname(), interfaces = hostInterfaces()): ServerNames {
   const dns = new Set<string>(['localhost']);
   const host = hostname.toLowerCase();
   if (host.split('.').every((label) => DNS_LABEL.test(label))) {

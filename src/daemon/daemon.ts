@@ -11,6 +11,7 @@ import { startImapServer, type ImapServer } from '../downstream/imap/server.js';
 import { storeMaildrop } from '../downstream/pop3/maildrop.js';
 import { startPop3Server, type Pop3Server } from '../downstream/pop3/server.js';
 import { startSubmissionServer, type SubmissionServer } from '../downstream/smtp/server.js';
+import { prepareDataDir } from '../runtime/data-dir.js';
 import { LocalPasswords } from '../runtime/local-passwords.js';
 import { Store } from '../store/index.js';
 import { accountCredentials } from '../upstream/account-credentials.js';
@@ -87,8 +88,8 @@ export class Daemon {
    * endpoint, the store, the lock) and throws the real cause, so the process never runs half started.
    */
   static async start(config: HotbridgeConfig, logger: Logger): Promise<Daemon> {
-    fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    fs.chmodSync(config.dataDir, 0o700);
+    // A wrong or unwritable data dir is said as such, before the lock or the store trip over it.
+    prepareDataDir(config.dataDir);
     const releaseLock = await acquireInstanceLock(config.dataDir);
     let store: Store | undefined;
     let daemon: Daemon | undefined;
@@ -357,8 +358,23 @@ export class Daemon {
         throw new Error(`the new [imap]/[pop3]/[smtp] listener settings could not be used (${(err as Error).message}); still listening as before`, { cause: err });
       }
     }
+    if (JSON.stringify(previous.status) !== JSON.stringify(next.status)) await this.restartStatusHttp(previous);
     this.wake();
     this.logger.info({ accounts: next.accounts.map((a) => a.address) }, 'config reloaded');
+  }
+
+  /** [status] listen changed: the status page moves (or stops, or starts); on failure it stays where it was. */
+  private async restartStatusHttp(previous: HotbridgeConfig): Promise<void> {
+    await this.statusHttp?.close();
+    this.statusHttp = undefined;
+    try {
+      if (this.config.status.listen.length > 0) this.statusHttp = await startStatusHttp(this.config.status.listen, () => this.snapshot());
+      this.logger.info({ listen: this.config.status.listen.map((a) => `${a.host}:${a.port}`) }, this.statusHttp ? 'status page listening' : 'status page off');
+    } catch (err) {
+      this.config = { ...this.config, status: previous.status };
+      if (previous.status.listen.length > 0) this.statusHttp = await startStatusHttp(previous.status.listen, () => this.snapshot()).catch(() => undefined);
+      throw new Error(`the new [status] listen addresses could not be used (${(err as Error).message}); the status page stays as it was`, { cause: err });
+    }
   }
 
   /** Polls every account and retries the outbox now (after a new sign-in, or a reload). */

@@ -9,6 +9,12 @@ import path from 'node:path';
 import { writeFileAtomic } from './files.js';
 
 const FILE_NAME = 'local-passwords.json';
+/**
+ * The shortest local password `hotbridge password` takes. The listeners are on loopback, but any program
+ * on this computer can try passwords there; 12 characters put guessing out of reach even at the rate the
+ * login limits allow. Set-up makes up 19-character ones.
+ */
+export const MIN_LOCAL_PASSWORD_LENGTH = 12;
 // N = 2^15 costs ~50 ms here: slow enough to make guessing expensive, fast enough for a login.
 const PARAMS = { N: 32768, r: 8, p: 1, keyLength: 32 };
 

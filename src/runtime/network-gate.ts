@@ -35,8 +35,20 @@ function plain(address: string): { address: string; family: 'ipv4' | 'ipv6' } | 
   return undefined;
 }
 
+/**
+ * This host's network interfaces, or none when they cannot be read (a sandbox without netlink sockets
+ * makes os.networkInterfaces() throw): hotbridge then knows only loopback, rather than not starting.
+ */
+export function hostInterfaces(): NodeJS.Dict<os.NetworkInterfaceInfo[]> {
+  try {
+    return os.networkInterfaces();
+  } catch {
+    return {};
+  }
+}
+
 /** The default allowed_networks: loopback and this host's own private networks (as CIDR). */
-export function defaultAllowedNetworks(interfaces = os.networkInterfaces()): string[] {
+export function defaultAllowedNetworks(interfaces = hostInterfaces()): string[] {
   const networks = ['127.0.0.0/8', '::1/128'];
   for (const entries of Object.values(interfaces)) {
     for (const entry of entries ?? []) {

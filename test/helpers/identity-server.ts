@@ -22,10 +22,29 @@ export interface DeviceFlowScript {
   steps?: DevicePollStep[];
 }
 
+/**
+ * How an application is registered, for the refusals Microsoft gives when the registration does not fit
+ * (each answers as Entra does, with its AADSTS number and text):
+ * - `personalAccounts: false`: the app is for work or school accounts only; the consumers tenant refuses it (AADSTS70002);
+ * - `consumersOnly: true`: the app takes personal accounts only; any other tenant refuses it (AADSTS9002331);
+ * - `publicClientFlows: false`: "Allow public client flows" is off; the token poll wants a secret (AADSTS7000218);
+ * - `mailScopes: false`: the app lacks the POP/SMTP permissions; the token poll is refused (AADSTS70000);
+ * - `tenantUsers`: a single-tenant app knows only these users; anyone else gets AADSTS50020.
+ */
+export interface AppRegistration {
+  personalAccounts?: boolean;
+  consumersOnly?: boolean;
+  publicClientFlows?: boolean;
+  mailScopes?: boolean;
+  tenantUsers?: string[];
+}
+
 export interface IdentityServerOptions {
   tenant?: string;
   /** The only application id the server knows; others get unauthorized_client (AADSTS700016). */
   clientId?: string;
+  /** More applications the server knows besides `clientId`, each with its registration. */
+  apps?: Record<string, AppRegistration>;
   /** Lifetime of access tokens in seconds (default 3600); may be changed later through the server object. */
   accessTokenLifetimeS?: number;
   /** `interval` named in the device code answer, seconds (default 1). */
@@ -165,9 +184,35 @@ export async function startIdentityServer(opts: IdentityServerOptions = {}): Pro
     return reply;
   };
 
-  /** Entra's answer to an application id it does not know (AADSTS700016); undefined for the one it knows. */
-  const unknownClient = (requestClient: string): [number, unknown] | undefined =>
-    requestClient === clientId ? undefined : [400, aadError('unauthorized_client', 700016, `Application with identifier '${requestClient}' was not found in the directory.`)];
+  const apps = new Map<string, AppRegistration>([[clientId, {}], ...Object.entries(opts.apps ?? {})]);
+
+  /** Entra's answer to an application id it does not know (AADSTS700016), or one this tenant may not use. */
+  const unknownClient = (requestClient: string): [number, unknown] | undefined => {
+    const app = apps.get(requestClient);
+    if (!app) return [400, aadError('unauthorized_client', 700016, `Application with identifier '${requestClient}' was not found in the directory.`)];
+    if (tenant === 'consumers' && app.personalAccounts === false) {
+      return [400, aadError('unauthorized_client', 70002, 'The client does not exist or is not enabled for consumers. If you are the application developer, configure a new application through the App Registrations in the Azure Portal.')];
+    }
+    if (tenant !== 'consumers' && app.consumersOnly) {
+      return [400, aadError('invalid_request', 9002331, 'Application is configured for use by Microsoft Account users only. Please use the /consumers endpoint to serve this request.')];
+    }
+    return undefined;
+  };
+
+  /** Refusals at the token poll that follow from the registration, once the user has signed in. */
+  const registrationRefusal = (grant: DeviceCodeGrant): [number, unknown] | undefined => {
+    const app = apps.get(grant.clientId) ?? {};
+    if (app.tenantUsers && !app.tenantUsers.includes(grant.user)) {
+      return [400, aadError('invalid_grant', 50020, `User account '${grant.user}' from identity provider 'live.com' does not exist in tenant 'Contoso' and cannot access the application '${grant.clientId}' in that tenant.`)];
+    }
+    if (app.publicClientFlows === false) {
+      return [401, aadError('invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")];
+    }
+    if (app.mailScopes === false) {
+      return [400, aadError('invalid_grant', 70000, 'The request was denied because one or more scopes requested are unauthorized or expired. The user must first sign in and grant the client application access to the requested scope.')];
+    }
+    return undefined;
+  };
 
   const handleDeviceCode = (form: URLSearchParams): [number, unknown] => {
     server.stats.deviceCodeRequests += 1;
@@ -231,9 +276,12 @@ export async function startIdentityServer(opts: IdentityServerOptions = {}): Pro
       case 'expire':
         grant.done = true;
         return answer(400, aadError('expired_token', 70020, 'The device code has expired.'), 'expired_token');
-      case 'approve':
+      case 'approve': {
         grant.done = true;
+        const refused = registrationRefusal(grant);
+        if (refused) return answer(refused[0], refused[1], (refused[1] as { error: string }).error);
         return answer(200, issueTokens(grant.user, grant.clientId, grant.scope), 'tokens');
+      }
     }
   };
 

@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalPasswords } from '../../src/runtime/local-passwords.js';
-import { runCli, startDaemon, writeTestConfig, type RunningDaemon, type TestConfig } from '../helpers/cli.js';
+import { cliCommand, runCli, startDaemon, writeTestConfig, type RunningDaemon, type TestConfig } from '../helpers/cli.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const ALICE = 'alice@example.test';
@@ -33,8 +34,26 @@ describe('hotbridge command line', () => {
   it('refuses an unknown command with one line and a pointer to --help', async () => {
     const result = await runCli(['sync-everything']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/Unknown argument: sync-everything/);
-    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stderr).toBe('hotbridge: unknown command "sync-everything"\nRun `hotbridge --help` to see what it takes.\n');
+  });
+
+  it('translates the parser: the closest command or option, a missing argument with an example', async () => {
+    const cases: Array<[string[], string]> = [
+      [['stauts'], 'hotbridge: unknown command "stauts" (did you mean status?)'],
+      [['status', '--jsno'], 'hotbridge: unknown option --jsno (did you mean --json?)'],
+      [['login'], "hotbridge: hotbridge login needs the account's address, for example: hotbridge login you@hotmail.com"],
+      [['password'], "hotbridge: hotbridge password needs the account's address, for example: hotbridge password you@hotmail.com"],
+      [['service'], 'hotbridge: hotbridge service needs an action, for example: hotbridge service install --dry-run'],
+      [['service', 'instal'], 'hotbridge: hotbridge service: "instal" is not an action (did you mean install?); choose one of: install, uninstall, status, start, stop, restart, logs'],
+      [['doctor', '--config'], 'hotbridge: --config needs a value, for example: --config /etc/hotbridge/config.toml'],
+      [['run', '--log-level', 'verbose'], 'hotbridge: hotbridge run: "verbose" is not a log-level; choose one of: fatal, error, warn, info, debug, trace'],
+    ];
+    for (const [argv, expected] of cases) {
+      const result = await runCli(argv);
+      expect(result.code, argv.join(' ')).toBe(2);
+      expect(result.stderr.split('\n')[0], argv.join(' ')).toBe(expected);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
   });
 
   it('explains a bad config in one line per problem, naming file and key, without a stack trace', async () => {
@@ -43,7 +62,7 @@ describe('hotbridge command line', () => {
     const result = await runCli(['status', '--config', bad]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`${bad}: accounts[0].pop3.port: expected a number from 1 to 65535`);
-    expect(result.stderr).toContain(`${bad}: accounts[0].pop3.hots: unknown key (check the spelling)`);
+    expect(result.stderr).toContain(`${bad}: accounts[0].pop3.hots: unknown key in [accounts.pop3] (did you mean host?)`);
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
@@ -68,6 +87,10 @@ describe('hotbridge command line', () => {
     const empty = await runCli(['password', ALICE, '--config', config.file], { input: '\n' });
     expect(empty.code).toBe(1);
     expect(empty.stderr).toContain('the password is empty');
+    const short = await runCli(['password', ALICE, '--config', config.file], { input: 'elevenchars\n' });
+    expect(short.code).toBe(1);
+    expect(short.stderr).toContain('hotbridge: the password is too short (11 characters): use at least 12');
+    expect(await new LocalPasswords(config.dataDir).verify(ALICE, 'elevenchars')).toBe(false);
   });
 
   it('says which port is taken when it cannot listen, and exits 3', async () => {
@@ -76,7 +99,7 @@ describe('hotbridge command line', () => {
       await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
       try {
         const result = await runCli(['run', '--config', config.file]);
-        expect(result.code).toBe(3);
+        expect(result.code, result.stderr).toBe(3);
         expect(result.stderr).toContain(`cannot listen on 127.0.0.1:${port}: the port is in use`);
         expect(result.stderr).not.toMatch(/\n\s+at /);
       } finally {
@@ -148,6 +171,30 @@ describe('hotbridge command line', () => {
       expect(snapshot.eventLoop.sinceStart.maxMs).toBeGreaterThanOrEqual(snapshot.eventLoop.sinceStart.p99Ms);
       expect(snapshot.eventLoop.lastMinute.p99Ms).toEqual(expect.any(Number));
       expect(snapshot.listeners.imap.closedForBadCommands).toBe(0);
+    });
+
+    it('doctor calls a port held by a hotbridge it cannot ask (another data dir or user) hotbridge, not "another program"', async () => {
+      // The same ports under another data dir: that config's status socket does not exist, so only the
+      // greeting on the port tells doctor who holds it.
+      const other = path.join(dir, 'other.toml');
+      fs.writeFileSync(other, fs.readFileSync(config.file, 'utf8').replace(`data_dir = "${config.dataDir}"`, `data_dir = "${path.join(dir, 'other-data')}"`));
+      const result = await runCli(['doctor', '--config', other]);
+      expect(result.stdout).toContain(`✓ IMAP 127.0.0.1:${config.imapPort} is in use by a running hotbridge (its status is not readable from here`);
+      expect(result.stdout).toContain(`✓ SMTP 127.0.0.1:${config.smtpPort} is in use by a running hotbridge`);
+      expect(result.stdout).not.toContain('another program');
+      const own = await runCli(['doctor', '--config', config.file]);
+      expect(own.stdout).toContain(`✓ IMAP 127.0.0.1:${config.imapPort} is in use by hotbridge itself (running, pid ${daemon.child.pid})`);
+      expect(own.stdout).toContain(`✓ data dir ${config.dataDir} is writable`);
+    });
+
+    it('doctor | head exits quietly, without an EPIPE stack', async () => {
+      const [node, args] = cliCommand(['doctor', '--config', config.file]);
+      const shell = `${[node, ...args].map((word) => `'${word}'`).join(' ')} | head -n 3; echo "left=\${PIPESTATUS[0]}" >&2`;
+      const result = spawnSync('bash', ['-c', shell], { encoding: 'utf8', timeout: 60_000 });
+      expect(result.stdout.split('\n')[0]).toBe(`hotbridge doctor: ${config.file}`);
+      expect(result.stdout.split('\n').length).toBeLessThanOrEqual(4);
+      expect(result.stderr).not.toMatch(/EPIPE|at |Error/);
+      expect(result.stderr).toMatch(/left=0\n/);
     });
 
     it('never logs a secret', () => {

@@ -127,10 +127,10 @@ describe('hotbridge daemon end to end', () => {
     ].join('\n');
     try {
       fs.writeFileSync(config.file, original + bobTable);
-      expect((await runCli(['password', BOB, '--config', config.file], { input: 'bobs-local\n' })).code).toBe(0);
+      expect((await runCli(['password', BOB, '--config', config.file], { input: 'bobs-local-password\n' })).code).toBe(0);
       daemon.child.kill('SIGHUP');
       await daemon.waitForLog(/config reloaded.*bob@example\.test|bob@example\.test.*config reloaded/);
-      const bob = new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: BOB, pass: 'bobs-local' }, logger: false });
+      const bob = new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: BOB, pass: 'bobs-local-password' }, logger: false });
       await bob.connect();
       const bobStatus = await bob.status('INBOX', { messages: true });
       expect(bobStatus && bobStatus.messages).toBe(0);
@@ -145,7 +145,7 @@ describe('hotbridge daemon end to end', () => {
       while ((daemon.log().match(/config reloaded/g) ?? []).length === reloads && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     }
     // Bob is gone: his local login is refused now; Alice's session never noticed.
-    const gone = new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: BOB, pass: 'bobs-local' }, logger: false });
+    const gone = new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: BOB, pass: 'bobs-local-password' }, logger: false });
     await expect(gone.connect()).rejects.toThrow();
     const aliceStatus = await alice.status('INBOX', { messages: true });
     expect(aliceStatus && aliceStatus.messages).toBeGreaterThan(0);

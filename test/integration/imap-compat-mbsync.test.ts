@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { docsBlock } from '../helpers/docs.js';
 import { describeRun, requireTool, runTool, startCompatBridge, waitForInboxCount, type CompatBridge } from '../helpers/clients.js';
 import { LAB_USERS } from '../helpers/lab.js';
 import { crlfLines, toLf } from '../helpers/messages.js';
@@ -115,37 +116,15 @@ describe('mbsync (isync) against the hotbridge daemon', () => {
     for (const sub of ['cur', 'new', 'tmp']) fs.mkdirSync(path.join(mailRoot, 'Offline', sub), { recursive: true });
     fs.writeFileSync(path.join(mailRoot, 'Offline', 'new', '1700000000.M1P1.localhost'), LOCAL_ONLY);
     configFile = path.join(bridge.dir, 'mbsyncrc');
-    fs.writeFileSync(
-      configFile,
-      [
-        'IMAPAccount hotbridge',
-        'Host 127.0.0.1',
-        `Port ${bridge.config.imapPort}`,
-        `User ${bridge.address}`,
-        `Pass ${bridge.password}`,
-        // The README's settings: no TLS on localhost; mbsync then logs in with AUTHENTICATE PLAIN.
-        'SSLType None',
-        '',
-        'IMAPStore hotbridge-far',
-        'Account hotbridge',
-        '',
-        'MaildirStore local-near',
-        `Path ${mailRoot}/`,
-        `Inbox ${mailRoot}/INBOX`,
-        'SubFolders Verbatim',
-        '',
-        'Channel hotbridge',
-        'Far :hotbridge-far:',
-        'Near :local-near:',
-        'Patterns *',
-        'Create Both',
-        'Remove None',
-        'Expunge Both',
-        'SyncState *',
-        'CopyArrivalDate yes',
-        '',
-      ].join('\n'),
-    );
+    // docs/clients/mbsync.md's configuration as written (no TLS on localhost: mbsync then logs in with
+    // AUTHENTICATE PLAIN), with this test's port, password and Maildir.
+    const documented = docsBlock('docs/clients/mbsync.md', 'IMAPAccount hotbridge')
+      .replace(/^Port 1143$/m, `Port ${bridge.config.imapPort}`)
+      .replace(/^User you@hotmail\.com$/m, `User ${bridge.address}`)
+      .replace(/^Pass the-local-password$/m, `Pass ${bridge.password}`)
+      .replaceAll('~/Mail/', `${mailRoot}/`);
+    expect(documented).toContain(`Port ${bridge.config.imapPort}\nUser ${bridge.address}\nPass ${bridge.password}\nSSLType None`);
+    fs.writeFileSync(configFile, documented);
   });
 
   afterAll(async () => {

@@ -1,5 +1,5 @@
 /**
- * mutt in batch mode, configured as the README's "mutt" section says, sends through hotbridge's SMTP
+ * mutt in batch mode, configured as docs/clients/mutt.md says (its muttrc, read from the page), sends through hotbridge's SMTP
  * submission (local password, no TLS) and saves its own copy in Sent over IMAP APPEND (`record`).
  * The message must reach the provider (the lab's Postfix), and Sent must hold exactly one copy: mutt's.
  * hotbridge's own copy (save_sent) is off by default, so a second one would be a duplicate.
@@ -10,6 +10,7 @@ import libmime from 'libmime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, requireTool, runTool, startCompatBridge, waitUntil, type CompatBridge } from '../helpers/clients.js';
 import { runCli } from '../helpers/cli.js';
+import { docsBlock } from '../helpers/docs.js';
 import { stripPostfixTrace } from '../helpers/lab.js';
 import { toCrlf } from '../helpers/messages.js';
 
@@ -46,18 +47,16 @@ describe('mutt against the hotbridge daemon', () => {
     muttrc = path.join(home, '.muttrc');
     const imap = `127.0.0.1:${bridge.config.imapPort}`;
     const smtp = `127.0.0.1:${bridge.config.smtpPort}`;
-    // The README's settings word for word (the address as user name, '@' and all: mutt splits at the
-    // last '@'), plus what an interactive user would type at the prompts.
+    // docs/clients/mutt.md's muttrc word for word (the address as user name, '@' and all: mutt splits at
+    // the last '@'), with this test's ports, plus what an interactive user would type at the prompts.
+    const documented = docsBlock('docs/clients/mutt.md', 'set folder')
+      .replaceAll('you@hotmail.com', bridge.address)
+      .replaceAll('127.0.0.1:1143', imap)
+      .replaceAll('127.0.0.1:1025', smtp);
     fs.writeFileSync(
       muttrc,
       [
-        `set folder    = "imap://${bridge.address}@${imap}/"`,
-        'set spoolfile = "+INBOX"',
-        'set record    = "+Sent"',
-        'set postponed = "+Drafts"',
-        `set smtp_url  = "smtp://${bridge.address}@${smtp}/"`,
-        'set ssl_starttls = no',
-        'set ssl_force_tls = no',
+        documented,
         `set imap_pass = "${bridge.password}"`,
         `set smtp_pass = "${bridge.password}"`,
         `set from = "Alice Compat <${bridge.address}>"`,

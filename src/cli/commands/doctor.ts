@@ -13,7 +13,9 @@ import { configFileFrom } from '../config-option.js';
 import { checkAccount } from '../doctor/account-checks.js';
 import { clockResult, httpDate, type TimeSample } from '../doctor/clock.js';
 import { checkListenAddress, type RunningDaemon } from '../doctor/local-ports.js';
-import { DoctorReport, fail, info, ok } from '../doctor/report.js';
+import fs from 'node:fs';
+import { dataDirProblem } from '../../runtime/data-dir.js';
+import { DoctorReport, fail, info, ok, type CheckResult } from '../doctor/report.js';
 import { checkStore } from '../doctor/store-checks.js';
 
 function addressesOf(value: unknown): ListenAddress[] {
@@ -46,6 +48,17 @@ async function authorityTime(authority: string): Promise<TimeSample | undefined>
   }
 }
 
+/** The data dir: there and writable, or creatable, or the problem with its fix. */
+function dataDirCheck(config: HotbridgeConfig): CheckResult {
+  const problem = dataDirProblem(config.dataDir);
+  if (problem) {
+    const [what, fix] = problem.split('; ');
+    return fail(`data dir: ${what}`, fix ?? `set data_dir in ${config.file} to a directory hotbridge can write to`);
+  }
+  if (!fs.existsSync(config.dataDir)) return info(`data dir ${config.dataDir} does not exist yet; hotbridge creates it when it starts`);
+  return ok(`data dir ${config.dataDir} is writable`);
+}
+
 export async function runDoctor(options: { config?: string; out: NodeJS.WritableStream }): Promise<number> {
   const report = new DoctorReport(options.out);
   const file = configFileFrom(options.config);
@@ -63,6 +76,7 @@ export async function runDoctor(options: { config?: string; out: NodeJS.Writable
     return 1;
   }
   report.add(ok(`config is valid (${config.accounts.length} account${config.accounts.length === 1 ? '' : 's'}, data in ${config.dataDir})`));
+  report.add(dataDirCheck(config));
 
   const daemon = await runningDaemon(config);
   report.add(daemon ? info(`hotbridge is running${daemon.pid ? ` (pid ${daemon.pid})` : ''}`) : info('hotbridge is not running now', 'start it with: hotbridge run (or keep it running: hotbridge service install)'));

@@ -108,6 +108,8 @@ export async function runLogin(options: {
       authority,
       clientId: auth.clientId,
       scopes: auth.scopes,
+      address,
+      tenant: auth.tenant,
       onPrompt: (p) => out.write(promptText(address, p)),
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.sleep ? { sleep: options.sleep } : {}),

@@ -8,10 +8,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SYSTEM_DATA_DIR } from '../../config/paths.js';
 import type { HotbridgeConfig } from '../../config/types.js';
 import { writeFileAtomic } from '../../runtime/files.js';
 import { configFileFrom, loadConfigOrExplain, UserError } from '../config-option.js';
-import { LAUNCHD_LABEL, launchAgent, launchDaemon, PACKAGE_ROOT, systemUnit, userUnit, type Credential, type ProgramPaths } from '../service/units.js';
+import { controlService, type ControlAction } from '../service/control.js';
+import { LAUNCHD_LABEL, launchAgent, launchDaemon, PACKAGE_ROOT, systemUnit, unitSays, userUnit, type Credential, type ProgramPaths } from '../service/units.js';
 
 export type ServiceAction = 'install' | 'uninstall';
 export type ServiceScope = 'user' | 'system';
@@ -43,10 +45,11 @@ export interface ServicePlan {
   after: PlannedCommand[];
   /** Said at the end, in plain words. */
   notes: string[];
+  /** Why it cannot be installed as it stands, each with its fix; a dry run shows them after the plan. */
+  problems: string[];
 }
 
-/** Where the system service keeps its data: systemd's StateDirectory=hotbridge. */
-export const SYSTEM_DATA_DIR = '/var/lib/hotbridge';
+export { SYSTEM_DATA_DIR };
 const SERVICE_USER = 'hotbridge';
 const UNIT_NAME = 'hotbridge.service';
 
@@ -69,14 +72,51 @@ function keptNote(input: PlanInput): string {
     : `Your config (${input.paths.config}) and your mail are still there.`;
 }
 
-function needConfig(input: PlanInput): HotbridgeConfig {
-  if (!input.config) throw new UserError(`installing a service needs a working config (${input.paths.config})`, 2);
-  return input.config;
-}
-
 /** ProtectHome= makes /home, /root and /run/user invisible to the system service. */
 function underHome(file: string): boolean {
   return /^\/(home|root|run\/user)(\/|$)/.test(file);
+}
+
+/** PrivateTmp= gives the service its own empty /tmp and /var/tmp. */
+function underTmp(file: string): boolean {
+  return /^\/(tmp|var\/tmp)(\/|$)/.test(file);
+}
+
+/** Every file the service reads, named for messages. */
+function filesTheServiceReads(input: PlanInput, config: HotbridgeConfig | undefined): Array<[string, string]> {
+  const files: Array<[string, string]> = [
+    ['the config', input.paths.config],
+    ['node', input.paths.node],
+    ['hotbridge', input.paths.hotbridge],
+  ];
+  for (const account of config?.accounts ?? []) {
+    if (account.auth.method === 'password' && account.auth.passwordFile) files.push([`the password file of ${account.address}`, account.auth.passwordFile]);
+    for (const server of [account.pop3, account.smtp]) if (server.caFile) files.push([`the ca_file of ${account.address}`, server.caFile]);
+  }
+  for (const file of [config?.imap.certFile, config?.imap.keyFile, config?.smtp.certFile, config?.smtp.keyFile]) if (file) files.push(['a tls_cert/tls_key file', file]);
+  return files;
+}
+
+/** What the hardened system unit could not see, each with the fix. */
+function hiddenFromSystemUnit(input: PlanInput, config: HotbridgeConfig | undefined, unit: string): string[] {
+  const problems: string[] = [];
+  for (const [what, file] of filesTheServiceReads(input, config)) {
+    const program = what === 'node' || what === 'hotbridge';
+    if (unitSays(unit, 'ProtectHome') && underHome(file)) {
+      problems.push(
+        `${what} is at ${file}, inside a home directory, which the system service cannot see (ProtectHome=yes). ` +
+          (program
+            ? `Install ${what} system-wide (${what === 'hotbridge' ? 'from the clone: npm install -g "$(npm pack --silent)"' : 'for example from your distribution, under /usr'}), or run hotbridge as your user: hotbridge service install --user`
+            : 'Set up a system-wide config with: sudo hotbridge setup --config /etc/hotbridge/config.toml — or run hotbridge as your user: hotbridge service install --user'),
+      );
+    } else if (unitSays(unit, 'PrivateTmp') && underTmp(file)) {
+      problems.push(
+        `${what} is at ${file}, under /tmp, which the system service does not share (PrivateTmp=yes gives it an empty /tmp of its own). ` +
+          (program ? `Install ${what} under /usr or /opt.` : 'Move it to /etc/hotbridge (sudo hotbridge setup --config /etc/hotbridge/config.toml writes a config there).'),
+      );
+    }
+  }
+  return problems;
 }
 
 /** The ports below 1024 need CAP_NET_BIND_SERVICE (capabilities(7)). */
@@ -86,18 +126,20 @@ function listensBelow1024(config: HotbridgeConfig): boolean {
 }
 
 /** One credential per password file, named after the file (the daemon looks it up by that name). */
-function credentialsOf(config: HotbridgeConfig): Credential[] {
+function credentialsOf(config: HotbridgeConfig, problems: string[]): Credential[] {
   const credentials: Credential[] = [];
   for (const account of config.accounts) {
     if (account.auth.method !== 'password' || !account.auth.passwordFile) continue;
     const file = account.auth.passwordFile;
     const id = path.basename(file);
     if (id.includes(':') || id === '.' || id === '..') {
-      throw new UserError(`the password file name ${id} cannot be a systemd credential name (no ":"): rename ${file}`, 2);
+      problems.push(`the password file name ${id} cannot be a systemd credential name (no ":"): rename ${file}`);
+      continue;
     }
     const clash = credentials.find((credential) => credential.id === id && credential.file !== file);
     if (clash) {
-      throw new UserError(`two password files are both named ${id} (${clash.file} and ${file}); the service tells them apart by name: rename one`, 2);
+      problems.push(`two password files are both named ${id} (${clash.file} and ${file}); the service tells them apart by name: rename one`);
+      continue;
     }
     if (!credentials.some((credential) => credential.id === id)) credentials.push({ id, file });
   }
@@ -111,7 +153,7 @@ function enableAndStart(systemctl: string[]): PlannedCommand[] {
 
 function systemdPlan(input: PlanInput): ServicePlan {
   const { scope, action, paths, home } = input;
-  const plan: ServicePlan = { platform: 'linux', scope, action, directories: [], before: [], after: [], notes: [] };
+  const plan: ServicePlan = { platform: 'linux', scope, action, directories: [], before: [], after: [], notes: [], problems: [] };
   const systemctl = scope === 'user' ? ['systemctl', '--user'] : ['systemctl'];
   const unitDir = scope === 'user' ? path.join(process.env.XDG_CONFIG_HOME || path.join(home, '.config'), 'systemd', 'user') : '/etc/systemd/system';
   const unitFile = path.join(unitDir, UNIT_NAME);
@@ -125,7 +167,8 @@ function systemdPlan(input: PlanInput): ServicePlan {
     return plan;
   }
 
-  const config = needConfig(input);
+  const config = input.config;
+  if (!config) plan.problems.push(`installing a service needs a working config (${paths.config}): run hotbridge setup, or hotbridge doctor to see what is wrong`);
   if (scope === 'user') {
     plan.directories.push(unitDir);
     plan.write = { path: unitFile, content: userUnit(paths), mode: 0o644 };
@@ -135,34 +178,23 @@ function systemdPlan(input: PlanInput): ServicePlan {
     return plan;
   }
 
-  // The system service runs as its own user behind ProtectHome=, with its state in /var/lib/hotbridge.
-  const hidden = [
-    ['the config', paths.config],
-    ['node', paths.node],
-    ['hotbridge', paths.hotbridge],
-    ...credentialsOf(config).map((credential) => ['the password file', credential.file]),
-  ].find(([, file]) => underHome(file));
-  if (hidden) {
-    const [what, file] = hidden;
-    throw new UserError(
-      `${what} is at ${file}, inside a home directory, which the system service cannot see (ProtectHome=yes). ` +
-        (what === 'the config' || what === 'the password file'
-          ? 'Set up a system-wide config with: sudo hotbridge setup --config /etc/hotbridge/config.toml — or run hotbridge as your user: hotbridge service install --user'
-          : `Install ${what} system-wide (for example under /usr or /opt), or run hotbridge as your user: hotbridge service install --user`),
-      2,
-    );
-  }
-  if (path.resolve(config.dataDir) !== SYSTEM_DATA_DIR) {
-    throw new UserError(
+  // The system service runs as its own user behind ProtectHome= and PrivateTmp=, with its state in /var/lib/hotbridge.
+  const credentials = config ? credentialsOf(config, plan.problems) : [];
+  const unit = systemUnit(paths, { credentials, bindLowPorts: config ? listensBelow1024(config) : false });
+  plan.problems.push(...hiddenFromSystemUnit(input, config, unit));
+  if (config && path.resolve(config.dataDir) !== SYSTEM_DATA_DIR) {
+    plan.problems.push(
       `the system service keeps its data in ${SYSTEM_DATA_DIR} (StateDirectory=), but ${config.file} says data_dir = "${config.dataDir}": ` +
         `set data_dir = "${SYSTEM_DATA_DIR}" (move the old data dir there first if it holds mail)`,
-      2,
     );
   }
   const configDir = path.dirname(paths.config);
   plan.before.push({
     argv: ['sh', '-c', `id -u ${SERVICE_USER} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${SYSTEM_DATA_DIR} --no-create-home --shell /usr/sbin/nologin ${SERVICE_USER}`],
   });
+  // What set-up and `hotbridge login` wrote there as root becomes the service's (StateDirectory= would do
+  // it at the next start too; doing it now lets a running service read a new sign-in at once).
+  plan.before.push({ argv: ['sh', '-c', `test ! -d ${SYSTEM_DATA_DIR} || chown -R ${SERVICE_USER}:${SERVICE_USER} ${SYSTEM_DATA_DIR}`] });
   // The service user reads the config (not the password files: those come as credentials). Only a
   // directory of hotbridge's own is opened to it, never a shared one such as /etc.
   if (path.basename(configDir).includes('hotbridge')) {
@@ -171,7 +203,7 @@ function systemdPlan(input: PlanInput): ServicePlan {
     plan.before.push({ argv: ['chgrp', SERVICE_USER, paths.config] });
   }
   plan.before.push({ argv: ['chmod', '0640', paths.config] });
-  plan.write = { path: unitFile, content: systemUnit(paths, { credentials: credentialsOf(config), bindLowPorts: listensBelow1024(config) }), mode: 0o644 };
+  plan.write = { path: unitFile, content: unit, mode: 0o644 };
   plan.after.push(...enableAndStart(systemctl));
   plan.notes.push('hotbridge now starts at boot. Logs: journalctl -u hotbridge   Status: sudo hotbridge status --config ' + paths.config);
   plan.notes.push('After editing the config: sudo systemctl reload hotbridge (a changed password file needs: sudo systemctl restart hotbridge)');
@@ -182,7 +214,7 @@ function systemdPlan(input: PlanInput): ServicePlan {
 
 function launchdPlan(input: PlanInput): ServicePlan {
   const { scope, action, paths, home, uid } = input;
-  const plan: ServicePlan = { platform: 'darwin', scope, action, directories: [], before: [], after: [], notes: [] };
+  const plan: ServicePlan = { platform: 'darwin', scope, action, directories: [], before: [], after: [], notes: [], problems: [] };
   const domain = scope === 'user' ? `gui/${uid}` : 'system';
   const plistDir = scope === 'user' ? path.join(home, 'Library', 'LaunchAgents') : '/Library/LaunchDaemons';
   const plistFile = path.join(plistDir, `${LAUNCHD_LABEL}.plist`);
@@ -196,7 +228,7 @@ function launchdPlan(input: PlanInput): ServicePlan {
     plan.notes.push(`${keptNote(input)} So is the log: ${logFile}`);
     return plan;
   }
-  needConfig(input);
+  if (!input.config) plan.problems.push(`installing a service needs a working config (${paths.config}): run hotbridge setup, or hotbridge doctor to see what is wrong`);
   plan.directories.push(plistDir, logDir);
   if (scope === 'system') plan.before.push({ argv: ['chown', input.configOwner, logDir] });
   // A job already loaded must go first: bootstrap refuses a label that is in use.
@@ -212,7 +244,7 @@ function launchdPlan(input: PlanInput): ServicePlan {
   return plan;
 }
 
-/** What `service install|uninstall` does on this platform and scope; throws UserError when it cannot work. */
+/** What `service install|uninstall` does on this platform and scope; `problems` says why it cannot work. */
 export function planService(input: PlanInput): ServicePlan {
   return input.platform === 'linux' ? systemdPlan(input) : launchdPlan(input);
 }
@@ -280,26 +312,36 @@ function applyPlan(plan: ServicePlan, out: NodeJS.WritableStream): void {
 }
 
 /** Refuses early, with the reason, when this machine cannot run the service manager at all. */
-function checkServiceManager(platform: ServicePlatform, scope: ServiceScope, action: ServiceAction): void {
+export function checkServiceManager(platform: ServicePlatform, scope: ServiceScope, action: ServiceAction | ControlAction): void {
   if (platform === 'linux') {
     // sd_booted(3): systemd is the running init exactly when this directory exists.
     if (!fs.existsSync('/run/systemd/system')) {
       throw new UserError(
-        'this system does not run systemd (no /run/systemd/system), so there is no service to install: start `hotbridge run` from your init system instead (the unit from --dry-run shows the command)',
+        `this system does not run systemd (no /run/systemd/system), so there is no service to ${action === 'status' ? 'show' : action === 'logs' ? 'show the log of' : action}: start \`hotbridge run\` from your init system instead (hotbridge service install --dry-run shows the command)`,
         2,
       );
     }
   }
   const root = process.getuid?.() === 0;
-  if (scope === 'system' && !root) throw new UserError(`a system service needs root: sudo hotbridge service ${action} --system (or --user for one that runs as you)`, 2);
+  // Looking at the system service needs no root; changing it does.
+  const changes = action !== 'status' && action !== 'logs';
+  if (scope === 'system' && !root && changes) throw new UserError(`the system service needs root for this: sudo hotbridge service ${action} --system (or --user for one that runs as you)`, 2);
+}
+
+/** Where a service of this scope is installed (to tell which one exists). */
+export function serviceFile(platform: ServicePlatform, scope: ServiceScope, home: string): string {
+  if (platform === 'darwin') return scope === 'user' ? path.join(home, 'Library', 'LaunchAgents', `${LAUNCHD_LABEL}.plist`) : path.join('/Library/LaunchDaemons', `${LAUNCHD_LABEL}.plist`);
+  return scope === 'user' ? path.join(process.env.XDG_CONFIG_HOME || path.join(home, '.config'), 'systemd', 'user', UNIT_NAME) : path.join('/etc/systemd/system', UNIT_NAME);
 }
 
 export async function runService(options: {
   config?: string;
-  action: ServiceAction;
+  action: ServiceAction | ControlAction;
   user?: boolean;
   system?: boolean;
   dryRun?: boolean;
+  follow?: boolean;
+  lines?: number;
   out: NodeJS.WritableStream;
 }): Promise<number> {
   if (options.user && options.system) throw new UserError('choose one: --user or --system', 2);
@@ -307,13 +349,23 @@ export async function runService(options: {
     throw new UserError(`hotbridge service knows systemd (Linux) and launchd (macOS), not ${process.platform}: run \`hotbridge run\` from your system's task scheduler`, 2);
   }
   const platform: ServicePlatform = process.platform;
-  const scope: ServiceScope = options.system ? 'system' : options.user ? 'user' : process.getuid?.() === 0 ? 'system' : 'user';
+  const root = process.getuid?.() === 0;
+  if (options.action !== 'install' && options.action !== 'uninstall') {
+    // Without --user/--system: the one that is installed (a user may look at the system service too).
+    const installed = (['user', 'system'] as const).filter((scope) => fs.existsSync(serviceFile(platform, scope, os.homedir())));
+    const scope: ServiceScope = options.system ? 'system' : options.user ? 'user' : installed.length === 1 ? installed[0] : root ? 'system' : 'user';
+    checkServiceManager(platform, scope, options.action);
+    return controlService({ platform, scope, action: options.action, root, uid: process.getuid?.() ?? 0, home: os.homedir(), follow: options.follow, lines: options.lines, out: options.out });
+  }
+  const scope: ServiceScope = options.system ? 'system' : options.user ? 'user' : root ? 'system' : 'user';
   let config: HotbridgeConfig | undefined;
+  let configProblem: string | undefined;
   try {
     config = loadConfigOrExplain(options.config);
   } catch (err) {
-    // Uninstalling must work even when the config is broken or gone.
-    if (options.action === 'install' || !(err instanceof UserError)) throw err;
+    if (!(err instanceof UserError)) throw err;
+    // Uninstalling works even when the config is broken or gone; a dry run still shows the unit.
+    configProblem = err.message;
   }
   const configFile = realPath(configFileFrom(options.config));
   const paths: ProgramPaths = {
@@ -329,15 +381,20 @@ export async function runService(options: {
     paths,
     home: os.homedir(),
     uid: process.getuid?.() ?? 0,
-    configOwner: platform === 'darwin' && scope === 'system' && options.action === 'install' ? ownerName(configFile) : os.userInfo().username,
+    configOwner: platform === 'darwin' && scope === 'system' && options.action === 'install' && fs.existsSync(configFile) ? ownerName(configFile) : os.userInfo().username,
   });
+  if (configProblem && options.action === 'install') plan.problems.unshift(`the config cannot be used: ${configProblem}`);
 
   const what = `${options.action === 'install' ? 'Installing' : 'Uninstalling'} hotbridge as a ${scope === 'user' ? 'user' : 'system'} service (${platform === 'linux' ? 'systemd' : 'launchd'})`;
   if (options.dryRun) {
     options.out.write(`${what}: dry run, nothing is changed.\n`);
     describePlan(plan, options.out);
+    if (plan.problems.length > 0) {
+      options.out.write(`\nA real install would stop before any of this, because:\n${plan.problems.map((problem) => `  - ${problem}\n`).join('')}`);
+    }
     return 0;
   }
+  if (plan.problems.length > 0) throw new UserError(plan.problems.join('\n'), 2);
   checkServiceManager(platform, scope, options.action);
   if (options.action === 'install' && !fs.existsSync(path.join(PACKAGE_ROOT, 'dist', 'cli', 'main.js'))) {
     throw new UserError(`hotbridge is not built (${path.join(PACKAGE_ROOT, 'dist')} is missing): run npm run build (or npm start once) first`, 2);

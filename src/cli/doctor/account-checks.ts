@@ -39,6 +39,23 @@ function popHelpOf(account: AccountConfig): string | undefined {
   return PRESETS[account.provider]?.popHelp;
 }
 
+/** "Outlook.com" for the Outlook preset, else the preset's label or the POP3 host. */
+function providerName(account: AccountConfig): string {
+  return account.provider === 'outlook' ? 'Outlook.com' : PRESETS[account.provider]?.label ?? account.pop3.host;
+}
+
+/**
+ * Exchange's answers for a mailbox whose POP is off: the login goes through and every command after it
+ * is refused ("User is authenticated but not connected"), or the login itself fails although the token is good.
+ */
+export const POP_OFF_AFTER_LOGIN = /authenticated but not connected/i;
+
+/** "POP is off at Outlook.com: switch it on at Outlook.com → Settings → …". */
+export function popOffAdvice(account: AccountConfig): string | undefined {
+  const help = popHelpOf(account);
+  return help ? `POP is off at ${providerName(account)}: switch it on at ${help}` : undefined;
+}
+
 function isMicrosoft(account: AccountConfig): boolean {
   return account.provider === 'outlook' || /(^|\.)(outlook\.office365\.com|outlook\.com|office365\.com)$/i.test(account.pop3.host);
 }
@@ -218,10 +235,12 @@ function pop3LoginFix(ctx: AccountCheckContext, err: Pop3Error): string {
     return `check the password in ${account.auth.passwordFile ?? 'password_file'} (one line) and the user name (${account.auth.user})` + (popHelp ? `;\nand that POP is switched on: ${popHelp}` : '');
   }
   // The token itself is good (Microsoft issued it); a refusal of it by POP3 almost always means POP is off.
-  return (popHelp ? `switch POP on: ${popHelp}\n` : '') + `if it is on already, sign in again: hotbridge login ${account.address}`;
+  const popOff = popOffAdvice(account);
+  return (popOff ? `${popOff.replace(/^POP is off/, 'POP is probably off')}\n` : '') + `if it is on already, sign in again: hotbridge login ${account.address}`;
 }
 
-async function checkPop3Login(ctx: AccountCheckContext, login: UpstreamLogin): Promise<void> {
+/** POP3 login, then STAT (which shows whether POP is really on); changes nothing on the server. */
+export async function checkPop3Login(ctx: AccountCheckContext, login: UpstreamLogin): Promise<void> {
   const { account, report } = ctx;
   const server = account.pop3;
   let client: Pop3Client | undefined;
@@ -251,13 +270,14 @@ async function checkPop3Login(ctx: AccountCheckContext, login: UpstreamLogin): P
   } catch (err) {
     client.close();
     if (!(err instanceof Pop3Error)) throw err;
-    const popHelp = popHelpOf(account);
-    report.add(
-      fail(
-        `POP does not work for this mailbox: ${err.serverText ?? err.message}`,
-        popHelp ? `switch POP on: ${popHelp}` : `ask ${account.pop3.host}'s provider to enable POP access for the mailbox`,
-      ),
-    );
+    const said = err.serverText ?? err.message;
+    const popOff = popOffAdvice(account);
+    if (popOff && POP_OFF_AFTER_LOGIN.test(said)) {
+      const [title, fix] = popOff.split(': switch ');
+      report.add(fail(`${title} (it answered: ${said})`, `switch ${fix}`));
+    } else {
+      report.add(fail(`POP does not work for this mailbox: ${said}`, popOff ?? `ask ${account.pop3.host}'s provider to enable POP access for the mailbox`));
+    }
   }
 }
 
@@ -266,14 +286,23 @@ function smtpLoginFix(ctx: AccountCheckContext, reply: string): string {
   if (/basic authentication is disabled/i.test(reply) || (account.auth.method === 'password' && isMicrosoft(account))) {
     return `Outlook.com takes no passwords for SMTP any more: set method = "oauth2" and a client_id in [accounts.auth] of ${config.file}, then: hotbridge login ${account.address}`;
   }
-  if (/SmtpClientAuthentication is disabled|5\.7\.139/i.test(reply)) {
-    return 'authenticated SMTP is switched off for this mailbox (Microsoft 365: admin center → Users → Mail → Manage email apps → Authenticated SMTP)';
-  }
+  if (SMTP_AUTH_DISABLED.test(reply)) return SMTP_AUTH_DISABLED_FIX;
   if (account.auth.method === 'oauth2') return `sign in again: hotbridge login ${account.address}`;
   return `check the password in ${account.auth.passwordFile ?? 'password_file'} and the user name (${account.auth.user})`;
 }
 
-async function checkSmtpLogin(ctx: AccountCheckContext, login: UpstreamLogin): Promise<void> {
+/**
+ * Microsoft refuses SMTP AUTH for a mailbox (or a whole tenant) where it is switched off, while POP works:
+ * `535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox`.
+ */
+export const SMTP_AUTH_DISABLED = /SmtpClientAuthentication is disabled/i;
+export const SMTP_AUTH_DISABLED_FIX =
+  'receiving works, but Microsoft has sending by SMTP switched off for this mailbox. A work or school mailbox: ask its admin to allow "Authenticated SMTP" ' +
+  '(Microsoft 365 admin center → Users → Active users → the user → Mail → Manage email apps). A personal Outlook.com account has no switch for it: ' +
+  'mail you send waits in the outbox and goes out if Microsoft allows it later; send from outlook.com meanwhile';
+
+/** SMTP AUTH only (nodemailer's verify: EHLO, STARTTLS, AUTH, QUIT): no mail is sent. */
+export async function checkSmtpLogin(ctx: AccountCheckContext, login: UpstreamLogin): Promise<void> {
   const server = ctx.account.smtp;
   // The relay's own transport options, so the doctor logs in exactly as the outbox worker will.
   const transport = nodemailer.createTransport(transportOptions({ ...server, timeoutMs: Math.min(server.timeoutMs, MAX_STEP_MS) }, login, await trustContext(server.caFile)));
@@ -283,7 +312,8 @@ async function checkSmtpLogin(ctx: AccountCheckContext, login: UpstreamLogin): P
   } catch (err) {
     const e = err as { code?: string; response?: string; message: string };
     const reply = e.response ?? e.message;
-    if (e.code === 'EAUTH' || /^5\d\d/.test(reply)) ctx.report.add(fail(`SMTP login as ${login.user} refused: ${reply}`, smtpLoginFix(ctx, reply)));
+    if (SMTP_AUTH_DISABLED.test(reply)) ctx.report.add(fail(`SMTP login as ${login.user} refused: sending by SMTP is switched off for this mailbox (${reply})`, smtpLoginFix(ctx, reply)));
+    else if (e.code === 'EAUTH' || /^5\d\d/.test(reply)) ctx.report.add(fail(`SMTP login as ${login.user} refused: ${reply}`, smtpLoginFix(ctx, reply)));
     else ctx.report.add(fail(`SMTP login as ${login.user} failed: ${reply}`, 'try again in a few minutes; if it keeps failing, check [accounts.smtp] in the config'));
   } finally {
     transport.close();

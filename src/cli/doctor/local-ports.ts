@@ -31,6 +31,36 @@ function sameAddress(a: ListenAddress, b: ListenAddress): boolean {
 }
 
 /**
+ * What answers on a port that is taken: hotbridge's IMAP and SMTP greetings name it, and so does its
+ * status page. Used when the port's holder is not the daemon of this data dir as seen through its status
+ * socket (another user's, such as the system service's, or one that did not answer in time).
+ */
+export function heldByHotbridge(address: ListenAddress, speaksFirst: boolean, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: address.host, port: address.port });
+    let text = '';
+    const done = (answer: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on('connect', () => {
+      // IMAP (RFC 9051 §7.1) and SMTP (RFC 5321 §4.2) greet first, and nothing is said to them; the status
+      // page speaks only when asked.
+      if (!speaksFirst) socket.write(`GET / HTTP/1.0\r\nHost: ${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}\r\n\r\n`);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (/hotbridge/i.test(text)) done(true);
+      else if (text.length > 4096) done(false);
+    });
+    socket.on('error', () => done(false));
+    socket.on('end', () => done(/hotbridge/i.test(text)));
+  });
+}
+
+/**
  * One line for one configured listen address. `what` is "IMAP", "SMTP" or "status page"; `key` the config
  * key to change (`[imap] listen`).
  */
@@ -41,6 +71,10 @@ export async function checkListenAddress(what: string, key: string, address: Lis
   if (code === 'EADDRINUSE') {
     if (daemon && daemon.addresses.some((held) => sameAddress(held, address))) {
       return ok(`${what} ${shown} is in use by hotbridge itself (running${daemon.pid ? `, pid ${daemon.pid}` : ''})`);
+    }
+    if (await heldByHotbridge(address, what !== 'status page')) {
+      if (!daemon) return ok(`${what} ${shown} is in use by a running hotbridge (its status is not readable from here: the system service, another user's, or one still starting)`);
+      return fail(`${what} ${shown} is in use by another hotbridge (not the one of this data dir)`, `two hotbridges cannot share a port: stop the other one, or give this config other ports in ${key} of ${configFile}`);
     }
     return fail(
       `${what} ${shown} is in use by another program`,

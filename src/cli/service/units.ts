@@ -57,28 +57,56 @@ function fill(template: string, values: Record<string, string>): string {
   return out;
 }
 
+/**
+ * Sets `key=` to `values` in a unit: the first `key=` line is replaced (one line per value), later ones
+ * are removed. The shipped units are valid as they are; this is how the installer puts the real paths in.
+ */
+function setDirective(unit: string, key: string, values: string[]): string {
+  const lines = unit.split('\n');
+  const at = lines.findIndex((line) => line.startsWith(`${key}=`));
+  if (at < 0) throw new Error(`the unit template has no ${key}= line`);
+  const rest = lines.filter((line, index) => index <= at || !line.startsWith(`${key}=`));
+  rest.splice(at, 1, ...values.map((value) => `${key}=${value}`));
+  return rest.join('\n');
+}
+
+/** Adds `key=value` lines right after the comment block that ends with `anchor` (a commented example). */
+function insertAfterComment(unit: string, anchor: RegExp, lines: string[]): string {
+  if (lines.length === 0) return unit;
+  const all = unit.split('\n');
+  const at = all.findIndex((line) => anchor.test(line));
+  if (at < 0) throw new Error(`the unit template has no line like ${anchor}`);
+  all.splice(at + 1, 0, ...lines);
+  return all.join('\n');
+}
+
+function execStart(paths: ProgramPaths): string {
+  return `${systemdArgument(paths.node, true)} --max-semi-space-size=2 ${systemdArgument(paths.hotbridge)} run --config ${systemdArgument(paths.config)}`;
+}
+
 /** The system unit (systemd/hotbridge.service) for these paths, secrets and privileges. */
 export function systemUnit(paths: ProgramPaths, options: { credentials: Credential[]; bindLowPorts: boolean }): string {
-  const credentialLines = options.credentials.length === 0
-    ? '# (no password files in the config)'
-    : options.credentials.map((credential) => `LoadCredential=${systemdValue(credential.id)}:${systemdValue(credential.file)}`).join('\n');
-  return fill(readTemplate('hotbridge.service'), {
-    NODE: systemdArgument(paths.node, true),
-    HOTBRIDGE: systemdArgument(paths.hotbridge),
-    CONFIG: systemdArgument(paths.config),
-    CREDENTIALS: credentialLines,
-    // An empty CapabilityBoundingSet= drops every capability; a port below 1024 needs exactly this one.
-    CAPABILITIES: options.bindLowPorts ? 'CAP_NET_BIND_SERVICE' : '',
-  });
+  let unit = readTemplate('hotbridge.service');
+  unit = setDirective(unit, 'ExecStart', [execStart(paths)]);
+  unit = insertAfterComment(
+    unit,
+    /^# LoadCredential=/,
+    options.credentials.map((credential) => `LoadCredential=${systemdValue(credential.id)}:${systemdValue(credential.file)}`),
+  );
+  // An empty CapabilityBoundingSet= drops every capability; a port below 1024 needs exactly this one.
+  const capabilities = options.bindLowPorts ? 'CAP_NET_BIND_SERVICE' : '';
+  unit = setDirective(unit, 'CapabilityBoundingSet', [capabilities]);
+  return setDirective(unit, 'AmbientCapabilities', [capabilities]);
 }
 
 /** The user unit (systemd/hotbridge-user.service). */
 export function userUnit(paths: ProgramPaths): string {
-  return fill(readTemplate('hotbridge-user.service'), {
-    NODE: systemdArgument(paths.node, true),
-    HOTBRIDGE: systemdArgument(paths.hotbridge),
-    CONFIG: systemdArgument(paths.config),
-  });
+  return setDirective(readTemplate('hotbridge-user.service'), 'ExecStart', [execStart(paths)]);
+}
+
+/** `yes` when the unit sets `key=yes` (or another true value, systemd.syntax(7)). */
+export function unitSays(unit: string, key: string): boolean {
+  return unit.split('\n').some((line) => new RegExp(`^${key}=(yes|true|on|1)\\s*$`, 'i').test(line));
 }
 
 function xmlText(value: string): string {

@@ -94,8 +94,9 @@ export class Terminal {
 
   private read(question: string, hidden: boolean): Promise<string> {
     if (this.pending) throw new Error('one question at a time');
-    this.out.write(question);
+    // Echo goes off before the prompt shows, so nothing typed in answer to it can be echoed.
     if (hidden && this.tty) this.input.setRawMode?.(true);
+    this.out.write(question);
     return new Promise((resolve, reject) => {
       this.pending = { hidden, resolve, reject };
       this.deliver();

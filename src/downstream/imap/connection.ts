@@ -21,6 +21,7 @@ import { ResponseOutput } from './output.js';
 import { ImapSession, type SessionState } from './session.js';
 import { ArgReader, PendingLiteral } from './wire/args.js';
 import { CommandReader, type RawCommand, type ReaderEvent } from './wire/reader.js';
+import { ProtocolTrace } from '../../runtime/protocol-trace.js';
 
 /** RFC 3501 leaves the line length open; 64 KiB is far above any real command and bounds memory. */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -68,6 +69,8 @@ export class ImapConnection {
   private readonly reader: CommandReader;
   private readonly out: ResponseOutput;
   private readonly session: ImapSession;
+  /** The dialogue, at trace level, secrets replaced. */
+  private readonly trace: ProtocolTrace;
   private socket: net.Socket | tls.TLSSocket;
   private ended = false;
   /** The client closed its sending side: commands already received are still answered (half-close). */
@@ -114,11 +117,17 @@ export class ImapConnection {
     this.loginDeadline = Date.now() + options.autologoutMs.unauthenticated;
     this.out = new ResponseOutput(socket);
     this.session = new ImapSession(socket.remoteAddress ?? 'unknown', options.loopback, options.secure ?? false);
-    socket.once('close', () => this.resolveClosed());
+    this.trace = new ProtocolTrace(server.logger, 'IMAP');
+    socket.once('close', () => {
+      this.server.logger.debug({ remote: this.session.remoteAddress, user: this.session.account }, 'IMAP connection closed');
+      this.resolveClosed();
+    });
   }
 
   start(): void {
     this.attach(this.socket);
+    this.server.logger.debug({ remote: this.session.remoteAddress }, 'IMAP connection opened');
+    if (this.trace.enabled) this.out.tap = this.trace;
     this.out.untagged(`OK [CAPABILITY ${capabilityList(this.session, this.server)}] hotbridge ready`);
     this.out.flush();
     void this.run();
@@ -301,7 +310,11 @@ export class ImapConnection {
     const event = await this.nextEvent('line', timeoutMs);
     if (event === undefined) return { closed: true };
     if (event === 'timeout') return { timeout: true };
-    if (event.kind === 'line') return { line: event.line };
+    if (event.kind === 'line') {
+      // AUTHENTICATE answers and IDLE's DONE; the trace redacts the former.
+      this.trace.client(event.line.toString('utf8'));
+      return { line: event.line };
+    }
     return { tooLong: true };
   }
 
@@ -376,6 +389,7 @@ export class ImapConnection {
   }
 
   private async execute(command: RawCommand): Promise<void> {
+    if (this.trace.enabled) this.trace.client(command.segments.map((segment, i) => segment.toString('utf8') + (i < command.literals.length ? ` [${command.literals[i].length} bytes]` : '')).join(''));
     const args = new ArgReader(command);
     let tag: string;
     try {
@@ -386,7 +400,7 @@ export class ImapConnection {
       return;
     }
     let name = '';
-    let uid: boolean;
+    let uid = false;
     // Until the arguments are known, held back (a command that fails before then is BAD: no updates).
     let allowsExpunge = false;
     try {
@@ -401,6 +415,7 @@ export class ImapConnection {
       await this.syncView(allowsExpunge);
       if (this.ended) return;
       this.out.write(taggedLine(tag, 'OK', outcome.text ?? `${uid ? 'UID ' : ''}${name} completed`, outcome.codeAfterSync?.() ?? outcome.code));
+      this.server.logger.debug({ remote: this.session.remoteAddress, user: this.session.account }, `IMAP ${tag} ${uid ? 'UID ' : ''}${name}: OK`);
       this.countReply('OK');
       if (outcome.then === 'starttls') this.startTls();
       else if (outcome.then === 'logout') this.end();
@@ -411,6 +426,7 @@ export class ImapConnection {
       if (error.status === 'NO') await this.syncView(allowsExpunge).catch(() => undefined);
       if (this.ended) return;
       this.out.write(taggedLine(tag, error.status, error.text, error.code));
+      this.server.logger.debug({ remote: this.session.remoteAddress, user: this.session.account }, `IMAP ${tag} ${uid ? 'UID ' : ''}${name || '(unknown)'}: ${error.status} ${error.text}`);
       this.countReply(error.status);
     }
   }

@@ -27,6 +27,9 @@ export class ResponseOutput {
   private chunks: Array<string | Buffer> = [];
   private pendingBytes = 0;
 
+  /** Sees everything written (the trace log); set only at trace level. */
+  tap?: { serverBinary(binary: string): void; serverBytes(bytes: number): void };
+
   constructor(private socket: Duplex) {}
 
   /** Switches to a new transport (STARTTLS) after flushing what is pending. */
@@ -42,6 +45,7 @@ export class ResponseOutput {
 
   /** Appends a binary string: each character one byte (8-bit header bytes, rendered ENVELOPEs). */
   writeBinary(binary: string): void {
+    this.tap?.serverBinary(binary);
     this.text += binary;
     this.pendingBytes += binary.length;
     if (this.pendingBytes >= BATCH_BYTES) this.flush();
@@ -54,6 +58,7 @@ export class ResponseOutput {
       this.writeBinary(bytes.toString('latin1'));
       return;
     }
+    this.tap?.serverBytes(bytes.length);
     if (this.text.length > 0) {
       this.chunks.push(this.text);
       this.text = '';

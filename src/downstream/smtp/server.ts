@@ -26,6 +26,7 @@ import { needsLegacyTls } from '../../runtime/tls-material.js';
 import tls from 'node:tls';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { Logger } from '../../runtime/logger.js';
+import { smtpLibraryLogger } from '../../runtime/smtp-log.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
 import { StoreError, type SubmissionStore } from '../../store/index.js';
 import { loginNameForLog } from '../../runtime/local-auth.js';
@@ -195,7 +196,8 @@ function serverOptions(
     ...(implicitTls ? { secure: true } : {}),
     name: os.hostname(),
     banner: 'hotbridge mail submission',
-    logger: false,
+    // debug: connections and commands; trace: the dialogue (smtp-server hides AUTH data itself, and so do we).
+    logger: (smtpLibraryLogger(logger, 'server') ?? false) as SMTPServerOptions['logger'],
     disableReverseLookup: true,
     // Mail clients open a few connections at most; a bound keeps a flood from exhausting the daemon,
     // and session-guard.ts makes room in it for a client that has not logged in yet.
@@ -362,7 +364,7 @@ function listen(server: SMTPServer, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     // The code, address and port stay on the error: the CLI turns EADDRINUSE into advice.
     const onError = (err: NodeJS.ErrnoException): void =>
-      reject(Object.assign(new Error(`cannot listen for SMTP on ${host}:${port}: ${err.message}`), { code: err.code, address: host, port }));
+      reject(Object.assign(new Error(`cannot listen for SMTP on ${host}:${port}: ${err.message}`), { code: err.code, syscall: 'listen', address: host, port }));
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);

@@ -11,6 +11,7 @@
  */
 import { deviceCodeEndpoint, tokenEndpoint } from './authority.js';
 import { EndpointUnreachableError, MissingRefreshTokenError, postForm, tokensFromReply, type FetchFn } from './token-endpoint.js';
+import { explainSignInError, type SignInContext } from './signin-errors.js';
 import type { TokenSet } from './token-store.js';
 
 /** What the user must be shown: the page to open and the code to type there. */
@@ -65,14 +66,10 @@ function realSleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function refusal(what: string, error: string, description: string): DeviceCodeError {
-  const hint =
-    error === 'invalid_client' || error === 'unauthorized_client'
-      ? ' Check client_id under [accounts.auth]: the application must exist and allow public client flows ("Allow public client flows" in its Authentication settings).'
-      : error === 'invalid_scope'
-        ? ' Check scopes under [accounts.auth]; the application needs the POP and SMTP delegated permissions.'
-        : '';
-  return new DeviceCodeError('refused', `the sign-in service refused ${what}: ${error}${description ? ` (${description})` : ''}.${hint}`);
+function refusal(what: string, error: string, description: string, context: SignInContext): DeviceCodeError {
+  // "to start the sign-in" is worth saying only when Microsoft refused before showing a code.
+  const line = explainSignInError(error, description, context);
+  return new DeviceCodeError('refused', what === 'the sign-in' ? line : line.replace('refused the sign-in', `refused ${what}`));
 }
 
 function positiveNumber(value: unknown, fallback: number): number {
@@ -85,12 +82,16 @@ export async function signInWithDeviceCode(options: {
   authority: string;
   clientId: string;
   scopes: string[];
+  /** The account signing in and its tenant, for the advice in refusals. */
+  address?: string;
+  tenant?: string;
   onPrompt: (p: DeviceCodePrompt) => void;
   fetch?: FetchFn;
   sleep?: (ms: number) => Promise<void>;
   signal?: AbortSignal;
 }): Promise<TokenSet> {
   const sleep = options.sleep ?? ((ms: number) => realSleep(ms, options.signal));
+  const context: SignInContext = { address: options.address ?? 'ADDRESS', clientId: options.clientId, tenant: options.tenant ?? 'consumers' };
   const common = { ...(options.fetch ? { fetch: options.fetch } : {}), ...(options.signal ? { signal: options.signal } : {}) };
   const checkAborted = (): void => {
     if (options.signal?.aborted) throw new DeviceCodeError('aborted', 'sign-in cancelled');
@@ -105,7 +106,7 @@ export async function signInWithDeviceCode(options: {
     if (err instanceof EndpointUnreachableError) throw new DeviceCodeError('unreachable', `${err.message}; check the network and try again`);
     throw err;
   }
-  if (start.kind === 'oauth-error') throw refusal('to start the sign-in', start.error, start.description);
+  if (start.kind === 'oauth-error') throw refusal('to start the sign-in', start.error, start.description, context);
   const body = start.body;
   const deviceCode = body.device_code;
   const userCode = body.user_code;
@@ -159,7 +160,7 @@ export async function signInWithDeviceCode(options: {
       case 'expired_token':
         throw expired();
       default:
-        throw refusal('the sign-in', reply.error, reply.description);
+        throw refusal('the sign-in', reply.error, reply.description, context);
     }
   }
 }

@@ -13,9 +13,11 @@
  * network was down). `invalid_grant` (revoked, password changed, refresh token expired) puts the account in
  * the `signin-needed` state until a new sign-in appears in the token file.
  */
+import { ConditionLog } from '../../runtime/condition-log.js';
 import type { Logger } from '../../runtime/logger.js';
 import { CredentialError, type CredentialSource, type UpstreamLogin } from '../credentials.js';
 import { tokenEndpoint } from './authority.js';
+import { explainSignInError } from './signin-errors.js';
 import { EndpointUnreachableError, MissingRefreshTokenError, postForm, tokensFromReply, type FetchFn } from './token-endpoint.js';
 import { TokenFileError, type TokenSet, type TokenStore } from './token-store.js';
 
@@ -67,9 +69,15 @@ export class OAuth2CredentialSource implements CredentialSource {
   /** Rotated tokens we could not write to disk yet; they are the only working ones, so they win over the file. */
   private unsaved: TokenSet | undefined;
   private readonly refreshAheadMs: number;
+  /** The account's logger (naming the account once, whether or not the caller's logger already does). */
+  private readonly log: Logger;
+  /** Refreshes failing for a passing reason: logged when it starts, hourly, and when it ends. */
+  private readonly refreshTrouble: ConditionLog;
 
   constructor(private readonly options: OAuth2SourceOptions) {
     this.refreshAheadMs = options.refreshAheadMs ?? DEFAULT_REFRESH_AHEAD_MS;
+    this.log = options.logger.bindings().account === undefined ? options.logger.child({ account: options.address }) : options.logger;
+    this.refreshTrouble = new ConditionLog(this.log);
     let saved: TokenSet | undefined;
     try {
       saved = options.tokens.load(options.address);
@@ -130,7 +138,7 @@ export class OAuth2CredentialSource implements CredentialSource {
     if (this.deadRefreshToken !== undefined) {
       if (tokens.refreshToken === this.deadRefreshToken) throw this.signInNeededError();
       this.deadRefreshToken = undefined;
-      this.options.logger.info({ account: address }, 'new sign-in found; using it');
+      this.log.info('new sign-in found; using it');
     }
     this.currentState = 'ok';
     return tokens;
@@ -141,13 +149,14 @@ export class OAuth2CredentialSource implements CredentialSource {
       this.options.tokens.save(this.options.address, tokens);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      this.options.logger.error({ account: this.options.address, code }, 'cannot save the refreshed sign-in; keeping it in memory and retrying');
+      this.log.error({ code }, 'cannot save the refreshed sign-in; keeping it in memory and retrying');
       throw new CredentialError('temporary', `cannot save the token file ${this.options.tokens.fileFor(this.options.address)} (${code}); will retry`);
     }
   }
 
   private async refresh(tokens: TokenSet, forced: boolean): Promise<TokenSet> {
-    const { address, logger } = this.options;
+    const { address } = this.options;
+    const logger = this.log;
     const requestedAt = Date.now();
     const form = { client_id: this.options.clientId, grant_type: 'refresh_token', refresh_token: tokens.refreshToken, scope: this.options.scopes.join(' ') };
     const secrets = [tokens.refreshToken, tokens.accessToken];
@@ -167,7 +176,7 @@ export class OAuth2CredentialSource implements CredentialSource {
         SIGNIN_ERRORS.has(reply.error)
           ? `sign-in expired: run hotbridge login ${address}`
           : // invalid_client, unauthorized_client, invalid_scope...: a new sign-in will not help until the config is fixed.
-            `the sign-in service refused to refresh the sign-in (${reply.error}): check client_id and scopes under [accounts.auth], then run hotbridge login ${address}`,
+            explainSignInError(reply.error, reply.description, { address, clientId: this.options.clientId, tenant: 'consumers' }),
       );
       throw this.signInNeededError();
     }
@@ -186,7 +195,8 @@ export class OAuth2CredentialSource implements CredentialSource {
       throw err;
     }
     this.refusedAccessToken = undefined;
-    logger.info({ account: address, expiresInS: Math.round((fresh.expiresAt - Date.now()) / 1000) }, 'OAuth2 access token refreshed');
+    logger.info({ expiresInS: Math.round((fresh.expiresAt - Date.now()) / 1000) }, 'OAuth2 access token refreshed');
+    this.refreshTrouble.ended('token refresh works again');
     return fresh;
   }
 
@@ -194,24 +204,25 @@ export class OAuth2CredentialSource implements CredentialSource {
   private keepOldTokens(tokens: TokenSet, forced: boolean, reason: string): TokenSet {
     const left = tokens.expiresAt - Date.now();
     if (!forced && left > STILL_USABLE_MS) {
-      this.options.logger.warn({ account: this.options.address, reason, secondsLeft: Math.round(left / 1000) }, 'token refresh failed; the current access token is still valid');
+      this.refreshTrouble.holds(`token refresh failed (${reason}); the current access token is still valid, retrying later`, { secondsLeft: Math.round(left / 1000) });
       return tokens;
     }
-    this.options.logger.warn({ account: this.options.address, reason }, 'token refresh failed; keeping the sign-in and retrying later');
+    this.refreshTrouble.holds(`token refresh failed (${reason}); keeping the sign-in and retrying later`);
     throw new CredentialError('temporary', `cannot refresh the sign-in for ${this.options.address}: ${reason}; will retry`);
   }
 
   private enterSignInNeeded(refreshToken: string, why: string, message: string): void {
-    const { address, logger, onSignInNeeded } = this.options;
+    const { address, onSignInNeeded } = this.options;
+    const logger = this.log;
     const first = this.currentState !== 'signin-needed';
     this.deadRefreshToken = refreshToken;
     this.deadMessage = message;
     this.currentState = 'signin-needed';
     if (!first) return;
-    logger.warn({ account: address, why }, `sign-in needed: run hotbridge login ${address}`);
+    logger.warn({ why }, `sign-in needed: run hotbridge login ${address}`);
     if (!onSignInNeeded) return;
     const report = (err: unknown): void => {
-      logger.error({ account: address, err: (err as Error)?.message }, 'the sign-in-needed handler failed');
+      logger.error({ err: (err as Error)?.message }, 'the sign-in-needed handler failed');
     };
     try {
       const result = onSignInNeeded(address);

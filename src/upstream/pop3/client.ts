@@ -11,6 +11,7 @@
  *   C: RETR 1          S: +OK ... .
  *   C: QUIT            S: +OK Microsoft Exchange Server POP3 server signing off.
  */
+import type { Logger } from '../../runtime/logger.js';
 import { Pop3Connection, type RequestOptions, type ResponseSink } from './connection.js';
 import { Pop3Error, errorFromServerReply } from './errors.js';
 import { commandLine, messageNumber } from './command-line.js';
@@ -42,6 +43,8 @@ export interface Pop3ClientOptions {
   maxMessageBytes?: number;
   /** Most RETR commands outstanding at once in {@link Pop3Client.retrMany} when the server pipelines. Default 8. */
   pipelineWindow?: number;
+  /** debug: a line per command; trace: the dialogue with secrets replaced (see runtime/protocol-trace.ts). */
+  logger?: Logger;
 }
 
 export const DEFAULT_TIMEOUT_MS = DEFAULTS.upstreamTimeoutMs;
@@ -116,6 +119,7 @@ export class Pop3Client {
       port: options.port,
       implicitTls: options.tls === 'implicit',
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
       timeoutMs,
     });
     try {

@@ -12,6 +12,8 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Logger } from '../../runtime/logger.js';
+import { ProtocolTrace } from '../../runtime/protocol-trace.js';
 import { Pop3Error, TOO_LARGE, TRUNCATED } from './errors.js';
 import { trustContextFor } from '../tls-trust.js';
 import { Pop3ResponseReader, MAX_STATUS_LINE, type BodySink, type Pop3Response, type ResponseShape } from './reader.js';
@@ -25,6 +27,8 @@ export interface TransportOptions {
   ca?: Buffer | string;
   /** Deadline for the connect, the handshakes, and each response (restarted whenever bytes arrive). */
   timeoutMs: number;
+  /** Where debug (one line per command) and trace (the dialogue, secrets replaced) go; none by default. */
+  logger?: Logger;
 }
 
 /** A body sink that may ask the connection to stop reading for a while (the store is writing). */
@@ -126,6 +130,7 @@ export class Pop3Connection {
   private windowAnswers = 0;
   private handshake: Handshake | undefined;
   private closedWith: Pop3Error | undefined;
+  private readonly trace: ProtocolTrace | undefined;
   private unverified: Unverified | undefined;
   /** Set while reading is paused for a busy sink. */
   private pausedFor: Promise<void> | undefined;
@@ -135,6 +140,7 @@ export class Pop3Connection {
     private readonly options: TransportOptions,
   ) {
     this.socket = socket;
+    this.trace = options.logger ? new ProtocolTrace(options.logger, 'POP3') : undefined;
     this.listen(socket);
   }
 
@@ -150,6 +156,7 @@ export class Pop3Connection {
       options.implicitTls,
     );
     socket.setNoDelay(true);
+    options.logger?.debug({ host: options.host, port: options.port, tls: options.implicitTls }, 'POP3 connected');
     return connection;
   }
 
@@ -301,6 +308,7 @@ export class Pop3Connection {
       if (response === undefined) break;
       this.queue.shift();
       this.inFlight--;
+      this.logResponse(command, response);
       this.windowAnswers++;
       if (command.verifyEnd && response.status === 'ok') this.unverified = { command, response };
       else command.resolve(response);
@@ -373,12 +381,26 @@ export class Pop3Connection {
     while (this.inFlight < this.queue.length && this.inFlight < this.window) {
       const command = this.queue[this.inFlight];
       this.inFlight++;
-      if (command.bytes !== null) this.socket.write(command.bytes);
+      if (command.bytes !== null) {
+        this.trace?.client(command.bytes.toString('utf8').replace(/\r\n$/, ''));
+        this.socket.write(command.bytes);
+      }
     }
     if (this.inFlight === 0 && this.unverified === undefined) this.clearTimer();
     else if (wasIdle || this.timer === undefined) this.restartTimer();
     // Responses that arrived before their command was written (the greeting) are already buffered.
     if (wasIdle && this.inFlight > 0 && this.reader.buffered > 0) this.deliver();
+  }
+
+  /** debug: one line per command and its answer; trace: the server's lines (listing bodies by size). */
+  private logResponse(command: QueuedCommand, response: Pop3Response): void {
+    const logger = this.options.logger;
+    if (!logger) return;
+    const indicator = response.status === 'ok' ? '+OK' : response.status === 'err' ? '-ERR' : '+';
+    this.trace?.server(`${indicator}${response.text ? ` ${response.text}` : ''}`);
+    // Listings and messages alike: their size, never their lines (a message is the user's, a listing long).
+    if (response.body) this.trace?.data('S', response.body.length);
+    logger.debug(`POP3 ${command.label}: ${indicator}${response.text && response.status !== 'continue' ? ` ${response.text.slice(0, 120)}` : ''}${response.body ? ` (${response.body.length} bytes)` : ''}`);
   }
 
   private restartTimer(): void {

@@ -21,6 +21,7 @@
  */
 import fs from 'node:fs';
 import type { AccountConfig } from '../../config/types.js';
+import { ConditionLog } from '../../runtime/condition-log.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
 import type { PollerStore, UidlLedgerView } from '../../store/index.js';
@@ -78,6 +79,8 @@ interface SessionOutcome {
 export class Pop3Poller {
   private readonly account: AccountConfig;
   private readonly log: Logger;
+  /** A failing sync is logged when it starts, hourly while it lasts, and when it ends. */
+  private readonly trouble: ConditionLog;
   private readonly now: () => number;
   private readonly backoff: Backoff;
   private readonly problems = new FetchProblems();
@@ -98,6 +101,7 @@ export class Pop3Poller {
     this.account = options.account;
     this.log = options.logger;
     this.now = options.now ?? Date.now;
+    this.trouble = new ConditionLog(this.log, this.now);
     this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
     this.options.status.set(POP3_STATUS_SECTION, this.account.address, { state: 'idle', messagesFetched: 0, messagesSynced: 0 });
   }
@@ -168,6 +172,7 @@ export class Pop3Poller {
       }
       // Scheduled first, so that the status never shows the new state without its next attempt.
       this.schedule(this.account.pollIntervalMs);
+      this.trouble.ended('POP3 sync works again');
       this.report({ state: 'idle', lastSuccessAt: this.iso(this.now()), lastError: undefined, progress: undefined });
     } catch (error) {
       this.failed(error, progress);
@@ -194,10 +199,10 @@ export class Pop3Poller {
       const backoffMs = this.backoff.next();
       const delay = failure.temporary ? backoffMs : Math.max(this.account.pollIntervalMs, backoffMs);
       const at = this.now();
-      this.log[failure.temporary ? 'warn' : 'error'](
-        { err: error, state: failure.state, stored: progress.done, retryInMs: delay },
-        `POP3 sync failed: ${failure.text}`,
-      );
+      // Expected states (signed out, the provider down or throttling) are warnings; the rest errors.
+      const expected = failure.temporary || failure.state === 'signin-needed';
+      this.log.debug({ err: error }, 'POP3 poll failed');
+      this.trouble.holds(`POP3 sync failed: ${failure.text}`, { stored: progress.done, retryIn: `${Math.round(delay / 1000)}s` }, expected ? 'warn' : 'error');
       this.schedule(delay);
       this.report({ state: failure.state, lastError: failure.text, lastErrorAt: this.iso(at), progress: undefined });
     } catch (unexpected) {
@@ -341,6 +346,7 @@ export class Pop3Poller {
       ...(ca !== undefined ? { ca } : {}),
       timeoutMs: settings.timeoutMs,
       maxMessageBytes: settings.maxMessageBytes,
+      logger: this.log,
     });
     try {
       await this.login(client, login);

@@ -11,6 +11,8 @@ import tls from 'node:tls';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import type { UpstreamServer } from '../../config/types.js';
+import type { Logger } from '../../runtime/logger.js';
+import { smtpLibraryLogger } from '../../runtime/smtp-log.js';
 import type { UpstreamLogin } from '../credentials.js';
 import { reportFromError, reportFromInfo, type RelayReport, type SmtpErrorLike, type SmtpInfoLike } from './outcome.js';
 import { trustContextFor } from '../tls-trust.js';
@@ -35,7 +37,10 @@ export async function trustContext(caFile: string | undefined): Promise<tls.Secu
   return trustContextFor(caFile === undefined ? undefined : await fs.promises.readFile(caFile));
 }
 
-export function transportOptions(server: UpstreamServer, login: UpstreamLogin, secureContext: tls.SecureContext): SMTPPool.Options {
+export function transportOptions(server: UpstreamServer, login: UpstreamLogin, secureContext: tls.SecureContext, logger?: Logger): SMTPPool.Options {
+  // debug: a line per command; trace: the dialogue, the credentials replaced (runtime/smtp-log.ts).
+  const secret = login.kind === 'password' ? login.password : login.accessToken;
+  const libraryLogger = logger ? smtpLibraryLogger(logger, 'client', () => [secret, Buffer.from(secret).toString('base64')]) : undefined;
   return {
     host: server.host,
     port: server.port,
@@ -62,8 +67,9 @@ export function transportOptions(server: UpstreamServer, login: UpstreamLogin, s
     // TLS handshakes and logins, which providers count and throttle.
     pool: true,
     maxConnections: 1,
-    logger: false,
-    debug: false,
+    // nodemailer's types want its own logger shape; ours has every level it calls.
+    logger: (libraryLogger ?? false) as SMTPPool.Options['logger'],
+    debug: libraryLogger !== undefined,
     disableFileAccess: true,
     disableUrlAccess: true,
   };
@@ -84,7 +90,10 @@ export class RelaySession {
   private login?: UpstreamLogin;
   private context?: tls.SecureContext;
 
-  constructor(private readonly server: UpstreamServer) {}
+  constructor(
+    private readonly server: UpstreamServer,
+    private readonly logger?: Logger,
+  ) {}
 
   async send(request: RelayRequest): Promise<RelayReport> {
     let context: tls.SecureContext;
@@ -96,7 +105,7 @@ export class RelaySession {
     }
     if (!this.transport || !this.login || !sameLogin(this.login, request.login) || this.context !== context) {
       this.close();
-      const transport = nodemailer.createTransport(transportOptions(this.server, request.login, context));
+      const transport = nodemailer.createTransport(transportOptions(this.server, request.login, context, this.logger));
       // Errors of an idle pooled connection arrive as events; the next send() sees the failure itself.
       transport.on('error', () => undefined);
       this.transport = transport;

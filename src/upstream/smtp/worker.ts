@@ -17,6 +17,7 @@
  */
 import os from 'node:os';
 import type { AccountConfig } from '../../config/types.js';
+import { ConditionLog } from '../../runtime/condition-log.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
 import type { Delivery, OutboxEntry, OutboxFailure, RelayStore } from '../../store/index.js';
@@ -76,10 +77,16 @@ export class OutboxWorker {
    * first and relays nothing while one still cannot be written.
    */
   private readonly unrecorded = new Map<string, { entry: OutboxEntry; report: RelayReport; raw: Buffer }>();
+  /** The provider refusing our login, and the provider deferring mail: logged when they start and end. */
+  private readonly loginTrouble: ConditionLog;
+  private readonly sendTrouble: ConditionLog;
 
   constructor(private readonly options: OutboxWorkerOptions) {
     this.address = options.account.address.toLowerCase();
-    this.logger = options.logger.child({ account: this.address });
+    // The daemon's logger already names the account; a second `account` key would repeat it in every line.
+    this.logger = options.logger.bindings().account === undefined ? options.logger.child({ account: this.address }) : options.logger;
+    this.loginTrouble = new ConditionLog(this.logger, () => this.now());
+    this.sendTrouble = new ConditionLog(this.logger, () => this.now());
     this.schedule = options.retrySchedule && options.retrySchedule.length > 0 ? options.retrySchedule : DEFAULT_RETRY_SCHEDULE_MS;
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     this.now = options.now ?? Date.now;
@@ -166,7 +173,7 @@ export class OutboxWorker {
     // Outcomes the store could not record yet come first; while one still fails (it throws), nothing is relayed.
     await this.recordUnrecorded();
     const entries = await this.options.store.listOutbox(this.address);
-    const session = new RelaySession(this.options.account.smtp);
+    const session = new RelaySession(this.options.account.smtp, this.logger);
     try {
       for (let i = 0; i < entries.length; i++) {
         if (this.stopped) break;
@@ -242,7 +249,8 @@ export class OutboxWorker {
         ? `run "hotbridge login ${this.address}" to sign in again`
         : `check the password in ${this.options.account.auth.passwordFile ?? 'accounts.auth.password_file'}`;
     this.authAlert = `the provider refused the sign-in for ${this.address}, messages wait in the outbox: ${reply} (${hint})`;
-    this.logger.error({ id: entry.id, reply }, `upstream SMTP login refused; outgoing mail waits: ${hint}`);
+    this.logger.debug({ id: entry.id, reply }, 'upstream SMTP login refused');
+    this.loginTrouble.holds(`upstream SMTP login refused (${reply}); outgoing mail waits in the outbox: ${hint}`, {}, 'warn');
     await this.options.store.updateOutbox({ ...entry, attempts, lastError: reply, waitingFor: 'auth', nextAttemptAt });
     return { kind: 'auth', reply, nextAttemptAt };
   }
@@ -250,7 +258,7 @@ export class OutboxWorker {
   private clearAuthAlert(): void {
     if (this.authAlert === undefined) return;
     this.authAlert = undefined;
-    this.logger.info('upstream SMTP login works again');
+    this.loginTrouble.ended('upstream SMTP login works again');
   }
 
   /** Saves what an attempt did; bounces and the Sent copy go in the same batch as the entry's change. */
@@ -300,6 +308,7 @@ export class OutboxWorker {
       }
       await this.options.store.finishOutbox(entry.id, deliveries);
       this.logger.info({ id: entry.id, delivered: delivered.length, failed: failed.length, attempts }, 'outbox entry done');
+      this.sendTrouble.ended('sending works again');
       return;
     }
     const nextAttemptAt = now + retryDelay(attempts, this.schedule);
@@ -307,7 +316,8 @@ export class OutboxWorker {
     delete updated.waitingFor;
     if (lastError !== undefined) updated.lastError = lastError;
     await this.options.store.updateOutbox(updated, deliveries);
-    this.logger.warn({ id: entry.id, attempts, pending: pending.length, lastError, nextAttemptAt: new Date(nextAttemptAt).toISOString() }, 'relay deferred, will retry');
+    this.logger.info({ id: entry.id, attempts, pending: pending.length, nextAttemptAt: new Date(nextAttemptAt).toISOString() }, 'relay deferred, will retry');
+    this.sendTrouble.holds(`the provider did not take outgoing mail yet (${lastError ?? 'no answer'}); it stays in the outbox and is retried`);
   }
 
   // ---------------------------------------------------------------- status

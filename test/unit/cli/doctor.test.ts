@@ -136,7 +136,7 @@ describe('runDoctor without the network', () => {
     const file = writeConfig('broken', '[[accounts]]\naddress = "you@hotmail.com"\npoll_intervall = "2m"\n[accounts.pop3]\nport = 99999\n');
     const { code, lines } = await doctor(file);
     expect(code).toBe(1);
-    expect(lines).toContain(`✗ config: accounts[0].poll_intervall: unknown key (check the spelling)`);
+    expect(lines).toContain(`✗ config: accounts[0].poll_intervall: unknown key in [[accounts]] (did you mean poll_interval?)`);
     expect(lines).toContain(`✗ config: accounts[0].pop3.port: expected a number from 1 to 65535`);
   });
 
@@ -203,14 +203,14 @@ describe("Outlook's answers when POP is off", () => {
     );
   }
 
-  it('a login that works but STAT refused: POP does not work, with the Outlook.com settings path', async () => {
+  it('a login that works but STAT refused: POP is off at Outlook.com, with where to switch it on', async () => {
     const exchange = await fakeExchange({ stat: '-ERR User is authenticated but not connected.' });
     try {
       fs.writeFileSync(path.join(dir, 'outlook.secret'), 'app-password\n', { mode: 0o600 });
       const { code, lines } = await doctor(await outlookConfig('pop-off-stat', exchange.port, 'method = "password"\npassword_file = "outlook.secret"\n'));
       expect(line(lines, /POP3 login/)).toBe('✓ POP3 login as someone@hotmail.com');
-      expect(line(lines, /POP does not work/)).toBe('✗ POP does not work for this mailbox: User is authenticated but not connected.');
-      expect(fixOf(lines, /POP does not work/)).toBe(`    fix: switch POP on: ${popHelp}`);
+      expect(line(lines, /POP is off/)).toBe('✗ POP is off at Outlook.com (it answered: User is authenticated but not connected.)');
+      expect(fixOf(lines, /POP is off/)).toBe(`    fix: switch it on at ${popHelp}`);
       expect(code).toBe(1);
     } finally {
       await exchange.close();
@@ -225,7 +225,7 @@ describe("Outlook's answers when POP is off", () => {
       new TokenStore(path.join(dir, 'data-pop-off-token')).save('someone@hotmail.com', { accessToken: 'at', refreshToken: 'rt', expiresAt: Date.now() + 3_600_000 });
       const { code, lines } = await doctor(config);
       expect(line(lines, /POP3 login/)).toBe('✗ POP3 login as someone@hotmail.com refused: Authentication failure: unknown user name or bad password.');
-      expect(fixOf(lines, /POP3 login/)).toBe(`    fix: switch POP on: ${popHelp}\n         if it is on already, sign in again: hotbridge login someone@hotmail.com`);
+      expect(fixOf(lines, /POP3 login/)).toBe(`    fix: POP is probably off at Outlook.com: switch it on at ${popHelp}\n         if it is on already, sign in again: hotbridge login someone@hotmail.com`);
       expect(code).toBe(1);
     } finally {
       await exchange.close();

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planService, runService, type PlanInput } from '../../../src/cli/commands/service.js';
-import { UserError } from '../../../src/cli/config-option.js';
+import { controlCommand } from '../../../src/cli/service/control.js';
 import { launchAgent, launchDaemon, PACKAGE_ROOT, systemdArgument, systemUnit, templatePath, userUnit, type ProgramPaths } from '../../../src/cli/service/units.js';
 import { resolveConfig } from '../../../src/config/load.js';
 import type { HotbridgeConfig } from '../../../src/config/types.js';
@@ -106,7 +106,7 @@ describe('systemd units', () => {
     expect(directive(unit, 'ProtectSystem')).toEqual(['strict']);
     expect(directive(unit, 'ProtectHome')).toEqual(['yes']);
     expect(directive(unit, 'PrivateTmp')).toEqual(['yes']);
-    expect(directive(unit, 'RestrictAddressFamilies')).toEqual(['AF_INET AF_INET6 AF_UNIX']);
+    expect(directive(unit, 'RestrictAddressFamilies')).toEqual(['AF_INET AF_INET6 AF_UNIX AF_NETLINK']);
     expect(directive(unit, 'CapabilityBoundingSet')).toEqual(['']);
     expect(directive(unit, 'AmbientCapabilities')).toEqual(['']);
     expect(directive(unit, 'Restart')).toEqual(['on-failure']);
@@ -168,11 +168,20 @@ describe('systemd units', () => {
     expect(verify(broken, 'odd-unquoted.service', true).output).toMatch(/not executable|No such file/);
   });
 
-  it('the shipped templates carry every placeholder the installer fills', () => {
-    for (const name of ['hotbridge.service', 'hotbridge-user.service', 'LaunchAgent.plist', 'LaunchDaemon.plist'] as const) {
+  it('the shipped units are valid units as they are (systemd-analyze verify systemd/*.service)', () => {
+    for (const [name, user] of [['hotbridge.service', false], ['hotbridge-user.service', true]] as const) {
       const text = fs.readFileSync(templatePath(name), 'utf8');
-      expect(text).toContain('@NODE@');
-      expect(text.match(/@[A-Z]+@/g)!.every((p) => ['@NODE@', '@HOTBRIDGE@', '@CONFIG@', '@CREDENTIALS@', '@CAPABILITIES@', '@LOG@', '@USER@'].includes(p))).toBe(true);
+      expect(text).not.toMatch(/^[^#].*@[A-Z]+@/m);
+      const { status, output } = verify(text, name, user);
+      expect(output).toBe('');
+      expect(status).toBe(0);
+      // As shipped they run the `hotbridge` that `npm install -g` puts on systemd's PATH.
+      expect(directive(text, 'ExecStart')[0]).toMatch(/^\/usr\/bin\/env hotbridge run/);
+    }
+    // The plists keep their @…@ placeholders (launchd has no verifier to satisfy), each one filled in.
+    for (const name of ['LaunchAgent.plist', 'LaunchDaemon.plist'] as const) {
+      const text = fs.readFileSync(templatePath(name), 'utf8');
+      expect(text.match(/@[A-Z]+@/g)!.every((p) => ['@NODE@', '@HOTBRIDGE@', '@CONFIG@', '@LOG@', '@USER@'].includes(p))).toBe(true);
     }
   });
 });
@@ -184,6 +193,7 @@ describe('the install plan (Linux)', () => {
     expect(plan.write?.mode).toBe(0o644);
     expect(plan.before.map((c) => c.argv.join(' '))).toEqual([
       'sh -c id -u hotbridge >/dev/null 2>&1 || useradd --system --user-group --home-dir /var/lib/hotbridge --no-create-home --shell /usr/sbin/nologin hotbridge',
+      'sh -c test ! -d /var/lib/hotbridge || chown -R hotbridge:hotbridge /var/lib/hotbridge',
       'chgrp hotbridge /etc/hotbridge /etc/hotbridge/config.toml',
       'chmod 0750 /etc/hotbridge',
       'chmod 0640 /etc/hotbridge/config.toml',
@@ -196,20 +206,31 @@ describe('the install plan (Linux)', () => {
 
   it('system: never opens a shared directory such as /etc to the service user', () => {
     const plan = planService(input({ config: config({}, '/etc/hotbridge.toml'), paths: { ...realPaths(), config: '/etc/hotbridge.toml' } }));
-    expect(plan.before.slice(1).map((c) => c.argv.join(' '))).toEqual(['chgrp hotbridge /etc/hotbridge.toml', 'chmod 0640 /etc/hotbridge.toml']);
+    expect(plan.before.slice(2).map((c) => c.argv.join(' '))).toEqual(['chgrp hotbridge /etc/hotbridge.toml', 'chmod 0640 /etc/hotbridge.toml']);
   });
 
-  it('system: refuses what the hardened service could not use, saying what to do', () => {
-    const inHome = () => planService(input({ config: config({}, '/home/ann/.config/hotbridge/config.toml'), paths: { ...realPaths(), config: '/home/ann/.config/hotbridge/config.toml' } }));
-    expect(inHome).toThrow(UserError);
-    expect(inHome).toThrow(/inside a home directory.*ProtectHome.*sudo hotbridge setup --config \/etc\/hotbridge\/config\.toml/);
-    expect(() => planService(input({ paths: { ...realPaths(), node: '/home/ann/.nvm/versions/node/v20/bin/node' } }))).toThrow(/node is at .* inside a home directory/);
-    expect(() => planService(input({ config: config({ data_dir: '/srv/mail' }) }))).toThrow(/set data_dir = "\/var\/lib\/hotbridge"/);
+  it('system: names what the hardened service could not see, with the fix, and still plans the unit', () => {
+    const inHome = planService(input({ config: config({}, '/home/ann/.config/hotbridge/config.toml'), paths: { ...realPaths(), config: '/home/ann/.config/hotbridge/config.toml' } }));
+    expect(inHome.write?.content).toContain('ExecStart=');
+    expect(inHome.problems.join('\n')).toMatch(/the config is at \/home\/ann\/.config\/hotbridge\/config\.toml, inside a home directory.*ProtectHome=yes.*sudo hotbridge setup --config \/etc\/hotbridge\/config\.toml/);
+    expect(planService(input({ paths: { ...realPaths(), node: '/home/ann/.nvm/versions/node/v20/bin/node' } })).problems.join('\n')).toMatch(/node is at .* inside a home directory/);
+    expect(planService(input({ paths: { ...realPaths(), hotbridge: '/root/hotbridge/bin/hotbridge.js' } })).problems.join('\n')).toMatch(/hotbridge is at \/root\/hotbridge.*npm install -g/);
+    const inTmp = planService(input({ config: config({}, '/tmp/x/config.toml'), paths: { ...realPaths(), config: '/tmp/x/config.toml' } }));
+    expect(inTmp.problems.join('\n')).toMatch(/the config is at \/tmp\/x\/config\.toml, under \/tmp.*PrivateTmp=yes.*\/etc\/hotbridge/);
+    // A CA kept in /tmp is invisible to the service (the config loader wants the file to exist).
+    const tmp = fs.mkdtempSync('/tmp/hotbridge-units-ca-');
+    const ca = path.join(tmp, 'ca.pem');
+    fs.writeFileSync(ca, 'not read here\n');
+    const caInTmp = config({ accounts: [{ address: 'c@example.org', provider: 'custom', auth: { password_file: '/etc/hotbridge/c.secret' }, pop3: { host: 'pop.example.org', ca_file: ca }, smtp: { host: 'smtp.example.org' } }] });
+    expect(planService(input({ config: caInTmp })).problems.join('\n')).toContain(`the ca_file of c@example.org is at ${ca}, under /tmp`);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    expect(planService(input({ config: config({ data_dir: '/srv/mail' }) })).problems.join('\n')).toMatch(/set data_dir = "\/var\/lib\/hotbridge"/);
     const twins = config({ accounts: [
       { address: 'a@gmx.net', auth: { password_file: 'a/pw.secret' } },
       { address: 'b@gmx.net', auth: { password_file: 'b/pw.secret' } },
     ] });
-    expect(() => planService(input({ config: twins }))).toThrow(/two password files are both named pw\.secret/);
+    expect(planService(input({ config: twins })).problems.join('\n')).toMatch(/two password files are both named pw\.secret/);
+    expect(planService(input({})).problems).toEqual([]);
   });
 
   it('user: writes to ~/.config/systemd/user and uses systemctl --user', () => {
@@ -331,5 +352,39 @@ describe('hotbridge service install --dry-run', () => {
     const file = path.join(dir, 'no-systemd.toml');
     fs.writeFileSync(file, '[[accounts]]\naddress = "ann@hotmail.com"\n');
     await expect(runService({ config: file, action: 'install', user: true, out: new PassThrough() })).rejects.toThrow(/this system does not run systemd \(no \/run\/systemd\/system\)/);
+  });
+});
+
+describe('hotbridge service status|start|stop|restart|logs', () => {
+  const base = { uid: 501, home: '/home/ann' } as const;
+  it('runs systemctl and journalctl with the scope and unit name', () => {
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'user', action: 'status' }).join(' ')).toBe('systemctl --user status --no-pager hotbridge.service');
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'system', action: 'restart' }).join(' ')).toBe('systemctl restart hotbridge.service');
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'system', action: 'stop' }).join(' ')).toBe('systemctl stop hotbridge.service');
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'user', action: 'logs', follow: true }).join(' ')).toBe('journalctl --user -u hotbridge.service -n 50 --no-pager -f');
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'system', action: 'logs', lines: 200 }).join(' ')).toBe('journalctl -u hotbridge.service -n 200 --no-pager');
+  });
+
+  it('runs launchctl in the right domain, and tails the log file', () => {
+    expect(controlCommand({ ...base, platform: 'darwin', scope: 'user', action: 'start' }).join(' ')).toBe('launchctl kickstart gui/501/local.hotbridge');
+    expect(controlCommand({ ...base, platform: 'darwin', scope: 'system', action: 'restart' }).join(' ')).toBe('launchctl kickstart -k system/local.hotbridge');
+    expect(controlCommand({ ...base, platform: 'darwin', scope: 'user', action: 'stop' }).join(' ')).toBe('launchctl kill SIGTERM gui/501/local.hotbridge');
+    expect(controlCommand({ ...base, platform: 'darwin', scope: 'user', action: 'logs' }).join(' ')).toBe('tail -n 50 /home/ann/Library/Logs/hotbridge/hotbridge.log');
+  });
+
+  it('without systemd running, says so instead of failing halfway', async () => {
+    if (fs.existsSync('/run/systemd/system')) return;
+    await expect(runService({ action: 'status', out: new PassThrough() })).rejects.toThrow(/this system does not run systemd \(no \/run\/systemd\/system\), so there is no service to show/);
+  });
+
+  it('a dry run shows the unit even when the config cannot be used, and says why an install would stop', async () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    const missing = path.join(dir, 'no-such-config.toml');
+    expect(await runService({ config: missing, action: 'install', system: true, dryRun: true, out })).toBe(0);
+    expect(text).toContain('ExecStart=');
+    expect(text).toContain('A real install would stop before any of this, because:');
+    expect(text).toContain(`the config cannot be used: ${path.resolve(missing)}: no such file`);
   });
 });

@@ -91,8 +91,8 @@ ca_file = "${ca}"
   const bad: Array<[string, string, string]> = [
     ['a port out of range', '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.pop3]\nport = 70000\n', 'accounts[0].pop3.port: expected a number from 1 to 65535'],
     ['a port that is text', '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.smtp]\nport = "587"\n', 'accounts[0].smtp.port: expected a number from 1 to 65535'],
-    ['a typo in a key', '[[accounts]]\naddress = "a@hotmail.com"\npoll_intervall = "2m"\n', 'accounts[0].poll_intervall: unknown key (check the spelling)'],
-    ['an unknown table', '[imapd]\nlisten = []\n[[accounts]]\naddress = "a@hotmail.com"\n', 'imapd: unknown key (check the spelling)'],
+    ['a typo in a key', '[[accounts]]\naddress = "a@hotmail.com"\npoll_intervall = "2m"\n', 'accounts[0].poll_intervall: unknown key in [[accounts]] (did you mean poll_interval?)'],
+    ['an unknown table', '[imapd]\nlisten = []\n[[accounts]]\naddress = "a@hotmail.com"\n', 'imapd: unknown key at the top of the file (did you mean imap?)'],
     ['no accounts', 'data_dir = "/tmp/x"\n', 'accounts: is required'],
     ['an account without address', '[[accounts]]\nname = "x"\n', 'accounts[0].address: is required'],
     ['a bad address', '[[accounts]]\naddress = "not-an-address"\n', 'accounts[0].address: expected an e-mail address like you@hotmail.com'],
@@ -119,10 +119,29 @@ ca_file = "${ca}"
       throw new Error('expected a failure');
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
-      expect((err as ConfigError).problems[0]).toMatch(/^line 2, column \d+: /);
+      expect((err as ConfigError).problems[0]).toMatch(/^line 2, column \d+ \(`address = "a@hotmail.com`\): /);
       expect((err as ConfigError).message.startsWith(`${file}: line 2`)).toBe(true);
       expect((err as ConfigError).message).not.toMatch(/\n\s+at /);
     }
+  });
+
+  it.each([
+    ['a value without quotes', '[[accounts]]\naddress = you@hotmail.com\n', 'line 2, column 11 (`address = you@hotmail.com`): this value is not valid: text must be in double quotes, like address = "you@hotmail.com"'],
+    ['a missing closing quote', '[[accounts]]\naddress = "a@hotmail.com\n', 'line 2, column 25 (`address = "a@hotmail.com`): a text value is missing its closing quote (")'],
+    ['a second [accounts] with one bracket', '[[accounts]]\naddress = "a@hotmail.com"\n[accounts]\naddress = "b@hotmail.com"\n', 'each account starts with [[accounts]] (two brackets)'],
+    ['two values on one line', '[[accounts]]\naddress = "a@hotmail.com" name = "A"\n', 'something follows the value on the same line: one key = value per line (a comment starts with #)'],
+    ['an unclosed table name', '[imap\nlisten = []\n', 'a [table] name must end with ] on the same line'],
+  ])('says a TOML syntax error in words: %s', (_name, toml, expected) => {
+    const problems = problemsOf(toml);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(expected);
+    expect(problems[0]).toMatch(/^line \d+, column \d+/);
+  });
+
+  it('suggests the key meant, and does not also say the real one is missing', () => {
+    expect(problemsOf('[[accounts]]\nadress = "a@hotmail.com"\n')).toEqual(['accounts[0].adress: unknown key in [[accounts]] (did you mean address?)']);
+    expect(problemsOf('[[accounts]]\naddress = "a@hotmail.com"\n[accounts.auth]\nclientid = "x"\n')).toEqual(['accounts[0].auth.clientid: unknown key in [accounts.auth] (did you mean client_id?)']);
+    expect(problemsOf('[[accounts]]\naddress = "a@hotmail.com"\nzzzzzz = 1\n')[0]).toMatch(/^accounts\[0\]\.zzzzzz: unknown key in \[\[accounts\]\] \(known here: address, name, /);
   });
 
   it('says so when the file does not exist', () => {

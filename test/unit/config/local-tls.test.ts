@@ -54,7 +54,7 @@ describe('[pop3] and the TLS keys', () => {
     ['a host name as network', 'allowed_networks = ["home.lan"]\n', 'allowed_networks[0]: expected a network like "192.168.1.0/24" or "fd00::/8"'],
     ['a certificate without its key', '[imap]\ntls_cert = "c.pem"\n', 'imap.tls_key: tls_cert and tls_key go together'],
     ['a bad tls_listen', '[smtp]\ntls_listen = ["127.0.0.1:99999"]\n', 'smtp.tls_listen[0]: the port must be a number from 1 to 65535'],
-    ['a typo', '[pop3]\nlisten_tls = []\n', 'pop3.listen_tls: unknown key (check the spelling)'],
+    ['a typo', '[pop3]\nlisten_tls = []\n', 'pop3.listen_tls: unknown key in [pop3] (did you mean tls_listen?)'],
   ])('%s is a one-line error naming the key', (_what, toml, problem) => {
     expect(problems(toml + ACCOUNT)).toEqual([problem]);
   });

@@ -45,7 +45,7 @@ describe('OAuth2CredentialSource', () => {
     stream.on('data', (chunk: Buffer) => {
       logText += chunk.toString();
     });
-    logger = createLogger({ level: 'debug', pretty: false, destination: stream });
+    logger = createLogger({ level: 'debug', format: 'json', destination: stream });
     idp.accessTokenLifetimeS = 3600;
     idp.refreshDelayMs = 0;
   });
@@ -302,7 +302,7 @@ describe('OAuth2CredentialSource', () => {
     const error = await failure(src.get());
     expect(error.reason).toBe('signin-needed');
     expect(error.message).toContain('unauthorized_client');
-    expect(error.message).toContain('check client_id');
+    expect(error.message).toContain('Microsoft does not know the application ID someone-else: copy the "Application (client) ID"');
     expect(src.state).toBe('signin-needed');
     // Later calls keep the same explanation (no request: the config has not changed).
     const requests = idp.stats.refreshRequests;
