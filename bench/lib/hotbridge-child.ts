@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { RssParts } from './smaps.mjs';
 
 const MB = 1024 * 1024;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,9 +23,20 @@ export interface Memory {
   external: number;
   rssAnon?: number;
   rssFile?: number;
+  /** What the RSS is made of (Linux; a child of an older checkout does not say). */
+  parts?: RssParts;
 }
 
 export function formatMemory(m: Memory): string {
+  if (m.parts) {
+    const p = m.parts;
+    const n = (bytes: number) => (bytes / MB).toFixed(0);
+    const anon = p.v8Heap !== undefined ? `anon ${n(p.anon)} (V8 heap ${n(p.v8Heap)}, other ${n(p.anon - p.v8Heap)})` : `anon ${n(p.anon)}`;
+    return (
+      `RSS ${mb(p.rss)} = node binary ${n(p.nodeBinary)} + libraries ${n(p.libraries)} + LevelDB tables ${n(p.levelTables)} + other files ${n(p.otherFiles)} + ${anon}` +
+      ` (heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)})`
+    );
+  }
   const split = m.rssAnon !== undefined && m.rssFile !== undefined ? `: anon ${mb(m.rssAnon)} + file ${mb(m.rssFile)}` : '';
   return `RSS ${mb(m.rss)}${split} (heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)})`;
 }
