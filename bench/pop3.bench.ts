@@ -10,9 +10,16 @@
  * tools and the best round of each counts. Target: hotbridge (default batch size) >= 1.0x fetchmail to a
  * maildir; goal 1.5x.
  *
- * `npm run bench -- pop3`; POP3_BENCH_MESSAGES and POP3_BENCH_ROUNDS change the size of the run.
+ *
+ * Memory (issue 11): the RSS of one poll, in a fresh process running the compiled daemon code
+ * (bench/lib/pop3-memory-child.mjs), for a 100 MiB message from Dovecot over TLS and for a server whose RETR
+ * never ends (cut at max_message_size, 100 MiB). Target: the peak over the RSS before the poll stays under the
+ * message's size plus 32 MB, and the RSS afterwards returns close to where it was.
+ *
+ * `npm run bench -- pop3`; POP3_BENCH_MESSAGES and POP3_BENCH_ROUNDS change the size of the run;
+ * POP3_BENCH=speed or POP3_BENCH=memory runs one half only.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,12 +30,16 @@ import { Store } from '../src/store/index.js';
 import { Pop3Client } from '../src/upstream/pop3/client.js';
 import { Pop3Poller } from '../src/upstream/pop3/poller.js';
 import { labAccount } from '../test/fixtures/children/poller-account.js';
+import { accountConfig } from '../test/helpers/accounts.js';
 import { requireTool } from '../test/helpers/tools.js';
 import { loginFrom } from '../test/helpers/credentials.js';
+import { FakePop3Server, FAKE_POP3_PASSWORD } from '../test/helpers/fake-pop3-server.js';
 import { LAB_USERS, startLab, type Lab } from '../test/helpers/lab.js';
+import { bigMessage } from '../test/helpers/messages.js';
 import { seededRandom } from '../test/helpers/random.js';
 
 const COUNT = Number(process.env.POP3_BENCH_MESSAGES ?? 2000);
+const PART = process.env.POP3_BENCH ?? 'all';
 const ROUNDS = Number(process.env.POP3_BENCH_ROUNDS ?? 2);
 const { user: USER, password: PASSWORD } = LAB_USERS.alice;
 
@@ -152,10 +163,106 @@ const contenders = [
   { name: 'fetchmail -> BSMTP file', run: (lab: Lab) => fetchmail(lab, 'bsmtp') },
 ];
 
-// The peer is installed the way the tests install theirs (apt-get as root, outside CI; see clients.ts).
-const FETCHMAIL = await requireTool('fetchmail', 'fetchmail');
-const lab = await startLab();
-try {
+const MB = 1024 * 1024;
+const mb = (bytes: number): string => `${(bytes / MB).toFixed(0)} MB`;
+
+/** RSS, with its anonymous and file-backed parts on Linux (LevelDB maps its table files). */
+interface Rss {
+  rss: number;
+  anon?: number;
+  file?: number;
+}
+
+interface MemoryResult {
+  before: Rss;
+  peak: Rss;
+  after: Rss;
+  seconds: number;
+  stored: number[];
+  state?: string;
+  lastError?: string;
+}
+
+/** One poll in a fresh process (bench/lib/pop3-memory-child.mjs); its memory figures. */
+function memoryRun(account: AccountConfig, password: string, env: NodeJS.ProcessEnv = {}): Promise<MemoryResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-bench-pop3-memory-'));
+  const child = path.join(path.dirname(new URL(import.meta.url).pathname), 'lib/pop3-memory-child.mjs');
+  return new Promise<MemoryResult>((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--expose-gc', '--max-semi-space-size=2', child, JSON.stringify({ dataDir: dir, account, password })], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    let out = '';
+    proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    proc.on('error', reject);
+    proc.on('close', (code) => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      if (code !== 0) reject(new Error(`the memory child exited with ${code}`));
+      else resolve(JSON.parse(out.trim().split('\n').at(-1)!) as MemoryResult);
+    });
+  });
+}
+
+function printMemory(label: string, size: number, result: MemoryResult): void {
+  const rise = result.peak.rss - result.before.rss;
+  const verdict = rise < size + 32 * MB ? 'within' : 'OVER';
+  const parts = (m: Rss): string => (m.anon !== undefined && m.file !== undefined ? ` (anon ${mb(m.anon)} + file ${mb(m.file)})` : '');
+  console.log(`  ${label}: ${result.seconds.toFixed(1)} s`);
+  console.log(`    RSS before the poll ${mb(result.before.rss).padStart(7)}${parts(result.before)}`);
+  console.log(`    peak during it      ${mb(result.peak.rss).padStart(7)}${parts(result.peak)}: +${mb(rise)}, ${(rise / size).toFixed(2)}x the message; target under +${mb(size + 32 * MB)}: ${verdict}`);
+  console.log(`    after it, idle      ${mb(result.after.rss).padStart(7)}${parts(result.after)}`);
+  if (result.lastError) console.log(`    poll error: ${result.lastError}`);
+}
+
+async function memoryBench(lab: Lab): Promise<void> {
+  console.log('POP3 memory: one poll in a fresh process (compiled code, as the daemon runs)');
+  const { user, password } = LAB_USERS.bob;
+  await lab.clearMaildir(user);
+  const big = bigMessage(100);
+  await lab.injectMessage(user, big);
+  // As `npm start` runs it, and as the systemd units run it (with glibc's mmap threshold fixed, see there).
+  const runs: Array<[string, NodeJS.ProcessEnv]> = [
+    ['', {}],
+    [', MALLOC_MMAP_THRESHOLD_=131072 (systemd units)', { MALLOC_MMAP_THRESHOLD_: '131072' }],
+  ];
+  for (const [how, env] of runs) {
+    const fromDovecot = await memoryRun(labAccount(lab, user, {}, { timeoutMs: 60_000, maxMessageBytes: 256 * MB }), password, env);
+    if (fromDovecot.stored.length !== 1 || fromDovecot.stored[0] !== big.length) throw new Error(`the 100 MiB message was not stored: ${JSON.stringify(fromDovecot)}`);
+    printMemory(`a ${mb(big.length)} message from Dovecot over TLS${how}`, big.length, fromDovecot);
+  }
+  await lab.clearMaildir(user);
+
+  // A server whose RETR never ends: the poller reads up to max_message_size and cuts the connection there.
+  const server = new FakePop3Server();
+  await server.listen();
+  server.maildrop = [{ uidl: 'endless', raw: Buffer.from('Subject: endless\r\n\r\nx\r\n'), listSize: 1000 }];
+  const line = Buffer.from(`${'endless line '.repeat(6)}\r\n`.repeat(4096));
+  server.intercept = (verb, _line, connection) => {
+    if (verb !== 'RETR') return false;
+    connection.write('+OK\r\n');
+    const pump = (): void => {
+      while (!connection.socket.destroyed && connection.socket.write(line));
+      if (!connection.socket.destroyed) connection.socket.once('drain', pump);
+    };
+    pump();
+    return true;
+  };
+  try {
+    const limit = 100 * MB;
+    for (const [how, env] of runs) {
+      const endless = await memoryRun(
+        accountConfig(user, {
+          pop3: { host: '127.0.0.1', port: server.port, tls: 'none', timeoutMs: 60_000, maxMessageBytes: limit, batchSize: 50 },
+          smtp: { host: '127.0.0.1', port: 1, tls: 'none', timeoutMs: 5000 },
+        }),
+        FAKE_POP3_PASSWORD,
+        env,
+      );
+      printMemory(`an endless RETR, cut at max_message_size 100 MB${how}`, limit, endless);
+    }
+  } finally {
+    await server.close();
+  }
+}
+
+async function speedBench(lab: Lab): Promise<void> {
   const messages = mailbox(COUNT);
   const megabytes = messages.reduce((sum, raw) => sum + raw.length, 0) / 1024 / 1024;
   await lab.injectMessages(USER, messages);
@@ -178,6 +285,14 @@ try {
   console.log(`  ratio hotbridge (default) / fetchmail -> maildir: ${(ours / theirs).toFixed(2)}x   target >= 1.0x, goal 1.5x`);
   console.log(`  ratio hotbridge (default) / fetchmail -> BSMTP:   ${(ours / best.get(contenders[3].name)!).toFixed(2)}x   (fetchmail without a process per message)`);
   console.log(`  ratio hotbridge (one session) / fetchmail -> maildir: ${(best.get(contenders[2].name)! / theirs).toFixed(2)}x`);
+}
+
+// The peer is installed the way the tests install theirs (apt-get as root, outside CI; see clients.ts).
+const FETCHMAIL = PART === 'memory' ? 'fetchmail' : await requireTool('fetchmail', 'fetchmail');
+const lab = await startLab();
+try {
+  if (PART !== 'memory') await speedBench(lab);
+  if (PART !== 'speed') await memoryBench(lab);
 } finally {
   await lab.stop();
 }

@@ -24,6 +24,7 @@ import { ProviderFeatures } from './provider-features.js';
 import { usableListen } from './listen-probe.js';
 import { LocalAuthenticator } from '../runtime/local-auth.js';
 import type { Logger } from '../runtime/logger.js';
+import { EventLoopDelayMonitor } from '../runtime/event-loop-delay.js';
 import { StatusBoard } from '../runtime/status-board.js';
 import { startStatusEndpoint, type StatusEndpoint } from './status-endpoint.js';
 import { startStatusHttp } from './status-http.js';
@@ -50,6 +51,8 @@ function tlsStateOf(sources: Record<ListenerTable, TlsSource | undefined>): stri
 
 export class Daemon {
   readonly status = new StatusBoard();
+  /** How long the one event loop was held up (issue 11: no command may block it); shown in the status. */
+  private readonly loopDelay = new EventLoopDelayMonitor();
   private readonly accounts = new Map<string, AccountRuntime>();
   private readonly providers: ProviderFeatures;
   private imap?: ImapServer;
@@ -345,8 +348,9 @@ export class Daemon {
             })),
         },
       })),
+      eventLoop: this.loopDelay.snapshot(),
       listeners: {
-        imap: { addresses: this.imap?.addresses() ?? [], connections: this.imap?.connectionCount() ?? 0 },
+        imap: { addresses: this.imap?.addresses() ?? [], connections: this.imap?.connectionCount() ?? 0, ...(this.imap?.counters() ?? {}) },
         // closedForErrors & co.: connections the server closed, by reason (downstream/smtp/session-guard.ts).
         smtp: { addresses: this.smtp?.addresses() ?? [], connections: this.smtp?.connectionCount() ?? 0, ...this.smtp?.closedCounts() },
         pop3: { addresses: this.pop3?.addresses() ?? [], connections: this.pop3?.connectionCount() ?? 0, sessions: this.pop3SessionsBefore + (this.pop3?.sessionsTotal() ?? 0) },
@@ -368,6 +372,7 @@ export class Daemon {
       await this.statusHttp?.close();
       await this.store.close();
       await this.releaseLock();
+      this.loopDelay.stop();
       this.logger.info('hotbridge stopped');
     })();
     return this.stopping;

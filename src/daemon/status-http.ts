@@ -147,6 +147,20 @@ export function metricsFromSnapshot(snapshot: unknown): Family[] {
     const connections = finiteNumber(record(listeners[protocol]).connections);
     if (connections !== undefined) gauge.samples.push({ labels: {}, value: connections });
   }
+  const badClosed = family('hotbridge_imap_closed_bad_commands_total', 'counter', 'IMAP sessions ended with BYE after 20 BAD or unknown commands in a row.');
+  const closedCount = finiteNumber(record(listeners.imap).closedForBadCommands);
+  if (closedCount !== undefined) badClosed.samples.push({ labels: {}, value: closedCount });
+  // The one event loop every client shares (issue 11): its delay over the last minute and since start.
+  const loop = record(root.eventLoop);
+  const loopP99 = family('hotbridge_event_loop_delay_p99_seconds', 'gauge', '99th percentile of the event loop delay (perf_hooks.monitorEventLoopDelay).');
+  const loopMax = family('hotbridge_event_loop_delay_max_seconds', 'gauge', 'Longest event loop delay seen.');
+  for (const [window, key] of [['last_minute', 'lastMinute'], ['since_start', 'sinceStart']] as const) {
+    const figures = record(loop[key]);
+    const p99 = finiteNumber(figures.p99Ms);
+    const max = finiteNumber(figures.maxMs);
+    if (p99 !== undefined) loopP99.samples.push({ labels: { window }, value: p99 / 1000 });
+    if (max !== undefined) loopMax.samples.push({ labels: { window }, value: max / 1000 });
+  }
   const smtpClosed = family('hotbridge_smtp_closed_connections_total', 'counter', 'SMTP connections the server closed since start, by reason.');
   const smtp = record(listeners.smtp);
   for (const [reason, key] of [['errors', 'closedForErrors'], ['login_deadline', 'closedForLoginDeadline'], ['session_deadline', 'closedForSessionDeadline'], ['idle', 'closedIdle'], ['room', 'closedForRoom']]) {
@@ -168,7 +182,7 @@ export function metricsFromSnapshot(snapshot: unknown): Family[] {
     if (Array.isArray(addresses)) listening.samples.push({ labels: { protocol }, value: addresses.length });
   }
 
-  return [up, info, started, lastSuccess, syncError, signInNeeded, localPassword, synced, progressDone, progressTotal, queued, retrying, imapConnections, smtpConnections, pop3Connections, pop3Sessions, smtpClosed, logins, loginHashes, listening];
+  return [up, info, started, lastSuccess, syncError, signInNeeded, localPassword, synced, progressDone, progressTotal, queued, retrying, imapConnections, smtpConnections, pop3Connections, pop3Sessions, badClosed, smtpClosed, logins, loginHashes, loopP99, loopMax, listening];
 }
 
 // ---------------------------------------------------------------------------------------------

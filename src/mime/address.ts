@@ -5,6 +5,7 @@
  * The parser is lenient: it never throws and makes the best of broken lists, the way Dovecot does
  * (a missing domain becomes `MISSING_DOMAIN`, so the address cannot be mistaken for a group marker).
  */
+import { decodeHeaderText } from './content-params.js';
 
 /**
  * One address in four parts, `[display name, source route, local part, domain]` (the order RFC 3501's
@@ -259,4 +260,38 @@ export function parseAddressList(value: string): AddressParts[] {
   const parser = new AddressListParser(tokenize(value));
   parser.parseList();
   return parser.out;
+}
+
+/**
+ * The addresses of a parsed list as one searchable text (SEARCH FROM/TO/CC/BCC, RFC 3501 §6.4.4),
+ * lower-cased: each address as `name <mailbox@host>` with its display name decoded (RFC 2047 words,
+ * UTF-8), or `mailbox@host` without one; a group as `group: members;`. However the header wrote them
+ * (comments inside the address, angle brackets, a name in a trailing comment, encoded words), an
+ * address reads the same here, so a search for `user@domain.org` finds every message that has it.
+ */
+export function addressSearchText(list: readonly AddressParts[]): string {
+  const decodeName = decodeHeaderText;
+  const parts: string[] = [];
+  let inGroup = false;
+  let groupMembers: string[] = [];
+  for (const [name, , mailbox, host] of list) {
+    if (host === null) {
+      if (mailbox !== null) {
+        // Group start `(NIL NIL groupname NIL)`.
+        inGroup = true;
+        groupMembers = [];
+        parts.push(`${decodeName(mailbox)}:`);
+      } else if (inGroup) {
+        // Group end `(NIL NIL NIL NIL)`.
+        parts[parts.length - 1] += ` ${groupMembers.join(', ')};`;
+        inGroup = false;
+      }
+      continue;
+    }
+    const address = [mailbox === MISSING_MAILBOX ? '' : mailbox, host === MISSING_DOMAIN ? '' : host].filter(Boolean).join('@');
+    const written = name ? (address ? `${decodeName(name)} <${address}>` : decodeName(name)) : address;
+    if (inGroup) groupMembers.push(written);
+    else parts.push(written);
+  }
+  return parts.join(', ').toLowerCase();
 }

@@ -11,6 +11,7 @@ import { readHeaderFields, type RawHeaderField } from './raw-header.js';
 
 export type { Envelope, MimePart } from './structure.js';
 export type { AddressParts } from './address.js';
+export { addressSearchText } from './address.js';
 export type { MimeParam } from './content-params.js';
 
 /** Bump when the shape or the meaning of a field changes: the store re-indexes older entries. */

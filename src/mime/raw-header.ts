@@ -57,7 +57,9 @@ export function readHeaderFields(raw: Buffer, start: number, end: number): RawHe
     const firstLineEnd = next;
     // Continuation lines start with WSP (RFC 5322 §2.2.3).
     while (next < end && (raw[next] === SP || raw[next] === TAB)) next = lineEndAfter(raw, next, end);
-    const colon = raw.indexOf(COLON, fieldStart);
+    // Only the first line can hold the colon; searching past it made a header of colon-less lines quadratic.
+    const found = raw.subarray(fieldStart, firstLineEnd).indexOf(COLON);
+    const colon = found === -1 ? -1 : fieldStart + found;
     let contentEnd = next;
     if (contentEnd > fieldStart && raw[contentEnd - 1] === LF) contentEnd -= newlineLengthAt(raw, contentEnd - 1, fieldStart);
     let name: string;

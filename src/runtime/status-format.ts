@@ -1,5 +1,6 @@
 /** Turns the daemon's status snapshot into the few lines a person wants to read. */
 import { formatDuration } from '../config/units.js';
+import type { LoopDelaySnapshot } from './event-loop-delay.js';
 
 export interface StatusSnapshot {
   daemon: { pid: number; version: string; startedAt: string; dataDir: string; config: string };
@@ -12,11 +13,13 @@ export interface StatusSnapshot {
     outbox: Record<string, unknown> & { queued?: Array<Record<string, unknown>> };
   }>;
   listeners: {
-    imap: { addresses: Array<{ host: string; port: number }>; connections: number };
+    imap: { addresses: Array<{ host: string; port: number }>; connections: number; closedForBadCommands?: number };
     smtp: { addresses: Array<{ host: string; port: number }>; connections?: number } & Partial<Record<SmtpClosedReason, number>>;
     pop3?: { addresses: Array<{ host: string; port: number; tls?: string }>; connections?: number; sessions?: number };
   };
   localLogins?: { successes?: number; failures?: number; cacheHits?: number; dropped?: number };
+  /** Absent from daemons older than issue 11. */
+  eventLoop?: LoopDelaySnapshot;
 }
 
 type SmtpClosedReason = 'closedForErrors' | 'closedForLoginDeadline' | 'closedForSessionDeadline' | 'closedIdle' | 'closedForRoom';
@@ -49,11 +52,16 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
   const lines: string[] = [];
   const { daemon, listeners } = snapshot;
   lines.push(`hotbridge ${daemon.version}, pid ${daemon.pid}, up ${when(daemon.startedAt, now).replace(' ago', '')}`);
-  lines.push(`  IMAP: ${listeners.imap.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.imap.connections} connected)`);
+  const badClosed = listeners.imap.closedForBadCommands ? `; ${listeners.imap.closedForBadCommands} closed after too many bad commands` : '';
+  lines.push(`  IMAP: ${listeners.imap.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.imap.connections} connected${badClosed})`);
   lines.push(`  SMTP: ${listeners.smtp.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.smtp.connections ?? 0} connected${smtpClosed(listeners.smtp)})`);
   if (listeners.pop3) {
     const addresses = listeners.pop3.addresses.map((a) => `${hostPort(a)}${a.tls ? ' (TLS)' : ''}`).join(', ') || 'not listening';
     lines.push(`  POP3: ${addresses} (${listeners.pop3.connections ?? 0} connected, ${listeners.pop3.sessions ?? 0} sessions since start)`);
+  }
+  if (snapshot.eventLoop) {
+    const { lastMinute, sinceStart } = snapshot.eventLoop;
+    lines.push(`  event loop delay: p99 ${lastMinute.p99Ms} ms, max ${lastMinute.maxMs} ms in the last minute; max ${sinceStart.maxMs} ms since start`);
   }
   const logins = snapshot.localLogins;
   if (logins && (logins.failures ?? 0) > 0) {
@@ -70,6 +78,9 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
     lines.push(sync);
     lines.push(`  last success: ${when(pop3.lastSuccessAt, now)}; next poll: ${when(pop3.nextPollAt, now)}`);
     if (pop3.lastError) lines.push(`  last error: ${String(pop3.lastError)}`);
+    // Messages on the server a poll did not bring in, in plain words (upstream/pop3/fetch-problems.ts).
+    const notices = Array.isArray(pop3.notices) ? pop3.notices.filter((notice): notice is string => typeof notice === 'string') : [];
+    for (const notice of notices) lines.push(`  ! ${notice}`);
     const queued = account.outbox.queued ?? [];
     lines.push(`  outbox: ${queued.length === 0 ? 'empty' : `${queued.length} waiting`}`);
     for (const entry of queued) {

@@ -11,6 +11,7 @@
  * A blob that gets a reference again before it is deleted (the same message appended anew) stops being an
  * orphan in that reference's batch.
  */
+import type { BlobChunks, ChunkedBlob } from './blob-chunks.js';
 import type { Sublevels } from './database.js';
 import type { MessageIndexes } from './message-indexes.js';
 import type { Transaction, WriteQueue } from './transaction.js';
@@ -23,9 +24,11 @@ export class BlobRetention {
   private collectQueued = false;
 
   constructor(
-    private readonly sub: Pick<Sublevels, 'blob' | 'orphan'>,
+    private readonly sub: Pick<Sublevels, 'blob' | 'orphan' | 'blobchunks'>,
     private readonly indexes: MessageIndexes,
     private readonly queue: WriteQueue,
+    /** A chunked blob's chunks go with it (blob-chunks.ts). */
+    private readonly chunks: BlobChunks,
   ) {}
 
   /** Reads the orphans an earlier run left and deletes them (at open, before any reader exists). */
@@ -87,15 +90,21 @@ export class BlobRetention {
    */
   private collect(): Promise<void> {
     return this.queue.run(
-      (txn) => {
+      async (txn) => {
         this.collectQueued = false;
-        for (const blobId of this.orphans) {
-          if (this.retained.has(blobId)) continue;
+        const going = [...this.orphans].filter((blobId) => !this.retained.has(blobId));
+        const manifests: Array<ChunkedBlob | undefined> = going.length > 0 ? await this.sub.blobchunks.getMany(going) : [];
+        going.forEach((blobId, i) => {
           txn.del(this.sub.blob, blobId);
+          const manifest = manifests[i];
+          if (manifest !== undefined) {
+            txn.del(this.sub.blobchunks, blobId);
+            this.chunks.remove(txn, manifest);
+          }
           this.indexes.delete(txn, blobId);
           txn.del(this.sub.orphan, blobId);
           txn.afterCommit(() => this.orphans.delete(blobId));
-        }
+        });
       },
       { durable: false },
     );

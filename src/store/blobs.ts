@@ -4,23 +4,33 @@
  * hold a blob. When the last reference goes, the blob and its index stay until no reader retains them
  * (blob-retention.ts: a session may still show an expunged message), and go in a later batch.
  *
+ * A blob is kept whole in one value, or — a large message the poller streamed in — as chunks with a manifest
+ * (blob-chunks.ts). A new chunked blob's reference brings its spooled chunk set; if the blob exists already
+ * (the same bytes arrived before), the new set is deleted in the same batch.
+ *
  * Parts add and drop references in a transaction; the counts settle once, just before the batch is
  * written, so a transaction that adds and drops the same blob (MOVE) writes nothing for it. A blob gets
  * its index (message-indexes.ts) once a mailbox refers to it; one only the outbox holds has none.
  */
 import { createHash } from 'node:crypto';
-import type { MessageIndex } from '../mime/index.js';
+import { indexMessage, type MessageIndex } from '../mime/index.js';
+import type { BlobChunks, ChunkedBlob, SpooledBlob } from './blob-chunks.js';
+import { readStoredBlob } from './blob-read.js';
+import type { BlobRetention } from './blob-retention.js';
 import type { Sublevels } from './database.js';
 import { StoreError } from './errors.js';
-import type { BlobRetention } from './blob-retention.js';
 import type { MessageIndexes } from './message-indexes.js';
 import type { Transaction } from './transaction.js';
 
-/** A message's bytes as the store needs them to add a reference: raw only when the blob may be new. */
+/**
+ * A message's bytes as the store needs them to add a reference: when the blob may be new, its bytes in
+ * `raw`, or a chunk set already on disk in `spooled`.
+ */
 export interface BlobRef {
   id: string;
   size: number;
   raw?: Buffer;
+  spooled?: SpooledBlob;
   /**
    * The message's index, for a reference from a mailbox (SEARCH and FETCH read it). An outbox entry's
    * reference needs none: only what lands in a mailbox is indexed.
@@ -32,7 +42,10 @@ export interface BlobRef {
 interface PendingCount {
   delta: number;
   raw?: Buffer;
+  spooled?: SpooledBlob;
   index?: MessageIndex;
+  /** Spooled sets of the same bytes that this transaction does not need (deleted with it). */
+  spare: SpooledBlob[];
 }
 
 /** The content hash that names a blob. */
@@ -45,25 +58,65 @@ export class Blobs {
   private readonly counts = new Map<string, number>();
 
   constructor(
-    private readonly sub: Pick<Sublevels, 'blob' | 'blobref'>,
+    private readonly sub: Pick<Sublevels, 'blob' | 'blobref' | 'blobchunks' | 'chunk' | 'chunkset'>,
     private readonly indexes: MessageIndexes,
     private readonly retention: BlobRetention,
+    readonly chunks: BlobChunks,
   ) {}
 
-  /** The raw bytes of a blob. */
+  /** The raw bytes of a blob (a chunked one joined once). */
   async get(blobId: string): Promise<Buffer> {
-    // Not through LevelDB's block cache: a message read once would push out the metadata read constantly.
-    // (classic-level's `fillCache` option; abstract-level's option type does not name it.)
-    const raw = await this.sub.blob.get(blobId, { fillCache: false } as never);
+    const raw = await this.find(blobId);
     if (raw === undefined) throw new StoreError('not-found', `blob ${blobId} is missing`);
     return raw;
   }
 
-  /** Adds one reference (a message, an outbox entry); a new blob needs its bytes in `ref.raw`. */
+  /** The raw bytes of a blob, or undefined when there is no such blob. */
+  async find(blobId: string): Promise<Buffer | undefined> {
+    return readStoredBlob(this.sub, blobId);
+  }
+
+  /**
+   * The index of a spooled blob, before the write queue: from `bytes` when the caller holds them, else from
+   * its chunks read back once (the only whole copy in memory); undefined when the blob exists already.
+   */
+  async indexSpooled(spooled: SpooledBlob, bytes?: Buffer): Promise<MessageIndex | undefined> {
+    if ((await this.count(spooled.id)) > 0) return undefined;
+    return indexMessage(bytes !== undefined && bytes.length === spooled.size ? bytes : await this.chunks.read(spooled));
+  }
+
+  /** Deletes a spooled set nobody will reference (a duplicate ingest), in a transaction. */
+  discardSpooled(txn: Transaction, spooled: SpooledBlob): void {
+    this.chunks.remove(txn, spooled);
+  }
+
+  /**
+   * What chunk storage holds: sets still being written (or left by a crash until the next open), chunked
+   * blobs, and chunks that belong to neither a set in progress nor a blob (must be none).
+   */
+  async chunkReport(): Promise<{ spools: number; chunkedBlobs: number; chunks: number; strayChunks: number }> {
+    const { spools, chunks, sets } = await this.chunks.stats();
+    const owned = new Set<string>();
+    let chunkedBlobs = 0;
+    for await (const manifest of this.sub.blobchunks.values()) {
+      owned.add(manifest.set);
+      chunkedBlobs++;
+    }
+    for await (const set of this.sub.chunkset.keys()) owned.add(set);
+    let strayChunks = 0;
+    for (const set of sets) if (!owned.has(set)) strayChunks++;
+    return { spools, chunkedBlobs, chunks, strayChunks };
+  }
+
+  /** Adds one reference (a message, an outbox entry); a new blob needs its bytes in `ref.raw` or `ref.spooled`. */
   addRef(txn: Transaction, ref: BlobRef): void {
     const entry = this.pending(txn, ref.id);
     entry.delta += 1;
-    if (ref.raw) entry.raw = ref.raw;
+    if (ref.raw) entry.raw ??= ref.raw;
+    if (ref.spooled) {
+      if (entry.spooled === undefined && entry.raw === undefined) entry.spooled = ref.spooled;
+      else if (entry.spooled?.set !== ref.spooled.set) entry.spare.push(ref.spooled);
+    }
     if (ref.index) entry.index = ref.index;
   }
 
@@ -80,7 +133,7 @@ export class Blobs {
     });
     let entry = counts.get(blobId);
     if (!entry) {
-      entry = { delta: 0 };
+      entry = { delta: 0, spare: [] };
       counts.set(blobId, entry);
     }
     return entry;
@@ -95,24 +148,26 @@ export class Blobs {
   /** Turns the transaction's reference changes into puts and deletes of blob, index and count. */
   private async settle(txn: Transaction, pending: Map<string, PendingCount>): Promise<void> {
     for (const [blobId, change] of pending) {
+      for (const spare of change.spare) this.chunks.remove(txn, spare);
       // A blob only the outbox held can land in a mailbox in the batch that drops the outbox's
       // reference (a Sent copy): its count does not change, but it needs its index now.
       if (change.delta === 0) {
+        if (change.spooled) this.chunks.remove(txn, change.spooled);
         if (change.index && !(await this.indexes.has(blobId))) this.indexes.put(txn, blobId, change.index);
         continue;
       }
       const before = await this.count(blobId);
       const after = Math.max(0, before + change.delta);
       if (before === 0 && after > 0) {
-        if (!change.raw) throw new Error(`blob ${blobId} is referenced but its bytes were not given`);
-        txn.put(this.sub.blob, blobId, change.raw);
-        if (change.index) this.indexes.put(txn, blobId, change.index);
+        await this.create(txn, blobId, change);
         this.retention.revived(txn, blobId);
-      } else if (after > 0 && change.index && !(await this.indexes.has(blobId))) {
-        this.indexes.put(txn, blobId, change.index);
+      } else {
+        // The bytes are here already: a spooled copy of them goes.
+        if (change.spooled) this.chunks.remove(txn, change.spooled);
+        if (after > 0 && change.index && !(await this.indexes.has(blobId))) this.indexes.put(txn, blobId, change.index);
       }
       if (after === 0) {
-        // The bytes and the index go later, once no reader retains them.
+        // The bytes (whole or chunked) and the index go later, once no reader retains them.
         this.retention.orphaned(txn, blobId);
         txn.del(this.sub.blobref, blobId);
       } else {
@@ -123,5 +178,29 @@ export class Blobs {
         else this.counts.set(blobId, after);
       });
     }
+  }
+
+  /** The bytes of a blob that gets its first reference: one value, or a spooled set made its chunks. */
+  private async create(txn: Transaction, blobId: string, change: PendingCount): Promise<void> {
+    // An orphan not yet deleted (its bytes still here) that gets a reference again keeps its chunks.
+    const existing = await this.sub.blobchunks.get(blobId);
+    if (change.raw || existing !== undefined) {
+      if (change.spooled) this.chunks.remove(txn, change.spooled);
+      if (change.raw && existing === undefined) txn.put(this.sub.blob, blobId, change.raw);
+      if (change.raw && change.index) this.indexes.put(txn, blobId, change.index);
+      else if (change.index && !(await this.indexes.has(blobId))) this.indexes.put(txn, blobId, change.index);
+      return;
+    }
+    const spooled = change.spooled;
+    if (!spooled) {
+      // An orphan whose whole value is still here, referenced again by id alone (a COPY never does this).
+      if (await this.sub.blob.has(blobId)) return;
+      throw new Error(`blob ${blobId} is referenced but its bytes were not given`);
+    }
+    const manifest: ChunkedBlob = { set: spooled.set, chunks: spooled.chunks, size: spooled.size };
+    txn.put(this.sub.blobchunks, blobId, manifest);
+    this.chunks.commit(txn, spooled.set);
+    // Indexed before the queue (indexSpooled) unless the blob existed then and went meanwhile.
+    this.indexes.put(txn, blobId, change.index ?? indexMessage(await this.chunks.read(spooled)));
   }
 }

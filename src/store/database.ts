@@ -17,6 +17,13 @@ export interface StoredIndex {
   index: MessageIndex;
 }
 
+/** Where a chunked blob's bytes are (its manifest, see blob-chunks.ts): the chunk set, its chunks, its size. */
+export interface ChunkedBlob {
+  set: string;
+  chunks: number;
+  size: number;
+}
+
 /** Compact stored form of a message: [blobId, flags, internalDate, size, modseq, uidl?]. */
 export type StoredMessage = [string, string[], number, number, number, string?];
 
@@ -53,6 +60,10 @@ function sublevels(db: Level<string, unknown>) {
     mailbox: db.sublevel<string, MailboxRecord>('mailbox', { valueEncoding: 'json' }),
     message: db.sublevel<string, StoredMessage>('message', { valueEncoding: 'json' }),
     blob: db.sublevel<string, Buffer>('blob', { valueEncoding: 'buffer' }),
+    // Large blobs are chunked (blob-chunks.ts): the manifest of each, the chunks, and the sets in progress.
+    blobchunks: db.sublevel<string, ChunkedBlob>('blobchunks', { valueEncoding: 'json' }),
+    chunk: db.sublevel<string, Buffer>('chunk', { valueEncoding: 'buffer' }),
+    chunkset: db.sublevel<string, { startedAt: number }>('chunkset', { valueEncoding: 'json' }),
     blobref: db.sublevel<string, number>('blobref', { valueEncoding: 'json' }),
     // Blobs without references, to be deleted once no reader retains them (blob-retention.ts).
     orphan: db.sublevel<string, boolean>('orphan', { valueEncoding: 'json' }),

@@ -5,6 +5,7 @@
  * on the other side of each door.
  */
 import type { MessageIndex } from '../mime/index.js';
+import type { BlobSpool, SpooledBlob } from './blob-chunks.js';
 import type { ChangeSource } from './changes.js';
 import type { VanishedAnswer } from './expunge-history.js';
 import type { FlagChange } from './flags.js';
@@ -82,12 +83,15 @@ export interface ImapStore {
   vanishedSince(mailboxId: number, modseq: number): Promise<VanishedAnswer>;
 }
 
-/** A message the POP3 poller fetched. */
-export interface IngestItem {
-  uidl: string;
-  raw: Buffer;
-  internalDate?: number;
-}
+/**
+ * A message the POP3 poller fetched: its bytes in `raw`, or — a large one streamed to disk as it came — the
+ * chunk set a {@link BlobSpool} wrote (`spooled`), with the same bytes in `bytes` when the poller still holds
+ * them (the index is then computed from those instead of the chunks read back).
+ */
+export type IngestItem = { uidl: string; internalDate?: number } & (
+  | { raw: Buffer; spooled?: undefined }
+  | { spooled: SpooledBlob; bytes?: Buffer; raw?: undefined }
+);
 
 /** What the store did with one fetched message: stored with a UID, or known already. */
 export interface IngestResult {
@@ -109,6 +113,19 @@ export interface PollerStore {
   markDeletedUpstream(account: string, uidls: string[]): Promise<void>;
   /** Forgets UIDLs the server no longer lists. */
   forgetUidls(account: string, uidls: string[]): Promise<void>;
+  /**
+   * Renames ledger entries (the server gave messages we hold new UIDLs) in one `{ sync: true }` batch, with
+   * the messages that carry an old UIDL; skips a rename whose old UIDL is unknown or whose new one is taken.
+   * Returns how many were made.
+   */
+  renamePop3Uidls(account: string, renames: ReadonlyArray<{ from: string; to: string }>): Promise<number>;
+  /**
+   * Starts writing a large message to disk as it arrives (blob-chunks.ts); the finished spool goes to
+   * `ingestPop3` as `spooled`. Until then it is part of no message, and a crash leaves nothing behind.
+   */
+  spoolBlob(): BlobSpool;
+  /** Indexes of stored messages (size, Message-ID: what a renamed message is recognised by). */
+  getIndexes(blobIds: readonly string[]): Promise<Array<MessageIndex | undefined>>;
 }
 
 /** What the SMTP submission server needs: to queue a message durably before its 250. */

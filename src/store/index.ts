@@ -13,6 +13,9 @@ export type { CopyResult, Delivery, FlagStoreResult, IngestItem, IngestResult, M
 export type { UidlLedgerView } from './uidl-ledger.js';
 export type { AppendOptions } from './messages.js';
 export type { VanishedAnswer } from './expunge-history.js';
+// Large messages written to disk as they arrive (PollerStore.spoolBlob).
+export type { BlobSpool, SpooledBlob } from './blob-chunks.js';
+export { BLOB_CHUNK_BYTES } from './blob-chunks.js';
 
 // What the doors speak of.
 export type * from './records.js';

@@ -19,8 +19,10 @@ export class MessageIndexes {
   private readonly cache = new Map<string, MessageIndex>();
 
   constructor(
-    private readonly sub: Pick<Sublevels, 'index' | 'indexText' | 'blob'>,
+    private readonly sub: Pick<Sublevels, 'index' | 'indexText'>,
     private readonly queue: WriteQueue,
+    /** The raw bytes of a blob (whole or chunked), undefined when it is gone. */
+    private readonly rawOf: (blobId: string) => Promise<Buffer | undefined>,
   ) {}
 
   /** Adds the index of a new blob to a transaction. */
@@ -91,7 +93,7 @@ export class MessageIndexes {
   private repair(blobId: string, stored: StoredIndex | undefined): Promise<StoredIndex | undefined> {
     return this.queue.run(
       async (txn) => {
-        const raw = await this.sub.blob.get(blobId);
+        const raw = await this.rawOf(blobId);
         if (raw === undefined) return undefined;
         const index = stored && stored.v === MESSAGE_INDEX_VERSION ? stored.index : indexMessage(raw);
         this.put(txn, blobId, index);

@@ -109,6 +109,23 @@ export class Messages {
   }
 
   /**
+   * Gives the messages of these mailboxes that came from POP3 under an old UIDL the new one (the ledger
+   * entry was renamed); nothing an IMAP client sees changes, so no mod-sequence does.
+   */
+  async renameUidls(txn: Transaction, mailboxIds: readonly number[], renamed: ReadonlyMap<string, string>): Promise<void> {
+    for (const mailboxId of mailboxIds) {
+      const list = await this.list(mailboxId);
+      for (const message of list.all()) {
+        const to = message.uidl === undefined ? undefined : renamed.get(message.uidl);
+        if (to === undefined) continue;
+        const record: MessageRecord = { ...message, uidl: to };
+        this.put(txn, mailboxId, record);
+        txn.afterCommit(() => list.replace(record));
+      }
+    }
+  }
+
+  /**
    * COPY: adds copies of the source messages to the target, with their flags and dates; returns
    * [sourceUid, targetUid] pairs (COPYUID). The source still references each blob (a MOVE drops that
    * reference in the same batch), so no bytes are read.

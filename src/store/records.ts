@@ -42,6 +42,10 @@ export interface Pop3LedgerEntry {
   uidl: string;
   blobId: string;
   fetchedAt: number;
+  /** Octets of the stored message, and its Message-ID field (unfolded, trimmed), when it has one: what a
+   *  message the server renamed (a new UIDL) is recognised by. Absent in entries written before they were kept. */
+  size?: number;
+  messageId?: string;
   /** Set once the upstream copy is gone (DELE confirmed by QUIT). */
   deletedUpstreamAt?: number;
   /** Set when the user expunged the local copy (delete_on_expunge acts on it). */

@@ -8,8 +8,10 @@
  * them on every command, and 100,000 records are a few tens of MB.
  */
 import { indexMessage, type MessageIndex } from '../mime/index.js';
+import type { BlobSpool, SpooledBlob } from './blob-chunks.js';
+import { BlobChunks } from './blob-chunks.js';
 import { BlobRetention } from './blob-retention.js';
-import { blobIdOf, Blobs } from './blobs.js';
+import { blobIdOf, Blobs, type BlobRef } from './blobs.js';
 import { ChangeFeed } from './changes.js';
 import { openDatabase, type Database } from './database.js';
 import type {
@@ -32,7 +34,7 @@ import { MessageIndexes } from './message-indexes.js';
 import { Messages, type AppendOptions } from './messages.js';
 import { runMigrations } from './migrations.js';
 import { Outbox } from './outbox.js';
-import type { MailboxRecord, MessageRecord, NewOutboxEntry, OutboxEntry, SpecialUse } from './records.js';
+import type { MailboxRecord, MessageRecord, NewOutboxEntry, OutboxEntry, Pop3LedgerEntry, SpecialUse } from './records.js';
 import { Subscriptions } from './subscriptions.js';
 import type { Transaction } from './transaction.js';
 import { WriteQueue } from './transaction.js';
@@ -85,9 +87,10 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     this.queue = new WriteQueue(database.db, this.changes);
     this.mailboxes = new Mailboxes(sub);
     this.subscriptions = new Subscriptions(sub);
-    this.indexes = new MessageIndexes(sub, this.queue);
-    this.retention = new BlobRetention(sub, this.indexes, this.queue);
-    this.blobs = new Blobs(sub, this.indexes, this.retention);
+    this.indexes = new MessageIndexes(sub, this.queue, (blobId) => this.blobs.find(blobId));
+    const chunks = new BlobChunks(sub, this.queue);
+    this.retention = new BlobRetention(sub, this.indexes, this.queue, chunks);
+    this.blobs = new Blobs(sub, this.indexes, this.retention, chunks);
     this.history = new ExpungeHistory(sub, vanishedLimit);
     this.messages = new Messages(sub, this.mailboxes, this.blobs, this.history);
     this.ledger = new UidlLedger(sub);
@@ -100,6 +103,8 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     const store = new Store(database, options.vanishedHistoryLimit ?? VANISHED_HISTORY_LIMIT);
     try {
       await runMigrations(database.db);
+      // Chunk sets of large messages that a crash left half-written or never committed (blob-chunks.ts).
+      await store.blobs.chunks.removeAbandoned();
       await store.mailboxes.load();
       await store.retention.collectLeftovers();
       for (const account of options.accounts ?? []) await store.ensureAccount(account);
@@ -316,9 +321,22 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
    * `{ sync: true }` batch; only after this resolves may the poller send DELE. A UIDL already in the
    * ledger is skipped, so a message is never stored twice.
    */
-  ingestPop3(account: string, items: IngestItem[]): Promise<IngestResult[]> {
+  async ingestPop3(account: string, items: IngestItem[]): Promise<IngestResult[]> {
     const owner = account.toLowerCase();
-    const prepared = items.map((item) => ({ ...item, blobId: blobIdOf(item.raw), index: indexMessage(item.raw) }));
+    // Hashed and indexed before the write queue; a spooled message's chunks are read back for its index one
+    // message at a time, so at most one whole copy is in memory.
+    const prepared: Array<{ uidl: string; internalDate?: number; blob: BlobRef; spooled?: SpooledBlob }> = [];
+    for (const item of items) {
+      if (item.spooled) {
+        const { id, size } = item.spooled;
+        const index = await this.blobs.indexSpooled(item.spooled, item.bytes);
+        prepared.push({ uidl: item.uidl, internalDate: item.internalDate, blob: { id, size, spooled: item.spooled, ...(index ? { index } : {}) }, spooled: item.spooled });
+      } else {
+        prepared.push({ uidl: item.uidl, internalDate: item.internalDate, blob: { id: blobIdOf(item.raw), size: item.raw.length, raw: item.raw, index: indexMessage(item.raw) } });
+      }
+    }
+    const known = prepared.filter((item) => item.blob.index === undefined).map((item) => item.blob.id);
+    const knownIndexes = new Map(known.length > 0 ? (await this.indexes.read(known)).map((index, i) => [known[i], index]) : []);
     return this.queue.run(async (txn) => {
       const inbox = this.mailboxes.find(owner, 'INBOX');
       if (!inbox) throw new StoreError('not-found', `account ${owner} has no INBOX`);
@@ -328,16 +346,47 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
       const seen = new Set<string>();
       for (const item of prepared) {
         if (ledger.has(item.uidl) || seen.has(item.uidl)) {
+          if (item.spooled) this.blobs.discardSpooled(txn, item.spooled);
           results.push({ uidl: item.uidl, duplicate: true });
           continue;
         }
         seen.add(item.uidl);
-        const blob = { id: item.blobId, size: item.raw.length, raw: item.raw, index: item.index };
-        const record = this.messages.add(txn, inbox, blob, { internalDate: item.internalDate, uidl: item.uidl });
-        await this.ledger.recordFetched(txn, owner, { uidl: item.uidl, blobId: item.blobId, fetchedAt: Date.now() });
+        const record = this.messages.add(txn, inbox, item.blob, { internalDate: item.internalDate, uidl: item.uidl });
+        const entry: Pop3LedgerEntry = { uidl: item.uidl, blobId: item.blob.id, fetchedAt: Date.now(), size: item.blob.size };
+        const messageId = (item.blob.index ?? knownIndexes.get(item.blob.id))?.envelope.messageId;
+        if (messageId !== undefined) entry.messageId = messageId;
+        await this.ledger.recordFetched(txn, owner, entry);
         results.push({ uidl: item.uidl, uid: record.uid, duplicate: false });
       }
       return results;
+    });
+  }
+
+  /**
+   * Starts writing a large message to disk as it arrives (blob-chunks.ts); the finished spool goes to
+   * `ingestPop3` as `spooled`. Until then its chunks are no part of any message, and a crash leaves nothing
+   * that the next open does not delete.
+   */
+  spoolBlob(): BlobSpool {
+    return this.blobs.chunks.spool();
+  }
+
+  /** What chunk storage holds (spools in progress, chunked blobs, chunks, and stray chunks: must be 0). */
+  chunkReport(): Promise<{ spools: number; chunkedBlobs: number; chunks: number; strayChunks: number }> {
+    return this.blobs.chunkReport();
+  }
+
+  /**
+   * Renames ledger entries (the server gave messages we hold new UIDLs), in one `{ sync: true }` batch, so
+   * that they are neither fetched again nor deleted upstream before the rename is durable. Messages that
+   * carry an old UIDL (for delete_on_expunge) carry the new one afterwards. Returns how many were renamed.
+   */
+  renamePop3Uidls(account: string, renames: ReadonlyArray<{ from: string; to: string }>): Promise<number> {
+    const owner = account.toLowerCase();
+    return this.queue.run(async (txn) => {
+      const done = await this.ledger.rename(txn, owner, renames);
+      if (done.size > 0) await this.messages.renameUidls(txn, this.mailboxes.list(owner).map((mailbox) => mailbox.id), done);
+      return done.size;
     });
   }
 

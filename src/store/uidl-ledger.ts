@@ -104,6 +104,30 @@ export class UidlLedger {
     return this.update(txn, account, uidls, (entry) => ({ ...entry, expungedLocallyAt: at }));
   }
 
+  /**
+   * Renames entries (the server gave messages we hold new UIDLs, renamed-messages.ts in upstream/pop3).
+   * Skips a rename whose old UIDL is unknown or whose new one is taken; returns old -> new for those made.
+   */
+  async rename(txn: Transaction, account: string, renames: ReadonlyArray<{ from: string; to: string }>): Promise<Map<string, string>> {
+    const ledger = await this.load(account);
+    const done = new Map<string, string>();
+    const taken = new Set<string>();
+    for (const { from, to } of renames) {
+      const entry = ledger.get(from);
+      if (!entry || from === to || ledger.has(to) || done.has(from) || taken.has(to)) continue;
+      const moved: Pop3LedgerEntry = { ...entry, uidl: to };
+      txn.del(this.sub.pop3, pop3Key(account, from));
+      txn.put(this.sub.pop3, pop3Key(account, to), moved);
+      txn.afterCommit(() => {
+        ledger.delete(from);
+        ledger.set(to, moved);
+      });
+      done.set(from, to);
+      taken.add(to);
+    }
+    return done;
+  }
+
   /** Forgets UIDLs (the server no longer lists them and we deleted them there). */
   async forget(txn: Transaction, account: string, uidls: readonly string[]): Promise<void> {
     const ledger = await this.load(account);

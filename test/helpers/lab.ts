@@ -568,7 +568,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
 
     captured: readCaptured,
 
-    async waitForCaptured(count, timeoutMs = 10_000) {
+    async waitForCaptured(count, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const messages = await readCaptured();

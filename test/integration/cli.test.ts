@@ -27,7 +27,8 @@ describe('hotbridge command line', () => {
       expect(own.code, `${command} --help`).toBe(0);
       expect(own.stdout).toContain(`hotbridge ${command}`);
     }
-  });
+    // Eight CLI starts one after another: on two loaded cores that can pass the 60 s default.
+  }, 180_000);
 
   it('refuses an unknown command with one line and a pointer to --help', async () => {
     const result = await runCli(['sync-everything']);
@@ -96,7 +97,8 @@ describe('hotbridge command line', () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       const started = Date.now();
       expect(await daemon.stop('SIGTERM')).toBe(0);
-      expect(Date.now() - started).toBeLessThan(9500);
+      // Far below the 60 s connect deadline the poller sits in: stop does not wait for it.
+      expect(Date.now() - started).toBeLessThan(30_000);
     } finally {
       silent.close();
       removeDir(hungDir);
@@ -133,9 +135,19 @@ describe('hotbridge command line', () => {
       expect(human.stdout).toContain(`IMAP: 127.0.0.1:${config.imapPort}`);
       expect(human.stdout).toContain(`SMTP: 127.0.0.1:${config.smtpPort}`);
       expect(human.stdout).toContain('outbox: empty');
+      expect(human.stdout).toMatch(/event loop delay: p99 [\d.]+ ms, max [\d.]+ ms in the last minute; max [\d.]+ ms since start/);
       const json = await runCli(['status', '--json', '--config', config.file]);
-      const snapshot = JSON.parse(json.stdout) as { accounts: Array<{ address: string; localPassword: boolean }> };
+      const snapshot = JSON.parse(json.stdout) as {
+        accounts: Array<{ address: string; localPassword: boolean }>;
+        eventLoop: Record<'sinceStart' | 'lastMinute', { samples: number; p99Ms: number; maxMs: number }>;
+        listeners: { imap: { closedForBadCommands: number } };
+      };
       expect(snapshot.accounts.map((a) => [a.address, a.localPassword])).toEqual([[ALICE, true]]);
+      // The daemon's own loop delay (issue 11), measured since it started: real samples, real figures.
+      expect(snapshot.eventLoop.sinceStart.samples).toBeGreaterThan(0);
+      expect(snapshot.eventLoop.sinceStart.maxMs).toBeGreaterThanOrEqual(snapshot.eventLoop.sinceStart.p99Ms);
+      expect(snapshot.eventLoop.lastMinute.p99Ms).toEqual(expect.any(Number));
+      expect(snapshot.listeners.imap.closedForBadCommands).toBe(0);
     });
 
     it('never logs a secret', () => {

@@ -243,12 +243,6 @@ const SESSION_DIFFERENCES: Array<{ step: string; side: Side; shape: RegExp; rewr
     rewrite: withoutChildInfo,
     why: 'As for LIST (SPECIAL-USE): we add \\HasNoChildren.',
   },
-  ...['EXPUNGE', 'UID MOVE 5 Trash', 'MOVE 1 Junk', 'EXPUNGE with QRESYNC on', 'UID MOVE with QRESYNC on'].map((step) => ({
-    step,
-    side: 'dovecot' as const,
-    shape: /^\* \d+ RECENT$/,
-    why: 'RFC 3501 §7.3.2 does not ask for RECENT after an expunge; Dovecot reports the lower \\Recent count, we leave it to the next EXISTS.',
-  })),
 ];
 
 /**

@@ -21,6 +21,7 @@ const AFTER_LOGIN = [
   'LIST-STATUS',
   'CONDSTORE',
   'QRESYNC',
+  'ESEARCH',
 ];
 
 /**

@@ -7,6 +7,7 @@
 import type { Logger } from '../../runtime/logger.js';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { SecureContext } from 'node:tls';
+import type { TimeSlice } from '../../runtime/time-slice.js';
 import type { MailStore } from './backend.js';
 import type { BlobCache } from './blob-cache.js';
 import type { MailboxChanges } from './mailbox-changes.js';
@@ -31,6 +32,14 @@ export interface ServerContext {
   tls?: SecureContext;
   /** IDLE timing (RFC 2177 §3). */
   idle: IdleTiming;
+  /** What the server counts for the status (hotbridge status --json, /metrics). */
+  counters: ImapCounters;
+}
+
+/** Events the IMAP server counts since it started. */
+export interface ImapCounters {
+  /** Sessions ended with BYE after too many BAD commands in a row (connection.ts). */
+  closedForBadCommands: number;
 }
 
 /** How IDLE keeps a connection alive and when it gives up. */
@@ -53,6 +62,8 @@ export interface CommandContext {
   readonly server: ServerContext;
   /** Untagged responses go here. */
   readonly out: ResponseOutput;
+  /** The connection's turn on the event loop: loops over many messages yield when it is used up. */
+  readonly slice: TimeSlice;
   /** Aborts when the client's connection is gone (not at a half-close: the client still reads then). */
   readonly connectionClosed: AbortSignal;
   /** The capability list for the session's current state (CAPABILITY, the LOGIN response code). */

@@ -11,6 +11,7 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import { StoreError } from '../../store/index.js';
+import { TimeSlice } from '../../runtime/time-slice.js';
 import { capabilityList } from './capabilities.js';
 import type { CommandContext, ContinuationReply, ServerContext } from './command.js';
 import { findCommand } from './commands/index.js';
@@ -25,6 +26,12 @@ import { CommandReader, type RawCommand, type ReaderEvent } from './wire/reader.
 export const MAX_LINE_BYTES = 64 * 1024;
 /** Unread input above this pauses the socket until the session catches up. */
 const PAUSE_ABOVE = 256 * 1024;
+/**
+ * A client that sends this many BAD or unknown commands in a row is not a mail client having a bad day:
+ * it gets BYE and the connection ends (smtp-server closes after 10 unrecognised commands; Dovecot after
+ * 20 errors in a row, imap_max_bad_commands' predecessor). Any OK or NO starts the count again.
+ */
+export const MAX_BAD_COMMANDS_IN_A_ROW = 20;
 /** After BYE, a client that does not close is cut off after this long. */
 const CLOSE_GRACE_MS = 5_000;
 /**
@@ -83,6 +90,14 @@ export class ImapConnection {
    * client trickling a byte now and then must not hold an anonymous session (and its buffers) forever.
    */
   private readonly loginDeadline: number;
+  /**
+   * This connection's turn on the event loop. Pipelined commands that need no I/O (20,000 `UID FETCH n
+   * FLAGS` in one packet) would otherwise run back to back on resolved promises and hold every other
+   * client up for seconds; between commands the connection lets the others in once its slice is used.
+   */
+  private readonly slice = new TimeSlice();
+  /** BAD replies since the last OK or NO (see MAX_BAD_COMMANDS_IN_A_ROW). */
+  private badInARow = 0;
   private resolveClosed!: () => void;
   /** Aborted when the client is gone: a login waiting for its password check gives it up. */
   private readonly gone = new AbortController();
@@ -204,6 +219,7 @@ export class ImapConnection {
           this.closeWithBye('Autologout; idle for too long');
           break;
         }
+        if (this.slice.due()) await this.slice.yield();
         await this.handleEvent(event);
         // The reader sees the next command's literal announcements only after this one is done.
         this.reader.setMaxLiteralBytes(this.literalLimit());
@@ -227,6 +243,7 @@ export class ImapConnection {
         if (refusal) {
           this.reader.abandon();
           this.out.write(taggedLine(refusal.tag, refusal.error.status, refusal.error.text, refusal.error.code));
+          this.countReply(refusal.error.status);
         } else {
           this.out.write('+ Ready for literal data\r\n');
         }
@@ -234,6 +251,7 @@ export class ImapConnection {
       }
       case 'line-too-long':
         this.out.write(taggedLine(event.tag, 'BAD', `Command line too long (the limit is ${MAX_LINE_BYTES} bytes)`));
+        this.countReply('BAD');
         return;
       case 'literal-too-large': {
         const limit = `the limit is ${this.literalLimit()} bytes`;
@@ -242,6 +260,7 @@ export class ImapConnection {
         else this.out.write(taggedLine(event.tag, 'BAD', `Literal too large (${limit})`, 'TOOBIG'));
         // The client is already sending a non-synchronizing literal we will not read: the stream is lost.
         if (!event.synchronizing) this.closeWithBye('Literal too large, closing the connection');
+        else this.countReply(this.session.state !== 'not-authenticated' && event.command === 'APPEND' ? 'NO' : 'BAD');
         return;
       }
       case 'line':
@@ -261,6 +280,7 @@ export class ImapConnection {
       session: this.session,
       server: this.server,
       out: this.out,
+      slice: this.slice,
       connectionClosed: this.gone.signal,
       capabilities: () => capabilityList(this.session, this.server),
       sendContinuation: (text) => {
@@ -362,6 +382,7 @@ export class ImapConnection {
       tag = args.tag();
     } catch {
       this.out.write(taggedLine('*', 'BAD', 'Missing or invalid command tag'));
+      this.countReply('BAD');
       return;
     }
     let name = '';
@@ -380,6 +401,7 @@ export class ImapConnection {
       await this.syncView(allowsExpunge);
       if (this.ended) return;
       this.out.write(taggedLine(tag, 'OK', outcome.text ?? `${uid ? 'UID ' : ''}${name} completed`, outcome.codeAfterSync?.() ?? outcome.code));
+      this.countReply('OK');
       if (outcome.then === 'starttls') this.startTls();
       else if (outcome.then === 'logout') this.end();
     } catch (err) {
@@ -389,7 +411,21 @@ export class ImapConnection {
       if (error.status === 'NO') await this.syncView(allowsExpunge).catch(() => undefined);
       if (this.ended) return;
       this.out.write(taggedLine(tag, error.status, error.text, error.code));
+      this.countReply(error.status);
     }
+  }
+
+  /** Counts BAD replies in a row; the 20th ends the session (MAX_BAD_COMMANDS_IN_A_ROW). */
+  private countReply(status: 'OK' | 'NO' | 'BAD'): void {
+    if (status !== 'BAD') {
+      this.badInARow = 0;
+      return;
+    }
+    this.badInARow++;
+    if (this.badInARow < MAX_BAD_COMMANDS_IN_A_ROW || this.ended) return;
+    this.server.counters.closedForBadCommands++;
+    this.server.logger.warn({ remote: this.session.remoteAddress, bad: this.badInARow }, 'IMAP client sent too many bad commands in a row; closing');
+    this.closeWithBye(`Too many bad commands (${MAX_BAD_COMMANDS_IN_A_ROW} in a row), closing the connection`);
   }
 
   private toImapError(err: unknown, command: string): ImapError {
@@ -404,7 +440,7 @@ export class ImapConnection {
     const view = this.session.view;
     if (!view) return;
     const qresync = this.session.enabled.has('QRESYNC');
-    await view.sync(this.out, { expunges, modseq: this.session.condstore, vanished: qresync });
+    await view.sync(this.out, { expunges, modseq: this.session.condstore, vanished: qresync, slice: this.slice });
     if (view.wasDeleted) {
       this.closeWithBye('The selected mailbox was deleted by another session');
       return;

@@ -18,6 +18,7 @@ import type { FetchItem, SectionItem } from './fetch-items.js';
 import type { ResponseOutput } from './output.js';
 import type { SessionView } from './session-view.js';
 import { formatInternalDate } from './wire/date-time.js';
+import { TimeSlice } from '../../runtime/time-slice.js';
 
 /** What to write for each message. */
 export interface FetchPlan {
@@ -26,6 +27,8 @@ export interface FetchPlan {
   flagsChanged: ReadonlySet<number>;
   /** CONDSTORE is on: those responses also carry UID and MODSEQ (RFC 7162 §3.2.4). */
   condstore?: boolean;
+  /** The connection's turn on the event loop: 100,000 responses are written in turns. */
+  slice?: TimeSlice;
 }
 
 /** How the FETCH went, for the tagged reply. */
@@ -98,6 +101,7 @@ export async function writeFetchResponses(
   const hasFlags = items.some((item) => item.kind === 'FLAGS');
   const hasUid = items.some((item) => item.kind === 'UID');
   const hasModseq = items.some((item) => item.kind === 'MODSEQ');
+  const slice = plan.slice ?? new TimeSlice();
   let missing = 0;
   // A keyword another session just set may show in these FLAGS: the client must hear of it first (§7.2.6).
   if (hasFlags || plan.flagsChanged.size > 0) view.announceNewKeywords(out);
@@ -182,7 +186,7 @@ export async function writeFetchResponses(
       if (plan.condstore && !hasModseq) line += ` MODSEQ (${record.modseq})`;
     }
     out.writeBinary(line + ')\r\n');
-    if (out.congested) await out.drain();
+    if (out.shouldPause(slice)) await out.pause(slice);
   }
   return { missing };
 }

@@ -1,5 +1,7 @@
 /** Flag lists as IMAP shows them (RFC 3501 §2.3.2), and the keyword limits as IMAP answers them. */
-import { isKeyword, KeywordLimitError, MAX_KEYWORD_LENGTH, MAX_KEYWORDS_PER_MAILBOX, MAX_KEYWORDS_PER_MESSAGE } from '../../store/index.js';
+import { checkMailboxKeywords, isKeyword, KeywordLimitError, MAX_KEYWORD_LENGTH, MAX_KEYWORDS_PER_MAILBOX, MAX_KEYWORDS_PER_MESSAGE, type MessageRecord } from '../../store/index.js';
+import type { TimeSlice } from '../../runtime/time-slice.js';
+import type { MailStore } from './backend.js';
 import { ImapError } from './errors.js';
 
 /** `(\Seen $Label)` with `\Recent` added when the message is recent in this session. */
@@ -36,6 +38,33 @@ export async function withinKeywordLimits<T>(work: () => Promise<T>): Promise<T>
   } catch (err) {
     if (err instanceof KeywordLimitError) throw ImapError.no(err.message, 'LIMIT');
     throw err;
+  }
+}
+
+/**
+ * Before a STORE that sets or adds keywords goes to the store in batches (store-batches.ts): NO [LIMIT]
+ * when the mailbox would hold too many distinct keywords, or one of the messages too many, so that a
+ * refused STORE has changed nothing. (Setting replaces the list, which checkRequestedKeywords bounds.)
+ */
+export async function checkStoreKeywords(
+  store: MailStore,
+  mailboxId: number,
+  targets: readonly MessageRecord[],
+  mode: 'set' | 'add',
+  flags: readonly string[],
+  slice: TimeSlice,
+): Promise<void> {
+  const requested = new Set(flags.filter(isKeyword).map((flag) => flag.toLowerCase()));
+  if (requested.size === 0) return;
+  await withinKeywordLimits(async () => checkMailboxKeywords(await store.listMessages(mailboxId), flags));
+  if (mode !== 'add') return;
+  for (const record of targets) {
+    if (slice.due()) await slice.yield();
+    let count = requested.size;
+    for (const flag of record.flags) {
+      if (isKeyword(flag) && !requested.has(flag.toLowerCase())) count++;
+    }
+    if (count > MAX_KEYWORDS_PER_MESSAGE) throw ImapError.no(`A message may carry at most ${MAX_KEYWORDS_PER_MESSAGE} keywords`, 'LIMIT');
   }
 }
 

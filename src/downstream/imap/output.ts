@@ -9,6 +9,7 @@
  * buffering a mailbox of bodies in memory.
  */
 import type { Duplex } from 'node:stream';
+import type { TimeSlice } from '../../runtime/time-slice.js';
 
 /** Pending output is handed to the socket once it reaches this size. */
 const BATCH_BYTES = 64 * 1024;
@@ -108,5 +109,19 @@ export class ResponseOutput {
       socket.on('drain', done);
       socket.on('close', done);
     });
+  }
+
+  /**
+   * Between the responses of a long answer (100,000 FETCH or EXPUNGE lines): whether to `pause()` now,
+   * because the socket is full or the connection's turn on the event loop is used up.
+   */
+  shouldPause(slice: TimeSlice): boolean {
+    return this.socket.writableNeedDrain || slice.due();
+  }
+
+  /** Waits for the socket if it is full, and lets other work run if the slice is used up. */
+  async pause(slice: TimeSlice): Promise<void> {
+    if (this.socket.writableNeedDrain) await this.drain();
+    if (slice.due()) await slice.yield();
   }
 }

@@ -12,7 +12,7 @@ import { secureContext } from '../../runtime/tls-material.js';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { ImapStore } from '../../store/index.js';
-import type { IdleTiming, ServerContext } from './command.js';
+import type { IdleTiming, ImapCounters, ServerContext } from './command.js';
 import { ImapConnection } from './connection.js';
 import { clientAddressKey, isLoopbackHost } from '../../config/loopback.js';
 
@@ -65,6 +65,8 @@ export interface ImapServer {
   /** The addresses actually listened on (the real port when 0 was asked for). */
   addresses(): Array<{ host: string; port: number }>;
   connectionCount(): number;
+  /** What the server counted since it started. */
+  counters(): Readonly<ImapCounters>;
   /** Stops listening, says BYE to every client and waits for the connections to close. */
   stop(): Promise<void>;
 }
@@ -102,6 +104,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     changes: new MailboxChanges(store.changes),
     maxLiteralBytes: options.maxLiteralBytes,
     idle: { ...DEFAULT_IDLE, ...options.idle },
+    counters: { closedForBadCommands: 0 },
     ...(options.tls ? { tls: secureContext({ ...options.tls, origin: 'imap' }, options.tls.minVersion ?? 'TLSv1.2') } : {}),
   };
   const timeouts = options.idleTimeoutMs ?? DEFAULT_TIMEOUTS;
@@ -178,6 +181,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
         return { host: address.address, port: address.port };
       }),
     connectionCount: () => connections.size,
+    counters: () => ({ ...context.counters }),
     async stop() {
       const closing = Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
       const open = [...connections];

@@ -10,6 +10,7 @@
 import { firstAtOrAbove, indexOfUid, isKeyword, keywordsInUse, SYSTEM_FLAGS, type MailboxRecord, type MessageRecord, type StoreChange } from '../../store/index.js';
 import type { MailStore } from './backend.js';
 import type { MailboxChanges } from './mailbox-changes.js';
+import { TimeSlice } from '../../runtime/time-slice.js';
 import { ImapError } from './errors.js';
 import { formatFlags, mayCreateKeywords } from './flags.js';
 import type { ResponseOutput } from './output.js';
@@ -24,6 +25,8 @@ export interface SyncOptions {
   vanished?: boolean;
   /** CONDSTORE is enabled: flag updates carry MODSEQ (RFC 7162 §3.1.4). */
   modseq?: boolean;
+  /** The connection's turn on the event loop: 50,000 EXPUNGE lines are written in turns. */
+  slice?: TimeSlice;
 }
 
 /** One session's view of its selected mailbox: its sequence numbers, \Recent set and pending updates. */
@@ -66,9 +69,17 @@ export class SessionView {
 
   /**
    * Selects a mailbox: loads its messages and claims its \Recent messages unless read-only. `changes` is
-   * the server's feed sorted by mailbox; without it the view listens to the store's whole feed.
+   * the server's feed sorted by mailbox; without it the view listens to the store's whole feed. The
+   * loops over a large mailbox take turns on the event loop (`slice`).
    */
-  static async open(store: MailStore, recent: RecentTracker, mailbox: MailboxRecord, readOnly: boolean, changes?: MailboxChanges): Promise<SessionView> {
+  static async open(
+    store: MailStore,
+    recent: RecentTracker,
+    mailbox: MailboxRecord,
+    readOnly: boolean,
+    changes?: MailboxChanges,
+    slice = new TimeSlice(),
+  ): Promise<SessionView> {
     const view = new SessionView(store, recent, mailbox.id, readOnly);
     // Subscribe before loading, so nothing committed in between is missed.
     const listener = (change: StoreChange) => view.onChange(change);
@@ -84,8 +95,11 @@ export class SessionView {
     view.latestModseq = Math.max(view.latestModseq, view.mailbox.highestModseq);
     // An expunge heard while loading, of a message the list still had: retained like any other.
     view.retainExpunged([...view.expunged.keys()]);
-    view.claimRecent(view.records);
-    for (const record of view.records) view.noteKeywords(record.flags);
+    await view.claimRecent(view.records, slice);
+    for (const record of view.records) {
+      if (slice.due()) await slice.yield();
+      view.noteKeywords(record.flags);
+    }
     view.keywordsChanged = false;
     return view;
   }
@@ -315,11 +329,14 @@ export class SessionView {
     }
   }
 
-  private claimRecent(records: readonly MessageRecord[]): void {
+  private async claimRecent(records: readonly MessageRecord[], slice: TimeSlice): Promise<void> {
     if (records.length === 0) return;
     const highest = records[records.length - 1].uid;
     const claimedBefore = this.readOnly ? this.recent.claimedUpTo(this.mailboxId) : this.recent.claim(this.mailboxId, highest);
-    for (let i = records.length - 1; i >= 0 && records[i].uid > claimedBefore; i--) this.recentUids.add(records[i].uid);
+    for (let i = records.length - 1; i >= 0 && records[i].uid > claimedBefore; i--) {
+      if (slice.due()) await slice.yield();
+      this.recentUids.add(records[i].uid);
+    }
   }
 
   /**
@@ -328,7 +345,12 @@ export class SessionView {
    */
   async sync(out: ResponseOutput, options: SyncOptions): Promise<void> {
     if (!this.hasPending()) return;
-    if (options.expunges && this.expunged.size > 0) this.sendExpunges(out, options.vanished === true);
+    const slice = options.slice ?? new TimeSlice();
+    const recentBefore = this.recentUids.size;
+    if (options.expunges && this.expunged.size > 0) await this.sendExpunges(out, options.vanished === true, slice);
+    // An expunge that took \Recent messages lowers the count: say so, as Dovecot does (RFC 3501 §7.3.2
+    // lets RECENT come with any update); new messages below say it anyway.
+    let recentToSay = this.recentUids.size !== recentBefore;
     // Taken before the list is read: news that arrive meanwhile are noted again, not lost. A read that
     // fails (the mailbox was just deleted, the store is closing) puts the note back, so the EXISTS is
     // still owed at the next chance rather than lost until the next change.
@@ -352,21 +374,27 @@ export class SessionView {
       const added = current.slice(start).filter((record) => !this.expunged.has(record.uid));
       if (added.length > 0) {
         for (const record of added) {
+          if (slice.due()) await slice.yield();
           this.records.push(record);
           this.noteKeywords(record.flags);
           this.flagsChanged.delete(record.uid);
         }
-        this.claimRecent(added);
+        await this.claimRecent(added, slice);
         if (this.keywordsChanged) this.sendFlags(out);
         out.untagged(`${this.records.length} EXISTS`);
         out.untagged(`${this.recentUids.size} RECENT`);
+        recentToSay = false;
       }
     }
+    if (recentToSay) out.untagged(`${this.recentUids.size} RECENT`);
     if (this.keywordsChanged) this.sendFlags(out);
     if (this.flagsChanged.size > 0) {
       const uids = [...this.flagsChanged.keys()].sort((a, b) => a - b);
       this.flagsChanged.clear();
       for (const uid of uids) {
+        // Only turns, no waiting for the socket here: IDLE checks what its client leaves unread before
+        // each sync (connection.ts idleOutputDrains), and a command waits for the output after its reply.
+        if (slice.due()) await slice.yield();
         const seq = this.seqOf(uid);
         if (seq === 0 || this.expunged.has(uid)) continue;
         const record = this.records[seq - 1];
@@ -388,13 +416,20 @@ export class SessionView {
   }
 
   /** EXPUNGE responses in ascending order, each number already reduced by the ones before it (§7.4.1). */
-  private sendExpunges(out: ResponseOutput, vanished: boolean): void {
+  private async sendExpunges(out: ResponseOutput, vanished: boolean, slice: TimeSlice): Promise<void> {
     const gone: number[] = [];
     const kept: MessageRecord[] = [];
     let removedSoFar = 0;
+    // The expunges (and the bytes kept readable for them) are taken now: any that arrive while this
+    // takes its turns wait for the next sync, still retained.
+    const expunged = new Map(this.expunged);
+    this.expunged.clear();
+    const releases = this.retained;
+    this.retained = [];
     for (let i = 0; i < this.records.length; i++) {
+      if (slice.due()) await slice.yield();
       const record = this.records[i];
-      if (!this.expunged.has(record.uid)) {
+      if (!expunged.has(record.uid)) {
         kept.push(record);
         continue;
       }
@@ -406,7 +441,6 @@ export class SessionView {
     }
     if (vanished && gone.length > 0) out.untagged(`VANISHED ${formatSequenceSet(gone)}`);
     this.records = kept;
-    this.expunged.clear();
-    this.releaseRetained();
+    for (const release of releases) release();
   }
 }

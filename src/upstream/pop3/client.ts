@@ -11,8 +11,12 @@
  *   C: RETR 1          S: +OK ... .
  *   C: QUIT            S: +OK Microsoft Exchange Server POP3 server signing off.
  */
-import { Pop3Connection } from './connection.js';
-import { Pop3Error, TOO_LARGE, errorFromServerReply } from './errors.js';
+import { Pop3Connection, type RequestOptions, type ResponseSink } from './connection.js';
+import { Pop3Error, errorFromServerReply } from './errors.js';
+import { commandLine, messageNumber } from './command-line.js';
+import { CollectingSink, streamAnswers, type StreamContext, type StreamedMessage } from './message-stream.js';
+
+export type { StreamedMessage } from './message-stream.js';
 import type { Pop3Response, ResponseShape } from './reader.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { isLoopbackHost } from '../../config/loopback.js';
@@ -29,9 +33,12 @@ export interface Pop3ClientOptions {
   tls: Pop3Tls;
   /** An extra trusted CA certificate (PEM); Node's default roots stay trusted. Verification cannot be turned off. */
   ca?: Buffer | string;
-  /** Deadline per command (and for connect and handshakes), restarted whenever bytes arrive. Default: the config's (60 s). */
+  /** Deadline per command (and for connect and handshakes), while answers make progress. Default: the config's (60 s). */
   timeoutMs?: number;
-  /** Largest message RETR or TOP will hold in memory; a larger one fails with code `TOO-LARGE`. Default: the config's (100 MiB). */
+  /**
+   * Largest message RETR or TOP reads; past it the connection is cut and the command fails with code
+   * `TOO-LARGE` (an endless answer is never read to its end). Default: the config's (100 MiB).
+   */
   maxMessageBytes?: number;
   /** Most RETR commands outstanding at once in {@link Pop3Client.retrMany} when the server pipelines. Default 8. */
   pipelineWindow?: number;
@@ -42,18 +49,6 @@ export const DEFAULT_MAX_MESSAGE_BYTES = DEFAULTS.pop3MaxMessageBytes;
 export const DEFAULT_PIPELINE_WINDOW = 8;
 /** Scan listings (LIST, UIDL, CAPA) are small: about 30 bytes per message, so this allows a million messages. */
 const MAX_LISTING_BYTES = 64 * 1024 * 1024;
-
-
-/** RFC 1939 §3: commands are lines; a CR or LF inside an argument would smuggle in a second command. */
-function commandLine(text: string): Buffer {
-  if (/[\r\n\0]/.test(text)) throw new Pop3Error('protocol', 'a POP3 command argument contains CR, LF or NUL');
-  return Buffer.from(`${text}\r\n`, 'utf8');
-}
-
-function messageNumber(msg: number): number {
-  if (!Number.isSafeInteger(msg) || msg < 1) throw new Pop3Error('protocol', `not a POP3 message number: ${msg}`);
-  return msg;
-}
 
 /** RFC 2449 §5: one capability per line, a tag and its space-separated arguments. */
 function parseCapabilities(body: Buffer): Map<string, string[]> {
@@ -209,7 +204,7 @@ export class Pop3Client {
   /** RFC 1939 §5 LIST: every message's number and size in octets. */
   async list(): Promise<Array<{ msg: number; size: number }>> {
     this.requireState('transaction', 'LIST');
-    const reply = await this.command('LIST', 'LIST', 'multi', MAX_LISTING_BYTES);
+    const reply = await this.command('LIST', 'LIST', 'multi', { limit: MAX_LISTING_BYTES });
     return parseListing(reply.body ?? Buffer.alloc(0), 'LIST').map(([msg, size]) => ({
       msg,
       size: nonNegativeInteger(size, 'LIST size'),
@@ -219,48 +214,93 @@ export class Pop3Client {
   /** RFC 1939 §7 UIDL: every message's number and unique id (stable across sessions). */
   async uidl(): Promise<Array<{ msg: number; uidl: string }>> {
     this.requireState('transaction', 'UIDL');
-    const reply = await this.command('UIDL', 'UIDL', 'multi', MAX_LISTING_BYTES);
+    const reply = await this.command('UIDL', 'UIDL', 'multi', { limit: MAX_LISTING_BYTES });
     return parseListing(reply.body ?? Buffer.alloc(0), 'UIDL').map(([msg, uidl]) => ({ msg, uidl }));
   }
 
   /** RFC 1939 §5 RETR: the message exactly as the server holds it (CRLF line ends, dot-stuffing undone). */
   async retr(msg: number): Promise<Buffer> {
-    this.requireState('transaction', 'RETR');
-    return this.fetchBody('RETR', `RETR ${messageNumber(msg)}`);
+    let raw: Buffer = Buffer.alloc(0);
+    await this.retrMany([msg], (_, bytes) => {
+      raw = bytes;
+    });
+    return raw;
+  }
+
+  /** {@link retrStream} with each message collected into one Buffer (for small messages and tests). */
+  async retrMany(msgs: number[], onMessage: (msg: number, raw: Buffer) => Promise<void> | void): Promise<void> {
+    // Sinks are asked for and answers come in the same order (a number may be asked for twice).
+    const sinks: CollectingSink[] = [];
+    await this.retrStream(
+      msgs,
+      () => {
+        const sink = new CollectingSink();
+        sinks.push(sink);
+        return sink;
+      },
+      async ({ msg }) => onMessage(msg, sinks.shift()!.bytes()),
+    );
   }
 
   /**
-   * RETR for many messages, handing each to `onMessage` in the order asked, one at a time. With PIPELINING
-   * up to `pipelineWindow` RETR commands are outstanding, so the next messages stream in while `onMessage`
-   * stores the current one; without it, one RETR per round trip. The first failure (of a RETR or of
-   * `onMessage`) rejects; answers still due are read and dropped by the connection.
+   * RETR for many messages, each streamed into the sink `sinkFor(msg)` gives (asked for just before its RETR is
+   * sent), and `onMessage` called in the order asked, one at a time, once a message is complete: its end was
+   * followed by a status line (see RequestOptions.verifyEnd). With `uidlOf`, each RETR is followed by
+   * `UIDL n` (RFC 1939 §7), whose answer must name that message's UIDL: message content can look like a status
+   * line, so a server that does not dot-stuff could otherwise cut a message at a lone "." and have its rest
+   * taken for the next answer; a UIDL the content cannot know closes that door. Without it, a NOOP after the
+   * last RETR gives the status line. With PIPELINING up to `pipelineWindow` commands are outstanding, so the
+   * next messages stream in while `onMessage` stores the current one; without it, the next command goes out
+   * when the previous answer ended. The first failure (of a RETR or of `onMessage`) rejects; the caller drops
+   * the sinks of messages it did not get.
    */
-  async retrMany(msgs: number[], onMessage: (msg: number, raw: Buffer) => Promise<void> | void): Promise<void> {
+  async retrStream(
+    msgs: number[],
+    sinkFor: (msg: number) => ResponseSink,
+    onMessage: (message: StreamedMessage) => Promise<void> | void,
+    uidlOf?: (msg: number) => string | undefined,
+  ): Promise<void> {
     this.requireState('transaction', 'RETR');
-    for (const msg of msgs) messageNumber(msg);
-    const window = this.pipelining ? this.pipelineWindow : 1;
-    type Outcome = { raw: Buffer } | { error: unknown };
-    // Each RETR settles into an Outcome so that none is left rejected and unobserved when we stop early.
-    const outstanding: Array<Promise<Outcome>> = [];
-    let next = 0;
-    const sendNext = (): void => {
-      const msg = msgs[next++];
-      outstanding.push(this.retr(msg).then((raw) => ({ raw }), (error: unknown) => ({ error })));
-    };
-    while (next < msgs.length && outstanding.length < window) sendNext();
-    for (let i = 0; i < msgs.length; i++) {
-      const outcome = await outstanding.shift()!;
-      if ('error' in outcome) throw outcome.error;
-      if (next < msgs.length) sendNext();
-      await onMessage(msgs[i], outcome.raw);
-    }
+    await streamAnswers(this.streamContext(), 'RETR', msgs.map((msg) => [msg, `RETR ${messageNumber(msg)}`]), sinkFor, onMessage, uidlOf);
+  }
+
+  /**
+   * Whether the server answers `UIDL n` (RFC 1939 §7 with an argument) as it should: "+OK n uidl" for this
+   * message. Ask before retrStream's `uidlOf`: on a server that refuses the argument form every RETR would
+   * seem cut short.
+   */
+  async answersUidlOf(msg: number, uidl: string): Promise<boolean> {
+    this.requireState('transaction', 'UIDL');
+    const reply = await this.connection.request('UIDL', commandLine(`UIDL ${messageNumber(msg)}`), 'single');
+    const words = reply.text.trim().split(/\s+/);
+    return reply.status === 'ok' && words[0] === String(msg) && words[1] === uidl;
   }
 
   /** RFC 1939 §7 TOP: the header, the blank line, and the first `lines` lines of the body. */
   async top(msg: number, lines: number): Promise<Buffer> {
-    this.requireState('transaction', 'TOP');
+    let raw: Buffer = Buffer.alloc(0);
+    await this.topMany([msg], lines, (_, bytes) => {
+      raw = bytes;
+    });
+    return raw;
+  }
+
+  /** TOP for many messages, pipelined like {@link retrStream}, each answer collected into a Buffer. */
+  async topMany(msgs: number[], lines: number, onMessage: (msg: number, raw: Buffer) => Promise<void> | void): Promise<void> {
     if (!Number.isSafeInteger(lines) || lines < 0) throw new Pop3Error('protocol', `not a line count: ${lines}`);
-    return this.fetchBody('TOP', `TOP ${messageNumber(msg)} ${lines}`);
+    this.requireState('transaction', 'TOP');
+    const sinks: CollectingSink[] = [];
+    await streamAnswers(
+      this.streamContext(),
+      'TOP',
+      msgs.map((msg) => [msg, `TOP ${messageNumber(msg)} ${lines}`]),
+      () => {
+        const sink = new CollectingSink();
+        sinks.push(sink);
+        return sink;
+      },
+      async ({ msg }) => onMessage(msg, sinks.shift()!.bytes()),
+    );
   }
 
   /** RFC 1939 §5 DELE: marks the message; it is removed only when QUIT enters the UPDATE state (§6). */
@@ -371,19 +411,18 @@ export class Pop3Client {
     this.connection.setWindow(this.pipelining ? this.pipelineWindow : 1);
   }
 
-  private async fetchBody(label: string, line: string): Promise<Buffer> {
-    const reply = await this.command(label, line, 'multi', this.maxMessageBytes);
-    if (reply.oversized) {
-      throw new Pop3Error('protocol', `${line} is larger than the limit of ${this.maxMessageBytes} bytes`, {
-        code: TOO_LARGE,
-      });
-    }
-    return reply.body ?? Buffer.alloc(0);
+  private streamContext(): StreamContext {
+    return {
+      connection: this.connection,
+      window: this.pipelining ? this.pipelineWindow : 1,
+      limit: this.maxMessageBytes,
+      command: (label, line, options) => this.command(label, line, 'multi', options),
+    };
   }
 
   /** Sends a TRANSACTION command and turns `-ERR` into a Pop3Error. */
-  private async command(label: string, line: string, shape: ResponseShape, limit?: number): Promise<Pop3Response> {
-    const reply = await this.connection.request(label, commandLine(line), shape, limit);
+  private async command(label: string, line: string, shape: ResponseShape, options?: RequestOptions): Promise<Pop3Response> {
+    const reply = await this.connection.request(label, commandLine(line), shape, options);
     if (reply.status === 'err') throw errorFromServerReply(line, reply.text, 'command');
     if (reply.status === 'continue') {
       throw new Pop3Error('protocol', `the POP3 server answered ${label} with a continuation "+"`);
@@ -394,7 +433,7 @@ export class Pop3Client {
 
 /** CAPA (RFC 2449 §5); an empty map when the server does not know the command. */
 async function readCapabilities(connection: Pop3Connection): Promise<Map<string, string[]>> {
-  const reply = await connection.request('CAPA', commandLine('CAPA'), 'multi', MAX_LISTING_BYTES);
+  const reply = await connection.request('CAPA', commandLine('CAPA'), 'multi', { limit: MAX_LISTING_BYTES });
   if (reply.status !== 'ok' || reply.body === undefined) return new Map();
   return parseCapabilities(reply.body);
 }

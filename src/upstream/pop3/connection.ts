@@ -2,15 +2,19 @@
  * One POP3 transport: the socket (plain, TLS, or plain upgraded by STLS), the response reader, and the queue of
  * commands waiting for their answers in order. It knows framing and deadlines, not POP3 semantics.
  *
+ * Deadlines measure progress, not silence alone: each window of `timeoutMs` must complete a response or bring
+ * at least MIN_PROGRESS_BYTES_PER_SECOND × the window, so a server that drips a byte now and then cannot hold a
+ * session for ever. While a streamed body's sink is busy (the store writing), reading pauses and no deadline runs.
+ *
  * Failure is all-or-nothing: a timeout, a dropped line, a socket error or a stream that is not POP3 rejects every
  * waiting command with the same typed error and destroys the socket. Every socket gets an 'error' listener
  * before anything else happens, so nothing escapes as an uncaught exception (ECONNRESET included).
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { Pop3Error } from './errors.js';
+import { Pop3Error, TOO_LARGE, TRUNCATED } from './errors.js';
 import { trustContextFor } from '../tls-trust.js';
-import { Pop3ResponseReader, MAX_STATUS_LINE, type Pop3Response, type ResponseShape } from './reader.js';
+import { Pop3ResponseReader, MAX_STATUS_LINE, type BodySink, type Pop3Response, type ResponseShape } from './reader.js';
 
 export interface TransportOptions {
   host: string;
@@ -23,6 +27,26 @@ export interface TransportOptions {
   timeoutMs: number;
 }
 
+/** A body sink that may ask the connection to stop reading for a while (the store is writing). */
+export interface ResponseSink extends BodySink {
+  /** Checked after bytes were written: a promise while the sink wants no more (reading resumes when it settles). */
+  backlog(): Promise<void> | undefined;
+}
+
+export interface RequestOptions {
+  /** Largest body of a multi-line answer (after unstuffing); a larger one fails the connection (TOO-LARGE). */
+  limit?: number;
+  /** Streams the body of a multi-line answer here instead of collecting it. */
+  sink?: ResponseSink;
+  /**
+   * The answer counts only once the bytes after its end look like the next status line (RFC 1939 §3): a server
+   * that does not dot-stuff ends a message early at a lone "." and sends the rest of it where the next status
+   * line belongs. Then the connection fails with code TRUNCATED. The caller must send another command (NOOP)
+   * after the last such one, or the answer waits for the deadline.
+   */
+  verifyEnd?: boolean;
+}
+
 interface QueuedCommand {
   /** Names the command in errors; never holds arguments that could be secrets. */
   label: string;
@@ -30,9 +54,23 @@ interface QueuedCommand {
   bytes: Buffer | null;
   shape: ResponseShape;
   limit: number;
+  sink: ResponseSink | undefined;
+  verifyEnd: boolean;
   resolve: (response: Pop3Response) => void;
   reject: (error: Pop3Error) => void;
 }
+
+/** A complete answer that waits for the first bytes of the next one (RequestOptions.verifyEnd). */
+interface Unverified {
+  command: QueuedCommand;
+  response: Pop3Response;
+}
+
+/**
+ * The least a window of `timeoutMs` must bring while an answer is due, unless an answer completes in it: about
+ * 8 kbit/s, well below any working link, far above a server dripping bytes to keep the session alive.
+ */
+export const MIN_PROGRESS_BYTES_PER_SECOND = 1024;
 
 interface Handshake {
   label: string;
@@ -83,8 +121,14 @@ export class Pop3Connection {
   private inFlight = 0;
   private window = 1;
   private timer: NodeJS.Timeout | undefined;
+  /** Bytes received, and answers completed, since the deadline window began. */
+  private windowBytes = 0;
+  private windowAnswers = 0;
   private handshake: Handshake | undefined;
   private closedWith: Pop3Error | undefined;
+  private unverified: Unverified | undefined;
+  /** Set while reading is paused for a busy sink. */
+  private pausedFor: Promise<void> | undefined;
 
   private constructor(
     socket: net.Socket,
@@ -127,7 +171,7 @@ export class Pop3Connection {
   }
 
   /** Queues a command (or, with `line` null, waits for an unsolicited response such as the greeting). */
-  request(label: string, line: Buffer | null, shape: ResponseShape, limit?: number): Promise<Pop3Response> {
+  request(label: string, line: Buffer | null, shape: ResponseShape, options: RequestOptions = {}): Promise<Pop3Response> {
     if (this.closedWith !== undefined) {
       return Promise.reject(
         new Pop3Error('io', `cannot send ${label}: the POP3 connection is closed`, {
@@ -137,7 +181,16 @@ export class Pop3Connection {
       );
     }
     return new Promise<Pop3Response>((resolve, reject) => {
-      this.queue.push({ label, bytes: line, shape, limit: limit ?? Number.MAX_SAFE_INTEGER, resolve, reject });
+      this.queue.push({
+        label,
+        bytes: line,
+        shape,
+        limit: options.limit ?? Number.MAX_SAFE_INTEGER,
+        sink: options.sink,
+        verifyEnd: options.verifyEnd ?? false,
+        resolve,
+        reject,
+      });
       this.pump();
     });
   }
@@ -148,7 +201,7 @@ export class Pop3Connection {
    */
   async upgradeToTls(): Promise<void> {
     if (this.closedWith !== undefined) throw this.closedWith;
-    if (this.queue.length > 0 || this.reader.buffered > 0) {
+    if (this.queue.length > 0 || this.unverified !== undefined || this.reader.buffered > 0) {
       const error = new Pop3Error('protocol', 'POP3 server sent data after its STLS reply (RFC 2595 §4)');
       this.fail(error);
       throw error;
@@ -202,7 +255,7 @@ export class Pop3Connection {
   private readonly onData = (chunk: Buffer): void => {
     if (this.closedWith !== undefined) return;
     this.reader.push(chunk);
-    this.restartTimer();
+    this.windowBytes += chunk.length;
     this.deliver();
   };
 
@@ -211,43 +264,106 @@ export class Pop3Connection {
   };
 
   private readonly onClose = (): void => {
-    const during = this.handshake?.label ?? this.queue[0]?.label;
+    const during = this.handshake?.label ?? this.unverified?.command.label ?? this.queue[0]?.label;
     const detail = during === undefined ? '' : ` while waiting for the answer to ${during}`;
     this.fail(new Pop3Error('io', `the POP3 server closed the connection${detail}`, { temporary: true }));
   };
 
   private readonly onTimeout = (): void => {
     this.timer = undefined;
-    const during = this.handshake?.label ?? this.queue[0]?.label ?? 'a command';
-    this.fail(
-      new Pop3Error('timeout', `the POP3 server did not answer ${during} within ${this.options.timeoutMs} ms`, {
-        temporary: true,
-      }),
-    );
+    const minimum = Math.ceil((MIN_PROGRESS_BYTES_PER_SECOND * this.options.timeoutMs) / 1000);
+    if (this.handshake === undefined && (this.windowAnswers > 0 || this.windowBytes >= minimum)) {
+      this.restartTimer();
+      return;
+    }
+    const during = this.handshake?.label ?? this.unverified?.command.label ?? this.queue[0]?.label ?? 'a command';
+    const what =
+      this.windowBytes === 0
+        ? `did not answer ${during} within ${this.options.timeoutMs} ms`
+        : `sent only ${this.windowBytes} bytes of the answer to ${during} in ${this.options.timeoutMs} ms (fewer than ${minimum})`;
+    this.fail(new Pop3Error('timeout', `the POP3 server ${what}`, { temporary: true }));
   };
 
   /** Hands complete responses to the commands at the head of the queue, in order. */
   private deliver(): void {
-    while (this.inFlight > 0) {
+    for (;;) {
+      if (this.unverified !== undefined && !this.verifyEnd(this.unverified)) return;
+      if (this.inFlight === 0 || this.pausedFor !== undefined) break;
       const command = this.queue[0];
       let response: Pop3Response | undefined;
       try {
-        response = this.reader.read(command.shape, command.limit);
+        response = this.reader.read(command.shape, command.limit, command.sink);
       } catch (error) {
-        this.fail(error instanceof Pop3Error ? error : new Pop3Error('protocol', String(error)));
+        this.fail(this.readFailure(error, command));
         return;
       }
+      if (command.sink !== undefined) this.pauseWhileBusy(command.sink);
       if (response === undefined) break;
       this.queue.shift();
       this.inFlight--;
-      command.resolve(response);
+      this.windowAnswers++;
+      if (command.verifyEnd && response.status === 'ok') this.unverified = { command, response };
+      else command.resolve(response);
     }
-    if (this.inFlight === 0 && this.reader.buffered > MAX_STATUS_LINE) {
+    if (this.inFlight === 0 && this.unverified === undefined && this.reader.buffered > MAX_STATUS_LINE) {
       // Nobody asked: a server that keeps talking must not grow our memory.
       this.fail(new Pop3Error('protocol', 'the POP3 server sent data nobody asked for'));
       return;
     }
     this.pump();
+  }
+
+  private readFailure(error: unknown, command: QueuedCommand): Pop3Error {
+    if (!(error instanceof Pop3Error)) return new Pop3Error('protocol', String(error));
+    if (error.code !== TOO_LARGE) return error;
+    return new Pop3Error('protocol', `the answer to ${command.label} is larger than the limit of ${command.limit} bytes`, { code: TOO_LARGE });
+  }
+
+  /**
+   * Settles the answer waiting for the next status line; false when the connection failed because what follows
+   * it is not one. Stays waiting (true) while too few bytes are here to tell.
+   */
+  private verifyEnd(waiting: Unverified): boolean {
+    const verdict = this.reader.nextLooksLikeStatus();
+    if (verdict === undefined) return true;
+    this.unverified = undefined;
+    if (verdict) {
+      waiting.command.resolve(waiting.response);
+      return true;
+    }
+    this.unverified = waiting;
+    this.fail(
+      new Pop3Error(
+        'protocol',
+        `the answer to ${waiting.command.label} ended early: what follows its end is not a status line, so the server ` +
+          'did not dot-stuff a line holding only "." (RFC 1939 §3) and the message was cut short',
+        { code: TRUNCATED },
+      ),
+    );
+    return false;
+  }
+
+  /** Stops reading while the sink of a streamed body is busy; resumes (and reads what waits) when it is done. */
+  private pauseWhileBusy(sink: ResponseSink): void {
+    if (this.pausedFor !== undefined) return;
+    const busy = sink.backlog();
+    if (busy === undefined) return;
+    this.pausedFor = busy;
+    this.socket.pause();
+    this.clearTimer();
+    busy.then(
+      () => {
+        this.pausedFor = undefined;
+        if (this.closedWith !== undefined) return;
+        this.socket.resume();
+        this.restartTimer();
+        this.deliver();
+      },
+      (error: unknown) => {
+        this.pausedFor = undefined;
+        this.fail(new Pop3Error('io', `reading stopped: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+      },
+    );
   }
 
   /** Writes queued commands while the window allows; keeps the deadline armed while answers are due. */
@@ -259,7 +375,7 @@ export class Pop3Connection {
       this.inFlight++;
       if (command.bytes !== null) this.socket.write(command.bytes);
     }
-    if (this.inFlight === 0) this.clearTimer();
+    if (this.inFlight === 0 && this.unverified === undefined) this.clearTimer();
     else if (wasIdle || this.timer === undefined) this.restartTimer();
     // Responses that arrived before their command was written (the greeting) are already buffered.
     if (wasIdle && this.inFlight > 0 && this.reader.buffered > 0) this.deliver();
@@ -267,7 +383,10 @@ export class Pop3Connection {
 
   private restartTimer(): void {
     this.clearTimer();
-    if (this.handshake === undefined && this.inFlight === 0) return;
+    this.windowBytes = 0;
+    this.windowAnswers = 0;
+    if (this.pausedFor !== undefined) return;
+    if (this.handshake === undefined && this.inFlight === 0 && this.unverified === undefined) return;
     this.timer = setTimeout(this.onTimeout, this.options.timeoutMs);
   }
 
@@ -297,9 +416,12 @@ export class Pop3Connection {
     const handshake = this.handshake;
     this.handshake = undefined;
     const waiting = this.queue.splice(0);
+    const unverified = this.unverified;
+    this.unverified = undefined;
     this.inFlight = 0;
     this.destroySockets();
     handshake?.reject(error);
+    unverified?.command.reject(error);
     for (const command of waiting) command.reject(error);
   }
 

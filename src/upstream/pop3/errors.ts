@@ -19,8 +19,8 @@ export interface Pop3ErrorDetails {
   /** The server's own words (the text after `-ERR`), useful in a status display; never holds our secrets. */
   serverText?: string;
   /**
-   * An RFC 2449 §8 response code from the server (`AUTH`, `SYS/TEMP`, `IN-USE`, ...), or our own `TOO-LARGE`
-   * when a message exceeded `maxMessageBytes` (the connection stays usable in that case).
+   * An RFC 2449 §8 response code from the server (`AUTH`, `SYS/TEMP`, `IN-USE`, ...), or one of our own:
+   * {@link TOO_LARGE} and {@link TRUNCATED} (the connection is closed in both cases).
    */
   code?: string;
   cause?: unknown;
@@ -43,8 +43,14 @@ export class Pop3Error extends Error {
   }
 }
 
-/** Our code for a message larger than the configured limit (not a server code). */
+/** Our code for an answer larger than its limit (a message over `maxMessageBytes`); not a server code. */
 export const TOO_LARGE = 'TOO-LARGE';
+
+/**
+ * Our code for a message the server ended early: what followed its end was not a status line, so a line holding
+ * only "." was not dot-stuffed (RFC 1939 §3) and the rest of the message came where the next answer belonged.
+ */
+export const TRUNCATED = 'TRUNCATED';
 
 /** The RFC 2449 §8 response code at the start of a `-ERR` text (`[SYS/TEMP] ...` -> `SYS/TEMP`), upper-cased. */
 export function responseCodeOf(text: string): string | undefined {

@@ -36,7 +36,8 @@ export class IngestBatcher {
   async add(item: IngestItem): Promise<void> {
     this.throwIfFailed();
     this.group.push(item);
-    this.groupBytes += item.raw.length;
+    // A spooled message is on disk already: only its record waits here.
+    this.groupBytes += item.raw?.length ?? 0;
     if (this.writing === undefined) {
       this.writing = this.writeLoop();
       return;

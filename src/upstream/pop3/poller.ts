@@ -2,34 +2,39 @@
  * The POP3 poller: brings every message of one upstream account into the store exactly once, then applies
  * the account's deletion policy.
  *
- * One poll is one or more POP3 sessions. Each session logs in, diffs the UIDL listing against the ledger,
- * RETRs at most `batch_size` new messages (pipelined when the server allows, RFC 2449 §6.6), stores them as
- * they arrive (group commit: one durable batch per fsync, see ingest-batcher.ts), sends DELE only for messages the ledger holds — i.e. whose batch is
- * durable (ARCHITECTURE.md, invariant 1) — and says QUIT. DELE becomes final only when the server answers
+ * One poll is one or more POP3 sessions. Each session logs in, diffs the UIDL and LIST listings against the
+ * ledger, RETRs at most `batch_size` new messages and stores those that came in whole (message-fetch.ts), sends
+ * DELE only for messages the ledger holds — i.e. whose batch is durable (ARCHITECTURE.md, invariant 1) — and
+ * says QUIT. DELE becomes final only when the server answers
  * QUIT (RFC 1939 §6), so the ledger records the deletion only after that `+OK`. A session that dies anywhere
  * before QUIT loses nothing (the server keeps every message) and doubles nothing (the ledger already holds
  * what was stored). Bounded sessions are what Outlook.com needs: it throttles long ones.
  *
  * Failures never escape: a poll ends in a status ("backoff", "error", "signin-needed") with the reason in
- * plain words, and the next poll is scheduled — after exponential backoff with jitter for passing trouble.
+ * plain words, and the next poll is scheduled — after exponential backoff with jitter. Messages a poll could not
+ * bring in (too large, cut short by the server, under a UIDL the server repeats or leaves out) are reported in
+ * status as `notices` (fetch-problems.ts), while the state says how the poll itself went.
  *
  * Longer than the ~400 lines a module aims for, on purpose: the phases of a session (connect, list, fetch,
  * delete, quit) share the poller's state (phase, client, stop), so they stay together; the decisions are
- * apart (deletion-policy.ts, ingest-batcher.ts, poll-failure.ts, backoff.ts).
+ * apart (message-fetch.ts, deletion-policy.ts, fetch-problems.ts, poll-failure.ts, backoff.ts).
  */
 import fs from 'node:fs';
 import type { AccountConfig } from '../../config/types.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
-import type { IngestItem, PollerStore, UidlLedgerView } from '../../store/index.js';
+import type { PollerStore, UidlLedgerView } from '../../store/index.js';
 import type { CredentialSource, UpstreamLogin } from '../credentials.js';
-import { arrivalDateOf } from './arrival-date.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffSettings } from './backoff.js';
 import { Pop3Client } from './client.js';
-import { chooseDeletions, duplicateUidls, uidlsToForget, type ListedMessage } from './deletion-policy.js';
-import { Pop3Error, TOO_LARGE } from './errors.js';
-import { IngestBatcher } from './ingest-batcher.js';
+import { chooseDeletions, uidlsToForget, type ListedMessage } from './deletion-policy.js';
+import { Pop3Error } from './errors.js';
+import { FetchProblems } from './fetch-problems.js';
+import { ListSizeCheck } from './list-size-check.js';
+import { fetchMessages } from './message-fetch.js';
 import { CaFileError, LoginRefused, describeFailure } from './poll-failure.js';
+import { RenamedMessages, type VanishedMessage } from './renamed-messages.js';
+import { readListing, unknownMessages, type ServerListing } from './server-listing.js';
 
 export interface Pop3PollerOptions {
   account: AccountConfig;
@@ -46,12 +51,6 @@ export interface Pop3PollerOptions {
 /** The status section the poller reports in; the key is the account address. */
 export const POP3_STATUS_SECTION = 'pop3';
 
-/**
- * How many fetched messages may wait for the store while it writes the previous batch (group commit, see
- * ingest-batcher.ts); beyond that the download pauses. Bounds memory to about this many bytes.
- */
-const INGEST_WAITING_MESSAGES = 500;
-const INGEST_WAITING_BYTES = 16 * 1024 * 1024;
 /** A sync with at least this many new messages logs its progress. */
 const PROGRESS_LOG_MIN_TOTAL = 50;
 const PROGRESS_LOG_EVERY_MESSAGES = 500;
@@ -68,18 +67,12 @@ interface SyncProgress {
 }
 
 interface SessionOutcome {
-  /** Messages stored in this session (duplicates not counted). */
-  stored: number;
-  /** New messages this session skipped (too large). */
-  skipped: number;
+  /** New messages this session dealt with (stored, left on the server, renamed, deferred). */
+  handled: number;
   /** New messages left for the next session. */
   remaining: number;
-}
-
-/** A too-large message we leave on the server; remembered so that no poll fetches it again. */
-interface SkippedMessage {
-  size: number;
-  at: number;
+  /** The connection was cut before QUIT (a message too large or cut short): another session applies DELE. */
+  cut: boolean;
 }
 
 export class Pop3Poller {
@@ -87,7 +80,10 @@ export class Pop3Poller {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly backoff: Backoff;
-  private readonly skipped = new Map<string, SkippedMessage>();
+  private readonly problems = new FetchProblems();
+  private readonly sizeCheck = new ListSizeCheck();
+  /** Counts polls: a message cut short is tried once per poll. */
+  private pollNumber = 0;
   private started = false;
   private stopping = false;
   private timer: NodeJS.Timeout | undefined;
@@ -96,7 +92,7 @@ export class Pop3Poller {
   private phase: Phase = 'idle';
   private client: Pop3Client | undefined;
   private messagesFetched = 0;
-  private warnedDuplicateUidls = false;
+  private warnedUidlFaults = false;
 
   constructor(private readonly options: Pop3PollerOptions) {
     this.account = options.account;
@@ -154,15 +150,16 @@ export class Pop3Poller {
   /** One poll: sessions until nothing new is left. Never rejects. */
   private async poll(): Promise<void> {
     const progress: SyncProgress = { startedAt: this.now(), done: 0, total: 0, lastLogAt: this.now(), lastLogDone: 0 };
+    this.pollNumber++;
     try {
       this.report({ state: 'syncing', nextPollAt: undefined });
-      // A session handles at most batch_size new messages; each one either stores or skips at least one
-      // (or there is nothing left), so this loop ends. The cap is a guard against a server that invents
-      // new UIDLs faster than we fetch them.
+      // A session handles at most batch_size new messages; each one it deals with is stored, left, renamed or
+      // deferred to the next poll (or there is nothing left), so this loop ends. The cap is a guard against
+      // a server that invents new UIDLs faster than we fetch them.
       for (let session = 0; session < 100_000 && !this.stopping; session++) {
         const outcome = await this.session(progress);
-        if (outcome.remaining === 0 || (outcome.stored === 0 && outcome.skipped === 0)) break;
-        this.log.debug({ remaining: outcome.remaining }, 'batch done; reconnecting for the next one');
+        if (!outcome.cut && (outcome.remaining === 0 || outcome.handled === 0)) break;
+        this.log.debug({ remaining: outcome.remaining, cut: outcome.cut }, 'batch done; reconnecting for the next one');
       }
       if (this.stopping) return;
       this.backoff.reset();
@@ -229,36 +226,105 @@ export class Pop3Poller {
 
   private async session(progress: SyncProgress): Promise<SessionOutcome> {
     const client = await this.connectAndLogin();
-    if (client === undefined) return { stored: 0, skipped: 0, remaining: 0 };
+    if (client === undefined) return { handled: 0, remaining: 0, cut: false };
     this.client = client;
     this.phase = 'session';
     try {
-      const listing = await client.uidl();
+      // Both listings at once when the server pipelines (RFC 2449 §6.6).
+      const [uidls, sizes] = await Promise.all([client.uidl(), client.list()]);
+      const listing = readListing(uidls, sizes);
+      this.noteListing(listing);
       // Read once per session: the view answers from the ledger as it is, so what this session stores
       // counts when the deletion policy runs.
       const ledger = await this.options.store.uidlLedger(this.account.address);
-      this.noteDuplicateUidls(listing);
-      const fresh = newMessages(listing, ledger, this.skipped);
+      const poll = this.pollNumber;
+      const fresh = unknownMessages(listing, (uidl) => ledger.has(uidl) || this.problems.excludes(uidl, poll));
+      // Messages that failed before go last, so one the server keeps cutting short holds nothing else up.
+      fresh.sort((a, b) => Number(this.problems.failedBefore(a.uidl)) - Number(this.problems.failedBefore(b.uidl)));
       progress.total = progress.done + fresh.length;
       if (fresh.length > 0 && progress.done === 0) {
-        this.log.info({ new: fresh.length, onServer: listing.length }, 'new messages on the server');
+        this.log.info({ new: fresh.length, onServer: listing.messages.length }, 'new messages on the server');
       }
       const batch = fresh.slice(0, Math.max(1, this.account.pop3.batchSize));
-      let stored = 0;
-      let skipped = 0;
+      let handled = 0;
       if (batch.length > 0) {
         this.report({ progress: progressReport(progress, this.now()) });
-        const result = await this.fetch(client, batch, progress);
-        stored = result.stored;
-        skipped = result.skipped;
+        const outcome = await fetchMessages(
+          {
+            client,
+            store: this.options.store,
+            account: this.account.address,
+            limit: this.account.pop3.maxMessageBytes,
+            poll,
+            now: this.now,
+            log: this.log,
+            problems: this.problems,
+            sizeCheck: this.sizeCheck,
+            renamed: await this.renamedCandidates(listing, ledger, fresh),
+            onStored: (results) => this.recordStored(results, progress),
+            warn: (text) => this.report({ lastWarning: text }),
+          },
+          batch,
+          listing.sizes,
+        );
+        this.reportProblems();
+        handled = outcome.handled;
+        if (outcome.connectionLost) return { handled, remaining: fresh.length - batch.length, cut: true };
       }
       if (this.stopping) throw new Pop3Error('io', 'the poller is stopping', { temporary: true });
-      await this.applyDeletionPolicy(client, listing, ledger);
-      return { stored, skipped, remaining: fresh.length - batch.length };
+      await this.applyDeletionPolicy(client, listing.messages, ledger);
+      return { handled, remaining: fresh.length - batch.length, cut: false };
     } finally {
       if (client.isOpen) client.close();
       this.client = undefined;
     }
+  }
+
+  /**
+   * The messages a fresh one may be under a new UIDL: fetched, never deleted by us, and no longer listed. Their
+   * size and Message-ID come from the ledger, or for entries older than those fields from the message index.
+   */
+  private async renamedCandidates(listing: ServerListing, ledger: UidlLedgerView, fresh: ListedMessage[]): Promise<RenamedMessages | undefined> {
+    if (fresh.length === 0) return undefined;
+    const listed = new Set(listing.messages.map((entry) => entry.uidl));
+    const live = ledger.uidls().map((uidl) => ledger.get(uidl)!).filter((entry) => entry.deletedUpstreamAt === undefined);
+    const vanished = live.filter((entry) => !listed.has(entry.uidl));
+    if (vanished.length === 0) return undefined;
+    const unsized = vanished.filter((entry) => entry.size === undefined);
+    const indexes = unsized.length > 0 ? await this.options.store.getIndexes(unsized.map((entry) => entry.blobId)) : [];
+    const fromIndex = new Map(unsized.map((entry, i) => [entry, indexes[i]]));
+    const candidates: VanishedMessage[] = vanished.map((entry) => {
+      const index = fromIndex.get(entry);
+      const size = entry.size ?? index?.size;
+      const messageId = entry.size !== undefined ? entry.messageId : index?.envelope.messageId;
+      return { uidl: entry.uidl, blobId: entry.blobId, ...(size !== undefined ? { size } : {}), ...(messageId !== undefined ? { messageId } : {}) };
+    });
+    if (vanished.length * 2 >= live.length && fresh.length * 2 >= listing.messages.length) {
+      this.log.warn(
+        { vanished: vanished.length, fresh: fresh.length, onServer: listing.messages.length },
+        'most UIDLs on the server changed since the last session: matching new ones to stored mail by Message-ID, size and content',
+      );
+    }
+    return new RenamedMessages(candidates);
+  }
+
+  /** Takes note of UIDL faults in the listing: counted in status, and logged once. */
+  private noteListing(listing: ServerListing): void {
+    this.problems.noteListing(listing);
+    // Also when nothing is wrong now: a problem reported before may be gone (the message left the server).
+    this.reportProblems();
+    if (listing.duplicateCount === 0 && listing.withoutUidl.length === 0) return;
+    if (this.warnedUidlFaults) return;
+    this.warnedUidlFaults = true;
+    this.log.warn(
+      { repeated: listing.duplicateCount, withoutUidl: listing.withoutUidl.length },
+      'the POP3 server repeats UIDLs or leaves messages out of its UIDL listing; those messages are never fetched (nor deleted)',
+    );
+  }
+
+  private reportProblems(): void {
+    const { skippedTooLarge, cutShort, duplicateUidls, withoutUidl, uidlChanges, notices } = this.problems.report(this.account.pop3.maxMessageBytes);
+    this.report({ skippedTooLarge, cutShort, duplicateUidls, withoutUidl, uidlChanges, notices });
   }
 
   /** Credentials, connection and login. Undefined when stop() came meanwhile (the connection is dropped). */
@@ -312,74 +378,10 @@ export class Pop3Poller {
     }
   }
 
-  /**
-   * RETRs `batch` (in listing order, oldest first) and stores the messages in groups. A message over
-   * max_message_size is left on the server with a warning, once: LIST sizes catch most before any download,
-   * the client's size limit catches the rest.
-   */
-  private async fetch(client: Pop3Client, batch: ListedMessage[], progress: SyncProgress): Promise<{ stored: number; skipped: number }> {
-    const limit = this.account.pop3.maxMessageBytes;
-    const sizes = new Map((await client.list()).map((entry) => [entry.msg, entry.size]));
-    let skipped = 0;
-    const wanted: ListedMessage[] = [];
-    for (const entry of batch) {
-      const size = sizes.get(entry.msg);
-      if (size !== undefined && size > limit) {
-        this.skipTooLarge(entry, size);
-        skipped++;
-      } else {
-        wanted.push(entry);
-      }
-    }
-    let stored = 0;
-    const batcher = new IngestBatcher({
-      store: this.options.store,
-      account: this.account.address,
-      maxMessages: INGEST_WAITING_MESSAGES,
-      maxBytes: INGEST_WAITING_BYTES,
-      onStored: (results) => {
-        const added = results.filter((result) => !result.duplicate).length;
-        stored += added;
-        this.recordStored(added, results.length, progress);
-      },
-    });
-    let next = 0;
-    try {
-      while (next < wanted.length) {
-        try {
-          await client.retrMany(
-            wanted.slice(next).map((entry) => entry.msg),
-            async (msg, raw) => {
-              const entry = wanted[next];
-              if (entry.msg !== msg) throw new Error(`RETR answers out of order: expected ${entry.msg}, got ${msg}`);
-              next++;
-              const item: IngestItem = { uidl: entry.uidl, raw };
-              const arrived = arrivalDateOf(raw, this.now());
-              if (arrived !== undefined) item.internalDate = arrived;
-              await batcher.add(item);
-            },
-          );
-        } catch (error) {
-          // The client read past the limit without keeping the bytes: the session is still usable.
-          if (!(error instanceof Pop3Error && error.code === TOO_LARGE) || next >= wanted.length) throw error;
-          this.skipTooLarge(wanted[next], sizes.get(wanted[next].msg));
-          skipped++;
-          next++;
-        }
-      }
-    } finally {
-      // What was fetched is stored even when the session failed: it is safe, and not fetched again.
-      await batcher.drain().catch((error: unknown) => {
-        this.log.error({ err: error }, 'storing fetched messages failed');
-        throw error;
-      });
-    }
-    return { stored, skipped };
-  }
-
   /** Progress bookkeeping after a durable ingest batch: status, counters, and a log line now and then. */
-  private recordStored(added: number, handled: number, progress: SyncProgress): void {
-    progress.done += handled;
+  private recordStored(results: ReadonlyArray<{ duplicate: boolean }>, progress: SyncProgress): void {
+    const added = results.filter((result) => !result.duplicate).length;
+    progress.done += results.length;
     this.messagesFetched += added;
     const now = this.now();
     this.report({ progress: progressReport(progress, now), messagesFetched: this.messagesFetched, messagesSynced: this.messagesFetched });
@@ -390,27 +392,6 @@ export class Pop3Poller {
       const { done, total, rate } = progressReport(progress, now);
       this.log.info({ done, total, rate }, `sync progress: ${done} of ${total} messages (${rate}/s)`);
     }
-  }
-
-  private skipTooLarge(entry: ListedMessage, size: number | undefined): void {
-    if (this.skipped.has(entry.uidl)) return;
-    const limit = this.account.pop3.maxMessageBytes;
-    this.skipped.set(entry.uidl, { size: size ?? limit + 1, at: this.now() });
-    const shown = size === undefined ? `more than ${megabytes(limit)}` : megabytes(size);
-    const text = `a message of ${shown} is larger than max_message_size (${megabytes(limit)}) and stays on the server`;
-    this.log.warn({ uidl: entry.uidl, size, limit }, text);
-    this.report({
-      lastWarning: text,
-      skippedTooLarge: [...this.skipped].map(([uidl, skipped]) => ({ uidl, size: skipped.size, at: this.iso(skipped.at) })),
-    });
-  }
-
-  private noteDuplicateUidls(listing: readonly ListedMessage[]): void {
-    if (this.warnedDuplicateUidls) return;
-    const duplicates = duplicateUidls(listing);
-    if (duplicates.size === 0) return;
-    this.warnedDuplicateUidls = true;
-    this.log.warn({ count: duplicates.size }, 'the POP3 server lists the same UIDL for several messages; those are fetched once and never deleted');
   }
 
   /**
@@ -457,24 +438,8 @@ export class Pop3Poller {
   }
 }
 
-/** Listed messages neither in the ledger nor skipped, in listing order; a repeated UIDL only once. */
-function newMessages(listing: readonly ListedMessage[], ledger: Pick<UidlLedgerView, 'has'>, skipped: ReadonlyMap<string, unknown>): ListedMessage[] {
-  const seen = new Set<string>();
-  const fresh: ListedMessage[] = [];
-  for (const entry of listing) {
-    if (ledger.has(entry.uidl) || skipped.has(entry.uidl) || seen.has(entry.uidl)) continue;
-    seen.add(entry.uidl);
-    fresh.push(entry);
-  }
-  return fresh;
-}
-
 function progressReport(progress: SyncProgress, now: number): { done: number; total: number; rate: number } {
   const seconds = (now - progress.startedAt) / 1000;
   const rate = seconds > 0 ? Math.round((progress.done / seconds) * 10) / 10 : 0;
   return { done: progress.done, total: progress.total, rate };
-}
-
-function megabytes(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
 }

@@ -25,7 +25,15 @@ const snapshot = {
       outbox: { queued: [] },
     },
   ],
-  listeners: { imap: { addresses: [{ host: '127.0.0.1', port: 1143 }, { host: '::1', port: 1143 }], connections: 3 }, smtp: { addresses: [{ host: '127.0.0.1', port: 1025 }] } },
+  eventLoop: {
+    resolutionMs: 10,
+    sinceStart: { samples: 5000, meanMs: 10.2, p50Ms: 10.1, p99Ms: 14.5, maxMs: 61.3 },
+    lastMinute: { samples: 600, meanMs: 10.1, p50Ms: 10.1, p99Ms: 12.25, maxMs: 20.5 },
+  },
+  listeners: {
+    imap: { addresses: [{ host: '127.0.0.1', port: 1143 }, { host: '::1', port: 1143 }], connections: 3, closedForBadCommands: 2 },
+    smtp: { addresses: [{ host: '127.0.0.1', port: 1025 }] },
+  },
 };
 
 let server: StatusHttpServer;
@@ -77,6 +85,8 @@ describe('status page', () => {
     expect(reply.body).toContain('the provider refused the password &lt;script&gt;');
     expect(reply.body).not.toContain('<script>');
     expect(reply.body).toContain('<a href="/metrics">');
+    expect(reply.body).toContain('(3 connected; 2 closed after too many bad commands)');
+    expect(reply.body).toContain('event loop delay: p99 12.25 ms, max 20.5 ms in the last minute; max 61.3 ms since start');
   });
 
   it('GET /metrics: Prometheus text with up, per-account sync, messages, outbox and connections', async () => {
@@ -99,12 +109,16 @@ describe('status page', () => {
     expect(lines).toContain('hotbridge_outbox_retrying_messages{account="ann@hotmail.com"} 1');
     expect(lines).toContain('hotbridge_account_local_password_set{account="we\\"ird\\\\name@example.org"} 0');
     expect(lines).toContain('hotbridge_imap_connections 3');
+    expect(lines).toContain('# TYPE hotbridge_imap_closed_bad_commands_total counter');
+    expect(lines).toContain('hotbridge_imap_closed_bad_commands_total 2');
+    expect(lines).toContain('hotbridge_event_loop_delay_p99_seconds{window="last_minute"} 0.01225');
+    expect(lines).toContain('hotbridge_event_loop_delay_max_seconds{window="since_start"} 0.0613');
     expect(lines).toContain('hotbridge_listening_addresses{protocol="imap"} 2');
     // What the snapshot does not say is left out, not invented.
     expect(reply.body).not.toMatch(/hotbridge_messages_synced_total\{account="we/);
     expect(reply.body).not.toMatch(/last_sync_success_timestamp_seconds\{account="we/);
     // Every sample line is NAME{labels} VALUE with a number.
-    for (const line of lines.filter((l) => l !== '' && !l.startsWith('#'))) expect(line).toMatch(/^[a-z_]+(\{.*\})? -?[0-9.e+]+$/);
+    for (const line of lines.filter((l) => l !== '' && !l.startsWith('#'))) expect(line).toMatch(/^[a-z_][a-z0-9_]*(\{.*\})? -?[0-9.e+]+$/);
   });
 
   it('HEAD answers without a body; other methods and paths are refused', async () => {

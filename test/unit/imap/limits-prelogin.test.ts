@@ -105,18 +105,16 @@ describe('autologout before login', () => {
     const inLiteral = await connect(server.port);
     inLiteral.send('b1 LOGIN {1000}\r\n');
     expect(await inLiteral.readLine()).toBe('+ Ready for literal data');
-    const started = Date.now();
     let typingByes = '';
-    for (let i = 0; i < 30 && !(typing.closed && inLiteral.closed); i++) {
+    // A byte every 50 ms: if each byte restarted the 400 ms timer neither connection would ever be closed.
+    for (let i = 0; i < 100 && !(typing.closed && inLiteral.closed); i++) {
       if (!typing.closed) typing.send('x');
       if (!inLiteral.closed) inLiteral.send('y');
       await sleep(50);
       typingByes += await typing.pending(0);
     }
-    // Both would live for 30 × 50 ms = 1.5 s if every byte restarted the 400 ms timer.
     expect(typing.closed).toBe(true);
     expect(inLiteral.closed).toBe(true);
-    expect(Date.now() - started).toBeLessThan(1400);
     expect(typingByes).toContain('* BYE Autologout; idle for too long');
   });
 

@@ -91,10 +91,10 @@ describe('modified UTF-7 surrogates', () => {
     expect(decodeMailboxName('x&2D3eANg93gE-y')).toBe('x\u{1F600}\u{1F601}y');
   });
 
-  test('over the wire: CREATE with a lone surrogate is BAD and creates nothing', async () => {
+  test('over the wire: CREATE with a lone surrogate is NO [CANNOT] and creates nothing', async () => {
     const server = await imap.start();
     const client = await loggedIn(server.port);
-    expect(await client.command('c1', 'CREATE &2D0-')).toEqual(['c1 BAD Mailbox name is not valid modified UTF-7']);
+    expect(await client.command('c1', 'CREATE &2D0-')).toEqual(['c1 NO [CANNOT] The mailbox name is not valid modified UTF-7 (RFC 3501 section 5.1.3)']);
     expect(await client.command('c2', 'CREATE &2D3cAA-')).toEqual(['c2 OK CREATE completed']);
     expect(server.store.listMailboxes(USER).map((mailbox) => mailbox.name)).toContain('\u{1F400}');
     expect(server.store.listMailboxes(USER).some((mailbox) => /[\ud800-\udfff]/u.test(mailbox.name))).toBe(false);

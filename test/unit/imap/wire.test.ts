@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { ImapError } from '../../../src/downstream/imap/errors.js';
-import { listMatcher, validateNewName } from '../../../src/downstream/imap/mailbox-names.js';
+import { isUndecodable, listMatcher, undecodableName, validateNewName } from '../../../src/downstream/imap/mailbox-names.js';
 import { ArgReader } from '../../../src/downstream/imap/wire/args.js';
 import { decodeMailboxName, encodeMailboxName } from '../../../src/downstream/imap/wire/mutf7.js';
 import { formatSequenceSet, parseSequenceSet, resolveSequenceSet, STAR } from '../../../src/downstream/imap/wire/sequence-set.js';
@@ -62,9 +62,14 @@ describe('LIST patterns and new names', () => {
   });
 
   test('names CREATE accepts', () => {
-    expect(validateNewName('foo/')).toBe('foo');
+    // CREATE's trailing delimiter means "children will follow" (RFC 3501 §6.3.3); RENAME has no such form.
+    expect(validateNewName('foo/', { trailingDelimiter: true })).toBe('foo');
+    expect(() => validateNewName('foo/')).toThrow(ImapError);
     expect(validateNewName('inbox/Sub')).toBe('INBOX/Sub');
-    for (const bad of ['', '/', 'a//b', '/a', 'a*', 'b%', 'tab\t']) expect(() => validateNewName(bad), bad).toThrow(ImapError);
+    expect(validateNewName('a.b/..c/.d.')).toBe('a.b/..c/.d.');
+    for (const bad of ['', '/', 'a//b', '/a', 'a//', '.', '..', 'a/./b', 'a/../b', 'a/..', './a', 'a*', 'b%', 'tab\t', undecodableName('&Jjo')]) {
+      expect(() => validateNewName(bad, { trailingDelimiter: true }), bad).toThrow(expect.objectContaining({ status: 'NO', code: 'CANNOT' }));
+    }
   });
 });
 
@@ -97,7 +102,9 @@ describe('ArgReader', () => {
     expect(reader('&AMQ-rger').mailbox()).toBe('Ärger');
     expect(reader('"\u00c3\u0084rger"').mailbox()).toBe('Ärger');
     expect(reader('iNbOx').mailbox()).toBe('INBOX');
-    expect(() => reader('"&Jjo"').mailbox()).toThrow(/modified UTF-7/);
+    // Not modified UTF-7, but well-formed syntax: it names no mailbox (NO later), it is not BAD.
+    expect(isUndecodable(reader('"&Jjo"').mailbox())).toBe(true);
+    expect(isUndecodable(reader('&AMQ-rger').mailbox())).toBe(false);
   });
 
   test('flags', () => {

@@ -61,3 +61,42 @@ describe('SEARCH text keys', () => {
     expect(subjectContains(index, 'été')).toBe(true);
   });
 });
+
+describe('FROM/TO/CC/BCC match every address of the field, however it is written', () => {
+  const message = (header: string) => indexMessage(Buffer.from(`${header}\r\nSubject: x\r\n\r\nbody\r\n`));
+  const written = [
+    'From: someone@example.org',
+    'From: Some One <someone@example.org>',
+    'From: <someone (a comment)@ (another) example.org>',
+    'From: someone@example.org (Some One)',
+    'From: "One, Some" <someone@example.org>',
+    'From: =?UTF-8?Q?S=C3=B6me_One?= <someone@example.org>',
+    'From: first@example.org, someone@example.org',
+    'From: Team: first@example.org, Some One <someone@example.org>;',
+  ];
+
+  it.each(written)('%s: the address, whole and in part', (header) => {
+    const index = message(header);
+    expect(addressFieldContains(index, 'from', 'someone@example.org')).toBe(true);
+    expect(addressFieldContains(index, 'from', 'SOMEONE@Example.Org')).toBe(true);
+    expect(addressFieldContains(index, 'from', 'eone@exa')).toBe(true);
+    expect(addressFieldContains(index, 'from', 'nobody@example.org')).toBe(false);
+    expect(addressFieldContains(index, 'to', 'someone@example.org')).toBe(false);
+  });
+
+  it('display names, decoded, and group names', () => {
+    expect(addressFieldContains(message('From: =?UTF-8?Q?S=C3=B6me_One?= <someone@example.org>'), 'from', 'sÖme one')).toBe(true);
+    expect(addressFieldContains(message('From: someone@example.org (Some One)'), 'from', 'some one')).toBe(true);
+    const group = message('To: groupname: first@example.org, second@example.org;,\r\n  groupname2: third@example.org;');
+    expect(addressFieldContains(group, 'to', 'groupname')).toBe(true);
+    expect(addressFieldContains(group, 'to', 'groupname2')).toBe(true);
+    expect(addressFieldContains(group, 'to', 'third@example.org')).toBe(true);
+    expect(addressFieldContains(message('To: groupname:;'), 'to', 'groupname')).toBe(true);
+    expect(addressFieldContains(message('To: groupname:;'), 'to', 'first')).toBe(false);
+  });
+
+  it('an empty string matches every message that has the field', () => {
+    expect(addressFieldContains(message('Cc: someone@example.org'), 'cc', '')).toBe(true);
+    expect(addressFieldContains(message('Cc: someone@example.org'), 'bcc', '')).toBe(false);
+  });
+});

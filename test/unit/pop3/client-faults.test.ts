@@ -124,7 +124,7 @@ describe('Pop3Client against misbehaving servers', () => {
     expect(error.temporary).toBe(true);
   });
 
-  it('rejects every pipelined RETR when the connection drops, and retrMany rejects once', async () => {
+  it('rejects every pipelined RETR when the connection drops, and retrMany rejects once, before handing any over', async () => {
     const server = await fakeServer((line, session) => {
       if (line === 'CAPA') session.write('+OK\r\nUSER\r\nPIPELINING\r\n.\r\n');
       else if (line === 'RETR 1') session.write('+OK\r\none\r\n.\r\n');
@@ -136,7 +136,8 @@ describe('Pop3Client against misbehaving servers', () => {
     const seen: number[] = [];
     const error = await failure(client.retrMany([1, 2, 3, 4, 5], (msg) => void seen.push(msg)));
     expect(error.kind).toBe('io');
-    expect(seen).toEqual([1]);
+    // Message 1 ended, but no status line came after it: whether it was whole is unknown, so it is not handed over.
+    expect(seen).toEqual([]);
   });
 
   it('times out with kind timeout when the server goes silent, instead of hanging', async () => {
@@ -160,16 +161,18 @@ describe('Pop3Client against misbehaving servers', () => {
   });
 
   it('restarts the deadline while bytes keep arriving: a slow but steady download is not a timeout', async () => {
-    const body = 'line of a slowly downloaded message\r\n'.repeat(20);
+    const body = 'line of a slowly downloaded message\r\n'.repeat(200);
     const server = await fakeServer((line, session) => {
       if (line !== 'RETR 1') return ordinaryReply(line, session);
       const wire = Buffer.from(`+OK\r\n${body}.\r\n`);
       let at = 0;
+      // 700 bytes every 40 ms: about 450 ms in all with a 300 ms deadline, each window bringing far more than
+      // MIN_PROGRESS_BYTES_PER_SECOND asks, even when a loaded machine stretches the gaps.
       const timer = setInterval(() => {
-        session.write(wire.subarray(at, at + 60));
-        at += 60;
+        session.write(wire.subarray(at, at + 700));
+        at += 700;
         if (at >= wire.length) clearInterval(timer);
-      }, 40); // about 600 ms in total, 40 ms apart, with a 300 ms deadline
+      }, 40);
     });
     const client = await loggedIn(server, { timeoutMs: 300 });
     expect((await client.retr(1)).toString('latin1')).toBe(body);
@@ -281,6 +284,8 @@ describe('Pop3Client against misbehaving servers', () => {
     const message = 'Subject: drip\r\n\r\n.leading dot\r\n.\r\n\u00e9 8-bit\r\nend\r\n';
     const messageBytes = Buffer.from(message, 'latin1');
     const server = await fakeServer((line, session) => {
+      // The drip below answers the NOOP that follows RETR too (its line completes the message).
+      if (line === 'NOOP') return;
       if (line !== 'RETR 1') return ordinaryReply(line, session);
       const wire = Buffer.concat([
         Buffer.from('+OK\r\n'),
@@ -346,16 +351,65 @@ describe('Pop3Client against misbehaving servers', () => {
     expect(maxOutstanding).toBe(1);
   });
 
-  it('rejects a message over maxMessageBytes with code TOO-LARGE and keeps the session usable', async () => {
+  it('cuts the connection at maxMessageBytes with code TOO-LARGE, so an endless RETR is never read on', async () => {
+    let sent = 0;
     const server = await fakeServer((line, session) => {
-      if (line === 'RETR 1') session.write(`+OK\r\n${'0123456789\r\n'.repeat(1000)}.\r\n`);
-      else if (line === 'RETR 2') session.write('+OK\r\nsmall\r\n.\r\n');
-      else ordinaryReply(line, session);
+      if (line !== 'RETR 1') return ordinaryReply(line, session);
+      // An answer that never ends, written as fast as the socket takes it.
+      session.write('+OK\r\n');
+      const chunk = Buffer.from('0123456789abcdef\r\n'.repeat(4096));
+      const pump = (): void => {
+        while (!session.socket.destroyed && session.socket.write(chunk)) sent += chunk.length;
+        if (!session.socket.destroyed) session.socket.once('drain', pump);
+      };
+      pump();
     });
-    const client = await loggedIn(server, { maxMessageBytes: 1000 });
+    const client = await loggedIn(server, { maxMessageBytes: 1_000_000 });
     const error = await failure(client.retr(1));
     expect(error).toMatchObject({ kind: 'protocol', code: 'TOO-LARGE', temporary: false });
-    expect((await client.retr(2)).toString()).toBe('small\r\n');
+    expect(client.isOpen).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The server stopped once the client was gone: what it managed to send is the limit plus what TCP buffers.
+    expect(sent).toBeLessThan(1_000_000 + 32 * 1024 * 1024);
+  });
+
+  it('fails RETR with code TRUNCATED when the server does not dot-stuff: the rest of the message follows its early end', async () => {
+    const message = 'Subject: dots\r\n\r\nfirst part\r\n.\r\nsecond part, after a line holding only a dot\r\n';
+    const server = await fakeServer((line, session) => {
+      // No dot-stuffing: the lone "." inside the message goes out as it is (RFC 1939 §3 says it must be doubled).
+      if (line === 'RETR 1') session.write(`+OK\r\n${message}.\r\n`);
+      else ordinaryReply(line, session);
+    });
+    const client = await loggedIn(server);
+    const error = await failure(client.retr(1));
+    expect(error).toMatchObject({ kind: 'protocol', code: 'TRUNCATED' });
+    expect(error.message).toMatch(/dot-stuff/);
+    expect(client.isOpen).toBe(false);
+  });
+
+  it('completes a non-pipelined RETR with the answer to the command after it (NOOP after the last)', async () => {
+    const server = await fakeServer((line, session) => {
+      if (line.startsWith('RETR')) session.write(`+OK\r\n${line}\r\n.\r\n`);
+      else ordinaryReply(line, session);
+    });
+    const client = await loggedIn(server);
+    const got: string[] = [];
+    await client.retrMany([1, 2], (msg, raw) => void got.push(`${msg}:${raw.toString()}`));
+    expect(got).toEqual(['1:RETR 1\r\n', '2:RETR 2\r\n']);
+    expect(server.sessions[0].received.slice(-3)).toEqual(['RETR 1', 'RETR 2', 'NOOP']);
+  });
+
+  it('times out a server that drips a RETR answer too slowly to ever finish', async () => {
+    const server = await fakeServer((line, session) => {
+      if (line !== 'RETR 1') return ordinaryReply(line, session);
+      session.write('+OK\r\n');
+      // A few bytes every 50 ms: never silent for a whole window, far below MIN_PROGRESS_BYTES_PER_SECOND.
+      const timer = setInterval(() => (session.socket.destroyed ? clearInterval(timer) : session.write('ab')), 50);
+    });
+    const client = await loggedIn(server, { timeoutMs: 300 });
+    const error = await failure(client.retr(1));
+    expect(error.kind).toBe('timeout');
+    expect(error.message).toMatch(/sent only \d+ bytes/);
   });
 
   it('refuses to log in without TLS when STARTTLS was asked for and the server lacks STLS', async () => {

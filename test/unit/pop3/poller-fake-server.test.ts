@@ -20,113 +20,13 @@ import { Pop3Poller } from '../../../src/upstream/pop3/poller.js';
 import { nextPollEnd, pop3Status, waitUntil, type Pop3Status } from '../../fixtures/children/poller-account.js';
 import { accountConfig } from '../../helpers/accounts.js';
 import { CountingSource, loginFrom } from '../../helpers/credentials.js';
-import { startFakeLineServer, type FakeLineServer, type FakePeer } from '../../helpers/fake-line-server.js';
+import { FAKE_POP3_PASSWORD, FakePop3Server, retrResponse, type FakeMessage } from '../../helpers/fake-pop3-server.js';
 import { simpleMessage } from '../../helpers/messages.js';
 import { removeDir, tempDir } from '../../helpers/tmp.js';
 import { collectUncaught } from '../../helpers/uncaught.js';
 
 const ADDRESS = 'alice@example.test';
-const PASSWORD = 'secret';
-
-interface FakeMessage {
-  uidl: string;
-  raw: Buffer;
-  /** What LIST reports; the real size when absent. */
-  listSize?: number;
-}
-
-interface Connection extends FakePeer {
-  /** 1-based, in order of arrival. */
-  number: number;
-  at: number;
-  commands: string[];
-}
-
-/**
- * Handles a command in a special way for a test; return true when handled (the default answer is skipped).
- * `greeting` is called with verb "" before anything is sent.
- */
-type Intercept = (verb: string, line: string, connection: Connection) => boolean;
-
-/** A small RFC 1939 server over one in-memory maildrop, with PIPELINING (RFC 2449) and per-test faults. */
-class FakePop3Server {
-  readonly connections: Connection[] = [];
-  maildrop: FakeMessage[] = [];
-  intercept: Intercept = () => false;
-  private server!: FakeLineServer;
-  port = 0;
-
-  async listen(): Promise<void> {
-    this.server = await startFakeLineServer((peer) => this.accept(peer));
-    this.port = this.server.port;
-  }
-
-  async close(): Promise<void> {
-    await this.server.close();
-  }
-
-  /** How often a message was sent in answer to RETR, over all connections. */
-  retrCount(uidl: string): number {
-    return this.connections.flatMap((connection) => connection.commands).filter((command) => command === `RETR-UIDL ${uidl}`).length;
-  }
-
-  private accept(peer: FakePeer): (line: string) => void {
-    const connection: Connection = { ...peer, number: this.connections.length + 1, at: Date.now(), commands: [] };
-    this.connections.push(connection);
-    // The maildrop as this session sees it: numbers fixed at login, deletions applied at QUIT (RFC 1939 §6).
-    const view = [...this.maildrop];
-    const deleted = new Set<FakeMessage>();
-    if (!this.intercept('', '', connection)) connection.write('+OK fake POP3 ready\r\n');
-    return (line) => {
-      // Once a test has cut the connection, the lines that came with the same bytes go unanswered.
-      if (peer.socket.destroyed) return;
-      const verb = line.split(' ')[0].toUpperCase();
-      connection.commands.push(verb === 'PASS' ? 'PASS' : line);
-      if (this.intercept(verb, line, connection)) return;
-      this.answer(verb, line, connection, view, deleted);
-    };
-  }
-
-  private answer(verb: string, line: string, connection: Connection, view: FakeMessage[], deleted: Set<FakeMessage>): void {
-    const arg = Number(line.split(' ')[1]);
-    const message = view[arg - 1];
-    switch (verb) {
-      case 'CAPA':
-        return connection.write('+OK\r\nUSER\r\nUIDL\r\nTOP\r\nPIPELINING\r\n.\r\n');
-      case 'USER':
-        return connection.write('+OK\r\n');
-      case 'PASS':
-        return connection.write(line === `PASS ${PASSWORD}` ? '+OK logged in\r\n' : '-ERR [AUTH] Authentication failed.\r\n');
-      case 'UIDL':
-        return connection.write(`+OK\r\n${view.map((m, i) => (deleted.has(m) ? '' : `${i + 1} ${m.uidl}\r\n`)).join('')}.\r\n`);
-      case 'LIST':
-        return connection.write(`+OK\r\n${view.map((m, i) => (deleted.has(m) ? '' : `${i + 1} ${m.listSize ?? m.raw.length}\r\n`)).join('')}.\r\n`);
-      case 'RETR':
-        if (!message || deleted.has(message)) return connection.write('-ERR no such message\r\n');
-        connection.commands.push(`RETR-UIDL ${message.uidl}`);
-        return connection.write(retrResponse(message.raw));
-      case 'DELE':
-        if (!message || deleted.has(message)) return connection.write('-ERR no such message\r\n');
-        deleted.add(message);
-        return connection.write('+OK marked\r\n');
-      case 'NOOP':
-        return connection.write('+OK\r\n');
-      case 'QUIT':
-        this.maildrop = this.maildrop.filter((m) => !deleted.has(m));
-        connection.write('+OK bye\r\n');
-        connection.socket.end();
-        return;
-      default:
-        return connection.write('-ERR unknown command\r\n');
-    }
-  }
-}
-
-/** RFC 1939 §3 multi-line answer: dot-stuffed lines, ended by ".". */
-function retrResponse(raw: Buffer): Buffer {
-  const stuffed = raw.toString('latin1').replace(/^\./gm, '..');
-  return Buffer.from(`+OK message follows\r\n${stuffed}${stuffed.endsWith('\r\n') ? '' : '\r\n'}.\r\n`, 'latin1');
-}
+const PASSWORD = FAKE_POP3_PASSWORD;
 
 /** Remembers every POP3 status the poller reported, to check what it said between attempts. */
 class RecordingStatusBoard extends StatusBoard {
@@ -304,12 +204,19 @@ describe('POP3 poller against a fake server', () => {
 
   it('stop() in the middle of a batch drops the session without DELE or QUIT and keeps what was stored', async () => {
     fill(10);
-    // A slow download: each message 80 ms after it was asked for.
+    // A slow download: each message 80 ms after it was asked for (and the UIDL n after it, in order).
     server.intercept = (verb, line, connection) => {
+      const [, arg] = line.split(' ');
+      if (verb === 'UIDL' && arg !== undefined) {
+        // Read now: the timer may fire after the test, when `server` is the next test's.
+        const { uidl } = server.maildrop[Number(arg) - 1];
+        setTimeout(() => connection.write(`+OK ${arg} ${uidl}\r\n`), 80 * Number(arg) + 1);
+        return true;
+      }
       if (verb !== 'RETR') return false;
-      const message = server.maildrop[Number(line.split(' ')[1]) - 1];
+      const message = server.maildrop[Number(arg) - 1];
       connection.commands.push(`RETR-UIDL ${message.uidl}`);
-      setTimeout(() => connection.write(retrResponse(message.raw)), 80 * Number(line.split(' ')[1]));
+      setTimeout(() => connection.write(retrResponse(message.raw)), 80 * Number(arg));
       return true;
     };
     const target = poller(account({ leaveOnServer: false }));

@@ -63,4 +63,29 @@ describe('store durability under SIGKILL', () => {
       await store.close();
     }
   });
+
+  it('keeps the same promises for batches large enough to be written in turns (chained batch)', async () => {
+    dir = tempDir();
+    // 150 messages a batch are over a thousand puts: the transaction hands them to LevelDB a slice of the
+    // event loop at a time (store/transaction.ts), and a kill can land while that is under way.
+    const total = 900;
+    const acknowledged = new Set<string>();
+    for (const killAfter of [150, 450]) {
+      for (const uidl of await runWriterAndKill(dir, total, 150, killAfter)) acknowledged.add(uidl);
+      const store = await Store.open(dir);
+      try {
+        const inbox = store.findMailbox(ALICE, 'INBOX')!;
+        const messages = await store.listMessages(inbox.id);
+        const uidls = messages.map((m) => m.uidl!);
+        for (const uidl of acknowledged) expect(uidls).toContain(uidl);
+        expect(new Set(uidls).size).toBe(uidls.length);
+        // A batch is all there or not at all: whole batches only, dense UIDs, the ledger in step.
+        expect(messages.length % 150).toBe(0);
+        expect(messages.map((m) => m.uid)).toEqual(messages.map((_, i) => i + 1));
+        expect((await store.uidlLedger(ALICE)).uidls().sort()).toEqual([...uidls].sort());
+      } finally {
+        await store.close();
+      }
+    }
+  });
 });

@@ -10,6 +10,7 @@ import { defineCommand, SELECTED, type CommandContext } from '../command.js';
 import { ImapError } from '../errors.js';
 import { formatSequenceSet, type SequenceSet } from '../wire/sequence-set.js';
 import type { ArgReader } from '../wire/args.js';
+import { copyInBatches } from '../store-batches.js';
 
 /** COPY/MOVE arguments: the messages and the target mailbox. */
 export interface TransferArgs {
@@ -62,13 +63,10 @@ export default defineCommand({
   async run(ctx, args) {
     const view = ctx.session.requireView();
     const { uids, targetId } = resolveTransfer(ctx, args);
-    const { uidValidity, pairs } = await ctx.server.store.copyMessages(view.mailboxId, uids, targetId);
-    if (pairs.length < uids.length) {
-      // Expunged between resolveTransfer and the copy: an unsuccessful COPY must leave the target as it
-      // was (RFC 3501 §6.4.7), so the copies made go again before the NO.
-      if (pairs.length > 0) await ctx.server.store.expungeMessages(targetId, pairs.map(([, target]) => target));
-      throw expungeIssued();
-    }
-    return { code: copyUidCode(uidValidity, pairs), text: 'COPY completed' };
+    // In batches (store-batches.ts). Expunged meanwhile: an unsuccessful COPY must leave the target as it
+    // was (RFC 3501 §6.4.7), so the copies made are gone again before the NO.
+    const { uidValidity, pairs, incomplete } = await copyInBatches(ctx.server.store, ctx.slice, view.mailboxId, uids, targetId);
+    if (incomplete) throw expungeIssued();
+    return { code: uidValidity === undefined ? undefined : copyUidCode(uidValidity, pairs), text: 'COPY completed' };
   },
 });

@@ -44,7 +44,7 @@ export default defineCommand({
   async run(ctx, { mailbox, specialUse }) {
     const account = ctx.session.requireAccount();
     const { store } = ctx.server;
-    const name = validateNewName(mailbox);
+    const name = validateNewName(mailbox, { trailingDelimiter: true });
     if (name === 'INBOX' || store.findMailbox(account, name)) throw ImapError.no(`Mailbox ${name} already exists`, 'ALREADYEXISTS');
     for (const ancestor of ancestorsOf(name)) {
       if (!store.findMailbox(account, ancestor)) await store.createMailbox(account, ancestor);

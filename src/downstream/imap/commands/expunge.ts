@@ -21,6 +21,9 @@ import { defineCommand, SELECTED } from '../command.js';
 import { highestModseqAfterExpunge } from '../condstore.js';
 import { ImapError } from '../errors.js';
 import type { SequenceSet } from '../wire/sequence-set.js';
+import { expungeInBatches } from '../store-batches.js';
+
+const hasDeleted = (flags: readonly string[]) => flags.includes('\\Deleted');
 
 export default defineCommand({
   name: 'EXPUNGE',
@@ -42,10 +45,13 @@ export default defineCommand({
     let candidates: Set<number> | undefined;
     if (uids) candidates = new Set(view.seqsFromUidSet(uids).map((seq) => view.at(seq).uid));
     const messages = await ctx.server.store.listMessages(view.mailboxId);
-    const doomed = messages
-      .filter((message) => message.flags.includes('\\Deleted') && (!candidates || candidates.has(message.uid)))
-      .map((message) => message.uid);
-    const removed = doomed.length > 0 ? await ctx.server.store.expungeMessages(view.mailboxId, doomed) : [];
+    const doomed: number[] = [];
+    for (const message of messages) {
+      if (ctx.slice.due()) await ctx.slice.yield();
+      if (hasDeleted(message.flags) && (!candidates || candidates.has(message.uid))) doomed.push(message.uid);
+    }
+    // In batches (store-batches.ts): an EXPUNGE of 50,000 messages is 50 small durable writes.
+    const removed = doomed.length > 0 ? await expungeInBatches(ctx.server.store, ctx.slice, view.mailboxId, doomed) : [];
     // The EXPUNGE (or VANISHED) responses are the view's pending updates, sent by the dispatcher before
     // the tagged OK.
     return highestModseqAfterExpunge(ctx, removed.length > 0);

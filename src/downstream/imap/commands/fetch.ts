@@ -24,6 +24,7 @@ import { parseFetchItems, type FetchItem } from '../fetch-items.js';
 import { lacksSeen, writeFetchResponses } from '../fetch-writer.js';
 import { mergeRanges } from '../../../store/index.js';
 import { vanishedEarlier, writeVanishedEarlier } from '../qresync.js';
+import { storeFlagsInBatches } from '../store-batches.js';
 import { resolveSequenceSet, type SequenceSet } from '../wire/sequence-set.js';
 
 interface FetchArgs {
@@ -92,12 +93,14 @@ export default defineCommand({
     if (!view.readOnly && wanted.some((item) => item.kind === 'section' && item.setsSeen)) {
       const unseen = seqs.map((seq) => view.at(seq)).filter((record) => lacksSeen(record) && !view.isExpunged(record.uid)).map((record) => record.uid);
       if (unseen.length > 0) {
-        const { changed } = await server.store.storeFlags(view.mailboxId, unseen, 'add', ['\\Seen']);
-        view.applyOwnFlags(changed);
-        for (const record of changed) flagsChanged.add(record.uid);
+        // In batches (store-batches.ts): a FETCH of 100,000 bodies sets \Seen on all of them.
+        await storeFlagsInBatches(server.store, ctx.slice, view.mailboxId, unseen, 'add', ['\\Seen'], {}, (changed) => {
+          view.applyOwnFlags(changed);
+          for (const record of changed) flagsChanged.add(record.uid);
+        });
       }
     }
-    const { missing } = await writeFetchResponses(out, server, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore });
+    const { missing } = await writeFetchResponses(out, server, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore, slice: ctx.slice });
     if (missing > 0) throw ImapError.no('Some messages were expunged by another session and could not be fetched', 'EXPUNGEISSUED');
   },
 });

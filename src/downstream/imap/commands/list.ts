@@ -16,7 +16,7 @@
 import type { MailboxRecord } from '../../../store/index.js';
 import { AUTHENTICATED, defineCommand, type CommandContext } from '../command.js';
 import { ImapError } from '../errors.js';
-import { ancestorsOf, DELIMITER, listMatcher, quoteMailbox } from '../mailbox-names.js';
+import { ancestorsOf, DELIMITER, isUndecodable, listMatcher, quoteMailbox } from '../mailbox-names.js';
 import type { ArgReader } from '../wire/args.js';
 import { parseStatusItems, statusLine, type StatusItem } from './status.js';
 
@@ -86,8 +86,9 @@ export async function runList(ctx: CommandContext, args: ListArgs): Promise<void
   const { store } = ctx.server;
   if (args.patterns.length === 1 && args.patterns[0] === '' && !args.extended) {
     // An empty pattern asks for the delimiter and the root of the reference (RFC 3501 §6.3.8).
-    const cut = args.reference.indexOf(DELIMITER);
-    const root = cut < 0 ? args.reference : args.reference.slice(0, cut + 1);
+    const reference = isUndecodable(args.reference) ? '' : args.reference;
+    const cut = reference.indexOf(DELIMITER);
+    const root = cut < 0 ? reference : reference.slice(0, cut + 1);
     ctx.out.untagged(`LIST (\\Noselect) "${DELIMITER}" ${quoteMailbox(root)}`);
     return;
   }
@@ -102,7 +103,11 @@ export async function runList(ctx: CommandContext, args: ListArgs): Promise<void
     for (const name of subscribed) if (!entries.has(name)) entries.set(name, { name });
   }
   const names = [...entries.keys()].sort(sortNames);
-  const parents = new Set(names.flatMap(ancestorsOf));
+  const parents = new Set<string>();
+  for (const name of names) {
+    if (ctx.slice.due()) await ctx.slice.yield();
+    for (const ancestor of ancestorsOf(name)) parents.add(ancestor);
+  }
   const hasChildren = (name: string) => parents.has(name);
   const matchers = args.patterns.filter((pattern) => pattern !== '').map((pattern) => listMatcher(args.reference, pattern));
   const selected = (entry: Entry): boolean => {
@@ -110,23 +115,39 @@ export async function runList(ctx: CommandContext, args: ListArgs): Promise<void
     if (args.select.specialUse && !entry.record?.specialUse) return false;
     return true;
   };
+  const matched = new Set<string>();
   for (const name of names) {
-    if (!matchers.some((match) => match(name))) continue;
-    const entry = entries.get(name)!;
-    let childInfo = false;
-    if (!selected(entry)) {
-      // RECURSIVEMATCH: a name that does not qualify but has qualifying descendants is listed with CHILDINFO.
-      if (!args.select.recursiveMatch) continue;
-      const descendants = names.filter((other) => other.startsWith(name + DELIMITER)).map((other) => entries.get(other)!);
-      if (!descendants.some(selected)) continue;
-      childInfo = true;
+    if (ctx.slice.due()) await ctx.slice.yield();
+    if (matchers.some((match) => match(name))) matched.add(name);
+  }
+  // RECURSIVEMATCH (RFC 5258 §3.5): a name that meets the selection criteria but matches no pattern is
+  // announced through its nearest ancestor that does match, which is listed with CHILDINFO whether or not
+  // it meets the criteria itself. A descendant the patterns match is listed on its own and gives none
+  // (as Dovecot answers imaptest's listext group).
+  const childInfo = new Set<string>();
+  if (args.select.recursiveMatch) {
+    for (const name of names) {
+      if (ctx.slice.due()) await ctx.slice.yield();
+      if (matched.has(name) || !selected(entries.get(name)!)) continue;
+      const ancestors = ancestorsOf(name);
+      for (let i = ancestors.length - 1; i >= 0; i--) {
+        if (!matched.has(ancestors[i])) continue;
+        childInfo.add(ancestors[i]);
+        break;
+      }
     }
+  }
+  for (const name of names) {
+    if (!matched.has(name)) continue;
+    if (ctx.out.shouldPause(ctx.slice)) await ctx.out.pause(ctx.slice);
+    const entry = entries.get(name)!;
+    if (!selected(entry) && !childInfo.has(name)) continue;
     const attributes: string[] = [];
     if (!entry.record) attributes.push(args.select.subscribed && subscribed.has(name) && !hasChildren(name) ? '\\NonExistent' : '\\Noselect');
     if (args.returns.children) attributes.push(hasChildren(name) ? '\\HasChildren' : '\\HasNoChildren');
     if (args.returns.subscribed && subscribed.has(name)) attributes.push('\\Subscribed');
     if (args.returns.specialUse && entry.record?.specialUse) attributes.push(entry.record.specialUse);
-    const extra = childInfo ? ` ("CHILDINFO" ("${args.select.subscribed ? 'SUBSCRIBED' : 'SPECIAL-USE'}"))` : '';
+    const extra = childInfo.has(name) ? ` ("CHILDINFO" ("${args.select.subscribed ? 'SUBSCRIBED' : 'SPECIAL-USE'}"))` : '';
     ctx.out.untagged(`LIST (${attributes.join(' ')}) "${DELIMITER}" ${quoteMailbox(name)}${extra}`);
     if (args.returns.status && entry.record) ctx.out.untagged(await statusLine(ctx.server, entry.record, args.returns.status));
   }

@@ -31,6 +31,7 @@ export default defineCommand({
     const match = listMatcher(reference, pattern);
     const shown = new Map<string, boolean>();
     for (const name of subscribed) {
+      if (ctx.slice.due()) await ctx.slice.yield();
       if (match(name)) {
         shown.set(name, true);
         continue;

@@ -13,6 +13,7 @@ import { defineCommand, SELECTED } from '../command.js';
 import { highestModseqAfterExpunge } from '../condstore.js';
 import { ImapError } from '../errors.js';
 import { copyUidCode, expungeIssued, parseTransfer, resolveTransfer } from './copy.js';
+import { moveInBatches } from '../store-batches.js';
 
 export default defineCommand({
   name: 'MOVE',
@@ -23,12 +24,13 @@ export default defineCommand({
     const view = ctx.session.requireView();
     if (view.readOnly) throw ImapError.no('The mailbox is read-only (EXAMINE)', 'READ-ONLY');
     const { uids, targetId } = resolveTransfer(ctx, args);
-    const { uidValidity, pairs } = await ctx.server.store.moveMessages(view.mailboxId, uids, targetId);
-    const code = copyUidCode(uidValidity, pairs);
+    // In batches (store-batches.ts), each one atomic.
+    const { uidValidity, pairs, incomplete } = await moveInBatches(ctx.server.store, ctx.slice, view.mailboxId, uids, targetId);
+    const code = uidValidity === undefined ? undefined : copyUidCode(uidValidity, pairs);
     if (code) ctx.out.untagged(`OK [${code}] Moved`);
     // Expunged between resolveTransfer and the move: what still existed has moved, which RFC 6851 §3.3
     // allows with a NO (each message moved or untouched); the client has its COPYUID and EXPUNGEs.
-    if (pairs.length < uids.length) throw expungeIssued();
+    if (incomplete) throw expungeIssued();
     // The EXPUNGE (or VANISHED) responses are the view's pending updates, sent before the tagged OK.
     return highestModseqAfterExpunge(ctx, pairs.length > 0);
   },

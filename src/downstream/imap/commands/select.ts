@@ -73,7 +73,7 @@ export async function openMailbox(ctx: CommandContext, { mailbox, condstore, qre
   const record = server.store.findMailbox(session.requireAccount(), mailbox);
   if (!record) throw ImapError.no(`Mailbox ${mailbox} does not exist`, 'NONEXISTENT');
   if (condstore) session.enabled.add('CONDSTORE');
-  const view = await SessionView.open(server.store, server.recent, record, readOnly, server.changes);
+  const view = await SessionView.open(server.store, server.recent, record, readOnly, server.changes, ctx.slice);
   session.select(view);
   out.untagged(view.flagsResponse());
   out.untagged(`OK [${view.permanentFlagsCode()}] ${readOnly ? 'Read-only mailbox' : 'Flags permitted'}`);

@@ -13,7 +13,8 @@
 import { defineCommand, SELECTED } from '../command.js';
 import { enableCondstore } from '../condstore.js';
 import { ImapError } from '../errors.js';
-import { checkRequestedKeywords, withinKeywordLimits } from '../flags.js';
+import { checkRequestedKeywords, checkStoreKeywords, withinKeywordLimits } from '../flags.js';
+import { storeFlagsInBatches } from '../store-batches.js';
 import { formatSequenceSet, type SequenceSet } from '../wire/sequence-set.js';
 
 interface StoreArgs {
@@ -71,16 +72,18 @@ export default defineCommand({
     const seqs = ctx.uid ? view.seqsFromUidSet(set) : view.seqsFromSequenceSet(set);
     if (unchangedSince !== undefined) enableCondstore(ctx);
     const uids = seqs.map((seq) => view.at(seq).uid);
+    // Checked for the whole command before the first batch, so NO [LIMIT] still means "nothing changed".
+    if (mode !== 'remove') await checkStoreKeywords(server.store, view.mailboxId, seqs.map((seq) => view.at(seq)), mode, flags, ctx.slice);
     const { changed, modifiedSince } = await withinKeywordLimits(() =>
-      server.store.storeFlags(view.mailboxId, uids, mode, flags, { unchangedSince }),
+      storeFlagsInBatches(server.store, ctx.slice, view.mailboxId, uids, mode, flags, { unchangedSince }, (batch) => view.applyOwnFlags(batch)),
     );
-    view.applyOwnFlags(changed);
     view.announceNewKeywords(out);
     const refused = new Set(modifiedSince);
     const withModseq = session.condstore;
     if (!silent || withModseq) {
       const changedUids = new Set(changed.map((record) => record.uid));
       for (const seq of seqs) {
+        if (out.shouldPause(ctx.slice)) await out.pause(ctx.slice);
         const record = view.at(seq);
         if (refused.has(record.uid)) continue;
         // .SILENT with CONDSTORE still reports the new MODSEQ of what changed, and with UNCHANGEDSINCE

@@ -14,7 +14,7 @@ import { dayOf } from '../wire/date-time.js';
 import { resolveSequenceSet } from '../wire/sequence-set.js';
 import type { DateOp, SearchKey } from './keys.js';
 import { anyKey } from './parse.js';
-import { bodyContains, headerContains, textContains } from './text.js';
+import { addressFieldContains, bodyContains, headerContains, textContains } from './text.js';
 
 /** A criterion with its sequence sets resolved against the view once, before the messages are scanned. */
 type Prepared =
@@ -84,6 +84,8 @@ function matches(key: Prepared, message: Candidate, index: MessageIndex | undefi
       return compareDay(index.sentDay ?? dayOf(record.internalDate), key.op, key.day);
     case 'header':
       return index ? headerContains(index, key.field, key.value) : undefined;
+    case 'address':
+      return index ? addressFieldContains(index, key.field, key.value) : undefined;
     case 'body':
       return index ? bodyContains(index, key.value) : undefined;
     case 'text':

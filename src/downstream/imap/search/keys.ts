@@ -1,6 +1,9 @@
 /** The search criteria of RFC 3501 §6.4.4 (and MODSEQ, RFC 7162 §3.1.5) as a tree. */
 import type { SequenceSet } from '../wire/sequence-set.js';
 
+/** The address fields SEARCH has keys for (RFC 3501 §6.4.4). */
+export type AddressField = 'from' | 'to' | 'cc' | 'bcc';
+
 /** How a date criterion compares days. */
 export type DateOp = 'before' | 'on' | 'since';
 
@@ -16,8 +19,10 @@ export type SearchKey =
   | { type: 'internaldate'; op: DateOp; day: number }
   | { type: 'sentdate'; op: DateOp; day: number }
   | { type: 'size'; op: 'larger' | 'smaller'; octets: number }
-  /** HEADER, and FROM/TO/CC/BCC/SUBJECT (the field name lower-cased). */
+  /** HEADER and SUBJECT (the field name lower-cased). */
   | { type: 'header'; field: string; value: string }
+  /** FROM, TO, CC, BCC: any address of the field, however it is written (search/text.ts). */
+  | { type: 'address'; field: AddressField; value: string }
   | { type: 'body'; value: string }
   | { type: 'text'; value: string }
   | { type: 'uid'; set: SequenceSet }

@@ -4,7 +4,7 @@
  */
 import { ImapError } from '../errors.js';
 import type { ArgReader } from '../wire/args.js';
-import type { DateOp, SearchKey } from './keys.js';
+import type { AddressField, DateOp, SearchKey } from './keys.js';
 
 /** Nesting deeper than this is refused: a 64 KiB line of "NOT NOT NOT ..." must not exhaust the stack. */
 const MAX_DEPTH = 64;
@@ -41,7 +41,7 @@ const DATE_KEYS: Record<string, ['internaldate' | 'sentdate', DateOp]> = {
   SENTSINCE: ['sentdate', 'since'],
 };
 
-const ADDRESS_KEYS = new Set(['FROM', 'TO', 'CC', 'BCC', 'SUBJECT']);
+const ADDRESS_KEYS = new Set(['FROM', 'TO', 'CC', 'BCC']);
 
 /** Reads one or more keys up to the end of the command; a single key is returned as it is. */
 export function parseSearchKeys(args: ArgReader): SearchKey {
@@ -76,7 +76,11 @@ function parseKey(args: ArgReader, depth: number, state: ParseState): SearchKey 
   }
   if (ADDRESS_KEYS.has(name)) {
     args.space();
-    return { type: 'header', field: name.toLowerCase(), value: text(args) };
+    return { type: 'address', field: name.toLowerCase() as AddressField, value: text(args) };
+  }
+  if (name === 'SUBJECT') {
+    args.space();
+    return { type: 'header', field: 'subject', value: text(args) };
   }
   switch (name) {
     case 'ALL':

@@ -6,7 +6,8 @@
  *   C: A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM "Smith"
  *   S: * SEARCH 2 84 882
  */
-import type { MessageIndex } from '../../../mime/index.js';
+import { addressSearchText, type MessageIndex } from '../../../mime/index.js';
+import type { AddressField } from './keys.js';
 
 /** A search string in the form the index stores text: lower-cased, line breaks as `\n`. */
 export function normalizeNeedle(needle: string): string {
@@ -26,9 +27,30 @@ export function headerContains(index: MessageIndex, field: string, needle: strin
   return false;
 }
 
-/** FROM, TO, CC, BCC: the decoded address header (display names and addresses) contains the string. */
-export function addressFieldContains(index: MessageIndex, field: 'from' | 'to' | 'cc' | 'bcc', needle: string): boolean {
-  return headerContains(index, field, needle);
+/**
+ * The searchable text of each address field, computed once per index object (the store keeps parsed
+ * indexes in a cache, so a repeated search over the same messages does not rebuild it).
+ */
+const addressTexts = new WeakMap<MessageIndex, Partial<Record<AddressField, string>>>();
+
+function addressText(index: MessageIndex, field: AddressField): string {
+  let texts = addressTexts.get(index);
+  if (!texts) {
+    texts = {};
+    addressTexts.set(index, texts);
+  }
+  return (texts[field] ??= addressSearchText(index.envelope[field] ?? []));
+}
+
+/**
+ * FROM, TO, CC, BCC (RFC 3501 §6.4.4): the field as written (decoded), or any of its addresses read the
+ * way addressSearchText writes them, contains the string. So `FROM user@domain.org` finds
+ * `<user (comment)@ (comment) domain.org>` and `user@domain.org (Name)` alike, and `TO groupname` finds a
+ * group; an empty string matches every message that has the field.
+ */
+export function addressFieldContains(index: MessageIndex, field: AddressField, needle: string): boolean {
+  if (headerContains(index, field, needle)) return true;
+  return needle !== '' && addressText(index, field).includes(normalizeNeedle(needle));
 }
 
 /** SUBJECT: the decoded Subject contains the string. */

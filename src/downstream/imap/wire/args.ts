@@ -5,7 +5,7 @@
  */
 import { canonicalSystemFlag } from '../../../store/index.js';
 import { ImapError } from '../errors.js';
-import { canonicalName } from '../mailbox-names.js';
+import { canonicalName, undecodableName } from '../mailbox-names.js';
 import { decodeMailboxName } from './mutf7.js';
 import type { RawCommand } from './reader.js';
 import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
@@ -323,8 +323,10 @@ function utcDay(year: number, month: number, day: number): number | undefined {
 export function decodeWireMailbox(raw: Buffer, pattern = false): string {
   let name: string;
   if (raw.every((b) => b < 0x80)) {
-    const decoded = decodeMailboxName(raw.toString('latin1'));
-    if (decoded === undefined) throw ImapError.bad(`${pattern ? 'Pattern' : 'Mailbox name'} is not valid modified UTF-7`);
+    const wire = raw.toString('latin1');
+    const decoded = decodeMailboxName(wire);
+    // Well-formed syntax naming no mailbox: the command answers NO, never BAD (mailbox-names.ts).
+    if (decoded === undefined) return undecodableName(wire);
     name = decoded;
   } else {
     // Not RFC 3501, but clients that speak UTF-8 exist; U+FFFD marks bytes that are not UTF-8 either.

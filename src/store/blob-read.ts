@@ -1,0 +1,65 @@
+/**
+ * Reading a blob's bytes straight from the sublevels, whichever way it is kept: whole in `blob`, or — a large
+ * message the poller streamed in — as chunks named by a manifest in `blobchunks` (blob-chunks.ts). For the
+ * store itself and for the tools that read the database without a Store around it (a check, a repair), so
+ * that none of them takes a chunked message for a missing one.
+ */
+import type { ChunkedBlob, Sublevels } from './database.js';
+
+/** Read options passed on to LevelDB (a snapshot, for a consistent pass over the database). */
+export type BlobReadOptions = { snapshot?: unknown };
+
+type BlobSublevels = Pick<Sublevels, 'blob' | 'blobchunks' | 'chunk'>;
+
+const pad8 = (n: number): string => n.toString().padStart(8, '0');
+
+/** The key of chunk `n` of a chunk set. */
+export const chunkKey = (set: string, n: number): string => `${set}!${pad8(n)}`;
+
+/** The key range of a chunk set's chunks. */
+export const chunkRange = (set: string): { gt: string; lt: string } => ({ gt: `${set}!`, lt: `${set}!~` });
+
+/** A chunked blob whose chunks are not all there, or not of the size its manifest gives. */
+export class DamagedChunksError extends Error {}
+
+/** The bytes of a chunked blob, joined once into a Buffer of its size. */
+export async function readChunks(sub: Pick<Sublevels, 'chunk'>, manifest: ChunkedBlob, options: BlobReadOptions = {}): Promise<Buffer> {
+  const raw = Buffer.allocUnsafe(manifest.size);
+  let at = 0;
+  let chunks = 0;
+  for await (const chunk of sub.chunk.values({ ...chunkRange(manifest.set), ...options } as never)) {
+    const piece = chunk as Buffer;
+    if (at + piece.length > raw.length) break;
+    piece.copy(raw, at);
+    at += piece.length;
+    chunks++;
+  }
+  if (at !== manifest.size || chunks !== manifest.chunks) {
+    throw new DamagedChunksError(`chunked blob ${manifest.set} is damaged: ${chunks} of ${manifest.chunks} chunks, ${at} of ${manifest.size} bytes`);
+  }
+  return raw;
+}
+
+/**
+ * The bytes of a blob, whole or chunked; undefined when neither form is stored. Not through LevelDB's block
+ * cache: a message read once would push out the metadata read constantly (classic-level's `fillCache`).
+ */
+export async function readStoredBlob(sub: BlobSublevels, blobId: string, options: BlobReadOptions = {}): Promise<Buffer | undefined> {
+  const raw = await sub.blob.get(blobId, { fillCache: false, ...options } as never);
+  if (raw !== undefined) return raw;
+  const manifest = await sub.blobchunks.get(blobId, options as never);
+  return manifest === undefined ? undefined : readChunks(sub, manifest, options);
+}
+
+/** Whether a blob's bytes are stored, whole or chunked (without reading them). */
+export async function hasStoredBlob(sub: BlobSublevels, blobId: string, options: BlobReadOptions = {}): Promise<boolean> {
+  return (await sub.blob.has(blobId, options as never)) || (await sub.blobchunks.has(blobId, options as never));
+}
+
+/** The ids of every stored blob: the whole ones, then the chunked ones. */
+export async function storedBlobIds(sub: BlobSublevels, options: BlobReadOptions = {}): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const key of sub.blob.keys(options as never)) ids.push(key as string);
+  for await (const key of sub.blobchunks.keys(options as never)) ids.push(key as string);
+  return ids;
+}
