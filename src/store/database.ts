@@ -35,10 +35,11 @@ const MAX_OPEN_TABLE_FILES = 64;
 /**
  * Size of a table file (LevelDB's default is 2 MB). Tables are memory-mapped, and the pages read count in
  * the RSS until the table leaves the cache: 64 open tables of 2 MB let a 100,000-message mailbox map
- * 72 MB of them after one SELECT (bench/imap.bench.ts). At 512 KB the mapped part stays under ~32 MB; a
- * personal store of a few GB then has a few thousand files, which LevelDB handles well.
+ * 72 MB of them after one SELECT (bench/imap.bench.ts); with 512 KB tables 35 MB, with 256 KB 15 MB. A
+ * personal store of a few GB then has some thousands of files, which LevelDB handles well (it keeps at
+ * most 64 open, and compacts a file at a time).
  */
-const TABLE_FILE_BYTES = 512 * 1024;
+const TABLE_FILE_BYTES = 256 * 1024;
 /**
  * The memtable (LevelDB's default is 4 MB, and two may exist while one is flushed): writes here are
  * small (flags, message records; blob bytes are big but written once), so 1 MB flushes a little more
