@@ -95,6 +95,68 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = await runDoctor({ config: args.config as string | undefined, out });
     })
     .command(
+      'verify',
+      'check every message and record of the store (also while hotbridge runs); exit 0 only when all is well',
+      (y) => y.option('quick', { type: 'boolean', describe: 'skip re-indexing every message' }).option('json', { type: 'boolean', describe: 'machine-readable output' }),
+      async (args) => {
+        const { runVerify } = await import('./commands/verify.js');
+        exitCode = await runVerify({ config: args.config as string | undefined, quick: args.quick, json: args.json, out });
+      },
+    )
+    .command('repair', 'repair a damaged store (hotbridge stopped): keeps a copy, rebuilds what it can, says what was lost', {}, async (args) => {
+      const { runRepair } = await import('./commands/repair.js');
+      exitCode = await runRepair({ config: args.config as string | undefined, out });
+    })
+    .command('resync', 'after a repair: fetch again from the provider the lost messages it still has, without doubling', {}, async (args) => {
+      const { runResync } = await import('./commands/repair.js');
+      exitCode = await runResync({ config: args.config as string | undefined, out });
+    })
+    .command(
+      'backup <file>',
+      'write a consistent copy of the store to one file, and check it (also while hotbridge runs)',
+      (y) => y.positional('file', { type: 'string', demandOption: true }),
+      async (args) => {
+        const { runBackup } = await import('./commands/backup.js');
+        exitCode = await runBackup({ config: args.config as string | undefined, file: args.file, out });
+      },
+    )
+    .command(
+      'restore <file>',
+      'put a backup back in place of the store (hotbridge stopped; the store it replaces is kept)',
+      (y) => y.positional('file', { type: 'string', demandOption: true }),
+      async (args) => {
+        const { runRestore } = await import('./commands/backup.js');
+        exitCode = await runRestore({ config: args.config as string | undefined, file: args.file, out });
+      },
+    )
+    .command(
+      'export <dir>',
+      'write every folder with flags and dates as Maildir or mbox files (for Dovecot, mutt, Thunderbird)',
+      (y) =>
+        y
+          .positional('dir', { type: 'string', demandOption: true })
+          .option('format', { choices: ['maildir', 'mbox'] as const, demandOption: true, describe: 'maildir (one file per message) or mbox (one file per folder)' })
+          .option('mailbox', { type: 'string', describe: 'only this mailbox' })
+          .option('account', { type: 'string', describe: 'only this account (default: all)' }),
+      async (args) => {
+        const { runExport } = await import('./commands/export-import.js');
+        exitCode = await runExport({ config: args.config as string | undefined, dir: args.dir, format: args.format, mailbox: args.mailbox, account: args.account, out });
+      },
+    )
+    .command(
+      'import <path>',
+      'add messages from a Maildir tree, mbox files or a folder of .eml files (importing twice adds nothing)',
+      (y) =>
+        y
+          .positional('path', { type: 'string', demandOption: true })
+          .option('mailbox', { type: 'string', describe: 'the mailbox to put them in (subfolders go below it)' })
+          .option('account', { type: 'string', describe: 'the account to import into (default: the first)' }),
+      async (args) => {
+        const { runImport } = await import('./commands/export-import.js');
+        exitCode = await runImport({ config: args.config as string | undefined, source: args.path, mailbox: args.mailbox, account: args.account, out });
+      },
+    )
+    .command(
       'service <action>',
       'install or uninstall the system service (systemd or launchd)',
       (y) =>

@@ -181,13 +181,17 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
     if (seen.has(account.address)) problems.push(`accounts[${index}].address: ${account.address} is listed twice`);
     seen.add(account.address);
   });
+  if (raw.backup && raw.backup.every === undefined) problems.push('backup.every: set how often to make a backup (for example every = "1d"), or remove the [backup] table');
+  const backupEveryMs = raw.backup?.every !== undefined ? parseDuration(raw.backup.every)! : undefined;
+  if (backupEveryMs !== undefined && backupEveryMs < 60_000) problems.push('backup.every: at least "1m"');
   const imapTls = localTls(raw.imap, 'imap', baseDir, problems);
   const smtpTls = localTls(raw.smtp, 'smtp', baseDir, problems);
   const pop3Tls = localTls(raw.pop3, 'pop3', baseDir, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
+  const dataDir = raw.data_dir ? path.resolve(baseDir, raw.data_dir) : defaultDataDir();
   return {
     file,
-    dataDir: raw.data_dir ? path.resolve(baseDir, raw.data_dir) : defaultDataDir(),
+    dataDir,
     logLevel: raw.log_level ?? 'info',
     imap: {
       listen: raw.imap?.listen ? raw.imap.listen.map(parseListen) : DEFAULT_IMAP_LISTEN.map(defaultListen),
@@ -208,6 +212,9 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
       ...pop3Tls,
     },
     status: { listen: (raw.status?.listen ?? []).map(parseListen) },
+    ...(backupEveryMs !== undefined
+      ? { backup: { everyMs: backupEveryMs, keep: raw.backup?.keep ?? 7, dir: raw.backup?.dir ? path.resolve(baseDir, raw.backup.dir) : path.join(dataDir, 'backups') } }
+      : {}),
     ...(raw.allowed_networks ? { allowedNetworks: raw.allowed_networks } : {}),
     accounts,
   };

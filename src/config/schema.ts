@@ -123,6 +123,13 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   status: z.strictObject({ listen: z.array(listenAddress).optional() }).optional(),
+  backup: z
+    .strictObject({
+      every: duration.optional(),
+      keep: z.number({ error: 'expected a number from 1 to 1000' }).int().min(1, { error: 'expected a number from 1 to 1000' }).max(1000, { error: 'expected a number from 1 to 1000' }).optional(),
+      dir: z.string().min(1).optional(),
+    })
+    .optional(),
   allowed_networks: z.array(cidr).optional(),
   accounts: z.array(account, { error: 'expected a list of [[accounts]] tables' }).min(1, { error: 'at least one [[accounts]] table with an address is needed' }),
 });

@@ -59,6 +59,14 @@ export interface LocalTls {
   allowPlaintextLan: boolean;
 }
 
+export interface BackupSettings {
+  everyMs: number;
+  /** How many backups to keep (the oldest go). */
+  keep: number;
+  /** Where they go (default DATA_DIR/backups). */
+  dir: string;
+}
+
 export interface HotbridgeConfig {
   /** The file this was loaded from (absolute). */
   file: string;
@@ -68,6 +76,8 @@ export interface HotbridgeConfig {
   smtp: { listen: ListenAddress[]; maxMessageBytes: number } & LocalTls;
   pop3: { listen: ListenAddress[]; maxConnectionsPerAddress: number; maxConnections: number } & LocalTls;
   status: { listen: ListenAddress[] };
+  /** Rotating backups of the store (`[backup]`); absent, the default, when `every` is not set. */
+  backup?: BackupSettings;
   /** CIDR networks clients may connect from; undefined: loopback plus this host's own private networks. */
   allowedNetworks?: string[];
   accounts: AccountConfig[];

@@ -27,6 +27,8 @@ import type { Logger } from '../runtime/logger.js';
 import { EventLoopDelayMonitor } from '../runtime/event-loop-delay.js';
 import { StatusBoard } from '../runtime/status-board.js';
 import { startStatusEndpoint, type StatusEndpoint } from './status-endpoint.js';
+import { runStoreCommand } from './store-commands.js';
+import { BackupSchedule } from './backup-schedule.js';
 import { startStatusHttp } from './status-http.js';
 import { VERSION } from './version.js';
 import { ensureLocalCertificate, hasLocalCertificate } from '../runtime/local-ca.js';
@@ -66,6 +68,8 @@ export class Daemon {
   private endpoint?: StatusEndpoint;
   private statusHttp?: { close(): Promise<void> };
   private stopping?: Promise<void>;
+  private unwatchHealth?: () => void;
+  private backups?: BackupSchedule;
   private reloading: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -78,40 +82,77 @@ export class Daemon {
     this.providers = new ProviderFeatures(store, logger.child({ part: 'outbox' }));
   }
 
-  /** Starts everything; throws (after undoing what was started) when a part cannot start. */
+  /**
+   * Starts everything; when any part cannot start, stops what was started (listeners, workers, the status
+   * endpoint, the store, the lock) and throws the real cause, so the process never runs half started.
+   */
   static async start(config: HotbridgeConfig, logger: Logger): Promise<Daemon> {
     fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     fs.chmodSync(config.dataDir, 0o700);
     const releaseLock = await acquireInstanceLock(config.dataDir);
     let store: Store | undefined;
+    let daemon: Daemon | undefined;
     try {
-      store = await Store.open(config.dataDir, { accounts: config.accounts.map((account) => account.address) });
       const passwords = new LocalPasswords(config.dataDir);
-      const auth = new LocalAuthenticator(passwords, { accounts: () => daemon.config.accounts.map((account) => account.address) });
-      const daemon: Daemon = new Daemon(config, store, logger, auth, releaseLock);
-      try {
-        await daemon.providers.load(config.accounts);
-        await daemon.startListeners();
-        daemon.renewalTimer = setInterval(() => daemon.checkRenewal(), RENEWAL_CHECK_MS).unref();
-        for (const account of config.accounts) daemon.startAccount(account);
-        daemon.endpoint = await startStatusEndpoint(config.dataDir, () => daemon.snapshot(), () => daemon.wake());
-        if (config.status.listen.length > 0) daemon.statusHttp = await startStatusHttp(config.status.listen, () => daemon.snapshot());
-      } catch (err) {
-        await daemon.stop();
-        throw err;
-      }
+      // Before anything listens: a damaged or unreadable password file is a reason not to start at all.
+      passwords.check();
+      store = await Store.open(config.dataDir, { accounts: config.accounts.map((account) => account.address) });
+      const auth = new LocalAuthenticator(passwords, { accounts: () => started.config.accounts.map((account) => account.address) });
+      const started: Daemon = new Daemon(config, store, logger, auth, releaseLock);
+      daemon = started;
+      for (const notice of store.openNotices) logger.warn(`store: ${notice}`);
+      started.watchStoreHealth();
+      await started.providers.load(config.accounts);
+      await started.startListeners();
+      started.renewalTimer = setInterval(() => started.checkRenewal(), RENEWAL_CHECK_MS).unref();
+      for (const account of config.accounts) started.startAccount(account);
+      started.startBackups();
+      started.endpoint = await startStatusEndpoint(config.dataDir, () => started.snapshot(), () => started.wake(), (action, body) => started.storeRequest(action, body));
+      if (config.status.listen.length > 0) started.statusHttp = await startStatusHttp(config.status.listen, () => started.snapshot());
       for (const account of config.accounts) {
         if (!passwords.has(account.address)) {
           logger.warn({ account: account.address }, `no local password yet: mail clients cannot log in until you run: hotbridge password ${account.address}`);
         }
       }
       logger.info({ version: VERSION, dataDir: config.dataDir, accounts: config.accounts.map((a) => a.address) }, 'hotbridge is running');
-      return daemon;
+      return started;
     } catch (err) {
-      await store?.close().catch(() => undefined);
-      await releaseLock();
+      if (daemon) {
+        // stop() closes the store and releases the lock too.
+        await daemon.stop().catch((stopErr: Error) => logger.error({ err: stopErr }, 'stopping after a failed start failed'));
+      } else {
+        await store?.close().catch(() => undefined);
+        await releaseLock();
+      }
       throw err;
     }
+  }
+
+  /**
+   * Says in the log when the store cannot write (a full disk) and when it writes again; on recovery the
+   * poller and the outbox try again at once instead of waiting out their backoff.
+   */
+  private watchStoreHealth(): void {
+    this.unwatchHealth = this.store.onHealth((health) => {
+      if (health.state === 'ok') {
+        this.logger.info('the store writes again; mail flows again');
+        this.wake();
+      } else {
+        this.logger.error({ store: health.state }, `the store cannot write: ${health.text ?? health.state}`);
+      }
+    });
+  }
+
+  /** Rotating backups, when `[backup] every` is set (backup-schedule.ts). */
+  private startBackups(): void {
+    if (!this.config.backup) return;
+    this.backups = new BackupSchedule(this.store, this.config.backup, this.logger.child({ part: 'backup' }), this.status, VERSION);
+    this.backups.start();
+  }
+
+  /** A store command asked for over the status socket (store-commands.ts). */
+  private storeRequest(action: string, body: unknown): Promise<unknown> {
+    return runStoreCommand(this.store, action, body, { logger: this.logger, version: VERSION, config: this.config, wake: () => this.wake() });
   }
 
   /**
@@ -295,6 +336,12 @@ export class Daemon {
       if (!account || JSON.stringify(account) !== JSON.stringify(this.accounts.get(address)!.config)) await this.stopAccount(address);
     }
     for (const account of next.accounts) if (!this.accounts.has(account.address)) this.startAccount(account);
+    if (JSON.stringify(previous.backup) !== JSON.stringify(next.backup)) {
+      await this.backups?.stop();
+      this.backups = undefined;
+      this.status.delete('backup', 'store');
+      this.startBackups();
+    }
     const listenersOf = (config: HotbridgeConfig) => JSON.stringify([config.imap, config.smtp, config.pop3, config.allowedNetworks]);
     // A new certificate (`hotbridge cert` sends SIGHUP) restarts the listeners too.
     const tlsNow = tlsStateOf(Object.fromEntries(LISTENER_TABLES.map((table) => [table, tlsSource(next[table], table, next.dataDir)])) as Record<ListenerTable, TlsSource | undefined>);
@@ -327,6 +374,8 @@ export class Daemon {
     const outbox = await this.store.listOutbox();
     return {
       daemon: { pid: process.pid, version: VERSION, startedAt: new Date(this.status.startedAt).toISOString(), dataDir: this.config.dataDir, config: this.config.file },
+      store: this.store.health(),
+      ...(board.backup?.store ? { backup: board.backup.store } : {}),
       accounts: this.config.accounts.map((account) => ({
         address: account.address,
         provider: account.provider,
@@ -368,8 +417,10 @@ export class Daemon {
       clearInterval(this.renewalTimer);
       await Promise.all([this.imap?.stop(), this.smtp?.stop(), this.pop3?.stop()].map((p) => p?.catch((err: Error) => this.logger.error({ err }, 'listener stop failed'))));
       await Promise.all([...this.accounts.keys()].map((address) => this.stopAccount(address)));
+      await this.backups?.stop();
       await this.endpoint?.close();
       await this.statusHttp?.close();
+      this.unwatchHealth?.();
       await this.store.close();
       await this.releaseLock();
       this.loopDelay.stop();

@@ -32,6 +32,14 @@ export async function verifyPassword(password: string, encoded: string): Promise
   return timingSafeEqual(actual, expected);
 }
 
+/** The password file cannot be read or parsed; the message names the file and the fix. */
+export class LocalPasswordsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalPasswordsError';
+  }
+}
+
 /** The password file of a data dir, re-read when it changes on disk. */
 export class LocalPasswords {
   private cache: Record<string, string> = {};
@@ -65,10 +73,37 @@ export class LocalPasswords {
       return this.cache;
     }
     if (stamp !== this.cachedStamp) {
-      this.cache = JSON.parse(fs.readFileSync(this.file, 'utf8')) as Record<string, string>;
+      this.cache = this.parse();
       this.cachedStamp = stamp;
     }
     return this.cache;
+  }
+
+  /** Reads the file, or says in words what is wrong with it (naming the file): never a bare EACCES. */
+  private parse(): Record<string, string> {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied (check its owner and mode: it should belong to the user hotbridge runs as, mode 0600)' : code === 'EISDIR' ? 'it is a directory, not a file' : (err as Error).message;
+      throw new LocalPasswordsError(`cannot read the local passwords file ${this.file}: ${why}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new LocalPasswordsError(`the local passwords file ${this.file} is damaged (${(err as Error).message}); move it away and set the passwords again with hotbridge password ADDRESS`);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new LocalPasswordsError(`the local passwords file ${this.file} is damaged (not an object); move it away and set the passwords again with hotbridge password ADDRESS`);
+    }
+    return parsed as Record<string, string>;
+  }
+
+  /** Throws a LocalPasswordsError when the file exists but cannot be used (the daemon checks this before it starts). */
+  check(): void {
+    this.read();
   }
 
   has(address: string): boolean {

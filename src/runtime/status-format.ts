@@ -4,6 +4,10 @@ import type { LoopDelaySnapshot } from './event-loop-delay.js';
 
 export interface StatusSnapshot {
   daemon: { pid: number; version: string; startedAt: string; dataDir: string; config: string };
+  /** The store's health (absent from older daemons). */
+  store?: { state: string; text?: string; since?: string };
+  /** Rotating backups, when configured. */
+  backup?: { lastAt?: string; lastFile?: string; lastError?: string; nextAt?: string; dir?: string };
   accounts: Array<{
     address: string;
     provider: string;
@@ -62,6 +66,13 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
   if (snapshot.eventLoop) {
     const { lastMinute, sinceStart } = snapshot.eventLoop;
     lines.push(`  event loop delay: p99 ${lastMinute.p99Ms} ms, max ${lastMinute.maxMs} ms in the last minute; max ${sinceStart.maxMs} ms since start`);
+  }
+  if (snapshot.store && snapshot.store.state !== 'ok') {
+    lines.push(`  ! store: ${snapshot.store.text ?? snapshot.store.state}${snapshot.store.since ? ` (since ${when(snapshot.store.since, now)})` : ''}`);
+  }
+  if (snapshot.backup) {
+    const b = snapshot.backup;
+    lines.push(`  backups: last ${when(b.lastAt, now)}${b.lastError ? ` (the last try failed: ${b.lastError})` : ''}; next ${when(b.nextAt, now)}, in ${b.dir ?? '?'}`);
   }
   const logins = snapshot.localLogins;
   if (logins && (logins.failures ?? 0) > 0) {

@@ -2,9 +2,13 @@
  * Reading a blob's bytes straight from the sublevels, whichever way it is kept: whole in `blob`, or — a large
  * message the poller streamed in — as chunks named by a manifest in `blobchunks` (blob-chunks.ts). For the
  * store itself and for the tools that read the database without a Store around it (a check, a repair), so
- * that none of them takes a chunked message for a missing one.
+ * that none of them takes a chunked message for a missing one. readBlob also checks the bytes against the
+ * hash that names them.
  */
+import { createHash } from 'node:crypto';
 import type { ChunkedBlob, Sublevels } from './database.js';
+import { StoreError } from './errors.js';
+import { levelMessage } from './store-health.js';
 
 /** Read options passed on to LevelDB (a snapshot, for a consistent pass over the database). */
 export type BlobReadOptions = { snapshot?: unknown };
@@ -62,4 +66,27 @@ export async function storedBlobIds(sub: BlobSublevels, options: BlobReadOptions
   for await (const key of sub.blob.keys(options as never)) ids.push(key as string);
   for await (const key of sub.blobchunks.keys(options as never)) ids.push(key as string);
   return ids;
+}
+
+/** The content hash that names a blob. */
+export function blobIdOf(raw: Buffer): string {
+  return createHash('sha256').update(raw).digest('hex');
+}
+
+/**
+ * Reads a blob, whole or chunked, and checks it against its hash: bytes damaged on disk are never served
+ * as mail (LevelDB does not check its block checksums on reads). Undefined when there is no such blob; a
+ * StoreError `damaged` when it cannot be read or does not match, so one broken message fails alone.
+ */
+export async function readBlob(sub: BlobSublevels, blobId: string, options: BlobReadOptions = {}): Promise<Buffer | undefined> {
+  let raw: Buffer | undefined;
+  try {
+    raw = await readStoredBlob(sub, blobId, options);
+  } catch (err) {
+    throw new StoreError('damaged', `message ${blobId} cannot be read: it is damaged in the store (${err instanceof DamagedChunksError ? err.message : `LevelDB: ${levelMessage(err)}`}); hotbridge verify lists every damaged message`);
+  }
+  if (raw !== undefined && blobIdOf(raw) !== blobId) {
+    throw new StoreError('damaged', `message ${blobId} is damaged in the store: its bytes no longer match their hash; hotbridge verify lists every damaged message`);
+  }
+  return raw;
 }

@@ -12,15 +12,16 @@
  * written, so a transaction that adds and drops the same blob (MOVE) writes nothing for it. A blob gets
  * its index (message-indexes.ts) once a mailbox refers to it; one only the outbox holds has none.
  */
-import { createHash } from 'node:crypto';
 import { indexMessage, type MessageIndex } from '../mime/index.js';
 import type { BlobChunks, ChunkedBlob, SpooledBlob } from './blob-chunks.js';
-import { readStoredBlob } from './blob-read.js';
+import { readBlob } from './blob-read.js';
 import type { BlobRetention } from './blob-retention.js';
 import type { Sublevels } from './database.js';
 import { StoreError } from './errors.js';
 import type { MessageIndexes } from './message-indexes.js';
 import type { Transaction } from './transaction.js';
+
+export { blobIdOf, readBlob } from './blob-read.js';
 
 /**
  * A message's bytes as the store needs them to add a reference: when the blob may be new, its bytes in
@@ -48,10 +49,7 @@ interface PendingCount {
   spare: SpooledBlob[];
 }
 
-/** The content hash that names a blob. */
-export function blobIdOf(raw: Buffer): string {
-  return createHash('sha256').update(raw).digest('hex');
-}
+
 
 export class Blobs {
   /** Reference counts read or written so far (every blob a list in memory refers to, at most). */
@@ -64,7 +62,10 @@ export class Blobs {
     readonly chunks: BlobChunks,
   ) {}
 
-  /** The raw bytes of a blob (a chunked one joined once). */
+  /**
+   * The raw bytes of a blob (a chunked one joined once), checked against their hash (readBlob); a
+   * StoreError `damaged` when they cannot be read or do not match, so one broken message fails alone.
+   */
   async get(blobId: string): Promise<Buffer> {
     const raw = await this.find(blobId);
     if (raw === undefined) throw new StoreError('not-found', `blob ${blobId} is missing`);
@@ -73,7 +74,7 @@ export class Blobs {
 
   /** The raw bytes of a blob, or undefined when there is no such blob. */
   async find(blobId: string): Promise<Buffer | undefined> {
-    return readStoredBlob(this.sub, blobId);
+    return readBlob(this.sub, blobId);
   }
 
   /**

@@ -8,6 +8,9 @@ import path from 'node:path';
 import { Level } from 'level';
 import type { MessageIndex } from '../mime/index.js';
 import { StoreError } from './errors.js';
+import { explainOpenError, storeLocation } from './store-health.js';
+import { mayCreateStore, recordStore } from './store-presence.js';
+import { settleInterruptedSwap } from './store-swap.js';
 import type { MailboxRecord, OutboxEntry, Pop3LedgerEntry } from './records.js';
 import type { StoredRanges } from './vanished-log.js';
 
@@ -15,6 +18,16 @@ import type { StoredRanges } from './vanished-log.js';
 export interface StoredIndex {
   v: number;
   index: MessageIndex;
+}
+
+/** One message of an import under way (import-staging.ts): where it goes and what it carries. */
+export interface StagedMessage {
+  account: string;
+  mailbox: string;
+  flags: string[];
+  internalDate: number;
+  blobId: string;
+  size: number;
 }
 
 /** Where a chunked blob's bytes are (its manifest, see blob-chunks.ts): the chunk set, its chunks, its size. */
@@ -76,8 +89,13 @@ function sublevels(db: Level<string, unknown>) {
     outbox: db.sublevel<string, OutboxEntry>('outbox', { valueEncoding: 'json' }),
     subscription: db.sublevel<string, boolean>('subscription', { valueEncoding: 'json' }),
     vanished: db.sublevel<string, StoredRanges>('vanished', { valueEncoding: 'json' }),
+    // Messages of an import under way, not yet in any mailbox (import-staging.ts).
+    staging: db.sublevel<string, StagedMessage>('staging', { valueEncoding: 'json' }),
   };
 }
+
+/** A LevelDB snapshot: reads that pass it see the database as it was when it was taken. */
+export type Snapshot = ReturnType<Level<string, unknown>['snapshot']>;
 
 /** Every sublevel of the store, by name. */
 export type Sublevels = ReturnType<typeof sublevels>;
@@ -85,44 +103,82 @@ export type Sublevels = ReturnType<typeof sublevels>;
 /** An open database: the handle, its sublevels, and the absolute data dir it belongs to. */
 export interface Database {
   dataDir: string;
+  /** The LevelDB directory (DATA_DIR/store). */
+  location: string;
   db: Level<string, unknown>;
   sub: Sublevels;
+  /**
+   * Closes and opens the same handle again: after a failed write LevelDB keeps refusing writes (and its log
+   * may end in a torn record) until it is reopened. Only under the write queue (write-recovery.ts).
+   */
+  reopen(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Opens (creating when new) the database of a data dir, private to the user. */
-export async function openDatabase(dataDir: string): Promise<Database> {
+/**
+ * Opens the database of a data dir, private to the user. Creates it only on the first run in that data
+ * dir (store-presence.ts): a store that existed and lost files is refused, with the cause and the fix.
+ * A restore or repair that a crash interrupted is finished or undone first (store-swap.ts); what that did
+ * is in `notices`.
+ */
+export async function openDatabase(dataDir: string, options: { maxOpenTables?: number } = {}): Promise<Database & { notices: string[] }> {
   const absolute = path.resolve(dataDir);
   if (openPaths.has(absolute)) {
     throw new StoreError('in-use', `the store in ${absolute} is already open in this process`);
   }
   fs.mkdirSync(absolute, { recursive: true, mode: 0o700 });
+  const notices: string[] = [];
+  const settled = settleInterruptedSwap(absolute);
+  if (settled) notices.push(settled);
+  const location = storeLocation(absolute);
+  const create = mayCreateStore(absolute, location);
+  const database = await openLocation(absolute, location, { create, ...options });
+  openPaths.add(absolute);
+  recordStore(absolute, create);
+  return {
+    ...database,
+    notices,
+    close: async () => {
+      await database.close();
+      openPaths.delete(absolute);
+    },
+  };
+}
+
+/**
+ * Opens a LevelDB directory that is not (yet) the data dir's store: the one `restore` builds, the copy
+ * `repair` works on. No guards: the caller holds the data dir's lock.
+ */
+export async function openLocation(dataDir: string, location: string, options: { create: boolean; maxOpenTables?: number }): Promise<Database> {
   // LevelDB memory-maps every open table file; a bounded table cache bounds that part of the RSS
   // (evicted tables are unmapped) at the cost of reopening a table now and then.
-  const db = new Level<string, unknown>(path.join(absolute, 'store'), {
+  const db = new Level<string, unknown>(location, {
     valueEncoding: 'json',
-    maxOpenFiles: MAX_OPEN_TABLE_FILES,
+    maxOpenFiles: options.maxOpenTables ?? MAX_OPEN_TABLE_FILES,
     cacheSize: BLOCK_CACHE_BYTES,
     maxFileSize: TABLE_FILE_BYTES,
     writeBufferSize: WRITE_BUFFER_BYTES,
+    createIfMissing: options.create,
+    errorIfExists: options.create,
   });
   try {
     await db.open();
   } catch (err) {
-    const cause = (err as { cause?: Error }).cause;
-    if (cause && /lock/i.test(cause.message)) {
-      throw new StoreError('in-use', `the store in ${absolute} is in use by another process (is hotbridge already running?)`);
-    }
-    throw err;
+    throw explainOpenError(err, dataDir, location) ?? err;
   }
-  openPaths.add(absolute);
+  const sub = sublevels(db);
   return {
-    dataDir: absolute,
+    dataDir,
+    location,
     db,
-    sub: sublevels(db),
-    close: async () => {
-      await db.close();
-      openPaths.delete(absolute);
+    sub,
+    reopen: async () => {
+      if (db.status === 'open') await db.close();
+      // The store exists now, whatever the first open was told (a new store is opened with errorIfExists).
+      await db.open({ createIfMissing: false, errorIfExists: false } as never);
+      // Sublevels close with their parent but do not open with it again.
+      await Promise.all(Object.values(sub).map((level) => level.open()));
     },
+    close: () => db.close(),
   };
 }

@@ -5,7 +5,7 @@
  */
 
 // The store itself, for the daemon that opens it and hands out its doors.
-export { Store, type OpenOptions } from './store.js';
+export { Store, type OpenOptions, verifyStoreAt, ONE_PASS_TABLES } from './store.js';
 
 // One door per user.
 export type { ImapStore, PollerStore, SubmissionStore, RelayStore } from './doors.js';
@@ -36,4 +36,17 @@ export {
 
 // UID sets and lookups in UID-ordered lists.
 export { inRanges, mergeRanges, type UidRanges } from './uid-ranges.js';
+export type { StoreFaultCode } from './errors.js';
+export type { StoreHealth } from './write-recovery.js';
+// Backup, restore, verify, repair, export and import (issue 12).
+export type { VerifyReport, VerifyProblem, VerifyOptions } from './verify.js';
+export type { BackupReport, RestoreReport } from './backup.js';
+export { restoreArchive } from './backup.js';
+export { ArchiveError } from './backup-archive.js';
+export { repairStore, type RepairReport } from './repair.js';
+export { exportStore, type ExportFormat, type ExportReport } from './export.js';
+export { importIntoStore, type ImportReport } from './import.js';
+export { describeSummary, type MessageSummary } from './message-summary.js';
+export { REPAIR_ADVICE, freeBytes } from './store-health.js';
+export { inspectStore, diskRoom, type StoreInspection } from './store-check.js';
 export { findByUid, firstAtOrAbove, indexOfUid } from './uid-search.js';

@@ -18,6 +18,12 @@ export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; specialUse?: Speci
   { name: 'Junk', specialUse: '\\Junk' },
 ];
 
+/**
+ * The hierarchy delimiter of mailbox names, as the IMAP server gives them (downstream/imap/mailbox-names.ts):
+ * export and import turn each level into a folder and back.
+ */
+export const HIERARCHY_DELIMITER = '/';
+
 /** INBOX is one name in any case (RFC 3501 §5.1); every other name is case-sensitive. */
 export function canonicalMailboxName(name: string): string {
   return name.toUpperCase() === 'INBOX' ? 'INBOX' : name;

@@ -61,7 +61,7 @@ export class MessageIndexes {
       } else missing.push(i);
     });
     if (missing.length > 0) {
-      const stored = await this.sub.index.getMany(missing.map((i) => blobIds[i]));
+      const stored = await this.readStored(missing.map((i) => blobIds[i]));
       for (let k = 0; k < missing.length; k++) {
         const i = missing[k];
         let entry = stored[k];
@@ -86,6 +86,19 @@ export class MessageIndexes {
   }
 
   /**
+   * Stored indexes, one read for all; when that read fails (a damaged block of the table), one read each,
+   * and an index that cannot be read is treated as missing: it is recomputed from the blob (repair), so a
+   * damaged index entry costs one parse and not the whole FETCH.
+   */
+  private async readStored(blobIds: string[]): Promise<Array<StoredIndex | undefined>> {
+    try {
+      return await this.sub.index.getMany(blobIds);
+    } catch {
+      return Promise.all(blobIds.map((blobId) => this.sub.index.get(blobId).catch(() => undefined)));
+    }
+  }
+
+  /**
    * Rewrites an index made by an older indexer (or stored before the body text moved to its own entry,
    * or never made). Through the write queue, so it cannot race with the blob's deletion; not `{ sync }`:
    * it can always be recomputed. Undefined when the blob is gone.
@@ -93,6 +106,7 @@ export class MessageIndexes {
   private repair(blobId: string, stored: StoredIndex | undefined): Promise<StoredIndex | undefined> {
     return this.queue.run(
       async (txn) => {
+        // Checked against its hash (blobs.ts find): a damaged blob is never indexed as if it were the message.
         const raw = await this.rawOf(blobId);
         if (raw === undefined) return undefined;
         const index = stored && stored.v === MESSAGE_INDEX_VERSION ? stored.index : indexMessage(raw);

@@ -63,6 +63,28 @@ export class Messages {
     return list;
   }
 
+  /**
+   * The messages of a mailbox read from disk a batch at a time, without keeping them (export reads a
+   * 100,000-message mailbox once; holding its list would cost tens of MB for nothing). No iterator stays
+   * open across a yield: the consumer may reopen the database between batches (export.ts).
+   */
+  async *stream(mailboxId: number): AsyncGenerator<MessageRecord[]> {
+    const range = messageRange(mailboxId);
+    let after: string | undefined;
+    for (;;) {
+      const iterator = this.sub.message.iterator({ gt: after ?? range.gt, lt: range.lt });
+      let entries: Array<[string, StoredMessage]>;
+      try {
+        entries = await iterator.nextv(1024);
+      } finally {
+        await iterator.close();
+      }
+      if (entries.length === 0) return;
+      after = entries[entries.length - 1][0];
+      yield entries.map(([key, [blobId, flags, internalDate, size, modseq, uidl]]) => ({ uid: uidFromMessageKey(key), blobId, flags, internalDate, size, modseq, ...(uidl !== undefined ? { uidl } : {}) }));
+    }
+  }
+
   /** A mailbox created in this transaction starts with an empty list (no read needed). */
   created(txn: Transaction, mailboxId: number): void {
     txn.afterCommit(() => this.lists.set(mailboxId, new MessageList([])));

@@ -11,6 +11,7 @@ import { indexMessage, type MessageIndex } from '../mime/index.js';
 import type { BlobSpool, SpooledBlob } from './blob-chunks.js';
 import { BlobChunks } from './blob-chunks.js';
 import { BlobRetention } from './blob-retention.js';
+import { hasStoredBlob } from './blob-read.js';
 import { blobIdOf, Blobs, type BlobRef } from './blobs.js';
 import { ChangeFeed } from './changes.js';
 import { openDatabase, type Database } from './database.js';
@@ -29,15 +30,21 @@ import type {
 import { StoreError } from './errors.js';
 import { ExpungeHistory, VANISHED_HISTORY_LIMIT, type VanishedAnswer } from './expunge-history.js';
 import { normalizeFlags, type FlagChange } from './flags.js';
-import { DEFAULT_MAILBOXES, Mailboxes } from './mailboxes.js';
+import { DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, Mailboxes } from './mailboxes.js';
 import { MessageIndexes } from './message-indexes.js';
 import { Messages, type AppendOptions } from './messages.js';
 import { runMigrations } from './migrations.js';
 import { Outbox } from './outbox.js';
 import type { MailboxRecord, MessageRecord, NewOutboxEntry, OutboxEntry, Pop3LedgerEntry, SpecialUse } from './records.js';
 import { Subscriptions } from './subscriptions.js';
+import { ImportStaging, type ImportItem } from './import-staging.js';
 import type { Transaction } from './transaction.js';
 import { WriteQueue } from './transaction.js';
+import { WriteRecovery, type StoreHealth } from './write-recovery.js';
+import { explainFault } from './store-health.js';
+import { backupDatabase, type BackupReport } from './backup.js';
+import { LOST_UIDLS_META } from './repair.js';
+import { verifyDatabase, type VerifyOptions, type VerifyReport } from './verify.js';
 import { UidlLedger, type UidlLedgerView } from './uidl-ledger.js';
 
 export interface OpenOptions {
@@ -45,6 +52,11 @@ export interface OpenOptions {
   accounts?: string[];
   /** UID ranges of expunge history kept per mailbox (QRESYNC); default VANISHED_HISTORY_LIMIT. */
   vanishedHistoryLimit?: number;
+  /**
+   * Table files LevelDB keeps open (and memory-mapped, which counts in the RSS); the daemon's default suits
+   * random reads. One-shot commands that read the store through once (backup, export) need fewer.
+   */
+  maxOpenTables?: number;
 }
 
 /** A delivery hashed and indexed before the write queue, so that work never holds other writers up. */
@@ -66,6 +78,8 @@ function prepareDeliveries(deliveries: Delivery[]): PreparedDelivery[] {
 export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStore {
   readonly changes = new ChangeFeed();
   readonly dataDir: string;
+  /** What opening did besides opening (finishing a restore a crash interrupted), for the log. */
+  readonly openNotices: readonly string[];
   private readonly queue: WriteQueue;
   private readonly mailboxes: Mailboxes;
   private readonly subscriptions: Subscriptions;
@@ -76,6 +90,8 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
   private readonly messages: Messages;
   private readonly ledger: UidlLedger;
   private readonly outbox: Outbox;
+  private readonly recovery: WriteRecovery;
+  private readonly staging: ImportStaging;
   private closed = false;
 
   private constructor(
@@ -84,7 +100,10 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
   ) {
     const { sub } = database;
     this.dataDir = database.dataDir;
-    this.queue = new WriteQueue(database.db, this.changes);
+    this.openNotices = (database as Database & { notices?: string[] }).notices ?? [];
+    this.recovery = new WriteRecovery(database, this.changes);
+    this.queue = new WriteQueue(database.db, this.changes, this.recovery);
+    this.recovery.attach(this.queue);
     this.mailboxes = new Mailboxes(sub);
     this.subscriptions = new Subscriptions(sub);
     this.indexes = new MessageIndexes(sub, this.queue, (blobId) => this.blobs.find(blobId));
@@ -95,22 +114,25 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     this.messages = new Messages(sub, this.mailboxes, this.blobs, this.history);
     this.ledger = new UidlLedger(sub);
     this.outbox = new Outbox(sub, this.blobs);
+    this.staging = new ImportStaging(sub, this.blobs);
   }
 
   /** Opens (creating when new) the store of a data dir. One open per data dir per process. */
   static async open(dataDir: string, options: OpenOptions = {}): Promise<Store> {
-    const database = await openDatabase(dataDir);
+    const database = await openDatabase(dataDir, options.maxOpenTables !== undefined ? { maxOpenTables: options.maxOpenTables } : {});
     const store = new Store(database, options.vanishedHistoryLimit ?? VANISHED_HISTORY_LIMIT);
     try {
       await runMigrations(database.db);
       // Chunk sets of large messages that a crash left half-written or never committed (blob-chunks.ts).
       await store.blobs.chunks.removeAbandoned();
       await store.mailboxes.load();
+      await store.discardInterruptedImports();
       await store.retention.collectLeftovers();
       for (const account of options.accounts ?? []) await store.ensureAccount(account);
     } catch (err) {
       await store.close();
-      throw err;
+      // A table LevelDB cannot read shows up here, on the first reads: say what it is and what to do.
+      throw explainFault(err, database.dataDir, database.location) ?? err;
     }
     return store;
   }
@@ -126,6 +148,7 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.recovery.close();
     await this.queue.close();
     await this.database.close();
   }
@@ -133,6 +156,16 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
   /** The content hash that names a blob. */
   static blobIdOf(raw: Buffer): string {
     return blobIdOf(raw);
+  }
+
+  /** Whether the store can write, and if not, why (a full disk, damage, permissions) and since when. */
+  health(): StoreHealth {
+    return this.recovery.health();
+  }
+
+  /** Hears of every change in health: a fault, and the recovery from it (the daemon then wakes its workers). */
+  onHealth(listener: (health: StoreHealth) => void): () => void {
+    return this.recovery.onHealth(listener);
   }
 
   // ---------------------------------------------------------------- mailboxes
@@ -231,6 +264,13 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     return (await this.messages.list(mailboxId)).all();
   }
 
+  /** The messages of a mailbox, read a batch at a time and not kept in memory (export). */
+  streamMessages(mailboxId: number): AsyncGenerator<MessageRecord[]> {
+    this.mailboxes.require(mailboxId);
+    return this.messages.stream(mailboxId);
+  }
+
+  /** The raw bytes of a message, exactly as received. */
   getBlob(blobId: string): Promise<Buffer> {
     return this.blobs.get(blobId);
   }
@@ -446,6 +486,110 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     });
   }
 
+  // ---------------------------------------------------------------- safety (verify.ts, backup.ts, repair.ts)
+
+  /** `hotbridge verify` on the open store, from one snapshot (the daemon keeps serving meanwhile). */
+  verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    return verifyDatabase(this.database, options);
+  }
+
+  /**
+   * `hotbridge backup FILE` of the open store: one archive of one moment, read back before it returns.
+   * `exclusive`: this process has the store to itself (no daemon), so the database may be reopened on the
+   * way to keep the memory small (backup.ts); never while the daemon serves from it.
+   */
+  backup(file: string, header: { hotbridge?: string } = {}, options: { exclusive?: boolean } = {}): Promise<BackupReport> {
+    if (!options.exclusive) return backupDatabase(this.database, file, header);
+    return this.queue.run(() => backupDatabase(this.database, file, header, { exclusive: true }), { durable: false });
+  }
+
+  /**
+   * Closes and reopens LevelDB, which unmaps the table files it has read (they count in the RSS): for
+   * one-pass readers that have the store to themselves (export with the daemon stopped). Under the write
+   * queue; no read may be under way.
+   */
+  releaseTables(): Promise<void> {
+    return this.queue.run(() => this.database.reopen(), { durable: false });
+  }
+
+  /**
+   * `hotbridge resync`: forgets the UIDLs of fetched messages that the last repair could not save (and that
+   * the user did not delete), so that the poller fetches them again; what is still here keeps its UIDL and
+   * is not fetched twice. Returns how many per account.
+   */
+  resyncLost(): Promise<Record<string, number>> {
+    return this.queue.run(async (txn) => {
+      const lost = ((await this.database.sub.meta.get(LOST_UIDLS_META)) ?? {}) as Record<string, string[]>;
+      const forgotten: Record<string, number> = {};
+      for (const [account, uidls] of Object.entries(lost)) {
+        const ledger = await this.ledger.view(account);
+        const gone: string[] = [];
+        for (const uidl of uidls) {
+          const entry = ledger.get(uidl);
+          if (!entry || entry.expungedLocallyAt !== undefined || entry.deletedUpstreamAt !== undefined) continue;
+          if (!(await hasStoredBlob(this.database.sub, entry.blobId))) gone.push(uidl);
+        }
+        await this.ledger.forget(txn, account, gone);
+        forgotten[account] = gone.length;
+      }
+      txn.del(this.database.sub.meta, LOST_UIDLS_META);
+      return forgotten;
+    });
+  }
+
+  // ---------------------------------------------------------------- import (import-staging.ts)
+
+  /** Stages prepared messages of an import: stored, but in no mailbox until `publishImport`. */
+  stageImport(importId: string, first: number, items: readonly ImportItem[]): Promise<void> {
+    // Not synced: the publishing batch is, and LevelDB's log makes everything before it durable with it.
+    return this.queue.run((txn) => this.staging.stage(txn, importId, first, items), { durable: false });
+  }
+
+  /**
+   * Puts every staged message of an import into its mailbox (creating mailboxes and their parents as
+   * needed, subscribed) in one durable batch. Returns the number of messages and the mailboxes created.
+   */
+  publishImport(importId: string): Promise<{ added: number; created: string[] }> {
+    return this.queue.run(async (txn) => {
+      const entries = await this.staging.entries(importId);
+      const made = new Map<string, MailboxRecord>();
+      for (const [, staged] of entries) {
+        const mailbox = this.mailboxForImport(txn, staged.account, staged.mailbox, made);
+        this.messages.add(txn, mailbox, { id: staged.blobId, size: staged.size }, { flags: staged.flags, internalDate: staged.internalDate });
+      }
+      this.staging.drop(txn, entries);
+      return { added: entries.length, created: [...made.values()].map((record) => record.name) };
+    });
+  }
+
+  /** Undoes an import that will not be finished: its staged messages and their blobs go. */
+  discardImport(importId: string): Promise<void> {
+    return this.queue.run(async (txn) => this.staging.drop(txn, await this.staging.entries(importId)));
+  }
+
+  private async discardInterruptedImports(): Promise<void> {
+    const leftovers = await this.staging.all();
+    if (leftovers.length > 0) await this.queue.run((txn) => this.staging.drop(txn, leftovers));
+  }
+
+  /** The mailbox an imported message goes in, created in this transaction (with its parents) when missing. */
+  private mailboxForImport(txn: Transaction, account: string, name: string, made: Map<string, MailboxRecord>): MailboxRecord {
+    const owner = account.toLowerCase();
+    const levels = name.split(HIERARCHY_DELIMITER);
+    let record: MailboxRecord | undefined;
+    for (let i = 1; i <= levels.length; i++) {
+      const path = levels.slice(0, i).join(HIERARCHY_DELIMITER);
+      record = this.mailboxes.find(owner, path) ?? made.get(`${owner}\u0000${path}`);
+      if (!record) {
+        record = this.mailboxes.add(txn, owner, path);
+        this.messages.created(txn, record.id);
+        this.subscriptions.set(txn, owner, path, true);
+        made.set(`${owner}\u0000${path}`, record);
+      }
+    }
+    return record!;
+  }
+
   /** Places bounces and Sent copies in the entry's account, inside the outbox operation's transaction. */
   private async placeDeliveries(txn: Transaction, account: string, prepared: PreparedDelivery[]): Promise<void> {
     for (const delivery of prepared) {
@@ -464,5 +608,18 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
 
   setMeta(key: string, value: unknown): Promise<void> {
     return this.queue.run((txn) => txn.put(this.database.sub.meta, `app:${key}`, value));
+  }
+}
+
+/** Open table files for commands that read the store through once (RSS: each is up to ~2 MB mapped). */
+export const ONE_PASS_TABLES = 16;
+
+/** `hotbridge verify` with the daemon stopped: opens the database alone (no mailbox is loaded, nothing is written). */
+export async function verifyStoreAt(dataDir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const database = await openDatabase(dataDir, { maxOpenTables: ONE_PASS_TABLES });
+  try {
+    return await verifyDatabase(database, options);
+  } finally {
+    await database.close();
   }
 }

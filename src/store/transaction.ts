@@ -79,11 +79,20 @@ export class Transaction {
     return value;
   }
 
-  /** Writes the batch (WriteQueue only). */
+  /** Writes the batch (WriteQueue only). A failed LevelDB write is thrown as a BatchWriteError. */
   async commit(db: Level<string, unknown>, feed: ChangeFeed, durable: boolean): Promise<void> {
     for (const step of this.steps) await step();
-    if (this.ops.length > OPS_IN_ONE_GO) await this.writeInTurns(db, durable);
-    else if (this.ops.length > 0) await db.batch(this.ops as never, { sync: durable } as never);
+    try {
+      if (this.ops.length > OPS_IN_ONE_GO) await this.writeInTurns(db, durable);
+      else if (this.ops.length > 0) await db.batch(this.ops as never, { sync: durable } as never);
+    } catch (err) {
+      throw new BatchWriteError(err);
+    }
+    this.applied(feed);
+  }
+
+  /** What happens once the batch is durable (also when a write reported as failed turns out to have landed). */
+  applied(feed: ChangeFeed): void {
     for (const effect of this.effects) effect();
     for (const change of this.changes) feed.publish(change);
   }
@@ -108,6 +117,33 @@ export class Transaction {
     }
     await batch.write({ sync: durable } as never);
   }
+
+  /** The last put of the batch: read back after a reopen, it tells whether a failed write landed after all. */
+  witness(): { sublevel: AnySublevel; key: string; value: unknown } | undefined {
+    for (let i = this.ops.length - 1; i >= 0; i--) {
+      const op = this.ops[i];
+      if (op.type === 'put') return op;
+    }
+    return undefined;
+  }
+}
+
+/** LevelDB refused a batch (a full disk, an I/O error): nothing of it is visible in this process. */
+export class BatchWriteError extends Error {
+  constructor(cause: unknown) {
+    super((cause as Error)?.message ?? String(cause), { cause });
+    this.name = 'BatchWriteError';
+  }
+}
+
+/**
+ * Watches over the writes: before an operation it may recover the database from an earlier failed write
+ * (or refuse at once while that cannot work yet); a failed operation's error passes through it to be
+ * explained (write-recovery.ts).
+ */
+export interface WriteGuard {
+  ready(): Promise<void>;
+  failed(err: unknown, txn: Transaction): unknown;
 }
 
 /** The store's single write queue: operations never interleave, each commits once. */
@@ -118,6 +154,7 @@ export class WriteQueue {
   constructor(
     private readonly db: Level<string, unknown>,
     private readonly feed: ChangeFeed,
+    private readonly guard?: WriteGuard,
   ) {}
 
   /**
@@ -128,10 +165,15 @@ export class WriteQueue {
   run<T>(build: (txn: Transaction) => Promise<T> | T, options: { durable?: boolean } = {}): Promise<T> {
     const run = this.queue.then(async () => {
       if (this.closed) throw new StoreError('closed', 'the store is closed');
+      await this.guard?.ready();
       const txn = new Transaction();
-      const result = await build(txn);
-      await txn.commit(this.db, this.feed, options.durable ?? true);
-      return result;
+      try {
+        const result = await build(txn);
+        await txn.commit(this.db, this.feed, options.durable ?? true);
+        return result;
+      } catch (err) {
+        throw this.guard ? this.guard.failed(err, txn) : err;
+      }
     });
     this.queue = run.catch(() => undefined);
     return run;

@@ -14,6 +14,7 @@ import { checkAccount } from '../doctor/account-checks.js';
 import { clockResult, httpDate, type TimeSample } from '../doctor/clock.js';
 import { checkListenAddress, type RunningDaemon } from '../doctor/local-ports.js';
 import { DoctorReport, fail, info, ok } from '../doctor/report.js';
+import { checkStore } from '../doctor/store-checks.js';
 
 function addressesOf(value: unknown): ListenAddress[] {
   if (!Array.isArray(value)) return [];
@@ -65,6 +66,8 @@ export async function runDoctor(options: { config?: string; out: NodeJS.Writable
 
   const daemon = await runningDaemon(config);
   report.add(daemon ? info(`hotbridge is running${daemon.pid ? ` (pid ${daemon.pid})` : ''}`) : info('hotbridge is not running now', 'start it with: hotbridge run (or keep it running: hotbridge service install)'));
+
+  for (const result of await checkStore(config, daemon !== undefined)) report.add(result);
 
   const listeners: Array<[string, string, ListenAddress[]]> = [
     ['IMAP', '[imap] listen', config.imap.listen],

@@ -3,6 +3,8 @@ import { ConfigError, loadConfig } from '../../config/load.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { AlreadyRunningError } from '../../daemon/instance-lock.js';
 import { createLogger } from '../../runtime/logger.js';
+import { LocalPasswordsError } from '../../runtime/local-passwords.js';
+import { StoreError } from '../../store/index.js';
 import { loadConfigOrExplain, UserError } from '../config-option.js';
 
 /** How long a stop may take before the process exits anyway (issue 8: within 10 s). */
@@ -17,9 +19,10 @@ export async function runDaemon(options: { config?: string; logLevel?: string })
     daemon = await Daemon.start(config, logger);
   } catch (err) {
     if (err instanceof AlreadyRunningError) throw new UserError(err.message, 3);
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES') {
-      const { address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    const { code, syscall, address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    // Only a failed listen is about an address and a port (Node's own error, or a server's that names the
+    // port); any other EACCES (a file) keeps its own message.
+    if ((syscall === 'listen' || typeof port === 'number') && (code === 'EADDRINUSE' || code === 'EACCES')) {
       throw new UserError(
         code === 'EADDRINUSE'
           ? `cannot listen on ${address}:${port}: the port is in use (another program, or another hotbridge with another data dir); change [imap]/[smtp] listen in ${config.file}`
@@ -27,6 +30,7 @@ export async function runDaemon(options: { config?: string; logLevel?: string })
         3,
       );
     }
+    if (err instanceof LocalPasswordsError || err instanceof StoreError) throw new UserError(`cannot start: ${err.message}`, 1);
     throw err;
   }
 

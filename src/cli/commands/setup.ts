@@ -180,6 +180,11 @@ async function conversation(term: Terminal, file: string, options: { config?: st
   const leaveOnServer = await term.yesNo(`Keep a copy at ${providerName}?`, true);
   term.say();
 
+  // Backups (issue 12): with no copy at the provider, the store is the only copy of the mail.
+  term.say(leaveOnServer ? 'hotbridge can also back up the mail it keeps here, once a day (the last seven days are kept).' : 'The mail here will be its only copy: hotbridge can back it up once a day (the last seven days are kept).');
+  const backups = await term.yesNo('Keep daily backups?', true);
+  term.say();
+
   // Step 4: signing in.
   const dir = path.dirname(file);
   let auth: SetupAnswers['auth'];
@@ -203,6 +208,7 @@ async function conversation(term: Terminal, file: string, options: { config?: st
     provider: preset?.id ?? 'custom',
     leaveOnServer,
     auth,
+    backups,
     ...(name ? { name } : {}),
     ...(tenant ? { tenant } : {}),
     ...(pop3 ? { pop3 } : {}),

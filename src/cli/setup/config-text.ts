@@ -24,6 +24,8 @@ export interface SetupAnswers {
   pop3?: ServerAnswer;
   smtp?: ServerAnswer;
   dataDir?: string;
+  /** Daily backups of the store, the last 7 kept (`[backup]`). */
+  backups?: boolean;
 }
 
 /**
@@ -65,5 +67,8 @@ export function configText(a: SetupAnswers, now = new Date()): string {
   }
   if (a.pop3) lines.push(...serverTable('pop3', a.pop3));
   if (a.smtp) lines.push(...serverTable('smtp', a.smtp));
+  if (a.backups) {
+    lines.push('', '[backup]', 'every = "1d"               # a backup of all mail once a day (hotbridge restore FILE puts one back)', 'keep = 7                   # the last seven; they go to DATA_DIR/backups unless dir = "…" says elsewhere (another disk is better)');
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -46,6 +46,14 @@ export function fromStoreError(err: StoreError): ImapError {
       return ImapError.no(err.message, 'INUSE');
     case 'closed':
       return ImapError.no('the mail store is shutting down', 'UNAVAILABLE');
+    // The store's own faults (store/errors.ts): RFC 5530 §3 has a code for each.
+    case 'no-space':
+      return ImapError.no(`Cannot store anything now: ${err.message}`, 'OVERQUOTA');
+    case 'damaged':
+      return ImapError.no(err.message, 'CORRUPTION');
+    case 'unwritable':
+    case 'unavailable':
+      return ImapError.no(err.message, 'UNAVAILABLE');
   }
 }
 

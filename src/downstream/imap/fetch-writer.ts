@@ -35,6 +35,8 @@ export interface FetchPlan {
 export interface FetchResult {
   /** Messages that could not be read because another session expunged them (RFC 5530 EXPUNGEISSUED). */
   missing: number;
+  /** UIDs of messages the store could not read (damaged on disk): left out, so the others are still served. */
+  damaged: number[];
 }
 
 function needsIndex(items: readonly FetchItem[]): boolean {
@@ -103,20 +105,25 @@ export async function writeFetchResponses(
   const hasModseq = items.some((item) => item.kind === 'MODSEQ');
   const slice = plan.slice ?? new TimeSlice();
   let missing = 0;
+  const damaged: number[] = [];
   // A keyword another session just set may show in these FLAGS: the client must hear of it first (§7.2.6).
   if (hasFlags || plan.flagsChanged.size > 0) view.announceNewKeywords(out);
 
   // Indexes are read a batch at a time: one store read per batch instead of one per message.
-  let indexes: Array<MessageIndex | undefined> = [];
+  let indexes: Array<MessageIndex | undefined | typeof DAMAGED> = [];
   for (let n = 0; n < seqs.length; n++) {
     const seq = seqs[n];
     const record = view.at(seq);
     if (wantsIndex && n % INDEX_BATCH === 0) {
-      indexes = await store.getIndexes(seqs.slice(n, n + INDEX_BATCH).map((s) => view.at(s).blobId));
+      indexes = await readIndexes(store, seqs.slice(n, n + INDEX_BATCH).map((s) => view.at(s).blobId));
     }
     const index = wantsIndex ? indexes[n % INDEX_BATCH] : undefined;
+    if (index === DAMAGED) {
+      damaged.push(record.uid);
+      continue;
+    }
     let raw: Buffer | undefined;
-    if (wantsIndex && !index) {
+    if (wantsIndex && index === undefined) {
       // Expunged by another session and its bytes are gone: skip it and say so in the tagged reply.
       missing++;
       continue;
@@ -128,6 +135,11 @@ export async function writeFetchResponses(
         // Expunged by another session and its bytes are gone: skip it and say so in the tagged reply.
         if (err instanceof StoreError && err.code === 'not-found') {
           missing++;
+          continue;
+        }
+        // Damaged on disk: this message gets no response, the others still do (the tagged NO says which).
+        if (err instanceof StoreError && err.code === 'damaged') {
+          damaged.push(record.uid);
           continue;
         }
         throw err;
@@ -188,7 +200,30 @@ export async function writeFetchResponses(
     out.writeBinary(line + ')\r\n');
     if (out.shouldPause(slice)) await out.pause(slice);
   }
-  return { missing };
+  return { missing, damaged };
+}
+
+/** Marks a message whose index could not be read because the store is damaged there. */
+const DAMAGED: unique symbol = Symbol('damaged');
+
+/** A batch of indexes; when the batch fails on damage, one at a time, so only the damaged ones drop out. */
+async function readIndexes(store: FetchSource['store'], blobIds: string[]): Promise<Array<MessageIndex | undefined | typeof DAMAGED>> {
+  try {
+    return await store.getIndexes(blobIds);
+  } catch (err) {
+    if (!(err instanceof StoreError && err.code === 'damaged')) throw err;
+    return Promise.all(
+      blobIds.map((blobId) =>
+        store.getIndexes([blobId]).then(
+          ([index]): MessageIndex | undefined | typeof DAMAGED => index,
+          (one: unknown): typeof DAMAGED => {
+            if (one instanceof StoreError && one.code === 'damaged') return DAMAGED;
+            throw one;
+          },
+        ),
+      ),
+    );
+  }
 }
 
 /** Whether a record's flags lack \Seen (implicit \Seen candidates). */

@@ -27,7 +27,7 @@ import tls from 'node:tls';
 import type { LocalAuthenticator } from '../../runtime/local-auth.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { StatusBoard } from '../../runtime/status-board.js';
-import type { SubmissionStore } from '../../store/index.js';
+import { StoreError, type SubmissionStore } from '../../store/index.js';
 import { loginNameForLog } from '../../runtime/local-auth.js';
 import { addressCharsetRefusal, mailParameterRefusal, rawPath, rcptParameterRefusal, type EnvelopeRefusal } from './envelope-policy.js';
 import { listenerSecurity, type ListenerSecurity } from './listen-policy.js';
@@ -350,6 +350,9 @@ async function enqueue(settings: SubmissionServerOptions, logger: Logger, raw: B
     return `Ok: queued as ${entry.id}`;
   } catch (err) {
     logger.error({ account, err: (err as Error).message }, 'could not queue a submitted message');
+    // 452 4.3.1, "mail system full" (RFC 3463 §3.4): the disk is full; nothing was stored, the client keeps
+    // the message and tries again later (RFC 5321 §4.2.5), as for 451.
+    if (err instanceof StoreError && err.code === 'no-space') throw smtpReply(452, `4.3.1 Insufficient system storage: ${err.message}; try again later`);
     // 451: nothing was stored, the client keeps the message and tries again (RFC 5321 §4.2.5).
     throw smtpReply(451, '4.3.0 Local error: the message could not be stored, try again later');
   }

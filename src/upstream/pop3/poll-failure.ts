@@ -95,6 +95,8 @@ export function describeFailure(error: unknown, context: FailureContext): PollFa
   }
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof StoreError) {
+    // A full disk passes (and the store recovers by itself once there is room): back off, say so plainly.
+    if (error.code === 'no-space') return { state: 'backoff', text: `${message}; new mail waits on the server until there is room`, temporary: true };
     return { state: 'error', text: `cannot store mail locally: ${message}`, temporary: false };
   }
   return { state: 'error', text: `sync failed: ${message}`, temporary: false };

@@ -9,6 +9,11 @@
  * refusal); 4xx or trouble on the way -> retry with growing delays until the message is too old, then
  * a bounce. A refused login is not the message's fault: it waits (`waitingFor: 'auth'`), the status
  * shows an alert, and the credential source is told so it can refresh before the next try.
+ *
+ * The provider's answer is kept in memory until the store has recorded it: when that write fails (a
+ * full disk), the next pass retries only the write, never the relay, so a message the provider accepted
+ * is not sent again because of a local failure. Only a crash in the moment between the provider's reply
+ * and the durable write can send a message once more.
  */
 import os from 'node:os';
 import type { AccountConfig } from '../../config/types.js';
@@ -66,6 +71,11 @@ export class OutboxWorker {
   private inFlight?: AbortController;
   /** Shown in status while the provider refuses our login. */
   private authAlert?: string;
+  /**
+   * Relay outcomes the store has not recorded yet (its write failed), by entry id. Each pass records these
+   * first and relays nothing while one still cannot be written.
+   */
+  private readonly unrecorded = new Map<string, { entry: OutboxEntry; report: RelayReport; raw: Buffer }>();
 
   constructor(private readonly options: OutboxWorkerOptions) {
     this.address = options.account.address.toLowerCase();
@@ -112,6 +122,13 @@ export class OutboxWorker {
       this.inFlight?.abort();
       await running;
     }
+    // A last try at writing what the provider already accepted; what still fails will be sent once more
+    // after the restart (the store keeps the entry queued), and the log says so.
+    await this.recordUnrecorded().catch((err: Error) => {
+      for (const { entry } of this.unrecorded.values()) {
+        this.logger.error({ id: entry.id, err: err.message }, 'the provider accepted this message but the store could not record it: it will be sent once more after the restart');
+      }
+    });
   }
 
   // ---------------------------------------------------------------- scheduling
@@ -146,6 +163,8 @@ export class OutboxWorker {
   private async pass(): Promise<number | undefined> {
     const force = this.force;
     this.force = false;
+    // Outcomes the store could not record yet come first; while one still fails (it throws), nothing is relayed.
+    await this.recordUnrecorded();
     const entries = await this.options.store.listOutbox(this.address);
     const session = new RelaySession(this.options.account.smtp);
     try {
@@ -198,8 +217,20 @@ export class OutboxWorker {
       return this.holdForAuth(entry, report.problem.reply);
     }
     if (report.delivered.length > 0 || report.failed.length > 0 || (report.deferred.length > 0 && !report.problem)) this.clearAuthAlert();
+    // Remembered before the write: if the write fails, the next pass writes this outcome instead of relaying again.
+    this.unrecorded.set(entry.id, { entry, report, raw });
     await this.record(entry, report, raw);
+    this.unrecorded.delete(entry.id);
     return { kind: 'done' };
+  }
+
+  /** Writes the outcomes a failed store write left in memory, oldest first; throws while the store still fails. */
+  private async recordUnrecorded(): Promise<void> {
+    for (const [id, { entry, report, raw }] of [...this.unrecorded]) {
+      await this.record(entry, report, raw);
+      this.unrecorded.delete(id);
+      this.logger.info({ id }, 'recorded the outcome of an earlier relay that the store could not write at the time');
+    }
   }
 
   /** A refused login: the message keeps its place and waits for working credentials. */

@@ -71,6 +71,7 @@ describe('hotbridge setup', () => {
       'Ann Example', // name
       'Ann.Example@Hotmail.com', // address
       '', // keep a copy: default yes
+      '', // daily backups: default yes
       'my-own-app-id', // client id
       'n', // sign in now
       'n', // certificate
@@ -93,6 +94,8 @@ describe('hotbridge setup', () => {
     expect(account).toMatchObject({ address: 'ann.example@hotmail.com', name: 'Ann Example', provider: 'outlook', leaveOnServer: true });
     expect(account.auth).toMatchObject({ method: 'oauth2', clientId: 'my-own-app-id', authority: 'https://login.microsoftonline.com/consumers' });
     expect(account.pop3).toMatchObject({ host: 'outlook.office365.com', port: 995, tls: 'implicit' });
+    // Daily backups, the last seven, in the data dir unless told otherwise (issue 12).
+    expect(config.backup).toEqual({ everyMs: 24 * 3600_000, keep: 7, dir: path.join(config.dataDir, 'backups') });
     expect(mode(file)).toBe(0o600);
     expect(mode(path.dirname(file))).toBe(0o700);
 
@@ -117,7 +120,7 @@ describe('hotbridge setup', () => {
 
   it('makes the local certificate when asked (keys 0600), and says where SSL is offered', async () => {
     const file = configPath();
-    const { code, text } = await setup(file, ['Hal', 'hal@hotmail.com', '', '', 'y', 'n']);
+    const { code, text } = await setup(file, ['Hal', 'hal@hotmail.com', '', '', '', 'y', 'n']);
     expect(code).toBe(0);
     const dataDir = loadConfig(file).dataDir;
     expect(mode(path.join(dataDir, 'tls', 'server.key'))).toBe(0o600);
@@ -131,7 +134,7 @@ describe('hotbridge setup', () => {
     idp.scriptDeviceFlow({ user: 'bea@outlook.com', steps: ['approve'] });
     // The config names Microsoft's authority; the sign-in's HTTP goes to the local identity server instead.
     const toLocal: typeof fetch = (url, init) => fetch(String(url).replace('https://login.microsoftonline.com/consumers', idp.authority), init);
-    const { code, text } = await setup(file, ['Bea', 'bea@outlook.com', 'n', idp.clientId, 'y', 'n', 'n'], { fetch: toLocal });
+    const { code, text } = await setup(file, ['Bea', 'bea@outlook.com', 'n', '', idp.clientId, 'y', 'n', 'n'], { fetch: toLocal });
     expect(code).toBe(0);
     expect(text).toMatch(/Enter this code:\s+\S+/);
     expect(text).toContain('Signed in: bea@outlook.com.');
@@ -144,7 +147,7 @@ describe('hotbridge setup', () => {
 
   it('leaves client_id for later when none is given, and says how', async () => {
     const file = configPath();
-    const { code, text } = await setup(file, ['', 'cy@live.com', '', '', 'n', 'n']);
+    const { code, text } = await setup(file, ['', 'cy@live.com', '', '', '', 'n', 'n']);
     expect(code).toBe(0);
     expect(text).toContain(`Sign in later, once client_id is in ${file}: hotbridge login cy@live.com --config ${file}`);
     const config = loadConfig(file);
@@ -166,6 +169,7 @@ describe('hotbridge setup', () => {
       '2525', // an unusual SMTP port: asked how TLS starts
       'starttls',
       'n', // no copy on the server
+      'n', // no backups
       'provider pass word', // spaces are part of a password
       'n', // certificate
       'n', // service
@@ -179,6 +183,7 @@ describe('hotbridge setup', () => {
     expect(account.pop3).toMatchObject({ host: 'pop.example.org', port: 995, tls: 'implicit' });
     expect(account.smtp).toMatchObject({ host: 'mail.example.org', port: 2525, tls: 'starttls' });
     expect(account.leaveOnServer).toBe(false);
+    expect(config.backup).toBeUndefined();
     const secret = path.join(path.dirname(file), 'dee@example.org.secret');
     expect(account.auth).toEqual({ method: 'password', user: 'dee@example.org', passwordFile: secret });
     expect(fs.readFileSync(secret, 'utf8')).toBe('provider pass word\n');
@@ -190,7 +195,7 @@ describe('hotbridge setup', () => {
 
   it('offers Microsoft 365 for a domain of its own (tenant "organizations")', async () => {
     const file = configPath();
-    const { code } = await setup(file, ['Eve', 'eve@contoso.example', 'y', '', 'app-id', 'n', 'n', 'n']);
+    const { code } = await setup(file, ['Eve', 'eve@contoso.example', 'y', '', '', 'app-id', 'n', 'n', 'n']);
     expect(code).toBe(0);
     const [account] = loadConfig(file).accounts;
     expect(account.provider).toBe('outlook');
@@ -207,7 +212,7 @@ describe('hotbridge setup', () => {
     expect(kept.text).toContain('Nothing was changed.');
     expect(fs.readFileSync(file, 'utf8')).toBe('# mine\n[[accounts]]\naddress = "old@hotmail.com"\n');
 
-    const replaced = await setup(file, ['y', 'Fay', 'fay@hotmail.com', '', '', 'n', 'n']);
+    const replaced = await setup(file, ['y', 'Fay', 'fay@hotmail.com', '', '', '', 'n', 'n']);
     expect(replaced.code).toBe(0);
     expect(loadConfig(file).accounts[0].address).toBe('fay@hotmail.com');
   });

@@ -22,7 +22,7 @@ import { enableCondstore } from '../condstore.js';
 import { ImapError } from '../errors.js';
 import { parseFetchItems, type FetchItem } from '../fetch-items.js';
 import { lacksSeen, writeFetchResponses } from '../fetch-writer.js';
-import { mergeRanges } from '../../../store/index.js';
+import { mergeRanges, StoreError } from '../../../store/index.js';
 import { vanishedEarlier, writeVanishedEarlier } from '../qresync.js';
 import { storeFlagsInBatches } from '../store-batches.js';
 import { resolveSequenceSet, type SequenceSet } from '../wire/sequence-set.js';
@@ -94,13 +94,23 @@ export default defineCommand({
       const unseen = seqs.map((seq) => view.at(seq)).filter((record) => lacksSeen(record) && !view.isExpunged(record.uid)).map((record) => record.uid);
       if (unseen.length > 0) {
         // In batches (store-batches.ts): a FETCH of 100,000 bodies sets \Seen on all of them.
-        await storeFlagsInBatches(server.store, ctx.slice, view.mailboxId, unseen, 'add', ['\\Seen'], {}, (changed) => {
-          view.applyOwnFlags(changed);
-          for (const record of changed) flagsChanged.add(record.uid);
-        });
+        try {
+          await storeFlagsInBatches(server.store, ctx.slice, view.mailboxId, unseen, 'add', ['\\Seen'], {}, (changed) => {
+            view.applyOwnFlags(changed);
+            for (const record of changed) flagsChanged.add(record.uid);
+          });
+        } catch (err) {
+          // A full disk must not make mail unreadable: serve it, and leave \Seen unset this time.
+          if (!(err instanceof StoreError && (err.code === 'no-space' || err.code === 'unwritable' || err.code === 'unavailable'))) throw err;
+        }
       }
     }
-    const { missing } = await writeFetchResponses(out, server, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore, slice: ctx.slice });
+    const { missing, damaged } = await writeFetchResponses(out, server, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore, slice: ctx.slice });
+    // Dovecot's "no-after" behaviour: the rest was sent, the damaged ones are named in the NO (RFC 5530 §3).
+    if (damaged.length > 0) {
+      const which = damaged.length === 1 ? `Message UID ${damaged[0]} is` : `Messages UID ${damaged.slice(0, 20).join(',')}${damaged.length > 20 ? ',...' : ''} are`;
+      throw ImapError.no(`${which} damaged in the local store and could not be read; the others were sent (hotbridge verify tells more)`, 'CORRUPTION');
+    }
     if (missing > 0) throw ImapError.no('Some messages were expunged by another session and could not be fetched', 'EXPUNGEISSUED');
   },
 });
