@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { RssParts } from './smaps.mjs';
 
 const MB = 1024 * 1024;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,9 +23,20 @@ export interface Memory {
   external: number;
   rssAnon?: number;
   rssFile?: number;
+  /** What the RSS is made of (Linux; a child of an older checkout does not say). */
+  parts?: RssParts;
 }
 
 export function formatMemory(m: Memory): string {
+  if (m.parts) {
+    const p = m.parts;
+    const n = (bytes: number) => (bytes / MB).toFixed(0);
+    const anon = p.v8Heap !== undefined ? `anon ${n(p.anon)} (V8 heap ${n(p.v8Heap)}, other ${n(p.anon - p.v8Heap)})` : `anon ${n(p.anon)}`;
+    return (
+      `RSS ${mb(p.rss)} = node binary ${n(p.nodeBinary)} + libraries ${n(p.libraries)} + LevelDB tables ${n(p.levelTables)} + other files ${n(p.otherFiles)} + ${anon}` +
+      ` (heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)})`
+    );
+  }
   const split = m.rssAnon !== undefined && m.rssFile !== undefined ? `: anon ${mb(m.rssAnon)} + file ${mb(m.rssFile)}` : '';
   return `RSS ${mb(m.rss)}${split} (heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)})`;
 }
@@ -89,7 +101,7 @@ export async function startHotbridge(tree: 'dist' | 'src', dir: string, accounts
   // IMAP_BENCH_PROFILE=DIR: a V8 CPU profile of the server, written to DIR when it stops (open it in Chrome DevTools).
   const profile = process.env.IMAP_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.IMAP_BENCH_PROFILE}`] : [];
   const flags = ['--expose-gc', '--max-semi-space-size=2' /* as bin/hotbridge.js runs the daemon */, ...profile, ...(options.nodeFlags ?? []), ...loader];
-  const env = { ...process.env, ...(options.idleKeepaliveMs ? { HOTBRIDGE_BENCH_IDLE_KEEPALIVE_MS: String(options.idleKeepaliveMs) } : {}) };
+  const env = { ...process.env, MALLOC_ARENA_MAX: '2' /* as bin/hotbridge.js and the systemd units run it */, ...(options.idleKeepaliveMs ? { HOTBRIDGE_BENCH_IDLE_KEEPALIVE_MS: String(options.idleKeepaliveMs) } : {}) };
   const child: ChildProcess = spawn(process.execPath, [...flags, script, tree, dir, ...accounts], { stdio: ['pipe', 'pipe', 'inherit'], env });
   const lines = readline.createInterface({ input: child.stdout! });
   const waiting: Array<{ resolve: (line: string) => void; reject: (err: Error) => void }> = [];

@@ -16,7 +16,8 @@
  * default is 2 minutes). Prints `PORT <n>` once listening. Commands on stdin, one per line:
  *   `rss`  -> `MEM <json>`: process.memoryUsage() plus, on Linux, RssAnon and RssFile from
  *             /proc/self/status (LevelDB mmaps its table files and the node binary is file-backed:
- *             those pages count in RSS as RssFile, which the kernel can drop, unlike RssAnon)
+ *             those pages count in RSS as RssFile, which the kernel can drop, unlike RssAnon), and
+ *             `parts`: what the RSS is made of (bench/lib/smaps.mjs)
  *   `gc`   -> the same after a full GC (needs --expose-gc)
  *   `cpu`  -> `CPU <json>`: {user, system, mainThread} milliseconds of CPU used so far (mainThread: the
  *             event loop's thread alone, on Linux)
@@ -24,6 +25,7 @@
  */
 import fs from 'node:fs';
 import readline from 'node:readline';
+import { rssParts } from './smaps.mjs';
 
 const [tree, dir, ...accounts] = process.argv.slice(2);
 if ((tree !== 'dist' && tree !== 'src') || !dir || accounts.length === 0) {
@@ -78,7 +80,7 @@ function mainThreadCpuMs() {
   }
 }
 
-const memory = () => JSON.stringify({ ...process.memoryUsage(), rssAnon: procStatusBytes('RssAnon'), rssFile: procStatusBytes('RssFile') });
+const memory = () => JSON.stringify({ ...process.memoryUsage(), rssAnon: procStatusBytes('RssAnon'), rssFile: procStatusBytes('RssFile'), parts: rssParts() });
 
 let stopping = false;
 const stop = async () => {

@@ -40,8 +40,25 @@ export interface ChunkedBlob {
 /** Compact stored form of a message: [blobId, flags, internalDate, size, modseq, uidl?]. */
 export type StoredMessage = [string, string[], number, number, number, string?];
 
-/** LevelDB's table cache (its default is 1000 files of ~2 MB, all memory-mapped once read). */
+/**
+ * LevelDB's table cache (its default is 1000 files of ~2 MB, all memory-mapped once read). LevelDB
+ * raises anything below 74 to 74 (64 tables), so this alone cannot bound the mapped pages further.
+ */
 const MAX_OPEN_TABLE_FILES = 64;
+/**
+ * Size of a table file (LevelDB's default is 2 MB). Tables are memory-mapped, and the pages read count in
+ * the RSS until the table leaves the cache: 64 open tables of 2 MB let a 100,000-message mailbox map
+ * 72 MB of them after one SELECT (bench/imap.bench.ts); with 512 KB tables 35 MB, with 256 KB 15 MB. A
+ * personal store of a few GB then has some thousands of files, which LevelDB handles well (it keeps at
+ * most 64 open, and compacts a file at a time).
+ */
+const TABLE_FILE_BYTES = 256 * 1024;
+/**
+ * The memtable (LevelDB's default is 4 MB, and two may exist while one is flushed): writes here are
+ * small (flags, message records; blob bytes are big but written once), so 1 MB flushes a little more
+ * often for 6 MB less held.
+ */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
 /**
  * LevelDB's block cache (its default is 8 MB, which an idle daemon then holds for good). Message bytes
  * bypass it (blobs.ts) and the IMAP server keeps its own small caches of what it reads often (indexes,
@@ -135,7 +152,15 @@ export async function openDatabase(dataDir: string, options: { maxOpenTables?: n
 export async function openLocation(dataDir: string, location: string, options: { create: boolean; maxOpenTables?: number }): Promise<Database> {
   // LevelDB memory-maps every open table file; a bounded table cache bounds that part of the RSS
   // (evicted tables are unmapped) at the cost of reopening a table now and then.
-  const db = new Level<string, unknown>(location, { valueEncoding: 'json', maxOpenFiles: options.maxOpenTables ?? MAX_OPEN_TABLE_FILES, cacheSize: BLOCK_CACHE_BYTES, createIfMissing: options.create, errorIfExists: options.create });
+  const db = new Level<string, unknown>(location, {
+    valueEncoding: 'json',
+    maxOpenFiles: options.maxOpenTables ?? MAX_OPEN_TABLE_FILES,
+    cacheSize: BLOCK_CACHE_BYTES,
+    maxFileSize: TABLE_FILE_BYTES,
+    writeBufferSize: WRITE_BUFFER_BYTES,
+    createIfMissing: options.create,
+    errorIfExists: options.create,
+  });
   try {
     await db.open();
   } catch (err) {

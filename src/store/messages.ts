@@ -7,6 +7,7 @@
 import type { BlobRef, Blobs } from './blobs.js';
 import type { Sublevels, StoredMessage } from './database.js';
 import type { ExpungeHistory } from './expunge-history.js';
+import { FlagSets } from './flag-sets.js';
 import { applyFlags, normalizeFlags, sameFlags, type FlagChange } from './flags.js';
 import { messageKey, messageRange, uidFromMessageKey } from './keys.js';
 import { checkMailboxKeywords, checkMessageKeywords } from './keyword-limits.js';
@@ -25,6 +26,7 @@ export interface AppendOptions {
 
 export class Messages {
   private readonly lists = new Map<number, MessageList>();
+  private readonly flagSets = new FlagSets();
 
   constructor(
     private readonly sub: Pick<Sublevels, 'message'>,
@@ -45,7 +47,7 @@ export class Messages {
         if (entries.length === 0) break;
         for (const [key, value] of entries) {
           const [blobId, flags, internalDate, size, modseq, uidl] = value;
-          const record: MessageRecord = { uid: uidFromMessageKey(key), blobId, flags, internalDate, size, modseq };
+          const record: MessageRecord = { uid: uidFromMessageKey(key), blobId, flags: this.flagSets.intern(flags), internalDate, size, modseq };
           if (uidl !== undefined) record.uidl = uidl;
           records.push(record);
         }
@@ -115,7 +117,7 @@ export class Messages {
     const record: MessageRecord = {
       uid,
       blobId: blob.id,
-      flags: normalizeFlags(options.flags ?? []),
+      flags: this.flagSets.intern(normalizeFlags(options.flags ?? [])),
       internalDate: options.internalDate ?? Date.now(),
       size: blob.size,
       modseq,
@@ -248,7 +250,7 @@ export class Messages {
         checkMessageKeywords(next);
       }
       pending ??= this.mailboxes.pending(txn, mailbox);
-      const updated: MessageRecord = { ...current, flags: next, modseq: ++pending.highestModseq };
+      const updated: MessageRecord = { ...current, flags: this.flagSets.intern(next), modseq: ++pending.highestModseq };
       this.put(txn, mailboxId, updated);
       txn.afterCommit(() => list.replace(updated));
       txn.announce({ kind: 'flags-changed', mailboxId, uid, flags: next, modseq: updated.modseq });

@@ -91,6 +91,21 @@ describe('Store', () => {
     expect(removed.changed[0].flags).toEqual(['\\Flagged']);
   });
 
+  it('keeps each message its own flags when messages read back from disk share a flag list', async () => {
+    const inbox = store.findMailbox(ALICE, 'INBOX')!;
+    for (const n of [1, 2, 3]) await store.appendMessage(inbox.id, simpleMessage(n), { flags: ['\\Seen', 'todo'] });
+    await reopen();
+    const again = store.findMailbox(ALICE, 'INBOX')!;
+    await store.storeFlags(again.id, [1], 'add', ['\\Flagged']);
+    await store.storeFlags(again.id, [2], 'remove', ['todo']);
+    const flags = (await store.listMessages(again.id)).map((m) => [m.uid, m.flags]);
+    expect(flags).toEqual([
+      [1, ['\\Seen', 'todo', '\\Flagged']],
+      [2, ['\\Seen']],
+      [3, ['\\Seen', 'todo']],
+    ]);
+  });
+
   it('copies and moves with COPYUID pairs and shares the blob', async () => {
     const inbox = store.findMailbox(ALICE, 'INBOX')!;
     const trash = store.findMailbox(ALICE, 'Trash')!;
