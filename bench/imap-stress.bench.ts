@@ -81,7 +81,9 @@ async function fillHotbridge(dir: string): Promise<void> {
 
 /** The last contender is the yardstick (Dovecot); the others are compared with it. */
 async function runMode(imaptest: string, mbox: string, persistent: boolean, contenders: Contender[]): Promise<void> {
-  log(`  ${persistent ? 'persistent sessions (logout=0)' : 'login/logout cycle'}: ${CLIENTS} clients, ${SECONDS} s per run, ${ROUNDS} rounds`);
+  log(
+    `  ${persistent ? 'persistent sessions (logout=0)' : 'login/logout cycle'}: ${CLIENTS} clients, ${SECONDS} s per run, ${ROUNDS} rounds`,
+  );
   const results = new Map<string, StressResult[]>(contenders.map((c) => [c.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
     // Which server goes first rotates too, so a burst of machine load does not always hit the same one.
@@ -89,10 +91,21 @@ async function runMode(imaptest: string, mbox: string, persistent: boolean, cont
     const cells: string[] = [];
     for (const contender of order) {
       const before = load();
-      const result = await runStress({ imaptest, port: contender.port, user: USER.user, password: USER.password, mbox, clients: CLIENTS, seconds: SECONDS, persistent });
+      const result = await runStress({
+        imaptest,
+        port: contender.port,
+        user: USER.user,
+        password: USER.password,
+        mbox,
+        clients: CLIENTS,
+        seconds: SECONDS,
+        persistent,
+      });
       results.get(contender.name)!.push(result);
       const errors = result.errors.reduce((sum, e) => sum + e.count, 0);
-      cells.push(`${contender.name} ${(result.total / SECONDS).toFixed(0).padStart(5)} cmd/s${errors > 0 ? ` (${errors} errors)` : ''} [load ${before}]`);
+      cells.push(
+        `${contender.name} ${(result.total / SECONDS).toFixed(0).padStart(5)} cmd/s${errors > 0 ? ` (${errors} errors)` : ''} [load ${before}]`,
+      );
     }
     log(`    round ${round + 1}: ${cells.join('   ')}`);
   }
@@ -102,23 +115,37 @@ async function runMode(imaptest: string, mbox: string, persistent: boolean, cont
   log(`    ${'command'.padEnd(16)}${contenders.map((c) => c.name.padStart(24)).join('')}`);
   const rate = (runs: StressResult[], short: string) => runs.map((r) => (r.counts.get(short) ?? 0) / SECONDS);
   const cell = (values: number[], yardstick: number[], last: boolean) =>
-    `${median(values).toFixed(0)} (${spread(values)})${last ? '' : ` ${(median(values) / Math.max(1e-9, median(yardstick))).toFixed(2)}x`}`.padStart(24);
+    `${median(values).toFixed(0)} (${spread(values)})${last ? '' : ` ${(median(values) / Math.max(1e-9, median(yardstick))).toFixed(2)}x`}`.padStart(
+      24,
+    );
   for (const [short, name] of names) {
     const yardstick = rate(theirs, short);
-    log(`    ${name.padEnd(16)}${contenders.map((c, i) => cell(rate(results.get(c.name)!, short), yardstick, i === contenders.length - 1)).join('')}`);
+    log(
+      `    ${name.padEnd(16)}${contenders.map((c, i) => cell(rate(results.get(c.name)!, short), yardstick, i === contenders.length - 1)).join('')}`,
+    );
   }
   const totals = (runs: StressResult[]) => runs.map((r) => r.total / SECONDS);
-  log(`    ${'total'.padEnd(16)}${contenders.map((c, i) => cell(totals(results.get(c.name)!), totals(theirs), i === contenders.length - 1)).join('')}   target >= 1.0x, goal 1.5x`);
+  log(
+    `    ${'total'.padEnd(16)}${contenders.map((c, i) => cell(totals(results.get(c.name)!), totals(theirs), i === contenders.length - 1)).join('')}   target >= 1.0x, goal 1.5x`,
+  );
   for (const contender of contenders.slice(0, -1)) {
     const ours = results.get(contender.name)!;
-    log(`    ${contender.name} / ${contenders[contenders.length - 1].name} per round: ${ours.map((r, i) => (r.total / theirs[i].total).toFixed(2)).join(', ')}`);
+    log(
+      `    ${contender.name} / ${contenders[contenders.length - 1].name} per round: ${ours.map((r, i) => (r.total / theirs[i].total).toFixed(2)).join(', ')}`,
+    );
   }
   for (const contender of contenders) {
     const errors = new Map<string, number>();
     for (const run of results.get(contender.name)!) for (const e of run.errors) errors.set(e.text, (errors.get(e.text) ?? 0) + e.count);
     const sorted = [...errors].sort((a, b) => b[1] - a[1]);
     if (sorted.length === 0) log(`    ${contender.name}: no imaptest errors`);
-    else log(`    ${contender.name}: imaptest errors (all rounds):\n${sorted.slice(0, 8).map(([text, count]) => `      ${String(count).padStart(6)} × ${text}`).join('\n')}`);
+    else
+      log(
+        `    ${contender.name}: imaptest errors (all rounds):\n${sorted
+          .slice(0, 8)
+          .map(([text, count]) => `      ${String(count).padStart(6)} × ${text}`)
+          .join('\n')}`,
+      );
   }
   for (const contender of contenders) log(`    ${contender.name} after the load: ${await contender.rss()}`);
 }
@@ -141,11 +168,19 @@ if (!imaptest) {
     await fillHotbridge(path.join(dir, 'hotbridge'));
     hotbridge = await startHotbridge(tree, path.join(dir, 'hotbridge'), [USER.user]);
     const server = hotbridge;
-    log(`imaptest stress: hotbridge (${tree === 'dist' ? 'compiled dist/' : 'src/ under tsx'}, node ${process.version}) vs Dovecot ${dovecotVersion} (maildir), ${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-    log(`  mbox: ${MBOX_MESSAGES} mixed messages (${mb(raws.reduce((sum, raw) => sum + raw.length, 0))}: 60% text 2-10 KB, 25% text+HTML, 15% with a 50-100 KB attachment); imaptest ${imaptest}`);
+    log(
+      `imaptest stress: hotbridge (${tree === 'dist' ? 'compiled dist/' : 'src/ under tsx'}, node ${process.version}) vs Dovecot ${dovecotVersion} (maildir), ${os.cpus().length} CPUs, load average ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}`,
+    );
+    log(
+      `  mbox: ${MBOX_MESSAGES} mixed messages (${mb(raws.reduce((sum, raw) => sum + raw.length, 0))}: 60% text 2-10 KB, 25% text+HTML, 15% with a 50-100 KB attachment); imaptest ${imaptest}`,
+    );
     log(`  hotbridge after start: ${formatMemory(await server.memory(false))}`);
     const masterPid = Number(fs.readFileSync(path.join(lab.dir, 'dovecot/run/master.pid'), 'utf8').trim());
-    const memoryOf = (child: HotbridgeChild) => async () => `${formatMemory(await child.memory(false))}; after a full GC ${formatMemory(await child.memory(true))}   target <= 100 MB`;
+    const memoryOf = (child: HotbridgeChild) => async () =>
+      `${formatMemory(await child.memory(false))}; after a full GC ${formatMemory(await child.memory(true))}   target <= 100 MB`;
     const contenders: Contender[] = [{ name: 'hotbridge', port: server.port, rss: memoryOf(server) }];
     const also = process.env.IMAPTEST_ALSO;
     if (also) {

@@ -129,7 +129,10 @@ async function fillDovecot(lab: Lab, boxes: Mailboxes): Promise<void> {
   await lab.addUser(SEARCH_USER.user, SEARCH_USER.password);
   await lab.injectMessages(LOAD_USER.user, boxes.load);
   for (let i = 0; i < boxes.big; i += 10_000) {
-    await lab.injectMessages(BIG_USER.user, Array.from({ length: Math.min(10_000, boxes.big - i) }, (_, k) => smallMessage(i + k, BIG_USER.user)));
+    await lab.injectMessages(
+      BIG_USER.user,
+      Array.from({ length: Math.min(10_000, boxes.big - i) }, (_, k) => smallMessage(i + k, BIG_USER.user)),
+    );
   }
   if (boxes.search.length > 0) await lab.injectMessages(SEARCH_USER.user, boxes.search);
 }
@@ -143,7 +146,12 @@ async function sameMailbox(servers: Server[]): Promise<void> {
     const client = await login(server.port, LOAD_USER);
     const hash = crypto.createHash('sha256');
     const select = expectOk(await client.command('EXAMINE INBOX', true), `EXAMINE on ${server.name}`);
-    hash.update(select.lines!.filter((l) => / EXISTS$/.test(l) || /UIDNEXT/.test(l)).map((l) => l.replace(/\] .*/, ']')).join('|'));
+    hash.update(
+      select
+        .lines!.filter((l) => / EXISTS$/.test(l) || /UIDNEXT/.test(l))
+        .map((l) => l.replace(/\] .*/, ']'))
+        .join('|'),
+    );
     for (const uid of [1, 2, 3, Math.floor(MESSAGES / 2), MESSAGES - 1, MESSAGES]) {
       const reply = expectOk(await client.command(`UID FETCH ${uid} (RFC822.SIZE BODY.PEEK[])`, true), `FETCH on ${server.name}`);
       hash.update(`${uid}:${/RFC822\.SIZE (\d+)/.exec(reply.lines!.join(' '))?.[1]}:`);
@@ -156,7 +164,8 @@ async function sameMailbox(servers: Server[]): Promise<void> {
     await client.close();
     digests.push(hash.digest('hex'));
   }
-  if (digests.some((d) => d !== digests[0])) throw new Error('hotbridge and Dovecot do not hold the same mailbox (sizes, bytes or SEARCH results differ)');
+  if (digests.some((d) => d !== digests[0]))
+    throw new Error('hotbridge and Dovecot do not hold the same mailbox (sizes, bytes or SEARCH results differ)');
 }
 
 // ---------------------------------------------------------------------------------------------- 1. load
@@ -171,7 +180,12 @@ interface Op {
  * Command kinds and their share of the mix (percent). IMAP_BENCH_SKIP="kind,kind" drops kinds (the
  * others keep their relative shares), to see what one kind costs.
  */
-const SKIPPED = new Set((process.env.IMAP_BENCH_SKIP ?? '').split(',').map((k) => k.trim()).filter((k) => k !== ''));
+const SKIPPED = new Set(
+  (process.env.IMAP_BENCH_SKIP ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== ''),
+);
 const FULL_MIX: Array<[string, number]> = [
   ['SELECT', 5],
   ['FETCH flags', 20],
@@ -221,7 +235,12 @@ function opsFor(client: number, round: number, appends: Buffer[]): Op[] {
         ops.push({ kind, text: `UID FETCH ${uid()} (UID BODY[TEXT])` });
         break;
       case 'STORE': {
-        const [sign, flag] = [['+', '\\Seen'], ['-', '\\Seen'], ['+', '\\Flagged'], ['-', '\\Flagged']][Math.floor(next() * 4)];
+        const [sign, flag] = [
+          ['+', '\\Seen'],
+          ['-', '\\Seen'],
+          ['+', '\\Flagged'],
+          ['-', '\\Flagged'],
+        ][Math.floor(next() * 4)];
         ops.push({ kind, text: `UID STORE ${uid()} ${sign}FLAGS (${flag})` });
         break;
       }
@@ -231,7 +250,10 @@ function opsFor(client: number, round: number, appends: Buffer[]): Op[] {
       case 'SEARCH header':
         ops.push({
           kind,
-          text: next() < 0.5 ? `UID SEARCH FROM "sender${Math.floor(next() * 500)}@"` : `UID SEARCH SUBJECT "${['budget', 'holiday', 'report', 'concert'][Math.floor(next() * 4)]}"`,
+          text:
+            next() < 0.5
+              ? `UID SEARCH FROM "sender${Math.floor(next() * 500)}@"`
+              : `UID SEARCH SUBJECT "${['budget', 'holiday', 'report', 'concert'][Math.floor(next() * 4)]}"`,
         });
         break;
       case 'APPEND':
@@ -275,7 +297,9 @@ async function runLoad(server: Server, round: number, appends: Buffer[]): Promis
 
 async function loadTest(servers: Server[], appends: Buffer[]): Promise<void> {
   log(`1. load: ${CLIENTS} concurrent clients × ${COMMANDS} commands per round, all on one INBOX of ${MESSAGES} messages`);
-  log(`   mix: ${MIX.map(([k, s]) => `${k} ${((100 * s) / MIX_TOTAL).toFixed(0)}%`).join(', ')}${SKIPPED.size > 0 ? ` (IMAP_BENCH_SKIP: ${[...SKIPPED].join(', ')})` : ''}`);
+  log(
+    `   mix: ${MIX.map(([k, s]) => `${k} ${((100 * s) / MIX_TOTAL).toFixed(0)}%`).join(', ')}${SKIPPED.size > 0 ? ` (IMAP_BENCH_SKIP: ${[...SKIPPED].join(', ')})` : ''}`,
+  );
   // Warm-up (not counted): Dovecot builds its index and header cache on first use, hotbridge loads the list.
   // Timed with one client on an idle server: what a command costs without contention.
   const idle: string[] = [];
@@ -316,7 +340,9 @@ async function loadTest(servers: Server[], appends: Buffer[]): Promise<void> {
     log(`   ${kind.padEnd(18)}${cells.join('')}`);
   }
   const [hotbridge, dovecot] = servers.map((s) => best.get(s.name)!.perSecond);
-  log(`   best: hotbridge ${hotbridge.toFixed(0)} cmd/s, Dovecot ${dovecot.toFixed(0)} cmd/s, ratio ${(hotbridge / dovecot).toFixed(2)}   target ≥ 0.7, goal > 1`);
+  log(
+    `   best: hotbridge ${hotbridge.toFixed(0)} cmd/s, Dovecot ${dovecot.toFixed(0)} cmd/s, ratio ${(hotbridge / dovecot).toFixed(2)}   target ≥ 0.7, goal > 1`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------- 2. big mailbox
@@ -343,7 +369,9 @@ async function bigMailbox(server: Server, memory: () => Promise<string>): Promis
   const memoryText = await memory();
   await client.close();
   const warm = Math.min(...selects.slice(1));
-  log(`   ${server.name.padEnd(9)} SELECT: first ${ms(selects[0])}, warm ${ms(warm)} (${exists})${server.name === 'hotbridge' ? '   target <= 50 ms warm' : ''}`);
+  log(
+    `   ${server.name.padEnd(9)} SELECT: first ${ms(selects[0])}, warm ${ms(warm)} (${exists})${server.name === 'hotbridge' ? '   target <= 50 ms warm' : ''}`,
+  );
   log(`   ${server.name.padEnd(9)} UID FETCH: first ${ms(runs[0])}, best ${ms(Math.min(...runs))} (${count} responses); ${memoryText}`);
   return Math.min(...runs);
 }
@@ -434,11 +462,15 @@ try {
   // Decided first: `npm run bench` has just built dist/, and src/ may change while the mailboxes fill.
   const tree = serverTree();
   const dovecotVersion = execFileSync('dovecot', ['--version'], { encoding: 'utf8' }).trim();
-  log(`IMAP benchmark: hotbridge (own process, node ${process.version}) vs Dovecot ${dovecotVersion} (maildir), ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)}`);
+  log(
+    `IMAP benchmark: hotbridge (own process, node ${process.version}) vs Dovecot ${dovecotVersion} (maildir), ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)}`,
+  );
   const [generated, genMs] = await timed(async () => makeMailboxes());
   let boxes = generated;
   const size = (raws: Buffer[]) => raws.reduce((sum, raw) => sum + raw.length, 0);
-  log(`   messages: INBOX ${MESSAGES} mixed (${mb(size(boxes.load))}), big mailbox ${BIG} small, search mailbox ${SEARCH} mixed (${mb(size(boxes.search))}); generated in ${seconds(genMs)}`);
+  log(
+    `   messages: INBOX ${MESSAGES} mixed (${mb(size(boxes.load))}), big mailbox ${BIG} small, search mailbox ${SEARCH} mixed (${mb(size(boxes.search))}); generated in ${seconds(genMs)}`,
+  );
 
   lab = await startLab({ imap: true });
   const activeLab = lab;
@@ -474,13 +506,17 @@ try {
   log(`   UID FETCH 1:* time, hotbridge / Dovecot: ${(ourFetch / theirFetch).toFixed(2)}x   target <= 2x`);
 
   await loadTest(servers, appends);
-  log(`   hotbridge server after the load: ${formatMemory(await hotbridge.memory(false))}; after a full GC ${formatMemory(await hotbridge.memory(true))}`);
+  log(
+    `   hotbridge server after the load: ${formatMemory(await hotbridge.memory(false))}; after a full GC ${formatMemory(await hotbridge.memory(true))}`,
+  );
 
   if (SEARCH > 0) {
     log(`3. UID SEARCH TEXT "${RARE_WORD}" over ${SEARCH} mixed messages (Dovecot without an FTS plugin reads the messages)`);
     for (const server of servers) await searchText(server);
   }
-  log(`   hotbridge server at the end: ${formatMemory(await hotbridge.memory(false))}; after a full GC ${formatMemory(await hotbridge.memory(true))}`);
+  log(
+    `   hotbridge server at the end: ${formatMemory(await hotbridge.memory(false))}; after a full GC ${formatMemory(await hotbridge.memory(true))}`,
+  );
 } finally {
   await hotbridge?.stop();
   await lab?.stop();

@@ -51,10 +51,14 @@ function transport(target: SmtpTarget, pass: string) {
 /** GUESSES wrong logins at once, then the right one once they are all sent: when each is answered. */
 async function flood(target: SmtpTarget, right: string): Promise<{ rightMs: number; allFailedMs: number }> {
   const start = performance.now();
-  const failures = Array.from({ length: GUESSES }, (_, i) => transport(target, `wrong ${i}`).verify().then(
-    () => performance.now() - start,
-    () => performance.now() - start,
-  ));
+  const failures = Array.from({ length: GUESSES }, (_, i) =>
+    transport(target, `wrong ${i}`)
+      .verify()
+      .then(
+        () => performance.now() - start,
+        () => performance.now() - start,
+      ),
+  );
   // Give the guesses a head start, so the right login arrives behind them.
   await new Promise((resolve) => setTimeout(resolve, 300));
   const before = performance.now();
@@ -88,7 +92,14 @@ try {
   await passwords.set(ALICE, LOCAL_PASSWORD);
   const account = testAccount(ALICE);
   let auth = new LocalAuthenticator(passwords, { accounts: () => [ALICE] });
-  const smtp = await startSubmissionServer({ listen: [{ host: '127.0.0.1', port: 0 }], store, auth, logger: silentLogger(), maxMessageBytes: 1 << 20, accounts: () => [account] });
+  const smtp = await startSubmissionServer({
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    store,
+    auth,
+    logger: silentLogger(),
+    maxMessageBytes: 1 << 20,
+    accounts: () => [account],
+  });
   const hotbridge: SmtpTarget = { host: '127.0.0.1', port: smtp.addresses()[0].port, tls: false };
   const postfix: SmtpTarget = { host: lab.host, port: lab.smtpPort, tls: true, ca: lab.ca };
 
@@ -105,7 +116,14 @@ try {
   // Login/logout cycles over IMAP: the cache answers all but the first; without it every one is hashed.
   const rate = async (cached: boolean): Promise<number> => {
     auth = new LocalAuthenticator(passwords, { accounts: () => [ALICE], ...(cached ? {} : { cache: { ttlMs: 0 } }) });
-    const imap = await startImapServer({ listen: [{ host: '127.0.0.1', port: 0 }], store, auth, logger: silentLogger(), maxLiteralBytes: 1 << 20, maxConnectionsPerAddress: 100 });
+    const imap = await startImapServer({
+      listen: [{ host: '127.0.0.1', port: 0 }],
+      store,
+      auth,
+      logger: silentLogger(),
+      maxLiteralBytes: 1 << 20,
+      maxConnectionsPerAddress: 100,
+    });
     const port = imap.addresses()[0].port;
     const cycles = cached ? CYCLES : Math.min(CYCLES, 40);
     const start = performance.now();
@@ -118,12 +136,22 @@ try {
   const hashedRate = await rate(false);
   await store.close();
 
-  console.log(`local logins benchmark (${GUESSES} wrong SMTP passwords at once, then the right one; same run against the lab Postfix + Dovecot SASL)`);
-  console.log(`  hotbridge: right login answered ${s(ours.rightMs)} after it was sent; all ${GUESSES} failures answered after ${s(ours.allFailedMs)}   target right login ≤ 1-2 s`);
-  console.log(`  Postfix:   right login answered ${s(theirs.rightMs)} after it was sent; all ${GUESSES} failures answered after ${s(theirs.allFailedMs)}`);
-  console.log(`  hotbridge scrypt checks during the flood: ${floodCounts.hashes} (of ${GUESSES + 1} logins; ${floodCounts.dropped} dropped)`);
+  console.log(
+    `local logins benchmark (${GUESSES} wrong SMTP passwords at once, then the right one; same run against the lab Postfix + Dovecot SASL)`,
+  );
+  console.log(
+    `  hotbridge: right login answered ${s(ours.rightMs)} after it was sent; all ${GUESSES} failures answered after ${s(ours.allFailedMs)}   target right login ≤ 1-2 s`,
+  );
+  console.log(
+    `  Postfix:   right login answered ${s(theirs.rightMs)} after it was sent; all ${GUESSES} failures answered after ${s(theirs.allFailedMs)}`,
+  );
+  console.log(
+    `  hotbridge scrypt checks during the flood: ${floodCounts.hashes} (of ${GUESSES + 1} logins; ${floodCounts.dropped} dropped)`,
+  );
   console.log(`  hotbridge RSS: idle ${mb(idleRss)}, peak during the flood ${mb(peakRss)} (+${mb(peakRss - idleRss)})   target < +80 MB`);
-  console.log(`  IMAP LOGIN/LOGOUT, 10 at a time: ${cachedRate.toFixed(0)}/s with the cache, ${hashedRate.toFixed(1)}/s hashing each; ratio ${(cachedRate / hashedRate).toFixed(0)}x   target ≥ 20x`);
+  console.log(
+    `  IMAP LOGIN/LOGOUT, 10 at a time: ${cachedRate.toFixed(0)}/s with the cache, ${hashedRate.toFixed(1)}/s hashing each; ratio ${(cachedRate / hashedRate).toFixed(0)}x   target ≥ 20x`,
+  );
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
   await lab.stop();

@@ -67,14 +67,29 @@ async function fetchmail(binary: string, port: number, mode: 'maildir' | 'bsmtp'
     const rc = path.join(dir, 'fetchmailrc');
     fs.writeFileSync(
       rc,
-      ['set no bouncemail', `poll 127.0.0.1 proto pop3 service ${port}`, `  user "${USER}" there with password "${PASSWORD}" is root here`, "  keep fetchall no rewrite sslproto ''", `  ${delivery}`, ''].join('\n'),
+      [
+        'set no bouncemail',
+        `poll 127.0.0.1 proto pop3 service ${port}`,
+        `  user "${USER}" there with password "${PASSWORD}" is root here`,
+        "  keep fetchall no rewrite sslproto ''",
+        `  ${delivery}`,
+        '',
+      ].join('\n'),
       { mode: 0o600 },
     );
     const start = performance.now();
-    const result = await run(binary, ['-f', rc, '-N', '--nosyslog', '--silent', '--pidfile', path.join(dir, 'pid'), '--idfile', path.join(dir, 'ids')], { ...process.env, HOME: dir });
+    const result = await run(
+      binary,
+      ['-f', rc, '-N', '--nosyslog', '--silent', '--pidfile', path.join(dir, 'pid'), '--idfile', path.join(dir, 'ids')],
+      { ...process.env, HOME: dir },
+    );
     const seconds = (performance.now() - start) / 1000;
-    if (result.code !== 0) throw new Error(`fetchmail failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-    const messages = mode === 'maildir' ? fs.readdirSync(path.join(maildir, 'new')).length : (fs.readFileSync(bsmtp, 'latin1').match(/^MAIL FROM:/gm) ?? []).length;
+    if (result.code !== 0)
+      throw new Error(`fetchmail failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    const messages =
+      mode === 'maildir'
+        ? fs.readdirSync(path.join(maildir, 'new')).length
+        : (fs.readFileSync(bsmtp, 'latin1').match(/^MAIL FROM:/gm) ?? []).length;
     return { seconds, messages };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -102,7 +117,11 @@ function ensureFetchmail(): string {
   if (which()) return which();
   console.log('fetchmail is missing: installing it (apt-get install fetchmail)');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-install-recommends', 'fetchmail'], { env, stdio: 'inherit' }).status;
+  const install = () =>
+    spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-install-recommends', 'fetchmail'], {
+      env,
+      stdio: 'inherit',
+    }).status;
   if (install() !== 0) {
     spawnSync('apt-get', ['update'], { env, stdio: 'inherit' });
     install();
@@ -131,7 +150,9 @@ try {
   const ports = { hotbridge: server.addresses()[0].port, dovecot: lab.pop3Port };
   await warmUp(ports.dovecot);
   await warmUp(ports.hotbridge);
-  console.log(`POP3 server benchmark: fetchmail, ${COUNT} messages, ${megabytes.toFixed(1)} MB (1-200 KB, mostly ~20 KB), plain POP3 on loopback, ${ROUNDS} rounds`);
+  console.log(
+    `POP3 server benchmark: fetchmail, ${COUNT} messages, ${megabytes.toFixed(1)} MB (1-200 KB, mostly ~20 KB), plain POP3 on loopback, ${ROUNDS} rounds`,
+  );
   const best = new Map<string, number>();
   for (let round = 1; round <= ROUNDS; round++) {
     for (const mode of ['bsmtp', 'maildir'] as const) {
@@ -141,14 +162,18 @@ try {
         const rate = COUNT / result.seconds;
         const key = `${name} -> ${mode}`;
         best.set(key, Math.max(best.get(key) ?? 0, rate));
-        console.log(`  round ${round}: ${key.padEnd(22)} ${result.seconds.toFixed(2).padStart(6)} s  ${rate.toFixed(0).padStart(5)} msg/s  ${(megabytes / result.seconds).toFixed(1)} MB/s`);
+        console.log(
+          `  round ${round}: ${key.padEnd(22)} ${result.seconds.toFixed(2).padStart(6)} s  ${rate.toFixed(0).padStart(5)} msg/s  ${(megabytes / result.seconds).toFixed(1)} MB/s`,
+        );
       }
     }
   }
   console.log('  best of rounds:');
   for (const [key, rate] of best) console.log(`    ${key.padEnd(22)} ${rate.toFixed(0).padStart(5)} msg/s`);
   for (const mode of ['bsmtp', 'maildir']) {
-    console.log(`  ratio hotbridge / Dovecot, fetchmail -> ${mode}: ${(best.get(`hotbridge -> ${mode}`)! / best.get(`dovecot -> ${mode}`)!).toFixed(2)}x   target >= 1.0x`);
+    console.log(
+      `  ratio hotbridge / Dovecot, fetchmail -> ${mode}: ${(best.get(`hotbridge -> ${mode}`)! / best.get(`dovecot -> ${mode}`)!).toFixed(2)}x   target >= 1.0x`,
+    );
   }
 } finally {
   await server.stop();

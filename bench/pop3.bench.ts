@@ -43,7 +43,6 @@ const PART = process.env.POP3_BENCH ?? 'all';
 const ROUNDS = Number(process.env.POP3_BENCH_ROUNDS ?? 2);
 const { user: USER, password: PASSWORD } = LAB_USERS.alice;
 
-
 /** 15% 1-5 KB, 70% 15-25 KB, 15% 50-200 KB; text lines with the odd leading dot (dot-stuffing on the wire). */
 function mailbox(count: number): Buffer[] {
   const next = seededRandom(2026);
@@ -137,10 +136,18 @@ async function fetchmail(lab: Lab, mode: 'maildir' | 'bsmtp'): Promise<Result> {
     );
     const env = { ...process.env, HOME: dir };
     const start = performance.now();
-    const result = await run(FETCHMAIL, ['-f', rc, '-N', '--nosyslog', '--silent', '--pidfile', path.join(dir, 'pid'), '--idfile', path.join(dir, 'ids')], env);
+    const result = await run(
+      FETCHMAIL,
+      ['-f', rc, '-N', '--nosyslog', '--silent', '--pidfile', path.join(dir, 'pid'), '--idfile', path.join(dir, 'ids')],
+      env,
+    );
     const seconds = (performance.now() - start) / 1000;
-    if (result.code !== 0) throw new Error(`fetchmail failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-    const messages = mode === 'maildir' ? fs.readdirSync(path.join(maildir, 'new')).length : (fs.readFileSync(bsmtp, 'latin1').match(/^MAIL FROM:/gm) ?? []).length;
+    if (result.code !== 0)
+      throw new Error(`fetchmail failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    const messages =
+      mode === 'maildir'
+        ? fs.readdirSync(path.join(maildir, 'new')).length
+        : (fs.readFileSync(bsmtp, 'latin1').match(/^MAIL FROM:/gm) ?? []).length;
     return { seconds, messages };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -188,7 +195,11 @@ function memoryRun(account: AccountConfig, password: string, env: NodeJS.Process
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-bench-pop3-memory-'));
   const child = path.join(path.dirname(new URL(import.meta.url).pathname), 'lib/pop3-memory-child.mjs');
   return new Promise<MemoryResult>((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--expose-gc', '--max-semi-space-size=2', child, JSON.stringify({ dataDir: dir, account, password })], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    const proc = spawn(
+      process.execPath,
+      ['--expose-gc', '--max-semi-space-size=2', child, JSON.stringify({ dataDir: dir, account, password })],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
+    );
     let out = '';
     proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     proc.on('error', reject);
@@ -206,7 +217,9 @@ function printMemory(label: string, size: number, result: MemoryResult): void {
   const parts = (m: Rss): string => (m.anon !== undefined && m.file !== undefined ? ` (anon ${mb(m.anon)} + file ${mb(m.file)})` : '');
   console.log(`  ${label}: ${result.seconds.toFixed(1)} s`);
   console.log(`    RSS before the poll ${mb(result.before.rss).padStart(7)}${parts(result.before)}`);
-  console.log(`    peak during it      ${mb(result.peak.rss).padStart(7)}${parts(result.peak)}: +${mb(rise)}, ${(rise / size).toFixed(2)}x the message; target under +${mb(size + 32 * MB)}: ${verdict}`);
+  console.log(
+    `    peak during it      ${mb(result.peak.rss).padStart(7)}${parts(result.peak)}: +${mb(rise)}, ${(rise / size).toFixed(2)}x the message; target under +${mb(size + 32 * MB)}: ${verdict}`,
+  );
   console.log(`    after it, idle      ${mb(result.after.rss).padStart(7)}${parts(result.after)}`);
   if (result.lastError) console.log(`    poll error: ${result.lastError}`);
 }
@@ -224,7 +237,8 @@ async function memoryBench(lab: Lab): Promise<void> {
   ];
   for (const [how, env] of runs) {
     const fromDovecot = await memoryRun(labAccount(lab, user, {}, { timeoutMs: 60_000, maxMessageBytes: 256 * MB }), password, env);
-    if (fromDovecot.stored.length !== 1 || fromDovecot.stored[0] !== big.length) throw new Error(`the 100 MiB message was not stored: ${JSON.stringify(fromDovecot)}`);
+    if (fromDovecot.stored.length !== 1 || fromDovecot.stored[0] !== big.length)
+      throw new Error(`the 100 MiB message was not stored: ${JSON.stringify(fromDovecot)}`);
     printMemory(`a ${mb(big.length)} message from Dovecot over TLS${how}`, big.length, fromDovecot);
   }
   await lab.clearMaildir(user);
@@ -267,7 +281,9 @@ async function speedBench(lab: Lab): Promise<void> {
   const megabytes = messages.reduce((sum, raw) => sum + raw.length, 0) / 1024 / 1024;
   await lab.injectMessages(USER, messages);
   await warmUp(lab);
-  console.log(`POP3 download benchmark: ${COUNT} messages, ${megabytes.toFixed(1)} MB (1-200 KB, mostly ~20 KB), Dovecot over TLS, ${ROUNDS} rounds`);
+  console.log(
+    `POP3 download benchmark: ${COUNT} messages, ${megabytes.toFixed(1)} MB (1-200 KB, mostly ~20 KB), Dovecot over TLS, ${ROUNDS} rounds`,
+  );
   const best = new Map<string, number>();
   for (let round = 1; round <= ROUNDS; round++) {
     for (const contender of contenders) {
@@ -275,7 +291,9 @@ async function speedBench(lab: Lab): Promise<void> {
       if (result.messages !== COUNT) throw new Error(`${contender.name} fetched ${result.messages} of ${COUNT} messages`);
       const rate = COUNT / result.seconds;
       best.set(contender.name, Math.max(best.get(contender.name) ?? 0, rate));
-      console.log(`  round ${round}: ${contender.name.padEnd(36)} ${result.seconds.toFixed(2).padStart(6)} s  ${rate.toFixed(0).padStart(5)} msg/s  ${(megabytes / result.seconds).toFixed(1)} MB/s`);
+      console.log(
+        `  round ${round}: ${contender.name.padEnd(36)} ${result.seconds.toFixed(2).padStart(6)} s  ${rate.toFixed(0).padStart(5)} msg/s  ${(megabytes / result.seconds).toFixed(1)} MB/s`,
+      );
     }
   }
   console.log('  best of rounds:');
@@ -283,7 +301,9 @@ async function speedBench(lab: Lab): Promise<void> {
   const ours = best.get(contenders[0].name)!;
   const theirs = best.get(contenders[1].name)!;
   console.log(`  ratio hotbridge (default) / fetchmail -> maildir: ${(ours / theirs).toFixed(2)}x   target >= 1.0x, goal 1.5x`);
-  console.log(`  ratio hotbridge (default) / fetchmail -> BSMTP:   ${(ours / best.get(contenders[3].name)!).toFixed(2)}x   (fetchmail without a process per message)`);
+  console.log(
+    `  ratio hotbridge (default) / fetchmail -> BSMTP:   ${(ours / best.get(contenders[3].name)!).toFixed(2)}x   (fetchmail without a process per message)`,
+  );
   console.log(`  ratio hotbridge (one session) / fetchmail -> maildir: ${(best.get(contenders[2].name)! / theirs).toFixed(2)}x`);
 }
 

@@ -35,7 +35,8 @@ const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 };
-const percentile = (values: number[], p: number): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
+const percentile = (values: number[], p: number): number =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
 
 /** Sends `count` messages one after another on one kept-open, logged-in connection; returns each one's time. */
 async function sequentialLatencies(transport: Transporter, count: number, offset: number): Promise<number[]> {
@@ -74,7 +75,17 @@ try {
   });
   const port = server.addresses()[0].port;
   const local = (maxConnections: number): Transporter =>
-    nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections, maxMessages: Infinity, auth: { user: ALICE, pass: LOCAL_PASSWORD }, logger: false });
+    nodemailer.createTransport({
+      host: '127.0.0.1',
+      port,
+      secure: false,
+      ignoreTLS: true,
+      pool: true,
+      maxConnections,
+      maxMessages: Infinity,
+      auth: { user: ALICE, pass: LOCAL_PASSWORD },
+      logger: false,
+    });
   const direct = nodemailer.createTransport({
     host: lab.host,
     port: lab.smtpPort,
@@ -106,14 +117,24 @@ try {
   // Throughput: CLIENTS connections submitting THROUGHPUT_COUNT messages, worker not running.
   const many = local(CLIENTS);
   let start = performance.now();
-  await Promise.all(Array.from({ length: THROUGHPUT_COUNT }, (_, i) => many.sendMail({ envelope: { from: ALICE, to: ['bob@example.org'] }, raw: message(100_000 + i) })));
+  await Promise.all(
+    Array.from({ length: THROUGHPUT_COUNT }, (_, i) =>
+      many.sendMail({ envelope: { from: ALICE, to: ['bob@example.org'] }, raw: message(100_000 + i) }),
+    ),
+  );
   const acceptRate = THROUGHPUT_COUNT / ((performance.now() - start) / 1000);
   many.close();
   await server.stop();
 
   // Relay: the worker empties the queue to Postfix (one STARTTLS connection and login per pass, RSET between messages).
   const queued = (await store.listOutbox(ALICE)).length;
-  const worker = new OutboxWorker({ account, store, credentials: new PasswordFileSource(ALICE, passwordFile), logger: silentLogger(), status: new StatusBoard() });
+  const worker = new OutboxWorker({
+    account,
+    store,
+    credentials: new PasswordFileSource(ALICE, passwordFile),
+    logger: silentLogger(),
+    status: new StatusBoard(),
+  });
   start = performance.now();
   worker.start();
   while ((await store.listOutbox(ALICE)).length > 0) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -123,10 +144,16 @@ try {
 
   const ms = (value: number): string => `${value.toFixed(1)} ms`;
   console.log('smtp benchmark (submission through hotbridge vs straight to the lab Postfix, same run)');
-  console.log(`  accepted through hotbridge, ${CLIENTS} clients: ${acceptRate.toFixed(0)} submissions/s (${THROUGHPUT_COUNT} messages of ${message(0).length} bytes)   target ≥ 100`);
-  console.log(`  accept latency via hotbridge: median ${ms(median(viaHotbridge))}, p95 ${ms(percentile(viaHotbridge, 0.95))}   target median < 20 ms`);
+  console.log(
+    `  accepted through hotbridge, ${CLIENTS} clients: ${acceptRate.toFixed(0)} submissions/s (${THROUGHPUT_COUNT} messages of ${message(0).length} bytes)   target ≥ 100`,
+  );
+  console.log(
+    `  accept latency via hotbridge: median ${ms(median(viaHotbridge))}, p95 ${ms(percentile(viaHotbridge, 0.95))}   target median < 20 ms`,
+  );
   console.log(`  accept latency direct to Postfix: median ${ms(median(viaPostfix))}, p95 ${ms(percentile(viaPostfix, 0.95))}`);
-  console.log(`  added latency (median hotbridge - median Postfix): ${ms(median(viaHotbridge) - median(viaPostfix))}; ratio ${(median(viaHotbridge) / median(viaPostfix)).toFixed(2)}`);
+  console.log(
+    `  added latency (median hotbridge - median Postfix): ${ms(median(viaHotbridge) - median(viaPostfix))}; ratio ${(median(viaHotbridge) / median(viaPostfix)).toFixed(2)}`,
+  );
   console.log(`  relayed by the outbox worker to Postfix: ${relayRate.toFixed(0)} messages/s (${queued} messages)`);
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

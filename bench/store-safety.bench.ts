@@ -27,7 +27,11 @@ interface Figures {
 }
 
 function child(args: string[]): Figures {
-  const result = spawnSync(process.execPath, ['--max-semi-space-size=2', new URL('./lib/store-safety-child.mjs', import.meta.url).pathname, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const result = spawnSync(
+    process.execPath,
+    ['--max-semi-space-size=2', new URL('./lib/store-safety-child.mjs', import.meta.url).pathname, ...args],
+    { encoding: 'utf8', maxBuffer: 1 << 20 },
+  );
   if (result.status !== 0) throw new Error(`${args[0]} failed: ${result.stderr}`);
   return JSON.parse(result.stdout.trim().split('\n').pop()!) as Figures;
 }
@@ -45,7 +49,12 @@ try {
   // A few flags and a second folder, as a real store has.
   const inbox = store.findMailbox(ACCOUNT, 'INBOX')!;
   const uids = (await store.listMessages(inbox.id)).map((m) => m.uid);
-  await store.storeFlags(inbox.id, uids.filter((uid) => uid % 3 === 0), 'add', ['\\Seen']);
+  await store.storeFlags(
+    inbox.id,
+    uids.filter((uid) => uid % 3 === 0),
+    'add',
+    ['\\Seen'],
+  );
   await store.copyMessages(inbox.id, uids.slice(0, 1000), work.id);
   await store.close();
   const buildSeconds = (performance.now() - started) / 1000;
@@ -53,7 +62,9 @@ try {
   console.log('store safety benchmark');
   console.log(`  a store of ${COUNT} messages of ~${SIZE} bytes (built in ${buildSeconds.toFixed(0)} s)`);
   const line = (what: string, figures: Figures, goals = true) =>
-    console.log(`  ${what.padEnd(26)} ${figures.seconds.toFixed(1).padStart(6)} s   peak RSS ${figures.peakRssMb.toFixed(0).padStart(4)} MB   (${figures.detail})${goals ? '   goal < 60 s, < 150 MB' : ''}`);
+    console.log(
+      `  ${what.padEnd(26)} ${figures.seconds.toFixed(1).padStart(6)} s   peak RSS ${figures.peakRssMb.toFixed(0).padStart(4)} MB   (${figures.detail})${goals ? '   goal < 60 s, < 150 MB' : ''}`,
+    );
   const archive = path.join(dir, 'store.hbk');
   line('backup', child(['backup', dataDir, archive]));
   line('export --format mbox', child(['export', dataDir, path.join(dir, 'mbox'), 'mbox']));

@@ -48,7 +48,9 @@ try {
   await store.close();
   const { spawnSync } = await import('node:child_process');
   // `npm run bench` builds dist/ first (scripts/prepare.mjs).
-  spawnSync(process.execPath, ['--expose-gc', new URL('./lib/store-list-child.mjs', import.meta.url).pathname, dir, LIST_ACCOUNT], { stdio: 'inherit' });
+  spawnSync(process.execPath, ['--expose-gc', new URL('./lib/store-list-child.mjs', import.meta.url).pathname, dir, LIST_ACCOUNT], {
+    stdio: 'inherit',
+  });
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }

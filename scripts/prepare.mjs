@@ -46,7 +46,10 @@ if (!duringInstall && mtime(installed) < Math.max(mtime(path.join(root, 'package
 
 const stamp = path.join(root, 'dist', '.build-stamp');
 // An installed package has dist/ but no src/: nothing to build.
-if (fs.existsSync(path.join(root, 'src')) && mtime(stamp) < Math.max(newestIn(path.join(root, 'src')), mtime(path.join(root, 'tsconfig.json')))) {
+if (
+  fs.existsSync(path.join(root, 'src')) &&
+  mtime(stamp) < Math.max(newestIn(path.join(root, 'src')), mtime(path.join(root, 'tsconfig.json')))
+) {
   console.error('hotbridge: building…');
   fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   run(['run', '--silent', 'build']);

@@ -95,14 +95,34 @@ export interface ChildOptions {
 }
 
 /** Starts the server child on a data dir that already holds the store and the local passwords. */
-export async function startHotbridge(tree: 'dist' | 'src', dir: string, accounts: string[], options: ChildOptions = {}): Promise<HotbridgeChild> {
-  const script = options.root ? path.join(options.root, 'bench/lib/imap-server-child.mjs') : fileURLToPath(new URL('./imap-server-child.mjs', import.meta.url));
+export async function startHotbridge(
+  tree: 'dist' | 'src',
+  dir: string,
+  accounts: string[],
+  options: ChildOptions = {},
+): Promise<HotbridgeChild> {
+  const script = options.root
+    ? path.join(options.root, 'bench/lib/imap-server-child.mjs')
+    : fileURLToPath(new URL('./imap-server-child.mjs', import.meta.url));
   const loader = tree === 'src' ? ['--import', 'tsx'] : [];
   // IMAP_BENCH_PROFILE=DIR: a V8 CPU profile of the server, written to DIR when it stops (open it in Chrome DevTools).
   const profile = process.env.IMAP_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.IMAP_BENCH_PROFILE}`] : [];
-  const flags = ['--expose-gc', '--max-semi-space-size=2' /* as bin/hotbridge.js runs the daemon */, ...profile, ...(options.nodeFlags ?? []), ...loader];
-  const env = { ...process.env, MALLOC_ARENA_MAX: '2' /* as bin/hotbridge.js and the systemd units run it */, ...(options.idleKeepaliveMs ? { HOTBRIDGE_BENCH_IDLE_KEEPALIVE_MS: String(options.idleKeepaliveMs) } : {}) };
-  const child: ChildProcess = spawn(process.execPath, [...flags, script, tree, dir, ...accounts], { stdio: ['pipe', 'pipe', 'inherit'], env });
+  const flags = [
+    '--expose-gc',
+    '--max-semi-space-size=2' /* as bin/hotbridge.js runs the daemon */,
+    ...profile,
+    ...(options.nodeFlags ?? []),
+    ...loader,
+  ];
+  const env = {
+    ...process.env,
+    MALLOC_ARENA_MAX: '2' /* as bin/hotbridge.js and the systemd units run it */,
+    ...(options.idleKeepaliveMs ? { HOTBRIDGE_BENCH_IDLE_KEEPALIVE_MS: String(options.idleKeepaliveMs) } : {}),
+  };
+  const child: ChildProcess = spawn(process.execPath, [...flags, script, tree, dir, ...accounts], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env,
+  });
   const lines = readline.createInterface({ input: child.stdout! });
   const waiting: Array<{ resolve: (line: string) => void; reject: (err: Error) => void }> = [];
   lines.on('line', (line) => waiting.shift()?.resolve(line));

@@ -55,7 +55,9 @@ const server = await startImapServer({
   logger: createLogger({ pretty: false, destination: pino.destination({ dest: '/dev/null', sync: false }) }),
   maxLiteralBytes: 50 << 20,
   maxConnectionsPerAddress: 200,
-  ...(process.env.HOTBRIDGE_BENCH_IDLE_KEEPALIVE_MS ? { idle: { keepaliveMs: Number(process.env.HOTBRIDGE_BENCH_IDLE_KEEPALIVE_MS) } } : {}),
+  ...(process.env.HOTBRIDGE_BENCH_IDLE_KEEPALIVE_MS
+    ? { idle: { keepaliveMs: Number(process.env.HOTBRIDGE_BENCH_IDLE_KEEPALIVE_MS) } }
+    : {}),
 });
 process.stdout.write(`PORT ${server.addresses()[0].port}\n`);
 
@@ -80,7 +82,8 @@ function mainThreadCpuMs() {
   }
 }
 
-const memory = () => JSON.stringify({ ...process.memoryUsage(), rssAnon: procStatusBytes('RssAnon'), rssFile: procStatusBytes('RssFile'), parts: rssParts() });
+const memory = () =>
+  JSON.stringify({ ...process.memoryUsage(), rssAnon: procStatusBytes('RssAnon'), rssFile: procStatusBytes('RssFile'), parts: rssParts() });
 
 let stopping = false;
 const stop = async () => {
@@ -99,8 +102,7 @@ input.on('line', (line) => {
   else if (command === 'cpu') {
     const { user, system } = process.cpuUsage();
     process.stdout.write(`CPU ${JSON.stringify({ user: user / 1000, system: system / 1000, mainThread: mainThreadCpuMs() })}\n`);
-  }
-  else if (command === 'stop') void stop();
+  } else if (command === 'stop') void stop();
 });
 // The parent went away without saying stop: do not linger.
 input.on('close', () => void stop());

@@ -16,10 +16,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** How to get imaptest when neither IMAPTEST nor the shared build script is there. */
 export const HOW_TO_GET_IMAPTEST = [
-  'imaptest (Dovecot\'s IMAP stress and conformance tool) was not found, so the imaptest rounds are skipped.',
+  "imaptest (Dovecot's IMAP stress and conformance tool) was not found, so the imaptest rounds are skipped.",
   '  To run them: build it from https://github.com/dovecot/imaptest (branch release-2.3) against dovecot-dev',
   '  (apt-get install dovecot-dev autoconf automake libtool make gcc; ./autogen.sh && ./configure',
-  '  --with-dovecot=/usr/lib/dovecot && make) and run again with IMAPTEST=/path/to/imaptest, or put the team\'s',
+  "  --with-dovecot=/usr/lib/dovecot && make) and run again with IMAPTEST=/path/to/imaptest, or put the team's",
   '  shared/tools/imaptest/ next to (or above) this repository.',
 ].join('\n');
 
@@ -53,7 +53,10 @@ export function findImaptest(): string | undefined {
 export function writeMbox(file: string, raws: readonly Buffer[]): void {
   const parts: string[] = [];
   for (const raw of raws) {
-    const text = raw.toString('latin1').replace(/\r\n/g, '\n').replace(/^(>*From )/gm, '>$1');
+    const text = raw
+      .toString('latin1')
+      .replace(/\r\n/g, '\n')
+      .replace(/^(>*From )/gm, '>$1');
     parts.push(`From bench@example.org Mon Mar  2 10:00:00 2026\n${text}${text.endsWith('\n') ? '' : '\n'}\n`);
   }
   fs.writeFileSync(file, parts.join(''), 'latin1');
@@ -101,7 +104,11 @@ function groupErrors(stderr: string): Array<{ text: string; count: number }> {
   for (const line of stderr.split('\n')) {
     if (!/error|panic|fatal/i.test(line)) continue;
     // "Error: user[3]: FETCH failed: 9.123 NO ..." -> one group per kind of failure.
-    const text = line.replace(/\[\d+\]/g, '').replace(/\b\d+(\.\d+)+\b/g, 'N').replace(/\b\d+\b/g, 'N').slice(0, 160);
+    const text = line
+      .replace(/\[\d+\]/g, '')
+      .replace(/\b\d+(\.\d+)+\b/g, 'N')
+      .replace(/\b\d+\b/g, 'N')
+      .slice(0, 160);
     groups.set(text, (groups.get(text) ?? 0) + 1);
   }
   return [...groups].map(([text, count]) => ({ text, count })).sort((a, b) => b.count - a.count);
@@ -121,17 +128,22 @@ export function runStress(options: StressOptions): Promise<StressResult> {
   ];
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    execFile(options.imaptest, args, { cwd: os.tmpdir(), maxBuffer: 64 * 1024 * 1024, timeout: (options.seconds + 120) * 1000 }, (error, stdout, stderr) => {
-      const seconds = (performance.now() - started) / 1000;
-      let counts: Map<string, number>;
-      try {
-        counts = parseTotals(stdout);
-      } catch (err) {
-        reject(error ?? err);
-        return;
-      }
-      const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
-      resolve({ counts, total, seconds, errors: groupErrors(stderr) });
-    });
+    execFile(
+      options.imaptest,
+      args,
+      { cwd: os.tmpdir(), maxBuffer: 64 * 1024 * 1024, timeout: (options.seconds + 120) * 1000 },
+      (error, stdout, stderr) => {
+        const seconds = (performance.now() - started) / 1000;
+        let counts: Map<string, number>;
+        try {
+          counts = parseTotals(stdout);
+        } catch (err) {
+          reject(error ?? err);
+          return;
+        }
+        const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
+        resolve({ counts, total, seconds, errors: groupErrors(stderr) });
+      },
+    );
   });
 }

@@ -40,7 +40,10 @@ const status = new StatusBoard();
 const poller = new Pop3Poller({
   account: options.account,
   store,
-  credentials: { get: async () => ({ kind: 'password', user: options.account.address, password: options.password }), rejected: () => undefined },
+  credentials: {
+    get: async () => ({ kind: 'password', user: options.account.address, password: options.password }),
+    rejected: () => undefined,
+  },
   logger: silentLogger(),
   status,
   backoff: { initialMs: 60_000, maxMs: 60_000 },
@@ -69,4 +72,16 @@ const inbox = store.findMailbox(options.account.address, 'INBOX');
 const messages = inbox ? await store.listMessages(inbox.id) : [];
 const chunks = await store.chunkReport();
 await store.close();
-console.log(JSON.stringify({ before, peak, after, seconds, stored: messages.map((m) => m.size), chunks, state: pop3.state, lastError: pop3.lastError, skipped: pop3.skippedTooLarge }));
+console.log(
+  JSON.stringify({
+    before,
+    peak,
+    after,
+    seconds,
+    stored: messages.map((m) => m.size),
+    chunks,
+    state: pop3.state,
+    lastError: pop3.lastError,
+    skipped: pop3.skippedTooLarge,
+  }),
+);

@@ -30,7 +30,10 @@ export function loadConfigOrExplain(option: string | undefined): HotbridgeConfig
 export function findAccount(config: HotbridgeConfig, address: string) {
   const account = config.accounts.find((entry) => entry.address === address.toLowerCase());
   if (!account) {
-    throw new UserError(`${address} is not an account in ${config.file} (accounts: ${config.accounts.map((a) => a.address).join(', ')})`, 2);
+    throw new UserError(
+      `${address} is not an account in ${config.file} (accounts: ${config.accounts.map((a) => a.address).join(', ')})`,
+      2,
+    );
   }
   return account;
 }

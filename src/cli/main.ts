@@ -30,9 +30,19 @@ export const COMMANDS: CommandUsage[] = [
   { name: 'resync', positionals: [], example: 'hotbridge resync', options: [] },
   { name: 'backup', positionals: ['<file>'], example: 'hotbridge backup /mnt/usb/mail.hbk', options: [] },
   { name: 'restore', positionals: ['<file>'], example: 'hotbridge restore /mnt/usb/mail.hbk', options: [] },
-  { name: 'export', positionals: ['<dir>'], example: 'hotbridge export --format maildir ~/mail-export', options: ['format', 'mailbox', 'account'] },
+  {
+    name: 'export',
+    positionals: ['<dir>'],
+    example: 'hotbridge export --format maildir ~/mail-export',
+    options: ['format', 'mailbox', 'account'],
+  },
   { name: 'import', positionals: ['<path>'], example: 'hotbridge import ~/Mail/old.mbox --mailbox Old', options: ['mailbox', 'account'] },
-  { name: 'service', positionals: ['<action>'], example: 'hotbridge service install --dry-run', options: ['user', 'system', 'dry-run', 'follow', 'lines'] },
+  {
+    name: 'service',
+    positionals: ['<action>'],
+    example: 'hotbridge service install --dry-run',
+    options: ['user', 'system', 'dry-run', 'follow', 'lines'],
+  },
 ];
 
 /** What each command does once its arguments are parsed; resolves to the exit code. */
@@ -51,7 +61,15 @@ export interface CommandHandlers {
   restore(a: { config?: string; file: string }): Promise<number>;
   export(a: { config?: string; dir: string; format: 'maildir' | 'mbox'; mailbox?: string; account?: string }): Promise<number>;
   import(a: { config?: string; source: string; mailbox?: string; account?: string }): Promise<number>;
-  service(a: { config?: string; action: ServiceActionName; user?: boolean; system?: boolean; dryRun?: boolean; follow?: boolean; lines?: number }): Promise<number>;
+  service(a: {
+    config?: string;
+    action: ServiceActionName;
+    user?: boolean;
+    system?: boolean;
+    dryRun?: boolean;
+    follow?: boolean;
+    lines?: number;
+  }): Promise<number>;
 }
 
 /** The parser with its commands; `exit` receives each handler's exit code. */
@@ -61,14 +79,30 @@ export function commandLine(argv: string[], handlers: CommandHandlers, exit: (co
     .scriptName('hotbridge')
     .usage('$0 <command> [options]\n\nGives old mail clients a working Hotmail / Outlook.com account on localhost.')
     .version(VERSION)
-    .option('config', { alias: 'c', type: 'string', requiresArg: true, describe: 'config file (default: the platform config dir, or $HOTBRIDGE_CONFIG)', global: true })
+    .option('config', {
+      alias: 'c',
+      type: 'string',
+      requiresArg: true,
+      describe: 'config file (default: the platform config dir, or $HOTBRIDGE_CONFIG)',
+      global: true,
+    })
     .command(
       ['run', '$0'],
       'run the daemon in the foreground (SIGTERM/SIGINT stop it, SIGHUP reloads the config)',
       (y) =>
         y
-          .option('log-level', { type: 'string', choices: LOG_LEVELS, requiresArg: true, describe: 'debug: a line per connection and command; trace: the protocol dialogue, secrets replaced' })
-          .option('log-format', { type: 'string', choices: LOG_FORMATS, requiresArg: true, describe: 'text (syslog-style lines; the default without a terminal), json, or pretty (the default on a terminal)' }),
+          .option('log-level', {
+            type: 'string',
+            choices: LOG_LEVELS,
+            requiresArg: true,
+            describe: 'debug: a line per connection and command; trace: the protocol dialogue, secrets replaced',
+          })
+          .option('log-format', {
+            type: 'string',
+            choices: LOG_FORMATS,
+            requiresArg: true,
+            describe: 'text (syslog-style lines; the default without a terminal), json, or pretty (the default on a terminal)',
+          }),
       (args) =>
         run(
           handlers.run({
@@ -79,8 +113,11 @@ export function commandLine(argv: string[], handlers: CommandHandlers, exit: (co
           }),
         ),
     )
-    .command('setup', 'guided set-up: the account, the sign-in, a check that it works, a local password, the mail client settings; again later to add or remove an account', {}, (args) =>
-      run(handlers.setup({ config: args.config as string | undefined })),
+    .command(
+      'setup',
+      'guided set-up: the account, the sign-in, a check that it works, a local password, the mail client settings; again later to add or remove an account',
+      {},
+      (args) => run(handlers.setup({ config: args.config as string | undefined })),
     )
     .command(
       'login <address>',
@@ -108,14 +145,24 @@ export function commandLine(argv: string[], handlers: CommandHandlers, exit: (co
       'make the local TLS certificate (for SSL clients and phones); `cert export` writes the CA for devices to import',
       (y) =>
         y
-          .positional('action', { choices: ['export'] as const, describe: 'export: write the CA certificate (PEM and DER) and print its fingerprint' })
-          .option('dir', { type: 'string', requiresArg: true, describe: 'with export: the directory to write to (default: the current one)' }),
+          .positional('action', {
+            choices: ['export'] as const,
+            describe: 'export: write the CA certificate (PEM and DER) and print its fingerprint',
+          })
+          .option('dir', {
+            type: 'string',
+            requiresArg: true,
+            describe: 'with export: the directory to write to (default: the current one)',
+          }),
       (args) => run(handlers.cert({ config: args.config, action: args.action, dir: args.dir })),
     )
     .command(
       'verify',
       'check every message and record of the store (also while hotbridge runs); exit 0 only when all is well',
-      (y) => y.option('quick', { type: 'boolean', describe: 'skip re-indexing every message' }).option('json', { type: 'boolean', describe: 'machine-readable output' }),
+      (y) =>
+        y
+          .option('quick', { type: 'boolean', describe: 'skip re-indexing every message' })
+          .option('json', { type: 'boolean', describe: 'machine-readable output' }),
       (args) => run(handlers.verify({ config: args.config, quick: args.quick, json: args.json })),
     )
     .command('repair', 'repair a damaged store (hotbridge stopped): keeps a copy, rebuilds what it can, says what was lost', {}, (args) =>
@@ -142,10 +189,15 @@ export function commandLine(argv: string[], handlers: CommandHandlers, exit: (co
       (y) =>
         y
           .positional('dir', { type: 'string', demandOption: true })
-          .option('format', { choices: ['maildir', 'mbox'] as const, demandOption: true, describe: 'maildir (one file per message) or mbox (one file per folder)' })
+          .option('format', {
+            choices: ['maildir', 'mbox'] as const,
+            demandOption: true,
+            describe: 'maildir (one file per message) or mbox (one file per folder)',
+          })
           .option('mailbox', { type: 'string', describe: 'only this mailbox' })
           .option('account', { type: 'string', describe: 'only this account (default: all)' }),
-      (args) => run(handlers.export({ config: args.config, dir: args.dir, format: args.format, mailbox: args.mailbox, account: args.account })),
+      (args) =>
+        run(handlers.export({ config: args.config, dir: args.dir, format: args.format, mailbox: args.mailbox, account: args.account })),
     )
     .command(
       'import <path>',
@@ -213,7 +265,11 @@ function realHandlers(out: NodeJS.WritableStream): CommandHandlers {
         out.write('\nStarting hotbridge now, in this terminal (Ctrl-C stops it; next time: npm start, or hotbridge run).\n\n');
       }
       const { runDaemon } = await import('./commands/run.js');
-      return runDaemon({ config: a.config, ...(a.logLevel ? { logLevel: a.logLevel } : {}), ...(a.logFormat ? { logFormat: a.logFormat } : {}) });
+      return runDaemon({
+        config: a.config,
+        ...(a.logLevel ? { logLevel: a.logLevel } : {}),
+        ...(a.logFormat ? { logFormat: a.logFormat } : {}),
+      });
     },
     async setup(a) {
       const { runSetup } = await import('./commands/setup.js');

@@ -8,7 +8,11 @@ export async function readStdin(): Promise<string> {
 }
 
 /** Asks a question on the terminal and returns the answer (trimmed). */
-export function ask(question: string, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): Promise<string> {
+export function ask(
+  question: string,
+  input: NodeJS.ReadableStream = process.stdin,
+  output: NodeJS.WritableStream = process.stdout,
+): Promise<string> {
   const rl = readline.createInterface({ input, output, terminal: false });
   output.write(question);
   return new Promise((resolve) => {

@@ -45,7 +45,10 @@ export function translateUsageError(message: string, argv: readonly string[], co
         return `unknown option ${typed}${guess ? ` (did you mean --${guess}?)` : ''}`;
       }
       if (!command) {
-        const guess = closest(name, commands.map((c) => c.name));
+        const guess = closest(
+          name,
+          commands.map((c) => c.name),
+        );
         return `unknown command "${name}"${guess ? ` (did you mean ${guess}?)` : ''}`;
       }
       return `hotbridge ${command.name} takes no "${name}" here; for example: ${command.example}`;
@@ -64,7 +67,14 @@ export function translateUsageError(message: string, argv: readonly string[], co
   const needsValue = /^Not enough arguments following: (\S+)/.exec(message);
   if (needsValue) {
     const option = needsValue[1];
-    const example = option === 'config' || option === 'c' ? '--config /etc/hotbridge/config.toml' : option === 'log-level' ? '--log-level debug' : option === 'log-format' ? '--log-format json' : `--${option} VALUE`;
+    const example =
+      option === 'config' || option === 'c'
+        ? '--config /etc/hotbridge/config.toml'
+        : option === 'log-level'
+          ? '--log-level debug'
+          : option === 'log-format'
+            ? '--log-format json'
+            : `--${option} VALUE`;
     return `--${option} needs a value, for example: ${example}`;
   }
 

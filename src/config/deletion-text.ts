@@ -32,7 +32,5 @@ export function deletionWords(where: string, defaults: typeof DELETION_DEFAULTS 
 
 /** The comment beside `leave_on_server` in a config set-up writes. */
 export function leaveOnServerComment(leave: boolean): string {
-  return leave
-    ? `# ${deletionWords('the provider').keep}`
-    : `# ${deletionWords('the provider').move}`;
+  return leave ? `# ${deletionWords('the provider').keep}` : `# ${deletionWords('the provider').move}`;
 }

@@ -138,9 +138,14 @@ function server(
   }
   const caFile = raw?.ca_file ? path.resolve(baseDir, raw.ca_file) : undefined;
   if (caFile && !fs.existsSync(caFile)) problems.push(`${where}.ca_file: ${caFile} does not exist`);
-  return { host: host ?? '', port, tls, caFile, timeoutMs: raw?.timeout !== undefined ? parseDuration(raw.timeout)! : DEFAULTS.upstreamTimeoutMs };
+  return {
+    host: host ?? '',
+    port,
+    tls,
+    caFile,
+    timeoutMs: raw?.timeout !== undefined ? parseDuration(raw.timeout)! : DEFAULTS.upstreamTimeoutMs,
+  };
 }
-
 
 function resolveAccount(raw: RawAccount, index: number, baseDir: string, problems: string[]): AccountConfig {
   const where = `accounts[${index}]`;
@@ -151,7 +156,9 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
   }
   if (raw.provider === 'custom') preset = undefined;
   if (!preset && raw.provider === undefined && (!raw.pop3?.host || !raw.smtp?.host)) {
-    problems.push(`${where}: no preset for ${address.slice(address.indexOf('@') + 1)}: set provider = "custom" and give [accounts.pop3] and [accounts.smtp] hosts`);
+    problems.push(
+      `${where}: no preset for ${address.slice(address.indexOf('@') + 1)}: set provider = "custom" and give [accounts.pop3] and [accounts.smtp] hosts`,
+    );
   }
   const method = raw.auth?.method ?? preset?.auth ?? 'password';
   const user = raw.auth?.user ?? address;
@@ -164,7 +171,9 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
     }
   } else {
     const tenant = raw.auth?.tenant ?? 'consumers';
-    const authority = (raw.auth?.authority ?? (raw.auth?.tenant ? `https://login.microsoftonline.com/${tenant}` : DEFAULT_AUTHORITY)).replace(/\/+$/, '');
+    const authority = (
+      raw.auth?.authority ?? (raw.auth?.tenant ? `https://login.microsoftonline.com/${tenant}` : DEFAULT_AUTHORITY)
+    ).replace(/\/+$/, '');
     const url = new URL(authority);
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
       problems.push(`${where}.auth.authority: must be https (http is allowed only for a test server on 127.0.0.1)`);
@@ -175,7 +184,9 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
   const pop3Base = server(raw.pop3, preset?.pop3, `${where}.pop3`, baseDir, problems);
   const leaveOnServer = raw.leave_on_server ?? DELETION_DEFAULTS.leaveOnServer;
   if (raw.delete_on_server_after !== undefined && !leaveOnServer) {
-    problems.push(`${where}.delete_on_server_after: only used with leave_on_server = true (with false, messages are deleted right after download)`);
+    problems.push(
+      `${where}.delete_on_server_after: only used with leave_on_server = true (with false, messages are deleted right after download)`,
+    );
   }
   return {
     address,
@@ -183,7 +194,8 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
     provider: raw.provider ?? preset?.id ?? 'custom',
     pollIntervalMs: raw.poll_interval !== undefined ? Math.max(parseDuration(raw.poll_interval)!, 1000) : DEFAULTS.pollIntervalMs,
     leaveOnServer,
-    deleteOnServerAfterMs: raw.delete_on_server_after !== undefined ? parseDuration(raw.delete_on_server_after) : DELETION_DEFAULTS.deleteOnServerAfterMs,
+    deleteOnServerAfterMs:
+      raw.delete_on_server_after !== undefined ? parseDuration(raw.delete_on_server_after) : DELETION_DEFAULTS.deleteOnServerAfterMs,
     deleteOnExpunge: raw.delete_on_expunge ?? DELETION_DEFAULTS.deleteOnExpunge,
     saveSent: raw.save_sent ?? false,
     sendAs: (raw.send_as ?? []).map((entry) => entry.toLowerCase()),
@@ -197,11 +209,18 @@ function resolveAccount(raw: RawAccount, index: number, baseDir: string, problem
   };
 }
 
-type RawLocalTls = { tls_cert?: string; tls_key?: string; tls_listen?: string[]; tls_min_version?: TlsMinVersion; allow_plaintext_lan?: boolean };
+type RawLocalTls = {
+  tls_cert?: string;
+  tls_key?: string;
+  tls_listen?: string[];
+  tls_min_version?: TlsMinVersion;
+  allow_plaintext_lan?: boolean;
+};
 
 /** The TLS settings of one listener table; a certificate needs its key and the other way round. */
 function localTls(raw: RawLocalTls | undefined, table: string, baseDir: string, problems: string[]): LocalTls {
-  if ((raw?.tls_cert === undefined) !== (raw?.tls_key === undefined)) problems.push(`${table}.${raw?.tls_cert ? 'tls_key' : 'tls_cert'}: tls_cert and tls_key go together`);
+  if ((raw?.tls_cert === undefined) !== (raw?.tls_key === undefined))
+    problems.push(`${table}.${raw?.tls_cert ? 'tls_key' : 'tls_cert'}: tls_cert and tls_key go together`);
   return {
     certFile: raw?.tls_cert ? path.resolve(baseDir, raw.tls_cert) : undefined,
     keyFile: raw?.tls_key ? path.resolve(baseDir, raw.tls_key) : undefined,
@@ -219,11 +238,21 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
     // "adress" both is unknown and leaves address missing: the "did you mean address?" says it all.
     const misspelt = new Set(
       issues.flatMap((issue) =>
-        issue.code === 'unrecognized_keys' ? issue.keys.map((key) => closest(key, keysAllowedAt(issue.path))).filter((k) => k !== undefined).map((k) => keyPath([...issue.path, k])) : [],
+        issue.code === 'unrecognized_keys'
+          ? issue.keys
+              .map((key) => closest(key, keysAllowedAt(issue.path)))
+              .filter((k) => k !== undefined)
+              .map((k) => keyPath([...issue.path, k]))
+          : [],
       ),
     );
-    const shown = issues.filter((issue) => !(issue.code === 'invalid_type' && valueAt(document, issue.path) === undefined && misspelt.has(keyPath(issue.path))));
-    throw new ConfigError(file, shown.flatMap((issue) => describeIssue(issue, document).split('\n')));
+    const shown = issues.filter(
+      (issue) => !(issue.code === 'invalid_type' && valueAt(document, issue.path) === undefined && misspelt.has(keyPath(issue.path))),
+    );
+    throw new ConfigError(
+      file,
+      shown.flatMap((issue) => describeIssue(issue, document).split('\n')),
+    );
   }
   const raw: RawConfig = parsed.data;
   const baseDir = path.dirname(file);
@@ -234,7 +263,8 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
     if (seen.has(account.address)) problems.push(`accounts[${index}].address: ${account.address} is listed twice`);
     seen.add(account.address);
   });
-  if (raw.backup && raw.backup.every === undefined) problems.push('backup.every: set how often to make a backup (for example every = "1d"), or remove the [backup] table');
+  if (raw.backup && raw.backup.every === undefined)
+    problems.push('backup.every: set how often to make a backup (for example every = "1d"), or remove the [backup] table');
   const backupEveryMs = raw.backup?.every !== undefined ? parseDuration(raw.backup.every)! : undefined;
   if (backupEveryMs !== undefined && backupEveryMs < 60_000) problems.push('backup.every: at least "1m"');
   const imapTls = localTls(raw.imap, 'imap', baseDir, problems);
@@ -248,7 +278,10 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
     logLevel: raw.log_level ?? 'info',
     imap: {
       listen: raw.imap?.listen ? raw.imap.listen.map(parseListen) : DEFAULT_IMAP_LISTEN.map(defaultListen),
-      maxLiteralBytes: raw.imap?.max_literal_size !== undefined ? parseSize(raw.imap.max_literal_size)! : parseSize(raw.smtp?.max_message_size ?? DEFAULT_MAX_MESSAGE_SIZE)!,
+      maxLiteralBytes:
+        raw.imap?.max_literal_size !== undefined
+          ? parseSize(raw.imap.max_literal_size)!
+          : parseSize(raw.smtp?.max_message_size ?? DEFAULT_MAX_MESSAGE_SIZE)!,
       maxConnectionsPerAddress: raw.imap?.max_connections_per_address ?? DEFAULTS.imapMaxConnectionsPerAddress,
       maxConnections: raw.imap?.max_connections ?? DEFAULTS.imapMaxConnections,
       ...imapTls,
@@ -266,7 +299,13 @@ export function resolveConfig(document: unknown, file: string): HotbridgeConfig 
     },
     status: { listen: (raw.status?.listen ?? []).map(parseListen) },
     ...(backupEveryMs !== undefined
-      ? { backup: { everyMs: backupEveryMs, keep: raw.backup?.keep ?? 7, dir: raw.backup?.dir ? path.resolve(baseDir, raw.backup.dir) : path.join(dataDir, 'backups') } }
+      ? {
+          backup: {
+            everyMs: backupEveryMs,
+            keep: raw.backup?.keep ?? 7,
+            dir: raw.backup?.dir ? path.resolve(baseDir, raw.backup.dir) : path.join(dataDir, 'backups'),
+          },
+        }
       : {}),
     ...(raw.allowed_networks ? { allowedNetworks: raw.allowed_networks } : {}),
     accounts,
@@ -283,9 +322,10 @@ export function tomlProblem(err: TomlError, text: string): string {
   const shown = line.trim().length > 0 ? ` (\`${line.trim().slice(0, 80)}\`)` : '';
   let words: string;
   if (/invalid value/.test(reason)) {
-    words = /=\s*[^"'[{\d\s-]/.test(line) && !/=\s*(true|false)\s*(#.*)?$/.test(line)
-      ? 'this value is not valid: text must be in double quotes, like address = "you@hotmail.com"'
-      : 'this value is not valid: text goes in double quotes, true and false and numbers without';
+    words =
+      /=\s*[^"'[{\d\s-]/.test(line) && !/=\s*(true|false)\s*(#.*)?$/.test(line)
+        ? 'this value is not valid: text must be in double quotes, like address = "you@hotmail.com"'
+        : 'this value is not valid: text goes in double quotes, true and false and numbers without';
   } else if (/unfinished string|control characters are not allowed in strings/.test(reason)) {
     words = 'a text value is missing its closing quote (")';
   } else if (/redefine/.test(reason)) {
@@ -310,7 +350,12 @@ export function loadConfig(file: string): HotbridgeConfig {
     text = fs.readFileSync(absolute, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file (run `hotbridge setup` to create one)' : code === 'EACCES' ? 'permission denied' : String((err as Error).message);
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file (run `hotbridge setup` to create one)'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : String((err as Error).message);
     throw new ConfigError(absolute, [reason]);
   }
   let document: unknown;

@@ -24,11 +24,7 @@ export interface ProviderPreset {
   popHelp?: string;
 }
 
-export const OUTLOOK_SCOPES = [
-  'https://outlook.office.com/POP.AccessAsUser.All',
-  'https://outlook.office.com/SMTP.Send',
-  'offline_access',
-];
+export const OUTLOOK_SCOPES = ['https://outlook.office.com/POP.AccessAsUser.All', 'https://outlook.office.com/SMTP.Send', 'offline_access'];
 
 export const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com/consumers';
 
@@ -43,7 +39,26 @@ export const PRESETS: Record<string, ProviderPreset> = {
   outlook: {
     id: 'outlook',
     label: 'Outlook.com / Hotmail',
-    domains: ['hotmail.com', 'outlook.com', 'live.com', 'msn.com', 'hotmail.co.uk', 'hotmail.fr', 'hotmail.de', 'hotmail.it', 'hotmail.es', 'live.co.uk', 'live.fr', 'live.de', 'live.nl', 'outlook.fr', 'outlook.de', 'outlook.es', 'outlook.it', 'passport.com'],
+    domains: [
+      'hotmail.com',
+      'outlook.com',
+      'live.com',
+      'msn.com',
+      'hotmail.co.uk',
+      'hotmail.fr',
+      'hotmail.de',
+      'hotmail.it',
+      'hotmail.es',
+      'live.co.uk',
+      'live.fr',
+      'live.de',
+      'live.nl',
+      'outlook.fr',
+      'outlook.de',
+      'outlook.es',
+      'outlook.it',
+      'passport.com',
+    ],
     pop3: { host: 'outlook.office365.com', port: 995, tls: 'implicit' },
     smtp: { host: 'smtp-mail.outlook.com', port: 587, tls: 'starttls' },
     auth: 'oauth2',

@@ -12,25 +12,26 @@ const port = z
   .min(1, { error: 'expected a number from 1 to 65535' })
   .max(65535, { error: 'expected a number from 1 to 65535' });
 
-const duration = z.union([z.string(), z.number()], { error: 'expected a duration like "90s", "2m", "1h" or "14d"' }).refine(
-  (value) => parseDuration(value) !== undefined,
-  { error: 'expected a duration like "90s", "2m", "1h" or "14d"' },
-);
+const duration = z
+  .union([z.string(), z.number()], { error: 'expected a duration like "90s", "2m", "1h" or "14d"' })
+  .refine((value) => parseDuration(value) !== undefined, { error: 'expected a duration like "90s", "2m", "1h" or "14d"' });
 
-const size = z.union([z.string(), z.number()], { error: 'expected a size like "35MB" or "512KB"' }).refine(
-  (value) => parseSize(value) !== undefined,
-  { error: 'expected a size like "35MB" or "512KB"' },
-);
+const size = z
+  .union([z.string(), z.number()], { error: 'expected a size like "35MB" or "512KB"' })
+  .refine((value) => parseSize(value) !== undefined, { error: 'expected a size like "35MB" or "512KB"' });
 
 /** "127.0.0.1:1143", "[::1]:1143" or "localhost:1143". */
 export const LISTEN_PATTERN = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/;
 const listenAddress = z
   .string({ error: 'expected an address like "127.0.0.1:1143" or "[::1]:1143"' })
   .regex(LISTEN_PATTERN, { error: 'expected an address like "127.0.0.1:1143" or "[::1]:1143"' })
-  .refine((text) => {
-    const portNumber = Number(LISTEN_PATTERN.exec(text)?.[3]);
-    return portNumber >= 1 && portNumber <= 65535;
-  }, { error: 'the port must be a number from 1 to 65535' });
+  .refine(
+    (text) => {
+      const portNumber = Number(LISTEN_PATTERN.exec(text)?.[3]);
+      return portNumber >= 1 && portNumber <= 65535;
+    },
+    { error: 'the port must be a number from 1 to 65535' },
+  );
 
 const tlsMode = z.enum(['implicit', 'starttls', 'none'], { error: 'expected "implicit", "starttls" or "none"' });
 
@@ -58,7 +59,9 @@ const auth = z.strictObject({
 });
 
 const account = z.strictObject({
-  address: z.string({ error: 'expected an e-mail address' }).regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, { error: 'expected an e-mail address like you@hotmail.com' }),
+  address: z
+    .string({ error: 'expected an e-mail address' })
+    .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, { error: 'expected an e-mail address like you@hotmail.com' }),
   name: z.string().optional(),
   provider: z.string().optional(),
   poll_interval: duration.optional(),
@@ -91,13 +94,19 @@ const localTls = {
   tls_key: z.string().min(1).optional(),
   /** Implicit-TLS addresses (IMAPS, POP3S, SMTPS), off unless listed. */
   tls_listen: z.array(listenAddress).optional(),
-  tls_min_version: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], { error: 'expected "TLSv1.2" (the default), "TLSv1.3", or for old devices "TLSv1.1" or "TLSv1"' }).optional(),
+  tls_min_version: z
+    .enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], {
+      error: 'expected "TLSv1.2" (the default), "TLSv1.3", or for old devices "TLSv1.1" or "TLSv1"',
+    })
+    .optional(),
   allow_plaintext_lan: z.boolean({ error: 'expected true or false' }).optional(),
 };
 
 export const configSchema = z.strictObject({
   data_dir: z.string().min(1).optional(),
-  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { error: 'expected one of fatal, error, warn, info, debug, trace' }).optional(),
+  log_level: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { error: 'expected one of fatal, error, warn, info, debug, trace' })
+    .optional(),
   imap: z
     .strictObject({
       listen: z.array(listenAddress).optional(),
@@ -126,12 +135,19 @@ export const configSchema = z.strictObject({
   backup: z
     .strictObject({
       every: duration.optional(),
-      keep: z.number({ error: 'expected a number from 1 to 1000' }).int().min(1, { error: 'expected a number from 1 to 1000' }).max(1000, { error: 'expected a number from 1 to 1000' }).optional(),
+      keep: z
+        .number({ error: 'expected a number from 1 to 1000' })
+        .int()
+        .min(1, { error: 'expected a number from 1 to 1000' })
+        .max(1000, { error: 'expected a number from 1 to 1000' })
+        .optional(),
       dir: z.string().min(1).optional(),
     })
     .optional(),
   allowed_networks: z.array(cidr).optional(),
-  accounts: z.array(account, { error: 'expected a list of [[accounts]] tables' }).min(1, { error: 'at least one [[accounts]] table with an address is needed' }),
+  accounts: z
+    .array(account, { error: 'expected a list of [[accounts]] tables' })
+    .min(1, { error: 'at least one [[accounts]] table with an address is needed' }),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

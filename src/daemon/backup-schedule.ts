@@ -29,7 +29,10 @@ export function backupTime(name: string): number | undefined {
 }
 
 export function backupName(at: Date): string {
-  return `hotbridge-${at.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')}.hbk`;
+  return `hotbridge-${at
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-')}.hbk`;
 }
 
 export class BackupSchedule {
@@ -89,7 +92,10 @@ export class BackupSchedule {
     try {
       fs.mkdirSync(this.settings.dir, { recursive: true, mode: 0o700 });
       const report = await this.store.backup(file, { hotbridge: this.version });
-      this.logger.info({ file: report.file, messages: report.messages, bytes: report.bytes, seconds: Math.round(report.seconds) }, 'backup written and checked');
+      this.logger.info(
+        { file: report.file, messages: report.messages, bytes: report.bytes, seconds: Math.round(report.seconds) },
+        'backup written and checked',
+      );
       this.status.update('backup', 'store', { lastAt: new Date(this.now()).toISOString(), lastFile: report.file, lastError: undefined });
       this.prune();
       this.schedule(this.settings.everyMs);

@@ -49,7 +49,11 @@ interface AccountRuntime {
 const RENEWAL_CHECK_MS = 24 * 60 * 60 * 1000;
 
 function tlsStateOf(sources: Record<ListenerTable, TlsSource | undefined>): string {
-  return JSON.stringify(LISTENER_TABLES.map((table) => (sources[table] ? [sources[table]!.origin, createHash('sha256').update(sources[table]!.cert).digest('hex')] : null)));
+  return JSON.stringify(
+    LISTENER_TABLES.map((table) =>
+      sources[table] ? [sources[table]!.origin, createHash('sha256').update(sources[table]!.cert).digest('hex')] : null,
+    ),
+  );
 }
 
 export class Daemon {
@@ -108,11 +112,19 @@ export class Daemon {
       started.renewalTimer = setInterval(() => started.checkRenewal(), RENEWAL_CHECK_MS).unref();
       for (const account of config.accounts) started.startAccount(account);
       started.startBackups();
-      started.endpoint = await startStatusEndpoint(config.dataDir, () => started.snapshot(), () => started.wake(), (action, body) => started.storeRequest(action, body));
+      started.endpoint = await startStatusEndpoint(
+        config.dataDir,
+        () => started.snapshot(),
+        () => started.wake(),
+        (action, body) => started.storeRequest(action, body),
+      );
       if (config.status.listen.length > 0) started.statusHttp = await startStatusHttp(config.status.listen, () => started.snapshot());
       for (const account of config.accounts) {
         if (!passwords.has(account.address)) {
-          logger.warn({ account: account.address }, `no local password yet: mail clients cannot log in until you run: hotbridge password ${account.address}`);
+          logger.warn(
+            { account: account.address },
+            `no local password yet: mail clients cannot log in until you run: hotbridge password ${account.address}`,
+          );
         }
       }
       logger.info({ version: VERSION, dataDir: config.dataDir, accounts: config.accounts.map((a) => a.address) }, 'hotbridge is running');
@@ -153,7 +165,12 @@ export class Daemon {
 
   /** A store command asked for over the status socket (store-commands.ts). */
   private storeRequest(action: string, body: unknown): Promise<unknown> {
-    return runStoreCommand(this.store, action, body, { logger: this.logger, version: VERSION, config: this.config, wake: () => this.wake() });
+    return runStoreCommand(this.store, action, body, {
+      logger: this.logger,
+      version: VERSION,
+      config: this.config,
+      wake: () => this.wake(),
+    });
   }
 
   /**
@@ -164,7 +181,10 @@ export class Daemon {
     if (!hasLocalCertificate(this.config.dataDir)) return false;
     const state = ensureLocalCertificate(this.config.dataDir, certificateNames(this.config));
     if (state.action === 'kept') return false;
-    this.logger.info({ validUntil: state.serverNotAfter.toISOString() }, 'renewed the local TLS certificate (devices that imported the hotbridge CA trust it as before)');
+    this.logger.info(
+      { validUntil: state.serverNotAfter.toISOString() },
+      'renewed the local TLS certificate (devices that imported the hotbridge CA trust it as before)',
+    );
     return true;
   }
 
@@ -195,7 +215,10 @@ export class Daemon {
   private async startListeners(): Promise<void> {
     const { imap, smtp, pop3, dataDir } = this.config;
     this.renewLocalCertificate();
-    const sources = Object.fromEntries(LISTENER_TABLES.map((table) => [table, tlsSource(this.config[table], table, dataDir)])) as Record<ListenerTable, TlsSource | undefined>;
+    const sources = Object.fromEntries(LISTENER_TABLES.map((table) => [table, tlsSource(this.config[table], table, dataDir)])) as Record<
+      ListenerTable,
+      TlsSource | undefined
+    >;
     this.tlsState = tlsStateOf(sources);
     const exposure = checkExposure(this.config, (table) => sources[table] !== undefined);
     if (exposure.problems.length > 0) throw new ConfigError(this.config.file, exposure.problems);
@@ -234,7 +257,10 @@ export class Daemon {
     const pop3Source = sources.pop3;
     const pop3Context = pop3Source ? secureContext(pop3Source, pop3.tlsMinVersion) : undefined;
     this.pop3 = await startPop3Server({
-      listen: [...(await usableListen(pop3.listen, this.logger, 'POP3')), ...pop3.tlsListen.map((address) => ({ ...address, tls: 'implicit' as const }))],
+      listen: [
+        ...(await usableListen(pop3.listen, this.logger, 'POP3')),
+        ...pop3.tlsListen.map((address) => ({ ...address, tls: 'implicit' as const })),
+      ],
       maildrop: storeMaildrop(this.store),
       verify: (user, password, remote, signal) => this.auth.verify(user, password, remote, { signal }),
       logger: this.logger.child({ part: 'pop3' }),
@@ -245,7 +271,11 @@ export class Daemon {
       maxConnections: pop3.maxConnections,
     });
     for (const table of LISTENER_TABLES) {
-      if (sources[table]) this.logger.info({ certificate: sources[table]!.origin, minVersion: this.config[table].tlsMinVersion }, `${table.toUpperCase()}: TLS on (STARTTLS/STLS, and any tls_listen addresses)`);
+      if (sources[table])
+        this.logger.info(
+          { certificate: sources[table]!.origin, minVersion: this.config[table].tlsMinVersion },
+          `${table.toUpperCase()}: TLS on (STARTTLS/STLS, and any tls_listen addresses)`,
+        );
     }
     this.status.set('listeners', 'imap', { addresses: this.imap.addresses() });
     this.status.set('listeners', 'smtp', { addresses: this.smtp.addresses() });
@@ -345,7 +375,12 @@ export class Daemon {
     }
     const listenersOf = (config: HotbridgeConfig) => JSON.stringify([config.imap, config.smtp, config.pop3, config.allowedNetworks]);
     // A new certificate (`hotbridge cert` sends SIGHUP) restarts the listeners too.
-    const tlsNow = tlsStateOf(Object.fromEntries(LISTENER_TABLES.map((table) => [table, tlsSource(next[table], table, next.dataDir)])) as Record<ListenerTable, TlsSource | undefined>);
+    const tlsNow = tlsStateOf(
+      Object.fromEntries(LISTENER_TABLES.map((table) => [table, tlsSource(next[table], table, next.dataDir)])) as Record<
+        ListenerTable,
+        TlsSource | undefined
+      >,
+    );
     if (listenersOf(previous) !== listenersOf(next) || tlsNow !== this.tlsState) {
       await this.stopListeners();
       try {
@@ -355,7 +390,10 @@ export class Daemon {
         this.config = { ...next, imap: previous.imap, smtp: previous.smtp, pop3: previous.pop3, allowedNetworks: previous.allowedNetworks };
         await this.stopListeners();
         await this.startListeners();
-        throw new Error(`the new [imap]/[pop3]/[smtp] listener settings could not be used (${(err as Error).message}); still listening as before`, { cause: err });
+        throw new Error(
+          `the new [imap]/[pop3]/[smtp] listener settings could not be used (${(err as Error).message}); still listening as before`,
+          { cause: err },
+        );
       }
     }
     if (JSON.stringify(previous.status) !== JSON.stringify(next.status)) await this.restartStatusHttp(previous);
@@ -369,11 +407,17 @@ export class Daemon {
     this.statusHttp = undefined;
     try {
       if (this.config.status.listen.length > 0) this.statusHttp = await startStatusHttp(this.config.status.listen, () => this.snapshot());
-      this.logger.info({ listen: this.config.status.listen.map((a) => `${a.host}:${a.port}`) }, this.statusHttp ? 'status page listening' : 'status page off');
+      this.logger.info(
+        { listen: this.config.status.listen.map((a) => `${a.host}:${a.port}`) },
+        this.statusHttp ? 'status page listening' : 'status page off',
+      );
     } catch (err) {
       this.config = { ...this.config, status: previous.status };
-      if (previous.status.listen.length > 0) this.statusHttp = await startStatusHttp(previous.status.listen, () => this.snapshot()).catch(() => undefined);
-      throw new Error(`the new [status] listen addresses could not be used (${(err as Error).message}); the status page stays as it was`, { cause: err });
+      if (previous.status.listen.length > 0)
+        this.statusHttp = await startStatusHttp(previous.status.listen, () => this.snapshot()).catch(() => undefined);
+      throw new Error(`the new [status] listen addresses could not be used (${(err as Error).message}); the status page stays as it was`, {
+        cause: err,
+      });
     }
   }
 
@@ -389,7 +433,13 @@ export class Daemon {
     const board = this.status.snapshot();
     const outbox = await this.store.listOutbox();
     return {
-      daemon: { pid: process.pid, version: VERSION, startedAt: new Date(this.status.startedAt).toISOString(), dataDir: this.config.dataDir, config: this.config.file },
+      daemon: {
+        pid: process.pid,
+        version: VERSION,
+        startedAt: new Date(this.status.startedAt).toISOString(),
+        dataDir: this.config.dataDir,
+        config: this.config.file,
+      },
       store: this.store.health(),
       ...(board.backup?.store ? { backup: board.backup.store } : {}),
       accounts: this.config.accounts.map((account) => ({
@@ -418,7 +468,11 @@ export class Daemon {
         imap: { addresses: this.imap?.addresses() ?? [], connections: this.imap?.connectionCount() ?? 0, ...(this.imap?.counters() ?? {}) },
         // closedForErrors & co.: connections the server closed, by reason (downstream/smtp/session-guard.ts).
         smtp: { addresses: this.smtp?.addresses() ?? [], connections: this.smtp?.connectionCount() ?? 0, ...this.smtp?.closedCounts() },
-        pop3: { addresses: this.pop3?.addresses() ?? [], connections: this.pop3?.connectionCount() ?? 0, sessions: this.pop3SessionsBefore + (this.pop3?.sessionsTotal() ?? 0) },
+        pop3: {
+          addresses: this.pop3?.addresses() ?? [],
+          connections: this.pop3?.connectionCount() ?? 0,
+          sessions: this.pop3SessionsBefore + (this.pop3?.sessionsTotal() ?? 0),
+        },
       },
       localLogins: this.auth.counts(),
     };
@@ -431,7 +485,11 @@ export class Daemon {
       // after they were stopped, on a store about to close.
       await this.reloading;
       clearInterval(this.renewalTimer);
-      await Promise.all([this.imap?.stop(), this.smtp?.stop(), this.pop3?.stop()].map((p) => p?.catch((err: Error) => this.logger.error({ err }, 'listener stop failed'))));
+      await Promise.all(
+        [this.imap?.stop(), this.smtp?.stop(), this.pop3?.stop()].map((p) =>
+          p?.catch((err: Error) => this.logger.error({ err }, 'listener stop failed')),
+        ),
+      );
       await Promise.all([...this.accounts.keys()].map((address) => this.stopAccount(address)));
       await this.backups?.stop();
       await this.endpoint?.close();

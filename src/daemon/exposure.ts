@@ -37,10 +37,14 @@ export function checkExposure(config: HotbridgeConfig, hasCertificate: (table: L
       );
     }
     if (settings.tlsListen.length > 0 && !certificate) {
-      problems.push(`${table}.tls_listen: ${settings.tlsListen.map(hostPort).join(', ')} needs a certificate: run \`hotbridge cert\`, or set ${table}.tls_cert and ${table}.tls_key`);
+      problems.push(
+        `${table}.tls_listen: ${settings.tlsListen.map(hostPort).join(', ')} needs a certificate: run \`hotbridge cert\`, or set ${table}.tls_cert and ${table}.tls_key`,
+      );
     }
     if (settings.allowPlaintextLan && exposed.length > 0) {
-      warnings.push(`${table}.allow_plaintext_lan is on: clients on ${exposed.map(hostPort).join(', ')} may log in without TLS, so their passwords and mail cross the network unencrypted`);
+      warnings.push(
+        `${table}.allow_plaintext_lan is on: clients on ${exposed.map(hostPort).join(', ')} may log in without TLS, so their passwords and mail cross the network unencrypted`,
+      );
     }
     if (needsLegacyTls(settings.tlsMinVersion) && (certificate || settings.tlsListen.length > 0)) {
       warnings.push(

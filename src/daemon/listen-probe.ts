@@ -19,7 +19,11 @@ export async function usableListen(addresses: ListenAddress[], logger: Logger, w
   const usable: ListenAddress[] = [];
   for (const address of addresses) {
     if (!address.optional || (await hostAvailable(address.host))) usable.push(address);
-    else logger.warn({ host: address.host, port: address.port }, `${what}: this machine has no ${address.host} (IPv6 off?); listening without it`);
+    else
+      logger.warn(
+        { host: address.host, port: address.port },
+        `${what}: this machine has no ${address.host} (IPv6 off?); listening without it`,
+      );
   }
   return usable;
 }

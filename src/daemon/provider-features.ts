@@ -16,7 +16,8 @@ interface Known {
 }
 
 /** Per account and SMTP server: another server (a config change) is not known until it says. */
-const keyOf = (account: AccountConfig): string => `${account.address.toLowerCase()}|${account.smtp.host.toLowerCase()}:${account.smtp.port}`;
+const keyOf = (account: AccountConfig): string =>
+  `${account.address.toLowerCase()}|${account.smtp.host.toLowerCase()}:${account.smtp.port}`;
 const metaKey = (account: AccountConfig): string => `provider-smtp:${keyOf(account)}`;
 
 export class ProviderFeatures {
@@ -44,8 +45,15 @@ export class ProviderFeatures {
     if (before?.smtpUtf8 === smtpUtf8) return;
     const known = { smtpUtf8, seenAt: Date.now() };
     this.known.set(key, known);
-    this.logger.info({ account: account.address, smtpUtf8 }, smtpUtf8 ? 'the provider offers SMTPUTF8: UTF-8 addresses can be sent' : 'the provider does not offer SMTPUTF8: UTF-8 addresses are refused');
-    this.store.setMeta(metaKey(account), known).catch((err: Error) => this.logger.warn({ err: err.message }, 'could not save what the provider offers'));
+    this.logger.info(
+      { account: account.address, smtpUtf8 },
+      smtpUtf8
+        ? 'the provider offers SMTPUTF8: UTF-8 addresses can be sent'
+        : 'the provider does not offer SMTPUTF8: UTF-8 addresses are refused',
+    );
+    this.store
+      .setMeta(metaKey(account), known)
+      .catch((err: Error) => this.logger.warn({ err: err.message }, 'could not save what the provider offers'));
   }
 
   /** Whether the provider of every one of `accounts` is known to offer SMTPUTF8. */

@@ -107,10 +107,13 @@ export function fetchStatus(dataDir: string, timeoutMs = 5000): Promise<unknown 
 /** Asks a running daemon to retry what waits on the user now (after `hotbridge login`); false when none runs. */
 export function wakeDaemon(dataDir: string, timeoutMs = 5000): Promise<boolean> {
   return new Promise((resolve) => {
-    const request = http.request({ socketPath: statusSocketPath(dataDir), path: '/wake', method: 'POST', timeout: timeoutMs }, (response) => {
-      response.resume();
-      resolve(response.statusCode === 204);
-    });
+    const request = http.request(
+      { socketPath: statusSocketPath(dataDir), path: '/wake', method: 'POST', timeout: timeoutMs },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode === 204);
+      },
+    );
     request.on('timeout', () => request.destroy());
     request.on('error', () => resolve(false));
     request.end();
@@ -149,7 +152,13 @@ export function runStoreCommand(dataDir: string, action: string, body: unknown, 
   return new Promise((resolve, reject) => {
     const payload = Buffer.from(JSON.stringify(body));
     const request = http.request(
-      { socketPath: statusSocketPath(dataDir), path: `/store/${action}`, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': payload.length }, ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}) },
+      {
+        socketPath: statusSocketPath(dataDir),
+        path: `/store/${action}`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': payload.length },
+        ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}),
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -98,15 +98,31 @@ export function metricsFromSnapshot(snapshot: unknown): Family[] {
   const startedAt = seconds(daemon.startedAt);
   if (startedAt !== undefined) started.samples.push({ labels: {}, value: startedAt });
 
-  const lastSuccess = family('hotbridge_account_last_sync_success_timestamp_seconds', 'gauge', 'When the last POP3 sync of the account succeeded.');
-  const syncError = family('hotbridge_account_sync_error', 'gauge', '1 while the account shows a POP3 error that no later success has cleared.');
+  const lastSuccess = family(
+    'hotbridge_account_last_sync_success_timestamp_seconds',
+    'gauge',
+    'When the last POP3 sync of the account succeeded.',
+  );
+  const syncError = family(
+    'hotbridge_account_sync_error',
+    'gauge',
+    '1 while the account shows a POP3 error that no later success has cleared.',
+  );
   const signInNeeded = family('hotbridge_account_signin_needed', 'gauge', '1 when the account waits for `hotbridge login ADDRESS`.');
-  const localPassword = family('hotbridge_account_local_password_set', 'gauge', '1 when mail clients have a local password for the account.');
+  const localPassword = family(
+    'hotbridge_account_local_password_set',
+    'gauge',
+    '1 when mail clients have a local password for the account.',
+  );
   const synced = family('hotbridge_messages_synced_total', 'counter', 'Messages brought in from the provider since the daemon started.');
   const progressDone = family('hotbridge_first_sync_done_messages', 'gauge', 'Messages already fetched by a running first sync.');
   const progressTotal = family('hotbridge_first_sync_total_messages', 'gauge', 'Messages a running first sync has to fetch.');
   const queued = family('hotbridge_outbox_queued_messages', 'gauge', 'Messages waiting in the outbox to be relayed to the provider.');
-  const retrying = family('hotbridge_outbox_retrying_messages', 'gauge', 'Queued messages that failed at least once and wait for another try.');
+  const retrying = family(
+    'hotbridge_outbox_retrying_messages',
+    'gauge',
+    'Queued messages that failed at least once and wait for another try.',
+  );
 
   for (const account of accounts) {
     if (typeof account.address !== 'string') continue;
@@ -117,7 +133,8 @@ export function metricsFromSnapshot(snapshot: unknown): Family[] {
     const state = typeof pop3.state === 'string' ? pop3.state : '';
     // A last error counts while no success came after it (lastErrorAt, when the poller reports it).
     const errorAt = seconds(pop3.lastErrorAt);
-    const failing = state === 'error' || (Boolean(pop3.lastError) && (success === undefined || errorAt === undefined || errorAt >= success));
+    const failing =
+      state === 'error' || (Boolean(pop3.lastError) && (success === undefined || errorAt === undefined || errorAt >= success));
     syncError.samples.push({ labels, value: failing ? 1 : 0 });
     signInNeeded.samples.push({ labels, value: /sign-?in/i.test(state) ? 1 : 0 });
     if (typeof account.localPassword === 'boolean') localPassword.samples.push({ labels, value: account.localPassword ? 1 : 0 });
@@ -143,37 +160,74 @@ export function metricsFromSnapshot(snapshot: unknown): Family[] {
   const pop3Sessions = family('hotbridge_pop3_sessions_total', 'counter', 'POP3 sessions since hotbridge started.');
   const pop3SessionCount = finiteNumber(record(listeners.pop3).sessions);
   if (pop3SessionCount !== undefined) pop3Sessions.samples.push({ labels: {}, value: pop3SessionCount });
-  for (const [protocol, gauge] of [['imap', imapConnections], ['smtp', smtpConnections], ['pop3', pop3Connections]] as const) {
+  for (const [protocol, gauge] of [
+    ['imap', imapConnections],
+    ['smtp', smtpConnections],
+    ['pop3', pop3Connections],
+  ] as const) {
     const connections = finiteNumber(record(listeners[protocol]).connections);
     if (connections !== undefined) gauge.samples.push({ labels: {}, value: connections });
   }
-  const badClosed = family('hotbridge_imap_closed_bad_commands_total', 'counter', 'IMAP sessions ended with BYE after 20 BAD or unknown commands in a row.');
+  const badClosed = family(
+    'hotbridge_imap_closed_bad_commands_total',
+    'counter',
+    'IMAP sessions ended with BYE after 20 BAD or unknown commands in a row.',
+  );
   const closedCount = finiteNumber(record(listeners.imap).closedForBadCommands);
   if (closedCount !== undefined) badClosed.samples.push({ labels: {}, value: closedCount });
   // The one event loop every client shares (issue 11): its delay over the last minute and since start.
   const loop = record(root.eventLoop);
-  const loopP99 = family('hotbridge_event_loop_delay_p99_seconds', 'gauge', '99th percentile of the event loop delay (perf_hooks.monitorEventLoopDelay).');
+  const loopP99 = family(
+    'hotbridge_event_loop_delay_p99_seconds',
+    'gauge',
+    '99th percentile of the event loop delay (perf_hooks.monitorEventLoopDelay).',
+  );
   const loopMax = family('hotbridge_event_loop_delay_max_seconds', 'gauge', 'Longest event loop delay seen.');
-  for (const [window, key] of [['last_minute', 'lastMinute'], ['since_start', 'sinceStart']] as const) {
+  for (const [window, key] of [
+    ['last_minute', 'lastMinute'],
+    ['since_start', 'sinceStart'],
+  ] as const) {
     const figures = record(loop[key]);
     const p99 = finiteNumber(figures.p99Ms);
     const max = finiteNumber(figures.maxMs);
     if (p99 !== undefined) loopP99.samples.push({ labels: { window }, value: p99 / 1000 });
     if (max !== undefined) loopMax.samples.push({ labels: { window }, value: max / 1000 });
   }
-  const smtpClosed = family('hotbridge_smtp_closed_connections_total', 'counter', 'SMTP connections the server closed since start, by reason.');
+  const smtpClosed = family(
+    'hotbridge_smtp_closed_connections_total',
+    'counter',
+    'SMTP connections the server closed since start, by reason.',
+  );
   const smtp = record(listeners.smtp);
-  for (const [reason, key] of [['errors', 'closedForErrors'], ['login_deadline', 'closedForLoginDeadline'], ['session_deadline', 'closedForSessionDeadline'], ['idle', 'closedIdle'], ['room', 'closedForRoom']]) {
+  for (const [reason, key] of [
+    ['errors', 'closedForErrors'],
+    ['login_deadline', 'closedForLoginDeadline'],
+    ['session_deadline', 'closedForSessionDeadline'],
+    ['idle', 'closedIdle'],
+    ['room', 'closedForRoom'],
+  ]) {
     const value = finiteNumber(smtp[key]);
     if (value !== undefined) smtpClosed.samples.push({ labels: { reason }, value });
   }
-  const logins = family('hotbridge_local_logins_total', 'counter', 'Local logins (IMAP, SMTP) since start: accepted, refused, and given up by a client that left.');
+  const logins = family(
+    'hotbridge_local_logins_total',
+    'counter',
+    'Local logins (IMAP, SMTP) since start: accepted, refused, and given up by a client that left.',
+  );
   const loginCounts = record(root.localLogins);
-  for (const [result, key] of [['accepted', 'successes'], ['refused', 'failures'], ['abandoned', 'dropped']]) {
+  for (const [result, key] of [
+    ['accepted', 'successes'],
+    ['refused', 'failures'],
+    ['abandoned', 'dropped'],
+  ]) {
     const value = finiteNumber(loginCounts[key]);
     if (value !== undefined) logins.samples.push({ labels: { result }, value });
   }
-  const loginHashes = family('hotbridge_local_login_hashes_total', 'counter', 'scrypt checks of local passwords since start (a login found in the cache needs none).');
+  const loginHashes = family(
+    'hotbridge_local_login_hashes_total',
+    'counter',
+    'scrypt checks of local passwords since start (a login found in the cache needs none).',
+  );
   const hashes = finiteNumber(loginCounts.hashes);
   if (hashes !== undefined) loginHashes.samples.push({ labels: {}, value: hashes });
   const listening = family('hotbridge_listening_addresses', 'gauge', 'Local addresses the IMAP, SMTP and POP3 servers listen on.');
@@ -182,7 +236,31 @@ export function metricsFromSnapshot(snapshot: unknown): Family[] {
     if (Array.isArray(addresses)) listening.samples.push({ labels: { protocol }, value: addresses.length });
   }
 
-  return [up, info, started, lastSuccess, syncError, signInNeeded, localPassword, synced, progressDone, progressTotal, queued, retrying, imapConnections, smtpConnections, pop3Connections, pop3Sessions, badClosed, smtpClosed, logins, loginHashes, loopP99, loopMax, listening];
+  return [
+    up,
+    info,
+    started,
+    lastSuccess,
+    syncError,
+    signInNeeded,
+    localPassword,
+    synced,
+    progressDone,
+    progressTotal,
+    queued,
+    retrying,
+    imapConnections,
+    smtpConnections,
+    pop3Connections,
+    pop3Sessions,
+    badClosed,
+    smtpClosed,
+    logins,
+    loginHashes,
+    loopP99,
+    loopMax,
+    listening,
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------

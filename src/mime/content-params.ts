@@ -233,7 +233,10 @@ export function decodeParam([name, value]: MimeParam): MimeParam {
     const m = /^([^']*)'[^']*'(.*)$/s.exec(value);
     const charset = m ? m[1] || 'us-ascii' : 'us-ascii';
     const encoded = m ? m[2] : value;
-    const bytes = Buffer.from(encoded.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+    const bytes = Buffer.from(
+      encoded.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+      'latin1',
+    );
     return [name.slice(0, -1), decodeCharset(bytes, charset)];
   }
   return [name, decodeHeaderText(value)];

@@ -61,7 +61,12 @@ function searchableHeaders(fields: RawHeaderField[]): [string, string][] {
     if (total >= MAX_HEADERS_TOTAL) break;
     if (f.key === '') continue;
     // Cut before decoding too, so a megabyte-long header line costs no more than a normal one.
-    let value = decodeHeaderText(f.value.slice(0, MAX_HEADER_VALUE * 2).replace(/\r?\n/g, '').trim()).toLowerCase();
+    let value = decodeHeaderText(
+      f.value
+        .slice(0, MAX_HEADER_VALUE * 2)
+        .replace(/\r?\n/g, '')
+        .trim(),
+    ).toLowerCase();
     if (value.length > MAX_HEADER_VALUE) value = value.slice(0, MAX_HEADER_VALUE);
     total += value.length;
     out.push([f.key, value]);

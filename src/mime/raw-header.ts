@@ -72,7 +72,13 @@ export function readHeaderFields(raw: Buffer, start: number, end: number): RawHe
       value = '';
     }
     // A line without a colon names no field: its key stays empty, so HEADER.FIELDS never picks it.
-    fields.push({ name, key: colon >= 0 && colon < firstLineEnd && colon < contentEnd ? name.toLowerCase() : '', value, start: fieldStart, end: next });
+    fields.push({
+      name,
+      key: colon >= 0 && colon < firstLineEnd && colon < contentEnd ? name.toLowerCase() : '',
+      value,
+      start: fieldStart,
+      end: next,
+    });
     pos = next;
   }
   return fields;

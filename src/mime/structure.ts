@@ -11,13 +11,7 @@
  *    default to message/rfc822 (§5.1.5), everything else defaults to text/plain; charset=us-ascii.
  * Nothing here throws on malformed input.
  */
-import {
-  soleToken,
-  parseContentType,
-  parseDisposition,
-  parseLanguageList,
-  type MimeParam,
-} from './content-params.js';
+import { soleToken, parseContentType, parseDisposition, parseLanguageList, type MimeParam } from './content-params.js';
 import { parseAddressList, type AddressParts } from './address.js';
 import { isBlankLineAt, lineEndAfter, newlineLengthAt, readHeaderFields, unfold, type RawHeaderField } from './raw-header.js';
 
@@ -370,7 +364,15 @@ function finishLeaf(ctx: ParseContext, part: MimePart, type: string): void {
 function attachEmptyMessage(part: MimePart): void {
   part.message = {
     envelope: {},
-    body: { headerStart: part.bodyStart, bodyStart: part.bodyStart, bodyEnd: part.bodyStart, type: 'text', subtype: 'plain', params: [['charset', 'us-ascii']], lines: 0 },
+    body: {
+      headerStart: part.bodyStart,
+      bodyStart: part.bodyStart,
+      bodyEnd: part.bodyStart,
+      type: 'text',
+      subtype: 'plain',
+      params: [['charset', 'us-ascii']],
+      lines: 0,
+    },
   };
 }
 

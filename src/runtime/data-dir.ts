@@ -90,7 +90,8 @@ export function pseudoFilesystemOf(dir: string): string | undefined {
 export function dataDirProblem(dir: string): string | undefined {
   const absolute = path.resolve(dir);
   const pseudo = pseudoFilesystemOf(absolute);
-  if (pseudo) return `${absolute} is on ${pseudo}, a kernel pseudo-filesystem that cannot hold files: set data_dir to a real directory (for example ${path.join(os.homedir(), '.local', 'share', 'hotbridge')})`;
+  if (pseudo)
+    return `${absolute} is on ${pseudo}, a kernel pseudo-filesystem that cannot hold files: set data_dir to a real directory (for example ${path.join(os.homedir(), '.local', 'share', 'hotbridge')})`;
   const existing = nearestExisting(absolute);
   let stat: fs.Stats;
   try {
@@ -136,6 +137,9 @@ export function prepareDataDir(dir: string): void {
     fs.rmSync(probe, { force: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new DataDirError(absolute, `cannot write to ${absolute}: ${codeText(code)}; ${code === 'EACCES' || code === 'EPERM' ? ownerHint(absolute) : 'choose another data_dir'}`);
+    throw new DataDirError(
+      absolute,
+      `cannot write to ${absolute}: ${codeText(code)}; ${code === 'EACCES' || code === 'EPERM' ? ownerHint(absolute) : 'choose another data_dir'}`,
+    );
   }
 }

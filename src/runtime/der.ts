@@ -53,6 +53,9 @@ export function objectId(dotted: string): Buffer {
 
 /** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, always in UTC, no fractions. */
 export function time(date: Date): Buffer {
-  const iso = date.toISOString().replace(/\.\d{3}/, '').replace(/[-:T]/g, '');
+  const iso = date
+    .toISOString()
+    .replace(/\.\d{3}/, '')
+    .replace(/[-:T]/g, '');
   return date.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(iso.slice(2), 'ascii')) : tlv(0x18, Buffer.from(iso, 'ascii'));
 }

@@ -133,7 +133,13 @@ export class LocalAuthenticator {
    * The hash check of one address and password, shared with a check of the same pair under way; undefined
    * when this client went away before its check ran (then the next one asking checks for itself).
    */
-  private async check(digest: string, stamp: string, address: string, password: string, signal: AbortSignal | undefined): Promise<boolean | undefined> {
+  private async check(
+    digest: string,
+    stamp: string,
+    address: string,
+    password: string,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean | undefined> {
     const key = `${stamp}\u0000${digest}`;
     const shared = this.inFlight.get(key);
     if (shared) {

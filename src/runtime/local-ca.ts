@@ -48,7 +48,13 @@ export interface LocalCaFiles {
 
 export function localCaFiles(dataDir: string): LocalCaFiles {
   const dir = path.join(dataDir, 'tls');
-  return { dir, caCert: path.join(dir, 'ca.pem'), caKey: path.join(dir, 'ca.key'), serverCert: path.join(dir, 'server.pem'), serverKey: path.join(dir, 'server.key') };
+  return {
+    dir,
+    caCert: path.join(dir, 'ca.pem'),
+    caKey: path.join(dir, 'ca.key'),
+    serverCert: path.join(dir, 'server.pem'),
+    serverKey: path.join(dir, 'server.key'),
+  };
 }
 
 /** The names a server certificate covers: DNS names and IP addresses. */
@@ -74,7 +80,8 @@ function ipBytes(ip: string): Buffer {
   const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
   const headGroups = head ? head.split(':') : [];
   const tailGroups = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? headGroups : [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+  const groups =
+    tail === undefined ? headGroups : [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
   const out = Buffer.alloc(16);
   groups.forEach((group, i) => out.writeUInt16BE(parseInt(group, 16), i * 2));
   return out;
@@ -112,7 +119,10 @@ function issue(o: Issue): string {
       extension(
         OID.subjectAltName,
         false,
-        der.sequence(...names.dns.map((dns) => der.implicitPrimitive(2, Buffer.from(dns, 'ascii'))), ...names.ips.map((ip) => der.implicitPrimitive(7, ipBytes(ip)))),
+        der.sequence(
+          ...names.dns.map((dns) => der.implicitPrimitive(2, Buffer.from(dns, 'ascii'))),
+          ...names.ips.map((ip) => der.implicitPrimitive(7, ipBytes(ip))),
+        ),
       ),
     );
   }
@@ -133,7 +143,11 @@ function issue(o: Issue): string {
 
 function newKey(): { key: KeyObject; pem: string; spki: Buffer } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { key: privateKey, pem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, spki: publicKey.export({ type: 'spki', format: 'der' }) };
+  return {
+    key: privateKey,
+    pem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    spki: publicKey.export({ type: 'spki', format: 'der' }),
+  };
 }
 
 export interface CertificateState {
@@ -169,7 +183,11 @@ export function ensureLocalCertificate(dataDir: string, names: ServerNames, now 
     const ca = newKey();
     const caName = `hotbridge local CA (${now.toISOString().slice(0, 10)})`;
     writeFileAtomic(files.caKey, ca.pem, 0o600);
-    writeFileAtomic(files.caCert, issue({ subject: caName, spki: ca.spki, issuer: { name: caName, key: ca.key, spki: ca.spki }, days: CA_DAYS, now, ca: true }), 0o644);
+    writeFileAtomic(
+      files.caCert,
+      issue({ subject: caName, spki: ca.spki, issuer: { name: caName, key: ca.key, spki: ca.spki }, days: CA_DAYS, now, ca: true }),
+      0o644,
+    );
     for (const file of [files.serverCert, files.serverKey]) fs.rmSync(file, { force: true });
     action = 'created';
   }
@@ -178,7 +196,22 @@ export function ensureLocalCertificate(dataDir: string, names: ServerNames, now 
     const caKey = createPrivateKey(fs.readFileSync(files.caKey));
     const caSpki = caCert.publicKey.export({ type: 'spki', format: 'der' });
     const server = newKey();
-    const pem = issue({ subject: names.dns[0] ?? 'localhost', spki: server.spki, issuer: { name: caCert.subject.split('\n').find((line) => line.startsWith('CN='))!.slice(3), key: caKey, spki: caSpki }, days: SERVER_DAYS, now, ca: false, names });
+    const pem = issue({
+      subject: names.dns[0] ?? 'localhost',
+      spki: server.spki,
+      issuer: {
+        name: caCert.subject
+          .split('\n')
+          .find((line) => line.startsWith('CN='))!
+          .slice(3),
+        key: caKey,
+        spki: caSpki,
+      },
+      days: SERVER_DAYS,
+      now,
+      ca: false,
+      names,
+    });
     writeFileAtomic(files.serverKey, server.pem, 0o600);
     // With the CA after it: the whole chain, for clients that want to be shown it.
     writeFileAtomic(files.serverCert, pem + fs.readFileSync(files.caCert, 'utf8'), 0o644);

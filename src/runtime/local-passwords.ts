@@ -20,7 +20,9 @@ const PARAMS = { N: 32768, r: 8, p: 1, keyLength: 32 };
 
 function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scryptCallback(password, salt, keyLength, { ...options, maxmem: 128 * options.N! * options.r! * 2 }, (err, key) => (err ? reject(err) : resolve(key)));
+    scryptCallback(password, salt, keyLength, { ...options, maxmem: 128 * options.N! * options.r! * 2 }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
   });
 }
 
@@ -92,17 +94,26 @@ export class LocalPasswords {
       text = fs.readFileSync(this.file, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied (check its owner and mode: it should belong to the user hotbridge runs as, mode 0600)' : code === 'EISDIR' ? 'it is a directory, not a file' : (err as Error).message;
+      const why =
+        code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied (check its owner and mode: it should belong to the user hotbridge runs as, mode 0600)'
+          : code === 'EISDIR'
+            ? 'it is a directory, not a file'
+            : (err as Error).message;
       throw new LocalPasswordsError(`cannot read the local passwords file ${this.file}: ${why}`);
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (err) {
-      throw new LocalPasswordsError(`the local passwords file ${this.file} is damaged (${(err as Error).message}); move it away and set the passwords again with hotbridge password ADDRESS`);
+      throw new LocalPasswordsError(
+        `the local passwords file ${this.file} is damaged (${(err as Error).message}); move it away and set the passwords again with hotbridge password ADDRESS`,
+      );
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new LocalPasswordsError(`the local passwords file ${this.file} is damaged (not an object); move it away and set the passwords again with hotbridge password ADDRESS`);
+      throw new LocalPasswordsError(
+        `the local passwords file ${this.file} is damaged (not an object); move it away and set the passwords again with hotbridge password ADDRESS`,
+      );
     }
     return parsed as Record<string, string>;
   }

@@ -66,7 +66,11 @@ function errorText(err: ErrorLike, msg: string, style: LineStyle): string | unde
   let text = message !== undefined && !msg.includes(message) ? message : '';
   if (code !== undefined && !msg.includes(code) && !text.includes(code)) text = text === '' ? code : `${text} (${code})`;
   if (style.stacks && typeof err.stack === 'string') {
-    const frames = err.stack.split('\n').slice(1).map((line) => line.trim()).join(' ');
+    const frames = err.stack
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim())
+      .join(' ');
     if (frames !== '') text = `${text}${text === '' ? '' : ' '}[${frames}]`;
   }
   return text === '' ? undefined : text;
@@ -78,7 +82,9 @@ const COLOURS: Record<string, string> = { TRACE: '90', DEBUG: '36', INFO: '32', 
 export function formatRecord(record: Record<string, unknown>, style: LineStyle): string {
   const level = typeof record.level === 'number' ? record.level : 30;
   const msg = typeof record.msg === 'string' ? oneLine(record.msg) : '';
-  const who = [record.account, record.part ?? record.component].filter((entry): entry is string => typeof entry === 'string' && entry !== '');
+  const who = [record.account, record.part ?? record.component].filter(
+    (entry): entry is string => typeof entry === 'string' && entry !== '',
+  );
   let line = who.length > 0 ? `${who.join(' ')}: ${msg}` : msg;
   for (const [key, value] of Object.entries(record)) {
     if (PREFIX_KEYS.has(key) || value === undefined || value === null) continue;
@@ -98,6 +104,7 @@ export function formatRecord(record: Record<string, unknown>, style: LineStyle):
   }
   const prefix = `<${syslogPriority(level)}>`;
   if (style.kind === 'journal') return `${prefix}${line}\n`;
-  const stamp = typeof record.time === 'string' ? record.time : new Date(typeof record.time === 'number' ? record.time : Date.now()).toISOString();
+  const stamp =
+    typeof record.time === 'string' ? record.time : new Date(typeof record.time === 'number' ? record.time : Date.now()).toISOString();
   return `${prefix}${stamp} ${line}\n`;
 }

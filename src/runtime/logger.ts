@@ -16,7 +16,23 @@ import { formatRecord, joinReason, type LineStyle } from './log-line.js';
 export type { Logger } from 'pino';
 
 /** Keys that may hold secrets anywhere in a logged object (pino redact paths, one and two levels deep). */
-const SECRET_KEYS = ['password', 'pass', 'secret', 'token', 'accessToken', 'access_token', 'refreshToken', 'refresh_token', 'authorization', 'auth.pass', 'auth.accessToken', 'credentials', 'payload', 'device_code', 'client_secret'];
+const SECRET_KEYS = [
+  'password',
+  'pass',
+  'secret',
+  'token',
+  'accessToken',
+  'access_token',
+  'refreshToken',
+  'refresh_token',
+  'authorization',
+  'auth.pass',
+  'auth.accessToken',
+  'credentials',
+  'payload',
+  'device_code',
+  'client_secret',
+];
 
 export const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((key) => `*.${key}`), ...SECRET_KEYS.map((key) => `*.*.${key}`)];
 
@@ -54,7 +70,8 @@ function errorSerializer(stacks: boolean) {
   return (err: unknown): unknown => {
     if (!(err instanceof Error)) return err;
     let message = err.message;
-    for (let cause = err.cause, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) message = joinReason(message, cause.message);
+    for (let cause = err.cause, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++)
+      message = joinReason(message, cause.message);
     const out: Record<string, unknown> = { type: err.name, message };
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== undefined) out.code = code;
@@ -64,7 +81,10 @@ function errorSerializer(stacks: boolean) {
 }
 
 /** A destination that turns each JSON record pino writes into one line of text. */
-function textDestination(target: NodeJS.WritableStream | pino.DestinationStream, style: LineStyle): pino.DestinationStream & { flush?: (cb?: (err?: Error) => void) => void } {
+function textDestination(
+  target: NodeJS.WritableStream | pino.DestinationStream,
+  style: LineStyle,
+): pino.DestinationStream & { flush?: (cb?: (err?: Error) => void) => void } {
   return {
     write(chunk: string) {
       let record: Record<string, unknown>;
@@ -87,7 +107,10 @@ function textDestination(target: NodeJS.WritableStream | pino.DestinationStream,
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
   const stacks = DEBUG_LEVELS.has(level);
-  const format = options.format ?? (options.pretty === undefined ? undefined : options.pretty ? 'pretty' : 'json') ?? defaultLogFormat(options.env, options.terminal ?? (options.destination ? false : process.stdout.isTTY === true));
+  const format =
+    options.format ??
+    (options.pretty === undefined ? undefined : options.pretty ? 'pretty' : 'json') ??
+    defaultLogFormat(options.env, options.terminal ?? (options.destination ? false : process.stdout.isTTY === true));
   const base: pino.LoggerOptions = {
     level,
     base: { pid: process.pid },
@@ -99,7 +122,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   if (format === 'json') return pino(base, target as pino.DestinationStream);
   const env = options.env ?? process.env;
   const style: LineStyle =
-    format === 'pretty' ? { kind: 'pretty', stacks, colour: !options.destination && !env.NO_COLOR } : { kind: env.JOURNAL_STREAM ? 'journal' : 'text', stacks };
+    format === 'pretty'
+      ? { kind: 'pretty', stacks, colour: !options.destination && !env.NO_COLOR }
+      : { kind: env.JOURNAL_STREAM ? 'journal' : 'text', stacks };
   return pino(base, textDestination(target, style));
 }
 

@@ -85,7 +85,10 @@ export class NetworkGate {
     if (!this.logged.has(key)) {
       if (this.logged.size >= MAX_LOGGED) this.logged.clear();
       this.logged.add(key);
-      this.logger.warn({ remote: key, allowedNetworks: this.networks }, `${what} connection refused: the address is outside allowed_networks (logged once per address)`);
+      this.logger.warn(
+        { remote: key, allowedNetworks: this.networks },
+        `${what} connection refused: the address is outside allowed_networks (logged once per address)`,
+      );
     }
     return false;
   }

@@ -12,7 +12,11 @@ const REDACTED = '[redacted]';
 const MAX_LINE = 300;
 
 /** Hides what a client line carries in secret; `authenticating` is the exchange state before this line. */
-export function redactClientLine(protocol: TraceProtocol, line: string, authenticating: boolean): { text: string; authenticating: boolean } {
+export function redactClientLine(
+  protocol: TraceProtocol,
+  line: string,
+  authenticating: boolean,
+): { text: string; authenticating: boolean } {
   if (authenticating) {
     // A SASL exchange: every client line is a credential, except the "*" that cancels it.
     return { text: line.trim() === '*' ? '*' : REDACTED, authenticating: line.trim() !== '*' };

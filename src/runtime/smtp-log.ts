@@ -21,7 +21,11 @@ export interface LibraryLogger {
 }
 
 /** A logger for smtp-server (`side` server) or nodemailer (`side` client); undefined below debug (they then log nothing). */
-export function smtpLibraryLogger(logger: Logger, side: 'server' | 'client', secrets: () => Array<string | undefined> = () => []): LibraryLogger | undefined {
+export function smtpLibraryLogger(
+  logger: Logger,
+  side: 'server' | 'client',
+  secrets: () => Array<string | undefined> = () => [],
+): LibraryLogger | undefined {
   if (!logger.isLevelEnabled('debug')) return undefined;
   const traces = new Map<string, ProtocolTrace>();
   const traceFor = (id: string): ProtocolTrace => {

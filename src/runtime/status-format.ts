@@ -56,27 +56,41 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
   const lines: string[] = [];
   const { daemon, listeners } = snapshot;
   lines.push(`hotbridge ${daemon.version}, pid ${daemon.pid}, up ${when(daemon.startedAt, now).replace(' ago', '')}`);
-  const badClosed = listeners.imap.closedForBadCommands ? `; ${listeners.imap.closedForBadCommands} closed after too many bad commands` : '';
-  lines.push(`  IMAP: ${listeners.imap.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.imap.connections} connected${badClosed})`);
-  lines.push(`  SMTP: ${listeners.smtp.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.smtp.connections ?? 0} connected${smtpClosed(listeners.smtp)})`);
+  const badClosed = listeners.imap.closedForBadCommands
+    ? `; ${listeners.imap.closedForBadCommands} closed after too many bad commands`
+    : '';
+  lines.push(
+    `  IMAP: ${listeners.imap.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.imap.connections} connected${badClosed})`,
+  );
+  lines.push(
+    `  SMTP: ${listeners.smtp.addresses.map(hostPort).join(', ') || 'not listening'} (${listeners.smtp.connections ?? 0} connected${smtpClosed(listeners.smtp)})`,
+  );
   if (listeners.pop3) {
     const addresses = listeners.pop3.addresses.map((a) => `${hostPort(a)}${a.tls ? ' (TLS)' : ''}`).join(', ') || 'not listening';
     lines.push(`  POP3: ${addresses} (${listeners.pop3.connections ?? 0} connected, ${listeners.pop3.sessions ?? 0} sessions since start)`);
   }
   if (snapshot.eventLoop) {
     const { lastMinute, sinceStart } = snapshot.eventLoop;
-    lines.push(`  event loop delay: p99 ${lastMinute.p99Ms} ms, max ${lastMinute.maxMs} ms in the last minute; max ${sinceStart.maxMs} ms since start`);
+    lines.push(
+      `  event loop delay: p99 ${lastMinute.p99Ms} ms, max ${lastMinute.maxMs} ms in the last minute; max ${sinceStart.maxMs} ms since start`,
+    );
   }
   if (snapshot.store && snapshot.store.state !== 'ok') {
-    lines.push(`  ! store: ${snapshot.store.text ?? snapshot.store.state}${snapshot.store.since ? ` (since ${when(snapshot.store.since, now)})` : ''}`);
+    lines.push(
+      `  ! store: ${snapshot.store.text ?? snapshot.store.state}${snapshot.store.since ? ` (since ${when(snapshot.store.since, now)})` : ''}`,
+    );
   }
   if (snapshot.backup) {
     const b = snapshot.backup;
-    lines.push(`  backups: last ${when(b.lastAt, now)}${b.lastError ? ` (the last try failed: ${b.lastError})` : ''}; next ${when(b.nextAt, now)}, in ${b.dir ?? '?'}`);
+    lines.push(
+      `  backups: last ${when(b.lastAt, now)}${b.lastError ? ` (the last try failed: ${b.lastError})` : ''}; next ${when(b.nextAt, now)}, in ${b.dir ?? '?'}`,
+    );
   }
   const logins = snapshot.localLogins;
   if (logins && (logins.failures ?? 0) > 0) {
-    lines.push(`  local logins since start: ${logins.successes ?? 0} accepted (${logins.cacheHits ?? 0} from the cache), ${logins.failures} refused`);
+    lines.push(
+      `  local logins since start: ${logins.successes ?? 0} accepted (${logins.cacheHits ?? 0} from the cache), ${logins.failures} refused`,
+    );
   }
   for (const account of snapshot.accounts) {
     const pop3 = account.pop3;
@@ -85,7 +99,8 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
     if (!account.localPassword) lines.push(`  ! no local password: run  hotbridge password ${account.address}`);
     let sync = `  sync: ${String(pop3.state ?? 'unknown')}`;
     const progress = pop3.progress as { done?: number; total?: number; rate?: number } | undefined;
-    if (progress && progress.total) sync += `, ${progress.done ?? 0}/${progress.total} messages${progress.rate ? ` (${Math.round(progress.rate)}/s)` : ''}`;
+    if (progress && progress.total)
+      sync += `, ${progress.done ?? 0}/${progress.total} messages${progress.rate ? ` (${Math.round(progress.rate)}/s)` : ''}`;
     lines.push(sync);
     lines.push(`  last success: ${when(pop3.lastSuccessAt, now)}; next poll: ${when(pop3.nextPollAt, now)}`);
     if (pop3.lastError) lines.push(`  last error: ${String(pop3.lastError)}`);
@@ -96,7 +111,9 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
     lines.push(`  outbox: ${queued.length === 0 ? 'empty' : `${queued.length} waiting`}`);
     for (const entry of queued) {
       const pending = Array.isArray(entry.pending) ? (entry.pending as string[]).join(', ') : '';
-      lines.push(`    to ${pending}: ${String(entry.attempts ?? 0)} attempts, next ${when(entry.nextAttemptAt, now)}${entry.lastError ? `, last error: ${String(entry.lastError)}` : ''}`);
+      lines.push(
+        `    to ${pending}: ${String(entry.attempts ?? 0)} attempts, next ${when(entry.nextAttemptAt, now)}${entry.lastError ? `, last error: ${String(entry.lastError)}` : ''}`,
+      );
     }
     if (account.outbox.lastError && queued.length === 0) lines.push(`  outbox last error: ${String(account.outbox.lastError)}`);
   }

@@ -165,10 +165,12 @@ export async function readArchive(
       let offset = 0;
       if (!header) {
         const lf = buffer.indexOf(0x0a, MAGIC.length);
-        if (buffer.length >= MAGIC.length && buffer.toString('latin1', 0, MAGIC.length) !== MAGIC) throw new ArchiveError(file, 'this is not a hotbridge backup');
+        if (buffer.length >= MAGIC.length && buffer.toString('latin1', 0, MAGIC.length) !== MAGIC)
+          throw new ArchiveError(file, 'this is not a hotbridge backup');
         if (lf < 0) continue;
         header = JSON.parse(buffer.toString('utf8', MAGIC.length, lf)) as ArchiveHeader;
-        if (header.format !== ARCHIVE_FORMAT) throw new ArchiveError(file, `the backup has format ${header.format}; this hotbridge reads format ${ARCHIVE_FORMAT}`);
+        if (header.format !== ARCHIVE_FORMAT)
+          throw new ArchiveError(file, `the backup has format ${header.format}; this hotbridge reads format ${ARCHIVE_FORMAT}`);
         await onHeader(header);
         offset = lf + 1;
       }
@@ -193,7 +195,10 @@ export async function readArchive(
         const valueLength = buffer.readUInt32BE(offset + 4 + keyLength);
         const size = 8 + keyLength + valueLength;
         if (buffer.length - offset < size) break;
-        const pending = onRecord(buffer.subarray(offset + 4, offset + 4 + keyLength), buffer.subarray(offset + 8 + keyLength, offset + size));
+        const pending = onRecord(
+          buffer.subarray(offset + 4, offset + 4 + keyLength),
+          buffer.subarray(offset + 8 + keyLength, offset + size),
+        );
         if (pending) await pending;
         entries++;
         offset += size;
@@ -206,13 +211,18 @@ export async function readArchive(
   } catch (err) {
     if (err instanceof ArchiveError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR') throw new ArchiveError(file, `the backup is damaged or cut short (${(err as Error).message})`);
+    if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR')
+      throw new ArchiveError(file, `the backup is damaged or cut short (${(err as Error).message})`);
     if (err instanceof SyntaxError) throw new ArchiveError(file, 'the backup is damaged (unreadable header or trailer)');
     throw err;
   }
   if (!header) throw new ArchiveError(file, 'this is not a hotbridge backup');
   if (!trailer) throw new ArchiveError(file, `the backup is cut short after ${entries} entries (it has no end)`);
   const sha256 = hash.digest('hex');
-  if (trailer.entries !== entries || trailer.sha256 !== sha256) throw new ArchiveError(file, `the backup is damaged: it should hold ${trailer.entries} entries with hash ${trailer.sha256}, it holds ${entries} with ${sha256}`);
+  if (trailer.entries !== entries || trailer.sha256 !== sha256)
+    throw new ArchiveError(
+      file,
+      `the backup is damaged: it should hold ${trailer.entries} entries with hash ${trailer.sha256}, it holds ${entries} with ${sha256}`,
+    );
   return { entries, sha256, bytes: fs.statSync(file).size };
 }

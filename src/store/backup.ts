@@ -47,10 +47,16 @@ type RawIterator = { nextv(n: number): Promise<Array<[Buffer, Buffer]>>; close()
  * `exclusive` — in pieces with a reopen between them (nothing changes meanwhile, so the pieces are one
  * moment too).
  */
-export async function backupDatabase(database: Database, file: string, header: Omit<ArchiveHeader, 'format' | 'createdAt' | 'dataDir'> = {}, options: BackupOptions = {}): Promise<BackupReport> {
+export async function backupDatabase(
+  database: Database,
+  file: string,
+  header: Omit<ArchiveHeader, 'format' | 'createdAt' | 'dataDir'> = {},
+  options: BackupOptions = {},
+): Promise<BackupReport> {
   const started = performance.now();
   const target = path.resolve(file);
-  if (fs.existsSync(target) && fs.statSync(target).isDirectory()) throw new Error(`${target} is a directory; give the name of the backup file to write`);
+  if (fs.existsSync(target) && fs.statSync(target).isDirectory())
+    throw new Error(`${target} is a directory; give the name of the backup file to write`);
   const snapshot = options.exclusive ? undefined : database.db.snapshot();
   const writer = new ArchiveWriter(target, { format: 1, createdAt: new Date().toISOString(), dataDir: database.dataDir, ...header });
   const messagePrefix = Buffer.from(database.sub.message.prefix);
@@ -58,9 +64,14 @@ export async function backupDatabase(database: Database, file: string, header: O
   let summary: ArchiveSummary;
   try {
     let after: Buffer | undefined;
-    for (let done = false; !done; ) {
+    for (let done = false; !done;) {
       const range = after ? { gt: after } : {};
-      const iterator = database.db.iterator({ keyEncoding: 'buffer', valueEncoding: 'buffer', ...(snapshot ? { snapshot } : {}), ...range } as never) as unknown as RawIterator;
+      const iterator = database.db.iterator({
+        keyEncoding: 'buffer',
+        valueEncoding: 'buffer',
+        ...(snapshot ? { snapshot } : {}),
+        ...range,
+      } as never) as unknown as RawIterator;
       let read = 0;
       try {
         for (;;) {
@@ -91,9 +102,15 @@ export async function backupDatabase(database: Database, file: string, header: O
     await snapshot?.close();
   }
   // Read back from the disk: a backup that cannot be restored is worse than none, because it is trusted.
-  const check = await readArchive(target, () => undefined, () => undefined);
+  const check = await readArchive(
+    target,
+    () => undefined,
+    () => undefined,
+  );
   if (check.entries !== summary.entries || check.sha256 !== summary.sha256) {
-    throw new Error(`the backup ${target} did not read back as written (${check.entries} of ${summary.entries} entries); the disk may be failing`);
+    throw new Error(
+      `the backup ${target} did not read back as written (${check.entries} of ${summary.entries} entries); the disk may be failing`,
+    );
   }
   return { file: target, ...summary, messages, seconds: (performance.now() - started) / 1000 };
 }
@@ -151,7 +168,10 @@ export async function restoreArchive(dataDir: string, file: string): Promise<Res
     // The archive's hash vouches for every byte; a quick verify checks that the records agree with each other.
     const verify = await verifyDatabase(database, { quick: true });
     if (!verify.ok) {
-      throw new StoreError('damaged', `the backup ${source} holds a store that does not verify (${verify.problems.length} problems, the first: ${verify.problems[0]?.text}); the store was left as it was`);
+      throw new StoreError(
+        'damaged',
+        `the backup ${source} holds a store that does not verify (${verify.problems.length} problems, the first: ${verify.problems[0]?.text}); the store was left as it was`,
+      );
     }
     await database.close();
     database = undefined;
@@ -166,5 +186,8 @@ export async function restoreArchive(dataDir: string, file: string): Promise<Res
 
 /** A timestamp for file names: 2026-12-02T19-40-18Z. */
 export function stamp(at = new Date()): string {
-  return at.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  return at
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
 }

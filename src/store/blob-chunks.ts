@@ -35,7 +35,6 @@ export interface SpooledBlob extends ChunkedBlob {
   id: string;
 }
 
-
 type ChunkSublevels = Pick<Sublevels, 'chunk' | 'chunkset'>;
 
 export class BlobChunks {

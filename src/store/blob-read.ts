@@ -30,7 +30,12 @@ export class DamagedChunksError extends Error {}
  * The bytes of a chunked blob, joined once into a Buffer of its size. With `hash`, each chunk is hashed as it
  * arrives, so checking a 100 MB message costs the event loop a chunk's worth at a time, never the whole.
  */
-export async function readChunks(sub: Pick<Sublevels, 'chunk'>, manifest: ChunkedBlob, options: BlobReadOptions = {}, hash?: Hash): Promise<Buffer> {
+export async function readChunks(
+  sub: Pick<Sublevels, 'chunk'>,
+  manifest: ChunkedBlob,
+  options: BlobReadOptions = {},
+  hash?: Hash,
+): Promise<Buffer> {
   const raw = Buffer.allocUnsafe(manifest.size);
   let at = 0;
   let chunks = 0;
@@ -43,7 +48,9 @@ export async function readChunks(sub: Pick<Sublevels, 'chunk'>, manifest: Chunke
     chunks++;
   }
   if (at !== manifest.size || chunks !== manifest.chunks) {
-    throw new DamagedChunksError(`chunked blob ${manifest.set} is damaged: ${chunks} of ${manifest.chunks} chunks, ${at} of ${manifest.size} bytes`);
+    throw new DamagedChunksError(
+      `chunked blob ${manifest.set} is damaged: ${chunks} of ${manifest.chunks} chunks, ${at} of ${manifest.size} bytes`,
+    );
   }
   return raw;
 }
@@ -52,7 +59,12 @@ export async function readChunks(sub: Pick<Sublevels, 'chunk'>, manifest: Chunke
  * The bytes of a blob, whole or chunked; undefined when neither form is stored. Not through LevelDB's block
  * cache: a message read once would push out the metadata read constantly (classic-level's `fillCache`).
  */
-export async function readStoredBlob(sub: BlobSublevels, blobId: string, options: BlobReadOptions = {}, hash?: Hash): Promise<Buffer | undefined> {
+export async function readStoredBlob(
+  sub: BlobSublevels,
+  blobId: string,
+  options: BlobReadOptions = {},
+  hash?: Hash,
+): Promise<Buffer | undefined> {
   const raw = await sub.blob.get(blobId, { fillCache: false, ...options } as never);
   if (raw !== undefined) {
     hash?.update(raw);
@@ -91,10 +103,16 @@ export async function readBlob(sub: BlobSublevels, blobId: string, options: Blob
   try {
     raw = await readStoredBlob(sub, blobId, options, hash);
   } catch (err) {
-    throw new StoreError('damaged', `message ${blobId} cannot be read: it is damaged in the store (${err instanceof DamagedChunksError ? err.message : `LevelDB: ${levelMessage(err)}`}); hotbridge verify lists every damaged message`);
+    throw new StoreError(
+      'damaged',
+      `message ${blobId} cannot be read: it is damaged in the store (${err instanceof DamagedChunksError ? err.message : `LevelDB: ${levelMessage(err)}`}); hotbridge verify lists every damaged message`,
+    );
   }
   if (raw !== undefined && hash.digest('hex') !== blobId) {
-    throw new StoreError('damaged', `message ${blobId} is damaged in the store: its bytes no longer match their hash; hotbridge verify lists every damaged message`);
+    throw new StoreError(
+      'damaged',
+      `message ${blobId} is damaged in the store: its bytes no longer match their hash; hotbridge verify lists every damaged message`,
+    );
   }
   return raw;
 }

@@ -49,8 +49,6 @@ interface PendingCount {
   spare: SpooledBlob[];
 }
 
-
-
 export class Blobs {
   /** Reference counts read or written so far (every blob a list in memory refers to, at most). */
   private readonly counts = new Map<string, number>();

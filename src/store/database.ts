@@ -149,7 +149,11 @@ export async function openDatabase(dataDir: string, options: { maxOpenTables?: n
  * Opens a LevelDB directory that is not (yet) the data dir's store: the one `restore` builds, the copy
  * `repair` works on. No guards: the caller holds the data dir's lock.
  */
-export async function openLocation(dataDir: string, location: string, options: { create: boolean; maxOpenTables?: number }): Promise<Database> {
+export async function openLocation(
+  dataDir: string,
+  location: string,
+  options: { create: boolean; maxOpenTables?: number },
+): Promise<Database> {
   // LevelDB memory-maps every open table file; a bounded table cache bounds that part of the RSS
   // (evicted tables are unmapped) at the cost of reopening a table now and then.
   const db = new Level<string, unknown>(location, {

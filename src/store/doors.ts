@@ -89,8 +89,7 @@ export interface ImapStore {
  * them (the index is then computed from those instead of the chunks read back).
  */
 export type IngestItem = { uidl: string; internalDate?: number } & (
-  | { raw: Buffer; spooled?: undefined }
-  | { spooled: SpooledBlob; bytes?: Buffer; raw?: undefined }
+  { raw: Buffer; spooled?: undefined } | { spooled: SpooledBlob; bytes?: Buffer; raw?: undefined }
 );
 
 /** What the store did with one fetched message: stored with a UID, or known already. */

@@ -62,7 +62,16 @@ export async function exportStore(store: Store, dir: string, options: ExportOpti
   if (fs.existsSync(root) && fs.readdirSync(root).length > 0) throw new Error(`${root} is not empty; export into a new or empty directory`);
   fs.mkdirSync(root, { recursive: true, mode: 0o700 });
   const accounts = options.account ? [options.account.toLowerCase()] : store.listAccounts().sort();
-  const report: ExportReport = { dir: root, format: options.format, mailboxes: 0, messages: 0, bytes: 0, skipped: [], droppedKeywords: 0, seconds: 0 };
+  const report: ExportReport = {
+    dir: root,
+    format: options.format,
+    mailboxes: 0,
+    messages: 0,
+    bytes: 0,
+    skipped: [],
+    droppedKeywords: 0,
+    seconds: 0,
+  };
   for (const account of accounts) {
     let mailboxes = store.listMailboxes(account);
     if (options.mailbox !== undefined) {
@@ -84,7 +93,12 @@ export async function exportStore(store: Store, dir: string, options: ExportOpti
 }
 
 /** A message's bytes, or undefined (and a note in the report) when the store cannot read them. */
-async function readMessage(store: Store, mailbox: MailboxRecord, message: MessageRecord, report: ExportReport): Promise<Buffer | undefined> {
+async function readMessage(
+  store: Store,
+  mailbox: MailboxRecord,
+  message: MessageRecord,
+  report: ExportReport,
+): Promise<Buffer | undefined> {
   try {
     return await store.getBlob(message.blobId);
   } catch (err) {
@@ -109,7 +123,14 @@ async function progress(store: Store, report: ExportReport, options: ExportOptio
   await yieldToEvents();
 }
 
-async function exportMaildirFolder(store: Store, base: string, mailbox: MailboxRecord, batches: AsyncIterable<MessageRecord[]>, report: ExportReport, options: ExportOptions): Promise<void> {
+async function exportMaildirFolder(
+  store: Store,
+  base: string,
+  mailbox: MailboxRecord,
+  batches: AsyncIterable<MessageRecord[]>,
+  report: ExportReport,
+  options: ExportOptions,
+): Promise<void> {
   const levels = options.mailbox !== undefined ? ['INBOX'] : mailbox.name.split(HIERARCHY_DELIMITER);
   const dir = path.join(base, maildirFolderDir(levels));
   for (const sub of ['cur', 'new', 'tmp']) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
@@ -118,28 +139,33 @@ async function exportMaildirFolder(store: Store, base: string, mailbox: MailboxR
   const keywords = new MaildirKeywords();
   const host = os.hostname().split('.')[0] || 'localhost';
   const uidlist: string[] = [];
-  for await (const batch of batches) for (const message of batch) {
-    const raw = await readMessage(store, mailbox, message, report);
-    if (!raw) continue;
-    const { info, dropped } = maildirInfo(message.flags, keywords);
-    report.droppedKeywords += dropped.length;
-    const unique = `hb${mailbox.uidValidity}_${message.uid.toString().padStart(10, '0')}`;
-    const name = maildirFileName(message.internalDate, unique, host, raw.length, info);
-    // The Maildir way: written in tmp/, then moved into cur/ whole.
-    const temp = path.join(dir, 'tmp', name);
-    fs.writeFileSync(temp, raw, { mode: 0o600 });
-    const date = new Date(message.internalDate);
-    fs.utimesSync(temp, date, date);
-    fs.renameSync(temp, path.join(dir, 'cur', name));
-    uidlist.push(`${message.uid} :${name.replace(/:2,.*$/, '')}`);
-    report.messages++;
-    report.bytes += raw.length;
-    await progress(store, report, options, raw.length);
-  }
+  for await (const batch of batches)
+    for (const message of batch) {
+      const raw = await readMessage(store, mailbox, message, report);
+      if (!raw) continue;
+      const { info, dropped } = maildirInfo(message.flags, keywords);
+      report.droppedKeywords += dropped.length;
+      const unique = `hb${mailbox.uidValidity}_${message.uid.toString().padStart(10, '0')}`;
+      const name = maildirFileName(message.internalDate, unique, host, raw.length, info);
+      // The Maildir way: written in tmp/, then moved into cur/ whole.
+      const temp = path.join(dir, 'tmp', name);
+      fs.writeFileSync(temp, raw, { mode: 0o600 });
+      const date = new Date(message.internalDate);
+      fs.utimesSync(temp, date, date);
+      fs.renameSync(temp, path.join(dir, 'cur', name));
+      uidlist.push(`${message.uid} :${name.replace(/:2,.*$/, '')}`);
+      report.messages++;
+      report.bytes += raw.length;
+      await progress(store, report, options, raw.length);
+    }
   const keywordText = keywords.serialize();
   if (keywordText) fs.writeFileSync(path.join(dir, 'dovecot-keywords'), keywordText, { mode: 0o600 });
   // Dovecot's uidlist, version 3: UIDVALIDITY and the next UID, then "UID :basename" per message.
-  fs.writeFileSync(path.join(dir, 'dovecot-uidlist'), `3 V${mailbox.uidValidity} N${mailbox.uidNext}\n${uidlist.map((line) => `${line}\n`).join('')}`, { mode: 0o600 });
+  fs.writeFileSync(
+    path.join(dir, 'dovecot-uidlist'),
+    `3 V${mailbox.uidValidity} N${mailbox.uidNext}\n${uidlist.map((line) => `${line}\n`).join('')}`,
+    { mode: 0o600 },
+  );
 }
 
 /** A folder's mbox file: Thunderbird's layout, "Work/2024" is Work.sbd/2024. */
@@ -148,7 +174,14 @@ function mboxFile(base: string, levels: string[]): string {
   return path.join(base, ...levels.slice(0, -1).map((level) => `${safe(level)}.sbd`), safe(levels[levels.length - 1]));
 }
 
-async function exportMboxFolder(store: Store, base: string, mailbox: MailboxRecord, batches: AsyncIterable<MessageRecord[]>, report: ExportReport, options: ExportOptions): Promise<void> {
+async function exportMboxFolder(
+  store: Store,
+  base: string,
+  mailbox: MailboxRecord,
+  batches: AsyncIterable<MessageRecord[]>,
+  report: ExportReport,
+  options: ExportOptions,
+): Promise<void> {
   const levels = options.mailbox !== undefined ? [mailbox.name.split(HIERARCHY_DELIMITER).pop()!] : mailbox.name.split(HIERARCHY_DELIMITER);
   const file = mboxFile(base, levels);
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -163,15 +196,16 @@ async function exportMboxFolder(store: Store, base: string, mailbox: MailboxReco
     out.once('error', reject);
   });
   try {
-    for await (const batch of batches) for (const message of batch) {
-      const raw = await readMessage(store, mailbox, message, report);
-      if (!raw) continue;
-      const entry = encodeMboxEntry(raw, { flags: message.flags, internalDate: message.internalDate, sender: envelopeSender(raw) });
-      if (!out.write(entry)) await new Promise<void>((resolve) => out.once('drain', resolve));
-      report.messages++;
-      report.bytes += raw.length;
-      await progress(store, report, options, raw.length);
-    }
+    for await (const batch of batches)
+      for (const message of batch) {
+        const raw = await readMessage(store, mailbox, message, report);
+        if (!raw) continue;
+        const entry = encodeMboxEntry(raw, { flags: message.flags, internalDate: message.internalDate, sender: envelopeSender(raw) });
+        if (!out.write(entry)) await new Promise<void>((resolve) => out.once('drain', resolve));
+        report.messages++;
+        report.bytes += raw.length;
+        await progress(store, report, options, raw.length);
+      }
   } finally {
     out.end();
     await closed;

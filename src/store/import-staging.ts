@@ -35,7 +35,14 @@ export class ImportStaging {
   stage(txn: Transaction, importId: string, first: number, items: readonly ImportItem[]): void {
     items.forEach((item, i) => {
       this.blobs.addRef(txn, item.blob);
-      const staged: StagedMessage = { account: item.account, mailbox: item.mailbox, flags: item.flags, internalDate: item.internalDate, blobId: item.blob.id, size: item.blob.size };
+      const staged: StagedMessage = {
+        account: item.account,
+        mailbox: item.mailbox,
+        flags: item.flags,
+        internalDate: item.internalDate,
+        blobId: item.blob.id,
+        size: item.blob.size,
+      };
       txn.put(this.sub.staging, `${importId}!${pad10(first + i)}`, staged);
     });
   }

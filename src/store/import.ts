@@ -45,8 +45,14 @@ const STAGE_BYTES = 16 * 1024 * 1024;
 /** The mailbox name for folder levels; the levels are checked like an IMAP CREATE would (no empty level). */
 function mailboxName(levels: string[]): string {
   // Control characters cannot be in a mailbox name (downstream/imap/mailbox-names.ts).
-  // eslint-disable-next-line no-control-regex
-  const clean = levels.map((level) => level.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(new RegExp(`\\${HIERARCHY_DELIMITER}`, 'g'), '_').trim() || '_');
+  const clean = levels.map(
+    (level) =>
+      level
+        // eslint-disable-next-line no-control-regex
+        .replace(/[\u0000-\u001f\u007f]/g, ' ')
+        .replace(new RegExp(`\\${HIERARCHY_DELIMITER}`, 'g'), '_')
+        .trim() || '_',
+  );
   const name = clean.join(HIERARCHY_DELIMITER);
   return name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
 }
@@ -59,7 +65,9 @@ export async function importIntoStore(store: Store, source: string, options: Imp
   const explicit = options.mailbox?.split(HIERARCHY_DELIMITER).filter((level) => level.length > 0);
   // What lies directly in PATH: the mailbox given, else INBOX for a Maildir, the file's name for an mbox
   // file, the directory's name for a folder of .eml files; a tree of folders goes in at the top level.
-  const root = explicit ?? (kind === 'maildir' ? ['INBOX'] : kind === 'mbox' ? [mboxFolderName(resolved)] : kind === 'eml' ? [mboxFolderName(resolved)] : []);
+  const root =
+    explicit ??
+    (kind === 'maildir' ? ['INBOX'] : kind === 'mbox' ? [mboxFolderName(resolved)] : kind === 'eml' ? [mboxFolderName(resolved)] : []);
   const childBase = explicit ?? [];
   const problems: SourceProblem[] = [];
   const report: ImportReport = { source: resolved, kind, found: 0, added: 0, perMailbox: {}, created: [], problems, seconds: 0 };
@@ -72,7 +80,8 @@ export async function importIntoStore(store: Store, source: string, options: Imp
     if (counts) return counts;
     counts = new Map();
     const record = store.findMailbox(account, mailbox);
-    if (record) for (const message of await store.listMessages(record.id)) counts.set(message.blobId, (counts.get(message.blobId) ?? 0) + 1);
+    if (record)
+      for (const message of await store.listMessages(record.id)) counts.set(message.blobId, (counts.get(message.blobId) ?? 0) + 1);
     present.set(mailbox, counts);
     return counts;
   };

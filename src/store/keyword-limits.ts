@@ -40,7 +40,8 @@ export function keywordsInUse(records: readonly MessageRecord[]): Set<string> {
 /** Throws unless a message's final flag list stays within MAX_KEYWORDS_PER_MESSAGE keywords, none too long. */
 export function checkMessageKeywords(flags: readonly string[]): void {
   for (const flag of flags) {
-    if (isKeyword(flag) && Buffer.byteLength(flag) > MAX_KEYWORD_LENGTH) throw new KeywordLimitError(`A keyword may be at most ${MAX_KEYWORD_LENGTH} bytes long`);
+    if (isKeyword(flag) && Buffer.byteLength(flag) > MAX_KEYWORD_LENGTH)
+      throw new KeywordLimitError(`A keyword may be at most ${MAX_KEYWORD_LENGTH} bytes long`);
   }
   if (keywordCount(flags) > MAX_KEYWORDS_PER_MESSAGE) {
     throw new KeywordLimitError(`A message may carry at most ${MAX_KEYWORDS_PER_MESSAGE} keywords`);

@@ -47,7 +47,14 @@ export class Messages {
         if (entries.length === 0) break;
         for (const [key, value] of entries) {
           const [blobId, flags, internalDate, size, modseq, uidl] = value;
-          const record: MessageRecord = { uid: uidFromMessageKey(key), blobId, flags: this.flagSets.intern(flags), internalDate, size, modseq };
+          const record: MessageRecord = {
+            uid: uidFromMessageKey(key),
+            blobId,
+            flags: this.flagSets.intern(flags),
+            internalDate,
+            size,
+            modseq,
+          };
           if (uidl !== undefined) record.uidl = uidl;
           records.push(record);
         }
@@ -81,7 +88,15 @@ export class Messages {
       }
       if (entries.length === 0) return;
       after = entries[entries.length - 1][0];
-      yield entries.map(([key, [blobId, flags, internalDate, size, modseq, uidl]]) => ({ uid: uidFromMessageKey(key), blobId, flags, internalDate, size, modseq, ...(uidl !== undefined ? { uidl } : {}) }));
+      yield entries.map(([key, [blobId, flags, internalDate, size, modseq, uidl]]) => ({
+        uid: uidFromMessageKey(key),
+        blobId,
+        flags,
+        internalDate,
+        size,
+        modseq,
+        ...(uidl !== undefined ? { uidl } : {}),
+      }));
     }
   }
 

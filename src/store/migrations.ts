@@ -11,7 +11,8 @@ const MIGRATIONS: Array<(db: Level<string, unknown>) => Promise<void>> = [];
 
 export async function runMigrations(db: Level<string, unknown>): Promise<void> {
   const meta = db.sublevel<string, unknown>('meta', { valueEncoding: 'json' });
-  const writeVersion = (value: number) => db.batch([{ type: 'put', sublevel: meta, key: 'schema', value }] as never, { sync: true } as never);
+  const writeVersion = (value: number) =>
+    db.batch([{ type: 'put', sublevel: meta, key: 'schema', value }] as never, { sync: true } as never);
   const stored = await meta.get('schema');
   let version = typeof stored === 'number' ? stored : 0;
   if (version > SCHEMA_VERSION) {

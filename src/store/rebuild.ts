@@ -103,7 +103,18 @@ async function readAll<V>(sublevel: AnySublevel): Promise<Array<[string, V]>> {
 export async function rebuildFromBlobs(database: Database, accounts: readonly string[]): Promise<RebuildReport> {
   const { sub } = database;
   const w = new Writer(database);
-  const report: RebuildReport = { messages: 0, lost: [], recovered: 0, mailboxesRecreated: [], referenceCountsFixed: 0, countersRaised: 0, ledgerEntriesRestored: 0, indexesRebuilt: 0, orphansDeleted: 0, orphanMarksCleared: 0 };
+  const report: RebuildReport = {
+    messages: 0,
+    lost: [],
+    recovered: 0,
+    mailboxesRecreated: [],
+    referenceCountsFixed: 0,
+    countersRaised: 0,
+    ledgerEntriesRestored: 0,
+    indexesRebuilt: 0,
+    orphansDeleted: 0,
+    orphanMarksCleared: 0,
+  };
 
   // Blobs that are whole. Damaged ones go now (with what hangs on them), their owners are found below.
   const whole = new Set<string>();
@@ -134,8 +145,18 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
   const mailboxes = new Map<number, MailboxRecord>();
   let lastUidValidity = Number((await sub.meta.get('lastUidValidity').catch(() => 0)) ?? 0);
   for (const [key, record] of await readAll<MailboxRecord>(sub.mailbox)) {
-    if (record && typeof record.id === 'number' && Number(key) === record.id && typeof record.name === 'string' && typeof record.account === 'string') {
-      mailboxes.set(record.id, { ...record, uidNext: Math.max(1, record.uidNext || 1), highestModseq: Math.max(1, record.highestModseq || 1) });
+    if (
+      record &&
+      typeof record.id === 'number' &&
+      Number(key) === record.id &&
+      typeof record.name === 'string' &&
+      typeof record.account === 'string'
+    ) {
+      mailboxes.set(record.id, {
+        ...record,
+        uidNext: Math.max(1, record.uidNext || 1),
+        highestModseq: Math.max(1, record.highestModseq || 1),
+      });
       lastUidValidity = Math.max(lastUidValidity, record.uidValidity || 0);
     } else {
       await w.del(sub.mailbox, key);
@@ -154,7 +175,16 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
   const newMailbox = (account: string, name: string, id?: number): MailboxRecord => {
     lastUidValidity = Math.max(lastUidValidity + 1, Math.floor(Date.now() / 1000));
     const nextId = id ?? Math.max(0, ...mailboxes.keys()) + 1;
-    const record: MailboxRecord = { id: nextId, account, name, uidValidity: lastUidValidity, uidNext: 1, highestModseq: 1, vanishedFloor: 0, createdAt: Date.now() };
+    const record: MailboxRecord = {
+      id: nextId,
+      account,
+      name,
+      uidValidity: lastUidValidity,
+      uidNext: 1,
+      highestModseq: 1,
+      vanishedFloor: 0,
+      createdAt: Date.now(),
+    };
     mailboxes.set(record.id, record);
     return record;
   };
@@ -176,7 +206,15 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
     let mailbox = mailboxes.get(mailboxId);
     if (!whole.has(blobId)) {
       await w.del(sub.message, key);
-      report.lost.push({ account: mailbox?.account, mailbox: mailbox?.name, uid, date: new Date(internalDate).toISOString(), ...senderAndSubject(await indexOf(blobId)), problem: damaged.has(blobId) ? 'its bytes were damaged' : 'its bytes were lost', ...(uidl !== undefined ? { uidl } : {}) });
+      report.lost.push({
+        account: mailbox?.account,
+        mailbox: mailbox?.name,
+        uid,
+        date: new Date(internalDate).toISOString(),
+        ...senderAndSubject(await indexOf(blobId)),
+        problem: damaged.has(blobId) ? 'its bytes were damaged' : 'its bytes were lost',
+        ...(uidl !== undefined ? { uidl } : {}),
+      });
       continue;
     }
     if (!mailbox) {
@@ -199,7 +237,13 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
       continue;
     }
     await w.del(sub.outbox, key);
-    report.lost.push({ account: entry?.account, mailbox: 'the outbox (not yet sent)', date: entry?.createdAt ? new Date(entry.createdAt).toISOString() : undefined, ...senderAndSubject(entry ? await indexOf(entry.blobId) : undefined), problem: 'its bytes were lost before it was sent' });
+    report.lost.push({
+      account: entry?.account,
+      mailbox: 'the outbox (not yet sent)',
+      date: entry?.createdAt ? new Date(entry.createdAt).toISOString() : undefined,
+      ...senderAndSubject(entry ? await indexOf(entry.blobId) : undefined),
+      problem: 'its bytes were lost before it was sent',
+    });
   }
   // An import that was under way never finished: its staged messages go (import-staging.ts).
   for (const [key] of await readAll<unknown>(sub.staging)) await w.del(sub.staging, key);
@@ -222,7 +266,9 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
   for (const blobId of whole) {
     if (refs.has(blobId)) continue;
     const account = ownerOfBlob.get(blobId) ?? fallbackAccount;
-    let box = recoveredBoxes.get(account) ?? [...mailboxes.values()].find((record) => record.account === account && record.name === RECOVERED_MAILBOX);
+    let box =
+      recoveredBoxes.get(account) ??
+      [...mailboxes.values()].find((record) => record.account === account && record.name === RECOVERED_MAILBOX);
     if (!box) {
       box = newMailbox(account, RECOVERED_MAILBOX);
       await w.put(sub.subscription, subscriptionKey(account, RECOVERED_MAILBOX), true);

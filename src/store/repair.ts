@@ -67,7 +67,10 @@ export async function repairStore(dataDir: string, options: RepairOptions): Prom
   const settled = settleInterruptedSwap(dataDir);
   const location = storeLocation(dataDir);
   if (!fs.existsSync(location)) {
-    throw new StoreError('damaged', `there is no store in ${location} to repair; if you have a backup, put it back with: hotbridge restore FILE`);
+    throw new StoreError(
+      'damaged',
+      `there is no store in ${location} to repair; if you have a backup, put it back with: hotbridge restore FILE`,
+    );
   }
   checkAccess(dataDir, location);
 
@@ -89,7 +92,10 @@ export async function repairStore(dataDir: string, options: RepairOptions): Prom
     await (Level as unknown as { repair(location: string): Promise<void> }).repair(incoming);
   } catch (err) {
     fs.rmSync(incoming, { recursive: true, force: true });
-    throw new StoreError('damaged', `LevelDB could not repair the copy of the store (${levelMessage(err)}); the store was left as it was. Put a backup back with: hotbridge restore FILE`);
+    throw new StoreError(
+      'damaged',
+      `LevelDB could not repair the copy of the store (${levelMessage(err)}); the store was left as it was. Put a backup back with: hotbridge restore FILE`,
+    );
   }
 
   // What LevelDB's repair could not read whole: it keeps those table files in lost/ (with the logs and the
@@ -118,15 +124,28 @@ export async function repairStore(dataDir: string, options: RepairOptions): Prom
   }
   if (!verify.ok) {
     fs.rmSync(incoming, { recursive: true, force: true });
-    throw new StoreError('damaged', `the repaired copy still does not verify (${verify.problems[0]?.text}); the store was left as it was. Put a backup back with: hotbridge restore FILE`);
+    throw new StoreError(
+      'damaged',
+      `the repaired copy still does not verify (${verify.problems[0]?.text}); the store was left as it was. Put a backup back with: hotbridge restore FILE`,
+    );
   }
 
   // 4. In its place; the damaged one kept.
   const damagedCopy = swapInIncoming(dataDir, `damaged-${stamp()}`);
   const refetchable: Record<string, number> = {};
-  for (const lost of rebuild.lost) if (lost.uidl !== undefined && lost.account) refetchable[lost.account] = (refetchable[lost.account] ?? 0) + 1;
-  const unreadable = damagedTables.length > 0 ? { files: damagedTables.length, bytes: unreadableBytes, kept: `${storeLocation(dataDir)}/lost` } : undefined;
-  return { nothingToRepair: false, ...(damagedCopy ? { damagedCopy } : {}), rebuild, verify, refetchable, ...(unreadable ? { unreadable } : {}), ...(settled ? { settled } : {}) };
+  for (const lost of rebuild.lost)
+    if (lost.uidl !== undefined && lost.account) refetchable[lost.account] = (refetchable[lost.account] ?? 0) + 1;
+  const unreadable =
+    damagedTables.length > 0 ? { files: damagedTables.length, bytes: unreadableBytes, kept: `${storeLocation(dataDir)}/lost` } : undefined;
+  return {
+    nothingToRepair: false,
+    ...(damagedCopy ? { damagedCopy } : {}),
+    rebuild,
+    verify,
+    refetchable,
+    ...(unreadable ? { unreadable } : {}),
+    ...(settled ? { settled } : {}),
+  };
 }
 
 /** Verifies the store as it is, if it opens at all (undefined when it does not). */

@@ -26,7 +26,8 @@ export async function inspectStore(dataDir: string): Promise<StoreInspection> {
   const absolute = path.resolve(dataDir);
   const location = storeLocation(absolute);
   try {
-    if (!fs.existsSync(absolute) || mayCreateStore(absolute, location)) return { state: 'none', text: `no store yet in ${location} (hotbridge makes it at its first run)` };
+    if (!fs.existsSync(absolute) || mayCreateStore(absolute, location))
+      return { state: 'none', text: `no store yet in ${location} (hotbridge makes it at its first run)` };
   } catch (err) {
     if (err instanceof StoreError) return { state: 'cannot-open', ...textAndFix(err) };
     throw err;
@@ -40,8 +41,18 @@ export async function inspectStore(dataDir: string): Promise<StoreInspection> {
   }
   try {
     const report = await verifyDatabase(database, { quick: true });
-    if (!report.ok) return { state: 'problems', text: `the store has ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}: ${report.problems[0].text}`, fix: `see them all: hotbridge verify; then ${REPAIR_ADVICE}`, report };
-    return { state: 'ok', text: `the store is whole (${report.counts.messages} messages, quick check; hotbridge verify checks every index too)`, report };
+    if (!report.ok)
+      return {
+        state: 'problems',
+        text: `the store has ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}: ${report.problems[0].text}`,
+        fix: `see them all: hotbridge verify; then ${REPAIR_ADVICE}`,
+        report,
+      };
+    return {
+      state: 'ok',
+      text: `the store is whole (${report.counts.messages} messages, quick check; hotbridge verify checks every index too)`,
+      report,
+    };
   } finally {
     await database.close();
   }

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { StoreError, type StoreFaultCode } from './errors.js';
 
 /** The command that repairs a damaged store (it copies the store aside before it changes anything). */
-export const REPAIR_ADVICE = 'stop hotbridge and run: hotbridge repair (it keeps a copy of the damaged store); or put a backup back with: hotbridge restore FILE';
+export const REPAIR_ADVICE =
+  'stop hotbridge and run: hotbridge repair (it keeps a copy of the damaged store); or put a backup back with: hotbridge restore FILE';
 
 /** LevelDB's own words for an error, from the error or its cause ("Database failed to open" says nothing). */
 export function levelMessage(err: unknown): string {
@@ -95,9 +96,15 @@ export function explainOpenError(err: unknown, dataDir: string, location: string
     case 'unwritable':
       return new StoreError('unwritable', unwritableText(dataDir, location, text));
     case 'no-space':
-      return new StoreError('no-space', `the store in ${location} cannot be opened: ${diskFullText(dataDir)}; make room on the disk and start again`);
+      return new StoreError(
+        'no-space',
+        `the store in ${location} cannot be opened: ${diskFullText(dataDir)}; make room on the disk and start again`,
+      );
     case 'damaged':
-      return new StoreError('damaged', `the store in ${location} is damaged and was not opened (LevelDB: ${text}). Nothing was changed; ${REPAIR_ADVICE}`);
+      return new StoreError(
+        'damaged',
+        `the store in ${location} is damaged and was not opened (LevelDB: ${text}). Nothing was changed; ${REPAIR_ADVICE}`,
+      );
     default:
       return undefined;
   }

@@ -41,7 +41,11 @@ export function mayCreateStore(dataDir: string, location: string): boolean {
   // LevelDB writes LOCK and LOG before anything else; a directory with only those never held data.
   const data = (files ?? []).filter((name) => !/^(LOCK|LOG|LOG\.old)$/.test(name));
   if (data.length === 0 && marker === undefined) return true;
-  const since = marker?.createdAt ? ` (created ${marker.createdAt})` : marker?.recordedAt ? ` (in use since at least ${marker.recordedAt})` : '';
+  const since = marker?.createdAt
+    ? ` (created ${marker.createdAt})`
+    : marker?.recordedAt
+      ? ` (in use since at least ${marker.recordedAt})`
+      : '';
   if (files === undefined) {
     throw new StoreError(
       'damaged',

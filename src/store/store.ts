@@ -370,9 +370,18 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
       if (item.spooled) {
         const { id, size } = item.spooled;
         const index = await this.blobs.indexSpooled(item.spooled, item.bytes);
-        prepared.push({ uidl: item.uidl, internalDate: item.internalDate, blob: { id, size, spooled: item.spooled, ...(index ? { index } : {}) }, spooled: item.spooled });
+        prepared.push({
+          uidl: item.uidl,
+          internalDate: item.internalDate,
+          blob: { id, size, spooled: item.spooled, ...(index ? { index } : {}) },
+          spooled: item.spooled,
+        });
       } else {
-        prepared.push({ uidl: item.uidl, internalDate: item.internalDate, blob: { id: blobIdOf(item.raw), size: item.raw.length, raw: item.raw, index: indexMessage(item.raw) } });
+        prepared.push({
+          uidl: item.uidl,
+          internalDate: item.internalDate,
+          blob: { id: blobIdOf(item.raw), size: item.raw.length, raw: item.raw, index: indexMessage(item.raw) },
+        });
       }
     }
     const known = prepared.filter((item) => item.blob.index === undefined).map((item) => item.blob.id);
@@ -425,7 +434,12 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     const owner = account.toLowerCase();
     return this.queue.run(async (txn) => {
       const done = await this.ledger.rename(txn, owner, renames);
-      if (done.size > 0) await this.messages.renameUidls(txn, this.mailboxes.list(owner).map((mailbox) => mailbox.id), done);
+      if (done.size > 0)
+        await this.messages.renameUidls(
+          txn,
+          this.mailboxes.list(owner).map((mailbox) => mailbox.id),
+          done,
+        );
       return done.size;
     });
   }
@@ -555,7 +569,12 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
       const made = new Map<string, MailboxRecord>();
       for (const [, staged] of entries) {
         const mailbox = this.mailboxForImport(txn, staged.account, staged.mailbox, made);
-        this.messages.add(txn, mailbox, { id: staged.blobId, size: staged.size }, { flags: staged.flags, internalDate: staged.internalDate });
+        this.messages.add(
+          txn,
+          mailbox,
+          { id: staged.blobId, size: staged.size },
+          { flags: staged.flags, internalDate: staged.internalDate },
+        );
       }
       this.staging.drop(txn, entries);
       return { added: entries.length, created: [...made.values()].map((record) => record.name) };

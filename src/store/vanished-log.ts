@@ -41,7 +41,6 @@ export function rangesOf(uids: readonly number[]): UidRanges {
   return ranges;
 }
 
-
 /** The in-memory expunge history of one mailbox. */
 export class VanishedLog {
   private entries: VanishedEntry[];

@@ -84,7 +84,11 @@ async function scan<V>(
   try {
     for await (const [key, value] of sublevel.iterator({ snapshot })) await each(key, value);
   } catch (err) {
-    problems.add('database', 'unreadable', `part of the ${what} cannot be read: the store's files are damaged (LevelDB: ${levelMessage(err)}); entries after the damage may be missing from this check`);
+    problems.add(
+      'database',
+      'unreadable',
+      `part of the ${what} cannot be read: the store's files are damaged (LevelDB: ${levelMessage(err)}); entries after the damage may be missing from this check`,
+    );
   }
 }
 
@@ -96,14 +100,22 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
   const counts = { mailboxes: 0, messages: 0, blobs: 0, bytes: 0, outbox: 0, pop3: 0, orphans: 0 };
   try {
     const schema = await sub.meta.get('schema', { snapshot }).catch(() => undefined);
-    if (schema !== SCHEMA_VERSION) problems.add('database', 'schema', `the store's schema version is ${JSON.stringify(schema)}, expected ${SCHEMA_VERSION}`);
+    if (schema !== SCHEMA_VERSION)
+      problems.add('database', 'schema', `the store's schema version is ${JSON.stringify(schema)}, expected ${SCHEMA_VERSION}`);
 
     // Mailboxes.
     const mailboxes = new Map<number, MailboxRecord>();
     const names = new Set<string>();
     await scan<MailboxRecord>(sub.mailbox, snapshot, 'mailbox list', problems, (key, record) => {
       counts.mailboxes++;
-      if (!record || typeof record.id !== 'number' || Number(key) !== record.id || typeof record.name !== 'string' || !(record.uidNext >= 1) || !(record.uidValidity >= 1)) {
+      if (
+        !record ||
+        typeof record.id !== 'number' ||
+        Number(key) !== record.id ||
+        typeof record.name !== 'string' ||
+        !(record.uidNext >= 1) ||
+        !(record.uidValidity >= 1)
+      ) {
         problems.add('mailboxes', 'bad mailbox', `mailbox record ${key} is damaged: ${JSON.stringify(record).slice(0, 200)}`);
         return;
       }
@@ -121,7 +133,14 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
       counts.messages++;
       const mailboxId = Number(key.slice(0, 10));
       const uid = Number(key.slice(11));
-      if (!Array.isArray(value) || typeof value[0] !== 'string' || !Array.isArray(value[1]) || typeof value[2] !== 'number' || typeof value[3] !== 'number' || typeof value[4] !== 'number') {
+      if (
+        !Array.isArray(value) ||
+        typeof value[0] !== 'string' ||
+        !Array.isArray(value[1]) ||
+        typeof value[2] !== 'number' ||
+        typeof value[3] !== 'number' ||
+        typeof value[4] !== 'number'
+      ) {
         problems.add('messages', 'bad message', `the record of message UID ${uid} in mailbox ${mailboxId} is damaged`);
         return;
       }
@@ -131,20 +150,42 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
         orphanRecords.set(mailboxId, (orphanRecords.get(mailboxId) ?? 0) + 1);
         return;
       }
-      if (!(uid >= 1) || uid >= mailbox.uidNext) problems.add('messages', 'uidnext', `${mailbox.name} of ${mailbox.account}: message UID ${uid} is not below UIDNEXT ${mailbox.uidNext} (a new message could get its UID)`);
-      if (value[4] > mailbox.highestModseq) problems.add('messages', 'modseq', `${mailbox.name} of ${mailbox.account}: message UID ${uid} has mod-sequence ${value[4]}, above the mailbox's HIGHESTMODSEQ ${mailbox.highestModseq}`);
+      if (!(uid >= 1) || uid >= mailbox.uidNext)
+        problems.add(
+          'messages',
+          'uidnext',
+          `${mailbox.name} of ${mailbox.account}: message UID ${uid} is not below UIDNEXT ${mailbox.uidNext} (a new message could get its UID)`,
+        );
+      if (value[4] > mailbox.highestModseq)
+        problems.add(
+          'messages',
+          'modseq',
+          `${mailbox.name} of ${mailbox.account}: message UID ${uid} has mod-sequence ${value[4]}, above the mailbox's HIGHESTMODSEQ ${mailbox.highestModseq}`,
+        );
     });
-    for (const [mailboxId, n] of orphanRecords) problems.add('mailboxes', 'lost mailbox', `${n} message${n === 1 ? '' : 's'} belong to a mailbox (id ${mailboxId}) whose record is gone`);
+    for (const [mailboxId, n] of orphanRecords)
+      problems.add(
+        'mailboxes',
+        'lost mailbox',
+        `${n} message${n === 1 ? '' : 's'} belong to a mailbox (id ${mailboxId}) whose record is gone`,
+      );
 
     // Outbox entries hold references too.
     const outboxEntries: OutboxEntry[] = [];
     await scan<OutboxEntry>(sub.outbox, snapshot, 'outbox', problems, (key, entry) => {
       counts.outbox++;
-      if (!entry || entry.id !== key || typeof entry.blobId !== 'string' || !Array.isArray(entry.pending) || !Array.isArray(entry.recipients)) {
+      if (
+        !entry ||
+        entry.id !== key ||
+        typeof entry.blobId !== 'string' ||
+        !Array.isArray(entry.pending) ||
+        !Array.isArray(entry.recipients)
+      ) {
         problems.add('outbox', 'bad outbox', `outbox entry ${key} is damaged`);
         return;
       }
-      if (entry.pending.some((recipient) => !entry.recipients.includes(recipient))) problems.add('outbox', 'bad outbox', `outbox entry ${key} waits for recipients it was never sent to`);
+      if (entry.pending.some((recipient) => !entry.recipients.includes(recipient)))
+        problems.add('outbox', 'bad outbox', `outbox entry ${key} waits for recipients it was never sent to`);
       addRef(entry.blobId);
       outboxEntries.push(entry);
     });
@@ -187,7 +228,12 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
       // An orphan (blob-retention.ts): an expunged message a session may still show, deleted once none
       // does (or at the next start). Awaiting deletion, not a lost record.
       if (!refs.has(blobId) && orphans.has(blobId)) counts.orphans++;
-      else if (!refs.has(blobId)) problems.add('references', 'unreferenced', `a stored message (${raw.length} bytes, ${describeSummary(senderAndSubject(indexMessage(raw)))}) belongs to no mailbox: its record was lost; hotbridge repair puts it back`);
+      else if (!refs.has(blobId))
+        problems.add(
+          'references',
+          'unreferenced',
+          `a stored message (${raw.length} bytes, ${describeSummary(senderAndSubject(indexMessage(raw)))}) belongs to no mailbox: its record was lost; hotbridge repair puts it back`,
+        );
       if (!options.quick) await checkIndex(database, snapshot, blobId, raw, problems);
     }
     options.onProgress?.(total, total);
@@ -195,7 +241,12 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
 
     for (const blobId of orphans) {
       const n = refs.get(blobId);
-      if (n !== undefined) problems.add('references', 'orphan mark', `message ${blobId.slice(0, 12)}… is marked for deletion but referred to ${n} times: the next start would delete it (repair removes the mark)`);
+      if (n !== undefined)
+        problems.add(
+          'references',
+          'orphan mark',
+          `message ${blobId.slice(0, 12)}… is marked for deletion but referred to ${n} times: the next start would delete it (repair removes the mark)`,
+        );
     }
 
     // Reference counts.
@@ -203,15 +254,30 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
     await scan<number>(sub.blobref, snapshot, 'reference counts', problems, (blobId, count) => {
       counted.set(blobId, count);
       const actual = refs.get(blobId) ?? 0;
-      if (count !== actual) problems.add('references', 'refcount', `message ${blobId.slice(0, 12)}… is counted ${count} times but referred to ${actual} times (repair recounts)`);
+      if (count !== actual)
+        problems.add(
+          'references',
+          'refcount',
+          `message ${blobId.slice(0, 12)}… is counted ${count} times but referred to ${actual} times (repair recounts)`,
+        );
     });
-    for (const [blobId, n] of refs) if (storedBlobs.has(blobId) && !counted.has(blobId)) problems.add('references', 'refcount', `message ${blobId.slice(0, 12)}… is referred to ${n} times but has no count (repair recounts)`);
+    for (const [blobId, n] of refs)
+      if (storedBlobs.has(blobId) && !counted.has(blobId))
+        problems.add(
+          'references',
+          'refcount',
+          `message ${blobId.slice(0, 12)}… is referred to ${n} times but has no count (repair recounts)`,
+        );
 
     // POP3 ledger.
     await scan<Pop3LedgerEntry>(sub.pop3, snapshot, 'POP3 ledger', problems, (key, entry) => {
       counts.pop3++;
       if (!entry || entry.uidl !== uidlFromPop3Key(key) || typeof entry.blobId !== 'string' || typeof entry.fetchedAt !== 'number') {
-        problems.add('pop3', 'bad ledger', `the POP3 ledger entry ${JSON.stringify(uidlFromPop3Key(key))} is damaged (the message could be fetched again or not deleted upstream)`);
+        problems.add(
+          'pop3',
+          'bad ledger',
+          `the POP3 ledger entry ${JSON.stringify(uidlFromPop3Key(key))} is damaged (the message could be fetched again or not deleted upstream)`,
+        );
       }
     });
 
@@ -222,10 +288,24 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
         if (!Array.isArray(value) || !damagedBlobs.has(value[0])) return;
         const mailbox = mailboxes.get(Number(key.slice(0, 10)));
         const index = await readIndex(database, snapshot, value[0]);
-        damaged.push({ account: mailbox?.account, mailbox: mailbox?.name, uid: Number(key.slice(11)), date: new Date(value[2]).toISOString(), ...senderAndSubject(index), problem: damagedBlobs.get(value[0])! });
+        damaged.push({
+          account: mailbox?.account,
+          mailbox: mailbox?.name,
+          uid: Number(key.slice(11)),
+          date: new Date(value[2]).toISOString(),
+          ...senderAndSubject(index),
+          problem: damagedBlobs.get(value[0])!,
+        });
       });
       for (const entry of outboxEntries) {
-        if (damagedBlobs.has(entry.blobId)) damaged.push({ account: entry.account, mailbox: 'the outbox', date: new Date(entry.createdAt).toISOString(), ...senderAndSubject(await readIndex(database, snapshot, entry.blobId)), problem: damagedBlobs.get(entry.blobId)! });
+        if (damagedBlobs.has(entry.blobId))
+          damaged.push({
+            account: entry.account,
+            mailbox: 'the outbox',
+            date: new Date(entry.createdAt).toISOString(),
+            ...senderAndSubject(await readIndex(database, snapshot, entry.blobId)),
+            problem: damagedBlobs.get(entry.blobId)!,
+          });
       }
       for (const message of damaged) problems.add('blobs', 'damaged message', `${describeSummary(message)}: ${message.problem}`);
     }
@@ -249,7 +329,11 @@ async function checkIndex(database: Database, snapshot: Snapshot, blobId: string
     stored = (await database.sub.index.get(blobId, { snapshot })) as StoredIndex | undefined;
     text = (await database.sub.indexText.get(blobId, { snapshot })) as string | undefined;
   } catch (err) {
-    problems.add('indexes', 'index', `the index of message ${blobId.slice(0, 12)}… cannot be read (LevelDB: ${levelMessage(err)}); it is rebuilt when read, or by hotbridge repair`);
+    problems.add(
+      'indexes',
+      'index',
+      `the index of message ${blobId.slice(0, 12)}… cannot be read (LevelDB: ${levelMessage(err)}); it is rebuilt when read, or by hotbridge repair`,
+    );
     return;
   }
   const fresh = indexMessage(raw);
@@ -260,7 +344,10 @@ async function checkIndex(database: Database, snapshot: Snapshot, blobId: string
   }
   // An index by an older indexer is recomputed on first read: not a problem.
   if (stored.v !== MESSAGE_INDEX_VERSION) return;
-  if (JSON.stringify({ ...stored.index, text: '' }) !== JSON.stringify({ ...fresh, text: '' }) || (text !== undefined && text !== fresh.text)) {
+  if (
+    JSON.stringify({ ...stored.index, text: '' }) !== JSON.stringify({ ...fresh, text: '' }) ||
+    (text !== undefined && text !== fresh.text)
+  ) {
     problems.add('indexes', 'index', `the index of message ${what} does not match the message (repair rebuilds it)`);
   }
 }

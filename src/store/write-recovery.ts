@@ -89,7 +89,9 @@ export class WriteRecovery implements WriteGuard {
   failed(err: unknown, txn: Transaction): unknown {
     const { dataDir, location } = this.database;
     if (!(err instanceof BatchWriteError)) return explainFault(err, dataDir, location) ?? err;
-    const explained = explainFault(err.cause, dataDir, location) ?? new StoreError('unavailable', `the store in ${location} could not write (LevelDB: ${levelMessage(err.cause)})`);
+    const explained =
+      explainFault(err.cause, dataDir, location) ??
+      new StoreError('unavailable', `the store in ${location} could not write (LevelDB: ${levelMessage(err.cause)})`);
     const code: StoreFaultCode = isFault(explained.code) ? explained.code : 'unavailable';
     const now = Date.now();
     this.fault = { code, error: explained, since: this.fault?.since ?? now, triedAt: now, txn };
@@ -109,7 +111,9 @@ export class WriteRecovery implements WriteGuard {
     try {
       await this.database.reopen();
     } catch (err) {
-      fault.error = explainFault(err, this.database.dataDir, this.database.location) ?? new StoreError('unavailable', `the store in ${this.database.location} could not be reopened (LevelDB: ${levelMessage(err)})`);
+      fault.error =
+        explainFault(err, this.database.dataDir, this.database.location) ??
+        new StoreError('unavailable', `the store in ${this.database.location} could not be reopened (LevelDB: ${levelMessage(err)})`);
       throw fault.error;
     }
     if (fault.txn && (await this.landed(fault.txn))) fault.txn.applied(this.feed);

@@ -5,9 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export type UpstreamLogin =
-  | { kind: 'password'; user: string; password: string }
-  | { kind: 'xoauth2'; user: string; accessToken: string };
+export type UpstreamLogin = { kind: 'password'; user: string; password: string } | { kind: 'xoauth2'; user: string; accessToken: string };
 
 /** Why credentials cannot be had; `signin-needed` waits for the user (`hotbridge login`). */
 export class CredentialError extends Error {
@@ -55,7 +53,10 @@ export class PasswordFileSource implements CredentialSource {
     try {
       text = await fs.promises.readFile(secretFilePath(this.passwordFile), 'utf8');
     } catch (err) {
-      throw new CredentialError('no-password', `cannot read the password file ${this.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new CredentialError(
+        'no-password',
+        `cannot read the password file ${this.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
     }
     // One line; a trailing newline from `echo` is not part of the password.
     const password = text.replace(/\r?\n$/, '');

@@ -13,7 +13,10 @@ export function trustContextFor(extraCa: Buffer | string | undefined): tls.Secur
   const key = extraCa === undefined ? '' : createHash('sha256').update(extraCa).digest('hex');
   let context = contexts.get(key);
   if (!context) {
-    context = tls.createSecureContext({ ca: extraCa === undefined ? [...tls.rootCertificates] : [...tls.rootCertificates, extraCa], minVersion: 'TLSv1.2' });
+    context = tls.createSecureContext({
+      ca: extraCa === undefined ? [...tls.rootCertificates] : [...tls.rootCertificates, extraCa],
+      minVersion: 'TLSv1.2',
+    });
     // A handful of CAs at most in practice; the bound only guards against a CA file rewritten in a loop.
     if (contexts.size >= 16) contexts.clear();
     contexts.set(key, context);

@@ -6,7 +6,11 @@ import type { AccountConfig, Pop3Settings, UpstreamServer } from '../../src/conf
  * test does not care about at the config defaults (leave_on_server on, no deletions, no Sent copies),
  * with an hour between polls. `overrides` replace whole fields.
  */
-export function accountConfig(address: string, servers: { pop3: Pop3Settings; smtp: UpstreamServer }, overrides: Partial<AccountConfig> = {}): AccountConfig {
+export function accountConfig(
+  address: string,
+  servers: { pop3: Pop3Settings; smtp: UpstreamServer },
+  overrides: Partial<AccountConfig> = {},
+): AccountConfig {
   return {
     address,
     provider: 'custom',

@@ -93,7 +93,10 @@ export function upstreamTable(table: 'pop3' | 'smtp', server: { host: string; po
 
 /** The upstream tables of an account on the lab: its Dovecot over POP3S (the default tls) and its Postfix with STARTTLS. */
 export function labUpstreamTables(lab: { host: string; pop3sPort: number; smtpPort: number; caFile: string }): string[] {
-  return [...upstreamTable('pop3', { host: lab.host, port: lab.pop3sPort, caFile: lab.caFile }), ...upstreamTable('smtp', { host: lab.host, port: lab.smtpPort, tls: 'starttls', caFile: lab.caFile })];
+  return [
+    ...upstreamTable('pop3', { host: lab.host, port: lab.pop3sPort, caFile: lab.caFile }),
+    ...upstreamTable('smtp', { host: lab.host, port: lab.smtpPort, tls: 'starttls', caFile: lab.caFile }),
+  ];
 }
 
 export interface RunningDaemon {
@@ -135,7 +138,10 @@ export async function startDaemon(configFile: string, env: NodeJS.ProcessEnv = {
       new Promise<string>((resolve, reject) => {
         const existing = output.split('\n').find((line) => pattern.test(line));
         if (existing !== undefined) return resolve(existing);
-        const timer = setTimeout(() => reject(new Error(`daemon did not log ${pattern} within ${timeoutMs} ms; log:\n${output}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`daemon did not log ${pattern} within ${timeoutMs} ms; log:\n${output}`)),
+          timeoutMs,
+        );
         waiters.push({
           pattern,
           resolve: (line) => {

@@ -74,19 +74,24 @@ export async function startCompatBridge(options: CompatBridgeOptions = {}): Prom
     if (options.lab !== false) lab = await startLab(options.lab ?? {});
     const passwordFile = path.join(dir, 'alice.secret');
     fs.writeFileSync(passwordFile, `${LAB_USERS.alice.password}\n`, { mode: 0o600 });
-    const config = await writeTestConfig(dir, [
-      {
-        address: COMPAT_ADDRESS,
-        extra: [`poll_interval = "${options.pollInterval ?? '1s'}"`, options.accountExtra ?? ''].join('\n'),
-        passwordFile,
-        ...(lab
-          ? {
-              pop3: { host: lab.host, port: lab.pop3sPort, tls: 'implicit', caFile: lab.caFile },
-              smtp: { host: lab.host, port: lab.smtpPort, tls: 'starttls', caFile: lab.caFile },
-            }
-          : {}),
-      },
-    ], '', options.pop3Extra ?? '');
+    const config = await writeTestConfig(
+      dir,
+      [
+        {
+          address: COMPAT_ADDRESS,
+          extra: [`poll_interval = "${options.pollInterval ?? '1s'}"`, options.accountExtra ?? ''].join('\n'),
+          passwordFile,
+          ...(lab
+            ? {
+                pop3: { host: lab.host, port: lab.pop3sPort, tls: 'implicit', caFile: lab.caFile },
+                smtp: { host: lab.host, port: lab.smtpPort, tls: 'starttls', caFile: lab.caFile },
+              }
+            : {}),
+        },
+      ],
+      '',
+      options.pop3Extra ?? '',
+    );
     const set = await runCli(['password', COMPAT_ADDRESS, '--config', config.file], { input: `${COMPAT_PASSWORD}\n` });
     if (set.code !== 0) throw new Error(`hotbridge password failed (${String(set.code)}): ${set.stderr}`);
     await options.beforeStart?.(config);
@@ -100,7 +105,14 @@ export async function startCompatBridge(options: CompatBridgeOptions = {}): Prom
       address: COMPAT_ADDRESS,
       password: COMPAT_PASSWORD,
       imapflow: () =>
-        new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, auth: { user: COMPAT_ADDRESS, pass: COMPAT_PASSWORD }, logger: false, disableAutoIdle: true }),
+        new ImapFlow({
+          host: '127.0.0.1',
+          port: imapPort,
+          secure: false,
+          auth: { user: COMPAT_ADDRESS, pass: COMPAT_PASSWORD },
+          logger: false,
+          disableAutoIdle: true,
+        }),
       stop,
     };
   } catch (err) {

@@ -6,7 +6,11 @@ import type { Readable } from 'node:stream';
  * Calls `onLine` with each complete line `stream` gives, in order, without its separator: by default
  * "\n"-ended UTF-8 text; protocols pass "\r\n" and latin1 (one character per byte).
  */
-export function onEachLine(stream: Readable, onLine: (line: string) => void, options: { separator?: string; encoding?: 'utf8' | 'latin1' } = {}): void {
+export function onEachLine(
+  stream: Readable,
+  onLine: (line: string) => void,
+  options: { separator?: string; encoding?: 'utf8' | 'latin1' } = {},
+): void {
   const separator = options.separator ?? '\n';
   const encoding = options.encoding ?? 'utf8';
   let pending = '';

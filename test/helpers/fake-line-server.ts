@@ -21,7 +21,10 @@ export interface FakeLineServer {
  * called in order with each line without its CRLF (latin1). `noDelay` turns Nagle's algorithm off,
  * so that each write goes out as the test split it.
  */
-export async function startFakeLineServer(accept: (peer: FakePeer) => (line: string) => void, options: { noDelay?: boolean } = {}): Promise<FakeLineServer> {
+export async function startFakeLineServer(
+  accept: (peer: FakePeer) => (line: string) => void,
+  options: { noDelay?: boolean } = {},
+): Promise<FakeLineServer> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);

@@ -54,7 +54,15 @@ export class FakePop3Rig {
     return accountConfig(
       RIG_ADDRESS,
       {
-        pop3: { host: '127.0.0.1', port: this.server.port, tls: 'none', timeoutMs: 5000, maxMessageBytes: 1024 * 1024, batchSize: 50, ...pop3 },
+        pop3: {
+          host: '127.0.0.1',
+          port: this.server.port,
+          tls: 'none',
+          timeoutMs: 5000,
+          maxMessageBytes: 1024 * 1024,
+          batchSize: 50,
+          ...pop3,
+        },
         smtp: { host: '127.0.0.1', port: 1, tls: 'none', timeoutMs: 5000 },
       },
       overrides,
@@ -99,7 +107,9 @@ export class FakePop3Rig {
   statusText(): string {
     return formatStatus({
       daemon: { pid: 1, version: 'test', startedAt: new Date().toISOString(), dataDir: this.dir, config: 'test.toml' },
-      accounts: [{ address: RIG_ADDRESS, provider: 'custom', auth: 'password', localPassword: true, pop3: this.pop3, outbox: { queued: [] } }],
+      accounts: [
+        { address: RIG_ADDRESS, provider: 'custom', auth: 'password', localPassword: true, pop3: this.pop3, outbox: { queued: [] } },
+      ],
       listeners: { imap: { addresses: [], connections: 0 }, smtp: { addresses: [] } },
     });
   }
@@ -111,7 +121,8 @@ export class FakePop3Rig {
   private logger(): Logger {
     const sink = new Writable({
       write: (chunk: Buffer, _encoding, done) => {
-        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.logLines.push(JSON.parse(line) as Record<string, unknown>);
+        for (const line of chunk.toString('utf8').split('\n'))
+          if (line.trim()) this.logLines.push(JSON.parse(line) as Record<string, unknown>);
         done();
       },
     });

@@ -90,7 +90,9 @@ export class FakePop3Server {
         }
         return connection.write(`+OK\r\n${view.map((m, i) => (deleted.has(m) || m.noUidl ? '' : `${i + 1} ${m.uidl}\r\n`)).join('')}.\r\n`);
       case 'LIST':
-        return connection.write(`+OK\r\n${view.map((m, i) => (deleted.has(m) ? '' : `${i + 1} ${m.listSize ?? m.raw.length}\r\n`)).join('')}.\r\n`);
+        return connection.write(
+          `+OK\r\n${view.map((m, i) => (deleted.has(m) ? '' : `${i + 1} ${m.listSize ?? m.raw.length}\r\n`)).join('')}.\r\n`,
+        );
       case 'RETR':
         if (!message || deleted.has(message)) return connection.write('-ERR no such message\r\n');
         connection.commands.push(`RETR-UIDL ${message.uidl}`);
@@ -119,7 +121,12 @@ export class FakePop3Server {
 
 /** What a server that does not dot-stuff sends: the message as it is, then ".". */
 export function unstuffedResponse(raw: Buffer): Buffer {
-  return Buffer.concat([Buffer.from('+OK message follows\r\n'), raw, Buffer.from(raw.subarray(-2).toString() === '\r\n' ? '' : '\r\n'), Buffer.from('.\r\n')]);
+  return Buffer.concat([
+    Buffer.from('+OK message follows\r\n'),
+    raw,
+    Buffer.from(raw.subarray(-2).toString() === '\r\n' ? '' : '\r\n'),
+    Buffer.from('.\r\n'),
+  ]);
 }
 
 /** RFC 1939 §3 multi-line answer: dot-stuffed lines, ended by ".". */

@@ -189,12 +189,30 @@ export async function startIdentityServer(opts: IdentityServerOptions = {}): Pro
   /** Entra's answer to an application id it does not know (AADSTS700016), or one this tenant may not use. */
   const unknownClient = (requestClient: string): [number, unknown] | undefined => {
     const app = apps.get(requestClient);
-    if (!app) return [400, aadError('unauthorized_client', 700016, `Application with identifier '${requestClient}' was not found in the directory.`)];
+    if (!app)
+      return [
+        400,
+        aadError('unauthorized_client', 700016, `Application with identifier '${requestClient}' was not found in the directory.`),
+      ];
     if (tenant === 'consumers' && app.personalAccounts === false) {
-      return [400, aadError('unauthorized_client', 70002, 'The client does not exist or is not enabled for consumers. If you are the application developer, configure a new application through the App Registrations in the Azure Portal.')];
+      return [
+        400,
+        aadError(
+          'unauthorized_client',
+          70002,
+          'The client does not exist or is not enabled for consumers. If you are the application developer, configure a new application through the App Registrations in the Azure Portal.',
+        ),
+      ];
     }
     if (tenant !== 'consumers' && app.consumersOnly) {
-      return [400, aadError('invalid_request', 9002331, 'Application is configured for use by Microsoft Account users only. Please use the /consumers endpoint to serve this request.')];
+      return [
+        400,
+        aadError(
+          'invalid_request',
+          9002331,
+          'Application is configured for use by Microsoft Account users only. Please use the /consumers endpoint to serve this request.',
+        ),
+      ];
     }
     return undefined;
   };
@@ -203,13 +221,34 @@ export async function startIdentityServer(opts: IdentityServerOptions = {}): Pro
   const registrationRefusal = (grant: DeviceCodeGrant): [number, unknown] | undefined => {
     const app = apps.get(grant.clientId) ?? {};
     if (app.tenantUsers && !app.tenantUsers.includes(grant.user)) {
-      return [400, aadError('invalid_grant', 50020, `User account '${grant.user}' from identity provider 'live.com' does not exist in tenant 'Contoso' and cannot access the application '${grant.clientId}' in that tenant.`)];
+      return [
+        400,
+        aadError(
+          'invalid_grant',
+          50020,
+          `User account '${grant.user}' from identity provider 'live.com' does not exist in tenant 'Contoso' and cannot access the application '${grant.clientId}' in that tenant.`,
+        ),
+      ];
     }
     if (app.publicClientFlows === false) {
-      return [401, aadError('invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")];
+      return [
+        401,
+        aadError(
+          'invalid_client',
+          7000218,
+          "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        ),
+      ];
     }
     if (app.mailScopes === false) {
-      return [400, aadError('invalid_grant', 70000, 'The request was denied because one or more scopes requested are unauthorized or expired. The user must first sign in and grant the client application access to the requested scope.')];
+      return [
+        400,
+        aadError(
+          'invalid_grant',
+          70000,
+          'The request was denied because one or more scopes requested are unauthorized or expired. The user must first sign in and grant the client application access to the requested scope.',
+        ),
+      ];
     }
     return undefined;
   };
@@ -220,7 +259,8 @@ export async function startIdentityServer(opts: IdentityServerOptions = {}): Pro
     const refused = unknownClient(requestClient);
     if (refused) return refused;
     const scope = form.get('scope') ?? '';
-    if (scope.trim() === '') return [400, aadError('invalid_request', 900144, "The request body must contain the following parameter: 'scope'.")];
+    if (scope.trim() === '')
+      return [400, aadError('invalid_request', 900144, "The request body must contain the following parameter: 'scope'.")];
     const script = scripts.shift() ?? { user: server.defaultUser };
     const deviceCode = randomToken('dc.');
     secrets.push(deviceCode);
@@ -255,7 +295,8 @@ export async function startIdentityServer(opts: IdentityServerOptions = {}): Pro
       server.pollLog.push({ at: Date.now(), answer: label });
       return [status, body];
     };
-    if (!grant || grant.done) return answer(400, aadError('bad_verification_code', 70019, 'Verification code expired or not found.'), 'bad_verification_code');
+    if (!grant || grant.done)
+      return answer(400, aadError('bad_verification_code', 70019, 'Verification code expired or not found.'), 'bad_verification_code');
     if (grant.clientId !== form.get('client_id')) {
       return answer(400, aadError('invalid_grant', 70000, 'The device code was issued to another application.'), 'invalid_grant');
     }
@@ -267,12 +308,24 @@ export async function startIdentityServer(opts: IdentityServerOptions = {}): Pro
     grant.polls += 1;
     switch (step) {
       case 'pending':
-        return answer(400, aadError('authorization_pending', 70016, 'The provided request has not yet been authorized by the user. The user must input their code.'), 'authorization_pending');
+        return answer(
+          400,
+          aadError(
+            'authorization_pending',
+            70016,
+            'The provided request has not yet been authorized by the user. The user must input their code.',
+          ),
+          'authorization_pending',
+        );
       case 'slow_down':
         return answer(400, aadError('slow_down', 70016, 'Polling too fast; slow down.'), 'slow_down');
       case 'decline':
         grant.done = true;
-        return answer(400, aadError('authorization_declined', 70018, 'The user declined the authorization request.'), 'authorization_declined');
+        return answer(
+          400,
+          aadError('authorization_declined', 70018, 'The user declined the authorization request.'),
+          'authorization_declined',
+        );
       case 'expire':
         grant.done = true;
         return answer(400, aadError('expired_token', 70020, 'The device code has expired.'), 'expired_token');
@@ -294,7 +347,14 @@ export async function startIdentityServer(opts: IdentityServerOptions = {}): Pro
     const grant = refreshTokens.get(token);
     if (!grant || !grant.live) {
       server.stats.invalidGrants += 1;
-      return [400, aadError('invalid_grant', 70000, "The provided value for the 'refresh_token' is not valid. The refresh token has been revoked or was already used.")];
+      return [
+        400,
+        aadError(
+          'invalid_grant',
+          70000,
+          "The provided value for the 'refresh_token' is not valid. The refresh token has been revoked or was already used.",
+        ),
+      ];
     }
     if (grant.clientId !== form.get('client_id')) {
       server.stats.invalidGrants += 1;

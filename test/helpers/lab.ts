@@ -143,7 +143,10 @@ function parseEnv(text: string): Map<string, string> {
 async function tail(file: string, lines: number): Promise<string> {
   try {
     const text = await fsp.readFile(file, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   } catch {
     return '(no such file)';
   }

@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 
 /** A message from lines, each ended by CRLF; by default latin1, so a character below U+0100 is one byte. */
-export const crlfLines = (lines: string[], encoding: 'latin1' | 'utf8' = 'latin1'): Buffer => Buffer.from(lines.join('\r\n') + '\r\n', encoding);
+export const crlfLines = (lines: string[], encoding: 'latin1' | 'utf8' = 'latin1'): Buffer =>
+  Buffer.from(lines.join('\r\n') + '\r\n', encoding);
 
 /** The same message with every line ending turned into CRLF (a CRLF stays as it is). */
 export function toCrlf(raw: Buffer): Buffer {
@@ -61,7 +62,13 @@ export function awkwardMessages(): AwkwardMessage[] {
     Buffer.from('Sch\xf6ne Gr\xfc\xdfe.\r\n', 'latin1'),
   ]);
 
-  const longLine = crlfLines(['From: long@example.test', 'Subject: a 5000-character line', '', 'x'.repeat(2500) + 'y'.repeat(2500), 'after']);
+  const longLine = crlfLines([
+    'From: long@example.test',
+    'Subject: a 5000-character line',
+    '',
+    'x'.repeat(2500) + 'y'.repeat(2500),
+    'after',
+  ]);
 
   const nested = crlfLines([
     'From: nested@example.test',
@@ -115,7 +122,7 @@ export function awkwardMessages(): AwkwardMessage[] {
     '',
     '--x',
     "Content-Type: application/octet-stream; name*=UTF-8''%E2%82%AC%20rates.txt",
-    "Content-Disposition: attachment; filename*0*=UTF-8''%E2%82%AC%20; filename*1=\"rates\"; filename*2=.txt",
+    'Content-Disposition: attachment; filename*0*=UTF-8\'\'%E2%82%AC%20; filename*1="rates"; filename*2=.txt',
     'Content-Transfer-Encoding: base64',
     '',
     'AAECAw==',
@@ -129,7 +136,9 @@ export function awkwardMessages(): AwkwardMessage[] {
   for (let i = 0; i < binaryish.length; i++) binaryish[i] = 1 + (i % 254);
   for (let i = 0; i < binaryish.length; i++) if (binaryish[i] === 0x0a || binaryish[i] === 0x0d) binaryish[i] = 0x20;
   const binary = Buffer.concat([
-    Buffer.from('From: a@example.org\r\nSubject: binary\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'),
+    Buffer.from(
+      'From: a@example.org\r\nSubject: binary\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: 8bit\r\n\r\n',
+    ),
     binaryish,
     Buffer.from('\r\n'),
   ]);
@@ -137,7 +146,17 @@ export function awkwardMessages(): AwkwardMessage[] {
   // ~3 MB: a base64 attachment of random bytes.
   const blob = randomBytes(2_250_000).toString('base64').replace(/.{76}/g, '$&\r\n');
   const large = Buffer.concat([
-    crlfLines(['From: big@example.test', 'Subject: a 3 MB message', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary=big', '', '--big', 'Content-Type: application/octet-stream', 'Content-Transfer-Encoding: base64', '']),
+    crlfLines([
+      'From: big@example.test',
+      'Subject: a 3 MB message',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary=big',
+      '',
+      '--big',
+      'Content-Type: application/octet-stream',
+      'Content-Transfer-Encoding: base64',
+      '',
+    ]),
     Buffer.from(blob + '\r\n--big--\r\n'),
   ]);
 

@@ -39,7 +39,9 @@ async function writePasswords(dir: string): Promise<void> {
   cachedPasswordFile = fs.readFileSync(target, 'utf8');
 }
 
-export async function startTestPop3Server(overrides: Partial<Omit<Pop3ServerOptions, 'maildrop' | 'verify'>> = {}): Promise<TestPop3Server> {
+export async function startTestPop3Server(
+  overrides: Partial<Omit<Pop3ServerOptions, 'maildrop' | 'verify'>> = {},
+): Promise<TestPop3Server> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-pop3-'));
   const store = await Store.open(dir, { accounts: [USER, OTHER_USER] });
   await writePasswords(dir);

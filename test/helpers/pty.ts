@@ -34,7 +34,11 @@ export function startPty(argv: string[], o: { env?: NodeJS.ProcessEnv; cwd?: str
   const command = argv.map(quote).join(' ');
   // -q: no "Script started" lines; -e: exit with the child's code; -f: flush at once; log to /dev/null.
   const full = [...(o.wrap ?? []), 'script', '-qefc', command, '/dev/null'];
-  const child = spawn(full[0], full.slice(1), { env: { ...process.env, TERM: 'dumb', ...o.env }, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(full[0], full.slice(1), {
+    env: { ...process.env, TERM: 'dumb', ...o.env },
+    cwd: o.cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let output = '';
   let checked = 0;
   const waiters: Array<() => void> = [];
@@ -50,7 +54,10 @@ export function startPty(argv: string[], o: { env?: NodeJS.ProcessEnv; cwd?: str
     screen: () => output,
     expect(pattern, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
-        const deadline = setTimeout(() => reject(new Error(`the screen did not show ${pattern} within ${timeoutMs} ms; it shows:\n${output}`)), timeoutMs);
+        const deadline = setTimeout(
+          () => reject(new Error(`the screen did not show ${pattern} within ${timeoutMs} ms; it shows:\n${output}`)),
+          timeoutMs,
+        );
         const check = (): void => {
           const rest = output.slice(checked);
           const match = pattern.exec(rest);

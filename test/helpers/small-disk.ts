@@ -26,8 +26,11 @@ export function mountSmallDisk(megabytes: number): SmallDisk {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m,mode=0755`, 'tmpfs', dir], { stdio: 'pipe' });
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
-    const why = err instanceof Error ? ((err as { stderr?: Buffer }).stderr?.toString().trim() || err.message) : String(err);
-    throw new Error(`the full-disk test needs a small tmpfs of its own and could not mount one (${why}); run the tests as root${process.env.CI ? ' (CI=true: this is a failure, not a skip)' : ''}`, { cause: err });
+    const why = err instanceof Error ? (err as { stderr?: Buffer }).stderr?.toString().trim() || err.message : String(err);
+    throw new Error(
+      `the full-disk test needs a small tmpfs of its own and could not mount one (${why}); run the tests as root${process.env.CI ? ' (CI=true: this is a failure, not a skip)' : ''}`,
+      { cause: err },
+    );
   }
   let mounted = true;
   return {

@@ -102,10 +102,12 @@ export class SocketReader {
         resolve();
       };
       // setTimeout turns an infinite delay into 1 ms: without a deadline, wait for data alone.
-      const timer = Number.isFinite(timeoutMs) ? setTimeout(() => {
-        this.waiters = this.waiters.filter((waiter) => waiter !== done);
-        resolve();
-      }, timeoutMs) : undefined;
+      const timer = Number.isFinite(timeoutMs)
+        ? setTimeout(() => {
+            this.waiters = this.waiters.filter((waiter) => waiter !== done);
+            resolve();
+          }, timeoutMs)
+        : undefined;
       this.waiters.push(done);
     });
   }

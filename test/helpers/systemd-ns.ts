@@ -23,7 +23,11 @@ export const SYSTEMD = '/lib/systemd/systemd';
 export function ensureSystemdInstalled(): void {
   if (fs.existsSync(SYSTEMD) || process.getuid?.() !== 0) return;
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=300', 'systemd'], { stdio: 'ignore', env });
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=300', 'systemd'], {
+      stdio: 'ignore',
+      env,
+    });
   if (install().status !== 0) {
     spawnSync('apt-get', ['update', '-q', '-o', 'DPkg::Lock::Timeout=300'], { stdio: 'ignore', env });
     install();
@@ -47,7 +51,10 @@ export async function startSystemdNamespace(dir: string): Promise<SystemdNamespa
   execFileSync('cp', ['-a', '/etc', etc]);
   // No unit of the machine may start in here: take out every "wants" link, and boot into a target of our own.
   execFileSync('find', [path.join(etc, 'systemd', 'system'), '-name', '*.wants', '-type', 'd', '-prune', '-exec', 'rm', '-rf', '{}', '+']);
-  fs.writeFileSync(path.join(etc, 'systemd', 'system', 'hotbridge-test.target'), '[Unit]\nDescription=hotbridge test: nothing but what the test starts\n');
+  fs.writeFileSync(
+    path.join(etc, 'systemd', 'system', 'hotbridge-test.target'),
+    '[Unit]\nDescription=hotbridge test: nothing but what the test starts\n',
+  );
   const script = [
     'set -e',
     'ip link set lo up',
@@ -58,7 +65,11 @@ export async function startSystemdNamespace(dir: string): Promise<SystemdNamespa
     'mount -t tmpfs -o mode=1777 none /tmp',
     `exec ${SYSTEMD} --system --unit=hotbridge-test.target`,
   ].join('\n');
-  const unshare: ChildProcess = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--mount', '--net', '--propagation', 'private', 'sh', '-c', script], { stdio: 'ignore', detached: true });
+  const unshare: ChildProcess = spawn(
+    'unshare',
+    ['--pid', '--fork', '--mount-proc', '--mount', '--net', '--propagation', 'private', 'sh', '-c', script],
+    { stdio: 'ignore', detached: true },
+  );
   let pid: number | undefined;
   const deadline = Date.now() + 60_000;
   while (pid === undefined && Date.now() < deadline) {
@@ -69,7 +80,12 @@ export async function startSystemdNamespace(dir: string): Promise<SystemdNamespa
   if (pid === undefined) throw new Error('systemd did not start in its namespace');
   const enter = ['nsenter', '-t', String(pid), '-m', '-p', '-n'];
   const run: SystemdNamespace['run'] = (argv, o = {}) => {
-    const result = spawnSync(enter[0], [...enter.slice(1), ...argv], { encoding: 'utf8', input: o.input ?? '', env: { ...process.env, ...o.env }, timeout: 120_000 });
+    const result = spawnSync(enter[0], [...enter.slice(1), ...argv], {
+      encoding: 'utf8',
+      input: o.input ?? '',
+      env: { ...process.env, ...o.env },
+      timeout: 120_000,
+    });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   };
   for (;;) {

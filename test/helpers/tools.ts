@@ -61,7 +61,9 @@ export async function requireTool(name: string, debianPackage: string): Promise<
   const found = findTool(name);
   if (found) return found;
   if (isCi()) {
-    throw new Error(`${name} is not installed (Debian package ${debianPackage}). CI is set: compatibility tests need it and fail without it; add it to the CI image.`);
+    throw new Error(
+      `${name} is not installed (Debian package ${debianPackage}). CI is set: compatibility tests need it and fail without it; add it to the CI image.`,
+    );
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new Error(`${name} is not installed and we are not root to install it: run \`sudo apt-get install -y ${debianPackage}\`.`);
@@ -75,7 +77,9 @@ export async function requireTool(name: string, debianPackage: string): Promise<
   }
   const installed = findTool(name);
   if (!installed) {
-    throw new Error(`could not install ${debianPackage} for ${name} (apt-get exit ${String(install.code)}):\n${install.stderr.slice(-2000)}`);
+    throw new Error(
+      `could not install ${debianPackage} for ${name} (apt-get exit ${String(install.code)}):\n${install.stderr.slice(-2000)}`,
+    );
   }
   return installed;
 }

@@ -44,9 +44,15 @@ describe('hotbridge command line', () => {
       [['login'], "hotbridge: hotbridge login needs the account's address, for example: hotbridge login you@hotmail.com"],
       [['password'], "hotbridge: hotbridge password needs the account's address, for example: hotbridge password you@hotmail.com"],
       [['service'], 'hotbridge: hotbridge service needs an action, for example: hotbridge service install --dry-run'],
-      [['service', 'instal'], 'hotbridge: hotbridge service: "instal" is not an action (did you mean install?); choose one of: install, uninstall, status, start, stop, restart, logs'],
+      [
+        ['service', 'instal'],
+        'hotbridge: hotbridge service: "instal" is not an action (did you mean install?); choose one of: install, uninstall, status, start, stop, restart, logs',
+      ],
       [['doctor', '--config'], 'hotbridge: --config needs a value, for example: --config /etc/hotbridge/config.toml'],
-      [['run', '--log-level', 'verbose'], 'hotbridge: hotbridge run: "verbose" is not a log-level; choose one of: fatal, error, warn, info, debug, trace'],
+      [
+        ['run', '--log-level', 'verbose'],
+        'hotbridge: hotbridge run: "verbose" is not a log-level; choose one of: fatal, error, warn, info, debug, trace',
+      ],
     ];
     for (const [argv, expected] of cases) {
       const result = await runCli(argv);
@@ -177,9 +183,14 @@ describe('hotbridge command line', () => {
       // The same ports under another data dir: that config's status socket does not exist, so only the
       // greeting on the port tells doctor who holds it.
       const other = path.join(dir, 'other.toml');
-      fs.writeFileSync(other, fs.readFileSync(config.file, 'utf8').replace(`data_dir = "${config.dataDir}"`, `data_dir = "${path.join(dir, 'other-data')}"`));
+      fs.writeFileSync(
+        other,
+        fs.readFileSync(config.file, 'utf8').replace(`data_dir = "${config.dataDir}"`, `data_dir = "${path.join(dir, 'other-data')}"`),
+      );
       const result = await runCli(['doctor', '--config', other]);
-      expect(result.stdout).toContain(`✓ IMAP 127.0.0.1:${config.imapPort} is in use by a running hotbridge (its status is not readable from here`);
+      expect(result.stdout).toContain(
+        `✓ IMAP 127.0.0.1:${config.imapPort} is in use by a running hotbridge (its status is not readable from here`,
+      );
       expect(result.stdout).toContain(`✓ SMTP 127.0.0.1:${config.smtpPort} is in use by a running hotbridge`);
       expect(result.stdout).not.toContain('another program');
       const own = await runCli(['doctor', '--config', config.file]);

@@ -60,7 +60,10 @@ describe('hotbridge daemon end to end', () => {
       const idling = client.idle();
       const raw = awkwardMessage('leading dots');
       await lab.injectMessage(ALICE, raw);
-      const count = await Promise.race([arrived, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no EXISTS within 15 s')), 15_000))]);
+      const count = await Promise.race([
+        arrived,
+        new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no EXISTS within 15 s')), 15_000)),
+      ]);
       expect(count).toBe(before + 1);
       const message = await client.fetchOne(String(count), { source: true });
       await idling;
@@ -71,7 +74,13 @@ describe('hotbridge daemon end to end', () => {
   });
 
   it('relays a submission byte for byte through the provider, with the local login', async () => {
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: config.smtpPort, secure: false, ignoreTLS: true, auth: { user: ALICE, pass: LOCAL_PASSWORD } });
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: config.smtpPort,
+      secure: false,
+      ignoreTLS: true,
+      auth: { user: ALICE, pass: LOCAL_PASSWORD },
+    });
     const raw = simpleMessage(7, 500, ALICE, 'friend@example.org');
     await lab.clearCaptured();
     const info = await transport.sendMail({ envelope: { from: ALICE, to: ['friend@example.org'] }, raw });
@@ -81,10 +90,24 @@ describe('hotbridge daemon end to end', () => {
   });
 
   it('refuses IMAP and SMTP logins with a wrong local password', async () => {
-    const client = new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: ALICE, pass: 'wrong' }, logger: false });
+    const client = new ImapFlow({
+      host: '127.0.0.1',
+      port: config.imapPort,
+      secure: false,
+      auth: { user: ALICE, pass: 'wrong' },
+      logger: false,
+    });
     await expect(client.connect()).rejects.toThrow();
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: config.smtpPort, secure: false, ignoreTLS: true, auth: { user: ALICE, pass: 'wrong' } });
-    await expect(transport.sendMail({ envelope: { from: ALICE, to: ['x@example.org'] }, raw: simpleMessage(1) })).rejects.toMatchObject({ responseCode: 535 });
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: config.smtpPort,
+      secure: false,
+      ignoreTLS: true,
+      auth: { user: ALICE, pass: 'wrong' },
+    });
+    await expect(transport.sendMail({ envelope: { from: ALICE, to: ['x@example.org'] }, raw: simpleMessage(1) })).rejects.toMatchObject({
+      responseCode: 535,
+    });
   });
 
   it('shows the last successful sync in status', async () => {
@@ -108,7 +131,7 @@ describe('hotbridge daemon end to end', () => {
     }
   });
 
-  it('adds and removes an account on SIGHUP, leaving the other account\'s sessions alone', async () => {
+  it("adds and removes an account on SIGHUP, leaving the other account's sessions alone", async () => {
     const BOB = LAB_USERS.bob.user;
     const alice = imapClient();
     await alice.connect();
@@ -130,22 +153,37 @@ describe('hotbridge daemon end to end', () => {
       expect((await runCli(['password', BOB, '--config', config.file], { input: 'bobs-local-password\n' })).code).toBe(0);
       daemon.child.kill('SIGHUP');
       await daemon.waitForLog(/config reloaded.*bob@example\.test|bob@example\.test.*config reloaded/);
-      const bob = new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: BOB, pass: 'bobs-local-password' }, logger: false });
+      const bob = new ImapFlow({
+        host: '127.0.0.1',
+        port: config.imapPort,
+        secure: false,
+        auth: { user: BOB, pass: 'bobs-local-password' },
+        logger: false,
+      });
       await bob.connect();
       const bobStatus = await bob.status('INBOX', { messages: true });
       expect(bobStatus && bobStatus.messages).toBe(0);
       await bob.logout();
-      const snapshot = JSON.parse((await runCli(['status', '--json', '--config', config.file])).stdout) as { accounts: Array<{ address: string }> };
+      const snapshot = JSON.parse((await runCli(['status', '--json', '--config', config.file])).stdout) as {
+        accounts: Array<{ address: string }>;
+      };
       expect(snapshot.accounts.map((a) => a.address)).toEqual([ALICE, BOB]);
     } finally {
       fs.writeFileSync(config.file, original);
       const reloads = (daemon.log().match(/config reloaded/g) ?? []).length;
       daemon.child.kill('SIGHUP');
       const deadline = Date.now() + 10_000;
-      while ((daemon.log().match(/config reloaded/g) ?? []).length === reloads && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while ((daemon.log().match(/config reloaded/g) ?? []).length === reloads && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
     }
     // Bob is gone: his local login is refused now; Alice's session never noticed.
-    const gone = new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: BOB, pass: 'bobs-local-password' }, logger: false });
+    const gone = new ImapFlow({
+      host: '127.0.0.1',
+      port: config.imapPort,
+      secure: false,
+      auth: { user: BOB, pass: 'bobs-local-password' },
+      logger: false,
+    });
     await expect(gone.connect()).rejects.toThrow();
     const aliceStatus = await alice.status('INBOX', { messages: true });
     expect(aliceStatus && aliceStatus.messages).toBeGreaterThan(0);

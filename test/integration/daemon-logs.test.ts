@@ -31,7 +31,22 @@ function secretForms(user: string, password: string): string[] {
 }
 
 /** The fields hotbridge's lines carry, as ` key=` in the text form (a protocol line may hold "AUTH=PLAIN"). */
-const FIELD_KEYS = ['account', 'part', 'remote', 'user', 'connection', 'host', 'port', 'err', 'retryIn', 'stored', 'id', 'version', 'dataDir', 'accounts'];
+const FIELD_KEYS = [
+  'account',
+  'part',
+  'remote',
+  'user',
+  'connection',
+  'host',
+  'port',
+  'err',
+  'retryIn',
+  'stored',
+  'id',
+  'version',
+  'dataDir',
+  'accounts',
+];
 function keysOf(line: string): string[] {
   const fields = line.replace(/"(?:[^"\\]|\\.)*"/g, '""');
   return FIELD_KEYS.flatMap((key) => Array.from({ length: fields.split(` ${key}=`).length - 1 }, () => key));
@@ -88,7 +103,13 @@ describe('the log under systemd, at trace level', () => {
 
   it('carries the dialogue of all three protocols and none of the secrets', async () => {
     await daemon.waitForLog(/POP3 C: (UIDL|RETR)/);
-    const client = new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: ALICE, pass: LOCAL_PASSWORD }, logger: false });
+    const client = new ImapFlow({
+      host: '127.0.0.1',
+      port: config.imapPort,
+      secure: false,
+      auth: { user: ALICE, pass: LOCAL_PASSWORD },
+      logger: false,
+    });
     await client.connect();
     await client.mailboxOpen('INBOX');
     await client.logout();
@@ -99,22 +120,40 @@ describe('the log under systemd, at trace level', () => {
     await new Promise((resolve) => login.once('close', resolve));
     const raw = toCrlf(Buffer.from(`From: ${ALICE}\nTo: bob@example.test\nSubject: traced\n\nbody text of the traced message\n`));
     await nodemailer
-      .createTransport({ host: '127.0.0.1', port: config.smtpPort, secure: false, ignoreTLS: true, auth: { user: ALICE, pass: LOCAL_PASSWORD } })
+      .createTransport({
+        host: '127.0.0.1',
+        port: config.smtpPort,
+        secure: false,
+        ignoreTLS: true,
+        auth: { user: ALICE, pass: LOCAL_PASSWORD },
+      })
       .sendMail({ envelope: { from: ALICE, to: ['bob@example.test'] }, raw });
     await daemon.waitForLog(/outbox entry done/);
     await sleep(300);
     const log = daemon.log();
-    for (const pattern of [/IMAP C: \S+ (AUTHENTICATE|LOGIN)/, /IMAP S: \S+ OK/, /POP3 C: RETR 1/, /POP3 S: \+OK/, /SMTP C: EHLO/, /SMTP C: AUTH PLAIN/, /SMTP S: 235/]) {
+    for (const pattern of [
+      /IMAP C: \S+ (AUTHENTICATE|LOGIN)/,
+      /IMAP S: \S+ OK/,
+      /POP3 C: RETR 1/,
+      /POP3 S: \+OK/,
+      /SMTP C: EHLO/,
+      /SMTP C: AUTH PLAIN/,
+      /SMTP S: 235/,
+    ]) {
       expect(log, String(pattern)).toMatch(pattern);
     }
     expect(log).toMatch(/IMAP C: a1 LOGIN alice@example\.test \[redacted\]/);
-    for (const secret of [...secretForms(ALICE, LOCAL_PASSWORD), ...secretForms(ALICE, LAB_USERS.alice.password)]) expect(log).not.toContain(secret);
+    for (const secret of [...secretForms(ALICE, LOCAL_PASSWORD), ...secretForms(ALICE, LAB_USERS.alice.password)])
+      expect(log).not.toContain(secret);
     // Message contents are data, not dialogue.
     expect(log).not.toContain('body text of the traced message');
   });
 
   it('is one line of text per record, each starting with its priority, each key once', () => {
-    const lines = daemon.log().split('\n').filter((line) => line !== '');
+    const lines = daemon
+      .log()
+      .split('\n')
+      .filter((line) => line !== '');
     expect(lines.length).toBeGreaterThan(20);
     for (const line of lines) {
       expect(line).toMatch(/^<[0-7]>/);
@@ -165,9 +204,14 @@ describe('a provider that is down', () => {
         expect(await wakeDaemon(config.dataDir)).toBe(true);
         await sleep(400);
       }
-      const failures = daemon.log().split('\n').filter((line) => /POP3 sync failed/.test(line));
+      const failures = daemon
+        .log()
+        .split('\n')
+        .filter((line) => /POP3 sync failed/.test(line));
       expect(failures, daemon.log()).toHaveLength(1);
-      expect(failures[0]).toMatch(/^<4>alice@example\.test pop3: POP3 sync failed: connection to 127\.0\.0\.1:\d+ failed or dropped: .*retryIn=/);
+      expect(failures[0]).toMatch(
+        /^<4>alice@example\.test pop3: POP3 sync failed: connection to 127\.0\.0\.1:\d+ failed or dropped: .*retryIn=/,
+      );
       const open = new Set<net.Socket>();
       const forward = net.createServer((socket) => {
         const upstream = net.connect(lab.pop3sPort, lab.host);

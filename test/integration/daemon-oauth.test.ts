@@ -21,7 +21,10 @@ const LOCAL = 'carols-local-password';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Snapshot {
-  accounts: Array<{ pop3: { state?: string; lastError?: string; lastSuccessAt?: string }; outbox: { queued: Array<{ pending: string[] }> } }>;
+  accounts: Array<{
+    pop3: { state?: string; lastError?: string; lastSuccessAt?: string };
+    outbox: { queued: Array<{ pending: string[] }> };
+  }>;
 }
 
 // Each case starts the daemon and CLI processes several times and waits for mail to cross the lab: on two

@@ -74,7 +74,11 @@ describe('a daemon that cannot start', () => {
     fs.writeFileSync(passwords(), '{"alice@example.test": "scrypt$', { mode: 0o600 });
     try {
       const result = await runCli(['run', '--config', config.file]);
-      expect(result.stderr).toMatch(new RegExp(`cannot start: the local passwords file ${passwords().replace(/[.]/g, '\\.')} is damaged .*set the passwords again with hotbridge password ADDRESS`));
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `cannot start: the local passwords file ${passwords().replace(/[.]/g, '\\.')} is damaged .*set the passwords again with hotbridge password ADDRESS`,
+        ),
+      );
       await expectNothingLeft(result);
     } finally {
       fs.writeFileSync(passwords(), saved, { mode: 0o600 });
@@ -91,7 +95,9 @@ describe('a daemon that cannot start', () => {
     fs.chownSync(passwords(), 0, 0);
     try {
       const result = await runAs(65534, ['run', '--config', config.file]);
-      expect(result.stderr).toMatch(/cannot start: cannot read the local passwords file .*local-passwords\.json: permission denied \(check its owner and mode/);
+      expect(result.stderr).toMatch(
+        /cannot start: cannot read the local passwords file .*local-passwords\.json: permission denied \(check its owner and mode/,
+      );
       await expectNothingLeft(result);
     } finally {
       chownAll(config.dataDir, 0);

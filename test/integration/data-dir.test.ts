@@ -41,20 +41,30 @@ describe('a data dir hotbridge cannot use', () => {
     const file = await configWith('locked', locked);
     const [node, args] = cliCommand(['run', '--config', file]);
     const asNobody = (extra: string[]) =>
-      spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', node, ...args.slice(0, -3), ...extra], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, HOME: dir } });
+      spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', node, ...args.slice(0, -3), ...extra], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, HOME: dir },
+      });
     const run = asNobody(['run', '--config', file]);
     expect(run.status, run.stderr).toBe(3);
-    expect(run.stderr).toBe(`hotbridge: cannot write to ${locked}: permission denied; run hotbridge as the user who owns it, or fix the owner: sudo chown -R nobody ${locked} (data_dir in ${file})\n`);
+    expect(run.stderr).toBe(
+      `hotbridge: cannot write to ${locked}: permission denied; run hotbridge as the user who owns it, or fix the owner: sudo chown -R nobody ${locked} (data_dir in ${file})\n`,
+    );
     expect(run.stderr).not.toContain('undefined');
     const doctor = asNobody(['doctor', '--config', file]);
-    expect(doctor.stdout).toContain(`✗ data dir: cannot write to ${locked}: permission denied\n    fix: run hotbridge as the user who owns it, or fix the owner: sudo chown -R nobody ${locked}\n`);
+    expect(doctor.stdout).toContain(
+      `✗ data dir: cannot write to ${locked}: permission denied\n    fix: run hotbridge as the user who owns it, or fix the owner: sudo chown -R nobody ${locked}\n`,
+    );
   });
 
   it('one on a pseudo-filesystem: refused at once, not spun on', async () => {
     const file = await configWith('proc', '/proc/hotbridge');
     const run = await runCli(['run', '--config', file], { timeoutMs: 30_000 });
     expect(run.code, run.stderr).toBe(3);
-    expect(run.stderr).toContain('hotbridge: /proc/hotbridge is on /proc, a kernel pseudo-filesystem that cannot hold files: set data_dir to a real directory');
+    expect(run.stderr).toContain(
+      'hotbridge: /proc/hotbridge is on /proc, a kernel pseudo-filesystem that cannot hold files: set data_dir to a real directory',
+    );
     const doctor = await runCli(['doctor', '--config', file]);
     expect(doctor.stdout).toContain('✗ data dir: /proc/hotbridge is on /proc, a kernel pseudo-filesystem that cannot hold files');
   });

@@ -30,7 +30,10 @@ function shownCommands(): Shown[] {
   for (const file of markdownFiles()) {
     for (const block of fencedBlocks(file).filter((b) => b.lang === 'sh')) {
       for (const raw of block.body.split('\n')) {
-        const line = raw.replace(/\s{2,}#.*$/, '').replace(/^#.*$/, '').trim();
+        const line = raw
+          .replace(/\s{2,}#.*$/, '')
+          .replace(/^#.*$/, '')
+          .trim();
         if (line !== '') shown.push({ file, line });
       }
     }
@@ -64,7 +67,11 @@ const commands = shownCommands();
 let dir: string;
 let config: string;
 let idp: IdentityServer;
-const sandboxEnv = (): NodeJS.ProcessEnv => ({ HOME: path.join(dir, 'home'), XDG_CONFIG_HOME: path.join(dir, 'xdg-config'), XDG_DATA_HOME: path.join(dir, 'xdg-data') });
+const sandboxEnv = (): NodeJS.ProcessEnv => ({
+  HOME: path.join(dir, 'home'),
+  XDG_CONFIG_HOME: path.join(dir, 'xdg-config'),
+  XDG_DATA_HOME: path.join(dir, 'xdg-data'),
+});
 
 beforeAll(async () => {
   dir = tempDir();
@@ -120,7 +127,8 @@ function realRun(argv: string[]): { input?: string; code: number; says: RegExp }
   if (argv[0] === 'service' && argv.includes('--dry-run')) return { code: 0, says: /dry run, nothing is changed[\s\S]*ExecStart=/ };
   if (argv[0] === 'status') return { code: 3, says: /hotbridge is not running for .*; start it with: hotbridge run/ };
   if (argv[0] === 'password') return { input: 'a-long-local-password\n', code: 0, says: new RegExp(`Local password set for ${ADDRESS}`) };
-  if (argv[0] === 'doctor') return { code: 1, says: /✓ config is valid[\s\S]*✓ data dir [\s\S]*POP3 server 127\.0\.0\.1 refused|nothing answers on 127\.0\.0\.1/ };
+  if (argv[0] === 'doctor')
+    return { code: 1, says: /✓ config is valid[\s\S]*✓ data dir [\s\S]*POP3 server 127\.0\.0\.1 refused|nothing answers on 127\.0\.0\.1/ };
   if (argv[0] === 'login') return { code: 0, says: new RegExp(`Enter this code:[\\s\\S]*Signed in: ${ADDRESS}\\.`) };
   return undefined;
 }
@@ -161,7 +169,9 @@ describe('every command shown in the docs', () => {
       continue;
     }
     it(`other: ${line}   (${file})`, () => {
-      throw new Error(`${file}: "${line}" is neither a hotbridge nor an npm command; show it inline instead, or teach this test which test runs it`);
+      throw new Error(
+        `${file}: "${line}" is neither a hotbridge nor an npm command; show it inline instead, or teach this test which test runs it`,
+      );
     });
   }
 });

@@ -113,7 +113,9 @@ describe('hotbridge doctor against the lab', () => {
   it('fails TLS with a fix when the certificate is not trusted (no ca_file), and tries no login', async () => {
     const { code, text, lines } = await doctor(await writeConfig({ name: 'no-ca', caFile: null }));
     expect(code).toBe(1);
-    expect(line(lines, /POP3 TLS/)).toMatch(/^✗ POP3 TLS: the certificate of 127\.0\.0\.1 is not signed by a CA this computer trusts \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+    expect(line(lines, /POP3 TLS/)).toMatch(
+      /^✗ POP3 TLS: the certificate of 127\.0\.0\.1 is not signed by a CA this computer trusts \(DEPTH_ZERO_SELF_SIGNED_CERT\)/,
+    );
     expect(fixOf(lines, /POP3 TLS/)).toMatch(/set accounts\[0\]\.pop3\.ca_file/);
     expect(line(lines, /SMTP TLS/)).toMatch(/^✗ SMTP TLS/);
     expect(line(lines, /POP3 login not tried/)).toMatch(/^·/);
@@ -122,7 +124,25 @@ describe('hotbridge doctor against the lab', () => {
 
   it('fails TLS with a fix naming ca_file when ca_file holds the wrong CA', async () => {
     const wrongCa = path.join(dir, 'wrong-ca.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Some Other CA', '-keyout', path.join(dir, 'wrong-ca.key'), '-out', wrongCa], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=Some Other CA',
+        '-keyout',
+        path.join(dir, 'wrong-ca.key'),
+        '-out',
+        wrongCa,
+      ],
+      { stdio: 'ignore' },
+    );
     const { code, lines } = await doctor(await writeConfig({ name: 'wrong-ca', caFile: wrongCa }));
     expect(code).toBe(1);
     expect(line(lines, /POP3 TLS/)).toMatch(/^✗ POP3 TLS: the certificate of 127\.0\.0\.1 is not signed by a CA this computer trusts/);
@@ -147,7 +167,9 @@ describe('hotbridge doctor against the lab', () => {
       }));
       try {
         const ours = await doctor(config);
-        expect(line(ours.lines, new RegExp(`IMAP 127\\.0\\.0\\.1:${port}`))).toBe(`✓ IMAP 127.0.0.1:${port} is in use by hotbridge itself (running, pid 4242)`);
+        expect(line(ours.lines, new RegExp(`IMAP 127\\.0\\.0\\.1:${port}`))).toBe(
+          `✓ IMAP 127.0.0.1:${port} is in use by hotbridge itself (running, pid 4242)`,
+        );
         expect(line(ours.lines, /hotbridge is running/)).toBe('· hotbridge is running (pid 4242)');
         expect(ours.code).toBe(0);
       } finally {
@@ -162,9 +184,15 @@ describe('hotbridge doctor against the lab', () => {
     const config = await writeConfig({ name: 'oauth', oauth: true });
     const accessToken = 'doctor-test-access-token';
     lab.setToken(accessToken, LAB_USERS.alice.user);
-    new TokenStore(path.join(path.dirname(config), 'data')).save(LAB_USERS.alice.user, { accessToken, refreshToken: 'refresh', expiresAt: Date.now() + 3_600_000 });
+    new TokenStore(path.join(path.dirname(config), 'data')).save(LAB_USERS.alice.user, {
+      accessToken,
+      refreshToken: 'refresh',
+      expiresAt: Date.now() + 3_600_000,
+    });
     const { code, text, lines } = await doctor(config);
-    expect(line(lines, /signed in with Microsoft/)).toMatch(/^✓ signed in with Microsoft \(the access token is good for (59|60) more minutes\)/);
+    expect(line(lines, /signed in with Microsoft/)).toMatch(
+      /^✓ signed in with Microsoft \(the access token is good for (59|60) more minutes\)/,
+    );
     expect(line(lines, /POP3 login as/)).toBe('✓ POP3 login as alice@example.test');
     expect(line(lines, /SMTP login as/)).toBe('✓ SMTP login as alice@example.test');
     expect(text).not.toContain(accessToken);

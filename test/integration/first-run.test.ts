@@ -56,11 +56,25 @@ describe('the first run, as root: npm start', () => {
     const transcript = path.join(dir, 'transcript.txt');
     // Private mounts over the system dirs, and a network of its own (loopback only), so the default ports
     // of the config set-up writes are free whatever else runs on this machine.
-    const inside = ['ip link set lo up', 'mount -t tmpfs -o mode=0755 none /etc/hotbridge', 'mount -t tmpfs -o mode=0755 none /var/lib/hotbridge', 'exec npm start --silent'].join(' && ');
-    const env = { HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_DATA_HOME: path.join(home, '.local/share'), HOTBRIDGE_CONFIG: '', NO_COLOR: '1' };
+    const inside = [
+      'ip link set lo up',
+      'mount -t tmpfs -o mode=0755 none /etc/hotbridge',
+      'mount -t tmpfs -o mode=0755 none /var/lib/hotbridge',
+      'exec npm start --silent',
+    ].join(' && ');
+    const env = {
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(home, '.config'),
+      XDG_DATA_HOME: path.join(home, '.local/share'),
+      HOTBRIDGE_CONFIG: '',
+      NO_COLOR: '1',
+    };
     const pty = startPty(['sh', '-c', inside], { cwd: REPO_ROOT, env, wrap: ['unshare', '-m', '-n', '--propagation', 'private'] });
     try {
-      await pty.expect(/Setting up hotbridge for the whole computer, as a system service: the config in \/etc\/hotbridge\/config\.toml,\nthe mail in \/var\/lib\/hotbridge, run by its own user "hotbridge"\./, 300_000);
+      await pty.expect(
+        /Setting up hotbridge for the whole computer, as a system service: the config in \/etc\/hotbridge\/config\.toml,\nthe mail in \/var\/lib\/hotbridge, run by its own user "hotbridge"\./,
+        300_000,
+      );
       await answer(pty, /Your name \(.*\): $/m, 'Ann Example');
       await answer(pty, /Your e-mail address: $/m, 'ann@hotmail');
       await answer(pty, /an address like you@hotmail\.com, please\nYour e-mail address: $/m, 'ann@hotmail.com');
@@ -69,7 +83,11 @@ describe('the first run, as root: npm start', () => {
       await answer(pty, /Your choice \(1, 2 or 3\): $/m, '');
       await answer(pty, /there is no default here: it is your choice\)\nYour choice \(1, 2 or 3\): $/m, '1');
       await answer(pty, /Application \(client\) ID: $/m, 'my-app');
-      await answer(pty, /looks like 00000000-0000-0000-0000-000000000000\nApplication \(client\) ID: $/m, '3f2504e0-4f89-41d3-9a0c-0305e82c3301');
+      await answer(
+        pty,
+        /looks like 00000000-0000-0000-0000-000000000000\nApplication \(client\) ID: $/m,
+        '3f2504e0-4f89-41d3-9a0c-0305e82c3301',
+      );
       await answer(pty, /Sign in with Microsoft now\? \[Y\/n\]: $/m, 'n');
       await answer(pty, /Make that certificate now\? \[y\/N\]: $/m, '');
       await pty.expect(/hotbridge cannot start by itself on this computer: this system does not run systemd/);
@@ -77,7 +95,9 @@ describe('the first run, as root: npm start', () => {
       await pty.expect(/Starting hotbridge now, in this terminal \(Ctrl-C stops it; next time: npm start, or hotbridge run\)\./);
       await pty.expect(/hotbridge is running/, 60_000);
       // The expected state, not signed in yet, as one warning with its fix (it may come before "running").
-      expect(pty.screen()).toMatch(/\d\d:\d\d:\d\d WARN {2}ann@hotmail\.com pop3: POP3 sync failed: sign-in needed: not signed in: run hotbridge login ann@hotmail\.com/);
+      expect(pty.screen()).toMatch(
+        /\d\d:\d\d:\d\d WARN {2}ann@hotmail\.com pop3: POP3 sync failed: sign-in needed: not signed in: run hotbridge login ann@hotmail\.com/,
+      );
       pty.type('\x03');
       await pty.expect(/hotbridge stopped/, 30_000);
       // Ctrl-C reaches npm too (the whole foreground process group), which then exits 130 as npm does;
@@ -102,8 +122,17 @@ describe('the first run, as a normal user', () => {
     const home = path.join(dir, 'nobody-home');
     fs.mkdirSync(home);
     fs.chownSync(home, NOBODY, NOBODY);
-    const env = { HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_DATA_HOME: path.join(home, '.local/share'), HOTBRIDGE_CONFIG: '' };
-    const pty = startPty([process.execPath, path.join(REPO_ROOT, 'bin', 'hotbridge.js'), 'setup'], { cwd: home, env, wrap: ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'] });
+    const env = {
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(home, '.config'),
+      XDG_DATA_HOME: path.join(home, '.local/share'),
+      HOTBRIDGE_CONFIG: '',
+    };
+    const pty = startPty([process.execPath, path.join(REPO_ROOT, 'bin', 'hotbridge.js'), 'setup'], {
+      cwd: home,
+      env,
+      wrap: ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'],
+    });
     try {
       await answer(pty, /Your name \(.*\): $/m, '');
       await answer(pty, /Your e-mail address: $/m, 'bea@outlook.com');
@@ -129,7 +158,11 @@ describe('the first run, as a normal user', () => {
     expect(fs.statSync(path.join(data, 'local-passwords.json')).mode & 0o777).toBe(0o600);
     expect(fs.statSync(data).uid).toBe(NOBODY);
     // Every later command finds this config by itself.
-    const status = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, path.join(REPO_ROOT, 'bin', 'hotbridge.js'), 'status'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    const status = spawnSync(
+      'setpriv',
+      [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, path.join(REPO_ROOT, 'bin', 'hotbridge.js'), 'status'],
+      { env: { ...process.env, ...env }, encoding: 'utf8' },
+    );
     expect(status.stderr).toContain(`hotbridge is not running for ${config}`);
   }, 300_000);
 });
@@ -147,7 +180,9 @@ describe('a custom provider, typed in', () => {
     const user = 'cleo@example.test';
     await lab.addUser(user, 'cleos-provider-password');
     const config = path.join(dir, 'custom', 'config.toml');
-    const pty = startPty([process.execPath, path.join(REPO_ROOT, 'bin', 'hotbridge.js'), 'setup', '--config', config], { env: { XDG_DATA_HOME: path.join(dir, 'custom-data') } });
+    const pty = startPty([process.execPath, path.join(REPO_ROOT, 'bin', 'hotbridge.js'), 'setup', '--config', config], {
+      env: { XDG_DATA_HOME: path.join(dir, 'custom-data') },
+    });
     try {
       await answer(pty, /Your name \(.*\): $/m, 'Cleo');
       await answer(pty, /Your e-mail address: $/m, user);

@@ -74,7 +74,13 @@ describe('IMAP APPEND under SIGKILL', () => {
     expect(acknowledged.size).toBeGreaterThanOrEqual(150);
 
     daemon = await startDaemon(config.file);
-    const client = new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: ALICE, pass: PASSWORD }, logger: false });
+    const client = new ImapFlow({
+      host: '127.0.0.1',
+      port: config.imapPort,
+      secure: false,
+      auth: { user: ALICE, pass: PASSWORD },
+      logger: false,
+    });
     await client.connect();
     try {
       const lock = await client.getMailboxLock('INBOX');

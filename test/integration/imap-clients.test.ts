@@ -15,7 +15,14 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const messages = awkwardMessages();
 
 function client(server: TestServer): ImapFlow {
-  return new ImapFlow({ host: server.host, port: server.port, secure: false, auth: { user: USER, pass: PASSWORD }, logger: false, disableAutoIdle: true });
+  return new ImapFlow({
+    host: server.host,
+    port: server.port,
+    secure: false,
+    auth: { user: USER, pass: PASSWORD },
+    logger: false,
+    disableAutoIdle: true,
+  });
 }
 
 let server: TestServer;
@@ -43,7 +50,11 @@ describe('imapflow', () => {
       const lock = await imap.getMailboxLock('Awkward');
       try {
         for (const [i, message] of messages.entries()) {
-          const fetched = await imap.fetchOne(String(uids[i]), { source: true, size: true, internalDate: true, bodyStructure: true, envelope: true }, { uid: true });
+          const fetched = await imap.fetchOne(
+            String(uids[i]),
+            { source: true, size: true, internalDate: true, bodyStructure: true, envelope: true },
+            { uid: true },
+          );
           expect(fetched, message.name).toBeTruthy();
           if (!fetched) continue;
           expect(fetched.size, message.name).toBe(message.raw.length);
@@ -94,7 +105,9 @@ describe('imapflow', () => {
           }, 10);
         });
       watcher.on('exists', (data: { count: number }) => events.push(`exists:${data.count}`));
-      watcher.on('flags', (data: { uid?: number; flags: Set<string> }) => events.push(`flags:${data.uid}:${[...data.flags].sort().join(',')}`));
+      watcher.on('flags', (data: { uid?: number; flags: Set<string> }) =>
+        events.push(`flags:${data.uid}:${[...data.flags].sort().join(',')}`),
+      );
       watcher.on('expunge', (data: { seq: number }) => events.push(`expunge:${data.seq}`));
       await watcher.mailboxOpen('Shared');
       const idling = watcher.idle();
@@ -151,9 +164,17 @@ describe('Python imaplib', () => {
     try {
       messages.forEach((message, i) => fs.writeFileSync(path.join(dir, `${String(i).padStart(2, '0')}.eml`), message.raw));
       const stdout = await new Promise<string>((resolve, reject) => {
-        execFile('python3', [path.join(here, '../helpers/imaplib_client.py'), server.host, String(server.port), USER, PASSWORD, dir], { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 }, (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)));
+        execFile(
+          'python3',
+          [path.join(here, '../helpers/imaplib_client.py'), server.host, String(server.port), USER, PASSWORD, dir],
+          { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
+          (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
+        );
       });
-      const result = JSON.parse(stdout) as { messages: Record<string, { append: string; identical: boolean; size: number; meta: string }>; checks: Record<string, unknown> };
+      const result = JSON.parse(stdout) as {
+        messages: Record<string, { append: string; identical: boolean; size: number; meta: string }>;
+        checks: Record<string, unknown>;
+      };
       for (const [i, message] of messages.entries()) {
         const entry = result.messages[`${String(i).padStart(2, '0')}.eml`];
         expect(entry.append, message.name).toBe('OK');
@@ -201,7 +222,8 @@ describe('restart', () => {
         expect(statusAfter && statusAfter.messages).toBe(2);
         lock = await after.getMailboxLock('Archive/2024');
         const seen: Array<[number, string[]]> = [];
-        for await (const message of after.fetch('1:*', { uid: true, flags: true })) seen.push([message.uid, [...(message.flags ?? [])].sort()]);
+        for await (const message of after.fetch('1:*', { uid: true, flags: true }))
+          seen.push([message.uid, [...(message.flags ?? [])].sort()]);
         lock.release();
         expect(seen).toEqual([
           [2, ['$Work', '\\Flagged']],

@@ -13,7 +13,9 @@ import { describeRun, requireTool, runTool, startCompatBridge, type CompatBridge
 // An awkward message: leading dots, 8-bit bytes without MIME, a 1200-character line. curl uploads the
 // file as is (no --crlf), so these bytes are exactly what the server must keep.
 const APPENDED = Buffer.concat([
-  Buffer.from('From: Curl User <curl@example.org>\r\nTo: alice@example.test\r\nSubject: appended by curl\r\nMessage-ID: <curl-1@example.org>\r\n\r\n'),
+  Buffer.from(
+    'From: Curl User <curl@example.org>\r\nTo: alice@example.test\r\nSubject: appended by curl\r\nMessage-ID: <curl-1@example.org>\r\n\r\n',
+  ),
   Buffer.from('.leading dot\r\n..two dots\r\n.\r\nGr\xfc\xdfe aus K\xf6ln\r\n', 'latin1'),
   Buffer.from(`${'z'.repeat(1200)}\r\nlast line\r\n`),
 ]);
@@ -38,7 +40,11 @@ describe('curl against the hotbridge daemon', () => {
   /** curl with our login; -v puts the IMAP dialogue on stderr (`> ` client, `< ` server lines). */
   const runCurl = (args: string[], password = bridge.password): Promise<ToolResult> =>
     runTool(curl, ['--silent', '--show-error', '--verbose', '--max-time', '15', '--user', `${bridge.address}:${password}`, ...args]);
-  const clientLines = (result: ToolResult) => result.stderr.split('\n').filter((line) => line.startsWith('> ')).map((line) => line.slice(2).trim());
+  const clientLines = (result: ToolResult) =>
+    result.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('> '))
+      .map((line) => line.slice(2).trim());
 
   it.each([
     ['AUTHENTICATE PLAIN with SASL-IR (curl default)', [], /^A\d+ AUTHENTICATE PLAIN \S+$/],
@@ -46,7 +52,10 @@ describe('curl against the hotbridge daemon', () => {
   ])('LISTs the folders with their special-use attributes, logging in with %s', async (_how, options, loginCommand) => {
     const result = await runCurl([...options, url()]);
     expect(result.code, describeRun('curl LIST', result)).toBe(0);
-    expect(clientLines(result).some((line) => loginCommand.test(line)), result.stderr).toBe(true);
+    expect(
+      clientLines(result).some((line) => loginCommand.test(line)),
+      result.stderr,
+    ).toBe(true);
     const lines = result.text.trim().split(/\r?\n/);
     expect(lines).toEqual(
       expect.arrayContaining([

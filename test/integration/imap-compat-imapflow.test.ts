@@ -18,7 +18,10 @@ interface WireClient {
 async function withTimeout<T>(what: string, promise: Promise<T>, ms = 10_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)))]);
+    return await Promise.race([
+      promise,
+      new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -49,7 +52,8 @@ describe('imapflow against the hotbridge daemon', () => {
   const connect = async (): Promise<WireClient> => {
     const wire: string[] = [];
     const record = (entry: { src?: string; msg?: string }) => {
-      if ((entry.src === 'c' || entry.src === 's') && typeof entry.msg === 'string') wire.push(`${entry.src === 'c' ? 'C' : 'S'}: ${entry.msg}`);
+      if ((entry.src === 'c' || entry.src === 's') && typeof entry.msg === 'string')
+        wire.push(`${entry.src === 'c' ? 'C' : 'S'}: ${entry.msg}`);
     };
     const quiet = () => undefined;
     const client = new ImapFlow({
@@ -194,7 +198,8 @@ describe('imapflow against the hotbridge daemon', () => {
     const tagged = wire.filter((line) => /^S: \S+ OK .*STORE/i.test(line)).pop();
     expect(tagged, wire.slice(-6).join('\n')).toMatch(new RegExp(`\\[MODIFIED ${uids[3]}\\]`));
     const after = new Map<number, string[]>();
-    for await (const message of client.fetch(`${uids[0]},${uids[3]}`, { uid: true, flags: true }, { uid: true })) after.set(message.uid, [...(message.flags ?? [])]);
+    for await (const message of client.fetch(`${uids[0]},${uids[3]}`, { uid: true, flags: true }, { uid: true }))
+      after.set(message.uid, [...(message.flags ?? [])]);
     expect(after.get(uids[0])).toContain('\\Answered');
     expect(after.get(uids[3])).not.toContain('\\Answered');
     await other.client.logout();

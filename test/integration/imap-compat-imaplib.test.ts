@@ -148,7 +148,11 @@ describe('Python imaplib against the hotbridge daemon', () => {
     expect(s.login.typ).toBe('OK');
     expect(s.list.typ).toBe('OK');
     expect(s.list.data).toEqual(
-      expect.arrayContaining(['(\\HasNoChildren) "/" "INBOX"', '(\\HasNoChildren \\Sent) "/" "Sent"', '(\\HasNoChildren \\Trash) "/" "Trash"']),
+      expect.arrayContaining([
+        '(\\HasNoChildren) "/" "INBOX"',
+        '(\\HasNoChildren \\Sent) "/" "Sent"',
+        '(\\HasNoChildren \\Trash) "/" "Trash"',
+      ]),
     );
     // Trash is a default folder: CREATE says so with the RFC 5530 code, as Dovecot does for any existing name.
     expect(s.create_trash).toEqual({ typ: 'NO', data: [expect.stringMatching(/^\[ALREADYEXISTS\]/)] });
@@ -169,7 +173,11 @@ describe('Python imaplib against the hotbridge daemon', () => {
     const [literal, ...rest] = s.fetch_rfc822.data;
     expect(literal).toEqual([expect.stringMatching(/^1 \((FLAGS \([^)]*\) )?RFC822 \{\d+\}$/), sha256(MESSAGES[0]), MESSAGES[0].length]);
     expect([(literal as [string, string, number])[0], ...rest].join('')).toMatch(/FLAGS \(\\Seen \\Recent\)/);
-    expect(s.fetch_header.data[0]).toEqual([expect.stringMatching(/^2 \(BODY\[HEADER\] \{\d+\}$/), sha256(headerOf(MESSAGES[1])), headerOf(MESSAGES[1]).length]);
+    expect(s.fetch_header.data[0]).toEqual([
+      expect.stringMatching(/^2 \(BODY\[HEADER\] \{\d+\}$/),
+      sha256(headerOf(MESSAGES[1])),
+      headerOf(MESSAGES[1]).length,
+    ]);
     expect(s.fetch_bodystructure.data[0]).toBe(
       '2 (BODYSTRUCTURE ((("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 5 0 NIL NIL NIL NIL)' +
         '("text" "html" ("charset" "utf-8") NIL NIL "quoted-printable" 22 0 NIL NIL NIL NIL) "alternative" ("boundary" "b2") NIL NIL NIL)' +
@@ -186,7 +194,11 @@ describe('Python imaplib against the hotbridge daemon', () => {
     expect(s.search_after_expunge).toEqual({ typ: 'OK', data: ['1 2'] });
     expect(s.select_trash).toEqual({ typ: 'OK', data: ['1'] });
     expect(s.trash_fetch.typ).toBe('OK');
-    expect(s.trash_fetch.data[0]).toEqual([expect.stringMatching(/^1 \(FLAGS \((\\Flagged \\Recent|\\Recent \\Flagged)\) BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{\d+\}$/), expect.any(String), 'Subject: nested multiparts\r\n\r\n'.length]);
+    expect(s.trash_fetch.data[0]).toEqual([
+      expect.stringMatching(/^1 \(FLAGS \((\\Flagged \\Recent|\\Recent \\Flagged)\) BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{\d+\}$/),
+      expect.any(String),
+      'Subject: nested multiparts\r\n\r\n'.length,
+    ]);
     expect(s.close.typ).toBe('OK');
     expect(s.logout.typ).toBe('BYE');
   });
@@ -197,7 +209,9 @@ describe('Python imaplib against the hotbridge daemon', () => {
     // Human-readable texts after the response code differ ("COPY completed" vs "Copy completed (0.001 secs)."),
     // and so do UIDVALIDITY values: compare what a client acts on.
     const codeOnly = (line: string | [string, string, number] | null) =>
-      typeof line === 'string' ? line.replace(/^(\[[^\]]*\]).*$/, '$1').replace(/UIDVALIDITY \d+|COPYUID \d+/g, (m) => m.replace(/\d+/, 'N')) : line;
+      typeof line === 'string'
+        ? line.replace(/^(\[[^\]]*\]).*$/, '$1').replace(/UIDVALIDITY \d+|COPYUID \d+/g, (m) => m.replace(/\d+/, 'N'))
+        : line;
     const sameSteps = [
       'select',
       'search_all',
@@ -217,15 +231,24 @@ describe('Python imaplib against the hotbridge daemon', () => {
       'trash_fetch',
     ];
     for (const step of sameSteps) {
-      expect({ step, typ: hotbridge[step].typ, data: hotbridge[step].data.map(codeOnly) }).toEqual({ step, typ: dovecot[step].typ, data: dovecot[step].data.map(codeOnly) });
+      expect({ step, typ: hotbridge[step].typ, data: hotbridge[step].data.map(codeOnly) }).toEqual({
+        step,
+        typ: dovecot[step].typ,
+        data: dovecot[step].data.map(codeOnly),
+      });
     }
     expect([hotbridge.close.typ, hotbridge.logout.typ]).toEqual([dovecot.close.typ, dovecot.logout.typ]);
     // The whole message is the same bytes; Dovecot puts the implicit FLAGS before the literal, we after it.
-    expect((hotbridge.fetch_rfc822.data[0] as [string, string, number]).slice(1)).toEqual((dovecot.fetch_rfc822.data[0] as [string, string, number]).slice(1));
+    expect((hotbridge.fetch_rfc822.data[0] as [string, string, number]).slice(1)).toEqual(
+      (dovecot.fetch_rfc822.data[0] as [string, string, number]).slice(1),
+    );
     // The SELECT answers carry the same kinds of data. HIGHESTMODSEQ only from us: we send it on every
     // SELECT once CONDSTORE is advertised (as RFC 4551 §3.1.1 put it), Dovecot only after a CONDSTORE
     // enabling command (RFC 7162 §3.1); clients ignore an unknown response code (RFC 3501 §7.1).
-    const kinds = (session: Session) => Object.keys(session.select_untagged).filter((kind) => kind !== 'HIGHESTMODSEQ').sort();
+    const kinds = (session: Session) =>
+      Object.keys(session.select_untagged)
+        .filter((kind) => kind !== 'HIGHESTMODSEQ')
+        .sort();
     expect(kinds(hotbridge)).toEqual(kinds(dovecot));
     for (const kind of ['FLAGS', 'PERMANENTFLAGS', 'EXISTS', 'UNSEEN', 'UIDNEXT']) {
       expect({ kind, value: hotbridge.select_untagged[kind] }).toEqual({ kind, value: dovecot.select_untagged[kind] });

@@ -37,7 +37,9 @@ const SERVER_FOLDERS: Array<{ folder: string; raw: Buffer; flags: string[] }> = 
   { folder: 'Drafts', raw: message('half written', 'Not yet.'), flags: ['\\Seen', '\\Draft'] },
 ];
 // A folder that exists only in the Maildir before the first sync: mbsync must create it on the server.
-const LOCAL_ONLY = Buffer.from('From: me@example.test\nSubject: written offline\nMessage-ID: <offline-1@example.test>\n\nKept locally first.\n');
+const LOCAL_ONLY = Buffer.from(
+  'From: me@example.test\nSubject: written offline\nMessage-ID: <offline-1@example.test>\n\nKept locally first.\n',
+);
 
 const subjectOf = (raw: Buffer) => /^Subject: (.*?)\r?$/m.exec(raw.toString('latin1'))?.[1];
 // mbsync marks every message it copies, in either direction, with an X-TUID header (its own transaction
@@ -89,7 +91,8 @@ function addNearFlag(file: string, flag: string): void {
 }
 
 // The commands a sync that has nothing to do may send: log in, look, and read UIDs and flags.
-const READ_ONLY_COMMAND = /^(CAPABILITY|LOGIN .*|AUTHENTICATE .*|NAMESPACE|LIST .*|SELECT .*|EXAMINE .*|UID FETCH [\d:,*]+ \(UID FLAGS\)|CLOSE|LOGOUT)$/;
+const READ_ONLY_COMMAND =
+  /^(CAPABILITY|LOGIN .*|AUTHENTICATE .*|NAMESPACE|LIST .*|SELECT .*|EXAMINE .*|UID FETCH [\d:,*]+ \(UID FLAGS\)|CLOSE|LOGOUT)$/;
 
 describe('mbsync (isync) against the hotbridge daemon', () => {
   let bridge: CompatBridge;
@@ -148,7 +151,13 @@ describe('mbsync (isync) against the hotbridge daemon', () => {
     try {
       const state: Record<string, unknown> = {};
       for (const box of await client.list()) {
-        state[box.path] = await client.status(box.path, { messages: true, uidNext: true, uidValidity: true, unseen: true, highestModseq: true });
+        state[box.path] = await client.status(box.path, {
+          messages: true,
+          uidNext: true,
+          uidValidity: true,
+          unseen: true,
+          highestModseq: true,
+        });
       }
       return state;
     } finally {
@@ -166,7 +175,11 @@ describe('mbsync (isync) against the hotbridge daemon', () => {
       try {
         if ((client.mailbox && client.mailbox.exists) === 0) return out;
         for await (const m of client.fetch('1:*', { uid: true, flags: true, source: true })) {
-          out.set(subjectOf(m.source!) ?? String(m.uid), { uid: m.uid, flags: [...(m.flags ?? [])].filter((f) => f !== '\\Recent').sort(), raw: m.source! });
+          out.set(subjectOf(m.source!) ?? String(m.uid), {
+            uid: m.uid,
+            flags: [...(m.flags ?? [])].filter((f) => f !== '\\Recent').sort(),
+            raw: m.source!,
+          });
         }
       } finally {
         lock.release();
@@ -208,7 +221,10 @@ describe('mbsync (isync) against the hotbridge daemon', () => {
       const near = nearFolder(mailRoot, folder).get(subjectOf(raw)!);
       expect(near, `${folder}: ${subjectOf(raw)}`).toBeDefined();
       expect(withoutTuid(near!.raw).equals(toLf(raw)), `${folder}: ${subjectOf(raw)}`).toBe(true);
-      const expectedFlags = flags.map((flag) => ({ '\\Seen': 'S', '\\Flagged': 'F', '\\Draft': 'D' })[flag]).sort().join('');
+      const expectedFlags = flags
+        .map((flag) => ({ '\\Seen': 'S', '\\Flagged': 'F', '\\Draft': 'D' })[flag])
+        .sort()
+        .join('');
       expect(near!.flags, `${folder}: ${subjectOf(raw)}`).toBe(expectedFlags);
     }
     expect(nearFolder(mailRoot, 'Trash').size).toBe(0);
@@ -216,7 +232,9 @@ describe('mbsync (isync) against the hotbridge daemon', () => {
 
     const offline = await serverFolder('Offline');
     expect([...offline.keys()]).toEqual(['written offline']);
-    expect(withoutTuid(offline.get('written offline')!.raw).equals(Buffer.from(LOCAL_ONLY.toString('latin1').replace(/\n/g, '\r\n'), 'latin1'))).toBe(true);
+    expect(
+      withoutTuid(offline.get('written offline')!.raw).equals(Buffer.from(LOCAL_ONLY.toString('latin1').replace(/\n/g, '\r\n'), 'latin1')),
+    ).toBe(true);
   });
 
   it('second run: nothing to do', async () => {
@@ -228,12 +246,26 @@ describe('mbsync (isync) against the hotbridge daemon', () => {
     addNearFlag(inbox.get('pop3 one')!.file, 'F');
     // A move in a Maildir is a rename into the other folder, minus mbsync's ",U=<uid>" (see mbsync(1)).
     const moved = inbox.get('pop3 two')!.file;
-    fs.renameSync(moved, path.join(mailRoot, 'Projects', 'cur', `${path.basename(moved).replace(/,U=\d+/, '').replace(/:2,.*$/, '')}:2,S`));
+    fs.renameSync(
+      moved,
+      path.join(
+        mailRoot,
+        'Projects',
+        'cur',
+        `${path
+          .basename(moved)
+          .replace(/,U=\d+/, '')
+          .replace(/:2,.*$/, '')}:2,S`,
+      ),
+    );
     fs.rmSync(nearFolder(mailRoot, 'Projects/2026').get('project 2026')!.file);
 
     const { result, commands } = await sync();
     expect(result.code, describeRun('mbsync (push)', result)).toBe(0);
-    expect(commands.some((command) => /^APPEND "Projects" /.test(command)), commands.join('\n')).toBe(true);
+    expect(
+      commands.some((command) => /^APPEND "Projects" /.test(command)),
+      commands.join('\n'),
+    ).toBe(true);
 
     const serverInbox = await serverFolder('INBOX');
     expect([...serverInbox.keys()].sort()).toEqual(['pop3 one', 'pop3 three']);

@@ -22,7 +22,10 @@ interface SentCopy {
 
 /** The header field `name` (first occurrence, unfolded) of a raw message. */
 function headerField(raw: Buffer, name: string): string | undefined {
-  const head = raw.subarray(0, raw.indexOf('\r\n\r\n')).toString('latin1').replace(/\r\n[ \t]+/g, ' ');
+  const head = raw
+    .subarray(0, raw.indexOf('\r\n\r\n'))
+    .toString('latin1')
+    .replace(/\r\n[ \t]+/g, ' ');
   const line = head.split('\r\n').find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
   return line?.slice(name.length + 1).trim();
 }
@@ -75,7 +78,11 @@ describe('mutt against the hotbridge daemon', () => {
   });
 
   const runMutt = (args: string[], body: string) =>
-    runTool(mutt, ['-F', muttrc, ...args], { input: body, env: { HOME: home, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', TMPDIR: home }, timeoutMs: 30_000 });
+    runTool(mutt, ['-F', muttrc, ...args], {
+      input: body,
+      env: { HOME: home, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', TMPDIR: home },
+      timeoutMs: 30_000,
+    });
 
   /** Waits until the outbox is empty: by then the worker has done everything it would do with the message. */
   const waitForEmptyOutbox = () =>
@@ -108,7 +115,10 @@ describe('mutt against the hotbridge daemon', () => {
 
   it('sends through hotbridge SMTP and keeps exactly one copy in Sent, saved by mutt over IMAP', async () => {
     await bridge.lab!.clearCaptured();
-    const result = await runMutt(['-s', 'Hello from mutt', '--', 'friend@example.org'], 'Hello,\n\nthis went through hotbridge.\n-- \nAlice\n');
+    const result = await runMutt(
+      ['-s', 'Hello from mutt', '--', 'friend@example.org'],
+      'Hello,\n\nthis went through hotbridge.\n-- \nAlice\n',
+    );
     expect(result.code, describeRun('mutt', result)).toBe(0);
 
     const [captured] = await bridge.lab!.waitForCaptured(1, 20_000);
@@ -116,7 +126,9 @@ describe('mutt against the hotbridge daemon', () => {
     expect(headerField(delivered, 'Subject')).toBe('Hello from mutt');
     expect(headerField(delivered, 'From')).toBe(`Alice Compat <${bridge.address}>`);
     expect(headerField(delivered, 'To')).toBe('friend@example.org');
-    expect(delivered.subarray(delivered.indexOf('\r\n\r\n') + 4).toString()).toBe('Hello,\r\n\r\nthis went through hotbridge.\r\n-- \r\nAlice\r\n');
+    expect(delivered.subarray(delivered.indexOf('\r\n\r\n') + 4).toString()).toBe(
+      'Hello,\r\n\r\nthis went through hotbridge.\r\n-- \r\nAlice\r\n',
+    );
 
     await waitForEmptyOutbox();
     const copies = await sentCopies();
@@ -134,7 +146,10 @@ describe('mutt against the hotbridge daemon', () => {
     const bytes = Buffer.alloc(3000);
     for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) % 256;
     fs.writeFileSync(attachment, bytes);
-    const result = await runMutt(['-s', 'Grüße mit Anhang', '-a', attachment, '--', 'friend@example.org', 'other@example.net'], 'See the attachment.\n');
+    const result = await runMutt(
+      ['-s', 'Grüße mit Anhang', '-a', attachment, '--', 'friend@example.org', 'other@example.net'],
+      'See the attachment.\n',
+    );
     expect(result.code, describeRun('mutt', result)).toBe(0);
 
     // One delivery per recipient in the lab's capture.
@@ -144,7 +159,9 @@ describe('mutt against the hotbridge daemon', () => {
     expect(headerField(delivered, 'Subject')).toMatch(/=\?utf-8\?[QB]\?/i);
     expect(libmime.decodeWords(headerField(delivered, 'Subject')!)).toBe('Grüße mit Anhang');
     expect(headerField(delivered, 'Content-Type')).toMatch(/^multipart\/mixed;/);
-    const base64 = /Content-Transfer-Encoding: base64\r\n(?:[^\r\n]+\r\n)*\r\n([A-Za-z0-9+/=\r\n]+?)\r\n--/.exec(delivered.toString('latin1'));
+    const base64 = /Content-Transfer-Encoding: base64\r\n(?:[^\r\n]+\r\n)*\r\n([A-Za-z0-9+/=\r\n]+?)\r\n--/.exec(
+      delivered.toString('latin1'),
+    );
     expect(base64, delivered.toString('latin1').slice(0, 2000)).not.toBeNull();
     expect(Buffer.from(base64![1].replace(/\r\n/g, ''), 'base64').equals(bytes)).toBe(true);
 

@@ -121,7 +121,13 @@ const mailboxName = (v: ImapValue): string => {
   const name = v !== null && typeof v === 'object' && 'atom' in v ? v.atom : (normalize(v) as string);
   return JSON.stringify(name.toUpperCase() === 'INBOX' ? 'INBOX' : name);
 };
-const sortFlags = (v: ImapValue): string => (Array.isArray(v) ? `(${v.map((f) => (f as { atom: string }).atom).sort().join(' ')})` : str(v));
+const sortFlags = (v: ImapValue): string =>
+  Array.isArray(v)
+    ? `(${v
+        .map((f) => (f as { atom: string }).atom)
+        .sort()
+        .join(' ')})`
+    : str(v);
 
 /** A response code without its human text: numbers that differ between servers masked. */
 function codeShape(code: string): string {
@@ -277,7 +283,12 @@ let targets: Target[];
 
 async function configureDovecotSpecialUse(): Promise<void> {
   const conf = path.join(lab.dir, 'dovecot', 'dovecot.conf');
-  const folders = [['Sent', '\\Sent'], ['Drafts', '\\Drafts'], ['Trash', '\\Trash'], ['Junk', '\\Junk']];
+  const folders = [
+    ['Sent', '\\Sent'],
+    ['Drafts', '\\Drafts'],
+    ['Trash', '\\Trash'],
+    ['Junk', '\\Junk'],
+  ];
   fs.appendFileSync(
     conf,
     [
@@ -341,11 +352,18 @@ interface Step {
 
 const date = '"15-Jan-2024 10:30:00 +0000"';
 const sessionMessages = [
-  Buffer.from('From: Alice <alice@example.test>\r\nTo: Bob <bob@example.test>\r\nSubject: first\r\nDate: Mon, 15 Jan 2024 10:00:00 +0000\r\nMessage-ID: <m1@example.test>\r\n\r\nhello bob\r\n'),
-  Buffer.from('From: Bob <bob@example.test>\r\nTo: Alice <alice@example.test>\r\nCc: carol@example.test\r\nSubject: =?UTF-8?Q?r=C3=A9ponse?=\r\nDate: Tue, 16 Jan 2024 11:00:00 +0100\r\nIn-Reply-To: <m1@example.test>\r\n\r\nhello alice, a longer text with the word needle in it\r\n'),
+  Buffer.from(
+    'From: Alice <alice@example.test>\r\nTo: Bob <bob@example.test>\r\nSubject: first\r\nDate: Mon, 15 Jan 2024 10:00:00 +0000\r\nMessage-ID: <m1@example.test>\r\n\r\nhello bob\r\n',
+  ),
+  Buffer.from(
+    'From: Bob <bob@example.test>\r\nTo: Alice <alice@example.test>\r\nCc: carol@example.test\r\nSubject: =?UTF-8?Q?r=C3=A9ponse?=\r\nDate: Tue, 16 Jan 2024 11:00:00 +0100\r\nIn-Reply-To: <m1@example.test>\r\n\r\nhello alice, a longer text with the word needle in it\r\n',
+  ),
   awkwardMessage('nested multiparts'),
   awkwardMessage('leading dots'),
-  Buffer.from('From: carol@example.test\r\nSubject: third\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGr\u00fc\u00dfe\r\n', 'utf8'),
+  Buffer.from(
+    'From: carol@example.test\r\nSubject: third\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGr\u00fc\u00dfe\r\n',
+    'utf8',
+  ),
 ];
 
 function sessionSteps(): Step[] {
@@ -358,7 +376,9 @@ function sessionSteps(): Step[] {
     { label: 'NAMESPACE', send: ['NAMESPACE'] },
     { label: 'STATUS INBOX', send: ['STATUS INBOX (MESSAGES RECENT UIDNEXT UNSEEN)'] },
   ];
-  sessionMessages.forEach((raw, i) => steps.push({ label: `APPEND ${i + 1}`, send: [`APPEND INBOX ${i % 2 === 0 ? '(\\Seen) ' : ''}${date} `, raw] }));
+  sessionMessages.forEach((raw, i) =>
+    steps.push({ label: `APPEND ${i + 1}`, send: [`APPEND INBOX ${i % 2 === 0 ? '(\\Seen) ' : ''}${date} `, raw] }),
+  );
   steps.push(
     { label: 'STATUS INBOX after APPEND', send: ['STATUS INBOX (MESSAGES UIDNEXT UNSEEN)'] },
     { label: 'SELECT INBOX', send: ['SELECT INBOX'] },
@@ -414,7 +434,10 @@ function resyncSteps(): Step[] {
     { label: 'FETCH MODSEQ', send: ['FETCH 1:* (UID FLAGS MODSEQ)'] },
     { label: 'UID STORE with QRESYNC on', send: ['UID STORE 1 +FLAGS (\\Flagged)'] },
     { label: 'STORE UNCHANGEDSINCE passes', send: (vars) => [`STORE 2 (UNCHANGEDSINCE ${vars.get('cached')}) +FLAGS.SILENT (\\Seen)`] },
-    { label: 'STORE UNCHANGEDSINCE fails', send: (vars) => [`STORE 1:2 (UNCHANGEDSINCE ${vars.get('cached')}) +FLAGS.SILENT (\\Answered)`] },
+    {
+      label: 'STORE UNCHANGEDSINCE fails',
+      send: (vars) => [`STORE 1:2 (UNCHANGEDSINCE ${vars.get('cached')}) +FLAGS.SILENT (\\Answered)`],
+    },
     { label: 'UID STORE \\Deleted', send: ['UID STORE 3 +FLAGS.SILENT (\\Deleted)'] },
     { label: 'EXPUNGE with QRESYNC on', send: ['EXPUNGE'] },
     { label: 'UID FETCH CHANGEDSINCE VANISHED', send: (vars) => [`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${vars.get('cached')} VANISHED)`] },
@@ -423,9 +446,18 @@ function resyncSteps(): Step[] {
     { label: 'UID SEARCH MODSEQ with an entry', send: (vars) => [`UID SEARCH MODSEQ "/flags/\\\\seen" all ${vars.get('cached')}`] },
     { label: 'STATUS HIGHESTMODSEQ', send: ['STATUS INBOX (MESSAGES HIGHESTMODSEQ)'] },
     { label: 'UID MOVE with QRESYNC on', send: ['UID MOVE 4 Trash'] },
-    { label: 'SELECT (QRESYNC) coming back', send: (vars) => [`SELECT Resync (QRESYNC (${vars.get('uidValidity')} ${vars.get('cached')} 1:4))`] },
-    { label: 'EXAMINE (QRESYNC) with another UIDVALIDITY', send: (vars) => [`EXAMINE Resync (QRESYNC (${Number(vars.get('uidValidity')) + 1} ${vars.get('cached')}))`] },
-    { label: 'SELECT (QRESYNC) with sequence match data', send: (vars) => [`SELECT Resync (QRESYNC (${vars.get('uidValidity')} ${vars.get('cached')} 1:4 (1:2 1:2)))`] },
+    {
+      label: 'SELECT (QRESYNC) coming back',
+      send: (vars) => [`SELECT Resync (QRESYNC (${vars.get('uidValidity')} ${vars.get('cached')} 1:4))`],
+    },
+    {
+      label: 'EXAMINE (QRESYNC) with another UIDVALIDITY',
+      send: (vars) => [`EXAMINE Resync (QRESYNC (${Number(vars.get('uidValidity')) + 1} ${vars.get('cached')}))`],
+    },
+    {
+      label: 'SELECT (QRESYNC) with sequence match data',
+      send: (vars) => [`SELECT Resync (QRESYNC (${vars.get('uidValidity')} ${vars.get('cached')} 1:4 (1:2 1:2)))`],
+    },
     { label: 'CLOSE', send: ['CLOSE'] },
   );
   return steps;
@@ -531,13 +563,18 @@ async function compareSessions(steps: Step[]): Promise<void> {
     const a = accept('hotbridge', mergeExpunges(hotbridge.shapes)).sort();
     const b = accept('dovecot', mergeExpunges(dovecot.shapes)).sort();
     if (JSON.stringify(a) !== JSON.stringify(b)) {
-      problems.push(`${label}:\n  hotbridge: ${a.join('\n             ')}\n  dovecot:   ${b.join('\n             ')}\n  raw hotbridge:\n${hotbridge.raw}\n  raw dovecot:\n${dovecot.raw}`);
+      problems.push(
+        `${label}:\n  hotbridge: ${a.join('\n             ')}\n  dovecot:   ${b.join('\n             ')}\n  raw hotbridge:\n${hotbridge.raw}\n  raw dovecot:\n${dovecot.raw}`,
+      );
     }
   }
   // SHAPE_DEBUG=1 prints every step's normalised answers from both servers.
-  if (process.env.SHAPE_DEBUG) for (const [label, d] of theirs) console.log(label, JSON.stringify(d.shapes), JSON.stringify(ours.get(label)!.shapes));
+  if (process.env.SHAPE_DEBUG)
+    for (const [label, d] of theirs) console.log(label, JSON.stringify(d.shapes), JSON.stringify(ours.get(label)!.shapes));
   expect(problems, problems.join('\n\n')).toEqual([]);
-  const unused = SESSION_DIFFERENCES.filter((d, i) => steps.some((step) => step.label === d.step) && !used.has(i)).map((d) => `${d.step} (${d.side}): ${d.shape}`);
+  const unused = SESSION_DIFFERENCES.filter((d, i) => steps.some((step) => step.label === d.step) && !used.has(i)).map(
+    (d) => `${d.step} (${d.side}): ${d.shape}`,
+  );
   expect(unused, 'documented differences that no longer occur').toEqual([]);
 }
 
@@ -557,7 +594,13 @@ describe('hotbridge and Dovecot answer the same session in the same shape', () =
         try {
           await client.command('a', `LOGIN ${target.user} ${target.password}`);
           const [line] = (await client.command('b', 'CAPABILITY')).map((r) => r.toString('latin1'));
-          return new Set(line.trim().split(' ').slice(2).map((c) => c.toUpperCase()));
+          return new Set(
+            line
+              .trim()
+              .split(' ')
+              .slice(2)
+              .map((c) => c.toUpperCase()),
+          );
         } finally {
           client.close();
         }
@@ -566,7 +609,24 @@ describe('hotbridge and Dovecot answer the same session in the same shape', () =
     const [ours, theirs] = lists;
     console.log(`capabilities only hotbridge has: ${[...ours].filter((c) => !theirs.has(c)).join(' ')}`);
     console.log(`capabilities only Dovecot has: ${[...theirs].filter((c) => !ours.has(c)).join(' ')}`);
-    const core = ['IMAP4REV1', 'IDLE', 'UIDPLUS', 'MOVE', 'NAMESPACE', 'ID', 'UNSELECT', 'LITERAL+', 'ENABLE', 'CHILDREN', 'SASL-IR', 'LIST-EXTENDED', 'LIST-STATUS', 'CONDSTORE', 'QRESYNC', 'SPECIAL-USE'];
+    const core = [
+      'IMAP4REV1',
+      'IDLE',
+      'UIDPLUS',
+      'MOVE',
+      'NAMESPACE',
+      'ID',
+      'UNSELECT',
+      'LITERAL+',
+      'ENABLE',
+      'CHILDREN',
+      'SASL-IR',
+      'LIST-EXTENDED',
+      'LIST-STATUS',
+      'CONDSTORE',
+      'QRESYNC',
+      'SPECIAL-USE',
+    ];
     for (const capability of core) {
       expect(ours.has(capability), `hotbridge lacks ${capability}`).toBe(true);
       expect(theirs.has(capability), `Dovecot lacks ${capability}`).toBe(true);
@@ -632,12 +692,15 @@ describe('ENVELOPE and BODYSTRUCTURE of the same appended messages (differential
         if (mask(actual) !== mask(expected)) problems.push(`${label}:\n  hotbridge: ${actual}\n  dovecot:   ${expected}`);
       }
       const size = { ours: ours.get('RFC822.SIZE')!.get(seq), theirs: theirs.get('RFC822.SIZE')!.get(seq) };
-      if (size.ours !== message.raw.length) problems.push(`${message.name}: hotbridge RFC822.SIZE ${size.ours}, raw length ${message.raw.length}`);
+      if (size.ours !== message.raw.length)
+        problems.push(`${message.name}: hotbridge RFC822.SIZE ${size.ours}, raw length ${message.raw.length}`);
       const dovecotSize = lf ? toCrlf(message.raw).length : message.raw.length;
       if (size.theirs !== dovecotSize) problems.push(`${message.name}: Dovecot RFC822.SIZE ${size.theirs}, expected ${dovecotSize}`);
     });
     expect(problems, problems.join('\n')).toEqual([]);
     expect([...usedDifferences].sort()).toEqual(Object.keys(VALUE_DIFFERENCES).sort());
-    console.log(`${messages.length} messages: ENVELOPE, BODY and BODYSTRUCTURE compared with Dovecot (${Object.keys(VALUE_DIFFERENCES).length} documented value differences, ${messages.filter((m) => hasBareLf(m.raw)).length} bare-LF messages with sizes masked)`);
+    console.log(
+      `${messages.length} messages: ENVELOPE, BODY and BODYSTRUCTURE compared with Dovecot (${Object.keys(VALUE_DIFFERENCES).length} documented value differences, ${messages.filter((m) => hasBareLf(m.raw)).length} bare-LF messages with sizes masked)`,
+    );
   });
 });

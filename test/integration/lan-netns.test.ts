@@ -28,7 +28,9 @@ const NS_IP = `198.18.${N}.2`;
 async function ip(args: string[]): Promise<void> {
   const result = await runTool('ip', args);
   if (result.code !== 0) {
-    throw new Error(`ip ${args.join(' ')} failed (${String(result.code)}): ${result.stderr.trim()} — this test needs root (CAP_NET_ADMIN) to make its network namespace`);
+    throw new Error(
+      `ip ${args.join(' ')} failed (${String(result.code)}): ${result.stderr.trim()} — this test needs root (CAP_NET_ADMIN) to make its network namespace`,
+    );
   }
 }
 
@@ -69,7 +71,11 @@ describe('a client on the home network (a network namespace)', () => {
           .replace(`listen = ["127.0.0.1:${config.imapPort}"]`, `listen = ["127.0.0.1:${config.imapPort}", "${HOST_IP}:${imap}"]`);
         fs.writeFileSync(config.file, withLan);
         addToTable(config.file, 'pop3', [`tls_listen = ["${HOST_IP}:${pop3s}"]`]);
-        addToTable(config.file, 'imap', [`tls_listen = ["${HOST_IP}:${imaps}"]`, 'allow_plaintext_lan = true', 'tls_min_version = "TLSv1"']);
+        addToTable(config.file, 'imap', [
+          `tls_listen = ["${HOST_IP}:${imaps}"]`,
+          'allow_plaintext_lan = true',
+          'tls_min_version = "TLSv1"',
+        ]);
         const made = await runCli(['cert', '--config', config.file]);
         expect(made.code, made.stderr).toBe(0);
         expect(made.stdout).toContain(HOST_IP);
@@ -110,10 +116,27 @@ describe('a client on the home network (a network namespace)', () => {
   it('TLS 1.0: refused by POP3S (default TLS 1.2), accepted by IMAPS (tls_min_version = "TLSv1")', async () => {
     expect(await fromLan(['tls', HOST_IP, String(ports.pop3s), 'TLSv1', ca, HOST_IP])).toMatchObject({ ok: false });
     expect(await fromLan(['tls', HOST_IP, String(ports.imaps), 'TLSv1', ca, HOST_IP])).toMatchObject({ ok: true, version: 'TLSv1' });
-    const args = ['s_client', '-tls1', '-cipher', 'DEFAULT:@SECLEVEL=0', '-CAfile', ca, '-verify_return_error', '-quiet', '-crlf', '-ign_eof'];
-    const refused = await runTool('ip', ['netns', 'exec', NS, openssl, ...args, '-connect', `${HOST_IP}:${ports.pop3s}`], { input: 'QUIT\n', timeoutMs: 20_000 });
+    const args = [
+      's_client',
+      '-tls1',
+      '-cipher',
+      'DEFAULT:@SECLEVEL=0',
+      '-CAfile',
+      ca,
+      '-verify_return_error',
+      '-quiet',
+      '-crlf',
+      '-ign_eof',
+    ];
+    const refused = await runTool('ip', ['netns', 'exec', NS, openssl, ...args, '-connect', `${HOST_IP}:${ports.pop3s}`], {
+      input: 'QUIT\n',
+      timeoutMs: 20_000,
+    });
     expect(refused.code, describeRun('s_client -tls1 (POP3S)', refused)).not.toBe(0);
-    const accepted = await runTool('ip', ['netns', 'exec', NS, openssl, ...args, '-connect', `${HOST_IP}:${ports.imaps}`], { input: 'a LOGOUT\n', timeoutMs: 20_000 });
+    const accepted = await runTool('ip', ['netns', 'exec', NS, openssl, ...args, '-connect', `${HOST_IP}:${ports.imaps}`], {
+      input: 'a LOGOUT\n',
+      timeoutMs: 20_000,
+    });
     expect(accepted.text, describeRun('s_client -tls1 (IMAPS)', accepted)).toContain('* OK [CAPABILITY');
   });
 
@@ -130,11 +153,18 @@ describe('a client on the home network (a network namespace)', () => {
     bridge.daemon.child.kill('SIGHUP');
     await bridge.daemon.waitForLog(/config reloaded/);
     // The reload restarted the listeners: wait until they answer on loopback again.
-    await waitUntil('the POP3 listener back', async () => ((await runTool(python, [PROBE, 'raw', '127.0.0.1', String(bridge.config.pop3Port)])).text.includes('+OK')), 10_000);
+    await waitUntil(
+      'the POP3 listener back',
+      async () => (await runTool(python, [PROBE, 'raw', '127.0.0.1', String(bridge.config.pop3Port)])).text.includes('+OK'),
+      10_000,
+    );
     for (const port of [ports.pop3, ports.pop3s, ports.imap]) {
       expect(await fromLan(['raw', HOST_IP, String(port)]), String(port)).toEqual({ data: '', closed: true });
     }
-    const refusals = bridge.daemon.log().split('\n').filter((line) => line.includes('outside allowed_networks') && line.includes(NS_IP));
+    const refusals = bridge.daemon
+      .log()
+      .split('\n')
+      .filter((line) => line.includes('outside allowed_networks') && line.includes(NS_IP));
     expect(refusals).toHaveLength(1);
     // Loopback is still allowed.
     expect((await runTool(python, [PROBE, 'raw', '127.0.0.1', String(bridge.config.pop3Port)])).text).toContain('+OK hotbridge POP3 ready');

@@ -62,8 +62,22 @@ let smtpPort: number;
 
 beforeEach(async () => {
   auth = new LocalAuthenticator(passwords, { accounts: () => [ALICE], ...penalties });
-  imap = await startImapServer({ listen: [{ host: '127.0.0.1', port: 0 }], store, auth, logger, maxLiteralBytes: 1 << 20, maxConnectionsPerAddress: 200 });
-  smtp = await startSubmissionServer({ listen: [{ host: '127.0.0.1', port: 0 }], store, auth, logger, maxMessageBytes: 1 << 20, accounts: () => [testAccount(ALICE)] });
+  imap = await startImapServer({
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    store,
+    auth,
+    logger,
+    maxLiteralBytes: 1 << 20,
+    maxConnectionsPerAddress: 200,
+  });
+  smtp = await startSubmissionServer({
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    store,
+    auth,
+    logger,
+    maxMessageBytes: 1 << 20,
+    accounts: () => [testAccount(ALICE)],
+  });
   imapPort = imap.addresses()[0].port;
   smtpPort = smtp.addresses()[0].port;
 });
@@ -73,7 +87,14 @@ afterEach(async () => {
 });
 
 function imapflow(pass: string): ImapFlow {
-  const client = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, auth: { user: ALICE, pass }, disableAutoIdle: true, logger: false });
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: imapPort,
+    secure: false,
+    auth: { user: ALICE, pass },
+    disableAutoIdle: true,
+    logger: false,
+  });
   client.on('error', () => undefined);
   return client;
 }
@@ -93,7 +114,14 @@ async function imapLogin(pass: string): Promise<boolean> {
 
 /** An SMTP AUTH with nodemailer (verify: connect, EHLO, AUTH, QUIT); resolves whether it was accepted. */
 async function smtpLogin(pass: string): Promise<boolean> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: smtpPort, secure: false, ignoreTLS: true, auth: { user: ALICE, pass }, logger: false });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: smtpPort,
+    secure: false,
+    ignoreTLS: true,
+    auth: { user: ALICE, pass },
+    logger: false,
+  });
   try {
     await transport.verify();
     return true;
@@ -124,8 +152,11 @@ function pythonLogins(pass: string): Promise<string> {
     'print("smtp:" + smtp, "imap:" + imap)',
   ].join('\n');
   return new Promise((resolve, reject) =>
-    execFile('python3', ['-c', script, '127.0.0.1', String(smtpPort), String(imapPort), ALICE, pass], { timeout: 60_000 }, (err, out, errOut) =>
-      err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out.trim()),
+    execFile(
+      'python3',
+      ['-c', script, '127.0.0.1', String(smtpPort), String(imapPort), ALICE, pass],
+      { timeout: 60_000 },
+      (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out.trim())),
     ),
   );
 }
@@ -136,7 +167,13 @@ async function guess(n: number): Promise<{ wire: SmtpWire; answered: Promise<num
   await wire.reply();
   await wire.command('EHLO attacker.example');
   wire.send(`AUTH PLAIN ${plainAuth(ALICE, `guess number ${n}`)}`);
-  return { wire, answered: wire.reply().then((reply) => reply.code, () => 0) };
+  return {
+    wire,
+    answered: wire.reply().then(
+      (reply) => reply.code,
+      () => 0,
+    ),
+  };
 }
 
 describe('a flood of wrong passwords', () => {

@@ -15,7 +15,12 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
 
 function npm(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, ...env, npm_config_update_notifier: 'false' }, timeout: 600_000 });
+  const result = spawnSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, ...env, npm_config_update_notifier: 'false' },
+    timeout: 600_000,
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -27,7 +32,9 @@ beforeAll(() => {
   clone = path.join(dir, 'clone');
   // A fresh clone of this working tree: every file git tracks or would track, nothing ignored (no
   // node_modules, no dist).
-  const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter((f) => f !== '');
+  const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: ROOT, encoding: 'utf8' })
+    .split('\0')
+    .filter((f) => f !== '');
   for (const file of files) {
     const from = path.join(ROOT, file);
     if (!fs.existsSync(from) || fs.statSync(from).isDirectory()) continue;
@@ -46,7 +53,9 @@ describe('a hotbridge command from a clone', () => {
   it('without a build, the command says what to run instead of a stack trace', () => {
     const result = spawnSync(process.execPath, [path.join(clone, 'bin', 'hotbridge.js'), '--version'], { encoding: 'utf8' });
     expect(result.status).toBe(2);
-    expect(result.stderr).toBe(`hotbridge: it is not built yet (no ${clone}/dist): run \`npm install\` (or \`npm start\`) in ${clone}/ first\n`);
+    expect(result.stderr).toBe(
+      `hotbridge: it is not built yet (no ${clone}/dist): run \`npm install\` (or \`npm start\`) in ${clone}/ first\n`,
+    );
   });
 
   it('npm ci builds it (prepare), and npx hotbridge runs it from the clone', () => {
@@ -63,7 +72,14 @@ describe('a hotbridge command from a clone', () => {
     const tarball = path.join(dir, 'hotbridge.tgz');
     fs.renameSync(path.join(clone, packed.stdout.trim().split('\n').at(-1)!), tarball);
     const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
-    for (const file of ['package/bin/hotbridge.js', 'package/dist/cli/main.js', 'package/systemd/hotbridge.service', 'package/launchd/LaunchAgent.plist', 'package/docs/README.md', 'package/README.md']) {
+    for (const file of [
+      'package/bin/hotbridge.js',
+      'package/dist/cli/main.js',
+      'package/systemd/hotbridge.service',
+      'package/launchd/LaunchAgent.plist',
+      'package/docs/README.md',
+      'package/README.md',
+    ]) {
       expect(listing, file).toContain(file);
     }
     expect(listing.some((file) => file.startsWith('package/src/') || file.startsWith('package/test/'))).toBe(false);
@@ -78,9 +94,14 @@ describe('a hotbridge command from a clone', () => {
     // The installed copy knows its own unit templates (the service installer reads them).
     const config = path.join(dir, 'global.toml');
     fs.writeFileSync(config, '[[accounts]]\naddress = "ann@hotmail.com"\n');
-    const unit = spawnSync(command, ['service', 'install', '--user', '--dry-run', '--config', config], { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: path.join(dir, 'xdg') } });
+    const unit = spawnSync(command, ['service', 'install', '--user', '--dry-run', '--config', config], {
+      encoding: 'utf8',
+      env: { ...process.env, XDG_CONFIG_HOME: path.join(dir, 'xdg') },
+    });
     expect(unit.status, unit.stderr).toBe(0);
-    expect(unit.stdout).toContain(`${fs.realpathSync(path.join(prefix, 'lib', 'node_modules', 'hotbridge', 'bin', 'hotbridge.js'))} run --config ${config}`);
+    expect(unit.stdout).toContain(
+      `${fs.realpathSync(path.join(prefix, 'lib', 'node_modules', 'hotbridge', 'bin', 'hotbridge.js'))} run --config ${config}`,
+    );
   }, 600_000);
 
   it('npm install -g of the clone gives a hotbridge command that runs', () => {

@@ -24,7 +24,9 @@ const CAROL = 'carol@example.test';
 const LIFETIME_S = 2;
 
 function message(n: number): Buffer {
-  return Buffer.from(`From: <${CAROL}>\r\nTo: <friend@example.org>\r\nSubject: oauth relay ${n}\r\nMessage-ID: <oauth-${n}@example.test>\r\n\r\nbody ${n}\r\n`);
+  return Buffer.from(
+    `From: <${CAROL}>\r\nTo: <friend@example.org>\r\nSubject: oauth relay ${n}\r\nMessage-ID: <oauth-${n}@example.test>\r\n\r\nbody ${n}\r\n`,
+  );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -19,7 +19,6 @@ const BOB = 'bob@example.test';
 let lab: Lab;
 const clients: Pop3Client[] = [];
 
-
 /** A CRLF message from a header block and body lines (as a maildir holds it for POP3). */
 function message(headers: string[], bodyLines: Array<string | Buffer>): Buffer {
   const parts: Buffer[] = headers.map((h) => Buffer.from(`${h}\r\n`, 'latin1'));
@@ -162,11 +161,29 @@ describe('Pop3Client against Dovecot', () => {
     const otherCaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-other-ca-'));
     try {
       const otherCa = path.join(otherCaDir, 'ca.pem');
-      execFileSync('openssl', [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-        '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:127.0.0.2',
-        '-keyout', path.join(otherCaDir, 'key.pem'), '-out', otherCa,
-      ], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:127.0.0.2',
+          '-keyout',
+          path.join(otherCaDir, 'key.pem'),
+          '-out',
+          otherCa,
+        ],
+        { stdio: 'ignore' },
+      );
       const wrongCa = fs.readFileSync(otherCa);
       const noCa = await failure(Pop3Client.connect({ ...options(), ca: undefined }));
       expect(noCa.kind).toBe('tls');

@@ -40,7 +40,12 @@ interface Run {
 }
 
 /** Runs the child; SIGKILLs it at the first output line `killWhen` accepts. Resolves when it is gone. */
-function runChild(dataDir: string, account: AccountConfig, password: string, killWhen: (line: string) => boolean = () => false): Promise<Run> {
+function runChild(
+  dataDir: string,
+  account: AccountConfig,
+  password: string,
+  killWhen: (line: string) => boolean = () => false,
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const options = { dataDir, account, password, logSpool: true };
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -94,7 +99,12 @@ describe('a large POP3 message under SIGKILL', () => {
     const account = labAccount(lab, user, { leaveOnServer: false }, { maxMessageBytes: 64 * 1024 * 1024 });
 
     // 1. In the middle of the chunk writes.
-    const first = await runChild(dataDir, account, password, (line) => /^spooled (\d+)$/.test(line) && Number(line.split(' ')[1]) >= 8 * 1024 * 1024);
+    const first = await runChild(
+      dataDir,
+      account,
+      password,
+      (line) => /^spooled (\d+)$/.test(line) && Number(line.split(' ')[1]) >= 8 * 1024 * 1024,
+    );
     expect(first.killed).toBe(true);
     const afterFirst = await contents(dataDir, user);
     expect(afterFirst.chunks).toEqual({ spools: 0, chunkedBlobs: 0, chunks: 0, strayChunks: 0 });

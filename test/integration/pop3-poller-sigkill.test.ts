@@ -96,7 +96,12 @@ function childOptions(dataDir: string, account: AccountConfig, password: string,
 }
 
 /** A last run, left to finish: afterwards INBOX holds each of `raws` exactly once, each under its own UIDL. */
-async function runToTheEnd(dataDir: string, account: AccountConfig, password: string, raws: Buffer[]): Promise<{ last: Run; final: InboxContents }> {
+async function runToTheEnd(
+  dataDir: string,
+  account: AccountConfig,
+  password: string,
+  raws: Buffer[],
+): Promise<{ last: Run; final: InboxContents }> {
   const last = await runChild(childOptions(dataDir, account, password));
   expect(last.lines).toContain('done');
   const final = await inboxContents(dataDir, account.address);
@@ -147,7 +152,10 @@ describe('POP3 poller under SIGKILL', () => {
     const account = labAccount(lab, user, { leaveOnServer: false }, { batchSize: 50 });
 
     // Hang right after the first durable batch of session 2 (session 1 has quit), before its DELE: kill.
-    const first = await runChild(childOptions(dataDir, account, password, { hangAtIngestAfterMark: true }), (line, _, lines) => line.startsWith('ingested') && lines.some((earlier) => earlier.startsWith('marked')));
+    const first = await runChild(
+      childOptions(dataDir, account, password, { hangAtIngestAfterMark: true }),
+      (line, _, lines) => line.startsWith('ingested') && lines.some((earlier) => earlier.startsWith('marked')),
+    );
     expect(first.killed).toBe(true);
     expect(first.lines.filter((line) => line.startsWith('marked'))).toEqual(['marked 50']);
     const afterFirst = await inboxContents(dataDir, user);

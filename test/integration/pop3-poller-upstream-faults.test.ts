@@ -92,7 +92,16 @@ async function inbox(): Promise<Array<{ uidl: string; raw: Buffer }>> {
 function statusText(): string {
   return formatStatus({
     daemon: { pid: 1, version: 'test', startedAt: new Date().toISOString(), dataDir: dir, config: 'test.toml' },
-    accounts: [{ address: ALICE, provider: 'custom', auth: 'password', localPassword: true, pop3: pop3Status(status, ALICE), outbox: { queued: [] } }],
+    accounts: [
+      {
+        address: ALICE,
+        provider: 'custom',
+        auth: 'password',
+        localPassword: true,
+        pop3: pop3Status(status, ALICE),
+        outbox: { queued: [] },
+      },
+    ],
     listeners: { imap: { addresses: [], connections: 0 }, smtp: { addresses: [] } },
   });
 }

@@ -58,7 +58,15 @@ function alicePassword(): CountingSource {
 }
 
 function poller(account: AccountConfig, credentials: CredentialSource = alicePassword(), extra: { now?: () => number } = {}): Pop3Poller {
-  const created = new Pop3Poller({ account, store, credentials, logger: silentLogger(), status, backoff: { initialMs: 100, maxMs: 400 }, ...extra });
+  const created = new Pop3Poller({
+    account,
+    store,
+    credentials,
+    logger: silentLogger(),
+    status,
+    backoff: { initialMs: 100, maxMs: 400 },
+    ...extra,
+  });
   pollers.push(created);
   return created;
 }
@@ -221,7 +229,10 @@ describe('POP3 poller against Dovecot', () => {
 
   it('publishes new messages on the change feed while a first sync is still running', async () => {
     const total = 150;
-    await lab.injectMessages(ALICE, Array.from({ length: total }, (_, i) => simpleMessage(i, 2000)));
+    await lab.injectMessages(
+      ALICE,
+      Array.from({ length: total }, (_, i) => simpleMessage(i, 2000)),
+    );
     const inbox = store.findMailbox(ALICE, 'INBOX')!;
     // Each event notes what the poller reported at that moment, and which synchronous burst it came in.
     const seen: Array<{ burst: number; state?: string; done?: number; total?: number }> = [];

@@ -17,7 +17,10 @@ const POPLIB = path.resolve(__dirname, '../helpers/poplib_client.py');
 const cleanup: string[] = [];
 
 function nobodyIds(): { uid: number; gid: number } {
-  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((entry) => entry.startsWith('nobody:'));
+  const line = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('nobody:'));
   if (!line) throw new Error('no user nobody in /etc/passwd');
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
@@ -69,9 +72,15 @@ describe('POP3 clients against the hotbridge daemon', () => {
     }
   }
 
-  async function poplib(mode: 'plain' | 'dele' | 'stls', extra: string[] = [], portNumber = port()): Promise<Record<string, unknown> & { out: string }> {
+  async function poplib(
+    mode: 'plain' | 'dele' | 'stls',
+    extra: string[] = [],
+    portNumber = port(),
+  ): Promise<Record<string, unknown> & { out: string }> {
     const out = fs.mkdtempSync(path.join(bridge.dir, 'poplib-'));
-    const result = await runTool(python, [POPLIB, mode, '127.0.0.1', String(portNumber), bridge.address, bridge.password, out, ...extra], { timeoutMs: 60_000 });
+    const result = await runTool(python, [POPLIB, mode, '127.0.0.1', String(portNumber), bridge.address, bridge.password, out, ...extra], {
+      timeoutMs: 60_000,
+    });
     expect(result.code, describeRun('poplib', result)).toBe(0);
     return { ...(JSON.parse(result.text) as Record<string, unknown>), out };
   }
@@ -87,7 +96,18 @@ describe('POP3 clients against the hotbridge daemon', () => {
     it('Python poplib: LIST sizes are the octets RETR gives, UIDL stable, TOP, APOP refused cleanly', async () => {
       const seen = await poplib('plain');
       expect(seen.welcome).toBe('+OK hotbridge POP3 ready');
-      expect(seen.capa).toEqual(['AUTH-RESP-CODE', 'CAPA', 'EXPIRE', 'IMPLEMENTATION', 'PIPELINING', 'RESP-CODES', 'SASL', 'TOP', 'UIDL', 'USER']);
+      expect(seen.capa).toEqual([
+        'AUTH-RESP-CODE',
+        'CAPA',
+        'EXPIRE',
+        'IMPLEMENTATION',
+        'PIPELINING',
+        'RESP-CODES',
+        'SASL',
+        'TOP',
+        'UIDL',
+        'USER',
+      ]);
       // poplib itself declines APOP (no timestamp in the greeting); sent anyway, the server says -ERR and goes on.
       expect(seen.apop).toBe('-ERR APOP not supported by server');
       expect(seen.apop_command).toBe('-ERR APOP is not supported: use USER and PASS, or AUTH PLAIN');
@@ -101,7 +121,11 @@ describe('POP3 clients against the hotbridge daemon', () => {
       expect(new Set(uidls.map((line) => line.split(' ')[1])).size).toBe(corpus.length);
       expect(seen.uidl1).toBe(`+OK ${uidls[0]}`);
       // TOP 1 0: the header and the empty line after it.
-      const header = expected[0].subarray(0, expected[0].indexOf('\r\n\r\n') + 2).toString('latin1').split('\r\n').slice(0, -1);
+      const header = expected[0]
+        .subarray(0, expected[0].indexOf('\r\n\r\n') + 2)
+        .toString('latin1')
+        .split('\r\n')
+        .slice(0, -1);
       expect(seen.top).toEqual([...header, '']);
       expect(seen.quit).toBe('+OK Logging out');
       // The same UIDLs at the next session.
@@ -110,11 +134,27 @@ describe('POP3 clients against the hotbridge daemon', () => {
 
     it('curl pop3://: LIST, then each message by number, byte for byte', async () => {
       const base = `pop3://127.0.0.1:${port()}/`;
-      const list = await runTool(curl, ['--silent', '--show-error', '--max-time', '30', '--user', `${bridge.address}:${bridge.password}`, base]);
+      const list = await runTool(curl, [
+        '--silent',
+        '--show-error',
+        '--max-time',
+        '30',
+        '--user',
+        `${bridge.address}:${bridge.password}`,
+        base,
+      ]);
       expect(list.code, describeRun('curl LIST', list)).toBe(0);
       expect(list.text.trim().split(/\r?\n/)).toEqual(expected.map((raw, i) => `${i + 1} ${raw.length}`));
       for (let i = 0; i < corpus.length; i++) {
-        const retr = await runTool(curl, ['--silent', '--show-error', '--max-time', '30', '--user', `${bridge.address}:${bridge.password}`, `${base}${i + 1}`]);
+        const retr = await runTool(curl, [
+          '--silent',
+          '--show-error',
+          '--max-time',
+          '30',
+          '--user',
+          `${bridge.address}:${bridge.password}`,
+          `${base}${i + 1}`,
+        ]);
         expect(retr.code, describeRun(`curl RETR ${i + 1}`, retr)).toBe(0);
         expect(retr.stdout.equals(expected[i]), `${corpus[i].name}: curl got other bytes`).toBe(true);
       }
@@ -156,7 +196,11 @@ describe('POP3 clients against the hotbridge daemon', () => {
         const idfile = path.join(bridge.dir, `fetchmail-ids-${keep}`);
         const args = ['-f', rc, '-N', '--nosyslog', '--pidfile', path.join(dir, 'pid'), '--idfile', idfile];
         const result = await runTool(fetchmail, args, { env: { HOME: dir }, timeoutMs: 60_000 });
-        return { result, files: fs.readdirSync(path.join(maildir, 'new')).map((name) => fs.readFileSync(path.join(maildir, 'new', name), 'latin1')), again: () => runTool(fetchmail, args, { env: { HOME: dir }, timeoutMs: 60_000 }) };
+        return {
+          result,
+          files: fs.readdirSync(path.join(maildir, 'new')).map((name) => fs.readFileSync(path.join(maildir, 'new', name), 'latin1')),
+          again: () => runTool(fetchmail, args, { env: { HOME: dir }, timeoutMs: 60_000 }),
+        };
       };
       const kept = await run(true);
       expect(kept.result.code, describeRun('fetchmail keep', kept.result)).toBe(0);
@@ -244,9 +288,16 @@ describe('POP3 clients against the hotbridge daemon', () => {
       fs.writeFileSync(spool, '');
       // mutt needs a terminal: `script` gives it one; it fetches, then quits.
       const command = `${mutt} -n -F ${path.join(dir, 'muttrc')} -e 'push "<fetch-mail><quit>"'`;
-      const result = await runTool('script', ['-qec', command, '/dev/null'], { env: { HOME: dir, TERM: 'vt100', COLUMNS: '80', LINES: '24' }, timeoutMs: 60_000 });
+      const result = await runTool('script', ['-qec', command, '/dev/null'], {
+        env: { HOME: dir, TERM: 'vt100', COLUMNS: '80', LINES: '24' },
+        timeoutMs: 60_000,
+      });
       expect(result.signal, describeRun('mutt', result)).toBeNull();
-      await waitUntil('mutt to have written the mbox', async () => (fs.readFileSync(spool, 'latin1').match(/^From /gm) ?? []).length === 3, 10_000);
+      await waitUntil(
+        'mutt to have written the mbox',
+        async () => (fs.readFileSync(spool, 'latin1').match(/^From /gm) ?? []).length === 3,
+        10_000,
+      );
       const mbox = fs.readFileSync(spool, 'latin1');
       for (const n of [1, 2, 3]) expect(mbox).toContain(`Subject: Test message ${n}`);
       expect(await inboxCount()).toBe(0);
@@ -273,7 +324,20 @@ describe('POP3 clients against the hotbridge daemon', () => {
       expect(exported.code, exported.stderr).toBe(0);
       expect(exported.stdout).toMatch(/SHA-256 fingerprint: ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
       const out = fs.mkdtempSync(path.join(tlsBridge.dir, 'poplib-'));
-      const result = await runTool(python, [POPLIB, 'stls', 'localhost', String(tlsBridge.config.pop3Port), tlsBridge.address, tlsBridge.password, out, path.join(tlsBridge.dir, 'hotbridge-ca.pem')], { timeoutMs: 60_000 });
+      const result = await runTool(
+        python,
+        [
+          POPLIB,
+          'stls',
+          'localhost',
+          String(tlsBridge.config.pop3Port),
+          tlsBridge.address,
+          tlsBridge.password,
+          out,
+          path.join(tlsBridge.dir, 'hotbridge-ca.pem'),
+        ],
+        { timeoutMs: 60_000 },
+      );
       expect(result.code, describeRun('poplib stls', result)).toBe(0);
       const seen = JSON.parse(result.text) as Record<string, unknown>;
       expect(seen.capa).toContain('STLS');

@@ -122,28 +122,34 @@ describe('POP3 DELE and QUIT under SIGKILL', () => {
     expect(await uidls(config.pop3Port)).toEqual(before);
   }, 300_000);
 
-  it.each([0, 1, 3, 8, 20, 60])('a kill %i ms after QUIT: the DELE\'d messages are all there or all gone, the others all there', async (delayMs) => {
-    daemon ??= await start(config.file);
-    if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) daemon = await start(config.file);
-    const before = await uidls(config.pop3Port);
-    // Every third message of the first 900 that are left: one expunge batch of 300.
-    const session = await login(config.pop3Port);
-    const numbers = Array.from({ length: Math.min(300, Math.floor(before.length / 3)) }, (_, i) => 1 + i * 3);
-    session.send(numbers.map((n) => `DELE ${n}\r\n`).join(''));
-    for (const n of numbers) expect(await session.line()).toBe(`+OK Message ${n} deleted`);
-    const deleted = new Set(numbers.map((n) => before[n - 1]));
-    session.send('QUIT\r\n');
-    const running = daemon;
-    const killed = new Promise<void>((resolve) => setTimeout(() => void running.kill().then(resolve), delayMs));
-    const reply = await session.line();
-    await killed;
-    daemon = await start(config.file);
-    const after = await uidls(config.pop3Port);
-    const kept = before.filter((uidl) => !deleted.has(uidl));
-    const allGone = after.length === kept.length && after.every((uidl, i) => uidl === kept[i]);
-    const allThere = after.length === before.length && after.every((uidl, i) => uidl === before[i]);
-    expect(allGone || allThere, `reply ${String(reply)}: ${after.length} of ${before.length} left, ${deleted.size} were DELE'd`).toBe(true);
-    // Confirmed by +OK: then they are gone.
-    if (reply === `+OK Logging out, ${numbers.length} messages deleted`) expect(allGone).toBe(true);
-  }, 300_000);
+  it.each([0, 1, 3, 8, 20, 60])(
+    "a kill %i ms after QUIT: the DELE'd messages are all there or all gone, the others all there",
+    async (delayMs) => {
+      daemon ??= await start(config.file);
+      if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) daemon = await start(config.file);
+      const before = await uidls(config.pop3Port);
+      // Every third message of the first 900 that are left: one expunge batch of 300.
+      const session = await login(config.pop3Port);
+      const numbers = Array.from({ length: Math.min(300, Math.floor(before.length / 3)) }, (_, i) => 1 + i * 3);
+      session.send(numbers.map((n) => `DELE ${n}\r\n`).join(''));
+      for (const n of numbers) expect(await session.line()).toBe(`+OK Message ${n} deleted`);
+      const deleted = new Set(numbers.map((n) => before[n - 1]));
+      session.send('QUIT\r\n');
+      const running = daemon;
+      const killed = new Promise<void>((resolve) => setTimeout(() => void running.kill().then(resolve), delayMs));
+      const reply = await session.line();
+      await killed;
+      daemon = await start(config.file);
+      const after = await uidls(config.pop3Port);
+      const kept = before.filter((uidl) => !deleted.has(uidl));
+      const allGone = after.length === kept.length && after.every((uidl, i) => uidl === kept[i]);
+      const allThere = after.length === before.length && after.every((uidl, i) => uidl === before[i]);
+      expect(allGone || allThere, `reply ${String(reply)}: ${after.length} of ${before.length} left, ${deleted.size} were DELE'd`).toBe(
+        true,
+      );
+      // Confirmed by +OK: then they are gone.
+      if (reply === `+OK Logging out, ${numbers.length} messages deleted`) expect(allGone).toBe(true);
+    },
+    300_000,
+  );
 });

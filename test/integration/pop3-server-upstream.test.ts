@@ -41,7 +41,10 @@ describe.each([true, false])('POP3 DELE with delete_on_expunge = %s', (deleteOnE
       await waitUntil('the upstream copy to be deleted', async () => (await lab.maildirCount(bridge.address)) === 0, 20_000);
     } else {
       // A later poll leaves it there, and the local copy does not come back.
-      const status = async () => JSON.parse((await runCli(['status', '--json', '--config', bridge.config.file])).stdout) as { accounts: Array<{ pop3: { lastSuccessAt?: string } }> };
+      const status = async () =>
+        JSON.parse((await runCli(['status', '--json', '--config', bridge.config.file])).stdout) as {
+          accounts: Array<{ pop3: { lastSuccessAt?: string } }>;
+        };
       const first = (await status()).accounts[0].pop3.lastSuccessAt;
       await waitUntil('two more polls', async () => (await status()).accounts[0].pop3.lastSuccessAt !== first, 20_000);
       expect(await lab.maildirCount(bridge.address)).toBe(1);
@@ -52,7 +55,9 @@ describe.each([true, false])('POP3 DELE with delete_on_expunge = %s', (deleteOnE
   it('hotbridge status counts the POP3 sessions', async () => {
     const result = await runCli(['status', '--json', '--config', bridge.config.file]);
     expect(result.code, result.stderr).toBe(0);
-    const snapshot = JSON.parse(result.stdout) as { listeners: { pop3: { addresses: Array<{ port: number }>; connections: number; sessions: number } } };
+    const snapshot = JSON.parse(result.stdout) as {
+      listeners: { pop3: { addresses: Array<{ port: number }>; connections: number; sessions: number } };
+    };
     expect(snapshot.listeners.pop3.addresses.map((a) => a.port)).toEqual([bridge.config.pop3Port]);
     expect(snapshot.listeners.pop3.sessions).toBeGreaterThanOrEqual(1);
     const text = await runCli(['status', '--config', bridge.config.file]);

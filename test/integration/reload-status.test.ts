@@ -25,13 +25,18 @@ afterAll(async () => {
   if (dir) removeDir(dir);
 });
 
-const page = (port: number) => fetch(`http://127.0.0.1:${port}/status`).then((r) => r.status, () => 'refused');
+const page = (port: number) =>
+  fetch(`http://127.0.0.1:${port}/status`).then(
+    (r) => r.status,
+    () => 'refused',
+  );
 
 async function reloadWith(extraTop: string, count: number, text = original.replace(/^\[imap\]/m, `${extraTop}\n[imap]`)): Promise<void> {
   fs.writeFileSync(config.file, text);
   daemon.child.kill('SIGHUP');
   const deadline = Date.now() + 20_000;
-  while ((daemon.log().match(/config reloaded/g) ?? []).length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while ((daemon.log().match(/config reloaded/g) ?? []).length < count && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
   expect((daemon.log().match(/config reloaded/g) ?? []).length, daemon.log()).toBe(count);
 }
 

@@ -16,7 +16,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 const dataHome = vi.hoisted(() => {
   // vi.hoisted runs before the imports, so the built-in modules are fetched here directly.
   const fs = process.getBuiltinModule('node:fs');
-  const made = fs.mkdtempSync(process.getBuiltinModule('node:path').join(process.getBuiltinModule('node:os').tmpdir(), 'hotbridge-setup-e2e-'));
+  const made = fs.mkdtempSync(
+    process.getBuiltinModule('node:path').join(process.getBuiltinModule('node:os').tmpdir(), 'hotbridge-setup-e2e-'),
+  );
   process.env.XDG_DATA_HOME = made;
   return made as string;
 });
@@ -86,7 +88,9 @@ describe('set-up proves the account', () => {
     expect(code, text).toBe(0);
     expect(text).toMatch(/Enter this code:\s+\S+/);
     expect(text).toContain(`Signed in: ${user}.`);
-    expect(text).toContain(`Checking that ${user} works (no mail is fetched or sent):\n✓ POP3 login as ${user}\n✓ POP is on at the provider (1 message,`);
+    expect(text).toContain(
+      `Checking that ${user} works (no mail is fetched or sent):\n✓ POP3 login as ${user}\n✓ POP is on at the provider (1 message,`,
+    );
     expect(text).toContain(`✓ SMTP login as ${user}\n`);
     expect(text).not.toContain('✗');
     const config = loadConfig(file);
@@ -122,7 +126,9 @@ describe('set-up proves the account', () => {
     expect(code, text).toBe(0);
     expect(text).toContain(`  ${lab.host}:${lab.pop3sPort} waits for TLS at once.`);
     expect(text).toContain(`  ${lab.host}:${lab.smtpPort} greets in plain text, so it switches to TLS with STARTTLS.`);
-    expect(text).toMatch(new RegExp(`Does SMTP port ${lab.smtpPort} use "starttls" \\(switch to TLS\\) or "implicit" \\(TLS at once\\)\\? \\[starttls\\]`));
+    expect(text).toMatch(
+      new RegExp(`Does SMTP port ${lab.smtpPort} use "starttls" \\(switch to TLS\\) or "implicit" \\(TLS at once\\)\\? \\[starttls\\]`),
+    );
     expect(text).toContain(`✗ The certificate of ${lab.host} is not signed by a certificate authority (CA) this computer trusts.`);
     expect(text).toContain('  Cannot read /nonexistent/ca.pem (ENOENT).');
     expect(text).toMatch(/✓ SMTP 127\.0\.0\.1:\d+: TLSv1\.[23], certificate for .* verified/);
@@ -141,7 +147,23 @@ describe('set-up proves the account', () => {
   it('a custom provider: the CA given at once is checked and written, the login proved', async () => {
     const { user, password } = { user: 'fred@example.test', password: 'freds-provider-password' };
     await lab.addUser(user, password);
-    const { code, text, file } = await setup(['', user, 'n', lab.host, String(lab.pop3sPort), '', lab.caFile, lab.host, String(lab.smtpPort), '', lab.caFile, 'n', 'n', password, '' /* no certificate */]);
+    const { code, text, file } = await setup([
+      '',
+      user,
+      'n',
+      lab.host,
+      String(lab.pop3sPort),
+      '',
+      lab.caFile,
+      lab.host,
+      String(lab.smtpPort),
+      '',
+      lab.caFile,
+      'n',
+      'n',
+      password,
+      '' /* no certificate */,
+    ]);
     expect(code, text).toBe(0);
     expect(text).toMatch(/✓ POP3 127\.0\.0\.1:\d+: TLSv1\.[23], certificate for .* verified/);
     expect(text).toContain(`✓ POP3 login as ${user}\n✓ POP is on at the provider`);
@@ -154,7 +176,24 @@ describe('set-up proves the account', () => {
     await lab.addUser(user, password);
     await lab.setDenied(user, true);
     try {
-      const { code, text, file } = await setup(['', user, 'n', lab.host, String(lab.pop3sPort), '', lab.caFile, lab.host, String(lab.smtpPort), '', lab.caFile, '', 'n', password, 'n', '' /* no certificate */]);
+      const { code, text, file } = await setup([
+        '',
+        user,
+        'n',
+        lab.host,
+        String(lab.pop3sPort),
+        '',
+        lab.caFile,
+        lab.host,
+        String(lab.smtpPort),
+        '',
+        lab.caFile,
+        '',
+        'n',
+        password,
+        'n',
+        '' /* no certificate */,
+      ]);
       expect(code, text).toBe(0);
       expect(text).toMatch(/✗ POP3 login as gina@example\.test refused: .*\n {4}fix: check the password in .*gina@example\.test\.secret/);
       expect(text).toMatch(/✗ SMTP login as gina@example\.test refused: 535/);
@@ -196,7 +235,10 @@ async function fakeExchange(): Promise<{ pop3: FakeLineServer; smtp: FakeLineSer
       if (inAuth || verb === 'AUTH') {
         inAuth = verb === 'AUTH' && line.trim().split(' ').length === 2;
         if (inAuth) write('334 \r\n');
-        else write('535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.\r\n');
+        else
+          write(
+            '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.\r\n',
+          );
       } else if (verb === 'EHLO') write('250-fake.outlook.example Hello\r\n250-SIZE 157286400\r\n250 AUTH LOGIN XOAUTH2\r\n');
       else if (verb === 'QUIT') write('221 2.0.0 Service closing transmission channel\r\n');
       else write('250 OK\r\n');
@@ -224,8 +266,12 @@ describe("set-up meets Outlook.com's refusals", () => {
       ];
       const { code, text } = await setup(['', user, '', 'n', '1', APP, 'y', ''] /* no certificate */, extra);
       expect(code, text).toBe(0);
-      expect(text).toContain(`✓ POP3 login as ${user}\n✗ POP is off at Outlook.com (it answered: User is authenticated but not connected.)\n    fix: switch it on at Outlook.com → Settings → Mail → Forwarding and IMAP → "Let devices and apps use POP": Yes, then Save.\n`);
-      expect(text).toMatch(/✗ SMTP login as hal@hotmail\.com refused: sending by SMTP is switched off for this mailbox \(535 5\.7\.139 .*SmtpClientAuthentication is disabled for the Mailbox.*\)\n {4}fix: receiving works, but Microsoft has sending by SMTP switched off for this mailbox\. A work or school mailbox: ask its admin to allow "Authenticated SMTP"/);
+      expect(text).toContain(
+        `✓ POP3 login as ${user}\n✗ POP is off at Outlook.com (it answered: User is authenticated but not connected.)\n    fix: switch it on at Outlook.com → Settings → Mail → Forwarding and IMAP → "Let devices and apps use POP": Yes, then Save.\n`,
+      );
+      expect(text).toMatch(
+        /✗ SMTP login as hal@hotmail\.com refused: sending by SMTP is switched off for this mailbox \(535 5\.7\.139 .*SmtpClientAuthentication is disabled for the Mailbox.*\)\n {4}fix: receiving works, but Microsoft has sending by SMTP switched off for this mailbox\. A work or school mailbox: ask its admin to allow "Authenticated SMTP"/,
+      );
     } finally {
       await fake.pop3.close();
       await fake.smtp.close();
@@ -237,7 +283,10 @@ describe('sign-in refusals: one line each, naming the error and the fix', () => 
   async function login(clientId: string, user: string, authority = idp.authority): Promise<string> {
     n += 1;
     const file = path.join(dir, `login-${n}.toml`);
-    fs.writeFileSync(file, `data_dir = "data-login-${n}"\n[[accounts]]\naddress = "${user}"\n[accounts.auth]\nclient_id = "${clientId}"\nauthority = "${authority}"\n`);
+    fs.writeFileSync(
+      file,
+      `data_dir = "data-login-${n}"\n[[accounts]]\naddress = "${user}"\n[accounts.auth]\nclient_id = "${clientId}"\nauthority = "${authority}"\n`,
+    );
     idp.scriptDeviceFlow({ user });
     const result = await runCli(['login', user, '--config', file], { timeoutMs: 30_000 });
     expect(result.code, result.stdout + result.stderr).toBe(1);
@@ -245,11 +294,31 @@ describe('sign-in refusals: one line each, naming the error and the fix', () => 
   }
 
   const cases: Array<[string, string, string, RegExp]> = [
-    ['an unknown application', '70000000-0000-0000-0000-00000000dead', 'AADSTS700016', /Microsoft does not know the application ID 70000000-0000-0000-0000-00000000dead: copy the "Application \(client\) ID"/],
-    ['an application closed to personal accounts', '70000000-0000-0000-0000-000000000002', 'AADSTS70002', /the application is not open to personal Microsoft accounts: in its App registration set "Supported account types"/],
+    [
+      'an unknown application',
+      '70000000-0000-0000-0000-00000000dead',
+      'AADSTS700016',
+      /Microsoft does not know the application ID 70000000-0000-0000-0000-00000000dead: copy the "Application \(client\) ID"/,
+    ],
+    [
+      'an application closed to personal accounts',
+      '70000000-0000-0000-0000-000000000002',
+      'AADSTS70002',
+      /the application is not open to personal Microsoft accounts: in its App registration set "Supported account types"/,
+    ],
     ['public client flows off', '70000000-0000-0000-0000-000000007218', 'AADSTS7000218', /"Allow public client flows": Yes/],
-    ['no POP and SMTP permissions', '70000000-0000-0000-0000-000000070000', 'AADSTS70000', /API permissions add POP\.AccessAsUser\.All and SMTP\.Send/],
-    ['an account of another directory', '70000000-0000-0000-0000-000000050020', 'AADSTS50020', /is not an account of the application's directory/],
+    [
+      'no POP and SMTP permissions',
+      '70000000-0000-0000-0000-000000070000',
+      'AADSTS70000',
+      /API permissions add POP\.AccessAsUser\.All and SMTP\.Send/,
+    ],
+    [
+      'an account of another directory',
+      '70000000-0000-0000-0000-000000050020',
+      'AADSTS50020',
+      /is not an account of the application's directory/,
+    ],
   ];
 
   it.each(cases)('%s', async (_name, clientId, code, fix) => {
@@ -262,7 +331,11 @@ describe('sign-in refusals: one line each, naming the error and the fix', () => 
   });
 
   it('a consumers-only application asked through another tenant (AADSTS9002331)', async () => {
-    const orgs = await startIdentityServer({ tenant: 'organizations', clientId: APP, apps: { '70000000-0000-0000-0000-000009002331': { consumersOnly: true } } });
+    const orgs = await startIdentityServer({
+      tenant: 'organizations',
+      clientId: APP,
+      apps: { '70000000-0000-0000-0000-000009002331': { consumersOnly: true } },
+    });
     try {
       const output = await login('70000000-0000-0000-0000-000009002331', 'jo@outlook.com', orgs.authority);
       expect(output.split('\n').filter((line) => line.includes('AADSTS9002331'))).toHaveLength(1);

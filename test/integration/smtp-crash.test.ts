@@ -53,7 +53,9 @@ class DaemonChild {
   }
 
   static async start(dataDir: string, mode: 'submit' | 'relay' | 'relay-hang', account: AccountConfig): Promise<DaemonChild> {
-    const proc = spawn(process.execPath, ['--import', 'tsx', CHILD_SCRIPT, dataDir, mode, JSON.stringify(account)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', CHILD_SCRIPT, dataDir, mode, JSON.stringify(account)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const child = new DaemonChild(proc);
     children.push(child);
     await child.waitFor('ready', (event) => event.event === 'ready');
@@ -65,10 +67,14 @@ class DaemonChild {
   }
 
   waitFor(what: string, predicate: (event: ChildEvent) => boolean, timeoutMs = 15_000): Promise<ChildEvent> {
-    return waitFor(`child: ${what}`, () => {
-      if (this.exited) throw new Error(`the child exited early: ${this.stderr}`);
-      return this.events.find(predicate);
-    }, timeoutMs);
+    return waitFor(
+      `child: ${what}`,
+      () => {
+        if (this.exited) throw new Error(`the child exited early: ${this.stderr}`);
+        return this.events.find(predicate);
+      },
+      timeoutMs,
+    );
   }
 
   async kill(): Promise<void> {
@@ -89,7 +95,9 @@ let reopened: Store | undefined;
 let worker: OutboxWorker | undefined;
 
 const message = (id: string): Buffer =>
-  Buffer.from(`From: ${ALICE}\r\nTo: bob@example.org\r\nSubject: ${id}\r\nMessage-ID: <${id}@example.test>\r\n\r\n.dot line\r\nMessage ${id}.\r\n`);
+  Buffer.from(
+    `From: ${ALICE}\r\nTo: bob@example.org\r\nSubject: ${id}\r\nMessage-ID: <${id}@example.test>\r\n\r\n.dot line\r\nMessage ${id}.\r\n`,
+  );
 
 /** The store as the restarted daemon finds it. */
 async function reopen(): Promise<Store> {
@@ -98,7 +106,14 @@ async function reopen(): Promise<Store> {
 }
 
 function startWorker(store: Store): OutboxWorker {
-  worker = new OutboxWorker({ account, store, credentials: new PasswordFileSource(ALICE, passwordFile), logger: silentLogger(), status: new StatusBoard(), retrySchedule: [200, 400] });
+  worker = new OutboxWorker({
+    account,
+    store,
+    credentials: new PasswordFileSource(ALICE, passwordFile),
+    logger: silentLogger(),
+    status: new StatusBoard(),
+    retrySchedule: [200, 400],
+  });
   worker.start();
   return worker;
 }
@@ -108,7 +123,11 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-smtp-crash-'));
   passwordFile = path.join(tmp, 'alice.secret');
   fs.writeFileSync(passwordFile, 'alice-password\n');
-  account = testAccount(ALICE, { host: lab.host, port: lab.smtpPort, tls: 'starttls', caFile: lab.caFile }, { auth: { method: 'password', user: ALICE, passwordFile } });
+  account = testAccount(
+    ALICE,
+    { host: lab.host, port: lab.smtpPort, tls: 'starttls', caFile: lab.caFile },
+    { auth: { method: 'password', user: ALICE, passwordFile } },
+  );
 });
 
 afterAll(async () => {
@@ -167,7 +186,10 @@ describe('outbox durability under SIGKILL', () => {
     const raw = message('waiting');
     const info = await submit(child.port, ALICE, { from: ALICE, to: ['bob@example.org'] }, raw);
     const id = /queued as (\S+)/.exec(info.response)![1];
-    await child.waitFor('a failed attempt', (event) => event.event === 'outbox' && (event.entries ?? []).some((entry) => entry.id === id && entry.attempts >= 1));
+    await child.waitFor(
+      'a failed attempt',
+      (event) => event.event === 'outbox' && (event.entries ?? []).some((entry) => entry.id === id && entry.attempts >= 1),
+    );
     await child.kill();
     expect(await lab.captured()).toHaveLength(0);
 

@@ -55,17 +55,48 @@ const piece = fc.oneof(
     arbitrary: fc
       .tuple(
         fc.constantFrom(
-          'EHLO x', 'HELO', 'EHLO', 'MAIL FROM:<alice@example.test>', 'MAIL FROM:<>', 'MAIL FROM:alice', 'MAIL FROM:<alice@example.test> SIZE=99999999999999999999',
-          'MAIL FROM:<alice@example.test> BODY=BINARYMIME', 'MAIL FROM:<a\u00e9@x> SMTPUTF8', 'RCPT TO:<bob@example.org>', 'RCPT TO:<b\u0000b@x>', 'RCPT TO:<>',
-          'RCPT TO:<bob@example.org> NOTIFY=SUCCESS', 'DATA', '.', '..', 'RSET', 'NOOP', 'VRFY', 'HELP', 'AUTH PLAIN', 'AUTH LOGIN', 'AUTH CRAM-MD5',
-          'AUTH PLAIN AGFsaWNlAHdyb25n', '*', '=', 'STARTTLS', 'BDAT 10 LAST', 'XCLIENT ADDR=1.2.3.4', 'GET / HTTP/1.1', 'QUIT', '',
+          'EHLO x',
+          'HELO',
+          'EHLO',
+          'MAIL FROM:<alice@example.test>',
+          'MAIL FROM:<>',
+          'MAIL FROM:alice',
+          'MAIL FROM:<alice@example.test> SIZE=99999999999999999999',
+          'MAIL FROM:<alice@example.test> BODY=BINARYMIME',
+          'MAIL FROM:<a\u00e9@x> SMTPUTF8',
+          'RCPT TO:<bob@example.org>',
+          'RCPT TO:<b\u0000b@x>',
+          'RCPT TO:<>',
+          'RCPT TO:<bob@example.org> NOTIFY=SUCCESS',
+          'DATA',
+          '.',
+          '..',
+          'RSET',
+          'NOOP',
+          'VRFY',
+          'HELP',
+          'AUTH PLAIN',
+          'AUTH LOGIN',
+          'AUTH CRAM-MD5',
+          'AUTH PLAIN AGFsaWNlAHdyb25n',
+          '*',
+          '=',
+          'STARTTLS',
+          'BDAT 10 LAST',
+          'XCLIENT ADDR=1.2.3.4',
+          'GET / HTTP/1.1',
+          'QUIT',
+          '',
         ),
         ending,
       )
       .map(([line, end]) => bytes(line + end)),
   },
   { weight: 3, arbitrary: fc.uint8Array({ maxLength: 120 }) },
-  { weight: 1, arbitrary: fc.constantFrom(bytes('\u0000\u0000\u0000\r\n'), bytes('\r\n.\r\n'), bytes('\u00ff\u00fe\r\n'), bytes('A\rB\nC\r\n')) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(bytes('\u0000\u0000\u0000\r\n'), bytes('\r\n.\r\n'), bytes('\u00ff\u00fe\r\n'), bytes('A\rB\nC\r\n')),
+  },
   { weight: 1, arbitrary: fc.integer({ min: 1000, max: 9000 }).map((n) => new Uint8Array(n).fill(0x41)) },
 );
 
@@ -106,17 +137,21 @@ const RUNS = fuzzRuns(25);
 
 describe('SMTP command reader fuzz (real socket)', () => {
   // A session takes up to a second or so (it ends when the server goes quiet): the timeout follows the runs.
-  it('answers every input with well-formed replies or a clean close, and keeps serving others', { timeout: 60_000 + RUNS * 3_000 }, async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.boolean(), fc.array(piece, { minLength: 1, maxLength: 24 }), async (loggedIn, pieces) => {
-        const { lines, closed } = await runSession(loggedIn, pieces);
-        for (const line of lines) expect(line).toMatch(/^\d{3}([ -]|$)/);
-        if (closed) expect(lines.at(-1)).toMatch(/^(221|421)[ -]/);
-        expect((await bystander.command('NOOP')).code).toBe(250);
-      }),
-      { numRuns: RUNS },
-    );
-    // Every fuzzing connection is gone; only the bystander is left.
-    await expect.poll(() => server.connectionCount(), { timeout: 15_000 }).toBe(1);
-  });
+  it(
+    'answers every input with well-formed replies or a clean close, and keeps serving others',
+    { timeout: 60_000 + RUNS * 3_000 },
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.boolean(), fc.array(piece, { minLength: 1, maxLength: 24 }), async (loggedIn, pieces) => {
+          const { lines, closed } = await runSession(loggedIn, pieces);
+          for (const line of lines) expect(line).toMatch(/^\d{3}([ -]|$)/);
+          if (closed) expect(lines.at(-1)).toMatch(/^(221|421)[ -]/);
+          expect((await bystander.command('NOOP')).code).toBe(250);
+        }),
+        { numRuns: RUNS },
+      );
+      // Every fuzzing connection is gone; only the bystander is left.
+      await expect.poll(() => server.connectionCount(), { timeout: 15_000 }).toBe(1);
+    },
+  );
 });

@@ -130,7 +130,9 @@ describe('envelope: SMTPUTF8 and parameters', () => {
       // Pipelined: 500 recipients in one write, then their 500 replies.
       wire.send(Buffer.from(Array.from({ length: 500 }, (_, i) => `RCPT TO:<r${i}@example.org>\r\n`).join('')));
       for (let i = 0; i < 500; i++) expect((await wire.reply()).code).toBe(250);
-      expect((await wire.command('RCPT TO:<one-more@example.org>')).text).toMatch(/^452 4\.5\.3 Too many recipients: at most 500 per message/);
+      expect((await wire.command('RCPT TO:<one-more@example.org>')).text).toMatch(
+        /^452 4\.5\.3 Too many recipients: at most 500 per message/,
+      );
       expect((await wire.command('RCPT TO:<R7@example.org>')).code).toBe(250);
     } finally {
       wire.close();
@@ -144,7 +146,8 @@ describe('AUTH PLAIN authorization identity', () => {
     ({ port } = await start());
   });
 
-  const plain = (authzid: string, authcid: string, password: string): string => Buffer.from(`${authzid}\u0000${authcid}\u0000${password}`).toString('base64');
+  const plain = (authzid: string, authcid: string, password: string): string =>
+    Buffer.from(`${authzid}\u0000${authcid}\u0000${password}`).toString('base64');
 
   it('refuses acting as another user with 535 and the reason, without trying the password', async () => {
     const hashes = local.auth.counts().hashes;

@@ -36,11 +36,23 @@ let account: AccountConfig;
 const workers: OutboxWorker[] = [];
 
 function labAccount(extra: Partial<AccountConfig> = {}, smtp: Partial<AccountConfig['smtp']> = {}): AccountConfig {
-  return testAccount(ALICE, { host: lab.host, port: lab.smtpPort, tls: 'starttls', caFile: lab.caFile, timeoutMs: 10_000, ...smtp }, { auth: { method: 'password', user: ALICE, passwordFile }, ...extra });
+  return testAccount(
+    ALICE,
+    { host: lab.host, port: lab.smtpPort, tls: 'starttls', caFile: lab.caFile, timeoutMs: 10_000, ...smtp },
+    { auth: { method: 'password', user: ALICE, passwordFile }, ...extra },
+  );
 }
 
 function startWorker(credentials: CredentialSource, options: Partial<OutboxWorkerOptions> = {}): OutboxWorker {
-  const worker = new OutboxWorker({ account, store: local.store, credentials, logger: silentLogger(), status, retrySchedule: FAST_RETRIES, ...options });
+  const worker = new OutboxWorker({
+    account,
+    store: local.store,
+    credentials,
+    logger: silentLogger(),
+    status,
+    retrySchedule: FAST_RETRIES,
+    ...options,
+  });
   workers.push(worker);
   worker.start();
   return worker;
@@ -71,7 +83,15 @@ function deliveredTo(captured: CapturedMessage): string {
 const crlf = (lines: string[]): Buffer => crlfLines(lines, 'utf8');
 
 function simpleMessage(id: string, to: string[]): Buffer {
-  return crlf([`From: Alice <${ALICE}>`, `To: ${to.join(', ')}`, `Subject: ${id}`, 'Date: Wed, 27 Nov 2024 06:07:08 +0000', `Message-ID: <${id}@example.test>`, '', `Message ${id}.`]);
+  return crlf([
+    `From: Alice <${ALICE}>`,
+    `To: ${to.join(', ')}`,
+    `Subject: ${id}`,
+    'Date: Wed, 27 Nov 2024 06:07:08 +0000',
+    `Message-ID: <${id}@example.test>`,
+    '',
+    `Message ${id}.`,
+  ]);
 }
 
 beforeAll(async () => {
@@ -125,9 +145,27 @@ describe('relay to the provider (real Postfix)', () => {
       `Message-ID: <${id}@example.test>`,
       ...extra,
     ];
-    const dots = crlf([...head('dots', ['Subject: leading dots']), '', '.', '..', '.leading dot', '. space after the dot', '...three', 'last line']);
+    const dots = crlf([
+      ...head('dots', ['Subject: leading dots']),
+      '',
+      '.',
+      '..',
+      '.leading dot',
+      '. space after the dot',
+      '...three',
+      'last line',
+    ]);
     const eightBit = Buffer.concat([
-      crlf([...head('8bit', ['Subject: Grüße aus Köln — ünïcödé', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit']), '', 'Käse, Müsli, 寿司, emoji 📬']),
+      crlf([
+        ...head('8bit', [
+          'Subject: Grüße aus Köln — ünïcödé',
+          'MIME-Version: 1.0',
+          'Content-Type: text/plain; charset=utf-8',
+          'Content-Transfer-Encoding: 8bit',
+        ]),
+        '',
+        'Käse, Müsli, 寿司, emoji 📬',
+      ]),
       // Bytes that are not UTF-8 at all (latin1 é, C1 controls, 0xFF) must pass untouched as well.
       Buffer.from([0x6c, 0x61, 0x74, 0x69, 0x6e, 0x31, 0x3a, 0x20, 0xe9, 0x80, 0x9f, 0xff, 0x0d, 0x0a]),
     ]);
@@ -268,8 +306,19 @@ describe('relay to the provider (real Postfix)', () => {
 
   it('on 550 for one recipient of two delivers to the other and puts a bounce with the exact reply in INBOX', async () => {
     // The exact reply Postfix gives for this recipient, asked directly (not through hotbridge).
-    const direct = nodemailer.createTransport({ host: lab.host, port: lab.smtpPort, secure: false, requireTLS: true, tls: { ca: lab.ca }, auth: { user: ALICE, pass: UPSTREAM_PASSWORD }, logger: false });
-    const probe = await direct.sendMail({ envelope: { from: ALICE, to: ['probe@example.org', 'permfail1@example.org'] }, raw: simpleMessage('probe', ['probe@example.org']) });
+    const direct = nodemailer.createTransport({
+      host: lab.host,
+      port: lab.smtpPort,
+      secure: false,
+      requireTLS: true,
+      tls: { ca: lab.ca },
+      auth: { user: ALICE, pass: UPSTREAM_PASSWORD },
+      logger: false,
+    });
+    const probe = await direct.sendMail({
+      envelope: { from: ALICE, to: ['probe@example.org', 'permfail1@example.org'] },
+      raw: simpleMessage('probe', ['probe@example.org']),
+    });
     direct.close();
     expect(probe.rejected).toEqual(['permfail1@example.org']);
     const exactReply = (probe as unknown as { rejectedErrors: Array<{ response: string }> }).rejectedErrors[0].response;
@@ -308,7 +357,12 @@ describe('relay to the provider (real Postfix)', () => {
   it('on 554 after the message (permfail-data) bounces every recipient with that reply', async () => {
     await lab.setSmtpMode('permfail-data');
     startWorker(passwordSource());
-    await submit(port, ALICE, { from: ALICE, to: ['bob@example.org', 'carol@example.org'] }, simpleMessage('rejected-data', ['bob@example.org']));
+    await submit(
+      port,
+      ALICE,
+      { from: ALICE, to: ['bob@example.org', 'carol@example.org'] },
+      simpleMessage('rejected-data', ['bob@example.org']),
+    );
     await waitFor('an empty outbox', async () => ((await outbox()).length === 0 ? true : undefined));
     const [bounce] = await mailboxMessages('INBOX');
     const text = bounce.raw.toString('latin1');
@@ -364,7 +418,9 @@ describe('relay to the provider (real Postfix)', () => {
   });
 
   it('logs in with XOAUTH2 using the access token from the credential source; a refused token waits for a new one', async () => {
-    account = labAccount({ auth: { method: 'oauth2', user: ALICE, tenant: 'consumers', authority: 'https://login.example.test', scopes: [] } });
+    account = labAccount({
+      auth: { method: 'oauth2', user: ALICE, tenant: 'consumers', authority: 'https://login.example.test', scopes: [] },
+    });
     lab.setToken('alice-token-1', ALICE);
     // An OAuth2 source as the OAuth2 module provides it, with a token the test controls.
     let token = 'alice-token-1';

@@ -20,7 +20,9 @@ const AUTH_DELAY_MS = 300;
 const account = testAccount(ALICE, {}, { sendAs: ['alias@example.test'] });
 
 const message = (subject: string, body = 'Hello.\r\n'): Buffer =>
-  Buffer.from(`From: ${ALICE}\r\nTo: bob@example.org\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@example.test>\r\n\r\n${body}`);
+  Buffer.from(
+    `From: ${ALICE}\r\nTo: bob@example.org\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@example.test>\r\n\r\n${body}`,
+  );
 
 let local: LocalSide;
 let server: SubmissionServer;
@@ -99,7 +101,9 @@ describe('submission server on loopback', () => {
       wire.close();
     }
     const anonymous = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, logger: false });
-    await expect(anonymous.sendMail({ envelope: { from: ALICE, to: ['victim@example.org'] }, raw: message('relay attempt') })).rejects.toMatchObject({ responseCode: 530 });
+    await expect(
+      anonymous.sendMail({ envelope: { from: ALICE, to: ['victim@example.org'] }, raw: message('relay attempt') }),
+    ).rejects.toMatchObject({ responseCode: 530 });
     expect((await outbox()).some((entry) => entry.recipients.includes('victim@example.org'))).toBe(false);
   });
 
@@ -146,7 +150,9 @@ describe('submission server on loopback', () => {
     } finally {
       wire.close();
     }
-    await expect(submit(port, ALICE, { from: 'boss@example.test', to: ['bob@example.org'] }, message('forged'))).rejects.toMatchObject({ responseCode: 553 });
+    await expect(submit(port, ALICE, { from: 'boss@example.test', to: ['bob@example.org'] }, message('forged'))).rejects.toMatchObject({
+      responseCode: 553,
+    });
   });
 
   it('refuses an oversized message with 552, announced (SIZE=) or not, queues nothing and goes on', async () => {
@@ -158,7 +164,9 @@ describe('submission server on loopback', () => {
       expect((await wire.command('RCPT TO:<bob@example.org>')).code).toBe(250);
       expect((await wire.command('DATA')).code).toBe(354);
       const line = `${'x'.repeat(78)}\r\n`;
-      wire.send(Buffer.concat([message('too big'), Buffer.from(line.repeat(Math.ceil((MAX_BYTES + 100) / line.length))), Buffer.from('.\r\n')]));
+      wire.send(
+        Buffer.concat([message('too big'), Buffer.from(line.repeat(Math.ceil((MAX_BYTES + 100) / line.length))), Buffer.from('.\r\n')]),
+      );
       expect((await wire.reply()).code).toBe(552);
       expect((await outbox()).length).toBe(before);
       // The same session still works for a message that fits.
@@ -192,7 +200,13 @@ describe('submission server on loopback', () => {
       expect(answeredAt).toBeGreaterThanOrEqual(durableAt);
       const id = /queued as (\S+)/.exec(info.response)?.[1];
       const entry = (await outbox()).find((candidate) => candidate.id === id);
-      expect(entry).toMatchObject({ account: ALICE, from: ALICE, recipients: ['bob@example.org', 'carol@example.org'], pending: ['bob@example.org', 'carol@example.org'], attempts: 0 });
+      expect(entry).toMatchObject({
+        account: ALICE,
+        from: ALICE,
+        recipients: ['bob@example.org', 'carol@example.org'],
+        pending: ['bob@example.org', 'carol@example.org'],
+        attempts: 0,
+      });
       expect((await store.getBlob(entry!.blobId)).equals(raw)).toBe(true);
     } finally {
       store.enqueueOutbox = original;
@@ -205,7 +219,9 @@ describe('submission server on loopback', () => {
     store.enqueueOutbox = () => Promise.reject(new Error('disk full'));
     const before = (await outbox()).length;
     try {
-      await expect(submit(port, ALICE, { from: ALICE, to: ['bob@example.org'] }, message('no room'))).rejects.toMatchObject({ responseCode: 451 });
+      await expect(submit(port, ALICE, { from: ALICE, to: ['bob@example.org'] }, message('no room'))).rejects.toMatchObject({
+        responseCode: 451,
+      });
     } finally {
       store.enqueueOutbox = original;
     }
@@ -221,11 +237,29 @@ describe('submission server on a non-loopback address', () => {
 
   beforeAll(() => {
     certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-smtp-cert-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        path.join(certDir, 'key.pem'),
+        '-out',
+        path.join(certDir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     cert = fs.readFileSync(path.join(certDir, 'cert.pem'));
     key = fs.readFileSync(path.join(certDir, 'key.pem'));
   });
@@ -234,7 +268,14 @@ describe('submission server on a non-loopback address', () => {
 
   it('will not start without a certificate', async () => {
     await expect(
-      startSubmissionServer({ listen: [{ host: '0.0.0.0', port: 0 }], store: local.store, auth: local.auth, logger: silentLogger(), maxMessageBytes: MAX_BYTES, accounts: () => [account] }),
+      startSubmissionServer({
+        listen: [{ host: '0.0.0.0', port: 0 }],
+        store: local.store,
+        auth: local.auth,
+        logger: silentLogger(),
+        maxMessageBytes: MAX_BYTES,
+        accounts: () => [account],
+      }),
     ).rejects.toThrow(/is not on loopback: turn TLS on/);
   });
 

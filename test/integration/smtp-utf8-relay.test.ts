@@ -67,8 +67,18 @@ describe('SMTPUTF8 offered as the provider offers it', () => {
     }
 
     // An ASCII message: the relay's EHLO to Postfix shows SMTPUTF8.
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: config.smtpPort, secure: false, ignoreTLS: true, auth: { user: ALICE, pass: LOCAL_PASSWORD }, logger: false });
-    await transport.sendMail({ envelope: { from: ALICE, to: ['friend@example.org'] }, raw: simpleMessage(1, 200, ALICE, 'friend@example.org') });
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: config.smtpPort,
+      secure: false,
+      ignoreTLS: true,
+      auth: { user: ALICE, pass: LOCAL_PASSWORD },
+      logger: false,
+    });
+    await transport.sendMail({
+      envelope: { from: ALICE, to: ['friend@example.org'] },
+      raw: simpleMessage(1, 200, ALICE, 'friend@example.org'),
+    });
     transport.close();
     await lab.waitForCaptured(1, 30_000);
     await daemon.waitForLog(/the provider offers SMTPUTF8/, 30_000);
@@ -79,7 +89,9 @@ describe('SMTPUTF8 offered as the provider offers it', () => {
       expect((await after.wire.command(`MAIL FROM:<${ALICE}> SMTPUTF8`)).code).toBe(250);
       expect((await after.wire.command('RCPT TO:<jörg@example.org>')).code).toBe(250);
       expect((await after.wire.command('DATA')).code).toBe(354);
-      after.wire.send(Buffer.from(`From: ${ALICE}\r\nTo: jörg@example.org\r\nSubject: UTF-8 recipient\r\n\r\nHallo Jörg.\r\n.\r\n`, 'utf8'));
+      after.wire.send(
+        Buffer.from(`From: ${ALICE}\r\nTo: jörg@example.org\r\nSubject: UTF-8 recipient\r\n\r\nHallo Jörg.\r\n.\r\n`, 'utf8'),
+      );
       expect((await after.wire.reply()).code).toBe(250);
     } finally {
       after.wire.close();

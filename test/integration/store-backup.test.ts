@@ -22,7 +22,8 @@ async function storedHashes(dataDir: string): Promise<string[]> {
   const store = await Store.open(dataDir);
   try {
     const out: string[] = [];
-    for (const mailbox of store.listMailboxes(ALICE)) for (const m of await store.listMessages(mailbox.id)) out.push(hash(await store.getBlob(m.blobId)));
+    for (const mailbox of store.listMailboxes(ALICE))
+      for (const m of await store.listMessages(mailbox.id)) out.push(hash(await store.getBlob(m.blobId)));
     return out.sort();
   } finally {
     await store.close();
@@ -41,7 +42,14 @@ describe('backup and restore, verify, export and import while the daemon runs', 
     config = await writeTestConfig(dir, [{ address: ALICE }]);
     expect((await runCli(['password', ALICE, '--config', config.file], { input: `${PASSWORD}\n` })).code).toBe(0);
     daemon = await startDaemon(config.file);
-    client = new ImapFlow({ host: '127.0.0.1', port: config.imapPort, secure: false, auth: { user: ALICE, pass: PASSWORD }, logger: false, disableAutoIdle: true });
+    client = new ImapFlow({
+      host: '127.0.0.1',
+      port: config.imapPort,
+      secure: false,
+      auth: { user: ALICE, pass: PASSWORD },
+      logger: false,
+      disableAutoIdle: true,
+    });
     await client.connect();
   });
   afterAll(async () => {

@@ -41,7 +41,9 @@ const NOBODY = 65534;
 function message(i: number): Buffer {
   const body = randomBytes(9000).toString('base64').replace(/.{76}/g, '$&\r\n');
   const marker = i === TARGET ? `${MARKER}\r\n` : '';
-  return Buffer.from(`From: Sender ${i} <s${i}@example.org>\r\nTo: ${ALICE}\r\nSubject: message ${i}\r\nDate: Fri, 27 Nov 2026 06:00:00 +0000\r\n\r\n${marker}${body}\r\n`);
+  return Buffer.from(
+    `From: Sender ${i} <s${i}@example.org>\r\nTo: ${ALICE}\r\nSubject: message ${i}\r\nDate: Fri, 27 Nov 2026 06:00:00 +0000\r\n\r\n${marker}${body}\r\n`,
+  );
 }
 
 const hash = (raw: Buffer): string => createHash('sha256').update(raw).digest('hex');
@@ -82,7 +84,10 @@ interface Case {
 }
 
 function tables(store: string): string[] {
-  return fs.readdirSync(store).filter((name) => name.endsWith('.ldb')).sort();
+  return fs
+    .readdirSync(store)
+    .filter((name) => name.endsWith('.ldb'))
+    .sort();
 }
 
 const CASES: Case[] = [
@@ -95,7 +100,13 @@ const CASES: Case[] = [
     run: /cannot start: the store in .* is damaged \(LevelDB: IO error: .*\d+\.ldb: Invalid argument\); stop hotbridge and run: hotbridge repair/,
     doctor: /✗ the store (has \d+ problems|in .* is damaged)/,
     verify: /cannot be read: the store's files are damaged \(LevelDB: IO error: .*\.ldb: Invalid argument\)/,
-    repair: { code: 0, says: [/LevelDB found \d+ of its files damaged \([\d.]+ MB, kept in .*\/store\/lost\)/, /the next poll fetches again every message the provider still has/] },
+    repair: {
+      code: 0,
+      says: [
+        /LevelDB found \d+ of its files damaged \([\d.]+ MB, kept in .*\/store\/lost\)/,
+        /the next poll fetches again every message the provider still has/,
+      ],
+    },
     recovered: 'fewer',
   },
   {
@@ -116,7 +127,14 @@ const CASES: Case[] = [
     run: 'runs',
     doctor: /✗ the store has 1 problem: .*message 7.*damaged/,
     verify: /INBOX of alice@example\.test, UID \d+, \d{4}-\d\d-\d\d, from Sender 7 <s7@example\.org>, "message 7": its bytes are damaged/,
-    repair: { code: 0, says: [/Could not be saved \(1\):/, /INBOX of alice@example\.test, UID \d+, .*from Sender 7 <s7@example\.org>, "message 7": its bytes were damaged/, /Fetch them again with: hotbridge resync/] },
+    repair: {
+      code: 0,
+      says: [
+        /Could not be saved \(1\):/,
+        /INBOX of alice@example\.test, UID \d+, .*from Sender 7 <s7@example\.org>, "message 7": its bytes were damaged/,
+        /Fetch them again with: hotbridge resync/,
+      ],
+    },
     recovered: 'all but the damaged one',
   },
   {
@@ -248,90 +266,118 @@ describe('damage while stopped: what run, doctor, verify and repair say, and wha
   afterAll(() => removeDir(dir));
 
   for (const c of CASES) {
-    it(c.name, async () => {
-      const caseDir = path.join(dir, c.name.replace(/\W+/g, '-'));
-      fs.mkdirSync(caseDir);
-      const dataDir = path.join(caseDir, 'data');
-      fs.cpSync(pristine, dataDir, { recursive: true });
-      const [imapPort, smtpPort] = await freePorts(2);
-      const configFile = path.join(caseDir, 'config.toml');
-      fs.writeFileSync(
-        configFile,
-        [`data_dir = "${dataDir}"`, '[imap]', `listen = ["127.0.0.1:${imapPort}"]`, '[smtp]', `listen = ["127.0.0.1:${smtpPort}"]`, '[[accounts]]', `address = "${ALICE}"`, 'provider = "custom"', 'leave_on_server = true', '[accounts.auth]', 'method = "password"', '[accounts.pop3]', 'host = "127.0.0.1"', 'port = 9', '[accounts.smtp]', 'host = "127.0.0.1"', 'port = 9', ''].join('\n'),
-        { mode: 0o644 },
-      );
-      expect((await runCli(['password', ALICE, '--config', configFile], { input: `${LOCAL_PASSWORD}\n` })).code).toBe(0);
-      const store = path.join(dataDir, 'store');
-      c.damage(store, caseDir);
-      const cli = (args: string[]) => (c.uid !== undefined ? runCliAs(c.uid, [...args, '--config', configFile], 120_000) : runCli([...args, '--config', configFile], { timeoutMs: 120_000 }));
+    it(
+      c.name,
+      async () => {
+        const caseDir = path.join(dir, c.name.replace(/\W+/g, '-'));
+        fs.mkdirSync(caseDir);
+        const dataDir = path.join(caseDir, 'data');
+        fs.cpSync(pristine, dataDir, { recursive: true });
+        const [imapPort, smtpPort] = await freePorts(2);
+        const configFile = path.join(caseDir, 'config.toml');
+        fs.writeFileSync(
+          configFile,
+          [
+            `data_dir = "${dataDir}"`,
+            '[imap]',
+            `listen = ["127.0.0.1:${imapPort}"]`,
+            '[smtp]',
+            `listen = ["127.0.0.1:${smtpPort}"]`,
+            '[[accounts]]',
+            `address = "${ALICE}"`,
+            'provider = "custom"',
+            'leave_on_server = true',
+            '[accounts.auth]',
+            'method = "password"',
+            '[accounts.pop3]',
+            'host = "127.0.0.1"',
+            'port = 9',
+            '[accounts.smtp]',
+            'host = "127.0.0.1"',
+            'port = 9',
+            '',
+          ].join('\n'),
+          { mode: 0o644 },
+        );
+        expect((await runCli(['password', ALICE, '--config', configFile], { input: `${LOCAL_PASSWORD}\n` })).code).toBe(0);
+        const store = path.join(dataDir, 'store');
+        c.damage(store, caseDir);
+        const cli = (args: string[]) =>
+          c.uid !== undefined
+            ? runCliAs(c.uid, [...args, '--config', configFile], 120_000)
+            : runCli([...args, '--config', configFile], { timeoutMs: 120_000 });
 
-      // run
-      if (c.run === 'runs') {
-        const daemon = await startDaemon(configFile);
-        try {
-          const { tagged, uids } = await fetchAll(imapPort);
-          expect(tagged).toMatch(/^c NO \[CORRUPTION\] Message UID \d+ is damaged in the local store and could not be read; the others were sent/);
-          expect(uids.length).toBe(COUNT - 1);
-        } finally {
-          expect(await daemon.stop()).toBe(0);
+        // run
+        if (c.run === 'runs') {
+          const daemon = await startDaemon(configFile);
+          try {
+            const { tagged, uids } = await fetchAll(imapPort);
+            expect(tagged).toMatch(
+              /^c NO \[CORRUPTION\] Message UID \d+ is damaged in the local store and could not be read; the others were sent/,
+            );
+            expect(uids.length).toBe(COUNT - 1);
+          } finally {
+            expect(await daemon.stop()).toBe(0);
+          }
+        } else {
+          const run = await cli(['run']);
+          expect(run.code).not.toBe(0);
+          expect(run.stderr).toMatch(c.run);
+          expect(run.stderr).not.toMatch(/in use by another process|undefined/);
+          // Nothing made in its place: the files are as the damage left them.
+          expect(fs.existsSync(path.join(store, 'CURRENT'))).toBe(c.name !== 'CURRENT deleted');
         }
-      } else {
-        const run = await cli(['run']);
-        expect(run.code).not.toBe(0);
-        expect(run.stderr).toMatch(c.run);
-        expect(run.stderr).not.toMatch(/in use by another process|undefined/);
-        // Nothing made in its place: the files are as the damage left them.
-        expect(fs.existsSync(path.join(store, 'CURRENT'))).toBe(c.name !== 'CURRENT deleted');
-      }
 
-      // doctor, verify
-      const doctor = await cli(['doctor']);
-      expect(doctor.stdout).toMatch(c.doctor);
-      expect(doctor.code).toBe(1);
-      const verify = await cli(['verify']);
-      expect(verify.code, verify.stdout + verify.stderr).toBe(1);
-      expect(verify.stdout + verify.stderr).toMatch(c.verify);
+        // doctor, verify
+        const doctor = await cli(['doctor']);
+        expect(doctor.stdout).toMatch(c.doctor);
+        expect(doctor.code).toBe(1);
+        const verify = await cli(['verify']);
+        expect(verify.code, verify.stdout + verify.stderr).toBe(1);
+        expect(verify.stdout + verify.stderr).toMatch(c.verify);
 
-      // repair
-      const repair = await cli(['repair']);
-      expect(repair.code, repair.stdout + repair.stderr).toBe(c.repair.code);
-      for (const says of c.repair.says) expect(repair.stdout + repair.stderr).toMatch(says);
-      c.undo?.(store, caseDir);
+        // repair
+        const repair = await cli(['repair']);
+        expect(repair.code, repair.stdout + repair.stderr).toBe(c.repair.code);
+        for (const says of c.repair.says) expect(repair.stdout + repair.stderr).toMatch(says);
+        c.undo?.(store, caseDir);
 
-      // What is recovered: every message there is byte for byte one of the originals, none twice.
-      const after = await cli(['verify']);
-      expect(after.code, after.stdout + after.stderr).toBe(0);
-      const reopened = await Store.open(dataDir);
-      const found: string[] = [];
-      try {
-        const inbox = reopened.findMailbox(ALICE, 'INBOX')!;
-        for (const m of await reopened.listMessages(inbox.id)) found.push(hash(await reopened.getBlob(m.blobId)));
-      } finally {
-        await reopened.close();
-      }
-      expect(new Set(found).size).toBe(found.length);
-      for (const h of found) expect(originals.has(h)).toBe(true);
-      if (c.recovered === 'all') expect(found.length).toBe(COUNT);
-      else if (c.recovered === 'all but the damaged one') {
-        expect(found.length).toBe(COUNT - 1);
-        expect(found).not.toContain(damagedHash);
-        // leave_on_server = true: resync forgets the lost message's UIDL (and only that one), so the next
-        // poll fetches it again from the provider and nothing else twice.
-        const resync = await cli(['resync']);
-        expect(resync.code, resync.stdout + resync.stderr).toBe(0);
-        expect(resync.stdout).toMatch(/alice@example\.test: 1 lost messages will be fetched again from the provider/);
-        const ledgerStore = await Store.open(dataDir);
+        // What is recovered: every message there is byte for byte one of the originals, none twice.
+        const after = await cli(['verify']);
+        expect(after.code, after.stdout + after.stderr).toBe(0);
+        const reopened = await Store.open(dataDir);
+        const found: string[] = [];
         try {
-          const ledger = await ledgerStore.uidlLedger(ALICE);
-          expect(ledger.has(`uidl-${TARGET}`)).toBe(false);
-          expect(ledger.uidls().length).toBe(COUNT - 1);
+          const inbox = reopened.findMailbox(ALICE, 'INBOX')!;
+          for (const m of await reopened.listMessages(inbox.id)) found.push(hash(await reopened.getBlob(m.blobId)));
         } finally {
-          await ledgerStore.close();
+          await reopened.close();
         }
-      } else {
-        expect(found.length).toBeGreaterThan(0);
-        expect(found.length).toBeLessThan(COUNT);
-      }
-    }, 300_000);
+        expect(new Set(found).size).toBe(found.length);
+        for (const h of found) expect(originals.has(h)).toBe(true);
+        if (c.recovered === 'all') expect(found.length).toBe(COUNT);
+        else if (c.recovered === 'all but the damaged one') {
+          expect(found.length).toBe(COUNT - 1);
+          expect(found).not.toContain(damagedHash);
+          // leave_on_server = true: resync forgets the lost message's UIDL (and only that one), so the next
+          // poll fetches it again from the provider and nothing else twice.
+          const resync = await cli(['resync']);
+          expect(resync.code, resync.stdout + resync.stderr).toBe(0);
+          expect(resync.stdout).toMatch(/alice@example\.test: 1 lost messages will be fetched again from the provider/);
+          const ledgerStore = await Store.open(dataDir);
+          try {
+            const ledger = await ledgerStore.uidlLedger(ALICE);
+            expect(ledger.has(`uidl-${TARGET}`)).toBe(false);
+            expect(ledger.uidls().length).toBe(COUNT - 1);
+          } finally {
+            await ledgerStore.close();
+          }
+        } else {
+          expect(found.length).toBeGreaterThan(0);
+          expect(found.length).toBeLessThan(COUNT);
+        }
+      },
+      300_000,
+    );
   }
 });

@@ -35,7 +35,14 @@ interface Expected {
 const FOLDERS = ['INBOX', 'Work', 'Work/Projekte 2024', 'Entwürfe & Notizen'];
 
 function flagsFor(i: number): string[] {
-  const sets = [['\\Seen'], ['\\Seen', '\\Flagged'], ['\\Answered', '$Forwarded'], [], ['\\Draft', 'Junk', '$Label1'], ['\\Seen', '\\Deleted']];
+  const sets = [
+    ['\\Seen'],
+    ['\\Seen', '\\Flagged'],
+    ['\\Answered', '$Forwarded'],
+    [],
+    ['\\Draft', 'Junk', '$Label1'],
+    ['\\Seen', '\\Deleted'],
+  ];
   return sets[i % sets.length];
 }
 
@@ -77,7 +84,12 @@ async function readStore(dataDir: string): Promise<Expected[]> {
     const out: Expected[] = [];
     for (const mailbox of store.listMailboxes(ALICE)) {
       for (const message of await store.listMessages(mailbox.id)) {
-        out.push({ mailbox: mailbox.name, raw: await store.getBlob(message.blobId), flags: message.flags, date: Math.floor(message.internalDate / 1000) });
+        out.push({
+          mailbox: mailbox.name,
+          raw: await store.getBlob(message.blobId),
+          flags: message.flags,
+          date: Math.floor(message.internalDate / 1000),
+        });
       }
     }
     return out;
@@ -92,7 +104,9 @@ function expectSameMessages(actual: Expected[], expected: Expected[]): void {
   expect(actual.map(key).sort()).toEqual(expected.map(key).sort());
   // In each folder, also in the same order.
   for (const name of FOLDERS) {
-    expect(actual.filter((m) => m.mailbox === name).map((m) => digest(m.raw))).toEqual(expected.filter((m) => m.mailbox === name).map((m) => digest(m.raw)));
+    expect(actual.filter((m) => m.mailbox === name).map((m) => digest(m.raw))).toEqual(
+      expected.filter((m) => m.mailbox === name).map((m) => digest(m.raw)),
+    );
   }
 }
 
@@ -157,28 +171,32 @@ describe('export and import', () => {
       const copy = path.join(dir, `mutt-copy-${FOLDERS.indexOf(name)}`);
       // mutt reads the mbox file and copies every message into a Maildir, where its view of the flags shows in the file names.
       // A clean environment: mutt reads settings from many variables, and the test runner sets some of them.
-      const run = await runTool('env', [
-        '-i',
-        `HOME=${dir}`,
-        'TERM=vt100',
-        `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`,
-        'LANG=C.UTF-8',
-        'python3',
-        PTY_RUNNER,
-        mutt,
-        '-n',
-        '-F',
-        '/dev/null',
-        '-f',
-        file,
-        '-e',
-        // delete=no/move=no: no questions on quit (\\Deleted messages are shown as deleted, not purged).
-        'set mbox_type=Maildir confirmcreate=no confirmappend=no mark_old=no delete=no move=no',
-        '-e',
-        // One message after the other (the index is sorted by date, the copies are compared as a set).
-        `push "<first-entry>${'<copy-message>COPY<enter><next-entry>'.repeat(expected.filter((m) => m.mailbox === name).length).replace(/COPY/g, path.basename(copy))}<quit>"`,
-        // In the directory of the copy, so the push line stays short (mutt cuts long command lines).
-      ], { timeoutMs: 60_000, cwd: dir });
+      const run = await runTool(
+        'env',
+        [
+          '-i',
+          `HOME=${dir}`,
+          'TERM=vt100',
+          `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`,
+          'LANG=C.UTF-8',
+          'python3',
+          PTY_RUNNER,
+          mutt,
+          '-n',
+          '-F',
+          '/dev/null',
+          '-f',
+          file,
+          '-e',
+          // delete=no/move=no: no questions on quit (\\Deleted messages are shown as deleted, not purged).
+          'set mbox_type=Maildir confirmcreate=no confirmappend=no mark_old=no delete=no move=no',
+          '-e',
+          // One message after the other (the index is sorted by date, the copies are compared as a set).
+          `push "<first-entry>${'<copy-message>COPY<enter><next-entry>'.repeat(expected.filter((m) => m.mailbox === name).length).replace(/COPY/g, path.basename(copy))}<quit>"`,
+          // In the directory of the copy, so the push line stays short (mutt cuts long command lines).
+        ],
+        { timeoutMs: 60_000, cwd: dir },
+      );
       expect(run.code, describeRun('mutt', run)).toBe(0);
       const wanted = expected.filter((m) => m.mailbox === name);
       const files = fs.readdirSync(path.join(copy, 'cur'));
@@ -217,7 +235,14 @@ describe('export and import', () => {
       execFileSync('chown', ['-R', 'nobody:nogroup', path.dirname(maildir)]);
 
       const uids = await sourceUids(source.dataDir);
-      const client = new ImapFlow({ host: lab.host, port: lab.imapPort!, secure: false, auth: { user: LAB_USERS.alice.user, pass: LAB_USERS.alice.password }, logger: false, tls: { rejectUnauthorized: false } });
+      const client = new ImapFlow({
+        host: lab.host,
+        port: lab.imapPort!,
+        secure: false,
+        auth: { user: LAB_USERS.alice.user, pass: LAB_USERS.alice.password },
+        logger: false,
+        tls: { rejectUnauthorized: false },
+      });
       await client.connect();
       try {
         const entries = await client.list();
@@ -230,10 +255,18 @@ describe('export and import', () => {
             const wanted = expected.filter((m) => m.mailbox === name);
             const got: Array<{ uid: number; raw: Buffer; flags: string[]; date: number }> = [];
             for await (const message of client.fetch('1:*', { uid: true, flags: true, internalDate: true, source: true })) {
-              got.push({ uid: message.uid, raw: message.source!, flags: [...(message.flags ?? [])], date: Math.floor(new Date(message.internalDate!).getTime() / 1000) });
+              got.push({
+                uid: message.uid,
+                raw: message.source!,
+                flags: [...(message.flags ?? [])],
+                date: Math.floor(new Date(message.internalDate!).getTime() / 1000),
+              });
             }
             // Dovecot sends a message stored with bare LF line ends with CRLF, as IMAP wants (RFC 3501 §2.3.1).
-            expect(got.map((m) => digest(m.raw)), `${name}: bytes, in order`).toEqual(wanted.map((m) => digest(lfToCrlf(m.raw))));
+            expect(
+              got.map((m) => digest(m.raw)),
+              `${name}: bytes, in order`,
+            ).toEqual(wanted.map((m) => digest(lfToCrlf(m.raw))));
             expect(got.map((m) => sortFlags(m.flags.filter((f) => f !== '\\Recent')))).toEqual(wanted.map((m) => sortFlags(m.flags)));
             expect(got.map((m) => m.date)).toEqual(wanted.map((m) => m.date));
             expect(got.map((m) => m.uid)).toEqual(uids.get(name)!.uids);
@@ -266,7 +299,8 @@ async function sourceUids(dataDir: string): Promise<Map<string, { uids: number[]
   const store = await Store.open(dataDir);
   try {
     const map = new Map<string, { uids: number[]; uidValidity: number }>();
-    for (const mailbox of store.listMailboxes(ALICE)) map.set(mailbox.name, { uids: (await store.listMessages(mailbox.id)).map((m) => m.uid), uidValidity: mailbox.uidValidity });
+    for (const mailbox of store.listMailboxes(ALICE))
+      map.set(mailbox.name, { uids: (await store.listMessages(mailbox.id)).map((m) => m.uid), uidValidity: mailbox.uidValidity });
     return map;
   } finally {
     await store.close();

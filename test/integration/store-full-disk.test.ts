@@ -34,8 +34,12 @@ const LEFT = 10 * MB;
 
 /** A message of about `size` bytes that compresses badly (LevelDB compresses its tables). */
 function bulkyMessage(tag: string, size: number): Buffer {
-  const body = randomBytes(Math.floor((size * 3) / 4)).toString('base64').replace(/.{76}/g, '$&\r\n');
-  return Buffer.from(`From: filler@example.org\r\nTo: ${ALICE}\r\nSubject: ${tag}\r\nMessage-ID: <${tag}@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n${body}\r\n`);
+  const body = randomBytes(Math.floor((size * 3) / 4))
+    .toString('base64')
+    .replace(/.{76}/g, '$&\r\n');
+  return Buffer.from(
+    `From: filler@example.org\r\nTo: ${ALICE}\r\nSubject: ${tag}\r\nMessage-ID: <${tag}@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n${body}\r\n`,
+  );
 }
 
 const hash = (raw: Buffer): string => createHash('sha256').update(raw).digest('hex');
@@ -43,7 +47,10 @@ const hash = (raw: Buffer): string => createHash('sha256').update(raw).digest('h
 /** A raw IMAP connection, logged in: for the exact tagged replies. */
 class ImapWire {
   private n = 0;
-  private constructor(private readonly socket: net.Socket, private readonly reader: SocketReader) {}
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly reader: SocketReader,
+  ) {}
 
   static async login(port: number): Promise<ImapWire> {
     const socket = net.connect(port, '127.0.0.1');
@@ -94,7 +101,14 @@ class ImapWire {
 }
 
 async function submit(port: number, raw: Buffer): Promise<{ ok: true; response: string } | { ok: false; response: string }> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, auth: { user: ALICE, pass: LOCAL_PASSWORD }, logger: false });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    ignoreTLS: true,
+    auth: { user: ALICE, pass: LOCAL_PASSWORD },
+    logger: false,
+  });
   try {
     const info = await transport.sendMail({ envelope: { from: ALICE, to: [LAB_USERS.bob.user] }, raw });
     return { ok: true, response: info.response };
@@ -122,7 +136,11 @@ describe('a full disk, for real', () => {
   let spacers = 0;
 
   const status = async (): Promise<string> => (await runCli(['status', '--config', configFile])).stdout;
-  const recoveries = (): number => daemon.log().split('\n').filter((line) => line.includes('the store writes again')).length;
+  const recoveries = (): number =>
+    daemon
+      .log()
+      .split('\n')
+      .filter((line) => line.includes('the store writes again')).length;
   /** Takes all free space but `LEFT` with a file of its own, so that a fill of about `LEFT` fills the disk. */
   const leaveLittleRoom = (): void => disk.reserve(`spacer-${++spacers}`, Math.max(0, disk.freeBytes() - LEFT));
   /**
@@ -261,7 +279,9 @@ describe('a full disk, for real', () => {
   it('filled by POP3 ingest: the poller backs off saying so, and fetches the rest (once each) when there is room', async () => {
     const before = await imap.count('INBOX');
     leaveLittleRoom();
-    const messages = Array.from({ length: Math.ceil((disk.freeBytes() + 4 * MB) / (256 * 1024)) }, (_, i) => bulkyMessage(`pop3-fill-${i}`, 256 * 1024));
+    const messages = Array.from({ length: Math.ceil((disk.freeBytes() + 4 * MB) / (256 * 1024)) }, (_, i) =>
+      bulkyMessage(`pop3-fill-${i}`, 256 * 1024),
+    );
     await lab.injectMessages(ALICE, messages);
     fetched.push(...messages);
     await waitUntil('status to say the disk is full', async () => /the disk is full \([\d.]+ MB free in /.test(await status()), 120_000);

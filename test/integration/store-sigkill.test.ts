@@ -33,7 +33,8 @@ async function contents(dataDir: string): Promise<string[] | string> {
     const out: string[] = [];
     for (const account of store.listAccounts()) {
       for (const mailbox of store.listMailboxes(account)) {
-        for (const message of await store.listMessages(mailbox.id)) out.push(`${mailbox.name} ${hash(await store.getBlob(message.blobId))}`);
+        for (const message of await store.listMessages(mailbox.id))
+          out.push(`${mailbox.name} ${hash(await store.getBlob(message.blobId))}`);
       }
     }
     return out.sort();
@@ -46,7 +47,25 @@ function configFor(dir: string): string {
   const file = path.join(dir, 'config.toml');
   fs.writeFileSync(
     file,
-    [`data_dir = "${path.join(dir, 'data')}"`, '[imap]', 'listen = ["127.0.0.1:1"]', '[smtp]', 'listen = ["127.0.0.1:2"]', '[[accounts]]', `address = "${ALICE}"`, 'provider = "custom"', '[accounts.auth]', 'method = "password"', '[accounts.pop3]', 'host = "127.0.0.1"', 'port = 9', '[accounts.smtp]', 'host = "127.0.0.1"', 'port = 9', ''].join('\n'),
+    [
+      `data_dir = "${path.join(dir, 'data')}"`,
+      '[imap]',
+      'listen = ["127.0.0.1:1"]',
+      '[smtp]',
+      'listen = ["127.0.0.1:2"]',
+      '[[accounts]]',
+      `address = "${ALICE}"`,
+      'provider = "custom"',
+      '[accounts.auth]',
+      'method = "password"',
+      '[accounts.pop3]',
+      'host = "127.0.0.1"',
+      'port = 9',
+      '[accounts.smtp]',
+      'host = "127.0.0.1"',
+      'port = 9',
+      '',
+    ].join('\n'),
   );
   return file;
 }
@@ -110,7 +129,16 @@ describe('SIGKILL during backup, restore, import and repair', () => {
       const file = path.join(c.dir, 'b.hbk');
       await runAndKill(['backup', file, '--config', c.config], full * fraction);
       expect(await contents(c.data)).toEqual(before);
-      if (fs.existsSync(file)) expect((await readArchive(file, () => undefined, () => undefined)).entries).toBeGreaterThan(600);
+      if (fs.existsSync(file))
+        expect(
+          (
+            await readArchive(
+              file,
+              () => undefined,
+              () => undefined,
+            )
+          ).entries,
+        ).toBeGreaterThan(600);
     }
   }, 600_000);
 
@@ -140,7 +168,8 @@ describe('SIGKILL during backup, restore, import and repair', () => {
   it('import: the store is as before the import or has all of it, never part', async () => {
     const source = path.join(dir, 'import-source');
     for (const sub of ['cur', 'new', 'tmp']) fs.mkdirSync(path.join(source, sub), { recursive: true });
-    for (let i = 0; i < 400; i++) fs.writeFileSync(path.join(source, 'cur', `${1700000000 + i}.import${i}.host:2,S`), simpleMessage(5000 + i, 5000));
+    for (let i = 0; i < 400; i++)
+      fs.writeFileSync(path.join(source, 'cur', `${1700000000 + i}.import${i}.host:2,S`), simpleMessage(5000 + i, 5000));
     const probe = copy('import-probe');
     const full = await timed(['import', source, '--mailbox', 'Imported', '--config', probe.config]);
     const imported = (await contents(probe.data)) as string[];

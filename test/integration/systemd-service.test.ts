@@ -69,10 +69,17 @@ describe('the system service under systemd', () => {
       pty.kill();
     }
     expect(pty.screen()).toContain('  systemctl restart hotbridge.service\n');
-    await waitFor('the service to run', () => ns.run(['systemctl', 'is-active', 'hotbridge']).stdout.trim() === 'active' && /hotbridge is running/.test(journal()));
+    await waitFor(
+      'the service to run',
+      () => ns.run(['systemctl', 'is-active', 'hotbridge']).stdout.trim() === 'active' && /hotbridge is running/.test(journal()),
+    );
     const unit = ns.run(['systemctl', 'cat', 'hotbridge']).stdout;
-    expect(unit).toContain(`ExecStart=${fs.realpathSync(process.execPath)} --max-semi-space-size=2 ${fs.realpathSync(HOTBRIDGE[1])} run --config /etc/hotbridge/config.toml`);
-    const user = ns.run(['ps', '-o', 'user=', '-p', ns.run(['systemctl', 'show', '-p', 'MainPID', '--value', 'hotbridge']).stdout.trim()]).stdout.trim();
+    expect(unit).toContain(
+      `ExecStart=${fs.realpathSync(process.execPath)} --max-semi-space-size=2 ${fs.realpathSync(HOTBRIDGE[1])} run --config /etc/hotbridge/config.toml`,
+    );
+    const user = ns
+      .run(['ps', '-o', 'user=', '-p', ns.run(['systemctl', 'show', '-p', 'MainPID', '--value', 'hotbridge']).stdout.trim()])
+      .stdout.trim();
     expect(user).toBe('hotbridge');
     // systemd's own view of the unit: no complaint about the config directory's mode.
     expect(journal()).not.toMatch(/mode is different/);
@@ -80,12 +87,18 @@ describe('the system service under systemd', () => {
 
   it('logs to journald with the priorities of its lines: warnings are warnings, not errors', () => {
     const warnings = journal('-p', 'warning');
-    expect(warnings).toContain('ann@hotmail.com pop3: POP3 sync failed: sign-in needed: not signed in: run hotbridge login ann@hotmail.com');
+    expect(warnings).toContain(
+      'ann@hotmail.com pop3: POP3 sync failed: sign-in needed: not signed in: run hotbridge login ann@hotmail.com',
+    );
     expect(warnings).not.toContain('hotbridge is running');
     expect(journal('-p', 'err')).not.toContain('POP3 sync failed');
     // journald took the "<4>" as the priority and kept the text clean.
     expect(journal()).not.toMatch(/^<\d>/m);
-    const records = ns.run(['journalctl', '-u', 'hotbridge', '--no-pager', '-o', 'json']).stdout.trim().split('\n').map((line) => JSON.parse(line) as { MESSAGE: string; PRIORITY: string });
+    const records = ns
+      .run(['journalctl', '-u', 'hotbridge', '--no-pager', '-o', 'json'])
+      .stdout.trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { MESSAGE: string; PRIORITY: string });
     expect(records.find((r) => r.MESSAGE.includes('POP3 sync failed'))?.PRIORITY).toBe('4');
     expect(records.find((r) => r.MESSAGE.startsWith('hotbridge is running'))?.PRIORITY).toBe('6');
   });
@@ -139,13 +152,33 @@ describe('the system service under systemd', () => {
     expect(ns.run(['mount', '-t', 'tmpfs', '-o', 'mode=0755', 'none', '/opt']).status).toBe(0);
     // The namespace has no network, so npm there can only use its cache: an install outside it first
     // (network or cache, as for any user) puts every dependency in that cache.
-    const warm = spawnSync('sh', ['-c', `cd ${dir} && npm pack --silent ${REPO_ROOT} >/dev/null && npm install -g --prefix ${dir}/warm --prefer-offline --no-audit --no-fund ./hotbridge-0.1.0.tgz`], { encoding: 'utf8', timeout: 600_000 });
+    const warm = spawnSync(
+      'sh',
+      [
+        '-c',
+        `cd ${dir} && npm pack --silent ${REPO_ROOT} >/dev/null && npm install -g --prefix ${dir}/warm --prefer-offline --no-audit --no-fund ./hotbridge-0.1.0.tgz`,
+      ],
+      { encoding: 'utf8', timeout: 600_000 },
+    );
     expect(warm.status, warm.stderr).toBe(0);
     const clone = '/home/ann/hotbridge';
-    const copy = ns.run(['sh', '-c', `mkdir -p ${clone} && cd ${REPO_ROOT} && tar cf - --exclude=./node_modules --exclude=./.git . | tar xf - -C ${clone} && ln -s ${REPO_ROOT}/node_modules ${clone}/node_modules`]);
+    const copy = ns.run([
+      'sh',
+      '-c',
+      `mkdir -p ${clone} && cd ${REPO_ROOT} && tar cf - --exclude=./node_modules --exclude=./.git . | tar xf - -C ${clone} && ln -s ${REPO_ROOT}/node_modules ${clone}/node_modules`,
+    ]);
     expect(copy.status, copy.stderr).toBe(0);
     ns.run(['rm', '-f', '/etc/hotbridge/config.toml']);
-    const pty = startPty([process.execPath, `${clone}/bin/hotbridge.js`, 'setup'], { wrap: ns.enter, env: { HOTBRIDGE_CONFIG: '', NO_COLOR: '1', npm_config_prefix: '/opt/hotbridge', npm_config_offline: 'true', npm_config_update_notifier: 'false' } });
+    const pty = startPty([process.execPath, `${clone}/bin/hotbridge.js`, 'setup'], {
+      wrap: ns.enter,
+      env: {
+        HOTBRIDGE_CONFIG: '',
+        NO_COLOR: '1',
+        npm_config_prefix: '/opt/hotbridge',
+        npm_config_offline: 'true',
+        npm_config_update_notifier: 'false',
+      },
+    });
     const answer = async (question: RegExp, text: string) => {
       await pty.expect(question);
       pty.line(text);
@@ -165,7 +198,11 @@ describe('the system service under systemd', () => {
       pty.kill();
     }
     await waitFor('the service of the copy to run', () => ns.run(['systemctl', 'is-active', 'hotbridge']).stdout.trim() === 'active');
-    expect(ns.run(['systemctl', 'cat', 'hotbridge']).stdout).toContain('/opt/hotbridge/lib/node_modules/hotbridge/bin/hotbridge.js run --config /etc/hotbridge/config.toml');
-    await waitFor('the copy to say it runs', () => /hotbridge is running version=0\.1\.0 dataDir=\/var\/lib\/hotbridge accounts=bea@outlook\.com/.test(journal()));
+    expect(ns.run(['systemctl', 'cat', 'hotbridge']).stdout).toContain(
+      '/opt/hotbridge/lib/node_modules/hotbridge/bin/hotbridge.js run --config /etc/hotbridge/config.toml',
+    );
+    await waitFor('the copy to say it runs', () =>
+      /hotbridge is running version=0\.1\.0 dataDir=\/var\/lib\/hotbridge accounts=bea@outlook\.com/.test(journal()),
+    );
   }, 600_000);
 });

@@ -30,7 +30,9 @@ interface Probe {
   [key: string]: unknown;
 }
 
-async function bridgeWithTls(minVersion: string | undefined): Promise<{ bridge: CompatBridge; ports: { pop3s: number; imaps: number; smtps: number }; ca: string }> {
+async function bridgeWithTls(
+  minVersion: string | undefined,
+): Promise<{ bridge: CompatBridge; ports: { pop3s: number; imaps: number; smtps: number }; ca: string }> {
   const [pop3s, imaps, smtps] = await freePorts(3);
   const version = minVersion ? [`tls_min_version = "${minVersion}"`] : [];
   const bridge = await startCompatBridge({
@@ -65,10 +67,27 @@ describe('TLS listeners and versions', () => {
 
   /** openssl s_client: implicit TLS, sends QUIT, prints what the server said. */
   const sClient = (port: number, ca: string, extra: string[]) =>
-    runTool(openssl, ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-CAfile', ca, '-verify_return_error', '-quiet', '-crlf', '-ign_eof', ...extra], {
-      input: 'QUIT\n',
-      timeoutMs: 20_000,
-    });
+    runTool(
+      openssl,
+      [
+        's_client',
+        '-connect',
+        `127.0.0.1:${port}`,
+        '-servername',
+        'localhost',
+        '-CAfile',
+        ca,
+        '-verify_return_error',
+        '-quiet',
+        '-crlf',
+        '-ign_eof',
+        ...extra,
+      ],
+      {
+        input: 'QUIT\n',
+        timeoutMs: 20_000,
+      },
+    );
 
   describe('the default: TLS 1.2 and newer', () => {
     let bridge: CompatBridge;
@@ -126,14 +145,19 @@ describe('TLS listeners and versions', () => {
     });
 
     it('WARNs at start that OpenSSL runs at security level 0', () => {
-      expect(bridge.daemon.log()).toMatch(/pop3\.tls_min_version = \\?"TLSv1\\?": old TLS versions are accepted, with OpenSSL's security level lowered to 0/);
+      expect(bridge.daemon.log()).toMatch(
+        /pop3\.tls_min_version = \\?"TLSv1\\?": old TLS versions are accepted, with OpenSSL's security level lowered to 0/,
+      );
     });
 
     it('accepts TLS 1.0 from openssl s_client -tls1 and Python TLSVersion.TLSv1, and TLS 1.2 as before', async () => {
       for (const [name, port] of Object.entries(ports)) {
         const seen = await probe(['tls', '127.0.0.1', String(port), 'TLSv1', ca, 'localhost']);
         expect(seen, `${name}: ${JSON.stringify(seen)}`).toMatchObject({ ok: true, version: 'TLSv1' });
-        expect(await probe(['tls', '127.0.0.1', String(port), 'TLSv1_2', ca, 'localhost']), name).toMatchObject({ ok: true, version: 'TLSv1.2' });
+        expect(await probe(['tls', '127.0.0.1', String(port), 'TLSv1_2', ca, 'localhost']), name).toMatchObject({
+          ok: true,
+          version: 'TLSv1.2',
+        });
       }
       const old = await sClient(ports.pop3s, ca, ['-tls1', '-cipher', 'DEFAULT:@SECLEVEL=0']);
       expect(old.code, describeRun('s_client -tls1', old)).toBe(0);

@@ -40,7 +40,11 @@ async function runningDaemon(config: HotbridgeConfig): Promise<RunningDaemon | u
 /** The Date header of the identity platform, for the clock check (an OAuth2 account talks to it anyway). */
 async function authorityTime(authority: string): Promise<TimeSample | undefined> {
   try {
-    const response = await fetch(`${authority}/v2.0/.well-known/openid-configuration`, { method: 'HEAD', signal: AbortSignal.timeout(10_000), redirect: 'manual' });
+    const response = await fetch(`${authority}/v2.0/.well-known/openid-configuration`, {
+      method: 'HEAD',
+      signal: AbortSignal.timeout(10_000),
+      redirect: 'manual',
+    });
     const date = httpDate(response.headers);
     return date ? { source: new URL(authority).host, serverTime: date, localTime: Date.now(), resolutionMs: 1000 } : undefined;
   } catch {
@@ -75,11 +79,17 @@ export async function runDoctor(options: { config?: string; out: NodeJS.Writable
     options.out.write('\nThe other checks need a working config.\n');
     return 1;
   }
-  report.add(ok(`config is valid (${config.accounts.length} account${config.accounts.length === 1 ? '' : 's'}, data in ${config.dataDir})`));
+  report.add(
+    ok(`config is valid (${config.accounts.length} account${config.accounts.length === 1 ? '' : 's'}, data in ${config.dataDir})`),
+  );
   report.add(dataDirCheck(config));
 
   const daemon = await runningDaemon(config);
-  report.add(daemon ? info(`hotbridge is running${daemon.pid ? ` (pid ${daemon.pid})` : ''}`) : info('hotbridge is not running now', 'start it with: hotbridge run (or keep it running: hotbridge service install)'));
+  report.add(
+    daemon
+      ? info(`hotbridge is running${daemon.pid ? ` (pid ${daemon.pid})` : ''}`)
+      : info('hotbridge is not running now', 'start it with: hotbridge run (or keep it running: hotbridge service install)'),
+  );
 
   for (const result of await checkStore(config, daemon !== undefined)) report.add(result);
 

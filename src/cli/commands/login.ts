@@ -125,7 +125,9 @@ export async function runLogin(options: {
   try {
     store.save(address, tokens);
   } catch (err) {
-    out.write(`Signed in, but the sign-in could not be saved in ${store.fileFor(address)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.\n`);
+    out.write(
+      `Signed in, but the sign-in could not be saved in ${store.fileFor(address)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.\n`,
+    );
     return 1;
   }
   out.write(`Signed in: ${address}. hotbridge can now fetch and send its mail (a running hotbridge picks this up at its next poll).\n`);

@@ -21,7 +21,9 @@ export async function setPassword(options: { config?: string; address: string; o
   }
   if (password.length === 0) throw new UserError('the password is empty; nothing was changed');
   if ([...password].length < MIN_LOCAL_PASSWORD_LENGTH) {
-    throw new UserError(`the password is too short (${[...password].length} characters): use at least ${MIN_LOCAL_PASSWORD_LENGTH}, for example four words; nothing was changed`);
+    throw new UserError(
+      `the password is too short (${[...password].length} characters): use at least ${MIN_LOCAL_PASSWORD_LENGTH}, for example four words; nothing was changed`,
+    );
   }
   await new LocalPasswords(config.dataDir).set(account.address, password);
   giveToDataDirOwner(config.dataDir);

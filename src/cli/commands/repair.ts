@@ -14,7 +14,9 @@ export async function runRepair(options: { config?: string; out: NodeJS.Writable
   await requireStopped(config, 'repair');
   let report: RepairReport;
   try {
-    report = await withLock(config, 'repair', () => repairStore(config.dataDir, { accounts: config.accounts.map((account) => account.address) }));
+    report = await withLock(config, 'repair', () =>
+      repairStore(config.dataDir, { accounts: config.accounts.map((account) => account.address) }),
+    );
   } catch (err) {
     if (err instanceof StoreError) throw new UserError(`cannot repair: ${err.message}`, 1);
     throw err;
@@ -22,21 +24,34 @@ export async function runRepair(options: { config?: string; out: NodeJS.Writable
   const out = options.out;
   if (report.settled) out.write(`${report.settled}.\n`);
   if (report.nothingToRepair) {
-    out.write(`Nothing to repair: the store in ${config.dataDir} verifies (${report.verify.counts.messages} messages). Nothing was changed.\n`);
+    out.write(
+      `Nothing to repair: the store in ${config.dataDir} verifies (${report.verify.counts.messages} messages). Nothing was changed.\n`,
+    );
     return 0;
   }
   const rebuild = report.rebuild!;
   out.write(`Repaired the store in ${config.dataDir}; the damaged one is kept in ${report.damagedCopy}.\n`);
   out.write(`  ${rebuild.messages} messages are in the repaired store (verified)`);
-  out.write(rebuild.recovered > 0 ? `, ${rebuild.recovered} of them put back into the mailbox "Recovered" (their records were lost).\n` : '.\n');
-  if (rebuild.mailboxesRecreated.length > 0) out.write(`  Mailboxes made again for messages whose mailbox record was lost: ${rebuild.mailboxesRecreated.join(', ')}.\n`);
-  out.write(`  Rebuilt: ${rebuild.indexesRebuilt} indexes, ${rebuild.referenceCountsFixed} reference counts, ${rebuild.countersRaised} mailbox counters, ${rebuild.ledgerEntriesRestored} POP3 ledger entries.\n`);
+  out.write(
+    rebuild.recovered > 0 ? `, ${rebuild.recovered} of them put back into the mailbox "Recovered" (their records were lost).\n` : '.\n',
+  );
+  if (rebuild.mailboxesRecreated.length > 0)
+    out.write(`  Mailboxes made again for messages whose mailbox record was lost: ${rebuild.mailboxesRecreated.join(', ')}.\n`);
+  out.write(
+    `  Rebuilt: ${rebuild.indexesRebuilt} indexes, ${rebuild.referenceCountsFixed} reference counts, ${rebuild.countersRaised} mailbox counters, ${rebuild.ledgerEntriesRestored} POP3 ledger entries.\n`,
+  );
   if (report.unreadable) {
     const mb = (report.unreadable.bytes / (1024 * 1024)).toFixed(1);
-    out.write(`\n! LevelDB found ${report.unreadable.files} of its files damaged (${mb} MB, kept in ${report.unreadable.kept}) and saved only what it could read of them.\n`);
-    out.write('  Messages whose every trace was in the unreadable part are gone and cannot be named here; if you have a backup, it has them (hotbridge restore FILE).\n');
+    out.write(
+      `\n! LevelDB found ${report.unreadable.files} of its files damaged (${mb} MB, kept in ${report.unreadable.kept}) and saved only what it could read of them.\n`,
+    );
+    out.write(
+      '  Messages whose every trace was in the unreadable part are gone and cannot be named here; if you have a backup, it has them (hotbridge restore FILE).\n',
+    );
     for (const account of config.accounts.filter((a) => a.leaveOnServer)) {
-      out.write(`  ${account.address} leaves mail on the server: the next poll fetches again every message the provider still has that the store no longer knows.\n`);
+      out.write(
+        `  ${account.address} leaves mail on the server: the next poll fetches again every message the provider still has that the store no longer knows.\n`,
+      );
     }
   }
   if (rebuild.lost.length === 0) {
@@ -48,7 +63,9 @@ export async function runRepair(options: { config?: string; out: NodeJS.Writable
   if (rebuild.lost.length > 500) out.write(`  … and ${rebuild.lost.length - 500} more\n`);
   const refetchable = config.accounts.filter((account) => account.leaveOnServer && (report.refetchable[account.address] ?? 0) > 0);
   for (const account of refetchable) {
-    out.write(`\n${report.refetchable[account.address]} of the lost messages of ${account.address} came from the provider, which keeps a copy (leave_on_server = true).\n`);
+    out.write(
+      `\n${report.refetchable[account.address]} of the lost messages of ${account.address} came from the provider, which keeps a copy (leave_on_server = true).\n`,
+    );
     out.write(`Fetch them again with: hotbridge resync${options.config ? ` --config ${options.config}` : ''}\n`);
   }
   return 0;
@@ -64,7 +81,12 @@ export async function runResync(options: { config?: string; out: NodeJS.Writable
     options.out.write('Nothing to fetch again: no message a repair lost is waiting for it.\n');
     return 0;
   }
-  for (const [account, n] of Object.entries(forgotten)) if (n > 0) options.out.write(`${account}: ${n} lost messages will be fetched again from the provider.\n`);
-  options.out.write(running ? 'The running hotbridge is fetching them now (hotbridge status shows the progress).\n' : 'They are fetched the next time hotbridge runs.\n');
+  for (const [account, n] of Object.entries(forgotten))
+    if (n > 0) options.out.write(`${account}: ${n} lost messages will be fetched again from the provider.\n`);
+  options.out.write(
+    running
+      ? 'The running hotbridge is fetching them now (hotbridge status shows the progress).\n'
+      : 'They are fetched the next time hotbridge runs.\n',
+  );
   return 0;
 }

@@ -35,7 +35,10 @@ export async function runDaemon(options: { config?: string; logLevel?: string; l
     if (err instanceof LocalPasswordsError || err instanceof StoreError) throw new UserError(`cannot start: ${err.message}`, 1);
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
       const file = (err as NodeJS.ErrnoException).path;
-      throw new UserError(`cannot write${file ? ` to ${file}` : ''}: ${code === 'EROFS' ? 'read-only file system' : 'permission denied'}; run hotbridge as the user who owns ${config.dataDir}, or fix the owner`, 3);
+      throw new UserError(
+        `cannot write${file ? ` to ${file}` : ''}: ${code === 'EROFS' ? 'read-only file system' : 'permission denied'}; run hotbridge as the user who owns ${config.dataDir}, or fix the owner`,
+        3,
+      );
     }
     throw err;
   }

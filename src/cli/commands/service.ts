@@ -13,7 +13,17 @@ import type { HotbridgeConfig } from '../../config/types.js';
 import { writeFileAtomic } from '../../runtime/files.js';
 import { configFileFrom, loadConfigOrExplain, UserError } from '../config-option.js';
 import { controlService, type ControlAction } from '../service/control.js';
-import { LAUNCHD_LABEL, launchAgent, launchDaemon, PACKAGE_ROOT, systemUnit, unitSays, userUnit, type Credential, type ProgramPaths } from '../service/units.js';
+import {
+  LAUNCHD_LABEL,
+  launchAgent,
+  launchDaemon,
+  PACKAGE_ROOT,
+  systemUnit,
+  unitSays,
+  userUnit,
+  type Credential,
+  type ProgramPaths,
+} from '../service/units.js';
 
 export type ServiceAction = 'install' | 'uninstall';
 export type ServiceScope = 'user' | 'system';
@@ -90,10 +100,12 @@ function filesTheServiceReads(input: PlanInput, config: HotbridgeConfig | undefi
     ['hotbridge', input.paths.hotbridge],
   ];
   for (const account of config?.accounts ?? []) {
-    if (account.auth.method === 'password' && account.auth.passwordFile) files.push([`the password file of ${account.address}`, account.auth.passwordFile]);
+    if (account.auth.method === 'password' && account.auth.passwordFile)
+      files.push([`the password file of ${account.address}`, account.auth.passwordFile]);
     for (const server of [account.pop3, account.smtp]) if (server.caFile) files.push([`the ca_file of ${account.address}`, server.caFile]);
   }
-  for (const file of [config?.imap.certFile, config?.imap.keyFile, config?.smtp.certFile, config?.smtp.keyFile]) if (file) files.push(['a tls_cert/tls_key file', file]);
+  for (const file of [config?.imap.certFile, config?.imap.keyFile, config?.smtp.certFile, config?.smtp.keyFile])
+    if (file) files.push(['a tls_cert/tls_key file', file]);
   return files;
 }
 
@@ -112,7 +124,9 @@ function hiddenFromSystemUnit(input: PlanInput, config: HotbridgeConfig | undefi
     } else if (unitSays(unit, 'PrivateTmp') && underTmp(file)) {
       problems.push(
         `${what} is at ${file}, under /tmp, which the system service does not share (PrivateTmp=yes gives it an empty /tmp of its own). ` +
-          (program ? `Install ${what} under /usr or /opt.` : 'Move it to /etc/hotbridge (sudo hotbridge setup --config /etc/hotbridge/config.toml writes a config there).'),
+          (program
+            ? `Install ${what} under /usr or /opt.`
+            : 'Move it to /etc/hotbridge (sudo hotbridge setup --config /etc/hotbridge/config.toml writes a config there).'),
       );
     }
   }
@@ -122,7 +136,9 @@ function hiddenFromSystemUnit(input: PlanInput, config: HotbridgeConfig | undefi
 /** The ports below 1024 need CAP_NET_BIND_SERVICE (capabilities(7)). */
 function listensBelow1024(config: HotbridgeConfig): boolean {
   const tables = [config.imap, config.smtp, config.pop3];
-  return [...tables.flatMap((table) => [...table.listen, ...table.tlsListen]), ...config.status.listen].some((address) => address.port > 0 && address.port < 1024);
+  return [...tables.flatMap((table) => [...table.listen, ...table.tlsListen]), ...config.status.listen].some(
+    (address) => address.port > 0 && address.port < 1024,
+  );
 }
 
 /** One credential per password file, named after the file (the daemon looks it up by that name). */
@@ -138,7 +154,9 @@ function credentialsOf(config: HotbridgeConfig, problems: string[]): Credential[
     }
     const clash = credentials.find((credential) => credential.id === id && credential.file !== file);
     if (clash) {
-      problems.push(`two password files are both named ${id} (${clash.file} and ${file}); the service tells them apart by name: rename one`);
+      problems.push(
+        `two password files are both named ${id} (${clash.file} and ${file}); the service tells them apart by name: rename one`,
+      );
       continue;
     }
     if (!credentials.some((credential) => credential.id === id)) credentials.push({ id, file });
@@ -148,14 +166,19 @@ function credentialsOf(config: HotbridgeConfig, problems: string[]): Credential[
 
 /** `restart` rather than `enable --now`: a reinstall must replace a running daemon started from the old unit. */
 function enableAndStart(systemctl: string[]): PlannedCommand[] {
-  return [{ argv: [...systemctl, 'daemon-reload'] }, { argv: [...systemctl, 'enable', UNIT_NAME] }, { argv: [...systemctl, 'restart', UNIT_NAME] }];
+  return [
+    { argv: [...systemctl, 'daemon-reload'] },
+    { argv: [...systemctl, 'enable', UNIT_NAME] },
+    { argv: [...systemctl, 'restart', UNIT_NAME] },
+  ];
 }
 
 function systemdPlan(input: PlanInput): ServicePlan {
   const { scope, action, paths, home } = input;
   const plan: ServicePlan = { platform: 'linux', scope, action, directories: [], before: [], after: [], notes: [], problems: [] };
   const systemctl = scope === 'user' ? ['systemctl', '--user'] : ['systemctl'];
-  const unitDir = scope === 'user' ? path.join(process.env.XDG_CONFIG_HOME || path.join(home, '.config'), 'systemd', 'user') : '/etc/systemd/system';
+  const unitDir =
+    scope === 'user' ? path.join(process.env.XDG_CONFIG_HOME || path.join(home, '.config'), 'systemd', 'user') : '/etc/systemd/system';
   const unitFile = path.join(unitDir, UNIT_NAME);
 
   if (action === 'uninstall') {
@@ -168,12 +191,17 @@ function systemdPlan(input: PlanInput): ServicePlan {
   }
 
   const config = input.config;
-  if (!config) plan.problems.push(`installing a service needs a working config (${paths.config}): run hotbridge setup, or hotbridge doctor to see what is wrong`);
+  if (!config)
+    plan.problems.push(
+      `installing a service needs a working config (${paths.config}): run hotbridge setup, or hotbridge doctor to see what is wrong`,
+    );
   if (scope === 'user') {
     plan.directories.push(unitDir);
     plan.write = { path: unitFile, content: userUnit(paths), mode: 0o644 };
     plan.after.push(...enableAndStart(systemctl));
-    plan.notes.push(`hotbridge now starts when you log in. To keep it running while you are logged out: loginctl enable-linger ${os.userInfo().username}`);
+    plan.notes.push(
+      `hotbridge now starts when you log in. To keep it running while you are logged out: loginctl enable-linger ${os.userInfo().username}`,
+    );
     plan.notes.push('Logs: journalctl --user -u hotbridge   Status: hotbridge status');
     return plan;
   }
@@ -190,7 +218,11 @@ function systemdPlan(input: PlanInput): ServicePlan {
   }
   const configDir = path.dirname(paths.config);
   plan.before.push({
-    argv: ['sh', '-c', `id -u ${SERVICE_USER} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${SYSTEM_DATA_DIR} --no-create-home --shell /usr/sbin/nologin ${SERVICE_USER}`],
+    argv: [
+      'sh',
+      '-c',
+      `id -u ${SERVICE_USER} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${SYSTEM_DATA_DIR} --no-create-home --shell /usr/sbin/nologin ${SERVICE_USER}`,
+    ],
   });
   // What set-up and `hotbridge login` wrote there as root becomes the service's (StateDirectory= would do
   // it at the next start too; doing it now lets a running service read a new sign-in at once).
@@ -206,9 +238,13 @@ function systemdPlan(input: PlanInput): ServicePlan {
   plan.write = { path: unitFile, content: unit, mode: 0o644 };
   plan.after.push(...enableAndStart(systemctl));
   plan.notes.push('hotbridge now starts at boot. Logs: journalctl -u hotbridge   Status: sudo hotbridge status --config ' + paths.config);
-  plan.notes.push('After editing the config: sudo systemctl reload hotbridge (a changed password file needs: sudo systemctl restart hotbridge)');
+  plan.notes.push(
+    'After editing the config: sudo systemctl reload hotbridge (a changed password file needs: sudo systemctl restart hotbridge)',
+  );
   // Files written by root in the state directory would be unreadable to the service user.
-  plan.notes.push(`Sign in and set local passwords as the service user: sudo -u ${SERVICE_USER} hotbridge login ADDRESS --config ${paths.config}`);
+  plan.notes.push(
+    `Sign in and set local passwords as the service user: sudo -u ${SERVICE_USER} hotbridge login ADDRESS --config ${paths.config}`,
+  );
   return plan;
 }
 
@@ -228,7 +264,10 @@ function launchdPlan(input: PlanInput): ServicePlan {
     plan.notes.push(`${keptNote(input)} So is the log: ${logFile}`);
     return plan;
   }
-  if (!input.config) plan.problems.push(`installing a service needs a working config (${paths.config}): run hotbridge setup, or hotbridge doctor to see what is wrong`);
+  if (!input.config)
+    plan.problems.push(
+      `installing a service needs a working config (${paths.config}): run hotbridge setup, or hotbridge doctor to see what is wrong`,
+    );
   plan.directories.push(plistDir, logDir);
   if (scope === 'system') plan.before.push({ argv: ['chown', input.configOwner, logDir] });
   // A job already loaded must go first: bootstrap refuses a label that is in use.
@@ -274,12 +313,15 @@ function shellWord(word: string): string {
 function describePlan(plan: ServicePlan, out: NodeJS.WritableStream): void {
   for (const dir of plan.directories) out.write(`Would create the directory ${dir}\n`);
   const run = (commands: PlannedCommand[]) => {
-    for (const command of commands) out.write(`Would run: ${command.argv.map(shellWord).join(' ')}${command.mayFail ? '   (a failure here is fine)' : ''}\n`);
+    for (const command of commands)
+      out.write(`Would run: ${command.argv.map(shellWord).join(' ')}${command.mayFail ? '   (a failure here is fine)' : ''}\n`);
   };
   run(plan.before);
   if (plan.write) {
     out.write(`Would write ${plan.write.path} (mode ${plan.write.mode.toString(8).padStart(4, '0')}):\n`);
-    out.write(`----- ${path.basename(plan.write.path)} -----\n${plan.write.content}${plan.write.content.endsWith('\n') ? '' : '\n'}----- end -----\n`);
+    out.write(
+      `----- ${path.basename(plan.write.path)} -----\n${plan.write.content}${plan.write.content.endsWith('\n') ? '' : '\n'}----- end -----\n`,
+    );
   }
   if (plan.remove) out.write(`Would remove ${plan.remove}\n`);
   run(plan.after);
@@ -291,7 +333,9 @@ function runCommand(command: PlannedCommand, out: NodeJS.WritableStream): void {
   const shown = command.argv.map(shellWord).join(' ');
   if (result.error || result.status !== 0) {
     if (command.mayFail) return;
-    const reason = result.error ? result.error.message : (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' / ') || `exit ${result.status}`;
+    const reason = result.error
+      ? result.error.message
+      : (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' / ') || `exit ${result.status}`;
     throw new UserError(`\`${shown}\` failed: ${reason}`, 1);
   }
   out.write(`  ${shown}\n`);
@@ -325,13 +369,22 @@ export function checkServiceManager(platform: ServicePlatform, scope: ServiceSco
   const root = process.getuid?.() === 0;
   // Looking at the system service needs no root; changing it does.
   const changes = action !== 'status' && action !== 'logs';
-  if (scope === 'system' && !root && changes) throw new UserError(`the system service needs root for this: sudo hotbridge service ${action} --system (or --user for one that runs as you)`, 2);
+  if (scope === 'system' && !root && changes)
+    throw new UserError(
+      `the system service needs root for this: sudo hotbridge service ${action} --system (or --user for one that runs as you)`,
+      2,
+    );
 }
 
 /** Where a service of this scope is installed (to tell which one exists). */
 export function serviceFile(platform: ServicePlatform, scope: ServiceScope, home: string): string {
-  if (platform === 'darwin') return scope === 'user' ? path.join(home, 'Library', 'LaunchAgents', `${LAUNCHD_LABEL}.plist`) : path.join('/Library/LaunchDaemons', `${LAUNCHD_LABEL}.plist`);
-  return scope === 'user' ? path.join(process.env.XDG_CONFIG_HOME || path.join(home, '.config'), 'systemd', 'user', UNIT_NAME) : path.join('/etc/systemd/system', UNIT_NAME);
+  if (platform === 'darwin')
+    return scope === 'user'
+      ? path.join(home, 'Library', 'LaunchAgents', `${LAUNCHD_LABEL}.plist`)
+      : path.join('/Library/LaunchDaemons', `${LAUNCHD_LABEL}.plist`);
+  return scope === 'user'
+    ? path.join(process.env.XDG_CONFIG_HOME || path.join(home, '.config'), 'systemd', 'user', UNIT_NAME)
+    : path.join('/etc/systemd/system', UNIT_NAME);
 }
 
 export async function runService(options: {
@@ -346,16 +399,37 @@ export async function runService(options: {
 }): Promise<number> {
   if (options.user && options.system) throw new UserError('choose one: --user or --system', 2);
   if (process.platform !== 'linux' && process.platform !== 'darwin') {
-    throw new UserError(`hotbridge service knows systemd (Linux) and launchd (macOS), not ${process.platform}: run \`hotbridge run\` from your system's task scheduler`, 2);
+    throw new UserError(
+      `hotbridge service knows systemd (Linux) and launchd (macOS), not ${process.platform}: run \`hotbridge run\` from your system's task scheduler`,
+      2,
+    );
   }
   const platform: ServicePlatform = process.platform;
   const root = process.getuid?.() === 0;
   if (options.action !== 'install' && options.action !== 'uninstall') {
     // Without --user/--system: the one that is installed (a user may look at the system service too).
     const installed = (['user', 'system'] as const).filter((scope) => fs.existsSync(serviceFile(platform, scope, os.homedir())));
-    const scope: ServiceScope = options.system ? 'system' : options.user ? 'user' : installed.length === 1 ? installed[0] : root ? 'system' : 'user';
+    const scope: ServiceScope = options.system
+      ? 'system'
+      : options.user
+        ? 'user'
+        : installed.length === 1
+          ? installed[0]
+          : root
+            ? 'system'
+            : 'user';
     checkServiceManager(platform, scope, options.action);
-    return controlService({ platform, scope, action: options.action, root, uid: process.getuid?.() ?? 0, home: os.homedir(), follow: options.follow, lines: options.lines, out: options.out });
+    return controlService({
+      platform,
+      scope,
+      action: options.action,
+      root,
+      uid: process.getuid?.() ?? 0,
+      home: os.homedir(),
+      follow: options.follow,
+      lines: options.lines,
+      out: options.out,
+    });
   }
   const scope: ServiceScope = options.system ? 'system' : options.user ? 'user' : root ? 'system' : 'user';
   let config: HotbridgeConfig | undefined;
@@ -381,7 +455,10 @@ export async function runService(options: {
     paths,
     home: os.homedir(),
     uid: process.getuid?.() ?? 0,
-    configOwner: platform === 'darwin' && scope === 'system' && options.action === 'install' && fs.existsSync(configFile) ? ownerName(configFile) : os.userInfo().username,
+    configOwner:
+      platform === 'darwin' && scope === 'system' && options.action === 'install' && fs.existsSync(configFile)
+        ? ownerName(configFile)
+        : os.userInfo().username,
   });
   if (configProblem && options.action === 'install') plan.problems.unshift(`the config cannot be used: ${configProblem}`);
 
@@ -390,14 +467,19 @@ export async function runService(options: {
     options.out.write(`${what}: dry run, nothing is changed.\n`);
     describePlan(plan, options.out);
     if (plan.problems.length > 0) {
-      options.out.write(`\nA real install would stop before any of this, because:\n${plan.problems.map((problem) => `  - ${problem}\n`).join('')}`);
+      options.out.write(
+        `\nA real install would stop before any of this, because:\n${plan.problems.map((problem) => `  - ${problem}\n`).join('')}`,
+      );
     }
     return 0;
   }
   if (plan.problems.length > 0) throw new UserError(plan.problems.join('\n'), 2);
   checkServiceManager(platform, scope, options.action);
   if (options.action === 'install' && !fs.existsSync(path.join(PACKAGE_ROOT, 'dist', 'cli', 'main.js'))) {
-    throw new UserError(`hotbridge is not built (${path.join(PACKAGE_ROOT, 'dist')} is missing): run npm run build (or npm start once) first`, 2);
+    throw new UserError(
+      `hotbridge is not built (${path.join(PACKAGE_ROOT, 'dist')} is missing): run npm run build (or npm start once) first`,
+      2,
+    );
   }
   options.out.write(`${what}:\n`);
   applyPlan(plan, options.out);

@@ -56,11 +56,19 @@ const CERTIFICATE_HELP = [
   'Programs on this computer that are set to "no SSL" keep working as before.',
 ];
 
-function settingsText(config: HotbridgeConfig, account: AccountConfig, name: string | undefined, localPassword: string, layout: Layout, certificate: boolean): string {
+function settingsText(
+  config: HotbridgeConfig,
+  account: AccountConfig,
+  name: string | undefined,
+  localPassword: string,
+  layout: Layout,
+  certificate: boolean,
+): string {
   const imap = config.imap.listen[0];
   const smtp = config.smtp.listen[0];
   // Listening on both 127.0.0.1 and ::1 makes "localhost" work whichever one the client tries first.
-  const bothLoopbacks = (listen: HotbridgeConfig['imap']['listen']) => listen.some((a) => a.host === '127.0.0.1') && listen.some((a) => a.host === '::1');
+  const bothLoopbacks = (listen: HotbridgeConfig['imap']['listen']) =>
+    listen.some((a) => a.host === '127.0.0.1') && listen.some((a) => a.host === '::1');
   const hostFor = (listen: HotbridgeConfig['imap']['listen']) => (bothLoopbacks(listen) ? 'localhost' : listen[0].host);
   return [
     'All set. Now tell your mail program (Outlook Express, Thunderbird, Apple Mail, mutt, …):',
@@ -80,7 +88,12 @@ function settingsText(config: HotbridgeConfig, account: AccountConfig, name: str
     '  "Leave a copy of messages on server": the server is now this computer. Ticked, the program downloads',
     '  the mail and it stays here too (for other programs, over IMAP); unticked, what it downloads is',
     `  deleted here${account.deleteOnExpunge ? ' and at the provider' : ' (what happens at the provider stays as you chose above)'}.`,
-    ...(certificate ? ['  SSL: tick "This server requires a secure connection" only where you set up tls_listen (docs/clients/phones.md);', '  on the ports above hotbridge offers STARTTLS/STLS now.'] : []),
+    ...(certificate
+      ? [
+          '  SSL: tick "This server requires a secure connection" only where you set up tls_listen (docs/clients/phones.md);',
+          '  on the ports above hotbridge offers STARTTLS/STLS now.',
+        ]
+      : []),
     '',
     'Write the password down now: it is shown only this once.',
     `(A new one any time: hotbridge password ${account.address}${layout.configOption})`,
@@ -103,7 +116,10 @@ export async function runSetup(options: {
 }): Promise<number> {
   const stdin = process.stdin as NodeJS.ReadStream;
   if (!options.input && !stdin.isTTY) {
-    throw new UserError('hotbridge setup asks a few questions, so it needs a terminal: run it in one (or write the config by hand: every key is in docs/config.md)', 2);
+    throw new UserError(
+      'hotbridge setup asks a few questions, so it needs a terminal: run it in one (or write the config by hand: every key is in docs/config.md)',
+      2,
+    );
   }
   const layout = layoutFor(options.config);
   const term = new Terminal(options.input ?? stdin, options.out, !options.input && stdin.isTTY === true);
@@ -134,10 +150,26 @@ async function conversation(term: Terminal, layout: Layout, options: Context): P
   } catch (err) {
     term.say(`There is a config already, ${layout.file}, but it cannot be used: ${(err as Error).message}`);
   }
-  term.say(`There is a config already: ${layout.file}${existing ? ` (accounts: ${existing.accounts.map((a) => a.address).join(', ')})` : ''}`);
-  const choices = existing ? ['Add another account', 'Remove an account', 'Start over with a new config', 'Leave it as it is'] : ['Start over with a new config', 'Leave it as it is'];
+  term.say(
+    `There is a config already: ${layout.file}${existing ? ` (accounts: ${existing.accounts.map((a) => a.address).join(', ')})` : ''}`,
+  );
+  const choices = existing
+    ? ['Add another account', 'Remove an account', 'Start over with a new config', 'Leave it as it is']
+    : ['Start over with a new config', 'Leave it as it is'];
   choices.forEach((text, i) => term.say(`  ${i + 1}. ${text}`));
-  const picked = choices[Number(await term.askUntil('Your choice', (answer) => (/^\d+$/.test(answer) && Number(answer) >= 1 && Number(answer) <= choices.length ? undefined : `a number from 1 to ${choices.length}, please`), String(choices.length))) - 1];
+  const picked =
+    choices[
+      Number(
+        await term.askUntil(
+          'Your choice',
+          (answer) =>
+            /^\d+$/.test(answer) && Number(answer) >= 1 && Number(answer) <= choices.length
+              ? undefined
+              : `a number from 1 to ${choices.length}, please`,
+          String(choices.length),
+        ),
+      ) - 1
+    ];
   term.say();
   if (picked === 'Add another account') return addAccount(term, layout, existing!, options);
   if (picked === 'Remove an account') return removeAccount(term, layout, existing!);
@@ -154,7 +186,12 @@ async function conversation(term: Terminal, layout: Layout, options: Context): P
 
 async function newConfig(term: Terminal, layout: Layout, options: Context): Promise<number> {
   const dir = path.dirname(layout.file);
-  const asked = await askAccount(term, { configDir: dir, taken: [], offerBackups: true, ...(layout.system ? { dataDir: SYSTEM_DATA_DIR } : {}) });
+  const asked = await askAccount(term, {
+    configDir: dir,
+    taken: [],
+    offerBackups: true,
+    ...(layout.system ? { dataDir: SYSTEM_DATA_DIR } : {}),
+  });
   return completeAccount(term, layout, asked, (answers) => configText(answers), options, true);
 }
 
@@ -175,7 +212,14 @@ function checkedConfig(text: string, file: string, address: string): HotbridgeCo
  * The part after the questions: try a password login before anything is written; write the config (and the
  * password file); sign in with Microsoft and prove the account; the local password; the service; the settings.
  */
-async function completeAccount(term: Terminal, layout: Layout, asked: AccountAnswers, render: (answers: SetupAnswers) => string, options: Context, fresh: boolean): Promise<number> {
+async function completeAccount(
+  term: Terminal,
+  layout: Layout,
+  asked: AccountAnswers,
+  render: (answers: SetupAnswers) => string,
+  options: Context,
+  fresh: boolean,
+): Promise<number> {
   const answers: SetupAnswers = options.accountExtra ? { ...asked.answers, extraLines: options.accountExtra } : asked.answers;
   const dir = path.dirname(layout.file);
   let providerPassword = asked.providerPassword;
@@ -186,7 +230,12 @@ async function completeAccount(term: Terminal, layout: Layout, asked: AccountAns
       const trial = checkedConfig(render(answers), layout.file, answers.address);
       const account = trial.accounts.find((a) => a.address === answers.address)!;
       term.say(`Trying the login at ${asked.providerName} (no mail is fetched or sent):`);
-      const proof = await proveAccount(trial, account, { kind: 'password', user: account.auth.user, password: providerPassword }, options.out);
+      const proof = await proveAccount(
+        trial,
+        account,
+        { kind: 'password', user: account.auth.user, password: providerPassword },
+        options.out,
+      );
       if (proof.receives && proof.sends) break;
       term.say();
       if (!(await term.yesNo('Type the password again?', true))) {
@@ -201,7 +250,8 @@ async function completeAccount(term: Terminal, layout: Layout, asked: AccountAns
   const text = render(answers);
   checkedConfig(text, layout.file, answers.address);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (providerPassword !== undefined && answers.auth.method === 'password') writeFileAtomic(path.join(dir, answers.auth.passwordFile), `${providerPassword}\n`, 0o600);
+  if (providerPassword !== undefined && answers.auth.method === 'password')
+    writeFileAtomic(path.join(dir, answers.auth.passwordFile), `${providerPassword}\n`, 0o600);
   writeFileAtomic(layout.file, text, 0o600);
   const config = loadConfig(layout.file);
   const account = config.accounts.find((a) => a.address === answers.address)!;
@@ -212,7 +262,12 @@ async function completeAccount(term: Terminal, layout: Layout, asked: AccountAns
     if (!account.auth.clientId) {
       term.say(`Sign in later, once client_id is in ${layout.file}: hotbridge login ${account.address}${layout.configOption}`);
     } else if (await term.yesNo('Sign in with Microsoft now?', true)) {
-      const code = await runLogin({ config, address: account.address, out: options.out, ...(options.fetch ? { fetch: options.fetch } : {}) });
+      const code = await runLogin({
+        config,
+        address: account.address,
+        out: options.out,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+      });
       if (code === 0) {
         const tokens = new TokenStore(config.dataDir).load(account.address);
         if (tokens) {
@@ -242,7 +297,9 @@ async function completeAccount(term: Terminal, layout: Layout, asked: AccountAns
       const state = ensureLocalCertificate(config.dataDir, certificateNames(config));
       giveToDataDirOwner(config.dataDir);
       certificate = true;
-      term.say(`  Made it (valid until ${state.serverNotAfter.toISOString().slice(0, 10)}). For a phone: hotbridge cert export${layout.configOption}`);
+      term.say(
+        `  Made it (valid until ${state.serverNotAfter.toISOString().slice(0, 10)}). For a phone: hotbridge cert export${layout.configOption}`,
+      );
     } else {
       term.say(`  Any time later: hotbridge cert${layout.configOption}`);
     }
@@ -257,7 +314,13 @@ async function completeAccount(term: Terminal, layout: Layout, asked: AccountAns
   return 0;
 }
 
-async function offerService(term: Terminal, layout: Layout, config: HotbridgeConfig, out: NodeJS.WritableStream, known?: Availability): Promise<void> {
+async function offerService(
+  term: Terminal,
+  layout: Layout,
+  config: HotbridgeConfig,
+  out: NodeJS.WritableStream,
+  known?: Availability,
+): Promise<void> {
   const scope = layout.system ? 'system' : 'user';
   const manager = known ?? serviceManagerFor(scope);
   const byHand = `hotbridge run${layout.configOption}`;
@@ -282,7 +345,9 @@ async function offerService(term: Terminal, layout: Layout, config: HotbridgeCon
       try {
         const installed = installSystemCopy(out);
         // The service is installed by the copy, so that its unit runs the copy.
-        const result = spawnSync(process.execPath, [installed, 'service', 'install', '--system', '--config', config.file], { encoding: 'utf8' });
+        const result = spawnSync(process.execPath, [installed, 'service', 'install', '--system', '--config', config.file], {
+          encoding: 'utf8',
+        });
         out.write(result.stdout);
         if (result.status !== 0) throw new UserError(result.stderr.replace(/^hotbridge: /, '').trim() || `exit ${result.status}`);
       } catch (err) {
@@ -318,18 +383,27 @@ async function reloadRunning(term: Terminal, config: HotbridgeConfig): Promise<v
     process.kill(pid, 'SIGHUP');
     term.say(`The running hotbridge (pid ${pid}) is reloading its config now.`);
   } catch (err) {
-    term.say(`Tell the running hotbridge (pid ${pid}) to reload: sudo kill -HUP ${pid} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    term.say(
+      `Tell the running hotbridge (pid ${pid}) to reload: sudo kill -HUP ${pid} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
 }
 
 async function removeAccount(term: Terminal, layout: Layout, existing: HotbridgeConfig): Promise<number> {
   if (existing.accounts.length === 1) {
-    term.say(`${existing.accounts[0].address} is the only account. To stop using hotbridge: hotbridge service uninstall, then delete ${layout.file}.`);
+    term.say(
+      `${existing.accounts[0].address} is the only account. To stop using hotbridge: hotbridge service uninstall, then delete ${layout.file}.`,
+    );
     return 0;
   }
   existing.accounts.forEach((account, i) => term.say(`  ${i + 1}. ${account.address}`));
   const n = existing.accounts.length;
-  const index = Number(await term.askUntil('Which one', (answer) => (/^\d+$/.test(answer) && Number(answer) >= 1 && Number(answer) <= n ? undefined : `a number from 1 to ${n}, please`))) - 1;
+  const index =
+    Number(
+      await term.askUntil('Which one', (answer) =>
+        /^\d+$/.test(answer) && Number(answer) >= 1 && Number(answer) <= n ? undefined : `a number from 1 to ${n}, please`,
+      ),
+    ) - 1;
   const address = existing.accounts[index].address;
   if (!(await term.yesNo(`Remove ${address} from hotbridge? Its mail stays at the provider and in ${existing.dataDir}.`, false))) {
     term.say('Nothing was changed.');
@@ -339,7 +413,10 @@ async function removeAccount(term: Terminal, layout: Layout, existing: Hotbridge
   const after = resolveConfig(parseToml(text), layout.file);
   const expected = existing.accounts.filter((_, i) => i !== index).map((a) => a.address);
   if (JSON.stringify(after.accounts.map((a) => a.address)) !== JSON.stringify(expected)) {
-    throw new UserError(`the config is laid out in a way set-up cannot edit safely: remove the [[accounts]] table of ${address} in ${layout.file} by hand`, 1);
+    throw new UserError(
+      `the config is laid out in a way set-up cannot edit safely: remove the [[accounts]] table of ${address} in ${layout.file} by hand`,
+      1,
+    );
   }
   writeFileAtomic(layout.file, text, 0o600);
   term.say(`Removed ${address} from ${layout.file}.`);

@@ -7,7 +7,10 @@ export async function showStatus(options: { config?: string; json?: boolean; out
   const config = loadConfigOrExplain(options.config);
   const snapshot = (await fetchStatus(config.dataDir)) as StatusSnapshot | undefined;
   if (snapshot === undefined) {
-    throw new UserError(`hotbridge is not running for ${config.file} (nothing answers on ${statusSocketPath(config.dataDir)}); start it with: hotbridge run`, 3);
+    throw new UserError(
+      `hotbridge is not running for ${config.file} (nothing answers on ${statusSocketPath(config.dataDir)}); start it with: hotbridge run`,
+      3,
+    );
   }
   options.out.write(options.json ? `${JSON.stringify(snapshot, null, 2)}\n` : formatStatus(snapshot));
   return 0;

@@ -56,7 +56,11 @@ export async function withOpenStore<T>(config: HotbridgeConfig, what: string, wo
 /** Refuses when a daemon answers on the status socket (restore and repair replace the store under it). */
 export async function requireStopped(config: HotbridgeConfig, what: string): Promise<void> {
   const health = await viaDaemon(config, 'health', {}).catch(() => 'running');
-  if (health !== undefined) throw new UserError(`${what} needs hotbridge stopped (it is running with the data dir ${config.dataDir}); stop it first (systemctl --user stop hotbridge, or Ctrl-C)`, 3);
+  if (health !== undefined)
+    throw new UserError(
+      `${what} needs hotbridge stopped (it is running with the data dir ${config.dataDir}); stop it first (systemctl --user stop hotbridge, or Ctrl-C)`,
+      3,
+    );
 }
 
 export function megabytes(bytes: number): string {

@@ -9,7 +9,12 @@ import { describeSummary, REPAIR_ADVICE, StoreError, verifyStoreAt, type VerifyR
 import { loadConfigOrExplain } from '../config-option.js';
 import { megabytes, viaDaemon, withLock } from './store-access.js';
 
-export async function runVerify(options: { config?: string; quick?: boolean; json?: boolean; out: NodeJS.WritableStream }): Promise<number> {
+export async function runVerify(options: {
+  config?: string;
+  quick?: boolean;
+  json?: boolean;
+  out: NodeJS.WritableStream;
+}): Promise<number> {
   const config = loadConfigOrExplain(options.config);
   let report: VerifyReport | undefined;
   let cannotOpen: string | undefined;

@@ -41,7 +41,7 @@ function popHelpOf(account: AccountConfig): string | undefined {
 
 /** "Outlook.com" for the Outlook preset, else the preset's label or the POP3 host. */
 function providerName(account: AccountConfig): string {
-  return account.provider === 'outlook' ? 'Outlook.com' : PRESETS[account.provider]?.label ?? account.pop3.host;
+  return account.provider === 'outlook' ? 'Outlook.com' : (PRESETS[account.provider]?.label ?? account.pop3.host);
 }
 
 /**
@@ -107,7 +107,12 @@ async function checkServer(ctx: AccountCheckContext, protocol: Protocol, server:
     try {
       ca = fs.readFileSync(server.caFile);
     } catch (err) {
-      report.add(fail(`${label}: cannot read ${where}.ca_file ${server.caFile} (${(err as NodeJS.ErrnoException).code})`, 'fix the path or the file permissions'));
+      report.add(
+        fail(
+          `${label}: cannot read ${where}.ca_file ${server.caFile} (${(err as NodeJS.ErrnoException).code})`,
+          'fix the path or the file permissions',
+        ),
+      );
       return false;
     }
   }
@@ -122,9 +127,19 @@ async function checkServer(ctx: AccountCheckContext, protocol: Protocol, server:
       return true;
     }
     ctx.certificatesChecked.value = true;
-    if (probe.serverDate) ctx.clock.push({ source: `${server.host} (${label} greeting)`, serverTime: probe.serverDate.date, localTime: probe.serverDate.at, resolutionMs: 1000 });
+    if (probe.serverDate)
+      ctx.clock.push({
+        source: `${server.host} (${label} greeting)`,
+        serverTime: probe.serverDate.date,
+        localTime: probe.serverDate.at,
+        resolutionMs: 1000,
+      });
     const until = probe.validTo.toISOString().slice(0, 10);
-    report.add(ok(`${label} TLS${server.tls === 'starttls' ? ' (STARTTLS)' : ''}: ${probe.protocol}, certificate for ${probe.subject} verified (issued by ${probe.issuer}, valid until ${until})`));
+    report.add(
+      ok(
+        `${label} TLS${server.tls === 'starttls' ? ' (STARTTLS)' : ''}: ${probe.protocol}, certificate for ${probe.subject} verified (issued by ${probe.issuer}, valid until ${until})`,
+      ),
+    );
     return true;
   } catch (err) {
     const probeError = err instanceof ProbeError ? err : new ProbeError('tcp', (err as Error).message);
@@ -154,7 +169,12 @@ async function checkServer(ctx: AccountCheckContext, protocol: Protocol, server:
       return false;
     }
     if (probeError.step === 'starttls') {
-      report.add(fail(`${label} TLS: ${probeError.message}`, `hotbridge never logs in without TLS: use the provider's TLS port (${where}.tls = "implicit", port ${protocol === 'pop3' ? 995 : 465})`));
+      report.add(
+        fail(
+          `${label} TLS: ${probeError.message}`,
+          `hotbridge never logs in without TLS: use the provider's TLS port (${where}.tls = "implicit", port ${protocol === 'pop3' ? 995 : 465})`,
+        ),
+      );
       return false;
     }
     report.add(fail(`${label}: ${probeError.message}`, `check that ${where}.host and .port are the provider's ${label} server`));
@@ -206,7 +226,10 @@ async function credentials(ctx: AccountCheckContext): Promise<Credentials> {
   if (ctx.daemonRunning) {
     // Microsoft rotates the refresh token on every refresh; two processes refreshing would cost the sign-in.
     return {
-      skipped: info('the access token has expired and the running daemon renews it itself: logins not tried now', 'run hotbridge doctor again in a minute, or see: hotbridge status'),
+      skipped: info(
+        'the access token has expired and the running daemon renews it itself: logins not tried now',
+        'run hotbridge doctor again in a minute, or see: hotbridge status',
+      ),
     };
   }
   const source = accountCredentials(account, { dataDir: config.dataDir, logger: silentLogger(), refreshAheadMs: 60_000 });
@@ -218,7 +241,9 @@ async function credentials(ctx: AccountCheckContext): Promise<Credentials> {
     if (err instanceof CredentialError && err.reason === 'signin-needed') {
       return { skipped: fail('the Microsoft sign-in has expired or was revoked', `hotbridge login ${account.address}`) };
     }
-    return { skipped: fail(`cannot renew the Microsoft sign-in: ${(err as Error).message}`, 'check that this computer is online, then try again') };
+    return {
+      skipped: fail(`cannot renew the Microsoft sign-in: ${(err as Error).message}`, 'check that this computer is online, then try again'),
+    };
   }
 }
 
@@ -232,11 +257,17 @@ function pop3LoginFix(ctx: AccountCheckContext, err: Pop3Error): string {
     if (isMicrosoft(account)) {
       return `Outlook.com takes no passwords for POP3 since September 2024: set method = "oauth2" and a client_id in [accounts.auth] of ${config.file}, then: hotbridge login ${account.address}`;
     }
-    return `check the password in ${account.auth.passwordFile ?? 'password_file'} (one line) and the user name (${account.auth.user})` + (popHelp ? `;\nand that POP is switched on: ${popHelp}` : '');
+    return (
+      `check the password in ${account.auth.passwordFile ?? 'password_file'} (one line) and the user name (${account.auth.user})` +
+      (popHelp ? `;\nand that POP is switched on: ${popHelp}` : '')
+    );
   }
   // The token itself is good (Microsoft issued it); a refusal of it by POP3 almost always means POP is off.
   const popOff = popOffAdvice(account);
-  return (popOff ? `${popOff.replace(/^POP is off/, 'POP is probably off')}\n` : '') + `if it is on already, sign in again: hotbridge login ${account.address}`;
+  return (
+    (popOff ? `${popOff.replace(/^POP is off/, 'POP is probably off')}\n` : '') +
+    `if it is on already, sign in again: hotbridge login ${account.address}`
+  );
 }
 
 /** POP3 login, then STAT (which shows whether POP is really on); changes nothing on the server. */
@@ -276,7 +307,12 @@ export async function checkPop3Login(ctx: AccountCheckContext, login: UpstreamLo
       const [title, fix] = popOff.split(': switch ');
       report.add(fail(`${title} (it answered: ${said})`, `switch ${fix}`));
     } else {
-      report.add(fail(`POP does not work for this mailbox: ${said}`, popOff ?? `ask ${account.pop3.host}'s provider to enable POP access for the mailbox`));
+      report.add(
+        fail(
+          `POP does not work for this mailbox: ${said}`,
+          popOff ?? `ask ${account.pop3.host}'s provider to enable POP access for the mailbox`,
+        ),
+      );
     }
   }
 }
@@ -305,16 +341,28 @@ export const SMTP_AUTH_DISABLED_FIX =
 export async function checkSmtpLogin(ctx: AccountCheckContext, login: UpstreamLogin): Promise<void> {
   const server = ctx.account.smtp;
   // The relay's own transport options, so the doctor logs in exactly as the outbox worker will.
-  const transport = nodemailer.createTransport(transportOptions({ ...server, timeoutMs: Math.min(server.timeoutMs, MAX_STEP_MS) }, login, await trustContext(server.caFile)));
+  const transport = nodemailer.createTransport(
+    transportOptions({ ...server, timeoutMs: Math.min(server.timeoutMs, MAX_STEP_MS) }, login, await trustContext(server.caFile)),
+  );
   try {
     await transport.verify();
     ctx.report.add(ok(`SMTP login as ${login.user}`));
   } catch (err) {
     const e = err as { code?: string; response?: string; message: string };
     const reply = e.response ?? e.message;
-    if (SMTP_AUTH_DISABLED.test(reply)) ctx.report.add(fail(`SMTP login as ${login.user} refused: sending by SMTP is switched off for this mailbox (${reply})`, smtpLoginFix(ctx, reply)));
-    else if (e.code === 'EAUTH' || /^5\d\d/.test(reply)) ctx.report.add(fail(`SMTP login as ${login.user} refused: ${reply}`, smtpLoginFix(ctx, reply)));
-    else ctx.report.add(fail(`SMTP login as ${login.user} failed: ${reply}`, 'try again in a few minutes; if it keeps failing, check [accounts.smtp] in the config'));
+    if (SMTP_AUTH_DISABLED.test(reply))
+      ctx.report.add(
+        fail(`SMTP login as ${login.user} refused: sending by SMTP is switched off for this mailbox (${reply})`, smtpLoginFix(ctx, reply)),
+      );
+    else if (e.code === 'EAUTH' || /^5\d\d/.test(reply))
+      ctx.report.add(fail(`SMTP login as ${login.user} refused: ${reply}`, smtpLoginFix(ctx, reply)));
+    else
+      ctx.report.add(
+        fail(
+          `SMTP login as ${login.user} failed: ${reply}`,
+          'try again in a few minutes; if it keeps failing, check [accounts.smtp] in the config',
+        ),
+      );
   } finally {
     transport.close();
   }

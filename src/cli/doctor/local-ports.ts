@@ -12,7 +12,8 @@ export interface RunningDaemon {
   addresses: ListenAddress[];
 }
 
-export const hostPort = (address: ListenAddress): string => (address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`);
+export const hostPort = (address: ListenAddress): string =>
+  address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 
 /** Tries to listen on the address; resolves with the error code, or undefined when the port is free. */
 export function tryListen(address: ListenAddress): Promise<string | undefined> {
@@ -27,7 +28,9 @@ export function tryListen(address: ListenAddress): Promise<string | undefined> {
 
 function sameAddress(a: ListenAddress, b: ListenAddress): boolean {
   const norm = (host: string) => host.toLowerCase().replace(/^::ffff:/, '');
-  return a.port === b.port && (norm(a.host) === norm(b.host) || (norm(a.host) === 'localhost' && (b.host === '127.0.0.1' || b.host === '::1')));
+  return (
+    a.port === b.port && (norm(a.host) === norm(b.host) || (norm(a.host) === 'localhost' && (b.host === '127.0.0.1' || b.host === '::1')))
+  );
 }
 
 /**
@@ -48,7 +51,8 @@ export function heldByHotbridge(address: ListenAddress, speaksFirst: boolean, ti
     socket.on('connect', () => {
       // IMAP (RFC 9051 §7.1) and SMTP (RFC 5321 §4.2) greet first, and nothing is said to them; the status
       // page speaks only when asked.
-      if (!speaksFirst) socket.write(`GET / HTTP/1.0\r\nHost: ${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}\r\n\r\n`);
+      if (!speaksFirst)
+        socket.write(`GET / HTTP/1.0\r\nHost: ${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}\r\n\r\n`);
     });
     socket.on('data', (chunk: Buffer) => {
       text += chunk.toString('latin1');
@@ -64,7 +68,13 @@ export function heldByHotbridge(address: ListenAddress, speaksFirst: boolean, ti
  * One line for one configured listen address. `what` is "IMAP", "SMTP" or "status page"; `key` the config
  * key to change (`[imap] listen`).
  */
-export async function checkListenAddress(what: string, key: string, address: ListenAddress, configFile: string, daemon: RunningDaemon | undefined): Promise<CheckResult> {
+export async function checkListenAddress(
+  what: string,
+  key: string,
+  address: ListenAddress,
+  configFile: string,
+  daemon: RunningDaemon | undefined,
+): Promise<CheckResult> {
   const shown = hostPort(address);
   const code = await tryListen(address);
   if (code === undefined) return ok(`${what} ${shown} is free`);
@@ -73,8 +83,14 @@ export async function checkListenAddress(what: string, key: string, address: Lis
       return ok(`${what} ${shown} is in use by hotbridge itself (running${daemon.pid ? `, pid ${daemon.pid}` : ''})`);
     }
     if (await heldByHotbridge(address, what !== 'status page')) {
-      if (!daemon) return ok(`${what} ${shown} is in use by a running hotbridge (its status is not readable from here: the system service, another user's, or one still starting)`);
-      return fail(`${what} ${shown} is in use by another hotbridge (not the one of this data dir)`, `two hotbridges cannot share a port: stop the other one, or give this config other ports in ${key} of ${configFile}`);
+      if (!daemon)
+        return ok(
+          `${what} ${shown} is in use by a running hotbridge (its status is not readable from here: the system service, another user's, or one still starting)`,
+        );
+      return fail(
+        `${what} ${shown} is in use by another hotbridge (not the one of this data dir)`,
+        `two hotbridges cannot share a port: stop the other one, or give this config other ports in ${key} of ${configFile}`,
+      );
     }
     return fail(
       `${what} ${shown} is in use by another program`,

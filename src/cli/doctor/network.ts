@@ -28,7 +28,11 @@ export async function resolveHost(host: string): Promise<string[]> {
     return found.map((entry) => entry.address);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ProbeError('dns', code === 'ENOTFOUND' ? `${host} is not a known host name` : `cannot look up ${host} (${code ?? 'error'})`, code);
+    throw new ProbeError(
+      'dns',
+      code === 'ENOTFOUND' ? `${host} is not a known host name` : `cannot look up ${host} (${code ?? 'error'})`,
+      code,
+    );
   }
 }
 
@@ -135,7 +139,10 @@ class LineReader {
 
 /** An RFC 5322 date in a greeting (Exchange's SMTP banner ends with one); used for the clock check. */
 export function dateInText(text: string): Date | undefined {
-  const match = /\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),\s*)?(\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+\d{4}\s+\d{2}:\d{2}(?::\d{2})?\s+(?:[+-]\d{4}|GMT|UT|UTC))/i.exec(text);
+  const match =
+    /\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),\s*)?(\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+\d{4}\s+\d{2}:\d{2}(?::\d{2})?\s+(?:[+-]\d{4}|GMT|UT|UTC))/i.exec(
+      text,
+    );
   if (!match) return undefined;
   const date = new Date(match[1]);
   return Number.isNaN(date.getTime()) ? undefined : date;
@@ -177,11 +184,13 @@ async function startTlsPreamble(reader: LineReader, socket: net.Socket, target: 
     return dateInText(greeting);
   }
   const greeting = await reader.smtpReply(target.timeoutMs);
-  if (greeting.code !== 220) throw new ProbeError('greeting', `the SMTP server did not greet with 220: ${greeting.lines.join(' ').slice(0, 120)}`);
+  if (greeting.code !== 220)
+    throw new ProbeError('greeting', `the SMTP server did not greet with 220: ${greeting.lines.join(' ').slice(0, 120)}`);
   socket.write(`EHLO ${ehloName(socket)}\r\n`);
   const ehlo = await reader.smtpReply(target.timeoutMs);
   if (ehlo.code !== 250) throw new ProbeError('greeting', `the SMTP server refused EHLO: ${ehlo.lines.join(' ').slice(0, 120)}`);
-  if (!ehlo.lines.some((line) => /^250[ -]STARTTLS\b/i.test(line))) throw new ProbeError('starttls', 'the SMTP server does not offer STARTTLS');
+  if (!ehlo.lines.some((line) => /^250[ -]STARTTLS\b/i.test(line)))
+    throw new ProbeError('starttls', 'the SMTP server does not offer STARTTLS');
   socket.write('STARTTLS\r\n');
   const reply = await reader.smtpReply(target.timeoutMs);
   if (reply.code !== 220) throw new ProbeError('starttls', `the SMTP server refused STARTTLS: ${reply.lines.join(' ').slice(0, 120)}`);
@@ -223,7 +232,10 @@ function describeName(fields: Record<string, unknown> | undefined): string {
  * the greeting that follows implicit TLS, and says QUIT. Resolves with what the report shows; rejects
  * with a ProbeError naming the step that failed. `onConnected` is told as soon as TCP is up.
  */
-export async function probeServer(target: ProbeOptions, onConnected: (socket: net.Socket) => void = () => undefined): Promise<TlsProbe | undefined> {
+export async function probeServer(
+  target: ProbeOptions,
+  onConnected: (socket: net.Socket) => void = () => undefined,
+): Promise<TlsProbe | undefined> {
   const socket = await connectTcp(target.host, target.port, target.timeoutMs);
   onConnected(socket);
   let secure: tls.TLSSocket | undefined;
@@ -250,9 +262,11 @@ export async function probeServer(target: ProbeOptions, onConnected: (socket: ne
     if (target.tls === 'implicit') {
       const reader = new LineReader(secure);
       try {
-        const greeting = target.protocol === 'pop3' ? await reader.line(target.timeoutMs) : (await reader.smtpReply(target.timeoutMs)).lines.join(' ');
+        const greeting =
+          target.protocol === 'pop3' ? await reader.line(target.timeoutMs) : (await reader.smtpReply(target.timeoutMs)).lines.join(' ');
         const expected = target.protocol === 'pop3' ? greeting.startsWith('+OK') : greeting.startsWith('220');
-        if (!expected) throw new ProbeError('greeting', `the server did not greet like ${target.protocol.toUpperCase()}: ${greeting.slice(0, 100)}`);
+        if (!expected)
+          throw new ProbeError('greeting', `the server did not greet like ${target.protocol.toUpperCase()}: ${greeting.slice(0, 100)}`);
         const date = dateInText(greeting);
         if (date) serverDate = { date, at: Date.now() };
       } finally {

@@ -13,7 +13,8 @@ export interface CheckResult {
 
 export const ok = (title: string): CheckResult => ({ verdict: 'ok', title });
 export const fail = (title: string, fix: string): CheckResult => ({ verdict: 'fail', title, fix });
-export const info = (title: string, fix?: string): CheckResult => (fix === undefined ? { verdict: 'info', title } : { verdict: 'info', title, fix });
+export const info = (title: string, fix?: string): CheckResult =>
+  fix === undefined ? { verdict: 'info', title } : { verdict: 'info', title, fix };
 
 const MARK: Record<Verdict, string> = { ok: '✓', fail: '✗', info: '·' };
 
@@ -24,7 +25,10 @@ export function formatCheck(result: CheckResult): string {
   // A failure gets a "fix:"; a hint under a · line is just indented.
   const label = result.verdict === 'fail' ? 'fix: ' : '';
   const indent = ' '.repeat(4 + label.length);
-  return `${line}    ${label}${fixLines[0]}\n${fixLines.slice(1).map((text) => `${indent}${text}\n`).join('')}`;
+  return `${line}    ${label}${fixLines[0]}\n${fixLines
+    .slice(1)
+    .map((text) => `${indent}${text}\n`)
+    .join('')}`;
 }
 
 /** Prints each result as it comes and counts the failures. */

@@ -13,8 +13,12 @@ export async function checkStore(config: HotbridgeConfig, daemonRunning: boolean
   if (daemonRunning) {
     const health = (await runStoreCommand(config.dataDir, 'health', {}, 10_000).catch(() => undefined)) as StoreHealth | undefined;
     if (!health) results.push(info('the running hotbridge did not say how its store is'));
-    else if (health.state === 'ok') results.push(ok('the store writes (the running hotbridge says so; hotbridge verify checks every message)'));
-    else if (health.state === 'no-space') results.push(fail(`the store cannot write: ${health.text}`, 'make room on that disk; hotbridge goes on by itself once there is room'));
+    else if (health.state === 'ok')
+      results.push(ok('the store writes (the running hotbridge says so; hotbridge verify checks every message)'));
+    else if (health.state === 'no-space')
+      results.push(
+        fail(`the store cannot write: ${health.text}`, 'make room on that disk; hotbridge goes on by itself once there is room'),
+      );
     else results.push(fail(`the store cannot write: ${health.text}`, REPAIR_ADVICE));
   } else {
     const inspection = await inspectStore(config.dataDir);
@@ -23,6 +27,7 @@ export async function checkStore(config: HotbridgeConfig, daemonRunning: boolean
     else results.push(fail(inspection.text, inspection.fix ?? REPAIR_ADVICE));
   }
   const room = diskRoom(config.dataDir);
-  if (room) results.push(room.low ? fail(room.text, 'make room on that disk: below a few MB hotbridge can take no new mail') : ok(room.text));
+  if (room)
+    results.push(room.low ? fail(room.text, 'make room on that disk: below a few MB hotbridge can take no new mail') : ok(room.text));
   return results;
 }

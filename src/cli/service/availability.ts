@@ -12,7 +12,11 @@ export function serviceManagerFor(scope: 'user' | 'system', platform: NodeJS.Pla
   if (platform === 'darwin') return { available: true, manager: 'launchd' };
   if (platform !== 'linux') return { available: false, reason: `hotbridge knows systemd (Linux) and launchd (macOS), not ${platform}` };
   // sd_booted(3): systemd is the running init exactly when this directory exists.
-  if (!fs.existsSync('/run/systemd/system')) return { available: false, reason: 'this system does not run systemd (no /run/systemd/system), and hotbridge knows no other service manager' };
+  if (!fs.existsSync('/run/systemd/system'))
+    return {
+      available: false,
+      reason: 'this system does not run systemd (no /run/systemd/system), and hotbridge knows no other service manager',
+    };
   if (scope === 'user') {
     const probe = spawnSync('systemctl', ['--user', 'show-environment'], { stdio: 'ignore', timeout: 5000 });
     if (probe.status !== 0) {

@@ -28,7 +28,8 @@ export function controlCommand(i: Omit<ControlInput, 'out' | 'root'>): string[] 
   const lines = String(i.lines ?? 50);
   if (i.platform === 'linux') {
     const systemctl = i.scope === 'user' ? ['systemctl', '--user'] : ['systemctl'];
-    if (i.action === 'logs') return ['journalctl', ...(i.scope === 'user' ? ['--user'] : []), '-u', UNIT, '-n', lines, '--no-pager', ...(i.follow ? ['-f'] : [])];
+    if (i.action === 'logs')
+      return ['journalctl', ...(i.scope === 'user' ? ['--user'] : []), '-u', UNIT, '-n', lines, '--no-pager', ...(i.follow ? ['-f'] : [])];
     if (i.action === 'status') return [...systemctl, 'status', '--no-pager', UNIT];
     return [...systemctl, i.action, UNIT];
   }
@@ -44,7 +45,8 @@ export function controlCommand(i: Omit<ControlInput, 'out' | 'root'>): string[] 
       // A clean exit (SIGTERM) stays stopped: KeepAlive restarts only after a failure.
       return ['launchctl', 'kill', 'SIGTERM', target];
     case 'logs': {
-      const log = i.scope === 'user' ? path.join(i.home, 'Library', 'Logs', 'hotbridge', 'hotbridge.log') : '/Library/Logs/hotbridge/hotbridge.log';
+      const log =
+        i.scope === 'user' ? path.join(i.home, 'Library', 'Logs', 'hotbridge', 'hotbridge.log') : '/Library/Logs/hotbridge/hotbridge.log';
       return ['tail', '-n', lines, ...(i.follow ? ['-f'] : []), log];
     }
   }

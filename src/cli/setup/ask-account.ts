@@ -21,7 +21,11 @@ function hostPortText(server: { host: string; port: number; tls: TlsMode }): str
 /** The "leave a copy" explanation set-up shows, for a provider named `where`. */
 export function keepCopyHelp(where: string): string[] {
   const words = deletionWords(where);
-  return [`Keep a copy of your mail at ${where}? (Outlook Express called it "Leave a copy of messages on server".)`, `  ${words.keep}`, `  ${words.move}`];
+  return [
+    `Keep a copy of your mail at ${where}? (Outlook Express called it "Leave a copy of messages on server".)`,
+    `  ${words.keep}`,
+    `  ${words.move}`,
+  ];
 }
 
 export interface AccountAnswers {
@@ -38,9 +42,14 @@ export interface AccountAnswers {
  * The questions for one account. `offerBackups` (a new config only, since `[backup]` is the whole store's)
  * adds the daily-backup question after the one about the provider's copy.
  */
-export async function askAccount(term: Terminal, o: { configDir: string; taken: string[]; dataDir?: string; offerBackups?: boolean }): Promise<AccountAnswers> {
+export async function askAccount(
+  term: Terminal,
+  o: { configDir: string; taken: string[]; dataDir?: string; offerBackups?: boolean },
+): Promise<AccountAnswers> {
   // Steps 1 and 2 of the guide: the name, then the address.
-  const name = await term.ask('Your name (your mail program puts it on mail you send; hotbridge shows it in the settings at the end, Enter to skip)');
+  const name = await term.ask(
+    'Your name (your mail program puts it on mail you send; hotbridge shows it in the settings at the end, Enter to skip)',
+  );
   const address = (
     await term.askUntil('Your e-mail address', (answer) => {
       if (!ADDRESS.test(answer)) return 'an address like you@hotmail.com, please';
@@ -72,10 +81,10 @@ export async function askAccount(term: Terminal, o: { configDir: string; taken: 
     term.say(`  Incoming: POP3 ${hostPortText(preset.pop3)}`);
     term.say(`  Outgoing: SMTP ${hostPortText(preset.smtp)}`);
   }
-  const providerName = preset?.id === 'outlook' ? 'Outlook.com' : preset?.label ?? domain;
+  const providerName = preset?.id === 'outlook' ? 'Outlook.com' : (preset?.label ?? domain);
   term.say();
   term.say(`POP must be switched on at ${providerName}${preset?.id === 'outlook' ? ' (it is off to begin with)' : ''}:`);
-  term.say(`  ${preset?.popHelp ?? "look for \"POP access\" in your provider's mail settings and switch it on."}`);
+  term.say(`  ${preset?.popHelp ?? 'look for "POP access" in your provider\'s mail settings and switch it on.'}`);
   term.say();
 
   // Step 7's "Leave a copy of messages on server", with both choices said as the code does them.
@@ -106,7 +115,9 @@ export async function askAccount(term: Terminal, o: { configDir: string; taken: 
     const passwordFile = `${address}.secret`;
     providerPassword = '';
     while (providerPassword === '') {
-      providerPassword = await term.askHidden(`Your ${providerName} password (kept in ${path.join(o.configDir, passwordFile)}, readable by you only)`);
+      providerPassword = await term.askHidden(
+        `Your ${providerName} password (kept in ${path.join(o.configDir, passwordFile)}, readable by you only)`,
+      );
       if (providerPassword === '') term.say('  The password is needed to fetch your mail.');
     }
     auth = { method: 'password', passwordFile };

@@ -68,7 +68,7 @@ export function accountLines(a: SetupAnswers): string[] {
       lines.push(`client_id = ${tomlString(a.auth.clientId)}   # your own application (client) ID`);
     } else {
       lines.push(`# client_id = "00000000-0000-0000-0000-000000000000"   # add it here, then run: hotbridge login ${a.address}`);
-      lines.push('#   (docs/signing-in.md: your own application ID, or Thunderbird\'s)');
+      lines.push("#   (docs/signing-in.md: your own application ID, or Thunderbird's)");
     }
     if (a.tenant) lines.push(`tenant = ${tomlString(a.tenant)}   # a work or school (Microsoft 365) account`);
   } else {
@@ -91,7 +91,12 @@ export function configText(a: SetupAnswers, now = new Date()): string {
   ];
   if (a.dataDir) lines.push('', `data_dir = ${tomlString(a.dataDir)}   # where the mail is kept`);
   if (a.backups) {
-    lines.push('', '[backup]', 'every = "1d"               # a backup of all mail once a day (hotbridge restore FILE puts one back)', 'keep = 7                   # the last seven; they go to DATA_DIR/backups unless dir = "…" says elsewhere (another disk is better)');
+    lines.push(
+      '',
+      '[backup]',
+      'every = "1d"               # a backup of all mail once a day (hotbridge restore FILE puts one back)',
+      'keep = 7                   # the last seven; they go to DATA_DIR/backups unless dir = "…" says elsewhere (another disk is better)',
+    );
   }
   lines.push('', ...accountLines(a));
   return `${lines.join('\n')}\n`;

@@ -12,7 +12,10 @@ import { classifyTlsError, connectTcp, ProbeError, probeServer, type Protocol } 
 import type { ServerAnswer } from './config-text.js';
 import type { Terminal } from './terminal.js';
 
-const PORTS: Record<Protocol, { implicit: number; starttls: number }> = { pop3: { implicit: 995, starttls: 110 }, smtp: { implicit: 465, starttls: 587 } };
+const PORTS: Record<Protocol, { implicit: number; starttls: number }> = {
+  pop3: { implicit: 995, starttls: 110 },
+  smtp: { implicit: 465, starttls: 587 },
+};
 const PROBE_MS = 5000;
 
 /** How a port starts TLS, judged by whether the server speaks first in plain text; undefined when it cannot be reached. */
@@ -39,7 +42,8 @@ export async function guessTlsMode(host: string, port: number, timeoutMs = 3000)
 async function askPort(term: Terminal, label: string, protocol: Protocol): Promise<number> {
   const text = await term.askUntil(
     `  ${label} port`,
-    (answer) => (/^\d+$/.test(answer) && Number(answer) >= 1 && Number(answer) <= 65535 ? undefined : 'a port number from 1 to 65535, please'),
+    (answer) =>
+      /^\d+$/.test(answer) && Number(answer) >= 1 && Number(answer) <= 65535 ? undefined : 'a port number from 1 to 65535, please',
     String(protocol === 'pop3' ? PORTS.pop3.implicit : PORTS.smtp.starttls),
   );
   return Number(text);
@@ -52,7 +56,10 @@ async function askTls(term: Terminal, label: string, protocol: Protocol, host: s
   // always STARTTLS (RFC 6409 §3.1), POP3 on another port more often TLS at once.
   const heard = await guessTlsMode(host, port);
   const suggestion: TlsMode = heard ?? (protocol === 'smtp' ? 'starttls' : 'implicit');
-  if (heard) term.say(`  ${host}:${port} ${heard === 'starttls' ? 'greets in plain text, so it switches to TLS with STARTTLS' : 'waits for TLS at once'}.`);
+  if (heard)
+    term.say(
+      `  ${host}:${port} ${heard === 'starttls' ? 'greets in plain text, so it switches to TLS with STARTTLS' : 'waits for TLS at once'}.`,
+    );
   const answer = await term.askUntil(
     `  Does ${label} port ${port} use "starttls" (switch to TLS) or "implicit" (TLS at once)?`,
     (text) => (text === 'implicit' || text === 'starttls' ? undefined : 'implicit or starttls, please'),
@@ -65,7 +72,13 @@ async function askTls(term: Terminal, label: string, protocol: Protocol, host: s
  * Tries TLS with the server; when its certificate needs a CA this computer lacks, asks for the CA file
  * until one works or the user gives up (Enter). Returns the CA file (absolute), or undefined.
  */
-async function checkTrust(term: Terminal, label: string, protocol: Protocol, server: ServerAnswer, baseDir: string): Promise<string | undefined> {
+async function checkTrust(
+  term: Terminal,
+  label: string,
+  protocol: Protocol,
+  server: ServerAnswer,
+  baseDir: string,
+): Promise<string | undefined> {
   let caFile = server.caFile;
   for (;;) {
     let ca: Buffer | undefined;
@@ -78,8 +91,18 @@ async function checkTrust(term: Terminal, label: string, protocol: Protocol, ser
       }
     }
     try {
-      const probe = await probeServer({ host: server.host, port: server.port, tls: server.tls, protocol, ...(ca ? { ca } : {}), timeoutMs: PROBE_MS });
-      if (probe) term.say(`  ✓ ${label} ${server.host}:${server.port}: ${probe.protocol}, certificate for ${probe.subject} verified (issued by ${probe.issuer})`);
+      const probe = await probeServer({
+        host: server.host,
+        port: server.port,
+        tls: server.tls,
+        protocol,
+        ...(ca ? { ca } : {}),
+        timeoutMs: PROBE_MS,
+      });
+      if (probe)
+        term.say(
+          `  ✓ ${label} ${server.host}:${server.port}: ${probe.protocol}, certificate for ${probe.subject} verified (issued by ${probe.issuer})`,
+        );
       return caFile;
     } catch (err) {
       const e = err instanceof ProbeError ? err : new ProbeError('tcp', (err as Error).message);
@@ -89,7 +112,9 @@ async function checkTrust(term: Terminal, label: string, protocol: Protocol, ser
         term.say('    (the config is written anyway; fix it there, then check with: hotbridge doctor)');
         return caFile;
       }
-      term.say(`  ✗ The certificate of ${server.host} is not signed by a certificate authority (CA) this computer trusts${caFile ? `, nor by ${caFile}` : ''}.`);
+      term.say(
+        `  ✗ The certificate of ${server.host} is not signed by a certificate authority (CA) this computer trusts${caFile ? `, nor by ${caFile}` : ''}.`,
+      );
       term.say('    Providers with their own CA publish its certificate: save it as a PEM file and give its path here.');
       const answer = await term.ask('    CA certificate file (Enter: go on without; hotbridge will not connect until it is set)');
       if (answer === '') return undefined;
@@ -101,7 +126,9 @@ async function checkTrust(term: Terminal, label: string, protocol: Protocol, ser
 /** Asks for one server (name, port, how TLS starts), tries it, and asks for a CA when it needs one. */
 export async function askServer(term: Terminal, protocol: Protocol, baseDir: string): Promise<ServerAnswer> {
   const label = protocol === 'pop3' ? 'POP3' : 'SMTP';
-  const host = await term.askUntil(`  ${label} server name`, (answer) => (/^[A-Za-z0-9.-]+$|^\[[0-9a-fA-F:.]+\]$/.test(answer) ? undefined : 'a host name like pop.example.com, please'));
+  const host = await term.askUntil(`  ${label} server name`, (answer) =>
+    /^[A-Za-z0-9.-]+$|^\[[0-9a-fA-F:.]+\]$/.test(answer) ? undefined : 'a host name like pop.example.com, please',
+  );
   const port = await askPort(term, label, protocol);
   const tls = await askTls(term, label, protocol, host, port);
   const server: ServerAnswer = { host, port, tls };

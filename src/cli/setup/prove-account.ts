@@ -16,7 +16,12 @@ export interface Proof {
 }
 
 /** Runs both checks, printing one line each (and a fix for what failed). */
-export async function proveAccount(config: HotbridgeConfig, account: AccountConfig, login: UpstreamLogin, out: NodeJS.WritableStream): Promise<Proof> {
+export async function proveAccount(
+  config: HotbridgeConfig,
+  account: AccountConfig,
+  login: UpstreamLogin,
+  out: NodeJS.WritableStream,
+): Promise<Proof> {
   const report = new DoctorReport(out);
   const ctx: AccountCheckContext = {
     config,

@@ -25,7 +25,8 @@ export function clientIdProblem(text: string): string | undefined {
     const wrong = [...new Set(bare.replace(/[0-9a-f-]/gi, ''))].join('');
     return `an application ID has only the digits 0-9 and the letters a-f (this has "${wrong}"); it looks like 00000000-0000-0000-0000-000000000000`;
   }
-  if (digits.length !== 32) return `an application ID has 32 digits and letters a-f (this has ${digits.length}); it looks like 00000000-0000-0000-0000-000000000000`;
+  if (digits.length !== 32)
+    return `an application ID has 32 digits and letters a-f (this has ${digits.length}); it looks like 00000000-0000-0000-0000-000000000000`;
   return 'an application ID is grouped 8-4-4-4-12, like 00000000-0000-0000-0000-000000000000';
 }
 
@@ -37,19 +38,27 @@ export const SIGN_IN_CHOICE_TEXT = [
   '  1. My own application ID. Free, about ten minutes, once: a free Microsoft Entra directory or',
   `     the Microsoft 365 developer programme lets you register one. ${SIGN_IN_DOCS} shows every step.`,
   `  2. Thunderbird's application ID (${THUNDERBIRD_CLIENT_ID}), which works for personal accounts.`,
-  "     Its makers ask other programs not to reuse it, and Microsoft may stop it at any time;",
+  '     Its makers ask other programs not to reuse it, and Microsoft may stop it at any time;',
   '     hotbridge uses it only because you choose it here.',
   '  3. Decide later: the config is written without one, and `hotbridge login` explains this again.',
 ];
 
 export async function askSignInChoice(term: Terminal): Promise<SignInChoice> {
   for (const line of SIGN_IN_CHOICE_TEXT) term.say(line);
-  const choice = await term.askUntil('Your choice (1, 2 or 3)', (answer) => (['1', '2', '3'].includes(answer) ? undefined : 'type 1, 2 or 3 (there is no default here: it is your choice)'));
+  const choice = await term.askUntil('Your choice (1, 2 or 3)', (answer) =>
+    ['1', '2', '3'].includes(answer) ? undefined : 'type 1, 2 or 3 (there is no default here: it is your choice)',
+  );
   if (choice === '2') {
     term.say(`Using Thunderbird's application ID, as you chose. To change it later: client_id in the config, then hotbridge login.`);
     return { kind: 'thunderbird', clientId: THUNDERBIRD_CLIENT_ID };
   }
   if (choice === '3') return { kind: 'later' };
   const id = await term.askUntil('Application (client) ID', clientIdProblem);
-  return { kind: 'own', clientId: id.trim().replace(/^\{(.*)\}$/, '$1').toLowerCase() };
+  return {
+    kind: 'own',
+    clientId: id
+      .trim()
+      .replace(/^\{(.*)\}$/, '$1')
+      .toLowerCase(),
+  };
 }

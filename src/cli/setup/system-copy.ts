@@ -28,11 +28,13 @@ export function installSystemCopy(out: NodeJS.WritableStream): string {
   try {
     out.write(`  npm pack (in ${PACKAGE_ROOT})\n`);
     const packed = spawnSync(npm, ['pack', '--silent', '--pack-destination', work], { cwd: PACKAGE_ROOT, encoding: 'utf8' });
-    if (packed.status !== 0) throw new Error(`npm pack failed: ${(packed.stderr || packed.stdout).trim().split('\n').slice(-3).join(' / ')}`);
+    if (packed.status !== 0)
+      throw new Error(`npm pack failed: ${(packed.stderr || packed.stdout).trim().split('\n').slice(-3).join(' / ')}`);
     const tarball = path.join(work, packed.stdout.trim().split('\n').at(-1)!);
     out.write(`  npm install -g ${path.basename(tarball)}\n`);
     const installed = spawnSync(npm, ['install', '-g', '--no-audit', '--no-fund', tarball], { encoding: 'utf8' });
-    if (installed.status !== 0) throw new Error(`npm install -g failed: ${(installed.stderr || installed.stdout).trim().split('\n').slice(-3).join(' / ')}`);
+    if (installed.status !== 0)
+      throw new Error(`npm install -g failed: ${(installed.stderr || installed.stdout).trim().split('\n').slice(-3).join(' / ')}`);
     const prefix = spawnSync(npm, ['prefix', '-g'], { encoding: 'utf8' }).stdout.trim();
     const bin = path.join(prefix, 'lib', 'node_modules', 'hotbridge', 'bin', 'hotbridge.js');
     if (!fs.existsSync(bin)) throw new Error(`npm installed hotbridge, but not at ${bin}`);

@@ -113,7 +113,10 @@ export class ImapConnection {
     private readonly options: ConnectionOptions,
   ) {
     this.socket = socket;
-    this.reader = new CommandReader({ maxLineBytes: MAX_LINE_BYTES, maxLiteralBytes: Math.min(PRE_LOGIN_LITERAL_BYTES, server.maxLiteralBytes) });
+    this.reader = new CommandReader({
+      maxLineBytes: MAX_LINE_BYTES,
+      maxLiteralBytes: Math.min(PRE_LOGIN_LITERAL_BYTES, server.maxLiteralBytes),
+    });
     this.loginDeadline = Date.now() + options.autologoutMs.unauthenticated;
     this.out = new ResponseOutput(socket);
     this.session = new ImapSession(socket.remoteAddress ?? 'unknown', options.loopback, options.secure ?? false);
@@ -216,7 +219,9 @@ export class ImapConnection {
 
   /** The largest literal the next command may announce: small until login (see PRE_LOGIN_LITERAL_BYTES). */
   private literalLimit(): number {
-    return this.session.state === 'not-authenticated' ? Math.min(PRE_LOGIN_LITERAL_BYTES, this.server.maxLiteralBytes) : this.server.maxLiteralBytes;
+    return this.session.state === 'not-authenticated'
+      ? Math.min(PRE_LOGIN_LITERAL_BYTES, this.server.maxLiteralBytes)
+      : this.server.maxLiteralBytes;
   }
 
   private async run(): Promise<void> {
@@ -264,7 +269,8 @@ export class ImapConnection {
         return;
       case 'literal-too-large': {
         const limit = `the limit is ${this.literalLimit()} bytes`;
-        if (this.session.state === 'not-authenticated') this.out.write(taggedLine(event.tag, 'BAD', `Literal too large before login (${limit})`, 'TOOBIG'));
+        if (this.session.state === 'not-authenticated')
+          this.out.write(taggedLine(event.tag, 'BAD', `Literal too large before login (${limit})`, 'TOOBIG'));
         else if (event.command === 'APPEND') this.out.write(taggedLine(event.tag, 'NO', `Message too large (${limit})`, 'TOOBIG'));
         else this.out.write(taggedLine(event.tag, 'BAD', `Literal too large (${limit})`, 'TOOBIG'));
         // The client is already sending a non-synchronizing literal we will not read: the stream is lost.
@@ -341,7 +347,10 @@ export class ImapConnection {
     });
     if (this.ended) return false;
     if (socket.writableLength <= bytes) return true;
-    this.server.logger.warn({ remote: this.session.remoteAddress, queued: socket.writableLength }, 'IMAP client does not read its IDLE updates; closing');
+    this.server.logger.warn(
+      { remote: this.session.remoteAddress, queued: socket.writableLength },
+      'IMAP client does not read its IDLE updates; closing',
+    );
     this.closeWithBye('Too many unread updates, closing the connection');
     // The client is not reading, so neither the BYE nor a polite close would get through.
     socket.destroy();
@@ -389,7 +398,12 @@ export class ImapConnection {
   }
 
   private async execute(command: RawCommand): Promise<void> {
-    if (this.trace.enabled) this.trace.client(command.segments.map((segment, i) => segment.toString('utf8') + (i < command.literals.length ? ` [${command.literals[i].length} bytes]` : '')).join(''));
+    if (this.trace.enabled)
+      this.trace.client(
+        command.segments
+          .map((segment, i) => segment.toString('utf8') + (i < command.literals.length ? ` [${command.literals[i].length} bytes]` : ''))
+          .join(''),
+      );
     const args = new ArgReader(command);
     let tag: string;
     try {
@@ -414,8 +428,13 @@ export class ImapConnection {
       if (this.ended) return;
       await this.syncView(allowsExpunge);
       if (this.ended) return;
-      this.out.write(taggedLine(tag, 'OK', outcome.text ?? `${uid ? 'UID ' : ''}${name} completed`, outcome.codeAfterSync?.() ?? outcome.code));
-      this.server.logger.debug({ remote: this.session.remoteAddress, user: this.session.account }, `IMAP ${tag} ${uid ? 'UID ' : ''}${name}: OK`);
+      this.out.write(
+        taggedLine(tag, 'OK', outcome.text ?? `${uid ? 'UID ' : ''}${name} completed`, outcome.codeAfterSync?.() ?? outcome.code),
+      );
+      this.server.logger.debug(
+        { remote: this.session.remoteAddress, user: this.session.account },
+        `IMAP ${tag} ${uid ? 'UID ' : ''}${name}: OK`,
+      );
       this.countReply('OK');
       if (outcome.then === 'starttls') this.startTls();
       else if (outcome.then === 'logout') this.end();
@@ -426,7 +445,10 @@ export class ImapConnection {
       if (error.status === 'NO') await this.syncView(allowsExpunge).catch(() => undefined);
       if (this.ended) return;
       this.out.write(taggedLine(tag, error.status, error.text, error.code));
-      this.server.logger.debug({ remote: this.session.remoteAddress, user: this.session.account }, `IMAP ${tag} ${uid ? 'UID ' : ''}${name || '(unknown)'}: ${error.status} ${error.text}`);
+      this.server.logger.debug(
+        { remote: this.session.remoteAddress, user: this.session.account },
+        `IMAP ${tag} ${uid ? 'UID ' : ''}${name || '(unknown)'}: ${error.status} ${error.text}`,
+      );
       this.countReply(error.status);
     }
   }
@@ -440,7 +462,10 @@ export class ImapConnection {
     this.badInARow++;
     if (this.badInARow < MAX_BAD_COMMANDS_IN_A_ROW || this.ended) return;
     this.server.counters.closedForBadCommands++;
-    this.server.logger.warn({ remote: this.session.remoteAddress, bad: this.badInARow }, 'IMAP client sent too many bad commands in a row; closing');
+    this.server.logger.warn(
+      { remote: this.session.remoteAddress, bad: this.badInARow },
+      'IMAP client sent too many bad commands in a row; closing',
+    );
     this.closeWithBye(`Too many bad commands (${MAX_BAD_COMMANDS_IN_A_ROW} in a row), closing the connection`);
   }
 

@@ -65,7 +65,11 @@ export function taggedLine(tag: string, status: ImapStatus, text: string, code?:
 /** Response text is `1*TEXT-CHAR` (RFC 3501 §9): 7-bit, no CR, LF or NUL may leak from an error message. */
 function sanitizeText(text: string): string {
   // A NUL goes without a trace: it marks a name that is not modified UTF-7 (mailbox-names.ts).
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/\u0000/g, '').replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').trim();
+  const clean = text
+    // eslint-disable-next-line no-control-regex
+    .replace(/\u0000/g, '')
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .trim();
   return clean.length > 0 ? clean : 'done';
 }

@@ -91,7 +91,9 @@ export function sectionLabel(section: SectionSpec): string {
   let label = section.part.join('.');
   if (section.text) label += (label ? '.' : '') + section.text;
   if (section.fields) {
-    const names = section.fields.map((field) => (/^[A-Za-z0-9!#$&'+\-.^_`|~]+$/.test(field) ? field.toUpperCase() : `"${field.replace(/["\\]/g, '\\$&')}"`));
+    const names = section.fields.map((field) =>
+      /^[A-Za-z0-9!#$&'+\-.^_`|~]+$/.test(field) ? field.toUpperCase() : `"${field.replace(/["\\]/g, '\\$&')}"`,
+    );
     label += ` (${names.join(' ')})`;
   }
   return label;

@@ -40,7 +40,13 @@ export interface FetchResult {
 }
 
 function needsIndex(items: readonly FetchItem[]): boolean {
-  return items.some((item) => item.kind === 'ENVELOPE' || item.kind === 'BODY' || item.kind === 'BODYSTRUCTURE' || (item.kind === 'section' && !isWholeMessage(item)));
+  return items.some(
+    (item) =>
+      item.kind === 'ENVELOPE' ||
+      item.kind === 'BODY' ||
+      item.kind === 'BODYSTRUCTURE' ||
+      (item.kind === 'section' && !isWholeMessage(item)),
+  );
 }
 
 function isWholeMessage(item: SectionItem): boolean {
@@ -115,7 +121,10 @@ export async function writeFetchResponses(
     const seq = seqs[n];
     const record = view.at(seq);
     if (wantsIndex && n % INDEX_BATCH === 0) {
-      indexes = await readIndexes(store, seqs.slice(n, n + INDEX_BATCH).map((s) => view.at(s).blobId));
+      indexes = await readIndexes(
+        store,
+        seqs.slice(n, n + INDEX_BATCH).map((s) => view.at(s).blobId),
+      );
     }
     const index = wantsIndex ? indexes[n % INDEX_BATCH] : undefined;
     if (index === DAMAGED) {

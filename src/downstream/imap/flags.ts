@@ -1,5 +1,13 @@
 /** Flag lists as IMAP shows them (RFC 3501 §2.3.2), and the keyword limits as IMAP answers them. */
-import { checkMailboxKeywords, isKeyword, KeywordLimitError, MAX_KEYWORD_LENGTH, MAX_KEYWORDS_PER_MAILBOX, MAX_KEYWORDS_PER_MESSAGE, type MessageRecord } from '../../store/index.js';
+import {
+  checkMailboxKeywords,
+  isKeyword,
+  KeywordLimitError,
+  MAX_KEYWORD_LENGTH,
+  MAX_KEYWORDS_PER_MAILBOX,
+  MAX_KEYWORDS_PER_MESSAGE,
+  type MessageRecord,
+} from '../../store/index.js';
 import type { TimeSlice } from '../../runtime/time-slice.js';
 import type { MailStore } from './backend.js';
 import { ImapError } from './errors.js';
@@ -28,7 +36,8 @@ export function checkRequestedKeywords(flags: readonly string[]): void {
     if (Buffer.byteLength(flag) > MAX_KEYWORD_LENGTH) throw ImapError.bad(`Keywords may be at most ${MAX_KEYWORD_LENGTH} bytes long`);
     keywords.add(flag.toLowerCase());
   }
-  if (keywords.size > MAX_KEYWORDS_PER_MESSAGE) throw ImapError.no(`A message may carry at most ${MAX_KEYWORDS_PER_MESSAGE} keywords`, 'LIMIT');
+  if (keywords.size > MAX_KEYWORDS_PER_MESSAGE)
+    throw ImapError.no(`A message may carry at most ${MAX_KEYWORDS_PER_MESSAGE} keywords`, 'LIMIT');
 }
 
 /** Runs a store call that may add keywords; a KeywordLimitError becomes NO [LIMIT] (RFC 5530 §3). */

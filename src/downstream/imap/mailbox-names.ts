@@ -41,7 +41,8 @@ export function validateNewName(name: string, options: { trailingDelimiter?: boo
   if (trimmed.length === 0) throw ImapError.no('The mailbox name is empty', 'CANNOT');
   if (trimmed.length > 1000) throw ImapError.no('The mailbox name is too long (the limit is 1000 characters)', 'CANNOT');
   for (const level of trimmed.split(DELIMITER)) {
-    if (level.length === 0) throw ImapError.no(`The mailbox name has an empty hierarchy level (before, between or after "${DELIMITER}")`, 'CANNOT');
+    if (level.length === 0)
+      throw ImapError.no(`The mailbox name has an empty hierarchy level (before, between or after "${DELIMITER}")`, 'CANNOT');
     if (level === '.' || level === '..') throw ImapError.no('"." and ".." cannot be mailbox names or hierarchy levels', 'CANNOT');
   }
   // eslint-disable-next-line no-control-regex

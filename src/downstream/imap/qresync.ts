@@ -84,7 +84,6 @@ function count(ranges: UidRanges): number {
   return ranges.reduce((sum, [from, to]) => sum + to - from + 1, 0);
 }
 
-
 /** The UIDs in both sets. */
 export function intersectRanges(a: UidRanges, b: UidRanges): UidRanges {
   const out: UidRanges = [];
@@ -193,4 +192,3 @@ export async function resynchronize(out: ResponseOutput, store: MailStore, view:
     if (out.congested) await out.drain();
   }
 }
-

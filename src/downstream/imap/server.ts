@@ -78,8 +78,6 @@ const DEFAULT_IDLE_OUTPUT_LIMIT = { bytes: 4 * 1024 * 1024, graceMs: 10_000 };
 /** How long stop() waits for clients to close after BYE before cutting them off. */
 const STOP_GRACE_MS = 2_000;
 
-
-
 function listen(server: net.Server, address: ListenAddress): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
@@ -147,7 +145,12 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     }
     // Plaintext login is fine on loopback, and where the user allowed it for the home network.
     const plaintextOk = (socket.localAddress !== undefined && isLoopbackHost(socket.localAddress)) || options.allowPlaintextLan === true;
-    const connection = new ImapConnection(stream, context, { autologoutMs: timeouts, loopback: plaintextOk, idleOutputLimit, secure: implicitTls });
+    const connection = new ImapConnection(stream, context, {
+      autologoutMs: timeouts,
+      loopback: plaintextOk,
+      idleOutputLimit,
+      secure: implicitTls,
+    });
     connections.add(connection);
     void connection.closed.then(() => {
       connections.delete(connection);
@@ -159,15 +162,24 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
   };
 
   try {
-    const all = [...options.listen.map((address) => ({ address, implicitTls: false })), ...(options.tlsListen ?? []).map((address) => ({ address, implicitTls: true }))];
+    const all = [
+      ...options.listen.map((address) => ({ address, implicitTls: false })),
+      ...(options.tlsListen ?? []).map((address) => ({ address, implicitTls: true })),
+    ];
     for (const { address, implicitTls } of all) {
-      if (implicitTls && !context.tls) throw new Error(`IMAPS on ${address.host}:${address.port} needs a certificate (run \`hotbridge cert\`, or set imap.tls_cert and imap.tls_key)`);
+      if (implicitTls && !context.tls)
+        throw new Error(
+          `IMAPS on ${address.host}:${address.port} needs a certificate (run \`hotbridge cert\`, or set imap.tls_cert and imap.tls_key)`,
+        );
       // Half-open: a client that sends its commands and then shuts down its side (a script piping
       // into nc) still gets every answer before the server closes.
       const server = net.createServer({ allowHalfOpen: true }, (socket) => accept(socket, implicitTls));
       await listen(server, address);
       servers.push(server);
-      logger.info({ host: address.host, port: (server.address() as net.AddressInfo).port, ...(implicitTls ? { tls: 'implicit' } : {}) }, 'IMAP listening');
+      logger.info(
+        { host: address.host, port: (server.address() as net.AddressInfo).port, ...(implicitTls ? { tls: 'implicit' } : {}) },
+        'IMAP listening',
+      );
     }
   } catch (err) {
     await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));

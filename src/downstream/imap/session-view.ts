@@ -7,7 +7,16 @@
  * never while answering FETCH, STORE or SEARCH (§7.4.1), because the client's sequence numbers would
  * shift under its feet. Until then an expunged message keeps its number, and its last-known metadata.
  */
-import { firstAtOrAbove, indexOfUid, isKeyword, keywordsInUse, SYSTEM_FLAGS, type MailboxRecord, type MessageRecord, type StoreChange } from '../../store/index.js';
+import {
+  firstAtOrAbove,
+  indexOfUid,
+  isKeyword,
+  keywordsInUse,
+  SYSTEM_FLAGS,
+  type MailboxRecord,
+  type MessageRecord,
+  type StoreChange,
+} from '../../store/index.js';
 import type { MailStore } from './backend.js';
 import type { MailboxChanges } from './mailbox-changes.js';
 import { TimeSlice } from '../../runtime/time-slice.js';

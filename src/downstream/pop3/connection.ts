@@ -180,7 +180,9 @@ export class Pop3Connection {
       const command = findCommand(keyword);
       if (!command) throw new Pop3Error(`Unknown command ${keyword.slice(0, 20).replace(/[^\x21-\x7e]/g, '?')}`);
       if (!command.states.includes(this.session.state)) {
-        throw new Pop3Error(this.session.state === 'authorization' ? `Log in first (${keyword} needs a login)` : `${keyword} is only allowed before login`);
+        throw new Pop3Error(
+          this.session.state === 'authorization' ? `Log in first (${keyword} needs a login)` : `${keyword} is only allowed before login`,
+        );
       }
       const outcome = await command.run(this.context(rest === '' ? [] : rest.split(' ')));
       if (this.session.state === 'transaction' && !this.stopExpungeFeed) this.watchExpunges();

@@ -53,7 +53,13 @@ const STOP_GRACE_MS = 2_000;
 function listenOn(server: net.Server, listener: Pop3Listener): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) =>
-      reject(Object.assign(new Error(`cannot listen for POP3 on ${listener.host}:${listener.port}: ${err.message}`), { code: err.code, address: listener.host, port: listener.port }));
+      reject(
+        Object.assign(new Error(`cannot listen for POP3 on ${listener.host}:${listener.port}: ${err.message}`), {
+          code: err.code,
+          address: listener.host,
+          port: listener.port,
+        }),
+      );
     server.once('error', onError);
     server.listen({ host: listener.host, port: listener.port }, () => {
       server.off('error', onError);
@@ -135,7 +141,10 @@ export async function startPop3Server(options: Pop3ServerOptions): Promise<Pop3S
 
   try {
     for (const listener of options.listen) {
-      if (listener.tls === 'implicit' && !options.tls?.()) throw new Error(`POP3S on ${listener.host}:${listener.port} needs a certificate (run \`hotbridge cert\`, or set tls_cert and tls_key)`);
+      if (listener.tls === 'implicit' && !options.tls?.())
+        throw new Error(
+          `POP3S on ${listener.host}:${listener.port} needs a certificate (run \`hotbridge cert\`, or set tls_cert and tls_key)`,
+        );
       // Half-open: a script that sends its commands and closes its side still gets every answer.
       const server = net.createServer({ allowHalfOpen: true }, (socket) => accept(socket, listener));
       await listenOn(server, listener);

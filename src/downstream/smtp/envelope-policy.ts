@@ -51,7 +51,12 @@ function unknownParameter(command: string, key: string): EnvelopeRefusal {
 export function rawPath(line: Buffer): string {
   const text = line.toString('latin1');
   const colon = text.indexOf(':');
-  return colon < 0 ? '' : (text.slice(colon + 1).trim().split(/\s+/)[0] ?? '');
+  return colon < 0
+    ? ''
+    : (text
+        .slice(colon + 1)
+        .trim()
+        .split(/\s+/)[0] ?? '');
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -65,7 +70,10 @@ export function addressCharsetRefusal(path: string, role: 'sender' | 'recipient'
   if (!/[^\x00-\x7f]/.test(path)) return undefined;
   if (!smtpUtf8) {
     // RFC 6531 §3.7.4.1 names this reply: 553 5.6.7.
-    return { code: 553, text: `5.6.7 The ${role} address is not ASCII: that needs SMTPUTF8${role === 'recipient' ? ' on MAIL FROM' : ''}, which this server offers only when your provider does` };
+    return {
+      code: 553,
+      text: `5.6.7 The ${role} address is not ASCII: that needs SMTPUTF8${role === 'recipient' ? ' on MAIL FROM' : ''}, which this server offers only when your provider does`,
+    };
   }
   try {
     UTF8.decode(Buffer.from(path, 'latin1'));

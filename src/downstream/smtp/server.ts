@@ -121,19 +121,28 @@ export async function startSubmissionServer(settings: SubmissionServerOptions): 
   const timeouts = { ...DEFAULT_TIMEOUTS, ...settings.timeouts };
   const maxClients = settings.maxClients ?? MAX_SMTP_CLIENTS;
   try {
-    const all = [...settings.listen.map((address) => ({ address, implicitTls: false })), ...(settings.tlsListen ?? []).map((address) => ({ address, implicitTls: true }))];
+    const all = [
+      ...settings.listen.map((address) => ({ address, implicitTls: false })),
+      ...(settings.tlsListen ?? []).map((address) => ({ address, implicitTls: true })),
+    ];
     for (const { address, implicitTls } of all) {
       const host = address.host.replace(/^\[(.*)\]$/, '$1');
-      if (implicitTls && !settings.tls) throw new Error(`SMTPS on ${host}:${address.port} needs a certificate (run \`hotbridge cert\`, or set smtp.tls_cert and smtp.tls_key)`);
+      if (implicitTls && !settings.tls)
+        throw new Error(
+          `SMTPS on ${host}:${address.port} needs a certificate (run \`hotbridge cert\`, or set smtp.tls_cert and smtp.tls_key)`,
+        );
       // Implicit TLS: the whole session is encrypted, so AUTH needs nothing more.
-      const security = implicitTls ? { loopback: false, starttls: false, cleartextAuth: true } : listenerSecurity(host, settings.tls !== undefined, settings.allowPlaintextLan);
+      const security = implicitTls
+        ? { loopback: false, starttls: false, cleartextAuth: true }
+        : listenerSecurity(host, settings.tls !== undefined, settings.allowPlaintextLan);
       let guard: SessionGuard | undefined;
       const server = new SMTPServer(serverOptions(settings, security, logger, timeouts, maxClients, () => guard!, implicitTls));
       guard = new SessionGuard(server, {
         maxClients,
         maxLineBytes: MAX_LINE_BYTES,
         deadlines: { loginMs: timeouts.loginMs, sessionMs: timeouts.sessionMs },
-        onClosed: (reason, session) => logger.info({ remote: session.remoteAddress, reason, reply: session.error }, 'SMTP connection closed by the server'),
+        onClosed: (reason, session) =>
+          logger.info({ remote: session.remoteAddress, reason, reply: session.error }, 'SMTP connection closed by the server'),
       });
       await listen(server, host, address.port);
       server.on('error', (err: Error) => logger.debug({ err: err.message }, 'SMTP connection error'));
@@ -156,7 +165,13 @@ export async function startSubmissionServer(settings: SubmissionServerOptions): 
     addresses: () => listeners.map(({ server, host }) => boundAddress(server, host)),
     connectionCount: () => listeners.reduce((sum, { server }) => sum + server.connections.size, 0),
     closedCounts: () => {
-      const total: ClosedCounts = { closedForErrors: 0, closedForLoginDeadline: 0, closedForSessionDeadline: 0, closedIdle: 0, closedForRoom: 0 };
+      const total: ClosedCounts = {
+        closedForErrors: 0,
+        closedForLoginDeadline: 0,
+        closedForSessionDeadline: 0,
+        closedIdle: 0,
+        closedForRoom: 0,
+      };
       for (const { guard } of listeners) {
         const counts = guard.counts();
         for (const key of Object.keys(total) as Array<keyof ClosedCounts>) total[key] += counts[key];
@@ -179,7 +194,12 @@ export async function startSubmissionServer(settings: SubmissionServerOptions): 
 function tlsOptions(o: SubmissionServerOptions): Partial<SMTPServerOptions> {
   if (!o.tls) return {};
   const minVersion = o.tls.minVersion ?? 'TLSv1.2';
-  return { key: o.tls.key, cert: o.tls.cert, minVersion, ...(needsLegacyTls(minVersion) ? { ciphers: `${tls.DEFAULT_CIPHERS}:@SECLEVEL=0` } : {}) };
+  return {
+    key: o.tls.key,
+    cert: o.tls.cert,
+    minVersion,
+    ...(needsLegacyTls(minVersion) ? { ciphers: `${tls.DEFAULT_CIPHERS}:@SECLEVEL=0` } : {}),
+  };
 }
 
 function serverOptions(
@@ -225,11 +245,13 @@ function serverOptions(
     onConnect: (session, callback) => {
       guard().connected(session);
       // allowed_networks: anyone else is refused before the greeting.
-      if (settings.admit && !settings.admit(session.remoteAddress)) callback(smtpReply(554, 'Connections from your network are not allowed here'));
+      if (settings.admit && !settings.admit(session.remoteAddress))
+        callback(smtpReply(554, 'Connections from your network are not allowed here'));
       else callback();
     },
     onClose: (session) => guard().closed(session),
-    onAuth: (auth, session, callback) => authenticate(settings, logger, guard(), auth, session).then((response) => callback(null, response), callback),
+    onAuth: (auth, session, callback) =>
+      authenticate(settings, logger, guard(), auth, session).then((response) => callback(null, response), callback),
     onMailFrom: (address, session, callback) => callback(checkMailFrom(settings, logger, guard(), address, session)),
     onRcptTo: (address, session, callback) => callback(checkRcptTo(guard(), address, session)),
     onData: (stream, session, callback) => receive(settings, logger, stream, session).then((reply) => callback(null, reply), callback),
@@ -250,7 +272,8 @@ async function authenticate(
   if (auth.method !== 'PLAIN' && auth.method !== 'LOGIN') throw smtpReply(504, '5.5.4 Unrecognized authentication type');
   const user = auth.username ?? '';
   const refused = (text: string): Error => {
-    if (guard.failedLogin(session, MAX_FAILED_LOGINS)) return smtpReply(421, `4.7.0 ${MAX_FAILED_LOGINS} failed logins, closing the connection`);
+    if (guard.failedLogin(session, MAX_FAILED_LOGINS))
+      return smtpReply(421, `4.7.0 ${MAX_FAILED_LOGINS} failed logins, closing the connection`);
     // RFC 4954 §6: 535 5.7.8 for credentials that are wrong.
     return smtpReply(535, text);
   };
@@ -258,7 +281,10 @@ async function authenticate(
   // empty login name with the identity filled in is how some clients send the login itself: smtp-server
   // then takes that as the user, and so do we.
   if (auth.method === 'PLAIN' && auth.authzid && auth.authcid && auth.authzid.toLowerCase() !== auth.authcid.toLowerCase()) {
-    logger.warn({ user: loginNameForLog(auth.authcid), authzid: loginNameForLog(auth.authzid), remote: session.remoteAddress }, 'SMTP login refused: authorization identity is another user');
+    logger.warn(
+      { user: loginNameForLog(auth.authcid), authzid: loginNameForLog(auth.authzid), remote: session.remoteAddress },
+      'SMTP login refused: authorization identity is another user',
+    );
     throw refused('5.7.8 Acting as another user is not supported: leave the PLAIN authorization identity empty or the same as the login');
   }
   const signal = guard.closedSignal(session);
@@ -284,7 +310,13 @@ function declaresSmtpUtf8(address: SMTPServerAddress): boolean {
   return address.args !== false && address.args?.SMTPUTF8 === true;
 }
 
-function checkMailFrom(settings: SubmissionServerOptions, logger: Logger, guard: SessionGuard, address: SMTPServerAddress, session: SMTPServerSession): Error | null {
+function checkMailFrom(
+  settings: SubmissionServerOptions,
+  logger: Logger,
+  guard: SessionGuard,
+  address: SMTPServerAddress,
+  session: SMTPServerSession,
+): Error | null {
   const login = loginOf(session);
   // smtp-server answers 530 before calling us when there is no login; this is a second lock on the door.
   if (login === undefined) return smtpReply(530, '5.7.0 Authentication required');
@@ -307,7 +339,11 @@ function checkMailFrom(settings: SubmissionServerOptions, logger: Logger, guard:
 function checkRcptTo(guard: SessionGuard, address: SMTPServerAddress, session: SMTPServerSession): Error | null {
   const refusal =
     rcptParameterRefusal(address.args) ??
-    addressCharsetRefusal(rawPath(guard.currentLine(session) ?? Buffer.from(`:<${address.address}>`)), 'recipient', session.envelope.smtpUtf8 === true);
+    addressCharsetRefusal(
+      rawPath(guard.currentLine(session) ?? Buffer.from(`:<${address.address}>`)),
+      'recipient',
+      session.envelope.smtpUtf8 === true,
+    );
   if (refusal) return refusalReply(refusal);
   const recipients = session.envelope.rcptTo;
   const key = address.address.toLowerCase();
@@ -320,7 +356,12 @@ function checkRcptTo(guard: SessionGuard, address: SMTPServerAddress, session: S
 }
 
 /** Reads the message and queues it; resolves with the text of the 250 reply once it is durable. */
-function receive(settings: SubmissionServerOptions, logger: Logger, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+function receive(
+  settings: SubmissionServerOptions,
+  logger: Logger,
+  stream: SMTPServerDataStream,
+  session: SMTPServerSession,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -354,7 +395,8 @@ async function enqueue(settings: SubmissionServerOptions, logger: Logger, raw: B
     logger.error({ account, err: (err as Error).message }, 'could not queue a submitted message');
     // 452 4.3.1, "mail system full" (RFC 3463 §3.4): the disk is full; nothing was stored, the client keeps
     // the message and tries again later (RFC 5321 §4.2.5), as for 451.
-    if (err instanceof StoreError && err.code === 'no-space') throw smtpReply(452, `4.3.1 Insufficient system storage: ${err.message}; try again later`);
+    if (err instanceof StoreError && err.code === 'no-space')
+      throw smtpReply(452, `4.3.1 Insufficient system storage: ${err.message}; try again later`);
     // 451: nothing was stored, the client keeps the message and tries again (RFC 5321 §4.2.5).
     throw smtpReply(451, '4.3.0 Local error: the message could not be stored, try again later');
   }
@@ -364,7 +406,14 @@ function listen(server: SMTPServer, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     // The code, address and port stay on the error: the CLI turns EADDRINUSE into advice.
     const onError = (err: NodeJS.ErrnoException): void =>
-      reject(Object.assign(new Error(`cannot listen for SMTP on ${host}:${port}: ${err.message}`), { code: err.code, syscall: 'listen', address: host, port }));
+      reject(
+        Object.assign(new Error(`cannot listen for SMTP on ${host}:${port}: ${err.message}`), {
+          code: err.code,
+          syscall: 'listen',
+          address: host,
+          port,
+        }),
+      );
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);

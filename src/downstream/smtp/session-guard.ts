@@ -59,13 +59,24 @@ interface Guarded {
 
 export class SessionGuard {
   private readonly guarded = new Map<string, Guarded>();
-  private readonly counted: ClosedCounts = { closedForErrors: 0, closedForLoginDeadline: 0, closedForSessionDeadline: 0, closedIdle: 0, closedForRoom: 0 };
+  private readonly counted: ClosedCounts = {
+    closedForErrors: 0,
+    closedForLoginDeadline: 0,
+    closedForSessionDeadline: 0,
+    closedIdle: 0,
+    closedForRoom: 0,
+  };
   /** Sockets accepted whose connection smtp-server has not created yet (it does so on the next turn). */
   private pending = 0;
 
   constructor(
     private readonly server: SMTPServer,
-    private readonly limits: { maxClients: number; maxLineBytes: number; deadlines: SessionDeadlines; onClosed?: (reason: keyof ClosedCounts, session: SMTPServerSession) => void },
+    private readonly limits: {
+      maxClients: number;
+      maxLineBytes: number;
+      deadlines: SessionDeadlines;
+      onClosed?: (reason: keyof ClosedCounts, session: SMTPServerSession) => void;
+    },
   ) {
     // Runs after smtp-server's own listener, which creates the connection on the next turn only.
     server.server.on('connection', () => {
@@ -86,7 +97,12 @@ export class SessionGuard {
     const guarded: Guarded = { connection, failedLogins: 0, gone: new AbortController(), closedByGuard: false };
     this.guarded.set(session.id, guarded);
     guarded.loginTimer = setTimeout(() => {
-      if (!session.user) this.close(guarded, 'closedForLoginDeadline', `4.4.2 No login within ${formatDuration(this.limits.deadlines.loginMs)} of connecting, closing the connection`);
+      if (!session.user)
+        this.close(
+          guarded,
+          'closedForLoginDeadline',
+          `4.4.2 No login within ${formatDuration(this.limits.deadlines.loginMs)} of connecting, closing the connection`,
+        );
     }, this.limits.deadlines.loginMs).unref();
     this.armSessionTimer(guarded, this.limits.deadlines.sessionMs);
     const handle = connection._onCommand.bind(connection);
@@ -151,7 +167,12 @@ export class SessionGuard {
     guarded.sessionTimer = setTimeout(() => {
       // A handler under way (a message being stored, a login being checked) finishes first.
       if (guarded.connection._handlerPending) this.armSessionTimer(guarded, 1000);
-      else this.close(guarded, 'closedForSessionDeadline', `4.4.2 Session longer than ${formatDuration(this.limits.deadlines.sessionMs)}, closing the connection: connect again`);
+      else
+        this.close(
+          guarded,
+          'closedForSessionDeadline',
+          `4.4.2 Session longer than ${formatDuration(this.limits.deadlines.sessionMs)}, closing the connection: connect again`,
+        );
     }, delay).unref();
   }
 

@@ -31,7 +31,8 @@ export interface SourceProblem {
 export type SourceKind = 'maildir' | 'mbox' | 'eml' | 'tree';
 
 /** Files that sit in mail folders but are not mail (indexes, settings, Dovecot's and Thunderbird's own). */
-const NOT_MAIL = /^(\.|dovecot[.-]|subscriptions$|courier|maildirfolder$|msgFilterRules\.dat$|popstate\.dat$|.*\.(msf|dat|json|html|sqlite|lock)$)/i;
+const NOT_MAIL =
+  /^(\.|dovecot[.-]|subscriptions$|courier|maildirfolder$|msgFilterRules\.dat$|popstate\.dat$|.*\.(msf|dat|json|html|sqlite|lock)$)/i;
 
 function isDir(file: string): boolean {
   try {
@@ -68,7 +69,11 @@ export function sourceKind(source: string): SourceKind {
   }
   if (isMaildir(source)) return 'maildir';
   const entries = fs.readdirSync(source);
-  if (entries.some((name) => /\.eml$/i.test(name)) && !entries.some((name) => isDir(path.join(source, name)) || looksLikeMbox(path.join(source, name)))) return 'eml';
+  if (
+    entries.some((name) => /\.eml$/i.test(name)) &&
+    !entries.some((name) => isDir(path.join(source, name)) || looksLikeMbox(path.join(source, name)))
+  )
+    return 'eml';
   return 'tree';
 }
 
@@ -86,7 +91,12 @@ export function mboxFolderName(file: string): string {
  * Reads every message under `source`. `root` is the folder of what lies directly in it (a Maildir's own
  * messages, an mbox file's, loose .eml files); `childBase` the folder its subfolders go below.
  */
-export async function* readSource(source: string, root: string[], childBase: string[], problems: SourceProblem[]): AsyncGenerator<SourceMessage> {
+export async function* readSource(
+  source: string,
+  root: string[],
+  childBase: string[],
+  problems: SourceProblem[],
+): AsyncGenerator<SourceMessage> {
   if (!isDir(source)) {
     if (looksLikeMbox(source)) yield* readMbox(source, root, problems);
     else yield* readEml(source, root, problems);
@@ -122,7 +132,12 @@ async function* readPlainDir(dir: string, root: string[], childBase: string[], p
 }
 
 /** A Maildir, its Maildir++ subfolders (".Sent", ".Work.Projects") and its LAYOUT=fs subfolders. */
-async function* readMaildirTree(dir: string, folder: string[], childBase: string[], problems: SourceProblem[]): AsyncGenerator<SourceMessage> {
+async function* readMaildirTree(
+  dir: string,
+  folder: string[],
+  childBase: string[],
+  problems: SourceProblem[],
+): AsyncGenerator<SourceMessage> {
   yield* readMaildir(dir, folder.length > 0 ? folder : ['INBOX'], problems);
   for (const name of fs.readdirSync(dir).sort()) {
     if (name === 'cur' || name === 'new' || name === 'tmp') continue;
@@ -130,7 +145,8 @@ async function* readMaildirTree(dir: string, folder: string[], childBase: string
     if (!isDir(child)) continue;
     const levels = levelsFromMaildirDir(name);
     if (levels && isMaildir(child)) yield* readMaildir(child, [...childBase, ...levels.map(folderLevel)], problems);
-    else if (!name.startsWith('.') && isMaildir(child)) yield* readMaildirTree(child, [...childBase, folderLevel(name)], [...childBase, folderLevel(name)], problems);
+    else if (!name.startsWith('.') && isMaildir(child))
+      yield* readMaildirTree(child, [...childBase, folderLevel(name)], [...childBase, folderLevel(name)], problems);
   }
 }
 

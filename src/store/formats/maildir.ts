@@ -64,7 +64,10 @@ export class MaildirKeywords {
   /** The file's text, or undefined when there are no keywords. */
   serialize(): string | undefined {
     if (this.byIndex.size === 0) return undefined;
-    return [...this.byIndex].sort(([a], [b]) => a - b).map(([index, keyword]) => `${index} ${keyword}\n`).join('');
+    return [...this.byIndex]
+      .sort(([a], [b]) => a - b)
+      .map(([index, keyword]) => `${index} ${keyword}\n`)
+      .join('');
   }
 }
 
@@ -117,7 +120,10 @@ const LEVEL_ESCAPES: ReadonlyArray<[char: string, escape: string]> = [
  */
 export function maildirFolderDir(levels: readonly string[]): string {
   if (levels.length === 1 && levels[0] === 'INBOX') return '';
-  return '.' + levels.map((level) => LEVEL_ESCAPES.reduce((text, [char, escape]) => text.split(char).join(escape), encodeMailboxName(level))).join('.');
+  return (
+    '.' +
+    levels.map((level) => LEVEL_ESCAPES.reduce((text, [char, escape]) => text.split(char).join(escape), encodeMailboxName(level))).join('.')
+  );
 }
 
 /** The folder levels of a Maildir++ directory name (".Work.Projects"), undefined when it is not one. */

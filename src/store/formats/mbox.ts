@@ -28,7 +28,8 @@ export function fromLineDate(ms: number): string {
 
 /** Reads the date of a `From ` line (asctime, optionally with a zone before the year), as UTC. */
 export function parseFromLineDate(text: string): number | undefined {
-  const match = /(?:[A-Za-z]{3},?\s+)?([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s+(?:([+-]\d{4}|[A-Z]{2,5})\s+)?(\d{4})/.exec(text);
+  const match =
+    /(?:[A-Za-z]{3},?\s+)?([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s+(?:([+-]\d{4}|[A-Z]{2,5})\s+)?(\d{4})/.exec(text);
   if (!match) return undefined;
   const month = MONTHS.indexOf(match[1][0].toUpperCase() + match[1].slice(1).toLowerCase());
   if (month < 0) return undefined;
@@ -176,7 +177,10 @@ function decodeMboxEntry(fromLine: string, lines: Buffer[]): MboxMessage {
       const stated = /length=(\d+)/.exec(field[2]);
       if (stated) {
         length = Number(stated[1]);
-        added = lines.slice(0, i).map((l) => /^([A-Za-z-]+): ?(.*?)\r?\n$/.exec(l.toString('latin1'))).map((m) => [m![1], m![2]]);
+        added = lines
+          .slice(0, i)
+          .map((l) => /^([A-Za-z-]+): ?(.*?)\r?\n$/.exec(l.toString('latin1')))
+          .map((m) => [m![1], m![2]]);
         lines = lines.slice(i + 1);
       }
       break;
@@ -213,7 +217,8 @@ function headerFields(raw: Buffer): Array<[string, string]> {
   const fields: Array<[string, string]> = [];
   for (const line of raw.toString('latin1', 0, end).split(/\r?\n(?![ \t])/)) {
     const match = /^([A-Za-z-]+):\s*([\s\S]*)$/.exec(line);
-    if (match && /^(status|x-status|x-keywords|x-mozilla-status|x-mozilla-keys)$/i.test(match[1])) fields.push([match[1], match[2].replace(/\r?\n[ \t]+/g, ' ').trim()]);
+    if (match && /^(status|x-status|x-keywords|x-mozilla-status|x-mozilla-keys)$/i.test(match[1]))
+      fields.push([match[1], match[2].replace(/\r?\n[ \t]+/g, ' ').trim()]);
   }
   return fields;
 }

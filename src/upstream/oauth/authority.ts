@@ -25,7 +25,9 @@ export function checkAuthority(authority: string): string {
   }
   const loopback = LOOPBACK_NAMES.has(url.hostname.toLowerCase());
   if (url.protocol === 'http:' && !loopback) {
-    throw new AuthorityError(`the authority ${url.origin} must use https (http is allowed only for a test server on 127.0.0.1 or localhost)`);
+    throw new AuthorityError(
+      `the authority ${url.origin} must use https (http is allowed only for a test server on 127.0.0.1 or localhost)`,
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new AuthorityError(`the authority must be an https URL, not ${url.protocol}`);

@@ -91,7 +91,11 @@ export async function signInWithDeviceCode(options: {
   signal?: AbortSignal;
 }): Promise<TokenSet> {
   const sleep = options.sleep ?? ((ms: number) => realSleep(ms, options.signal));
-  const context: SignInContext = { address: options.address ?? 'ADDRESS', clientId: options.clientId, tenant: options.tenant ?? 'consumers' };
+  const context: SignInContext = {
+    address: options.address ?? 'ADDRESS',
+    clientId: options.clientId,
+    tenant: options.tenant ?? 'consumers',
+  };
   const common = { ...(options.fetch ? { fetch: options.fetch } : {}), ...(options.signal ? { signal: options.signal } : {}) };
   const checkAborted = (): void => {
     if (options.signal?.aborted) throw new DeviceCodeError('aborted', 'sign-in cancelled');
@@ -100,10 +104,16 @@ export async function signInWithDeviceCode(options: {
   // RFC 8628 §3.1: the device authorization request.
   let start;
   try {
-    start = await postForm({ url: deviceCodeEndpoint(options.authority), form: { client_id: options.clientId, scope: options.scopes.join(' ') }, secrets: [], ...common });
+    start = await postForm({
+      url: deviceCodeEndpoint(options.authority),
+      form: { client_id: options.clientId, scope: options.scopes.join(' ') },
+      secrets: [],
+      ...common,
+    });
   } catch (err) {
     checkAborted();
-    if (err instanceof EndpointUnreachableError) throw new DeviceCodeError('unreachable', `${err.message}; check the network and try again`);
+    if (err instanceof EndpointUnreachableError)
+      throw new DeviceCodeError('unreachable', `${err.message}; check the network and try again`);
     throw err;
   }
   if (start.kind === 'oauth-error') throw refusal('to start the sign-in', start.error, start.description, context);
@@ -118,7 +128,9 @@ export async function signInWithDeviceCode(options: {
   const expiresInS = positiveNumber(body.expires_in, DEFAULT_EXPIRES_S);
   let intervalS = positiveNumber(body.interval, DEFAULT_INTERVAL_S);
   const message =
-    typeof body.message === 'string' ? body.message : `To sign in, open ${verificationUri} in a web browser and enter the code ${userCode}.`;
+    typeof body.message === 'string'
+      ? body.message
+      : `To sign in, open ${verificationUri} in a web browser and enter the code ${userCode}.`;
   options.onPrompt({ verificationUri, userCode, message, expiresInS });
 
   // RFC 8628 §3.4/3.5: poll the token endpoint, waiting `interval` between requests.
@@ -136,14 +148,16 @@ export async function signInWithDeviceCode(options: {
       checkAborted();
       // The user is busy signing in on another device; a dropped request must not throw that away.
       if (err instanceof EndpointUnreachableError && Date.now() < deadline) continue;
-      if (err instanceof EndpointUnreachableError) throw new DeviceCodeError('expired', `${err.message}, and the code has expired meanwhile: try again`);
+      if (err instanceof EndpointUnreachableError)
+        throw new DeviceCodeError('expired', `${err.message}, and the code has expired meanwhile: try again`);
       throw err;
     }
     if (reply.kind === 'ok') {
       try {
         return tokensFromReply(reply.body, requestedAt);
       } catch (err) {
-        if (err instanceof MissingRefreshTokenError || err instanceof EndpointUnreachableError) throw new DeviceCodeError('refused', err.message);
+        if (err instanceof MissingRefreshTokenError || err instanceof EndpointUnreachableError)
+          throw new DeviceCodeError('refused', err.message);
         throw err;
       }
     }

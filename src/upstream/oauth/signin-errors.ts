@@ -47,7 +47,7 @@ function fixFor(error: string, code: string | undefined, description: string, c:
     case '50079':
       return 'Microsoft wants a second sign-in step (MFA) for this account: sign in again and complete it on the page';
     case '50126':
-      return 'the password typed on Microsoft\'s page was wrong: sign in again';
+      return "the password typed on Microsoft's page was wrong: sign in again";
     case '50034':
       return `Microsoft knows no account ${c.address} there: check the address, and that it is a Microsoft account`;
     default:

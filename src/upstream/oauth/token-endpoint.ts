@@ -18,8 +18,7 @@ export class EndpointUnreachableError extends Error {
 }
 
 export type EndpointReply =
-  | { kind: 'ok'; body: Record<string, unknown> }
-  | { kind: 'oauth-error'; status: number; error: string; description: string };
+  { kind: 'ok'; body: Record<string, unknown> } | { kind: 'oauth-error'; status: number; error: string; description: string };
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 

@@ -150,7 +150,10 @@ export class OAuth2CredentialSource implements CredentialSource {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
       this.log.error({ code }, 'cannot save the refreshed sign-in; keeping it in memory and retrying');
-      throw new CredentialError('temporary', `cannot save the token file ${this.options.tokens.fileFor(this.options.address)} (${code}); will retry`);
+      throw new CredentialError(
+        'temporary',
+        `cannot save the token file ${this.options.tokens.fileFor(this.options.address)} (${code}); will retry`,
+      );
     }
   }
 
@@ -158,11 +161,21 @@ export class OAuth2CredentialSource implements CredentialSource {
     const { address } = this.options;
     const logger = this.log;
     const requestedAt = Date.now();
-    const form = { client_id: this.options.clientId, grant_type: 'refresh_token', refresh_token: tokens.refreshToken, scope: this.options.scopes.join(' ') };
+    const form = {
+      client_id: this.options.clientId,
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refreshToken,
+      scope: this.options.scopes.join(' '),
+    };
     const secrets = [tokens.refreshToken, tokens.accessToken];
     let reply;
     try {
-      reply = await postForm({ url: tokenEndpoint(this.options.authority), form, secrets, ...(this.options.fetch ? { fetch: this.options.fetch } : {}) });
+      reply = await postForm({
+        url: tokenEndpoint(this.options.authority),
+        form,
+        secrets,
+        ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
+      });
     } catch (err) {
       if (!(err instanceof EndpointUnreachableError)) throw err;
       return this.keepOldTokens(tokens, forced, err.message);
@@ -184,7 +197,8 @@ export class OAuth2CredentialSource implements CredentialSource {
     try {
       fresh = tokensFromReply(reply.body, requestedAt, tokens.refreshToken);
     } catch (err) {
-      if (err instanceof EndpointUnreachableError || err instanceof MissingRefreshTokenError) return this.keepOldTokens(tokens, forced, err.message);
+      if (err instanceof EndpointUnreachableError || err instanceof MissingRefreshTokenError)
+        return this.keepOldTokens(tokens, forced, err.message);
       throw err;
     }
     // Saved before anyone sees the new access token: Microsoft has already retired the old refresh token.
@@ -204,7 +218,9 @@ export class OAuth2CredentialSource implements CredentialSource {
   private keepOldTokens(tokens: TokenSet, forced: boolean, reason: string): TokenSet {
     const left = tokens.expiresAt - Date.now();
     if (!forced && left > STILL_USABLE_MS) {
-      this.refreshTrouble.holds(`token refresh failed (${reason}); the current access token is still valid, retrying later`, { secondsLeft: Math.round(left / 1000) });
+      this.refreshTrouble.holds(`token refresh failed (${reason}); the current access token is still valid, retrying later`, {
+        secondsLeft: Math.round(left / 1000),
+      });
       return tokens;
     }
     this.refreshTrouble.holds(`token refresh failed (${reason}); keeping the sign-in and retrying later`);

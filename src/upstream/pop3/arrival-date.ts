@@ -37,7 +37,10 @@ function headerFields(raw: Buffer): HeaderField[] {
   const lfEnd = scan.indexOf('\n\n');
   const ends = [crlfEnd, lfEnd].filter((end) => end >= 0);
   const end = ends.length > 0 ? Math.min(...ends) : scan.length;
-  const text = scan.subarray(0, end).toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
+  const text = scan
+    .subarray(0, end)
+    .toString('latin1')
+    .replace(/\r?\n[ \t]+/g, ' ');
   const fields: HeaderField[] = [];
   for (const line of text.split(/\r?\n/)) {
     const colon = line.indexOf(':');
@@ -49,7 +52,10 @@ function headerFields(raw: Buffer): HeaderField[] {
 
 /** An RFC 5322 §3.3 date-time, with comments such as "(UTC)" removed. */
 function parseDate(text: string): number | undefined {
-  const cleaned = text.replace(/\([^()]*\)/g, ' ').replace(/\s+/g, ' ').trim();
+  const cleaned = text
+    .replace(/\([^()]*\)/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (cleaned === '') return undefined;
   const time = Date.parse(cleaned);
   return Number.isFinite(time) ? time : undefined;

@@ -57,7 +57,10 @@ const MAX_LISTING_BYTES = 64 * 1024 * 1024;
 function parseCapabilities(body: Buffer): Map<string, string[]> {
   const capabilities = new Map<string, string[]>();
   for (const line of body.toString('utf8').split(/\r?\n/)) {
-    const words = line.trim().split(/\s+/).filter((word) => word.length > 0);
+    const words = line
+      .trim()
+      .split(/\s+/)
+      .filter((word) => word.length > 0);
     if (words.length === 0) continue;
     capabilities.set(words[0].toUpperCase(), words.slice(1));
   }
@@ -265,7 +268,14 @@ export class Pop3Client {
     uidlOf?: (msg: number) => string | undefined,
   ): Promise<void> {
     this.requireState('transaction', 'RETR');
-    await streamAnswers(this.streamContext(), 'RETR', msgs.map((msg) => [msg, `RETR ${messageNumber(msg)}`]), sinkFor, onMessage, uidlOf);
+    await streamAnswers(
+      this.streamContext(),
+      'RETR',
+      msgs.map((msg) => [msg, `RETR ${messageNumber(msg)}`]),
+      sinkFor,
+      onMessage,
+      uidlOf,
+    );
   }
 
   /**
@@ -374,11 +384,7 @@ export class Pop3Client {
       this.close();
       throw new Pop3Error('protocol', `the POP3 server answered ${command} with +OK before any credentials`);
     }
-    const reply = await this.connection.request(
-      `${command} (credentials)`,
-      Buffer.from(`${initialResponse}\r\n`, 'ascii'),
-      'single',
-    );
+    const reply = await this.connection.request(`${command} (credentials)`, Buffer.from(`${initialResponse}\r\n`, 'ascii'), 'single');
     if (reply.status === 'ok') return;
     if (reply.status === 'err') throw errorFromServerReply(command, reply.text, 'auth');
     const challenge = decodeXoauth2Challenge(reply.text);

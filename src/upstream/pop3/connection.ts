@@ -146,9 +146,7 @@ export class Pop3Connection {
 
   /** Opens the TCP connection, and the TLS session for implicit TLS, verifying the certificate. */
   static async open(options: TransportOptions): Promise<Pop3Connection> {
-    const socket = options.implicitTls
-      ? tls.connect(tlsOptions(options))
-      : net.connect({ host: options.host, port: options.port });
+    const socket = options.implicitTls ? tls.connect(tlsOptions(options)) : net.connect({ host: options.host, port: options.port });
     const connection = new Pop3Connection(socket, options);
     await connection.awaitHandshake(
       options.implicitTls ? 'secureConnect' : 'connect',
@@ -324,7 +322,9 @@ export class Pop3Connection {
   private readFailure(error: unknown, command: QueuedCommand): Pop3Error {
     if (!(error instanceof Pop3Error)) return new Pop3Error('protocol', String(error));
     if (error.code !== TOO_LARGE) return error;
-    return new Pop3Error('protocol', `the answer to ${command.label} is larger than the limit of ${command.limit} bytes`, { code: TOO_LARGE });
+    return new Pop3Error('protocol', `the answer to ${command.label} is larger than the limit of ${command.limit} bytes`, {
+      code: TOO_LARGE,
+    });
   }
 
   /**
@@ -400,7 +400,9 @@ export class Pop3Connection {
     this.trace?.server(`${indicator}${response.text ? ` ${response.text}` : ''}`);
     // Listings and messages alike: their size, never their lines (a message is the user's, a listing long).
     if (response.body) this.trace?.data('S', response.body.length);
-    logger.debug(`POP3 ${command.label}: ${indicator}${response.text && response.status !== 'continue' ? ` ${response.text.slice(0, 120)}` : ''}${response.body ? ` (${response.body.length} bytes)` : ''}`);
+    logger.debug(
+      `POP3 ${command.label}: ${indicator}${response.text && response.status !== 'continue' ? ` ${response.text.slice(0, 120)}` : ''}${response.body ? ` (${response.body.length} bytes)` : ''}`,
+    );
   }
 
   private restartTimer(): void {

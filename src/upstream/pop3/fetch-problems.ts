@@ -35,7 +35,15 @@ interface CutShort {
 
 export interface ProblemReport {
   skippedTooLarge: Array<{ uidl: string; size: number; atLeast: boolean; listSize?: number; at: string }>;
-  cutShort: Array<{ uidl: string; reason: CutShortReason; attempts: number; maxAttempts: number; givenUp: boolean; listSize?: number; received?: number }>;
+  cutShort: Array<{
+    uidl: string;
+    reason: CutShortReason;
+    attempts: number;
+    maxAttempts: number;
+    givenUp: boolean;
+    listSize?: number;
+    received?: number;
+  }>;
   duplicateUidls: number;
   withoutUidl: number;
   uidlChanges?: { at: string; recognised: number };
@@ -75,7 +83,12 @@ export class FetchProblems {
   }
 
   /** Records a failed attempt; returns how many there were. */
-  noteCutShort(uidl: string, poll: number, found: { reason: CutShortReason; listSize?: number; received?: number; blobId?: string }, now: number): number {
+  noteCutShort(
+    uidl: string,
+    poll: number,
+    found: { reason: CutShortReason; listSize?: number; received?: number; blobId?: string },
+    now: number,
+  ): number {
     const before = this.cutShort.get(uidl);
     const attempts = (before?.attempts ?? 0) + 1;
     const record: CutShort = { reason: found.reason, attempts, lastPoll: poll, at: now };
@@ -136,13 +149,17 @@ export class FetchProblems {
   private notices(limitBytes: number): string[] {
     const notices: string[] = [];
     if (this.tooLarge.size > 0) {
-      const sizes = [...this.tooLarge.values()].slice(0, 3).map((entry) =>
-        entry.atLeast
-          ? `more than ${megabytes(entry.size)}${entry.listSize !== undefined ? ` (the server's LIST said ${megabytes(entry.listSize)})` : ''}`
-          : megabytes(entry.size),
-      );
+      const sizes = [...this.tooLarge.values()]
+        .slice(0, 3)
+        .map((entry) =>
+          entry.atLeast
+            ? `more than ${megabytes(entry.size)}${entry.listSize !== undefined ? ` (the server's LIST said ${megabytes(entry.listSize)})` : ''}`
+            : megabytes(entry.size),
+        );
       const more = this.tooLarge.size > 3 ? `, and ${this.tooLarge.size - 3} more` : '';
-      notices.push(`${count(this.tooLarge.size)} left on the server, larger than max_message_size (${megabytes(limitBytes)}): ${sizes.join(', ')}${more}`);
+      notices.push(
+        `${count(this.tooLarge.size)} left on the server, larger than max_message_size (${megabytes(limitBytes)}): ${sizes.join(', ')}${more}`,
+      );
     }
     const cut = [...this.cutShort.values()];
     const givenUp = cut.filter((entry) => entry.reason === 'not-dot-stuffed' && entry.attempts >= MAX_CUT_SHORT_ATTEMPTS);
@@ -161,10 +178,14 @@ export class FetchProblems {
       );
     }
     if (this.duplicates > 0) {
-      notices.push(`${count(this.duplicates)} never fetched: the server lists ${this.duplicates === 1 ? 'its UIDL' : 'their UIDLs'} for another message too (RFC 1939 §7 wants them unique)`);
+      notices.push(
+        `${count(this.duplicates)} never fetched: the server lists ${this.duplicates === 1 ? 'its UIDL' : 'their UIDLs'} for another message too (RFC 1939 §7 wants them unique)`,
+      );
     }
     if (this.missingUidl > 0) {
-      notices.push(`${count(this.missingUidl)} never fetched: the server's UIDL listing leaves ${this.missingUidl === 1 ? 'it' : 'them'} out`);
+      notices.push(
+        `${count(this.missingUidl)} never fetched: the server's UIDL listing leaves ${this.missingUidl === 1 ? 'it' : 'them'} out`,
+      );
     }
     if (this.uidlChanges) {
       notices.push(

@@ -60,7 +60,11 @@ export interface FetchOutcome {
   connectionLost: boolean;
 }
 
-export async function fetchMessages(ctx: FetchContext, batch: readonly ListedMessage[], sizes: ReadonlyMap<number, number>): Promise<FetchOutcome> {
+export async function fetchMessages(
+  ctx: FetchContext,
+  batch: readonly ListedMessage[],
+  sizes: ReadonlyMap<number, number>,
+): Promise<FetchOutcome> {
   const outcome: FetchOutcome = { stored: 0, handled: 0, renamed: 0, connectionLost: false };
   const wanted: ListedMessage[] = [];
   for (const entry of batch) {
@@ -127,8 +131,14 @@ export async function fetchMessages(ctx: FetchContext, batch: readonly ListedMes
     // The connection is gone; the message it was reading is the one that failed.
     const entry = retrieve[next];
     const listSize = sizes.get(entry.msg);
-    if (error.code === TOO_LARGE) leaveTooLarge(ctx, entry, { size: ctx.limit, atLeast: true, ...(listSize !== undefined ? { listSize } : {}) });
-    else cutShort(ctx, entry, { reason: 'not-dot-stuffed', ...(listSize !== undefined ? { listSize } : {}), received: spools.get(entry.msg)?.size ?? 0 });
+    if (error.code === TOO_LARGE)
+      leaveTooLarge(ctx, entry, { size: ctx.limit, atLeast: true, ...(listSize !== undefined ? { listSize } : {}) });
+    else
+      cutShort(ctx, entry, {
+        reason: 'not-dot-stuffed',
+        ...(listSize !== undefined ? { listSize } : {}),
+        received: spools.get(entry.msg)?.size ?? 0,
+      });
     outcome.handled++;
     outcome.connectionLost = true;
   } finally {
@@ -196,7 +206,10 @@ async function checked(
       return undefined;
     }
     // The same bytes once more: the server's size is what is off, not the message.
-    ctx.log.warn({ uidl: entry.uidl, listSize, received }, 'a message is shorter than its LIST size again, with the same content: stored as it came');
+    ctx.log.warn(
+      { uidl: entry.uidl, listSize, received },
+      'a message is shorter than its LIST size again, with the same content: stored as it came',
+    );
   }
   ctx.sizeCheck.record(listSize, received);
   ctx.problems.resolved(entry.uidl);
@@ -215,13 +228,18 @@ function leaveTooLarge(ctx: FetchContext, entry: ListedMessage, found: { size: n
   ctx.warn(text);
 }
 
-function cutShort(ctx: FetchContext, entry: ListedMessage, found: { reason: 'not-dot-stuffed' | 'shorter-than-list'; listSize?: number; received: number; blobId?: string }): void {
+function cutShort(
+  ctx: FetchContext,
+  entry: ListedMessage,
+  found: { reason: 'not-dot-stuffed' | 'shorter-than-list'; listSize?: number; received: number; blobId?: string },
+): void {
   const attempts = ctx.problems.noteCutShort(entry.uidl, ctx.poll, found, ctx.now());
   const why =
     found.reason === 'not-dot-stuffed'
       ? 'the server ended it at a line holding only "." and sent the rest after the end (it does not dot-stuff, RFC 1939 §3)'
       : `it is ${found.received} bytes where the server's LIST said ${found.listSize}`;
-  const next = found.reason === 'not-dot-stuffed' && attempts >= MAX_CUT_SHORT_ATTEMPTS ? 'left on the server' : 'trying again at the next poll';
+  const next =
+    found.reason === 'not-dot-stuffed' && attempts >= MAX_CUT_SHORT_ATTEMPTS ? 'left on the server' : 'trying again at the next poll';
   const text = `a message came cut short and was not stored: ${why}; ${next} (attempt ${attempts} of ${MAX_CUT_SHORT_ATTEMPTS})`;
   ctx.log.warn({ uidl: entry.uidl, reason: found.reason, listSize: found.listSize, received: found.received, attempts }, text);
   ctx.warn(text);

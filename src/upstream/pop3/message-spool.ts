@@ -126,7 +126,12 @@ export class MessageSpool implements ResponseSink {
     const raw = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.bytes);
     this.parts = [];
     let hashed: string | undefined;
-    return { size: this.bytes, head: raw.subarray(0, HEAD_BYTES), blobId: () => (hashed ??= createHash('sha256').update(raw).digest('hex')), content: { raw } };
+    return {
+      size: this.bytes,
+      head: raw.subarray(0, HEAD_BYTES),
+      blobId: () => (hashed ??= createHash('sha256').update(raw).digest('hex')),
+      content: { raw },
+    };
   }
 
   /** Drops what arrived (the message is not to be stored): from memory, and from disk. */
@@ -164,5 +169,7 @@ export class MessageSpool implements ResponseSink {
 
 /** The ingest item for a complete message. */
 export function ingestItem(uidl: string, message: CompleteMessage): IngestItem {
-  return message.content.spooled ? { uidl, spooled: message.content.spooled, bytes: message.content.bytes } : { uidl, raw: message.content.raw };
+  return message.content.spooled
+    ? { uidl, spooled: message.content.spooled, bytes: message.content.bytes }
+    : { uidl, raw: message.content.raw };
 }

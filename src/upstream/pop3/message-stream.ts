@@ -66,7 +66,12 @@ export async function streamAnswers(
     const answer = ctx.command(label, line, { limit: ctx.limit, sink: sinkFor(msg), verifyEnd: true });
     const uidl = uidlOf?.(msg);
     const complete = uidl === undefined ? answer : Promise.all([answer, confirmUidl(ctx.connection, msg, uidl)]).then(([reply]) => reply);
-    outstanding.push(complete.then((reply) => ({ size: reply.size ?? 0 }), (error: unknown) => ({ error })));
+    outstanding.push(
+      complete.then(
+        (reply) => ({ size: reply.size ?? 0 }),
+        (error: unknown) => ({ error }),
+      ),
+    );
     if (next === commands.length && uidl === undefined) {
       // The last answer is complete once the next status line arrives: NOOP's, whatever it says.
       closing = ctx.connection.request('NOOP', commandLine('NOOP'), 'single').catch(() => undefined);

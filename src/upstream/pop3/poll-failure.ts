@@ -62,7 +62,8 @@ export function describeFailure(error: unknown, context: FailureContext): PollFa
     if (context.provider === 'outlook') {
       text +=
         error.login === 'password'
-          ? '; Outlook.com no longer accepts passwords for POP (since September 2024): set auth method = "oauth2" and run hotbridge login ' + context.address
+          ? '; Outlook.com no longer accepts passwords for POP (since September 2024): set auth method = "oauth2" and run hotbridge login ' +
+            context.address
           : `; POP may be switched off for this account${popHelp ? ` (${popHelp})` : ''}, or the sign-in was withdrawn: run hotbridge login ${context.address}`;
     } else if (popHelp) {
       text += `; check the password and that POP is switched on (${popHelp})`;
@@ -88,7 +89,11 @@ export function describeFailure(error: unknown, context: FailureContext): PollFa
         return { state: 'error', text: `authentication failed: ${error.message}`, temporary: false };
       case 'protocol':
         if (error.temporary) {
-          return { state: 'backoff', text: `the provider is busy or throttling this account${serverSaid(error)}; trying again later`, temporary: true };
+          return {
+            state: 'backoff',
+            text: `the provider is busy or throttling this account${serverSaid(error)}; trying again later`,
+            temporary: true,
+          };
         }
         return { state: 'error', text: `the POP3 server reported an error: ${error.message}`, temporary: false };
     }
@@ -96,7 +101,8 @@ export function describeFailure(error: unknown, context: FailureContext): PollFa
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof StoreError) {
     // A full disk passes (and the store recovers by itself once there is room): back off, say so plainly.
-    if (error.code === 'no-space') return { state: 'backoff', text: `${message}; new mail waits on the server until there is room`, temporary: true };
+    if (error.code === 'no-space')
+      return { state: 'backoff', text: `${message}; new mail waits on the server until there is room`, temporary: true };
     return { state: 'error', text: `cannot store mail locally: ${message}`, temporary: false };
   }
   return { state: 'error', text: `sync failed: ${message}`, temporary: false };

@@ -202,7 +202,11 @@ export class Pop3Poller {
       // Expected states (signed out, the provider down or throttling) are warnings; the rest errors.
       const expected = failure.temporary || failure.state === 'signin-needed';
       this.log.debug({ err: error }, 'POP3 poll failed');
-      this.trouble.holds(`POP3 sync failed: ${failure.text}`, { stored: progress.done, retryIn: `${Math.round(delay / 1000)}s` }, expected ? 'warn' : 'error');
+      this.trouble.holds(
+        `POP3 sync failed: ${failure.text}`,
+        { stored: progress.done, retryIn: `${Math.round(delay / 1000)}s` },
+        expected ? 'warn' : 'error',
+      );
       this.schedule(delay);
       this.report({ state: failure.state, lastError: failure.text, lastErrorAt: this.iso(at), progress: undefined });
     } catch (unexpected) {
@@ -289,10 +293,17 @@ export class Pop3Poller {
    * The messages a fresh one may be under a new UIDL: fetched, never deleted by us, and no longer listed. Their
    * size and Message-ID come from the ledger, or for entries older than those fields from the message index.
    */
-  private async renamedCandidates(listing: ServerListing, ledger: UidlLedgerView, fresh: ListedMessage[]): Promise<RenamedMessages | undefined> {
+  private async renamedCandidates(
+    listing: ServerListing,
+    ledger: UidlLedgerView,
+    fresh: ListedMessage[],
+  ): Promise<RenamedMessages | undefined> {
     if (fresh.length === 0) return undefined;
     const listed = new Set(listing.messages.map((entry) => entry.uidl));
-    const live = ledger.uidls().map((uidl) => ledger.get(uidl)!).filter((entry) => entry.deletedUpstreamAt === undefined);
+    const live = ledger
+      .uidls()
+      .map((uidl) => ledger.get(uidl)!)
+      .filter((entry) => entry.deletedUpstreamAt === undefined);
     const vanished = live.filter((entry) => !listed.has(entry.uidl));
     if (vanished.length === 0) return undefined;
     const unsized = vanished.filter((entry) => entry.size === undefined);
@@ -302,7 +313,12 @@ export class Pop3Poller {
       const index = fromIndex.get(entry);
       const size = entry.size ?? index?.size;
       const messageId = entry.size !== undefined ? entry.messageId : index?.envelope.messageId;
-      return { uidl: entry.uidl, blobId: entry.blobId, ...(size !== undefined ? { size } : {}), ...(messageId !== undefined ? { messageId } : {}) };
+      return {
+        uidl: entry.uidl,
+        blobId: entry.blobId,
+        ...(size !== undefined ? { size } : {}),
+        ...(messageId !== undefined ? { messageId } : {}),
+      };
     });
     if (vanished.length * 2 >= live.length && fresh.length * 2 >= listing.messages.length) {
       this.log.warn(
@@ -328,7 +344,9 @@ export class Pop3Poller {
   }
 
   private reportProblems(): void {
-    const { skippedTooLarge, cutShort, duplicateUidls, withoutUidl, uidlChanges, notices } = this.problems.report(this.account.pop3.maxMessageBytes);
+    const { skippedTooLarge, cutShort, duplicateUidls, withoutUidl, uidlChanges, notices } = this.problems.report(
+      this.account.pop3.maxMessageBytes,
+    );
     this.report({ skippedTooLarge, cutShort, duplicateUidls, withoutUidl, uidlChanges, notices });
   }
 
@@ -423,11 +441,15 @@ export class Pop3Poller {
     const deleted = deletions.filter((_, i) => marked[i].status === 'fulfilled');
     const refused = marked.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     if (refused !== undefined && !client.isOpen) throw refused.reason;
-    if (refused !== undefined) this.log.warn({ err: refused.reason, refused: deletions.length - deleted.length }, 'the server refused some DELE commands');
+    if (refused !== undefined)
+      this.log.warn({ err: refused.reason, refused: deletions.length - deleted.length }, 'the server refused some DELE commands');
     this.phase = 'quitting';
     await client.quit();
     if (deleted.length === 0) return;
-    await this.options.store.markDeletedUpstream(address, deleted.map((deletion) => deletion.uidl));
+    await this.options.store.markDeletedUpstream(
+      address,
+      deleted.map((deletion) => deletion.uidl),
+    );
     const reasons: Record<string, number> = {};
     for (const deletion of deleted) reasons[deletion.reason] = (reasons[deletion.reason] ?? 0) + 1;
     this.log.info({ deleted: deleted.length, reasons }, 'deleted messages on the server');

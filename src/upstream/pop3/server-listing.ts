@@ -19,7 +19,10 @@ export interface ServerListing {
   withoutUidl: Array<{ msg: number; size: number }>;
 }
 
-export function readListing(uidl: ReadonlyArray<{ msg: number; uidl: string }>, list: ReadonlyArray<{ msg: number; size: number }>): ServerListing {
+export function readListing(
+  uidl: ReadonlyArray<{ msg: number; uidl: string }>,
+  list: ReadonlyArray<{ msg: number; size: number }>,
+): ServerListing {
   const sizes = new Map(list.map((entry) => [entry.msg, entry.size]));
   const seen = new Set<string>();
   const duplicateUidls = new Set<string>();

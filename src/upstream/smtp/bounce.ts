@@ -56,7 +56,7 @@ export function rfc5322Date(ms: number): string {
 
 /** Where the header block of a message ends (just after the blank line, or the end). */
 export function headerEnd(raw: Buffer): number {
-  for (let pos = 0; pos < raw.length; ) {
+  for (let pos = 0; pos < raw.length;) {
     if (raw[pos] === 0x0a) return pos + 1;
     if (raw[pos] === 0x0d && raw[pos + 1] === 0x0a) return pos + 2;
     const lf = raw.indexOf(0x0a, pos);
@@ -73,7 +73,10 @@ function originalSubject(raw: Buffer): string {
 
 /** A reply on one line of printable ASCII, as the Diagnostic-Code field needs (RFC 3464 §2.3.6). */
 function oneLine(reply: string): string {
-  return reply.replace(/\r?\n/g, ' ').replace(/[^\x20-\x7e]/g, '?').trim();
+  return reply
+    .replace(/\r?\n/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .trim();
 }
 
 function diagnosticCode(reply: string): string {
@@ -180,7 +183,9 @@ export function buildBounce(input: BounceInput): Buffer {
   ];
   const parts = [
     Buffer.from(head.join(CRLF) + CRLF + CRLF + 'This is a delivery status report in MIME format.' + CRLF + CRLF),
-    Buffer.from(`--${boundary}${CRLF}Content-Type: text/plain; charset=utf-8${CRLF}Content-Transfer-Encoding: quoted-printable${CRLF}${CRLF}`),
+    Buffer.from(
+      `--${boundary}${CRLF}Content-Type: text/plain; charset=utf-8${CRLF}Content-Transfer-Encoding: quoted-printable${CRLF}${CRLF}`,
+    ),
     Buffer.from(text.endsWith(CRLF) ? text : text + CRLF),
     Buffer.from(`${CRLF}--${boundary}${CRLF}Content-Type: message/delivery-status${CRLF}${CRLF}`),
     Buffer.from(deliveryStatus(input)),

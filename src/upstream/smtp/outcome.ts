@@ -104,7 +104,8 @@ function isAuthReply(code: number | undefined): boolean {
  */
 export function reportFromInfo(recipients: readonly string[], info: SmtpInfoLike): RelayReport {
   const report: RelayReport = { delivered: [], failed: [], deferred: [] };
-  if (info.ehlo) report.providerExtensions = info.ehlo.map((line) => line.split(/\s+/)[0].toUpperCase()).filter((keyword) => keyword !== '');
+  if (info.ehlo)
+    report.providerExtensions = info.ehlo.map((line) => line.split(/\s+/)[0].toUpperCase()).filter((keyword) => keyword !== '');
   const accepted = new Set((info.accepted ?? []).map((value) => addressKey(addressOf(value))));
   const rejected = new Set((info.rejected ?? []).map((value) => addressKey(addressOf(value))));
   const errors = errorsByRecipient(info.rejectedErrors ?? []);

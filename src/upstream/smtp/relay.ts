@@ -37,7 +37,12 @@ export async function trustContext(caFile: string | undefined): Promise<tls.Secu
   return trustContextFor(caFile === undefined ? undefined : await fs.promises.readFile(caFile));
 }
 
-export function transportOptions(server: UpstreamServer, login: UpstreamLogin, secureContext: tls.SecureContext, logger?: Logger): SMTPPool.Options {
+export function transportOptions(
+  server: UpstreamServer,
+  login: UpstreamLogin,
+  secureContext: tls.SecureContext,
+  logger?: Logger,
+): SMTPPool.Options {
   // debug: a line per command; trace: the dialogue, the credentials replaced (runtime/smtp-log.ts).
   const secret = login.kind === 'password' ? login.password : login.accessToken;
   const libraryLogger = logger ? smtpLibraryLogger(logger, 'client', () => [secret, Buffer.from(secret).toString('base64')]) : undefined;
@@ -101,7 +106,12 @@ export class RelaySession {
       context = await trustContext(this.server.caFile);
     } catch (err) {
       const reply = `cannot read ca_file ${this.server.caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
-      return { delivered: [], failed: [], deferred: request.recipients.map((recipient) => ({ recipient, reply })), problem: { kind: 'temporary', reply } };
+      return {
+        delivered: [],
+        failed: [],
+        deferred: request.recipients.map((recipient) => ({ recipient, reply })),
+        problem: { kind: 'temporary', reply },
+      };
     }
     if (!this.transport || !this.login || !sameLogin(this.login, request.login) || this.context !== context) {
       this.close();

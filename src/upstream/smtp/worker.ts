@@ -133,7 +133,10 @@ export class OutboxWorker {
     // after the restart (the store keeps the entry queued), and the log says so.
     await this.recordUnrecorded().catch((err: Error) => {
       for (const { entry } of this.unrecorded.values()) {
-        this.logger.error({ id: entry.id, err: err.message }, 'the provider accepted this message but the store could not record it: it will be sent once more after the restart');
+        this.logger.error(
+          { id: entry.id, err: err.message },
+          'the provider accepted this message but the store could not record it: it will be sent once more after the restart',
+        );
       }
     });
   }
@@ -183,7 +186,13 @@ export class OutboxWorker {
         if (result.kind === 'auth') {
           // The same login would be refused for every other message: they wait too, without an attempt.
           const due = entries.slice(i + 1).filter((other) => force || other.nextAttemptAt <= this.now());
-          for (const other of due) await this.options.store.updateOutbox({ ...other, waitingFor: 'auth', lastError: result.reply, nextAttemptAt: result.nextAttemptAt });
+          for (const other of due)
+            await this.options.store.updateOutbox({
+              ...other,
+              waitingFor: 'auth',
+              lastError: result.reply,
+              nextAttemptAt: result.nextAttemptAt,
+            });
           break;
         }
       }
@@ -195,7 +204,10 @@ export class OutboxWorker {
 
   // ---------------------------------------------------------------- one attempt
 
-  private async attempt(entry: OutboxEntry, session: RelaySession): Promise<{ kind: 'done' } | { kind: 'auth'; reply: string; nextAttemptAt: number }> {
+  private async attempt(
+    entry: OutboxEntry,
+    session: RelaySession,
+  ): Promise<{ kind: 'done' } | { kind: 'auth'; reply: string; nextAttemptAt: number }> {
     let login: UpstreamLogin;
     try {
       login = await this.options.credentials.get();
@@ -284,7 +296,11 @@ export class OutboxWorker {
     }
     const failed = [...entry.failed, ...bounced];
     const deliveries: Delivery[] = [];
-    const message = raw ?? (bounced.length > 0 || (pending.length === 0 && this.options.account.saveSent) ? await this.options.store.getBlob(entry.blobId) : undefined);
+    const message =
+      raw ??
+      (bounced.length > 0 || (pending.length === 0 && this.options.account.saveSent)
+        ? await this.options.store.getBlob(entry.blobId)
+        : undefined);
     if (bounced.length > 0 && message) {
       const bounce = buildBounce({
         account: this.address,
@@ -299,7 +315,10 @@ export class OutboxWorker {
         now,
       });
       deliveries.push({ mailbox: 'INBOX', raw: bounce });
-      this.logger.warn({ id: entry.id, failed: bounced }, expired ? 'message expired in the outbox: bounce placed in INBOX' : 'provider refused recipients: bounce placed in INBOX');
+      this.logger.warn(
+        { id: entry.id, failed: bounced },
+        expired ? 'message expired in the outbox: bounce placed in INBOX' : 'provider refused recipients: bounce placed in INBOX',
+      );
     }
     if (pending.length === 0) {
       // Only now, when the entry leaves the queue in this same batch: a Sent copy can never be made twice.
@@ -316,8 +335,13 @@ export class OutboxWorker {
     delete updated.waitingFor;
     if (lastError !== undefined) updated.lastError = lastError;
     await this.options.store.updateOutbox(updated, deliveries);
-    this.logger.info({ id: entry.id, attempts, pending: pending.length, nextAttemptAt: new Date(nextAttemptAt).toISOString() }, 'relay deferred, will retry');
-    this.sendTrouble.holds(`the provider did not take outgoing mail yet (${lastError ?? 'no answer'}); it stays in the outbox and is retried`);
+    this.logger.info(
+      { id: entry.id, attempts, pending: pending.length, nextAttemptAt: new Date(nextAttemptAt).toISOString() },
+      'relay deferred, will retry',
+    );
+    this.sendTrouble.holds(
+      `the provider did not take outgoing mail yet (${lastError ?? 'no answer'}); it stays in the outbox and is retried`,
+    );
   }
 
   // ---------------------------------------------------------------- status
@@ -350,7 +374,12 @@ export class OutboxWorker {
 }
 
 function everyoneDeferred(entry: OutboxEntry, reply: string): RelayReport {
-  return { delivered: [], failed: [], deferred: entry.pending.map((recipient) => ({ recipient, reply })), problem: { kind: 'temporary', reply } };
+  return {
+    delivered: [],
+    failed: [],
+    deferred: entry.pending.map((recipient) => ({ recipient, reply })),
+    problem: { kind: 'temporary', reply },
+  };
 }
 
 function describe(failures: readonly OutboxFailure[]): string | undefined {

@@ -35,7 +35,12 @@ async function doctor(config: string): Promise<{ code: number; lines: string[]; 
 const line = (lines: string[], pattern: RegExp): string => lines.find((l) => pattern.test(l)) ?? `(no line matches ${pattern})`;
 const fixOf = (lines: string[], pattern: RegExp): string => {
   const at = lines.findIndex((l) => pattern.test(l));
-  return at >= 0 ? lines.slice(at + 1).filter((l, i) => (i === 0 ? l.startsWith('    fix: ') : l.startsWith('         '))).join('\n') : '';
+  return at >= 0
+    ? lines
+        .slice(at + 1)
+        .filter((l, i) => (i === 0 ? l.startsWith('    fix: ') : l.startsWith('         ')))
+        .join('\n')
+    : '';
 };
 
 function writeConfig(name: string, text: string): string {
@@ -47,9 +52,13 @@ function writeConfig(name: string, text: string): string {
 describe('report lines', () => {
   it('prints ✓, ✗ with its fix indented below, and · for what was not judged', () => {
     expect(formatCheck(ok('config is valid'))).toBe('✓ config is valid\n');
-    expect(formatCheck(fail('port in use', 'stop it\nor pick another'))).toBe('✗ port in use\n    fix: stop it\n         or pick another\n');
+    expect(formatCheck(fail('port in use', 'stop it\nor pick another'))).toBe(
+      '✗ port in use\n    fix: stop it\n         or pick another\n',
+    );
     expect(formatCheck(info('clock: not checked'))).toBe('· clock: not checked\n');
-    expect(formatCheck(info('hotbridge is not running now', 'start it with: hotbridge run'))).toBe('· hotbridge is not running now\n    start it with: hotbridge run\n');
+    expect(formatCheck(info('hotbridge is not running now', 'start it with: hotbridge run'))).toBe(
+      '· hotbridge is not running now\n    start it with: hotbridge run\n',
+    );
   });
 
   it('counts only failures', () => {
@@ -68,21 +77,30 @@ describe('TLS errors', () => {
     expect(classifyTlsError('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames")).toBe('wrong-name');
     expect(classifyTlsError('CERT_HAS_EXPIRED', 'certificate has expired')).toBe('expired');
     expect(classifyTlsError('CERT_NOT_YET_VALID', 'certificate is not yet valid')).toBe('not-yet-valid');
-    expect(classifyTlsError('ERR_SSL_WRONG_VERSION_NUMBER', 'C0:error:0A00010B:SSL routines:ssl3_get_record:wrong version number')).toBe('not-tls');
+    expect(classifyTlsError('ERR_SSL_WRONG_VERSION_NUMBER', 'C0:error:0A00010B:SSL routines:ssl3_get_record:wrong version number')).toBe(
+      'not-tls',
+    );
     expect(classifyTlsError('ECONNRESET', 'socket hang up')).toBe('other');
   });
 });
 
 describe('clock', () => {
-  it("reads the date Exchange puts at the end of its SMTP greeting", () => {
-    const date = dateInText('220 AM6PR0502CA0061.outlook.office365.com Microsoft ESMTP MAIL Service ready at Mon, 4 Nov 2024 10:21:33 +0000');
+  it('reads the date Exchange puts at the end of its SMTP greeting', () => {
+    const date = dateInText(
+      '220 AM6PR0502CA0061.outlook.office365.com Microsoft ESMTP MAIL Service ready at Mon, 4 Nov 2024 10:21:33 +0000',
+    );
     expect(date?.toISOString()).toBe('2024-11-04T10:21:33.000Z');
     expect(dateInText('220 smtp.example.test ESMTP Postfix')).toBeUndefined();
   });
 
   it('passes within five minutes, fails beyond, and says so when no server states the time', () => {
     const serverTime = new Date('2025-01-01T12:00:00Z');
-    const sample = (skewMs: number) => ({ source: 'login.example.test', serverTime, localTime: serverTime.getTime() + skewMs, resolutionMs: 1000 });
+    const sample = (skewMs: number) => ({
+      source: 'login.example.test',
+      serverTime,
+      localTime: serverTime.getTime() + skewMs,
+      resolutionMs: 1000,
+    });
     expect(clockResult([sample(90_000)], true)).toEqual(ok('clock: within 89 s of login.example.test'));
     const late = clockResult([sample(-(MAX_SKEW_MS + 61_000))], true);
     expect(late.verdict).toBe('fail');
@@ -110,7 +128,10 @@ describe('local ports', () => {
       const ours = await checkListenAddress('IMAP', '[imap] listen', address, 'c.toml', { pid: 7, addresses: [address] });
       expect(ours).toEqual(ok(`IMAP 127.0.0.1:${port} is in use by hotbridge itself (running, pid 7)`));
       // Another hotbridge process listening elsewhere does not make this port ours.
-      const elsewhere = await checkListenAddress('IMAP', '[imap] listen', address, 'c.toml', { pid: 7, addresses: [{ host: '127.0.0.1', port: port + 1 }] });
+      const elsewhere = await checkListenAddress('IMAP', '[imap] listen', address, 'c.toml', {
+        pid: 7,
+        addresses: [{ host: '127.0.0.1', port: port + 1 }],
+      });
       expect(elsewhere.verdict).toBe('fail');
     } finally {
       await new Promise<void>((resolve) => other.close(() => resolve()));
@@ -120,7 +141,9 @@ describe('local ports', () => {
   it('says when the address does not exist on this machine', async () => {
     // 192.0.2.1 is TEST-NET-1 (RFC 5737): no machine has it configured.
     const result = await checkListenAddress('SMTP', '[smtp] listen', { host: '192.0.2.1', port: 1025 }, 'c.toml', undefined);
-    expect(result).toEqual(fail('SMTP 192.0.2.1:1025: this computer has no such address', 'remove "192.0.2.1:1025" from [smtp] listen in c.toml'));
+    expect(result).toEqual(
+      fail('SMTP 192.0.2.1:1025: this computer has no such address', 'remove "192.0.2.1:1025" from [smtp] listen in c.toml'),
+    );
   });
 });
 
@@ -207,7 +230,9 @@ describe("Outlook's answers when POP is off", () => {
     const exchange = await fakeExchange({ stat: '-ERR User is authenticated but not connected.' });
     try {
       fs.writeFileSync(path.join(dir, 'outlook.secret'), 'app-password\n', { mode: 0o600 });
-      const { code, lines } = await doctor(await outlookConfig('pop-off-stat', exchange.port, 'method = "password"\npassword_file = "outlook.secret"\n'));
+      const { code, lines } = await doctor(
+        await outlookConfig('pop-off-stat', exchange.port, 'method = "password"\npassword_file = "outlook.secret"\n'),
+      );
       expect(line(lines, /POP3 login/)).toBe('✓ POP3 login as someone@hotmail.com');
       expect(line(lines, /POP is off/)).toBe('✗ POP is off at Outlook.com (it answered: User is authenticated but not connected.)');
       expect(fixOf(lines, /POP is off/)).toBe(`    fix: switch it on at ${popHelp}`);
@@ -222,10 +247,18 @@ describe("Outlook's answers when POP is off", () => {
     try {
       const config = await outlookConfig('pop-off-token', exchange.port, 'method = "oauth2"\nclient_id = "my-app"\n');
       const { TokenStore } = await import('../../../src/upstream/oauth/token-store.js');
-      new TokenStore(path.join(dir, 'data-pop-off-token')).save('someone@hotmail.com', { accessToken: 'at', refreshToken: 'rt', expiresAt: Date.now() + 3_600_000 });
+      new TokenStore(path.join(dir, 'data-pop-off-token')).save('someone@hotmail.com', {
+        accessToken: 'at',
+        refreshToken: 'rt',
+        expiresAt: Date.now() + 3_600_000,
+      });
       const { code, lines } = await doctor(config);
-      expect(line(lines, /POP3 login/)).toBe('✗ POP3 login as someone@hotmail.com refused: Authentication failure: unknown user name or bad password.');
-      expect(fixOf(lines, /POP3 login/)).toBe(`    fix: POP is probably off at Outlook.com: switch it on at ${popHelp}\n         if it is on already, sign in again: hotbridge login someone@hotmail.com`);
+      expect(line(lines, /POP3 login/)).toBe(
+        '✗ POP3 login as someone@hotmail.com refused: Authentication failure: unknown user name or bad password.',
+      );
+      expect(fixOf(lines, /POP3 login/)).toBe(
+        `    fix: POP is probably off at Outlook.com: switch it on at ${popHelp}\n         if it is on already, sign in again: hotbridge login someone@hotmail.com`,
+      );
       expect(code).toBe(1);
     } finally {
       await exchange.close();
@@ -236,7 +269,9 @@ describe("Outlook's answers when POP is off", () => {
     const exchange = await fakeExchange({ auth: '-ERR Authentication failure: unknown user name or bad password.' });
     try {
       fs.writeFileSync(path.join(dir, 'outlook2.secret'), 'old-password\n', { mode: 0o600 });
-      const { lines } = await doctor(await outlookConfig('outlook-password', exchange.port, 'method = "password"\npassword_file = "outlook2.secret"\n'));
+      const { lines } = await doctor(
+        await outlookConfig('outlook-password', exchange.port, 'method = "password"\npassword_file = "outlook2.secret"\n'),
+      );
       expect(fixOf(lines, /POP3 login/)).toMatch(/Outlook\.com takes no passwords for POP3 since September 2024: set method = "oauth2"/);
     } finally {
       await exchange.close();

@@ -10,7 +10,16 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planService, runService, type PlanInput } from '../../../src/cli/commands/service.js';
 import { controlCommand } from '../../../src/cli/service/control.js';
-import { launchAgent, launchDaemon, PACKAGE_ROOT, systemdArgument, systemUnit, templatePath, userUnit, type ProgramPaths } from '../../../src/cli/service/units.js';
+import {
+  launchAgent,
+  launchDaemon,
+  PACKAGE_ROOT,
+  systemdArgument,
+  systemUnit,
+  templatePath,
+  userUnit,
+  type ProgramPaths,
+} from '../../../src/cli/service/units.js';
 import { resolveConfig } from '../../../src/config/load.js';
 import type { HotbridgeConfig } from '../../../src/config/types.js';
 import { PasswordFileSource } from '../../../src/upstream/credentials.js';
@@ -27,7 +36,11 @@ beforeAll(() => {
   // the lab scripts do for Dovecot and Postfix. Without it the verify tests fail: never a silent skip.
   if (!have('systemd-analyze') && process.getuid?.() === 0) {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const install = () => spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=300', 'systemd'], { stdio: 'ignore', env });
+    const install = () =>
+      spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=300', 'systemd'], {
+        stdio: 'ignore',
+        env,
+      });
     if (install().status !== 0) {
       spawnSync('apt-get', ['update', '-q', '-o', 'DPkg::Lock::Timeout=300'], { stdio: 'ignore', env });
       install();
@@ -59,7 +72,17 @@ function config(overrides: Record<string, unknown> = {}, file = '/etc/hotbridge/
 }
 
 function input(partial: Partial<PlanInput>): PlanInput {
-  return { platform: 'linux', scope: 'system', action: 'install', config: config(), paths: realPaths(), home: '/home/ann', uid: 1000, configOwner: 'ann', ...partial };
+  return {
+    platform: 'linux',
+    scope: 'system',
+    action: 'install',
+    config: config(),
+    paths: realPaths(),
+    home: '/home/ann',
+    uid: 1000,
+    configOwner: 'ann',
+    ...partial,
+  };
 }
 
 /** `systemd-analyze verify` on a unit file; resolves with its exit code and everything it said about the unit. */
@@ -80,7 +103,11 @@ function verify(unit: string, name: string, user = false): { status: number | nu
 function plist(text: string): Record<string, unknown> {
   const file = path.join(dir, `p-${Math.random().toString(36).slice(2)}.plist`);
   fs.writeFileSync(file, text);
-  const json = execFileSync('python3', ['-c', 'import json,plistlib,sys; print(json.dumps(plistlib.load(open(sys.argv[1], "rb"))))', file], { encoding: 'utf8' });
+  const json = execFileSync(
+    'python3',
+    ['-c', 'import json,plistlib,sys; print(json.dumps(plistlib.load(open(sys.argv[1], "rb"))))', file],
+    { encoding: 'utf8' },
+  );
   return JSON.parse(json) as Record<string, unknown>;
 }
 
@@ -97,7 +124,9 @@ describe('systemd units', () => {
     expect(output).toBe('');
     expect(status).toBe(0);
     expect(unit).not.toMatch(/@[A-Z]+@/);
-    expect(directive(unit, 'ExecStart')).toEqual([`${realPaths().node} --max-semi-space-size=2 ${realPaths().hotbridge} run --config /etc/hotbridge/config.toml`]);
+    expect(directive(unit, 'ExecStart')).toEqual([
+      `${realPaths().node} --max-semi-space-size=2 ${realPaths().hotbridge} run --config /etc/hotbridge/config.toml`,
+    ]);
     expect(directive(unit, 'User')).toEqual(['hotbridge']);
     expect(directive(unit, 'StateDirectory')).toEqual(['hotbridge']);
     expect(directive(unit, 'ConfigurationDirectory')).toEqual(['hotbridge']);
@@ -123,7 +152,11 @@ describe('systemd units', () => {
     process.env.CREDENTIALS_DIRECTORY = credentials;
     try {
       // /etc/hotbridge/bob.secret itself is not readable here (it does not even exist): the credential is used.
-      expect(await new PasswordFileSource('bob@gmx.net', '/etc/hotbridge/bob.secret').get()).toEqual({ kind: 'password', user: 'bob@gmx.net', password: 'from-systemd' });
+      expect(await new PasswordFileSource('bob@gmx.net', '/etc/hotbridge/bob.secret').get()).toEqual({
+        kind: 'password',
+        user: 'bob@gmx.net',
+        password: 'from-systemd',
+      });
       // A file that is not among the credentials is read where the config says.
       const own = path.join(dir, 'own.secret');
       fs.writeFileSync(own, 'own-file\n');
@@ -169,7 +202,10 @@ describe('systemd units', () => {
   });
 
   it('the shipped units are valid units as they are (systemd-analyze verify systemd/*.service)', () => {
-    for (const [name, user] of [['hotbridge.service', false], ['hotbridge-user.service', true]] as const) {
+    for (const [name, user] of [
+      ['hotbridge.service', false],
+      ['hotbridge-user.service', true],
+    ] as const) {
       const text = fs.readFileSync(templatePath(name), 'utf8');
       expect(text).not.toMatch(/^[^#].*@[A-Z]+@/m);
       const { status, output } = verify(text, name, user);
@@ -198,37 +234,71 @@ describe('the install plan (Linux)', () => {
       'chmod 0750 /etc/hotbridge',
       'chmod 0640 /etc/hotbridge/config.toml',
     ]);
-    expect(plan.after.map((c) => c.argv.join(' '))).toEqual(['systemctl daemon-reload', 'systemctl enable hotbridge.service', 'systemctl restart hotbridge.service']);
+    expect(plan.after.map((c) => c.argv.join(' '))).toEqual([
+      'systemctl daemon-reload',
+      'systemctl enable hotbridge.service',
+      'systemctl restart hotbridge.service',
+    ]);
     // Only password accounts have a secret to hand over; it is named after its file.
     expect(directive(plan.write!.content, 'LoadCredential')).toEqual(['bob.secret:/etc/hotbridge/bob.secret']);
     expect(plan.notes.join('\n')).toContain('sudo -u hotbridge hotbridge login ADDRESS --config /etc/hotbridge/config.toml');
   });
 
   it('system: never opens a shared directory such as /etc to the service user', () => {
-    const plan = planService(input({ config: config({}, '/etc/hotbridge.toml'), paths: { ...realPaths(), config: '/etc/hotbridge.toml' } }));
-    expect(plan.before.slice(2).map((c) => c.argv.join(' '))).toEqual(['chgrp hotbridge /etc/hotbridge.toml', 'chmod 0640 /etc/hotbridge.toml']);
+    const plan = planService(
+      input({ config: config({}, '/etc/hotbridge.toml'), paths: { ...realPaths(), config: '/etc/hotbridge.toml' } }),
+    );
+    expect(plan.before.slice(2).map((c) => c.argv.join(' '))).toEqual([
+      'chgrp hotbridge /etc/hotbridge.toml',
+      'chmod 0640 /etc/hotbridge.toml',
+    ]);
   });
 
   it('system: names what the hardened service could not see, with the fix, and still plans the unit', () => {
-    const inHome = planService(input({ config: config({}, '/home/ann/.config/hotbridge/config.toml'), paths: { ...realPaths(), config: '/home/ann/.config/hotbridge/config.toml' } }));
+    const inHome = planService(
+      input({
+        config: config({}, '/home/ann/.config/hotbridge/config.toml'),
+        paths: { ...realPaths(), config: '/home/ann/.config/hotbridge/config.toml' },
+      }),
+    );
     expect(inHome.write?.content).toContain('ExecStart=');
-    expect(inHome.problems.join('\n')).toMatch(/the config is at \/home\/ann\/.config\/hotbridge\/config\.toml, inside a home directory.*ProtectHome=yes.*sudo hotbridge setup --config \/etc\/hotbridge\/config\.toml/);
-    expect(planService(input({ paths: { ...realPaths(), node: '/home/ann/.nvm/versions/node/v20/bin/node' } })).problems.join('\n')).toMatch(/node is at .* inside a home directory/);
-    expect(planService(input({ paths: { ...realPaths(), hotbridge: '/root/hotbridge/bin/hotbridge.js' } })).problems.join('\n')).toMatch(/hotbridge is at \/root\/hotbridge.*npm install -g/);
+    expect(inHome.problems.join('\n')).toMatch(
+      /the config is at \/home\/ann\/.config\/hotbridge\/config\.toml, inside a home directory.*ProtectHome=yes.*sudo hotbridge setup --config \/etc\/hotbridge\/config\.toml/,
+    );
+    expect(
+      planService(input({ paths: { ...realPaths(), node: '/home/ann/.nvm/versions/node/v20/bin/node' } })).problems.join('\n'),
+    ).toMatch(/node is at .* inside a home directory/);
+    expect(planService(input({ paths: { ...realPaths(), hotbridge: '/root/hotbridge/bin/hotbridge.js' } })).problems.join('\n')).toMatch(
+      /hotbridge is at \/root\/hotbridge.*npm install -g/,
+    );
     const inTmp = planService(input({ config: config({}, '/tmp/x/config.toml'), paths: { ...realPaths(), config: '/tmp/x/config.toml' } }));
     expect(inTmp.problems.join('\n')).toMatch(/the config is at \/tmp\/x\/config\.toml, under \/tmp.*PrivateTmp=yes.*\/etc\/hotbridge/);
     // A CA kept in /tmp is invisible to the service (the config loader wants the file to exist).
     const tmp = fs.mkdtempSync('/tmp/hotbridge-units-ca-');
     const ca = path.join(tmp, 'ca.pem');
     fs.writeFileSync(ca, 'not read here\n');
-    const caInTmp = config({ accounts: [{ address: 'c@example.org', provider: 'custom', auth: { password_file: '/etc/hotbridge/c.secret' }, pop3: { host: 'pop.example.org', ca_file: ca }, smtp: { host: 'smtp.example.org' } }] });
+    const caInTmp = config({
+      accounts: [
+        {
+          address: 'c@example.org',
+          provider: 'custom',
+          auth: { password_file: '/etc/hotbridge/c.secret' },
+          pop3: { host: 'pop.example.org', ca_file: ca },
+          smtp: { host: 'smtp.example.org' },
+        },
+      ],
+    });
     expect(planService(input({ config: caInTmp })).problems.join('\n')).toContain(`the ca_file of c@example.org is at ${ca}, under /tmp`);
     fs.rmSync(tmp, { recursive: true, force: true });
-    expect(planService(input({ config: config({ data_dir: '/srv/mail' }) })).problems.join('\n')).toMatch(/set data_dir = "\/var\/lib\/hotbridge"/);
-    const twins = config({ accounts: [
-      { address: 'a@gmx.net', auth: { password_file: 'a/pw.secret' } },
-      { address: 'b@gmx.net', auth: { password_file: 'b/pw.secret' } },
-    ] });
+    expect(planService(input({ config: config({ data_dir: '/srv/mail' }) })).problems.join('\n')).toMatch(
+      /set data_dir = "\/var\/lib\/hotbridge"/,
+    );
+    const twins = config({
+      accounts: [
+        { address: 'a@gmx.net', auth: { password_file: 'a/pw.secret' } },
+        { address: 'b@gmx.net', auth: { password_file: 'b/pw.secret' } },
+      ],
+    });
     expect(planService(input({ config: twins })).problems.join('\n')).toMatch(/two password files are both named pw\.secret/);
     expect(planService(input({})).problems).toEqual([]);
   });
@@ -237,10 +307,19 @@ describe('the install plan (Linux)', () => {
     const previous = process.env.XDG_CONFIG_HOME;
     delete process.env.XDG_CONFIG_HOME;
     try {
-      const plan = planService(input({ scope: 'user', config: config({ data_dir: '/home/ann/.local/share/hotbridge' }, '/home/ann/.config/hotbridge/config.toml') }));
+      const plan = planService(
+        input({
+          scope: 'user',
+          config: config({ data_dir: '/home/ann/.local/share/hotbridge' }, '/home/ann/.config/hotbridge/config.toml'),
+        }),
+      );
       expect(plan.write?.path).toBe('/home/ann/.config/systemd/user/hotbridge.service');
       expect(plan.before).toEqual([]);
-      expect(plan.after.map((c) => c.argv.join(' '))).toEqual(['systemctl --user daemon-reload', 'systemctl --user enable hotbridge.service', 'systemctl --user restart hotbridge.service']);
+      expect(plan.after.map((c) => c.argv.join(' '))).toEqual([
+        'systemctl --user daemon-reload',
+        'systemctl --user enable hotbridge.service',
+        'systemctl --user restart hotbridge.service',
+      ]);
       expect(plan.notes.join('\n')).toContain('loginctl enable-linger');
     } finally {
       if (previous !== undefined) process.env.XDG_CONFIG_HOME = previous;
@@ -283,7 +362,10 @@ describe('launchd', () => {
     const agent = planService(input({ platform: 'darwin', scope: 'user', home: '/Users/ann', uid: 501 }));
     expect(agent.write?.path).toBe('/Users/ann/Library/LaunchAgents/local.hotbridge.plist');
     expect(agent.directories).toEqual(['/Users/ann/Library/LaunchAgents', '/Users/ann/Library/Logs/hotbridge']);
-    expect(agent.after.map((c) => c.argv.join(' '))).toEqual(['launchctl enable gui/501/local.hotbridge', 'launchctl bootstrap gui/501 /Users/ann/Library/LaunchAgents/local.hotbridge.plist']);
+    expect(agent.after.map((c) => c.argv.join(' '))).toEqual([
+      'launchctl enable gui/501/local.hotbridge',
+      'launchctl bootstrap gui/501 /Users/ann/Library/LaunchAgents/local.hotbridge.plist',
+    ]);
     const daemon = planService(input({ platform: 'darwin', scope: 'system', configOwner: 'ann' }));
     expect(daemon.write?.path).toBe('/Library/LaunchDaemons/local.hotbridge.plist');
     expect(daemon.after.at(-1)?.argv).toEqual(['launchctl', 'bootstrap', 'system', '/Library/LaunchDaemons/local.hotbridge.plist']);
@@ -329,11 +411,17 @@ describe('hotbridge service install --dry-run', () => {
     const configDir = path.join(dir, 'system-config');
     fs.mkdirSync(configDir);
     const file = path.join(configDir, 'config.toml');
-    fs.writeFileSync(file, 'data_dir = "/var/lib/hotbridge"\n[[accounts]]\naddress = "bob@gmx.net"\n[accounts.auth]\npassword_file = "bob.secret"\n', { mode: 0o600 });
+    fs.writeFileSync(
+      file,
+      'data_dir = "/var/lib/hotbridge"\n[[accounts]]\naddress = "bob@gmx.net"\n[accounts.auth]\npassword_file = "bob.secret"\n',
+      { mode: 0o600 },
+    );
     const unitExisted = fs.existsSync('/etc/systemd/system/hotbridge.service');
     const text = await dryRun({ config: file, system: true });
     expect(text).toContain('dry run, nothing is changed');
-    expect(text).toContain(`ExecStart=${realPaths().node} --max-semi-space-size=2 ${realPaths().hotbridge} run --config ${fs.realpathSync(file)}\n`);
+    expect(text).toContain(
+      `ExecStart=${realPaths().node} --max-semi-space-size=2 ${realPaths().hotbridge} run --config ${fs.realpathSync(file)}\n`,
+    );
     expect(text).toContain(`LoadCredential=bob.secret:${path.join(fs.realpathSync(configDir), 'bob.secret')}\n`);
     expect(text).toContain('Would run: sh -c ');
     expect(text).toContain('Would run: systemctl restart hotbridge.service');
@@ -342,7 +430,9 @@ describe('hotbridge service install --dry-run', () => {
   });
 
   it('refuses --user and --system together', async () => {
-    await expect(runService({ config: 'x', action: 'install', user: true, system: true, out: new PassThrough() })).rejects.toThrow('choose one: --user or --system');
+    await expect(runService({ config: 'x', action: 'install', user: true, system: true, out: new PassThrough() })).rejects.toThrow(
+      'choose one: --user or --system',
+    );
   });
 
   it('without systemd running, a real install says so instead of failing halfway', async () => {
@@ -351,30 +441,52 @@ describe('hotbridge service install --dry-run', () => {
     if (fs.existsSync('/run/systemd/system')) return;
     const file = path.join(dir, 'no-systemd.toml');
     fs.writeFileSync(file, '[[accounts]]\naddress = "ann@hotmail.com"\n');
-    await expect(runService({ config: file, action: 'install', user: true, out: new PassThrough() })).rejects.toThrow(/this system does not run systemd \(no \/run\/systemd\/system\)/);
+    await expect(runService({ config: file, action: 'install', user: true, out: new PassThrough() })).rejects.toThrow(
+      /this system does not run systemd \(no \/run\/systemd\/system\)/,
+    );
   });
 });
 
 describe('hotbridge service status|start|stop|restart|logs', () => {
   const base = { uid: 501, home: '/home/ann' } as const;
   it('runs systemctl and journalctl with the scope and unit name', () => {
-    expect(controlCommand({ ...base, platform: 'linux', scope: 'user', action: 'status' }).join(' ')).toBe('systemctl --user status --no-pager hotbridge.service');
-    expect(controlCommand({ ...base, platform: 'linux', scope: 'system', action: 'restart' }).join(' ')).toBe('systemctl restart hotbridge.service');
-    expect(controlCommand({ ...base, platform: 'linux', scope: 'system', action: 'stop' }).join(' ')).toBe('systemctl stop hotbridge.service');
-    expect(controlCommand({ ...base, platform: 'linux', scope: 'user', action: 'logs', follow: true }).join(' ')).toBe('journalctl --user -u hotbridge.service -n 50 --no-pager -f');
-    expect(controlCommand({ ...base, platform: 'linux', scope: 'system', action: 'logs', lines: 200 }).join(' ')).toBe('journalctl -u hotbridge.service -n 200 --no-pager');
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'user', action: 'status' }).join(' ')).toBe(
+      'systemctl --user status --no-pager hotbridge.service',
+    );
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'system', action: 'restart' }).join(' ')).toBe(
+      'systemctl restart hotbridge.service',
+    );
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'system', action: 'stop' }).join(' ')).toBe(
+      'systemctl stop hotbridge.service',
+    );
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'user', action: 'logs', follow: true }).join(' ')).toBe(
+      'journalctl --user -u hotbridge.service -n 50 --no-pager -f',
+    );
+    expect(controlCommand({ ...base, platform: 'linux', scope: 'system', action: 'logs', lines: 200 }).join(' ')).toBe(
+      'journalctl -u hotbridge.service -n 200 --no-pager',
+    );
   });
 
   it('runs launchctl in the right domain, and tails the log file', () => {
-    expect(controlCommand({ ...base, platform: 'darwin', scope: 'user', action: 'start' }).join(' ')).toBe('launchctl kickstart gui/501/local.hotbridge');
-    expect(controlCommand({ ...base, platform: 'darwin', scope: 'system', action: 'restart' }).join(' ')).toBe('launchctl kickstart -k system/local.hotbridge');
-    expect(controlCommand({ ...base, platform: 'darwin', scope: 'user', action: 'stop' }).join(' ')).toBe('launchctl kill SIGTERM gui/501/local.hotbridge');
-    expect(controlCommand({ ...base, platform: 'darwin', scope: 'user', action: 'logs' }).join(' ')).toBe('tail -n 50 /home/ann/Library/Logs/hotbridge/hotbridge.log');
+    expect(controlCommand({ ...base, platform: 'darwin', scope: 'user', action: 'start' }).join(' ')).toBe(
+      'launchctl kickstart gui/501/local.hotbridge',
+    );
+    expect(controlCommand({ ...base, platform: 'darwin', scope: 'system', action: 'restart' }).join(' ')).toBe(
+      'launchctl kickstart -k system/local.hotbridge',
+    );
+    expect(controlCommand({ ...base, platform: 'darwin', scope: 'user', action: 'stop' }).join(' ')).toBe(
+      'launchctl kill SIGTERM gui/501/local.hotbridge',
+    );
+    expect(controlCommand({ ...base, platform: 'darwin', scope: 'user', action: 'logs' }).join(' ')).toBe(
+      'tail -n 50 /home/ann/Library/Logs/hotbridge/hotbridge.log',
+    );
   });
 
   it('without systemd running, says so instead of failing halfway', async () => {
     if (fs.existsSync('/run/systemd/system')) return;
-    await expect(runService({ action: 'status', out: new PassThrough() })).rejects.toThrow(/this system does not run systemd \(no \/run\/systemd\/system\), so there is no service to show/);
+    await expect(runService({ action: 'status', out: new PassThrough() })).rejects.toThrow(
+      /this system does not run systemd \(no \/run\/systemd\/system\), so there is no service to show/,
+    );
   });
 
   it('a dry run shows the unit even when the config cannot be used, and says why an install would stop', async () => {

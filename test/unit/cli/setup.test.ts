@@ -41,7 +41,11 @@ function configPath(): string {
 }
 
 /** Runs setup with the answers (one per line) and returns what it printed. */
-async function setup(config: string, answers: string[], extra: { serviceManager?: Availability } = {}): Promise<{ code: number; text: string }> {
+async function setup(
+  config: string,
+  answers: string[],
+  extra: { serviceManager?: Availability } = {},
+): Promise<{ code: number; text: string }> {
   const input = new PassThrough();
   input.end(answers.map((answer) => `${answer}\n`).join(''));
   const out = new PassThrough();
@@ -88,7 +92,9 @@ describe('hotbridge setup', () => {
     expect(text).toContain(`  ${deletionWords('Outlook.com').move}\n`);
     for (const line of SIGN_IN_CHOICE_TEXT) expect(text).toContain(line);
     expect(text).toContain('type 1, 2 or 3 (there is no default here: it is your choice)');
-    expect(text).toContain('an application ID has only the digits 0-9 and the letters a-f (this has "myownpi"); it looks like 00000000-0000-0000-0000-000000000000');
+    expect(text).toContain(
+      'an application ID has only the digits 0-9 and the letters a-f (this has "myownpi"); it looks like 00000000-0000-0000-0000-000000000000',
+    );
     expect(text).toContain('an application ID has 32 digits and letters a-f (this has 31)');
     expect(text).toContain(`Sign in later: hotbridge login ann.example@hotmail.com --config ${file}`);
 
@@ -96,7 +102,11 @@ describe('hotbridge setup', () => {
     expect(config.accounts).toHaveLength(1);
     const [account] = config.accounts;
     expect(account).toMatchObject({ address: 'ann.example@hotmail.com', name: 'Ann Example', provider: 'outlook', leaveOnServer: true });
-    expect(account.auth).toMatchObject({ method: 'oauth2', clientId: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', authority: 'https://login.microsoftonline.com/consumers' });
+    expect(account.auth).toMatchObject({
+      method: 'oauth2',
+      clientId: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+      authority: 'https://login.microsoftonline.com/consumers',
+    });
     // Daily backups, the last seven, in the data dir unless told otherwise (issue 12).
     expect(config.backup).toEqual({ everyMs: 24 * 3600_000, keep: 7, dir: path.join(config.dataDir, 'backups') });
     expect(account.pop3).toMatchObject({ host: 'outlook.office365.com', port: 995, tls: 'implicit' });
@@ -154,21 +164,40 @@ describe('hotbridge setup', () => {
     const config = loadConfig(file);
     expect(config.accounts[0].auth).toMatchObject({ method: 'oauth2', clientId: undefined });
     expect(config.accounts[0].name).toBeUndefined();
-    expect(fs.readFileSync(file, 'utf8')).toContain('# client_id = "00000000-0000-0000-0000-000000000000"   # add it here, then run: hotbridge login cy@live.com');
+    expect(fs.readFileSync(file, 'utf8')).toContain(
+      '# client_id = "00000000-0000-0000-0000-000000000000"   # add it here, then run: hotbridge login cy@live.com',
+    );
   });
 
   it('offers Microsoft 365 for a domain of its own (tenant "organizations")', async () => {
     const file = configPath();
-    const { code } = await setup(file, ['Eve', 'eve@contoso.example', 'y', '', 'n', '1', '11111111-2222-3333-4444-555555555555', 'n', '', 'n']);
+    const { code } = await setup(file, [
+      'Eve',
+      'eve@contoso.example',
+      'y',
+      '',
+      'n',
+      '1',
+      '11111111-2222-3333-4444-555555555555',
+      'n',
+      '',
+      'n',
+    ]);
     expect(code).toBe(0);
     const [account] = loadConfig(file).accounts;
     expect(account.provider).toBe('outlook');
-    expect(account.auth).toMatchObject({ method: 'oauth2', tenant: 'organizations', authority: 'https://login.microsoftonline.com/organizations' });
+    expect(account.auth).toMatchObject({
+      method: 'oauth2',
+      tenant: 'organizations',
+      authority: 'https://login.microsoftonline.com/organizations',
+    });
   });
 
   it('without a service manager it says so and does not offer one', async () => {
     const file = configPath();
-    const { code, text } = await setup(file, ['', 'cy2@live.com', '', 'n', '3', ''], { serviceManager: { available: false, reason: 'this system does not run systemd (no /run/systemd/system)' } });
+    const { code, text } = await setup(file, ['', 'cy2@live.com', '', 'n', '3', ''], {
+      serviceManager: { available: false, reason: 'this system does not run systemd (no /run/systemd/system)' },
+    });
     expect(code).toBe(0);
     expect(text).toContain('hotbridge cannot start by itself on this computer: this system does not run systemd (no /run/systemd/system).');
     expect(text).toContain(`Start it when you want mail: hotbridge run --config ${file}`);
@@ -183,7 +212,9 @@ describe('hotbridge setup', () => {
     const kept = await setup(file, ['']);
     expect(kept.code).toBe(0);
     expect(kept.text).toContain(`There is a config already: ${file} (accounts: old@hotmail.com)`);
-    expect(kept.text).toContain('  1. Add another account\n  2. Remove an account\n  3. Start over with a new config\n  4. Leave it as it is\n');
+    expect(kept.text).toContain(
+      '  1. Add another account\n  2. Remove an account\n  3. Start over with a new config\n  4. Leave it as it is\n',
+    );
     expect(kept.text).toContain('Nothing was changed.');
     expect(fs.readFileSync(file, 'utf8')).toBe(mine);
 
@@ -213,7 +244,9 @@ describe('hotbridge setup', () => {
 
   it('stops with a clear error when the answers run out, leaving no config behind', async () => {
     const file = configPath();
-    await expect(setup(file, ['Gus', 'gus@hotmail.com'])).rejects.toThrow(new UserError('set-up stopped: the input ended before all questions were answered'));
+    await expect(setup(file, ['Gus', 'gus@hotmail.com'])).rejects.toThrow(
+      new UserError('set-up stopped: the input ended before all questions were answered'),
+    );
     expect(fs.existsSync(file)).toBe(false);
   });
 
@@ -238,7 +271,14 @@ describe('application IDs', () => {
 describe('the config text', () => {
   it('escapes every string so that any name parses back unchanged', () => {
     const name = 'Zoë "Z" O\'Neil \\ tab\t del\u007f';
-    const text = configText({ name, address: 'z@gmx.net', provider: 'gmx', leaveOnServer: true, auth: { method: 'password', passwordFile: 'z@gmx.net.secret' }, dataDir: '/var/lib/hotbridge' });
+    const text = configText({
+      name,
+      address: 'z@gmx.net',
+      provider: 'gmx',
+      leaveOnServer: true,
+      auth: { method: 'password', passwordFile: 'z@gmx.net.secret' },
+      dataDir: '/var/lib/hotbridge',
+    });
     const document = parseToml(text) as { accounts: Array<{ name: string }> };
     expect(document.accounts[0].name).toBe(name);
     const config = resolveConfig(document, '/etc/hotbridge/config.toml');
@@ -267,7 +307,10 @@ function schemaKeys(schema: unknown, prefix = ''): string[] {
   if (def.type === 'optional' || def.type === 'nullable' || def.type === 'default') return schemaKeys(def.innerType, prefix);
   if (def.type === 'array') return schemaKeys(def.element, prefix);
   if (def.type !== 'object') return [];
-  return Object.entries(def.shape as Record<string, unknown>).flatMap(([key, value]) => [`${prefix}${key}`, ...schemaKeys(value, `${prefix}${key}.`)]);
+  return Object.entries(def.shape as Record<string, unknown>).flatMap(([key, value]) => [
+    `${prefix}${key}`,
+    ...schemaKeys(value, `${prefix}${key}.`),
+  ]);
 }
 
 describe('the config reference (docs/config.md)', () => {
@@ -276,7 +319,9 @@ describe('the config reference (docs/config.md)', () => {
   it('documents every key the loader accepts', () => {
     const keys = schemaKeys(configSchema);
     expect(keys).toContain('accounts.pop3.batch_size');
-    const missing = keys.filter((key) => !reference.includes(`\`${key.split('.').at(-1)}\``) && !reference.includes(`[${key}]`) && !reference.includes(`[[${key}]]`));
+    const missing = keys.filter(
+      (key) => !reference.includes(`\`${key.split('.').at(-1)}\``) && !reference.includes(`[${key}]`) && !reference.includes(`[[${key}]]`),
+    );
     expect(missing).toEqual([]);
   });
 

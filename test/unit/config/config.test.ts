@@ -33,7 +33,11 @@ describe('config', () => {
     expect(account.provider).toBe('outlook');
     expect(account.pop3).toMatchObject({ host: 'outlook.office365.com', port: 995, tls: 'implicit' });
     expect(account.smtp).toMatchObject({ host: 'smtp-mail.outlook.com', port: 587, tls: 'starttls' });
-    expect(account.auth).toMatchObject({ method: 'oauth2', authority: 'https://login.microsoftonline.com/consumers', user: 'you@hotmail.com' });
+    expect(account.auth).toMatchObject({
+      method: 'oauth2',
+      authority: 'https://login.microsoftonline.com/consumers',
+      user: 'you@hotmail.com',
+    });
     expect(account.pollIntervalMs).toBe(120_000);
     expect(account.leaveOnServer).toBe(true);
     expect(config.imap.listen).toEqual([
@@ -89,23 +93,79 @@ ca_file = "${ca}"
   });
 
   const bad: Array<[string, string, string]> = [
-    ['a port out of range', '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.pop3]\nport = 70000\n', 'accounts[0].pop3.port: expected a number from 1 to 65535'],
-    ['a port that is text', '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.smtp]\nport = "587"\n', 'accounts[0].smtp.port: expected a number from 1 to 65535'],
-    ['a typo in a key', '[[accounts]]\naddress = "a@hotmail.com"\npoll_intervall = "2m"\n', 'accounts[0].poll_intervall: unknown key in [[accounts]] (did you mean poll_interval?)'],
-    ['an unknown table', '[imapd]\nlisten = []\n[[accounts]]\naddress = "a@hotmail.com"\n', 'imapd: unknown key at the top of the file (did you mean imap?)'],
+    [
+      'a port out of range',
+      '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.pop3]\nport = 70000\n',
+      'accounts[0].pop3.port: expected a number from 1 to 65535',
+    ],
+    [
+      'a port that is text',
+      '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.smtp]\nport = "587"\n',
+      'accounts[0].smtp.port: expected a number from 1 to 65535',
+    ],
+    [
+      'a typo in a key',
+      '[[accounts]]\naddress = "a@hotmail.com"\npoll_intervall = "2m"\n',
+      'accounts[0].poll_intervall: unknown key in [[accounts]] (did you mean poll_interval?)',
+    ],
+    [
+      'an unknown table',
+      '[imapd]\nlisten = []\n[[accounts]]\naddress = "a@hotmail.com"\n',
+      'imapd: unknown key at the top of the file (did you mean imap?)',
+    ],
     ['no accounts', 'data_dir = "/tmp/x"\n', 'accounts: is required'],
     ['an account without address', '[[accounts]]\nname = "x"\n', 'accounts[0].address: is required'],
     ['a bad address', '[[accounts]]\naddress = "not-an-address"\n', 'accounts[0].address: expected an e-mail address like you@hotmail.com'],
-    ['a bad duration', '[[accounts]]\naddress = "a@hotmail.com"\npoll_interval = "soon"\n', 'accounts[0].poll_interval: expected a duration like "90s", "2m", "1h" or "14d"'],
-    ['a bad size', '[smtp]\nmax_message_size = "big"\n[[accounts]]\naddress = "a@hotmail.com"\n', 'smtp.max_message_size: expected a size like "35MB" or "512KB"'],
-    ['a bad tls mode', '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.pop3]\ntls = "ssl"\n', 'accounts[0].pop3.tls: expected "implicit", "starttls" or "none"'],
-    ['plaintext to a remote host', '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.pop3]\ntls = "none"\n', 'accounts[0].pop3.tls: "none" is only allowed for a loopback host (127.0.0.1, ::1, localhost); use "implicit" or "starttls"'],
-    ['a bad listen address', '[imap]\nlisten = ["localhost"]\n[[accounts]]\naddress = "a@hotmail.com"\n', 'imap.listen[0]: expected an address like "127.0.0.1:1143" or "[::1]:1143"'],
-    ['custom without hosts', '[[accounts]]\naddress = "a@example.org"\nprovider = "custom"\n', 'accounts[0].pop3.host: is required for provider "custom"'],
-    ['an unknown provider', '[[accounts]]\naddress = "a@example.org"\nprovider = "yahooo"\n', 'accounts[0].provider: unknown provider "yahooo" (known: outlook, gmx, webde, custom)'],
-    ['http authority for a remote host', '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.auth]\nauthority = "http://login.example.org/x"\n', 'accounts[0].auth.authority: must be https (http is allowed only for a test server on 127.0.0.1)'],
-    ['a duplicated account', '[[accounts]]\naddress = "a@hotmail.com"\n[[accounts]]\naddress = "A@hotmail.com"\n', 'accounts[1].address: a@hotmail.com is listed twice'],
-    ['a missing CA file', '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.pop3]\nca_file = "/nonexistent/ca.pem"\n', 'accounts[0].pop3.ca_file: /nonexistent/ca.pem does not exist'],
+    [
+      'a bad duration',
+      '[[accounts]]\naddress = "a@hotmail.com"\npoll_interval = "soon"\n',
+      'accounts[0].poll_interval: expected a duration like "90s", "2m", "1h" or "14d"',
+    ],
+    [
+      'a bad size',
+      '[smtp]\nmax_message_size = "big"\n[[accounts]]\naddress = "a@hotmail.com"\n',
+      'smtp.max_message_size: expected a size like "35MB" or "512KB"',
+    ],
+    [
+      'a bad tls mode',
+      '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.pop3]\ntls = "ssl"\n',
+      'accounts[0].pop3.tls: expected "implicit", "starttls" or "none"',
+    ],
+    [
+      'plaintext to a remote host',
+      '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.pop3]\ntls = "none"\n',
+      'accounts[0].pop3.tls: "none" is only allowed for a loopback host (127.0.0.1, ::1, localhost); use "implicit" or "starttls"',
+    ],
+    [
+      'a bad listen address',
+      '[imap]\nlisten = ["localhost"]\n[[accounts]]\naddress = "a@hotmail.com"\n',
+      'imap.listen[0]: expected an address like "127.0.0.1:1143" or "[::1]:1143"',
+    ],
+    [
+      'custom without hosts',
+      '[[accounts]]\naddress = "a@example.org"\nprovider = "custom"\n',
+      'accounts[0].pop3.host: is required for provider "custom"',
+    ],
+    [
+      'an unknown provider',
+      '[[accounts]]\naddress = "a@example.org"\nprovider = "yahooo"\n',
+      'accounts[0].provider: unknown provider "yahooo" (known: outlook, gmx, webde, custom)',
+    ],
+    [
+      'http authority for a remote host',
+      '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.auth]\nauthority = "http://login.example.org/x"\n',
+      'accounts[0].auth.authority: must be https (http is allowed only for a test server on 127.0.0.1)',
+    ],
+    [
+      'a duplicated account',
+      '[[accounts]]\naddress = "a@hotmail.com"\n[[accounts]]\naddress = "A@hotmail.com"\n',
+      'accounts[1].address: a@hotmail.com is listed twice',
+    ],
+    [
+      'a missing CA file',
+      '[[accounts]]\naddress = "a@hotmail.com"\n[accounts.pop3]\nca_file = "/nonexistent/ca.pem"\n',
+      'accounts[0].pop3.ca_file: /nonexistent/ca.pem does not exist',
+    ],
   ];
 
   it.each(bad)('refuses %s with one clear line', (_name, toml, expected) => {
@@ -126,10 +186,26 @@ ca_file = "${ca}"
   });
 
   it.each([
-    ['a value without quotes', '[[accounts]]\naddress = you@hotmail.com\n', 'line 2, column 11 (`address = you@hotmail.com`): this value is not valid: text must be in double quotes, like address = "you@hotmail.com"'],
-    ['a missing closing quote', '[[accounts]]\naddress = "a@hotmail.com\n', 'line 2, column 25 (`address = "a@hotmail.com`): a text value is missing its closing quote (")'],
-    ['a second [accounts] with one bracket', '[[accounts]]\naddress = "a@hotmail.com"\n[accounts]\naddress = "b@hotmail.com"\n', 'each account starts with [[accounts]] (two brackets)'],
-    ['two values on one line', '[[accounts]]\naddress = "a@hotmail.com" name = "A"\n', 'something follows the value on the same line: one key = value per line (a comment starts with #)'],
+    [
+      'a value without quotes',
+      '[[accounts]]\naddress = you@hotmail.com\n',
+      'line 2, column 11 (`address = you@hotmail.com`): this value is not valid: text must be in double quotes, like address = "you@hotmail.com"',
+    ],
+    [
+      'a missing closing quote',
+      '[[accounts]]\naddress = "a@hotmail.com\n',
+      'line 2, column 25 (`address = "a@hotmail.com`): a text value is missing its closing quote (")',
+    ],
+    [
+      'a second [accounts] with one bracket',
+      '[[accounts]]\naddress = "a@hotmail.com"\n[accounts]\naddress = "b@hotmail.com"\n',
+      'each account starts with [[accounts]] (two brackets)',
+    ],
+    [
+      'two values on one line',
+      '[[accounts]]\naddress = "a@hotmail.com" name = "A"\n',
+      'something follows the value on the same line: one key = value per line (a comment starts with #)',
+    ],
     ['an unclosed table name', '[imap\nlisten = []\n', 'a [table] name must end with ] on the same line'],
   ])('says a TOML syntax error in words: %s', (_name, toml, expected) => {
     const problems = problemsOf(toml);
@@ -139,9 +215,15 @@ ca_file = "${ca}"
   });
 
   it('suggests the key meant, and does not also say the real one is missing', () => {
-    expect(problemsOf('[[accounts]]\nadress = "a@hotmail.com"\n')).toEqual(['accounts[0].adress: unknown key in [[accounts]] (did you mean address?)']);
-    expect(problemsOf('[[accounts]]\naddress = "a@hotmail.com"\n[accounts.auth]\nclientid = "x"\n')).toEqual(['accounts[0].auth.clientid: unknown key in [accounts.auth] (did you mean client_id?)']);
-    expect(problemsOf('[[accounts]]\naddress = "a@hotmail.com"\nzzzzzz = 1\n')[0]).toMatch(/^accounts\[0\]\.zzzzzz: unknown key in \[\[accounts\]\] \(known here: address, name, /);
+    expect(problemsOf('[[accounts]]\nadress = "a@hotmail.com"\n')).toEqual([
+      'accounts[0].adress: unknown key in [[accounts]] (did you mean address?)',
+    ]);
+    expect(problemsOf('[[accounts]]\naddress = "a@hotmail.com"\n[accounts.auth]\nclientid = "x"\n')).toEqual([
+      'accounts[0].auth.clientid: unknown key in [accounts.auth] (did you mean client_id?)',
+    ]);
+    expect(problemsOf('[[accounts]]\naddress = "a@hotmail.com"\nzzzzzz = 1\n')[0]).toMatch(
+      /^accounts\[0\]\.zzzzzz: unknown key in \[\[accounts\]\] \(known here: address, name, /,
+    );
   });
 
   it('says so when the file does not exist', () => {
@@ -149,7 +231,9 @@ ca_file = "${ca}"
   });
 
   it('defaults a custom provider to POP3 over TLS on 995 and SMTP with STARTTLS on 587', () => {
-    const config = load('[[accounts]]\naddress = "a@example.org"\nprovider = "custom"\n[accounts.pop3]\nhost = "pop.example.org"\n[accounts.smtp]\nhost = "smtp.example.org"\n').run();
+    const config = load(
+      '[[accounts]]\naddress = "a@example.org"\nprovider = "custom"\n[accounts.pop3]\nhost = "pop.example.org"\n[accounts.smtp]\nhost = "smtp.example.org"\n',
+    ).run();
     expect(config.accounts[0].pop3).toMatchObject({ tls: 'implicit', port: 995 });
     expect(config.accounts[0].smtp).toMatchObject({ tls: 'starttls', port: 587 });
   });

@@ -16,7 +16,11 @@ const read = (file: string) => fs.readFileSync(path.join(REPO_ROOT, file), 'utf8
 /** The defaults as the loader applies them to an account that says nothing. */
 function loaderDefaults(): typeof DELETION_DEFAULTS {
   const [account] = resolveConfig({ accounts: [{ address: 'ann@hotmail.com' }] }, '/nowhere/config.toml').accounts;
-  return { leaveOnServer: account.leaveOnServer, deleteOnExpunge: account.deleteOnExpunge, deleteOnServerAfterMs: account.deleteOnServerAfterMs } as typeof DELETION_DEFAULTS;
+  return {
+    leaveOnServer: account.leaveOnServer,
+    deleteOnExpunge: account.deleteOnExpunge,
+    deleteOnServerAfterMs: account.deleteOnServerAfterMs,
+  } as typeof DELETION_DEFAULTS;
 }
 
 /** Markdown joins lines; the sentences are compared with line breaks as spaces. */
@@ -34,7 +38,11 @@ describe('deletion, said the same everywhere', () => {
 
   it('set-up asks with these words, and writes them into the config', () => {
     const outlook = deletionWords('Outlook.com', defaults);
-    expect(keepCopyHelp('Outlook.com')).toEqual([expect.stringContaining('Keep a copy of your mail at Outlook.com?'), `  ${outlook.keep}`, `  ${outlook.move}`]);
+    expect(keepCopyHelp('Outlook.com')).toEqual([
+      expect.stringContaining('Keep a copy of your mail at Outlook.com?'),
+      `  ${outlook.keep}`,
+      `  ${outlook.move}`,
+    ]);
     const keep = configText({ address: 'ann@hotmail.com', provider: 'outlook', leaveOnServer: true, auth: { method: 'oauth2' } });
     expect(keep).toContain(`leave_on_server = true\n# ${docs.keep}\n`);
     const move = configText({ address: 'ann@hotmail.com', provider: 'outlook', leaveOnServer: false, auth: { method: 'oauth2' } });

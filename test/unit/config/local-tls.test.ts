@@ -25,7 +25,8 @@ describe('[pop3] and the TLS keys', () => {
       { host: '127.0.0.1', port: 1110 },
       { host: '::1', port: 1110, optional: true },
     ]);
-    for (const table of [config.imap, config.pop3, config.smtp]) expect(table).toMatchObject({ tlsListen: [], tlsMinVersion: 'TLSv1.2', allowPlaintextLan: false });
+    for (const table of [config.imap, config.pop3, config.smtp])
+      expect(table).toMatchObject({ tlsListen: [], tlsMinVersion: 'TLSv1.2', allowPlaintextLan: false });
     expect(config.allowedNetworks).toBeUndefined();
   });
 
@@ -49,9 +50,21 @@ describe('[pop3] and the TLS keys', () => {
   });
 
   it.each([
-    ['a bad TLS version', '[pop3]\ntls_min_version = "SSLv3"\n', 'pop3.tls_min_version: expected "TLSv1.2" (the default), "TLSv1.3", or for old devices "TLSv1.1" or "TLSv1"'],
-    ['a bad network', 'allowed_networks = ["192.168.1.0/33"]\n', 'allowed_networks[0]: expected a network like "192.168.1.0/24" or "fd00::/8"'],
-    ['a host name as network', 'allowed_networks = ["home.lan"]\n', 'allowed_networks[0]: expected a network like "192.168.1.0/24" or "fd00::/8"'],
+    [
+      'a bad TLS version',
+      '[pop3]\ntls_min_version = "SSLv3"\n',
+      'pop3.tls_min_version: expected "TLSv1.2" (the default), "TLSv1.3", or for old devices "TLSv1.1" or "TLSv1"',
+    ],
+    [
+      'a bad network',
+      'allowed_networks = ["192.168.1.0/33"]\n',
+      'allowed_networks[0]: expected a network like "192.168.1.0/24" or "fd00::/8"',
+    ],
+    [
+      'a host name as network',
+      'allowed_networks = ["home.lan"]\n',
+      'allowed_networks[0]: expected a network like "192.168.1.0/24" or "fd00::/8"',
+    ],
     ['a certificate without its key', '[imap]\ntls_cert = "c.pem"\n', 'imap.tls_key: tls_cert and tls_key go together'],
     ['a bad tls_listen', '[smtp]\ntls_listen = ["127.0.0.1:99999"]\n', 'smtp.tls_listen[0]: the port must be a number from 1 to 65535'],
     ['a typo', '[pop3]\nlisten_tls = []\n', 'pop3.listen_tls: unknown key in [pop3] (did you mean tls_listen?)'],
@@ -73,7 +86,9 @@ describe('checkExposure', () => {
     const plaintext = load('[pop3]\nlisten = ["192.168.1.2:1110"]\nallow_plaintext_lan = true\n' + ACCOUNT);
     const allowed = checkExposure(plaintext, () => false);
     expect(allowed.problems).toEqual([]);
-    expect(allowed.warnings).toEqual(['pop3.allow_plaintext_lan is on: clients on 192.168.1.2:1110 may log in without TLS, so their passwords and mail cross the network unencrypted']);
+    expect(allowed.warnings).toEqual([
+      'pop3.allow_plaintext_lan is on: clients on 192.168.1.2:1110 may log in without TLS, so their passwords and mail cross the network unencrypted',
+    ]);
   });
 
   it('WARNs about TLSv1 where TLS is on', () => {
@@ -90,7 +105,9 @@ describe('certificateNames', () => {
     const interfaces = {
       eth0: [{ address: '192.168.1.20', netmask: '255.255.255.0', family: 'IPv4', mac: '', internal: false, cidr: '192.168.1.20/24' }],
     } as unknown as ReturnType<typeof import('node:os').networkInterfaces>;
-    const config = load('[pop3]\nlisten = ["127.0.0.1:1110", "10.0.0.7:1110"]\ntls_listen = ["0.0.0.0:1995", "[fd00::7]:1995", "mybox.lan:1996"]\n' + ACCOUNT);
+    const config = load(
+      '[pop3]\nlisten = ["127.0.0.1:1110", "10.0.0.7:1110"]\ntls_listen = ["0.0.0.0:1995", "[fd00::7]:1995", "mybox.lan:1996"]\n' + ACCOUNT,
+    );
     expect(certificateNames(config, 'MyBox', interfaces)).toEqual({
       dns: ['localhost', 'mybox', 'mybox.local', 'mybox.lan'],
       ips: ['127.0.0.1', '::1', '10.0.0.7', '192.168.1.20', 'fd00::7'],

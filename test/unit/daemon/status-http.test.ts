@@ -6,15 +6,32 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricsFromSnapshot, renderPrometheus, startStatusHttp, type StatusHttpServer } from '../../../src/daemon/status-http.js';
 
 const snapshot = {
-  daemon: { pid: 1234, version: '0.1.0', startedAt: '2025-01-01T10:00:00.000Z', dataDir: '/var/lib/hotbridge', config: '/etc/hotbridge/config.toml' },
+  daemon: {
+    pid: 1234,
+    version: '0.1.0',
+    startedAt: '2025-01-01T10:00:00.000Z',
+    dataDir: '/var/lib/hotbridge',
+    config: '/etc/hotbridge/config.toml',
+  },
   accounts: [
     {
       address: 'ann@hotmail.com',
       provider: 'outlook',
       auth: 'oauth2',
       localPassword: true,
-      pop3: { state: 'ok', lastSuccessAt: '2025-01-01T11:00:00.000Z', nextPollAt: '2025-01-01T11:02:00.000Z', messagesSynced: 42, progress: { done: 10, total: 400 } },
-      outbox: { queued: [{ id: 'a', attempts: 0 }, { id: 'b', attempts: 3, lastError: '451 busy' }] },
+      pop3: {
+        state: 'ok',
+        lastSuccessAt: '2025-01-01T11:00:00.000Z',
+        nextPollAt: '2025-01-01T11:02:00.000Z',
+        messagesSynced: 42,
+        progress: { done: 10, total: 400 },
+      },
+      outbox: {
+        queued: [
+          { id: 'a', attempts: 0 },
+          { id: 'b', attempts: 3, lastError: '451 busy' },
+        ],
+      },
     },
     {
       address: 'we"ird\\name@example.org',
@@ -31,7 +48,14 @@ const snapshot = {
     lastMinute: { samples: 600, meanMs: 10.1, p50Ms: 10.1, p99Ms: 12.25, maxMs: 20.5 },
   },
   listeners: {
-    imap: { addresses: [{ host: '127.0.0.1', port: 1143 }, { host: '::1', port: 1143 }], connections: 3, closedForBadCommands: 2 },
+    imap: {
+      addresses: [
+        { host: '127.0.0.1', port: 1143 },
+        { host: '::1', port: 1143 },
+      ],
+      connections: 3,
+      closedForBadCommands: 2,
+    },
     smtp: { addresses: [{ host: '127.0.0.1', port: 1025 }] },
   },
 };
@@ -51,13 +75,19 @@ afterAll(async () => {
   await server?.close();
 });
 
-function request(pathName: string, options: { method?: string; host?: string } = {}): Promise<{ status: number; type: string; body: string }> {
+function request(
+  pathName: string,
+  options: { method?: string; host?: string } = {},
+): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: pathName, method: options.method ?? 'GET', headers: options.host ? { host: options.host } : {} }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path: pathName, method: options.method ?? 'GET', headers: options.host ? { host: options.host } : {} },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -98,7 +128,9 @@ describe('status page', () => {
     expect(lines).toContain('hotbridge_up 1');
     expect(lines).toContain('hotbridge_info{version="0.1.0"} 1');
     expect(lines).toContain(`hotbridge_start_time_seconds ${Date.parse('2025-01-01T10:00:00Z') / 1000}`);
-    expect(lines).toContain(`hotbridge_account_last_sync_success_timestamp_seconds{account="ann@hotmail.com"} ${Date.parse('2025-01-01T11:00:00Z') / 1000}`);
+    expect(lines).toContain(
+      `hotbridge_account_last_sync_success_timestamp_seconds{account="ann@hotmail.com"} ${Date.parse('2025-01-01T11:00:00Z') / 1000}`,
+    );
     expect(lines).toContain('hotbridge_account_sync_error{account="ann@hotmail.com"} 0');
     expect(lines).toContain('hotbridge_account_sync_error{account="we\\"ird\\\\name@example.org"} 1');
     expect(lines).toContain('# TYPE hotbridge_messages_synced_total counter');
@@ -144,11 +176,13 @@ describe('status page', () => {
     });
     try {
       const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: failing.addresses()[0].port, path: '/status' }, (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port: failing.addresses()[0].port, path: '/status' }, (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          })
+          .on('error', reject);
       });
       expect(reply).toEqual({ status: 500, body: 'the daemon could not report its status: the store is closing\n' });
     } finally {
@@ -158,7 +192,15 @@ describe('status page', () => {
 
   it('closes what it opened when one address cannot be bound', async () => {
     // 192.0.2.1 (TEST-NET-1, RFC 5737) is on no interface: the second bind fails, the first is undone.
-    await expect(startStatusHttp([{ host: '127.0.0.1', port: 0 }, { host: '192.0.2.1', port: 0 }], async () => snapshot)).rejects.toThrow(/EADDRNOTAVAIL/);
+    await expect(
+      startStatusHttp(
+        [
+          { host: '127.0.0.1', port: 0 },
+          { host: '192.0.2.1', port: 0 },
+        ],
+        async () => snapshot,
+      ),
+    ).rejects.toThrow(/EADDRNOTAVAIL/);
   });
 });
 
@@ -173,6 +215,8 @@ describe('metrics text', () => {
 
   it('reads a snapshot of unknown shape without throwing', () => {
     const families = metricsFromSnapshot({ something: 'else' });
-    expect(renderPrometheus(families)).toBe('# HELP hotbridge_up 1 while the daemon runs and answers.\n# TYPE hotbridge_up gauge\nhotbridge_up 1\n');
+    expect(renderPrometheus(families)).toBe(
+      '# HELP hotbridge_up 1 while the daemon runs and answers.\n# TYPE hotbridge_up gauge\nhotbridge_up 1\n',
+    );
   });
 });

@@ -17,7 +17,11 @@ test('FETCH FLAGS after another session set a new keyword: FLAGS comes first', a
   expect(reply[0]).toBe('* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label2)');
   expect(reply[1]).toMatch(/^\* OK \[PERMANENTFLAGS \(.*\$Label2.*\)\]/);
   // Then the FETCH, and the other session's change as the update it also is (RFC 3501 §7.4.2).
-  expect(reply.slice(2)).toEqual(['* 1 FETCH (FLAGS ($Label2 \\Recent))', '* 1 FETCH (UID 1 FLAGS ($Label2 \\Recent))', 'f1 OK FETCH completed']);
+  expect(reply.slice(2)).toEqual([
+    '* 1 FETCH (FLAGS ($Label2 \\Recent))',
+    '* 1 FETCH (UID 1 FLAGS ($Label2 \\Recent))',
+    'f1 OK FETCH completed',
+  ]);
   // Announced once: the next FETCH shows the keyword without a new FLAGS.
   expect(await a.command('f2', 'FETCH 1 (FLAGS)')).toEqual(['* 1 FETCH (FLAGS ($Label2 \\Recent))', 'f2 OK FETCH completed']);
 });

@@ -92,7 +92,9 @@ describe('keyword limits', () => {
     const client = await loggedIn(server.port);
     // 4 messages × 64 distinct keywords = 256; the STORE that reaches the limit announces it.
     for (let m = 1; m <= 3; m++) {
-      expect((await client.command(`s${m}`, `STORE ${m} +FLAGS.SILENT (${keywords(`m${m}-`, 64).join(' ')})`)).at(-1)).toBe(`s${m} OK STORE completed`);
+      expect((await client.command(`s${m}`, `STORE ${m} +FLAGS.SILENT (${keywords(`m${m}-`, 64).join(' ')})`)).at(-1)).toBe(
+        `s${m} OK STORE completed`,
+      );
     }
     const last = await client.command('s4', `STORE 4 +FLAGS.SILENT (${keywords('m4-', 64).join(' ')})`);
     expect(last).toHaveLength(3);
@@ -102,8 +104,14 @@ describe('keyword limits', () => {
 
     const limit = `NO [LIMIT] A mailbox may hold at most ${MAX_KEYWORDS_PER_MAILBOX} distinct keywords; no new ones can be added`;
     expect(await client.command('s5', 'STORE 5 +FLAGS (brand-new)')).toEqual([`s5 ${limit}`]);
-    expect(await client.command('s6', 'STORE 5 +FLAGS (M1-0 \\Seen)')).toEqual(['* 5 FETCH (FLAGS (M1-0 \\Seen \\Recent))', 's6 OK STORE completed']);
-    expect(await client.command('s7', 'STORE 5 +FLAGS (\\Flagged)')).toEqual(['* 5 FETCH (FLAGS (M1-0 \\Seen \\Flagged \\Recent))', 's7 OK STORE completed']);
+    expect(await client.command('s6', 'STORE 5 +FLAGS (M1-0 \\Seen)')).toEqual([
+      '* 5 FETCH (FLAGS (M1-0 \\Seen \\Recent))',
+      's6 OK STORE completed',
+    ]);
+    expect(await client.command('s7', 'STORE 5 +FLAGS (\\Flagged)')).toEqual([
+      '* 5 FETCH (FLAGS (M1-0 \\Seen \\Flagged \\Recent))',
+      's7 OK STORE completed',
+    ]);
 
     // A new session sees the limit at SELECT too.
     const other = await loggedIn(server.port, false);
@@ -136,7 +144,9 @@ describe('keyword limits', () => {
   test('APPEND: a keyword over 64 bytes is BAD and over 64 keywords NO [LIMIT], both before the literal', async () => {
     const server = await withMessages(0);
     const client = await loggedIn(server.port, false);
-    expect(await client.command('p1', `APPEND INBOX (${'k'.repeat(65)}) {8}`)).toEqual([`p1 BAD Keywords may be at most ${MAX_KEYWORD_LENGTH} bytes long`]);
+    expect(await client.command('p1', `APPEND INBOX (${'k'.repeat(65)}) {8}`)).toEqual([
+      `p1 BAD Keywords may be at most ${MAX_KEYWORD_LENGTH} bytes long`,
+    ]);
     expect(await client.command('p2', `APPEND INBOX (${keywords('k', 65).join(' ')}) {8}`)).toEqual([
       `p2 NO [LIMIT] A message may carry at most ${MAX_KEYWORDS_PER_MESSAGE} keywords`,
     ]);

@@ -14,7 +14,9 @@ describe('IDLE output limit', () => {
     const inbox = server.store.findMailbox(USER, 'INBOX')!;
     const messages = 1000;
     for (let i = 0; i < messages; i += 100) {
-      await Promise.all(Array.from({ length: 100 }, (_, k) => server.store.appendMessage(inbox.id, Buffer.from(`Subject: ${i + k}\r\n\r\nhello\r\n`))));
+      await Promise.all(
+        Array.from({ length: 100 }, (_, k) => server.store.appendMessage(inbox.id, Buffer.from(`Subject: ${i + k}\r\n\r\nhello\r\n`))),
+      );
     }
     const deaf = await imap.loggedIn(server.port);
     const listening = await imap.loggedIn(server.port);
@@ -33,11 +35,15 @@ describe('IDLE output limit', () => {
     const started = Date.now();
     while (server.server.connectionCount() === 3 && Date.now() - started < 20_000) {
       const sign = rounds % 2 ? '-' : '+';
-      expect((await writer.command(`s${rounds}`, `STORE 1:* ${sign}FLAGS.SILENT (${keywords})`, 20_000)).at(-1)).toBe(`s${rounds} OK STORE completed`);
+      expect((await writer.command(`s${rounds}`, `STORE 1:* ${sign}FLAGS.SILENT (${keywords})`, 20_000)).at(-1)).toBe(
+        `s${rounds} OK STORE completed`,
+      );
       rounds++;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    console.log(`deaf idler cut off after ${rounds} STORE rounds of ${messages} messages; the reading idler received ${(listened / 1e6).toFixed(1)} MB`);
+    console.log(
+      `deaf idler cut off after ${rounds} STORE rounds of ${messages} messages; the reading idler received ${(listened / 1e6).toFixed(1)} MB`,
+    );
     expect(server.server.connectionCount()).toBe(2);
     // It got well past the limit before being cut: the grace period and kernel buffers, not a hair trigger.
     expect(listened).toBeGreaterThan(256 * 1024);

@@ -36,7 +36,9 @@ describe('SEARCH limits', () => {
     const inbox = server.store.findMailbox(USER, 'INBOX')!;
     const count = 600;
     for (let i = 0; i < count; i += 100) {
-      await Promise.all(Array.from({ length: 100 }, (_, k) => server.store.appendMessage(inbox.id, Buffer.from(`Subject: ${i + k}\r\n\r\nhello\r\n`))));
+      await Promise.all(
+        Array.from({ length: 100 }, (_, k) => server.store.appendMessage(inbox.id, Buffer.from(`Subject: ${i + k}\r\n\r\nhello\r\n`))),
+      );
     }
     const view = await SessionView.open(server.store, new RecentTracker([]), server.store.findMailbox(USER, 'INBOX')!, true);
     try {

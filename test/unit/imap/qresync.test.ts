@@ -94,7 +94,14 @@ describe('QRESYNC with a trimmed expunge history', () => {
 describe('a real QRESYNC client (imapflow)', () => {
   test('resynchronises on open and hears expunges as VANISHED while idling', async () => {
     const inbox = server.store.findMailbox(USER, 'INBOX')!;
-    const imap = new ImapFlow({ host: server.host, port: server.port, secure: false, auth: { user: USER, pass: PASSWORD }, logger: false, qresync: true });
+    const imap = new ImapFlow({
+      host: server.host,
+      port: server.port,
+      secure: false,
+      auth: { user: USER, pass: PASSWORD },
+      logger: false,
+      qresync: true,
+    });
     const expunges: ExpungeEvent[] = [];
     const flags: FlagsEvent[] = [];
     imap.on('expunge', (event: ExpungeEvent) => expunges.push(event));

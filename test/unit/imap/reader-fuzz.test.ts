@@ -18,31 +18,60 @@ const LIMITS = { maxLineBytes: 2048, maxLiteralBytes: 4096 };
 /** Bytes that look like IMAP often enough to reach deep into the reader. */
 const imapish = fc.oneof(
   { weight: 3, arbitrary: fc.uint8Array({ maxLength: 64 }) },
-  { weight: 3, arbitrary: fc.constantFrom('\r\n', '\n', '{5}\r\n', '{0+}\r\n', '{3+}\r\nabc', '{4097}\r\n', '{99999+}\r\n', '"', '\\', '(', ')', ' ', 'a NOOP', '*', '+', '~{2}\r\n', '{', '}', '\r').map((s) => new Uint8Array(Buffer.from(s))) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .constantFrom(
+        '\r\n',
+        '\n',
+        '{5}\r\n',
+        '{0+}\r\n',
+        '{3+}\r\nabc',
+        '{4097}\r\n',
+        '{99999+}\r\n',
+        '"',
+        '\\',
+        '(',
+        ')',
+        ' ',
+        'a NOOP',
+        '*',
+        '+',
+        '~{2}\r\n',
+        '{',
+        '}',
+        '\r',
+      )
+      .map((s) => new Uint8Array(Buffer.from(s))),
+  },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 5000 }).map((n) => new Uint8Array(n).fill(0x41)) },
 );
 
 describe('command reader fuzz', () => {
   test('random chunks never throw and never buffer beyond the limits', () => {
     fc.assert(
-      fc.property(fc.array(imapish, { maxLength: 40 }), fc.array(fc.constantFrom<'command' | 'line'>('command', 'line'), { minLength: 1, maxLength: 4 }), (chunks, modes) => {
-        const reader = new CommandReader(LIMITS);
-        let step = 0;
-        for (const chunk of chunks) {
-          reader.push(Buffer.from(chunk));
-          for (let event = reader.next(modes[step++ % modes.length]); event; event = reader.next(modes[step++ % modes.length])) {
-            if (event.kind === 'command') {
-              expect(event.command.segments.length).toBe(event.command.literals.length + 1);
-              for (const literal of event.command.literals) expect(literal.length).toBeLessThanOrEqual(LIMITS.maxLiteralBytes);
-              const text = event.command.segments.reduce((sum, s) => sum + s.length, 0);
-              expect(text).toBeLessThanOrEqual(LIMITS.maxLineBytes);
+      fc.property(
+        fc.array(imapish, { maxLength: 40 }),
+        fc.array(fc.constantFrom<'command' | 'line'>('command', 'line'), { minLength: 1, maxLength: 4 }),
+        (chunks, modes) => {
+          const reader = new CommandReader(LIMITS);
+          let step = 0;
+          for (const chunk of chunks) {
+            reader.push(Buffer.from(chunk));
+            for (let event = reader.next(modes[step++ % modes.length]); event; event = reader.next(modes[step++ % modes.length])) {
+              if (event.kind === 'command') {
+                expect(event.command.segments.length).toBe(event.command.literals.length + 1);
+                for (const literal of event.command.literals) expect(literal.length).toBeLessThanOrEqual(LIMITS.maxLiteralBytes);
+                const text = event.command.segments.reduce((sum, s) => sum + s.length, 0);
+                expect(text).toBeLessThanOrEqual(LIMITS.maxLineBytes);
+              }
             }
+            // Only what is not yet consumable stays: at most one over-long line in progress (discarded
+            // as it comes) or a literal being collected, never an unbounded backlog.
+            expect(reader.buffered).toBeLessThanOrEqual(LIMITS.maxLineBytes + LIMITS.maxLiteralBytes + chunk.length);
           }
-          // Only what is not yet consumable stays: at most one over-long line in progress (discarded
-          // as it comes) or a literal being collected, never an unbounded backlog.
-          expect(reader.buffered).toBeLessThanOrEqual(LIMITS.maxLineBytes + LIMITS.maxLiteralBytes + chunk.length);
-        }
-      }),
+        },
+      ),
       { numRuns: fuzzRuns(400) },
     );
   });
@@ -64,33 +93,119 @@ describe('command reader fuzz', () => {
 
 /** Arguments built from IMAP-looking tokens and random bytes (no CR/LF: one line each). */
 const token = fc.oneof(
-  fc.constantFrom('1', '2:4', '*', '1:*', '0', '4294967296', '"quoted"', '"a\\"b"', '"', '()', '(', ')', '[', ']', '<0.10>', 'BODY[', 'BODY.PEEK[HEADER.FIELDS (From)]', 'FLAGS', '+FLAGS.SILENT', '\\Seen', '\\Bogus', 'INBOX', '&-', '&Jjo', 'NIL', 'CHARSET', 'UTF-8', 'OR', 'NOT', 'ALL', 'UID', 'HEADER', 'SINCE', '1-Feb-1994', '"17-Jul-1996 02:44:25 -0700"', 'RETURN', 'STATUS', 'MESSAGES', 'CHANGEDSINCE', 'UNCHANGEDSINCE', '{3}', '{0+}', '%', '\\*'),
+  fc.constantFrom(
+    '1',
+    '2:4',
+    '*',
+    '1:*',
+    '0',
+    '4294967296',
+    '"quoted"',
+    '"a\\"b"',
+    '"',
+    '()',
+    '(',
+    ')',
+    '[',
+    ']',
+    '<0.10>',
+    'BODY[',
+    'BODY.PEEK[HEADER.FIELDS (From)]',
+    'FLAGS',
+    '+FLAGS.SILENT',
+    '\\Seen',
+    '\\Bogus',
+    'INBOX',
+    '&-',
+    '&Jjo',
+    'NIL',
+    'CHARSET',
+    'UTF-8',
+    'OR',
+    'NOT',
+    'ALL',
+    'UID',
+    'HEADER',
+    'SINCE',
+    '1-Feb-1994',
+    '"17-Jul-1996 02:44:25 -0700"',
+    'RETURN',
+    'STATUS',
+    'MESSAGES',
+    'CHANGEDSINCE',
+    'UNCHANGEDSINCE',
+    '{3}',
+    '{0+}',
+    '%',
+    '\\*',
+  ),
   fc.string({ maxLength: 12 }).filter((s) => !/[\r\n]/.test(s)),
-  fc.uint8Array({ maxLength: 12 }).map((bytes) => Buffer.from(bytes).toString('latin1').replace(/[\r\n]/g, '')),
+  fc.uint8Array({ maxLength: 12 }).map((bytes) =>
+    Buffer.from(bytes)
+      .toString('latin1')
+      .replace(/[\r\n]/g, ''),
+  ),
 );
 const argumentLine = fc.array(token, { maxLength: 12 }).map((tokens) => tokens.join(' '));
 
-const COMMANDS = ['APPEND', 'AUTHENTICATE', 'CAPABILITY', 'CHECK', 'CLOSE', 'COPY', 'CREATE', 'DELETE', 'ENABLE', 'EXAMINE', 'EXPUNGE', 'FETCH', 'ID', 'IDLE', 'LIST', 'LOGIN', 'LOGOUT', 'LSUB', 'MOVE', 'NAMESPACE', 'NOOP', 'RENAME', 'SEARCH', 'SELECT', 'STARTTLS', 'STATUS', 'STORE', 'SUBSCRIBE', 'UNSELECT', 'UNSUBSCRIBE'];
+const COMMANDS = [
+  'APPEND',
+  'AUTHENTICATE',
+  'CAPABILITY',
+  'CHECK',
+  'CLOSE',
+  'COPY',
+  'CREATE',
+  'DELETE',
+  'ENABLE',
+  'EXAMINE',
+  'EXPUNGE',
+  'FETCH',
+  'ID',
+  'IDLE',
+  'LIST',
+  'LOGIN',
+  'LOGOUT',
+  'LSUB',
+  'MOVE',
+  'NAMESPACE',
+  'NOOP',
+  'RENAME',
+  'SEARCH',
+  'SELECT',
+  'STARTTLS',
+  'STATUS',
+  'STORE',
+  'SUBSCRIBE',
+  'UNSELECT',
+  'UNSUBSCRIBE',
+];
 
 describe('argument parser fuzz', () => {
   test('every parser returns or throws ImapError, for every command and UID form', () => {
     const session = new ImapSession('127.0.0.1', true, false);
     fc.assert(
-      fc.property(fc.constantFrom(...COMMANDS), fc.boolean(), argumentLine, fc.array(fc.uint8Array({ maxLength: 20 }), { maxLength: 2 }), (name, uid, line, literals) => {
-        const command = findCommand(name, uid);
-        if (!command) return;
-        // A literal marker at the end of each segment but the last, as the reader delivers them.
-        const segments = [Buffer.from(' ' + line, 'latin1')];
-        for (const literal of literals) {
-          segments[segments.length - 1] = Buffer.concat([segments[segments.length - 1], Buffer.from(` {${literal.length}}`)]);
-          segments.push(Buffer.from(' ' + line, 'latin1'));
-        }
-        try {
-          command.parse(new ArgReader({ segments, literals: literals.map((l) => Buffer.from(l)) }), { uid, session });
-        } catch (err) {
-          if (!(err instanceof ImapError)) throw err;
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...COMMANDS),
+        fc.boolean(),
+        argumentLine,
+        fc.array(fc.uint8Array({ maxLength: 20 }), { maxLength: 2 }),
+        (name, uid, line, literals) => {
+          const command = findCommand(name, uid);
+          if (!command) return;
+          // A literal marker at the end of each segment but the last, as the reader delivers them.
+          const segments = [Buffer.from(' ' + line, 'latin1')];
+          for (const literal of literals) {
+            segments[segments.length - 1] = Buffer.concat([segments[segments.length - 1], Buffer.from(` {${literal.length}}`)]);
+            segments.push(Buffer.from(' ' + line, 'latin1'));
+          }
+          try {
+            command.parse(new ArgReader({ segments, literals: literals.map((l) => Buffer.from(l)) }), { uid, session });
+          } catch (err) {
+            if (!(err instanceof ImapError)) throw err;
+          }
+        },
+      ),
       { numRuns: fuzzRuns(3000) },
     );
   });
@@ -115,7 +230,10 @@ describe('live server fuzz', () => {
       // Commands that wait for more lines (IDLE, AUTHENTICATE) or end the session are left out;
       // literal markers are left out too, as a random line cannot send the bytes they announce.
       const names = COMMANDS.filter((name) => !['IDLE', 'AUTHENTICATE', 'LOGOUT', 'STARTTLS', 'APPEND'].includes(name));
-      const samples = fc.sample(fc.tuple(fc.constantFrom(...names, 'UID FETCH', 'UID STORE', 'UID SEARCH', 'UID COPY', 'BOGUS'), argumentLine), { numRuns: fuzzRuns(300), seed: 42 });
+      const samples = fc.sample(
+        fc.tuple(fc.constantFrom(...names, 'UID FETCH', 'UID STORE', 'UID SEARCH', 'UID COPY', 'BOGUS'), argumentLine),
+        { numRuns: fuzzRuns(300), seed: 42 },
+      );
       let n = 0;
       let badInARow = 0;
       for (const [name, args] of samples) {

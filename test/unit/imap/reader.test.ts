@@ -20,7 +20,10 @@ describe('CommandReader', () => {
     const reader = new CommandReader(LIMITS);
     reader.push(Buffer.from('a NOOP\r\nb NOOP\nc NO'));
     const events = drain(reader);
-    expect(events.map(text)).toEqual([['a NOOP', '|'], ['b NOOP', '|']]);
+    expect(events.map(text)).toEqual([
+      ['a NOOP', '|'],
+      ['b NOOP', '|'],
+    ]);
     reader.push(Buffer.from('OP\r\n'));
     expect(text(reader.next())).toEqual(['c NOOP', '|']);
   });
@@ -107,7 +110,10 @@ describe('CommandReader', () => {
   test('a complete over-long line in one chunk', () => {
     const reader = new CommandReader(LIMITS);
     reader.push(Buffer.concat([Buffer.from('t1 X '), Buffer.alloc(3000, 0x42), Buffer.from('\r\nt2 NOOP\r\n')]));
-    expect(drain(reader)).toEqual([{ kind: 'line-too-long', tag: 't1' }, { kind: 'command', command: { segments: [Buffer.from('t2 NOOP')], literals: [] } }]);
+    expect(drain(reader)).toEqual([
+      { kind: 'line-too-long', tag: 't1' },
+      { kind: 'command', command: { segments: [Buffer.from('t2 NOOP')], literals: [] } },
+    ]);
   });
 
   test('the text around literals counts towards the line limit', () => {

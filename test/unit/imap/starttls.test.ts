@@ -16,7 +16,27 @@ let key: Buffer;
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotbridge-tls-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   cert = fs.readFileSync(path.join(dir, 'cert.pem'));
   key = fs.readFileSync(path.join(dir, 'key.pem'));
 });
@@ -47,7 +67,9 @@ describe('STARTTLS on loopback', () => {
   test('is offered, plaintext login still allowed on loopback, and the session continues inside TLS', async () => {
     const client = await LineClient.connect(server.port);
     try {
-      expect(await client.readLine()).toBe('* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE STARTTLS AUTH=PLAIN AUTH=LOGIN] hotbridge ready');
+      expect(await client.readLine()).toBe(
+        '* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE STARTTLS AUTH=PLAIN AUTH=LOGIN] hotbridge ready',
+      );
       // The injected NOOP after STARTTLS, sent before the handshake, must never be executed.
       client.send('t1 STARTTLS\r\ninjected NOOP\r\n');
       expect(await client.readLine()).toBe('t1 OK Begin TLS negotiation now');
@@ -104,9 +126,15 @@ describe('STARTTLS on a non-loopback address', () => {
   test('LOGINDISABLED until STARTTLS; LOGIN and AUTHENTICATE refused in plaintext', async () => {
     const client = await LineClient.connect(server.port, address);
     try {
-      expect(await client.readLine()).toBe('* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE STARTTLS LOGINDISABLED] hotbridge ready');
-      expect(await client.command('a', `LOGIN ${USER} ${PASSWORD}`)).toEqual(['a NO [PRIVACYREQUIRED] Log in after STARTTLS (LOGINDISABLED)']);
-      expect(await client.command('b', 'AUTHENTICATE PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=')).toEqual(['b NO [PRIVACYREQUIRED] Log in after STARTTLS (LOGINDISABLED)']);
+      expect(await client.readLine()).toBe(
+        '* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE STARTTLS LOGINDISABLED] hotbridge ready',
+      );
+      expect(await client.command('a', `LOGIN ${USER} ${PASSWORD}`)).toEqual([
+        'a NO [PRIVACYREQUIRED] Log in after STARTTLS (LOGINDISABLED)',
+      ]);
+      expect(await client.command('b', 'AUTHENTICATE PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=')).toEqual([
+        'b NO [PRIVACYREQUIRED] Log in after STARTTLS (LOGINDISABLED)',
+      ]);
       client.send('c STARTTLS\r\n');
       expect(await client.readLine()).toBe('c OK Begin TLS negotiation now');
       client.socket.removeAllListeners('data');

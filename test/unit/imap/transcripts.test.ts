@@ -20,7 +20,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const transcriptDir = path.join(root, 'test/transcripts');
 const fixtureDir = path.join(root, 'test/fixtures/imap');
 
-const files = fs.readdirSync(transcriptDir).filter((name) => name.endsWith('.txt')).sort();
+const files = fs
+  .readdirSync(transcriptDir)
+  .filter((name) => name.endsWith('.txt'))
+  .sort();
 
 interface Step {
   lineNumber: number;
@@ -105,7 +108,10 @@ describe('IMAP transcripts', () => {
             const mailbox = server.store.findMailbox(USER, words[0]);
             if (!mailbox) throw new Error(`${where}: no mailbox ${words[0]}`);
             const raw = fs.readFileSync(path.join(fixtureDir, words[words.length - 1]));
-            await server.store.appendMessage(mailbox.id, raw, { flags: words.slice(1, -1), internalDate: Date.UTC(2024, 0, 15, 10, 30, 0) });
+            await server.store.appendMessage(mailbox.id, raw, {
+              flags: words.slice(1, -1),
+              internalDate: Date.UTC(2024, 0, 15, 10, 30, 0),
+            });
           } else throw new Error(`${where}: unknown directive @${directive}`);
           continue;
         }
@@ -130,7 +136,8 @@ describe('IMAP transcripts', () => {
           const got = await client.readLine(3_000);
           const pattern = expectation(step.text, vars);
           const match = got === undefined ? null : pattern.exec(got);
-          if (!match) throw new Error(`${where}: expected\n  ${step.text}\ngot\n  ${got ?? '(nothing)'}\nthen:\n${await client.pending(50)}`);
+          if (!match)
+            throw new Error(`${where}: expected\n  ${step.text}\ngot\n  ${got ?? '(nothing)'}\nthen:\n${await client.pending(50)}`);
           for (const [name, value] of Object.entries(match.groups ?? {})) vars.set(name, value);
         }
       }

@@ -66,7 +66,10 @@ describe('dates', () => {
       'p2 BAD Invalid date-time "31-Feb-2021 10:00:00 +0000"',
     ]);
     expect((await client.command('s1', 'EXAMINE INBOX')).at(-1)).toMatch(/^s1 OK /);
-    expect(await client.command('f1', 'FETCH 1:* INTERNALDATE')).toEqual(['* 1 FETCH (INTERNALDATE "01-Jan-0050 00:00:00 +0000")', 'f1 OK FETCH completed']);
+    expect(await client.command('f1', 'FETCH 1:* INTERNALDATE')).toEqual([
+      '* 1 FETCH (INTERNALDATE "01-Jan-0050 00:00:00 +0000")',
+      'f1 OK FETCH completed',
+    ]);
     expect(await client.command('s2', 'SEARCH ON 1-Jan-0050')).toEqual(['* SEARCH 1', 's2 OK SEARCH completed']);
     expect(await client.command('s3', 'SEARCH BEFORE 1-Jan-1900')).toEqual(['* SEARCH 1', 's3 OK SEARCH completed']);
     expect(await client.command('s4', 'SEARCH ON 1-Jan-1950')).toEqual(['* SEARCH', 's4 OK SEARCH completed']);
@@ -94,7 +97,9 @@ describe('modified UTF-7 surrogates', () => {
   test('over the wire: CREATE with a lone surrogate is NO [CANNOT] and creates nothing', async () => {
     const server = await imap.start();
     const client = await loggedIn(server.port);
-    expect(await client.command('c1', 'CREATE &2D0-')).toEqual(['c1 NO [CANNOT] The mailbox name is not valid modified UTF-7 (RFC 3501 section 5.1.3)']);
+    expect(await client.command('c1', 'CREATE &2D0-')).toEqual([
+      'c1 NO [CANNOT] The mailbox name is not valid modified UTF-7 (RFC 3501 section 5.1.3)',
+    ]);
     expect(await client.command('c2', 'CREATE &2D3cAA-')).toEqual(['c2 OK CREATE completed']);
     expect(server.store.listMailboxes(USER).map((mailbox) => mailbox.name)).toContain('\u{1F400}');
     expect(server.store.listMailboxes(USER).some((mailbox) => /[\ud800-\udfff]/u.test(mailbox.name))).toBe(false);
@@ -109,7 +114,10 @@ describe('INBOX children in any case', () => {
     expect(await client.command('c2', 'CREATE Inbox/Foo/')).toEqual(['c2 OK CREATE completed']);
     expect(server.store.listMailboxes(USER).map((mailbox) => mailbox.name)).toEqual(expect.arrayContaining(['INBOX/foo', 'INBOX/Foo']));
     expect(await client.command('c3', 'CREATE INBOX/foo')).toEqual(['c3 NO [ALREADYEXISTS] Mailbox INBOX/foo already exists']);
-    expect(await client.command('s1', 'STATUS inbox/foo (MESSAGES)')).toEqual(['* STATUS "INBOX/foo" (MESSAGES 0)', 's1 OK STATUS completed']);
+    expect(await client.command('s1', 'STATUS inbox/foo (MESSAGES)')).toEqual([
+      '* STATUS "INBOX/foo" (MESSAGES 0)',
+      's1 OK STATUS completed',
+    ]);
     client.send('p1 APPEND iNbOx/foo {12}\r\n');
     expect(await client.readLine()).toBe('+ Ready for literal data');
     client.send('Subject: x\r\n\r\n');
@@ -124,7 +132,12 @@ describe('INBOX children in any case', () => {
     expect(await client.command('r1', 'RENAME inbox/Foo inbox/bar')).toEqual(['r1 OK RENAME completed']);
     expect(await client.command('d1', 'DELETE inbox/bar')).toEqual(['d1 OK DELETE completed']);
     expect(await client.command('d2', 'DELETE inbox/foo')).toEqual(['d2 OK DELETE completed']);
-    expect(server.store.listMailboxes(USER).map((mailbox) => mailbox.name).filter((name) => name.startsWith('INBOX/'))).toEqual([]);
+    expect(
+      server.store
+        .listMailboxes(USER)
+        .map((mailbox) => mailbox.name)
+        .filter((name) => name.startsWith('INBOX/')),
+    ).toEqual([]);
     // Other names keep their case: "Inboxes" is not INBOX's child.
     expect(await client.command('c4', 'CREATE inboxes/x')).toEqual(['c4 OK CREATE completed']);
     expect((await client.command('s7', 'SELECT inboxes/x')).at(-1)).toBe('s7 OK [READ-WRITE] SELECT completed');

@@ -31,8 +31,15 @@ describe('modified UTF-7 (RFC 3501 §5.1.3)', () => {
 
 describe('sequence sets', () => {
   test('parse and resolve', () => {
-    expect(parseSequenceSet('1:4,7,9:*')).toEqual([[1, 4], [7, 7], [9, STAR]]);
-    expect(resolveSequenceSet(parseSequenceSet('9:*,1:4,3,5')!, 12)).toEqual([[1, 5], [9, 12]]);
+    expect(parseSequenceSet('1:4,7,9:*')).toEqual([
+      [1, 4],
+      [7, 7],
+      [9, STAR],
+    ]);
+    expect(resolveSequenceSet(parseSequenceSet('9:*,1:4,3,5')!, 12)).toEqual([
+      [1, 5],
+      [9, 12],
+    ]);
     // "559:*" with 500 as the largest still includes 500 (RFC 3501 §6.4.8).
     expect(resolveSequenceSet(parseSequenceSet('559:*')!, 500)).toEqual([[500, 559]]);
     expect(resolveSequenceSet(parseSequenceSet('4:2')!, 10)).toEqual([[2, 4]]);
@@ -67,8 +74,26 @@ describe('LIST patterns and new names', () => {
     expect(() => validateNewName('foo/')).toThrow(ImapError);
     expect(validateNewName('inbox/Sub')).toBe('INBOX/Sub');
     expect(validateNewName('a.b/..c/.d.')).toBe('a.b/..c/.d.');
-    for (const bad of ['', '/', 'a//b', '/a', 'a//', '.', '..', 'a/./b', 'a/../b', 'a/..', './a', 'a*', 'b%', 'tab\t', undecodableName('&Jjo')]) {
-      expect(() => validateNewName(bad, { trailingDelimiter: true }), bad).toThrow(expect.objectContaining({ status: 'NO', code: 'CANNOT' }));
+    for (const bad of [
+      '',
+      '/',
+      'a//b',
+      '/a',
+      'a//',
+      '.',
+      '..',
+      'a/./b',
+      'a/../b',
+      'a/..',
+      './a',
+      'a*',
+      'b%',
+      'tab\t',
+      undecodableName('&Jjo'),
+    ]) {
+      expect(() => validateNewName(bad, { trailingDelimiter: true }), bad).toThrow(
+        expect.objectContaining({ status: 'NO', code: 'CANNOT' }),
+      );
     }
   });
 });

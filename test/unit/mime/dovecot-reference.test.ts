@@ -26,7 +26,9 @@ import { MIME_FIXTURE_DIFFERENCES } from '../../helpers/dovecot-differences.js';
 import { toCrlf } from '../../helpers/messages.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/mime');
-const fixtureNames = readdirSync(FIXTURES).filter((f) => f.endsWith('.eml')).sort();
+const fixtureNames = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.eml'))
+  .sort();
 
 /** Lengths of the partial fetches the script asks for (Dovecot echoes only the origin). */
 const PARTIAL_LENGTHS: Record<string, number> = { 'BODY[]<10>': 20, 'BODY[TEXT]<5>': 1000, 'BODY[HEADER]<0>': 0 };
@@ -106,8 +108,7 @@ function compareFixture(dir: string, name: string, reference: Buffer): void {
       // `1*body` has none), wherever Dovecot needed no literal and we documented no difference.
       const dovecotBytes = rawItemValue(reference, item);
       if (differences.length === 0 && !dovecotBytes.includes('{')) expect(ours.toString('latin1'), `${label} bytes`).toBe(dovecotBytes);
-    }
-    else if (item === 'RFC822.SIZE') expect(index.size, label).toBe(value);
+    } else if (item === 'RFC822.SIZE') expect(index.size, label).toBe(value);
     else {
       const section = sectionOf(item);
       if (!section) throw new Error(`unexpected item ${item}`);

@@ -23,9 +23,27 @@ function checkOffsets(part: MimePart, lo: number, hi: number, size: number): voi
   if (part.message) checkOffsets(part.message.body, part.bodyStart, part.bodyEnd, size);
 }
 
-const SECTIONS = ['', 'HEADER', 'TEXT', '1', '2', '1.1', '1.2', '2.1', '1.1.1', '2.2.1', '1.MIME', '2.MIME', '1.1.MIME', '1.HEADER', '2.TEXT', '3.HEADER', '1.2.3.4.5.6', 'HEADER.FIELDS (From Content-Type)', '2.HEADER.FIELDS.NOT (Subject)'].map(
-  (s) => ({ spec: s, section: parseSection(s) }),
-);
+const SECTIONS = [
+  '',
+  'HEADER',
+  'TEXT',
+  '1',
+  '2',
+  '1.1',
+  '1.2',
+  '2.1',
+  '1.1.1',
+  '2.2.1',
+  '1.MIME',
+  '2.MIME',
+  '1.1.MIME',
+  '1.HEADER',
+  '2.TEXT',
+  '3.HEADER',
+  '1.2.3.4.5.6',
+  'HEADER.FIELDS (From Content-Type)',
+  '2.HEADER.FIELDS.NOT (Subject)',
+].map((s) => ({ spec: s, section: parseSection(s) }));
 
 function checkMessage(raw: Buffer): MessageIndex {
   const index = indexMessage(raw);

@@ -44,10 +44,18 @@ describe('indexMessage', () => {
       'Content-Type: text/plain; charset="iso-8859-1"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n',
     );
     // The CRLF before "--inner-boundary" belongs to the boundary (RFC 2046 §5.1.1), the blank line before it does not.
-    expect(slice(raw, plain.bodyStart, plain.bodyEnd)).toBe('The report is attached. Caf=E9 budget is up 10%.\r\nSee the chart =\r\nfor details.\r\n');
+    expect(slice(raw, plain.bodyStart, plain.bodyEnd)).toBe(
+      'The report is attached. Caf=E9 budget is up 10%.\r\nSee the chart =\r\nfor details.\r\n',
+    );
     expect(plain.lines).toBe(3);
     expect(slice(raw, pdf.bodyStart, pdf.bodyEnd)).toBe('JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSPj4Kc3RyZWFtCg==\r\n');
-    expect(pdf.disposition).toEqual({ type: 'attachment', params: [['filename', 'report.pdf'], ['size', '48']] });
+    expect(pdf.disposition).toEqual({
+      type: 'attachment',
+      params: [
+        ['filename', 'report.pdf'],
+        ['size', '48'],
+      ],
+    });
     expect(pdf.description).toBe('Q4 report');
     expect(png.id).toBe('<chart@example.test>');
     expect(png.language).toEqual(['en']);
@@ -81,7 +89,10 @@ describe('indexMessage', () => {
     expect(text.disposition?.params).toEqual([['filename*', "iso-8859-1'fr'r%E9sum%E9.txt"]]);
     expect(decodeParam(text.disposition!.params![0])).toEqual(['filename', 'résumé.txt']);
     // A set with a gap in its numbering is not joined (RFC 2231 §3).
-    expect(gap.params).toEqual([['title*0', 'first'], ['title*2', 'third']]);
+    expect(gap.params).toEqual([
+      ['title*0', 'first'],
+      ['title*2', 'third'],
+    ]);
   });
 
   it('decodes encoded-word headers in several charsets for search, keeps them raw for the envelope', () => {
@@ -113,7 +124,15 @@ describe('indexMessage', () => {
   });
 
   it('bare-LF versions of every CRLF fixture parse to the same shape', () => {
-    for (const name of ['02-nested-multipart', '03-rfc822-attachment', '11-bad-boundaries', '12-digest', '13-boundary-prefix', '14-edge-parts', '22-double-rfc822']) {
+    for (const name of [
+      '02-nested-multipart',
+      '03-rfc822-attachment',
+      '11-bad-boundaries',
+      '12-digest',
+      '13-boundary-prefix',
+      '14-edge-parts',
+      '22-double-rfc822',
+    ]) {
       const crlf = fixture(name);
       expect(shape(indexMessage(toLf(crlf)).body), name).toEqual(shape(indexMessage(crlf).body));
     }

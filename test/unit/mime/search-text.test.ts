@@ -4,7 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { indexMessage } from '../../../src/mime/index.js';
-import { addressFieldContains, bodyContains, headerContains, subjectContains, textContains } from '../../../src/downstream/imap/search/text.js';
+import {
+  addressFieldContains,
+  bodyContains,
+  headerContains,
+  subjectContains,
+  textContains,
+} from '../../../src/downstream/imap/search/text.js';
 import { fixture } from './fixtures.js';
 
 describe('SEARCH text keys', () => {

@@ -25,19 +25,31 @@ describe('parseSection', () => {
     expect(parseSection(spec)).toEqual(expected);
   });
 
-  it.each(['0', '1.0', '01', '1.', '.1', 'MIME', 'HEADERS', 'HEADER.FIELDS', 'HEADER.FIELDS ()', 'HEADER.FIELDS (From', 'TEXT junk', '1..2', 'HEADER.FIELDS From', '1.MIME.1', '99999999999'])(
-    'refuses %j',
-    (spec) => {
-      expect(() => parseSection(spec)).toThrow(SectionSyntaxError);
-    },
-  );
+  it.each([
+    '0',
+    '1.0',
+    '01',
+    '1.',
+    '.1',
+    'MIME',
+    'HEADERS',
+    'HEADER.FIELDS',
+    'HEADER.FIELDS ()',
+    'HEADER.FIELDS (From',
+    'TEXT junk',
+    '1..2',
+    'HEADER.FIELDS From',
+    '1.MIME.1',
+    '99999999999',
+  ])('refuses %j', (spec) => {
+    expect(() => parseSection(spec)).toThrow(SectionSyntaxError);
+  });
 });
 
 describe('extractSection', () => {
   const lf = fixture('06-bare-lf-lf');
   const lfIndex = indexMessage(lf);
-  const get = (raw: Buffer, spec: string): string =>
-    extractSection(raw, indexMessage(raw), parseSection(spec)).toString('latin1');
+  const get = (raw: Buffer, spec: string): string => extractSection(raw, indexMessage(raw), parseSection(spec)).toString('latin1');
 
   it('cuts bare-LF messages at their own line ends', () => {
     expect(extractSection(lf, lfIndex, parseSection('1')).toString()).toBe('first part\nwith two lines');

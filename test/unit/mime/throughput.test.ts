@@ -9,7 +9,10 @@ import { indexMessage } from '../../../src/mime/index.js';
 
 /** A typical 20 KB mail: Received lines, DKIM, encoded words, text+HTML alternative (QP), a small image. */
 function typicalMessage(seed: number): Buffer {
-  const words = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua café naïve'.split(' ');
+  const words =
+    'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua café naïve'.split(
+      ' ',
+    );
   let text = '';
   let n = seed;
   while (text.length < 6000) {
@@ -17,12 +20,21 @@ function typicalMessage(seed: number): Buffer {
     text += words[n % words.length] + (n % 11 === 0 ? '\r\n' : ' ');
   }
   const qp = (s: string): string =>
-    Buffer.from(s).toString('latin1').replace(/[\x80-\xff=]/g, (c) => '=' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
-  const html = '<html><body>' + text.split('\r\n').map((l) => `<p style="margin:0">${l}</p>`).join('\r\n') + '</body></html>';
+    Buffer.from(s)
+      .toString('latin1')
+      .replace(/[\x80-\xff=]/g, (c) => '=' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
+  const html =
+    '<html><body>' +
+    text
+      .split('\r\n')
+      .map((l) => `<p style="margin:0">${l}</p>`)
+      .join('\r\n') +
+    '</body></html>';
   const image = Buffer.alloc(3000, seed).toString('base64').replace(/.{76}/g, '$&\r\n');
   const received = Array.from(
     { length: 8 },
-    (_, k) => `Received: from relay${k}.example.test (relay${k}.example.test [192.0.2.${k}])\r\n\tby mx.example.test with ESMTPS id ${k}abc; Tue, 2 Jan 2024 09:1${k}:00 +0100`,
+    (_, k) =>
+      `Received: from relay${k}.example.test (relay${k}.example.test [192.0.2.${k}])\r\n\tby mx.example.test with ESMTPS id ${k}abc; Tue, 2 Jan 2024 09:1${k}:00 +0100`,
   );
   return Buffer.from(
     [

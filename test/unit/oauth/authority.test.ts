@@ -4,7 +4,9 @@ import { AuthorityError, checkAuthority, deviceCodeEndpoint, tokenEndpoint } fro
 describe('authority URLs', () => {
   it('accepts https and builds the v2.0 endpoints', () => {
     expect(checkAuthority('https://login.microsoftonline.com/consumers/')).toBe('https://login.microsoftonline.com/consumers');
-    expect(deviceCodeEndpoint('https://login.microsoftonline.com/consumers')).toBe('https://login.microsoftonline.com/consumers/oauth2/v2.0/devicecode');
+    expect(deviceCodeEndpoint('https://login.microsoftonline.com/consumers')).toBe(
+      'https://login.microsoftonline.com/consumers/oauth2/v2.0/devicecode',
+    );
     expect(tokenEndpoint('https://login.microsoftonline.com/common')).toBe('https://login.microsoftonline.com/common/oauth2/v2.0/token');
   });
 

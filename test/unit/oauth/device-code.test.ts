@@ -76,7 +76,12 @@ describe('signInWithDeviceCode', () => {
     idp.scriptDeviceFlow({ user: ALICE, steps: ['pending', 'approve'] });
     const start = Date.now();
     const pollsBefore = idp.pollLog.length;
-    const tokens = await signInWithDeviceCode({ authority: idp.authority, clientId: idp.clientId, scopes: OUTLOOK_SCOPES, onPrompt: () => undefined });
+    const tokens = await signInWithDeviceCode({
+      authority: idp.authority,
+      clientId: idp.clientId,
+      scopes: OUTLOOK_SCOPES,
+      onPrompt: () => undefined,
+    });
     expect(tokens.refreshToken).not.toBe('');
     const polls = idp.pollLog.slice(pollsBefore);
     expect(polls).toHaveLength(2);
@@ -154,7 +159,9 @@ describe('signInWithDeviceCode', () => {
     const gone = await startIdentityServer();
     const authority = gone.authority;
     await gone.close();
-    const error = await signInWithDeviceCode({ authority, clientId: 'x', scopes: OUTLOOK_SCOPES, onPrompt: () => undefined }).catch((e: unknown) => e);
+    const error = await signInWithDeviceCode({ authority, clientId: 'x', scopes: OUTLOOK_SCOPES, onPrompt: () => undefined }).catch(
+      (e: unknown) => e,
+    );
     expect((error as DeviceCodeError).reason).toBe('unreachable');
     expect((error as Error).message).toMatch(/cannot reach the sign-in service at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
   });

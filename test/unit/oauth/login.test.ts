@@ -32,7 +32,10 @@ describe('runLogin', () => {
   afterEach(() => removeDir(dir));
 
   function config(auth: Record<string, unknown>): HotbridgeConfig {
-    return resolveConfig({ data_dir: path.join(dir, 'data'), accounts: [{ address: 'Alice@Hotmail.com', auth }, { address: 'bob@gmx.net' }] }, path.join(dir, 'hotbridge.toml'));
+    return resolveConfig(
+      { data_dir: path.join(dir, 'data'), accounts: [{ address: 'Alice@Hotmail.com', auth }, { address: 'bob@gmx.net' }] },
+      path.join(dir, 'hotbridge.toml'),
+    );
   }
 
   /** Runs the command, counting requests made through its fetch. */

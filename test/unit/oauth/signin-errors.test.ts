@@ -8,7 +8,11 @@ const context = { address: 'ann@hotmail.com', clientId: '9e5f94bc-e8a4-4e73-b8be
 
 describe('sign-in refusals', () => {
   it('invalid_grant: the sign-in expired or was withdrawn, and the command that fixes it', () => {
-    const line = explainSignInError('invalid_grant', "AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.\r\nTrace ID: x", context);
+    const line = explainSignInError(
+      'invalid_grant',
+      'AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.\r\nTrace ID: x',
+      context,
+    );
     expect(line).toBe(
       'Microsoft refused the sign-in (invalid_grant: AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.); ' +
         'the sign-in expired or was withdrawn (a password change, "sign out everywhere", months unused): run hotbridge login ann@hotmail.com',
@@ -22,12 +26,18 @@ describe('sign-in refusals', () => {
   });
 
   it('recognises "not enabled for consumers" without its number', () => {
-    expect(explainSignInError('unauthorized_client', 'The client does not exist or is not enabled for consumers.', context)).toContain('not open to personal Microsoft accounts');
+    expect(explainSignInError('unauthorized_client', 'The client does not exist or is not enabled for consumers.', context)).toContain(
+      'not open to personal Microsoft accounts',
+    );
   });
 
   it('reads the AADSTS number, and names it once', () => {
     expect(aadstsCode('AADSTS7000218: The request body must contain…')).toBe('7000218');
-    const line = explainSignInError('invalid_client', "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.\r\nTrace ID: 1", context);
+    const line = explainSignInError(
+      'invalid_client',
+      "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.\r\nTrace ID: 1",
+      context,
+    );
     expect(line.match(/AADSTS7000218/g)).toHaveLength(1);
     expect(line).not.toContain('Trace ID');
   });

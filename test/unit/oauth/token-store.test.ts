@@ -10,7 +10,12 @@ const ALICE = 'alice@example.test';
 const CHILD = path.resolve(__dirname, 'children/token-writer.ts');
 
 function tokens(n: number): TokenSet {
-  return { accessToken: `access-${n}`, refreshToken: `refresh-${n}`, expiresAt: 1_700_000_000_000 + n, scope: 'https://outlook.office.com/POP.AccessAsUser.All' };
+  return {
+    accessToken: `access-${n}`,
+    refreshToken: `refresh-${n}`,
+    expiresAt: 1_700_000_000_000 + n,
+    scope: 'https://outlook.office.com/POP.AccessAsUser.All',
+  };
 }
 
 describe('TokenStore', () => {

@@ -142,8 +142,10 @@ describe('Pop3Client against misbehaving servers', () => {
 
   it('times out with kind timeout when the server goes silent, instead of hanging', async () => {
     const server = await fakeServer((line, session) => {
-      if (line === 'RETR 1') session.write('+OK\r\nSubject: slow\r\n'); // and then nothing
-      else if (line === 'STAT') return; // never answered
+      if (line === 'RETR 1')
+        session.write('+OK\r\nSubject: slow\r\n'); // and then nothing
+      else if (line === 'STAT')
+        return; // never answered
       else ordinaryReply(line, session);
     });
     const client = await loggedIn(server, { timeoutMs: 300 });
@@ -287,11 +289,7 @@ describe('Pop3Client against misbehaving servers', () => {
       // The drip below answers the NOOP that follows RETR too (its line completes the message).
       if (line === 'NOOP') return;
       if (line !== 'RETR 1') return ordinaryReply(line, session);
-      const wire = Buffer.concat([
-        Buffer.from('+OK\r\n'),
-        Buffer.from(dotStuffed(message), 'latin1'),
-        Buffer.from('.\r\n+OK noop\r\n'),
-      ]);
+      const wire = Buffer.concat([Buffer.from('+OK\r\n'), Buffer.from(dotStuffed(message), 'latin1'), Buffer.from('.\r\n+OK noop\r\n')]);
       let at = 0;
       const drip = (): void => {
         if (at < wire.length) session.write(wire.subarray(at, ++at));

@@ -57,7 +57,9 @@ describe('a provider that does not dot-stuff', () => {
       for (const stored of await rig.inbox()) expect(stored.raw.equals(messages.find((m) => m.uidl === stored.uidl)!.raw)).toBe(true);
       expect(first.cutShort).toEqual([expect.objectContaining({ uidl: 'uidl-2', reason: 'not-dot-stuffed', attempts: 1, givenUp: false })]);
       expect(rig.warnings().some((text) => /cut short.*does not dot-stuff.*attempt 1 of 3/.test(text))).toBe(true);
-      expect(rig.statusText()).toMatch(/! 1 message came cut short by the server \(it does not dot-stuff a line holding only "\."\) and was not stored; trying again at the next poll \(attempt 1 of 3/);
+      expect(rig.statusText()).toMatch(
+        /! 1 message came cut short by the server \(it does not dot-stuff a line holding only "\."\) and was not stored; trying again at the next poll \(attempt 1 of 3/,
+      );
       // The others were deleted upstream as stored (a second session did it, the first one was cut); it stays.
       expect(rig.server.maildrop.map((m) => m.uidl)).toEqual(['uidl-2']);
       expect(rig.server.retrCount('uidl-2')).toBe(1);
@@ -69,7 +71,9 @@ describe('a provider that does not dot-stuff', () => {
       const givenUp = rig.pop3;
       expect(givenUp.state).toBe('idle');
       expect(givenUp.cutShort).toEqual([expect.objectContaining({ uidl: 'uidl-2', attempts: MAX_CUT_SHORT_ATTEMPTS, givenUp: true })]);
-      expect(rig.statusText()).toMatch(/! 1 message could not be downloaded whole in 3 polls: the server cuts it short at a line holding only "\." .*left on the server/);
+      expect(rig.statusText()).toMatch(
+        /! 1 message could not be downloaded whole in 3 polls: the server cuts it short at a line holding only "\." .*left on the server/,
+      );
       // Left alone from now on (until a restart), and never stored cut short.
       await rig.pollOnce(poller);
       expect(rig.server.retrCount('uidl-2')).toBe(MAX_CUT_SHORT_ATTEMPTS);
@@ -98,7 +102,9 @@ describe('a provider that does not dot-stuff', () => {
     const poller = rig.poller();
     const first = await rig.pollOnce(poller);
     expect((await rig.inbox()).map((m) => m.uidl)).not.toContain(last.uidl);
-    expect(first.cutShort).toEqual([expect.objectContaining({ uidl: last.uidl, reason: 'shorter-than-list', listSize: last.raw.length + 300, received: last.raw.length })]);
+    expect(first.cutShort).toEqual([
+      expect.objectContaining({ uidl: last.uidl, reason: 'shorter-than-list', listSize: last.raw.length + 300, received: last.raw.length }),
+    ]);
     expect(rig.statusText()).toMatch(/came cut short by the server \(fewer bytes than its LIST size\)/);
     // The same bytes at the next poll: the server's size is off, not the message.
     await rig.pollOnce(poller);
@@ -142,7 +148,9 @@ describe('UIDL faults', () => {
     const ledger = await rig.store.uidlLedger(rig.account().address);
     expect(ledger.uidls().sort()).toEqual(messages.map((m) => m.uidl).sort());
     expect(after.uidlChanges).toMatchObject({ recognised: 3 });
-    expect(rig.statusText()).toMatch(/! the server gave 3 messages new UIDLs .*recognised by content as mail already here, so not downloaded again/);
+    expect(rig.statusText()).toMatch(
+      /! the server gave 3 messages new UIDLs .*recognised by content as mail already here, so not downloaded again/,
+    );
     expect(rig.warnings().some((text) => /most UIDLs on the server changed/.test(text))).toBe(true);
   });
 
@@ -163,7 +171,10 @@ describe('UIDL faults', () => {
     await rig.pollOnce(poller);
     // Message 1 is gone (deleted in webmail); a different message of the same size arrives.
     const original = messages[0].raw.toString('latin1');
-    const newcomer = Buffer.from(original.replace('Message number 1.', 'Message number X.').replace(/Message-ID: <[^>]*>/, (id) => id.replace('msg-1-', 'msg-X-')), 'latin1');
+    const newcomer = Buffer.from(
+      original.replace('Message number 1.', 'Message number X.').replace(/Message-ID: <[^>]*>/, (id) => id.replace('msg-1-', 'msg-X-')),
+      'latin1',
+    );
     expect(newcomer.length).toBe(messages[0].raw.length);
     expect(newcomer.equals(messages[0].raw)).toBe(false);
     rig.server.maildrop = [messages[1], { uidl: 'uidl-new', raw: newcomer }];
@@ -182,7 +193,9 @@ describe('lying sizes and endless answers', () => {
     const done = await rig.pollOnce(rig.poller());
     expect((await rig.inbox()).map((m) => m.uidl)).toEqual(['uidl-1', 'uidl-3']);
     expect(done.skippedTooLarge).toEqual([expect.objectContaining({ uidl: 'uidl-2', size: 1024 * 1024, atLeast: true, listSize: 1000 })]);
-    expect(rig.statusText()).toMatch(/! 1 message left on the server, larger than max_message_size \(1\.0 MB\): more than 1\.0 MB \(the server's LIST said 1 KB\)/);
+    expect(rig.statusText()).toMatch(
+      /! 1 message left on the server, larger than max_message_size \(1\.0 MB\): more than 1\.0 MB \(the server's LIST said 1 KB\)/,
+    );
   });
 
   it('quotes a too-large message with its LIST size when LIST tells it, in plain status', async () => {
@@ -235,7 +248,11 @@ describe('lying sizes and endless answers', () => {
       },
       /the answer to UIDL is larger than the limit/,
     ],
-    ['a garbage status line', (line, connection) => (line === 'LIST' ? (connection.write('HTTP/1.1 200 OK\r\n'), true) : false), /not \+OK, -ERR/],
+    [
+      'a garbage status line',
+      (line, connection) => (line === 'LIST' ? (connection.write('HTTP/1.1 200 OK\r\n'), true) : false),
+      /not \+OK, -ERR/,
+    ],
     ['a cut connection', (line, connection) => (line === 'UIDL' ? (connection.socket.destroy(), true) : false), /failed or dropped/],
     [
       'a RETR that drips a few bytes at a time',
@@ -269,7 +286,9 @@ describe('lying sizes and endless answers', () => {
       waits.forEach((wait, i) => expect(wait).toBeGreaterThanOrEqual(75 * 2 ** i));
       // A lasting fault is one WARN (or ERROR) line when it starts; the same fault again within the hour goes
       // to debug only (ConditionLog, issue 13), while status reports every failed poll (above).
-      expect(rig.logLines.filter((entry) => String(entry.msg).startsWith('POP3 sync failed') && (entry.level as number) >= 40).length).toBeGreaterThanOrEqual(1);
+      expect(
+        rig.logLines.filter((entry) => String(entry.msg).startsWith('POP3 sync failed') && (entry.level as number) >= 40).length,
+      ).toBeGreaterThanOrEqual(1);
       expect(await rig.inbox()).toEqual([]);
       broken = false;
       await waitUntil(() => rig.pop3.state === 'idle', 'the poll after the provider recovered');

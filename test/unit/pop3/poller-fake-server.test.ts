@@ -74,7 +74,12 @@ function account(overrides: Partial<AccountConfig> = {}, pop3: Partial<AccountCo
   );
 }
 
-function poller(config: AccountConfig, backoff = { initialMs: 100, maxMs: 400 }, credentials: CredentialSource = alicePassword(), logger = silentLogger()): Pop3Poller {
+function poller(
+  config: AccountConfig,
+  backoff = { initialMs: 100, maxMs: 400 },
+  credentials: CredentialSource = alicePassword(),
+  logger = silentLogger(),
+): Pop3Poller {
   const created = new Pop3Poller({ account: config, store, credentials, logger, status, backoff });
   pollers.push(created);
   return created;
@@ -120,7 +125,16 @@ describe('POP3 poller against a fake server', () => {
     expect(gaps[2]).toBeGreaterThanOrEqual(400 - 5);
     expect(times.filter((at) => at - started < 250).length).toBeLessThanOrEqual(2);
     // Between attempts the status said what was going on, in plain words, and when the next try comes.
-    expect(status.reports.map((report) => report.state)).toEqual(['syncing', 'backoff', 'syncing', 'backoff', 'syncing', 'backoff', 'syncing', 'idle']);
+    expect(status.reports.map((report) => report.state)).toEqual([
+      'syncing',
+      'backoff',
+      'syncing',
+      'backoff',
+      'syncing',
+      'backoff',
+      'syncing',
+      'idle',
+    ]);
     for (const report of status.reports.filter((r) => r.state === 'backoff')) {
       expect(report.lastError).toMatch(/busy or throttling.*Server Unavailable\. 21/);
     }
@@ -321,7 +335,10 @@ describe('POP3 poller against a fake server', () => {
     const first = nextPollEnd(status, ADDRESS);
     target.start();
     const waiting = await first;
-    expect(waiting).toMatchObject({ state: 'signin-needed', lastError: 'sign-in needed: not signed in: run hotbridge login alice@example.test' });
+    expect(waiting).toMatchObject({
+      state: 'signin-needed',
+      lastError: 'sign-in needed: not signed in: run hotbridge login alice@example.test',
+    });
     expect(server.connections).toHaveLength(0);
     signedIn = true;
     const next = nextPollEnd(status, ADDRESS);

@@ -34,7 +34,10 @@ const messageArb = fc.record({
   lines: fc.array(lineArb, { minLength: 1, maxLength: 12 }),
   unstuffed: fc.boolean(),
   listDelta: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -200, max: 200 }) }),
-  uidl: fc.oneof({ weight: 6, arbitrary: fc.constant<'own' | 'repeat' | 'none'>('own') }, { weight: 1, arbitrary: fc.constantFrom<'own' | 'repeat' | 'none'>('repeat', 'none') }),
+  uidl: fc.oneof(
+    { weight: 6, arbitrary: fc.constant<'own' | 'repeat' | 'none'>('own') },
+    { weight: 1, arbitrary: fc.constantFrom<'own' | 'repeat' | 'none'>('repeat', 'none') },
+  ),
 });
 
 type Fault =
@@ -45,12 +48,31 @@ type Fault =
   | { kind: 'silent'; command: number };
 const faultArb: fc.Arbitrary<Fault> = fc.oneof(
   { weight: 2, arbitrary: fc.constant<Fault>({ kind: 'none' }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('cut' as const, 'garbage' as const), command: fc.nat({ max: 12 }), at: fc.nat({ max: 400 }) }) as fc.Arbitrary<Fault> },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('endless' as const, 'silent' as const), command: fc.nat({ max: 12 }) }) as fc.Arbitrary<Fault> },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constantFrom('cut' as const, 'garbage' as const),
+      command: fc.nat({ max: 12 }),
+      at: fc.nat({ max: 400 }),
+    }) as fc.Arbitrary<Fault>,
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constantFrom('endless' as const, 'silent' as const),
+      command: fc.nat({ max: 12 }),
+    }) as fc.Arbitrary<Fault>,
+  },
 );
 
 /** The server's answer to one command, as the honest fake would give it (for faults to cut or replace). */
-function misbehave(fault: Fault, connection: Connection, line: string, index: number, honest: (line: string) => Buffer | undefined): boolean {
+function misbehave(
+  fault: Fault,
+  connection: Connection,
+  line: string,
+  index: number,
+  honest: (line: string) => Buffer | undefined,
+): boolean {
   if (fault.kind === 'none' || index !== fault.command) return false;
   const verb = line.split(' ')[0].toUpperCase();
   if (verb === 'QUIT') return false;
@@ -81,16 +103,21 @@ describe('POP3 poller fuzz: a provider that lies', () => {
   test('loses no acknowledged mail, stores nothing cut short or foreign, and recovers', async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(messageArb, { minLength: 1, maxLength: 6 }), fc.array(faultArb, { minLength: 1, maxLength: 3 }), fc.boolean(), async (specs, faults, leaveOnServer) => {
-        run++;
-        const rig = new FakePop3Rig();
-        await rig.start();
-        try {
-          await oneRun(rig, run, specs, faults, leaveOnServer);
-        } finally {
-          await rig.stop();
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(messageArb, { minLength: 1, maxLength: 6 }),
+        fc.array(faultArb, { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        async (specs, faults, leaveOnServer) => {
+          run++;
+          const rig = new FakePop3Rig();
+          await rig.start();
+          try {
+            await oneRun(rig, run, specs, faults, leaveOnServer);
+          } finally {
+            await rig.stop();
+          }
+        },
+      ),
       { numRuns: fuzzRuns(12) },
     );
   });
@@ -106,7 +133,9 @@ async function oneRun(rig: FakePop3Rig, run: number, specs: MessageSpec[], fault
     // Sent without dot-stuffing, a line like "..x" arrives as ".x": nothing on the wire shows it (only an
     // exact LIST size could), so that copy is what a client gets. A lone "." cuts the message: never stored.
     if (spec.unstuffed && !spec.lines.includes('.')) {
-      acceptable.push(Buffer.from(`${header}${spec.lines.map((line) => (line.startsWith('.') ? line.slice(1) : line)).join('\r\n')}\r\n`, 'latin1'));
+      acceptable.push(
+        Buffer.from(`${header}${spec.lines.map((line) => (line.startsWith('.') ? line.slice(1) : line)).join('\r\n')}\r\n`, 'latin1'),
+      );
     }
     originals.set(uidl, [...(originals.get(uidl) ?? []), ...acceptable]);
     return { uidl, raw, unstuffed: spec.unstuffed, listSize: Math.max(0, raw.length + spec.listDelta), noUidl: spec.uidl === 'none' };
@@ -127,7 +156,10 @@ async function oneRun(rig: FakePop3Rig, run: number, specs: MessageSpec[], fault
       return undefined;
     });
   };
-  const poller = rig.poller(rig.account({ leaveOnServer }, { maxMessageBytes: LIMIT, timeoutMs: 250 }), { initialMs: 60_000, maxMs: 60_000 });
+  const poller = rig.poller(rig.account({ leaveOnServer }, { maxMessageBytes: LIMIT, timeoutMs: 250 }), {
+    initialMs: 60_000,
+    maxMs: 60_000,
+  });
   const inbox = async () => rig.store.listMessages(rig.store.findMailbox(RIG_ADDRESS, 'INBOX')!.id);
 
   const check = async (): Promise<void> => {

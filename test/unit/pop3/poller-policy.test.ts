@@ -43,14 +43,25 @@ describe('Backoff', () => {
 
 describe('deletion policy', () => {
   const now = 1_000_000_000_000;
-  const entry = (uidl: string, extra: Partial<Pop3LedgerEntry> = {}): [string, Pop3LedgerEntry] => [uidl, { uidl, blobId: `b-${uidl}`, fetchedAt: now - 1000, ...extra }];
+  const entry = (uidl: string, extra: Partial<Pop3LedgerEntry> = {}): [string, Pop3LedgerEntry] => [
+    uidl,
+    { uidl, blobId: `b-${uidl}`, fetchedAt: now - 1000, ...extra },
+  ];
   const listing: ListedMessage[] = [
     { msg: 1, uidl: 'a' },
     { msg: 2, uidl: 'b' },
     { msg: 3, uidl: 'c' },
     { msg: 4, uidl: 'not-stored' },
   ];
-  const ledger = new LedgerView(new Map([entry('a', { fetchedAt: now - 20 * 86_400_000 }), entry('b', { expungedLocallyAt: now - 10 }), entry('c'), entry('gone', { deletedUpstreamAt: now - 5 }), entry('vanished')]));
+  const ledger = new LedgerView(
+    new Map([
+      entry('a', { fetchedAt: now - 20 * 86_400_000 }),
+      entry('b', { expungedLocallyAt: now - 10 }),
+      entry('c'),
+      entry('gone', { deletedUpstreamAt: now - 5 }),
+      entry('vanished'),
+    ]),
+  );
 
   it('deletes nothing the store does not hold, and with leave_on_server everything it holds', () => {
     expect(chooseDeletions(listing, ledger, { leaveOnServer: false, deleteOnExpunge: false }, now)).toEqual([
@@ -65,13 +76,15 @@ describe('deletion policy', () => {
   });
 
   it('deletes copies fetched longer ago than delete_on_server_after', () => {
-    expect(chooseDeletions(listing, ledger, { leaveOnServer: true, deleteOnServerAfterMs: 14 * 86_400_000, deleteOnExpunge: false }, now)).toEqual([
-      { msg: 1, uidl: 'a', reason: 'older-than-limit' },
-    ]);
+    expect(
+      chooseDeletions(listing, ledger, { leaveOnServer: true, deleteOnServerAfterMs: 14 * 86_400_000, deleteOnExpunge: false }, now),
+    ).toEqual([{ msg: 1, uidl: 'a', reason: 'older-than-limit' }]);
   });
 
   it('deletes copies expunged locally with delete_on_expunge', () => {
-    expect(chooseDeletions(listing, ledger, { leaveOnServer: true, deleteOnExpunge: true }, now)).toEqual([{ msg: 2, uidl: 'b', reason: 'expunged-locally' }]);
+    expect(chooseDeletions(listing, ledger, { leaveOnServer: true, deleteOnExpunge: true }, now)).toEqual([
+      { msg: 2, uidl: 'b', reason: 'expunged-locally' },
+    ]);
   });
 
   it('never deletes a message whose UIDL the server lists twice', () => {
@@ -95,7 +108,9 @@ describe('arrivalDateOf', () => {
   });
 
   it('falls back to Date, and ignores dates in the future or before 1990', () => {
-    expect(new Date(arrivalDateOf(Buffer.from('Date: Sun, 18 May 2025 00:00:00 +0000\r\n\r\n'), now)!).toISOString()).toBe('2025-05-18T00:00:00.000Z');
+    expect(new Date(arrivalDateOf(Buffer.from('Date: Sun, 18 May 2025 00:00:00 +0000\r\n\r\n'), now)!).toISOString()).toBe(
+      '2025-05-18T00:00:00.000Z',
+    );
     expect(arrivalDateOf(Buffer.from('Date: Sun, 18 May 2031 00:00:00 +0000\r\n\r\n'), now)).toBeUndefined();
     expect(arrivalDateOf(Buffer.from('Received: x; Thu, 01 Jan 1970 00:00:00 +0000\r\n\r\n'), now)).toBeUndefined();
     expect(arrivalDateOf(Buffer.from('Subject: none\r\n\r\nDate: Sun, 18 May 2025 00:00:00 +0000\r\n'), now)).toBeUndefined();
@@ -111,7 +126,9 @@ describe('describeFailure', () => {
   it('says a refused password in plain words, with the server text', () => {
     const failure = describeFailure(new LoginRefused('password', refusal), custom);
     expect(failure).toMatchObject({ state: 'error', temporary: false });
-    expect(failure.text).toBe('authentication failed: the provider refused the password (the server said: "[AUTH] Authentication failed.")');
+    expect(failure.text).toBe(
+      'authentication failed: the provider refused the password (the server said: "[AUTH] Authentication failed.")',
+    );
   });
 
   it('for Outlook, says POP may be switched off, or that passwords are no longer accepted', () => {
@@ -124,7 +141,9 @@ describe('describeFailure', () => {
   it('backs off on throttling, drops and timeouts; waits for the user on sign-in, TLS and CA problems', () => {
     const throttled = errorFromServerReply('PASS', 'Server Unavailable. 21', 'auth');
     expect(describeFailure(throttled, context)).toMatchObject({ state: 'backoff', temporary: true });
-    expect(describeFailure(throttled, context).text).toBe('the provider is busy or throttling this account (the server said: "Server Unavailable. 21"); trying again later');
+    expect(describeFailure(throttled, context).text).toBe(
+      'the provider is busy or throttling this account (the server said: "Server Unavailable. 21"); trying again later',
+    );
     expect(describeFailure(new Pop3Error('io', 'closed', { temporary: true }), context).state).toBe('backoff');
     expect(describeFailure(new Pop3Error('timeout', 'slow', { temporary: true }), context).state).toBe('backoff');
     expect(describeFailure(new CredentialError('temporary', 'token endpoint down'), context).state).toBe('backoff');
@@ -133,7 +152,10 @@ describe('describeFailure', () => {
       text: 'sign-in needed: run hotbridge login you@hotmail.com',
     });
     expect(describeFailure(new CredentialError('no-password', 'the password file x is empty'), context).state).toBe('error');
-    expect(describeFailure(new Pop3Error('tls', 'TLS with h:995 failed: self-signed certificate'), context)).toMatchObject({ state: 'error', temporary: false });
+    expect(describeFailure(new Pop3Error('tls', 'TLS with h:995 failed: self-signed certificate'), context)).toMatchObject({
+      state: 'error',
+      temporary: false,
+    });
     expect(describeFailure(new CaFileError('/etc/ca.pem', 'ENOENT'), context).text).toBe('cannot read ca_file /etc/ca.pem (ENOENT)');
     expect(describeFailure('weird', context)).toMatchObject({ state: 'error', text: 'sync failed: weird' });
   });
@@ -150,7 +172,11 @@ describe('IngestBatcher', () => {
       store: {
         ingestPop3: (_account: string, items: IngestItem[]) =>
           new Promise<Array<{ uidl: string; duplicate: boolean }>>((resolve, reject) => {
-            calls.push({ uidls: items.map((i) => i.uidl), finish: () => resolve(items.map((i) => ({ uidl: i.uidl, duplicate: false }))), fail: reject });
+            calls.push({
+              uidls: items.map((i) => i.uidl),
+              finish: () => resolve(items.map((i) => ({ uidl: i.uidl, duplicate: false }))),
+              fail: reject,
+            });
           }),
       },
     };
@@ -160,7 +186,13 @@ describe('IngestBatcher', () => {
   it('writes at once when idle, and groups what arrives during a write into the next batch (group commit), in order', async () => {
     const { calls, store } = slowStore();
     const stored: string[][] = [];
-    const batcher = new IngestBatcher({ store, account: 'a', maxMessages: 100, maxBytes: 1e9, onStored: (_r, items) => stored.push(items.map((i) => i.uidl)) });
+    const batcher = new IngestBatcher({
+      store,
+      account: 'a',
+      maxMessages: 100,
+      maxBytes: 1e9,
+      onStored: (_r, items) => stored.push(items.map((i) => i.uidl)),
+    });
     await batcher.add(item(1));
     await tick();
     expect(calls.map((c) => c.uidls)).toEqual([['u1']]);

@@ -16,7 +16,12 @@ function dotStuff(message: Buffer): Buffer {
 
 /** Lines that exercise the dot rules and long lines; bytes are anything but CR and LF. */
 const lineArb = fc.oneof(
-  { weight: 4, arbitrary: fc.uint8Array({ maxLength: 60 }).map((bytes) => Buffer.from(bytes.filter((b) => b !== 0x0a && b !== 0x0d)).toString('latin1')) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .uint8Array({ maxLength: 60 })
+      .map((bytes) => Buffer.from(bytes.filter((b) => b !== 0x0a && b !== 0x0d)).toString('latin1')),
+  },
   { weight: 2, arbitrary: fc.constantFrom('.', '..', '...', '.x', '..x', '', ' .', '-- boundary', '+OK', '-ERR') },
   { weight: 1, arbitrary: fc.integer({ min: 60_000, max: 200_000 }).map((n) => (n % 2 === 0 ? '.' : '') + 'L'.repeat(n)) },
 );
@@ -85,7 +90,9 @@ describe('POP3 reader fuzz', () => {
             expect(String(error)).toMatch(/listing line longer/);
             collectedBody = message;
           }
-          streamedDone ||= streamed.read('multi', Number.MAX_SAFE_INTEGER, { write: (parts, bytes) => void pieces.push(Buffer.concat(parts, bytes)) }) !== undefined;
+          streamedDone ||=
+            streamed.read('multi', Number.MAX_SAFE_INTEGER, { write: (parts, bytes) => void pieces.push(Buffer.concat(parts, bytes)) }) !==
+            undefined;
         }
         expect(streamedDone).toBe(true);
         expect(collectedBody).toBeDefined();
@@ -98,7 +105,12 @@ describe('POP3 reader fuzz', () => {
   // Bytes that look like POP3 often enough to reach every state of the reader.
   const pop3ish = fc.oneof(
     { weight: 3, arbitrary: fc.uint8Array({ maxLength: 80 }).map((bytes) => Buffer.from(bytes)) },
-    { weight: 3, arbitrary: fc.constantFrom('+OK\r\n', '-ERR x\r\n', '+ \r\n', '.\r\n', '..\r\n', '\r\n', '\n', '.', '\r', '+OK', 'line\r\n', '+OKAY\r\n').map((s) => Buffer.from(s)) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .constantFrom('+OK\r\n', '-ERR x\r\n', '+ \r\n', '.\r\n', '..\r\n', '\r\n', '\n', '.', '\r', '+OK', 'line\r\n', '+OKAY\r\n')
+        .map((s) => Buffer.from(s)),
+    },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 100_000 }).map((n) => Buffer.alloc(n, 0x41)) },
   );
 

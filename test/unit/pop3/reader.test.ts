@@ -92,9 +92,7 @@ describe('Pop3ResponseReader', () => {
     const [response] = readAll([wire], ['multi']);
     expect(response.status).toBe('ok');
     expect(response.text).toBe('99 octets');
-    expect(response.body).toEqual(
-      Buffer.concat([Buffer.from('.x\r\n.\r\n..\r\na.b\r\n'), Buffer.from([0x80, 0xff, 0x0d, 0x0a])]),
-    );
+    expect(response.body).toEqual(Buffer.concat([Buffer.from('.x\r\n.\r\n..\r\na.b\r\n'), Buffer.from([0x80, 0xff, 0x0d, 0x0a])]));
   });
 
   it('returns an empty body for "+OK" followed directly by the terminator', () => {
@@ -200,7 +198,8 @@ describe('Pop3ResponseReader', () => {
       return reader.nextLooksLikeStatus();
     };
     for (const yes of ['+OK ', '+OK\r\n', '+ok done', '-ERR no', '-err\r\n', '+OK\n']) expect(verdict(yes)).toBe(true);
-    for (const no of ['the rest of the message', 'X', '+OKAY', '-ERROR', '.\r\n', '\r\n', '+ \r\n', ' +OK']) expect(verdict(no)).toBe(false);
+    for (const no of ['the rest of the message', 'X', '+OKAY', '-ERROR', '.\r\n', '\r\n', '+ \r\n', ' +OK'])
+      expect(verdict(no)).toBe(false);
     for (const unsure of ['', '+', '+O', '+OK', '-', '-ER', '-ERR']) expect(verdict(unsure)).toBeUndefined();
   });
 
@@ -282,19 +281,15 @@ describe('Pop3ResponseReader', () => {
       .array(lineArb, { maxLength: 30 })
       .map((lines) => Buffer.concat(lines.flatMap((line) => [line, Buffer.from('\r\n')])));
     fc.assert(
-      fc.property(
-        fc.array(messageArb, { minLength: 1, maxLength: 3 }),
-        fc.array(fc.nat(), { maxLength: 12 }),
-        (messages, cuts) => {
-          const wire = Buffer.concat(messages.map((message) => multiLineResponse(message)));
-          const points = [...new Set(cuts.map((cut) => cut % (wire.length + 1)))];
-          const responses = readAll(
-            splitAt(wire, points),
-            messages.map(() => 'multi'),
-          );
-          responses.forEach((response, i) => expect(response.body).toEqual(messages[i]));
-        },
-      ),
+      fc.property(fc.array(messageArb, { minLength: 1, maxLength: 3 }), fc.array(fc.nat(), { maxLength: 12 }), (messages, cuts) => {
+        const wire = Buffer.concat(messages.map((message) => multiLineResponse(message)));
+        const points = [...new Set(cuts.map((cut) => cut % (wire.length + 1)))];
+        const responses = readAll(
+          splitAt(wire, points),
+          messages.map(() => 'multi'),
+        );
+        responses.forEach((response, i) => expect(response.body).toEqual(messages[i]));
+      }),
       { numRuns: 500 },
     );
   });

@@ -15,7 +15,12 @@ const MAX_LINE = 256;
 
 const pop3ish = fc.oneof(
   { weight: 3, arbitrary: fc.uint8Array({ maxLength: 64 }) },
-  { weight: 3, arbitrary: fc.constantFrom('\r\n', '\n', '\r', 'USER x', 'PASS y', 'RETR 1', 'TOP 1 0', '.', '..', ' ', 'AUTH PLAIN', '*', '=').map((s) => new Uint8Array(Buffer.from(s))) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .constantFrom('\r\n', '\n', '\r', 'USER x', 'PASS y', 'RETR 1', 'TOP 1 0', '.', '..', ' ', 'AUTH PLAIN', '*', '=')
+      .map((s) => new Uint8Array(Buffer.from(s))),
+  },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 2000 }).map((n) => new Uint8Array(n).fill(0x41)) },
 );
 
@@ -27,14 +32,22 @@ describe('line reader fuzz', () => {
         const got: Array<string | 'too-long'> = [];
         for (const chunk of chunks) {
           reader.push(Buffer.from(chunk));
-          for (let event = reader.next(); event; event = reader.next()) got.push(event.kind === 'line' ? event.line.toString('latin1') : 'too-long');
+          for (let event = reader.next(); event; event = reader.next())
+            got.push(event.kind === 'line' ? event.line.toString('latin1') : 'too-long');
           // Only an incomplete line stays, and never more of it than the limit plus the last chunk.
           expect(reader.buffered).toBeLessThanOrEqual(MAX_LINE + 1 + chunk.length);
         }
         // The model: split on LF, drop one CR before it, over-long lines reported once.
         const all = Buffer.concat(chunks.map((c) => Buffer.from(c))).toString('latin1');
         const complete = all.slice(0, all.lastIndexOf('\n') + 1);
-        const expected = complete === '' ? [] : complete.slice(0, -1).split('\n').map((line) => line.replace(/\r$/, '')).map((line) => (line.length > MAX_LINE ? 'too-long' : line));
+        const expected =
+          complete === ''
+            ? []
+            : complete
+                .slice(0, -1)
+                .split('\n')
+                .map((line) => line.replace(/\r$/, ''))
+                .map((line) => (line.length > MAX_LINE ? 'too-long' : line));
         // An incomplete line at the end is reported as soon as it cannot fit any more (its CR aside).
         const tail = all.slice(all.lastIndexOf('\n') + 1);
         expect(got).toEqual(tail.length > MAX_LINE + 1 ? [...expected, 'too-long'] : expected);
@@ -46,10 +59,44 @@ describe('line reader fuzz', () => {
 
 const MULTI_LINE = /^(LIST|UIDL|CAPA|RETR|TOP|AUTH)$/i;
 const token = fc.oneof(
-  fc.constantFrom('1', '2', '0', '-1', '99999999999', 'x', '', ' ', '*', '=', 'PLAIN', 'LOGIN', 'AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=', '1 2 3', '\u00ff', '\u0000'),
+  fc.constantFrom(
+    '1',
+    '2',
+    '0',
+    '-1',
+    '99999999999',
+    'x',
+    '',
+    ' ',
+    '*',
+    '=',
+    'PLAIN',
+    'LOGIN',
+    'AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=',
+    '1 2 3',
+    '\u00ff',
+    '\u0000',
+  ),
   fc.string({ maxLength: 10 }).filter((s) => !/[\r\n]/.test(s)),
 );
-const COMMANDS = ['STAT', 'LIST', 'UIDL', 'RETR', 'TOP', 'DELE', 'RSET', 'NOOP', 'CAPA', 'USER', 'APOP', 'STLS', 'BOGUS', 'list', 'Retr', ''];
+const COMMANDS = [
+  'STAT',
+  'LIST',
+  'UIDL',
+  'RETR',
+  'TOP',
+  'DELE',
+  'RSET',
+  'NOOP',
+  'CAPA',
+  'USER',
+  'APOP',
+  'STLS',
+  'BOGUS',
+  'list',
+  'Retr',
+  '',
+];
 
 describe('live server fuzz', () => {
   let server: TestPop3Server;
@@ -80,7 +127,10 @@ describe('live server fuzz', () => {
     const client = await LineClient.connect(server.port);
     try {
       expect(await client.readLine()).toMatch(/^\+OK/);
-      const samples = fc.sample(fc.tuple(fc.constantFrom(...COMMANDS), fc.array(token, { maxLength: 3 })), { numRuns: fuzzRuns(200), seed: 7 });
+      const samples = fc.sample(fc.tuple(fc.constantFrom(...COMMANDS), fc.array(token, { maxLength: 3 })), {
+        numRuns: fuzzRuns(200),
+        seed: 7,
+      });
       let n = 0;
       for (const [name, args] of samples) {
         // Half before login, half after; AUTH and QUIT are left out (a continuation, an end).

@@ -18,7 +18,10 @@ import { startTestPop3Server, type TestPop3Server } from '../../helpers/pop3-ser
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const transcriptDir = path.join(root, 'test/transcripts/pop3');
 const fixtureDirs = [path.join(root, 'test/fixtures/pop3'), path.join(root, 'test/fixtures/imap')];
-const files = fs.readdirSync(transcriptDir).filter((name) => name.endsWith('.txt')).sort();
+const files = fs
+  .readdirSync(transcriptDir)
+  .filter((name) => name.endsWith('.txt'))
+  .sort();
 
 interface Step {
   lineNumber: number;

@@ -10,13 +10,23 @@ const snapshot: StatusSnapshot = {
   listeners: {
     imap: { addresses: [{ host: '127.0.0.1', port: 1143 }], connections: 1 },
     smtp: { addresses: [{ host: '127.0.0.1', port: 1025 }], connections: 0 },
-    pop3: { addresses: [{ host: '127.0.0.1', port: 1110 }, { host: '::1', port: 1110 }, { host: '192.168.1.5', port: 1995, tls: 'implicit' }], connections: 2, sessions: 17 },
+    pop3: {
+      addresses: [
+        { host: '127.0.0.1', port: 1110 },
+        { host: '::1', port: 1110 },
+        { host: '192.168.1.5', port: 1995, tls: 'implicit' },
+      ],
+      connections: 2,
+      sessions: 17,
+    },
   },
 };
 
 describe('POP3 in status and metrics', () => {
   it('the status text has a POP3 line', () => {
-    expect(formatStatus(snapshot)).toContain('  POP3: 127.0.0.1:1110, [::1]:1110, 192.168.1.5:1995 (TLS) (2 connected, 17 sessions since start)\n');
+    expect(formatStatus(snapshot)).toContain(
+      '  POP3: 127.0.0.1:1110, [::1]:1110, 192.168.1.5:1995 (TLS) (2 connected, 17 sessions since start)\n',
+    );
   });
 
   it('/metrics has the connections gauge, the sessions counter and the listening addresses', () => {

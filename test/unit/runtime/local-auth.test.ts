@@ -41,7 +41,9 @@ describe('local logins', () => {
     const auth = fresh({ baseDelayMs: 20_000, maxDelayMs: 20_000 });
     const order: string[] = [];
     const controller = new AbortController();
-    const wrong = Array.from({ length: 8 }, (_, i) => auth.verify(ALICE, `wrong ${i}`, `127.0.0.${i + 2}`, { signal: controller.signal }).then(() => order.push('wrong')));
+    const wrong = Array.from({ length: 8 }, (_, i) =>
+      auth.verify(ALICE, `wrong ${i}`, `127.0.0.${i + 2}`, { signal: controller.signal }).then(() => order.push('wrong')),
+    );
     const right = await auth.verify(ALICE, 'right', '127.0.0.1');
     order.push('right');
     expect(right).toBe(ALICE);
@@ -105,7 +107,9 @@ describe('local logins', () => {
     const first = auth.verify(ALICE, 'stale', '127.0.0.1', { signal: controller.signal }).then((result) => order.push(`stale:${result}`));
     // The failure is checked (one hash) and then waits its penalty; wait for the check to finish.
     await expect.poll(() => auth.counts().failures, { timeout: 30_000 }).toBe(1);
-    const again = auth.verify(ALICE, 'stale', '127.0.0.1', { signal: controller.signal }).then((result) => order.push(`stale again:${result}`));
+    const again = auth
+      .verify(ALICE, 'stale', '127.0.0.1', { signal: controller.signal })
+      .then((result) => order.push(`stale again:${result}`));
     await expect.poll(() => auth.counts().failureCacheHits, { timeout: 30_000 }).toBe(1);
     // Remembered as a failure: no second hash, and still not answered (the penalty runs) while a right login is.
     expect(await auth.verify(ALICE, 'right', '127.0.0.1')).toBe(ALICE);

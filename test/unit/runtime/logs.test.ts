@@ -8,7 +8,11 @@ import { formatRecord, joinReason, syslogPriority } from '../../../src/runtime/l
 import { createLogger, defaultLogFormat, type LogFormat } from '../../../src/runtime/logger.js';
 import { ProtocolTrace, redactClientLine } from '../../../src/runtime/protocol-trace.js';
 
-function capture(level: string, format: LogFormat, env: NodeJS.ProcessEnv = {}): { logger: ReturnType<typeof createLogger>; lines: () => string[] } {
+function capture(
+  level: string,
+  format: LogFormat,
+  env: NodeJS.ProcessEnv = {},
+): { logger: ReturnType<typeof createLogger>; lines: () => string[] } {
   const stream = new PassThrough();
   let text = '';
   stream.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
@@ -36,7 +40,10 @@ describe('the format', () => {
     logger.error({ path: '/var/lib/hotbridge' }, 'cannot write');
     logger.debug('not shown at info');
     await flush();
-    expect(lines()).toEqual(['<4>ann@hotmail.com pop3: POP3 sync failed: the provider is busy / line two retryIn=30s stored=0', '<3>cannot write path=/var/lib/hotbridge']);
+    expect(lines()).toEqual([
+      '<4>ann@hotmail.com pop3: POP3 sync failed: the provider is busy / line two retryIn=30s stored=0',
+      '<3>cannot write path=/var/lib/hotbridge',
+    ]);
   });
 
   it('without journald: the same line with an ISO time after the priority', async () => {
@@ -48,7 +55,9 @@ describe('the format', () => {
 
   it('an error says its message once, its causes only where new, its stack only at debug', async () => {
     const cause = new Error('self-signed certificate');
-    const err = Object.assign(new Error('TLS with 127.0.0.1:995 failed: self-signed certificate', { cause }), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    const err = Object.assign(new Error('TLS with 127.0.0.1:995 failed: self-signed certificate', { cause }), {
+      code: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+    });
     const info = capture('info', 'text', { JOURNAL_STREAM: '1:1' });
     info.logger.error({ err }, 'POP3 connection failed');
     const debug = capture('debug', 'text', { JOURNAL_STREAM: '1:1' });
@@ -56,7 +65,9 @@ describe('the format', () => {
     const json = capture('info', 'json');
     json.logger.error({ err }, 'POP3 connection failed');
     await flush();
-    expect(info.lines()).toEqual(['<3>POP3 connection failed err="TLS with 127.0.0.1:995 failed: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)"']);
+    expect(info.lines()).toEqual([
+      '<3>POP3 connection failed err="TLS with 127.0.0.1:995 failed: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)"',
+    ]);
     expect(info.lines()[0]).not.toMatch(/self-signed certificate.*self-signed certificate.*self-signed/);
     expect(debug.lines()[0]).toMatch(/\[at .*logs\.test\.ts/);
     const record = JSON.parse(json.lines()[0]) as { err: { message: string; stack?: string } };
@@ -65,7 +76,10 @@ describe('the format', () => {
   });
 
   it('a message that already says the error does not repeat it', () => {
-    const line = formatRecord({ level: 40, msg: 'POP3 sync failed: connection refused', err: { message: 'connection refused' } }, { kind: 'journal', stacks: false });
+    const line = formatRecord(
+      { level: 40, msg: 'POP3 sync failed: connection refused', err: { message: 'connection refused' } },
+      { kind: 'journal', stacks: false },
+    );
     expect(line).toBe('<4>POP3 sync failed: connection refused\n');
     expect(joinReason('cannot read x: EACCES', 'EACCES')).toBe('cannot read x: EACCES');
     expect(joinReason('cannot read x', 'EACCES')).toBe('cannot read x: EACCES');
@@ -76,7 +90,13 @@ describe('the format', () => {
     logger.child({ account: 'ann@hotmail.com' }).info({ password: 'hunter2-hunter2', auth: { pass: 'x-secret-x' } }, 'login');
     await flush();
     const record = JSON.parse(lines()[0]) as Record<string, unknown>;
-    expect(record).toMatchObject({ level: 30, msg: 'login', account: 'ann@hotmail.com', password: '[redacted]', auth: { pass: '[redacted]' } });
+    expect(record).toMatchObject({
+      level: 30,
+      msg: 'login',
+      account: 'ann@hotmail.com',
+      password: '[redacted]',
+      auth: { pass: '[redacted]' },
+    });
     expect(lines()[0]).not.toContain('hunter2');
   });
 });

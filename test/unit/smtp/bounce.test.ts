@@ -2,7 +2,14 @@
 // parser the IMAP server uses, so what is checked here is what a mail client will see.
 import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../../../src/mime/structure.js';
-import { buildBounce, headerEnd, MAX_RETURNED_MESSAGE_BYTES, rfc5322Date, statusOf, type BounceInput } from '../../../src/upstream/smtp/bounce.js';
+import {
+  buildBounce,
+  headerEnd,
+  MAX_RETURNED_MESSAGE_BYTES,
+  rfc5322Date,
+  statusOf,
+  type BounceInput,
+} from '../../../src/upstream/smtp/bounce.js';
 
 const original = Buffer.from(
   'From: Alice <alice@example.test>\r\nTo: bob@example.org, carol@example.org\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= from Alice\r\n' +
@@ -72,7 +79,10 @@ describe('buildBounce', () => {
     const textPart = parseMessage(bounce).root.parts![0];
     expect(textPart.encoding?.toLowerCase()).toBe('quoted-printable');
     const text = Buffer.from(
-      partBytes(bounce, textPart).toString('latin1').replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+      partBytes(bounce, textPart)
+        .toString('latin1')
+        .replace(/=\r\n/g, '')
+        .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
       'latin1',
     ).toString('utf8');
     expect(text).toContain('<carol@example.org>\r\n    550 5.1.1 <carol@example.org>: Recipient address rejected: User unknown');
@@ -123,7 +133,10 @@ describe('buildBounce', () => {
   });
 
   it('returns only the header of a very large message', () => {
-    const big = Buffer.concat([Buffer.from('Subject: big\r\nFrom: a@example.test\r\n\r\n'), Buffer.alloc(MAX_RETURNED_MESSAGE_BYTES + 10, 'x\r\n')]);
+    const big = Buffer.concat([
+      Buffer.from('Subject: big\r\nFrom: a@example.test\r\n\r\n'),
+      Buffer.alloc(MAX_RETURNED_MESSAGE_BYTES + 10, 'x\r\n'),
+    ]);
     const bounce = buildBounce(input({ original: big }));
     const returned = parseMessage(bounce).root.parts![2];
     expect(`${returned.type}/${returned.subtype}`).toBe('text/rfc822-headers');

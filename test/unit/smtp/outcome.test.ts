@@ -27,7 +27,7 @@ describe('reportFromInfo (the message went out)', () => {
   });
 });
 
-describe('reportFromInfo matches nodemailer\'s rewritten addresses to the submitted ones', () => {
+describe("reportFromInfo matches nodemailer's rewritten addresses to the submitted ones", () => {
   // nodemailer sends IDN domains as A-labels (or as U-labels when the local part is not ASCII) and names
   // the recipients in its answer the way it sent them; smtp-server gives us A-labels as Unicode.
   it('a 5xx for an IDN domain answered in punycode bounces; it is not taken as delivered', () => {
@@ -52,7 +52,9 @@ describe('reportFromInfo matches nodemailer\'s rewritten addresses to the submit
   });
 
   it('an accepted IDN or mixed-case domain is delivered under the address the client gave', () => {
-    const report = reportFromInfo(['Ann@BÜCHER.Example', 'bob@Example.ORG'], { accepted: ['Ann@xn--bcher-kva.example', 'bob@example.org'] });
+    const report = reportFromInfo(['Ann@BÜCHER.Example', 'bob@Example.ORG'], {
+      accepted: ['Ann@xn--bcher-kva.example', 'bob@example.org'],
+    });
     expect(report.delivered).toEqual(['Ann@BÜCHER.Example', 'bob@Example.ORG']);
     expect(report.deferred).toEqual([]);
   });
@@ -68,12 +70,17 @@ describe('reportFromInfo matches nodemailer\'s rewritten addresses to the submit
   });
 
   it('a quoted local part matches its unquoted spelling (RFC 5321 §4.1.2)', () => {
-    const report = reportFromInfo(['john doe@example.org', '"a\\"b"@example.org'], { accepted: ['"john doe"@example.org', '"a\\"b"@example.org'] });
+    const report = reportFromInfo(['john doe@example.org', '"a\\"b"@example.org'], {
+      accepted: ['"john doe"@example.org', '"a\\"b"@example.org'],
+    });
     expect(report.delivered).toEqual(['john doe@example.org', '"a\\"b"@example.org']);
   });
 
   it('a recipient the answer does not name is retried, never delivered', () => {
-    const report = reportFromInfo(['a@example.org', 'BOB@example.org', 'c@example.org'], { accepted: ['a@example.org', 'bob@example.org'], rejected: ['c@example.org'] });
+    const report = reportFromInfo(['a@example.org', 'BOB@example.org', 'c@example.org'], {
+      accepted: ['a@example.org', 'bob@example.org'],
+      rejected: ['c@example.org'],
+    });
     expect(report.delivered).toEqual(['a@example.org']);
     expect(report.failed).toEqual([]);
     expect(report.deferred.map((d) => d.recipient)).toEqual(['BOB@example.org', 'c@example.org']);
@@ -96,19 +103,36 @@ describe('reportFromError (the attempt failed)', () => {
   const two = ['a@example.org', 'b@example.org'];
 
   it('a refused login is an auth problem, not a bounce', () => {
-    const report = reportFromError(two, { code: 'EAUTH', message: 'Invalid login', response: '535 5.7.8 Error: authentication failed', responseCode: 535, command: 'AUTH PLAIN' });
+    const report = reportFromError(two, {
+      code: 'EAUTH',
+      message: 'Invalid login',
+      response: '535 5.7.8 Error: authentication failed',
+      responseCode: 535,
+      command: 'AUTH PLAIN',
+    });
     expect(report.problem).toEqual({ kind: 'auth', reply: '535 5.7.8 Error: authentication failed' });
     expect(report.failed).toEqual([]);
     expect(report.deferred.map((d) => d.recipient)).toEqual(two);
   });
 
   it('454 during AUTH is temporary (RFC 4954 §6)', () => {
-    const report = reportFromError(two, { code: 'EAUTH', message: 'x', response: '454 4.7.0 Temporary authentication failure', responseCode: 454 });
+    const report = reportFromError(two, {
+      code: 'EAUTH',
+      message: 'x',
+      response: '454 4.7.0 Temporary authentication failure',
+      responseCode: 454,
+    });
     expect(report.problem?.kind).toBe('temporary');
   });
 
   it('530 at MAIL FROM ("client not authenticated") is an auth problem', () => {
-    const report = reportFromError(two, { code: 'EENVELOPE', message: 'x', response: '530 5.7.57 Client not authenticated to send mail', responseCode: 530, command: 'MAIL FROM' });
+    const report = reportFromError(two, {
+      code: 'EENVELOPE',
+      message: 'x',
+      response: '530 5.7.57 Client not authenticated to send mail',
+      responseCode: 530,
+      command: 'MAIL FROM',
+    });
     expect(report.problem?.kind).toBe('auth');
   });
 
@@ -132,7 +156,10 @@ describe('reportFromError (the attempt failed)', () => {
       response: '451 4.7.500 Server busy',
       responseCode: 451,
       command: 'RCPT TO',
-      rejectedErrors: [rcptError('a@xn--bcher-kva.example', '550 5.7.1 no'), rcptError('b@xn--bcher-kva.example', '451 4.7.500 Server busy')],
+      rejectedErrors: [
+        rcptError('a@xn--bcher-kva.example', '550 5.7.1 no'),
+        rcptError('b@xn--bcher-kva.example', '451 4.7.500 Server busy'),
+      ],
     });
     expect(report.failed).toEqual([{ recipient: 'a@bücher.example', reply: '550 5.7.1 no' }]);
     expect(report.deferred).toEqual([{ recipient: 'b@xn--bcher-kva.example', reply: '451 4.7.500 Server busy' }]);
@@ -153,10 +180,22 @@ describe('reportFromError (the attempt failed)', () => {
   });
 
   it('a 5xx after DATA fails every recipient with that reply; a 4xx defers them', () => {
-    const permanent = reportFromError(two, { code: 'EMESSAGE', message: 'Message failed', response: '554 5.2.252 SendAsDenied', responseCode: 554, command: 'DATA' });
+    const permanent = reportFromError(two, {
+      code: 'EMESSAGE',
+      message: 'Message failed',
+      response: '554 5.2.252 SendAsDenied',
+      responseCode: 554,
+      command: 'DATA',
+    });
     expect(permanent.failed).toEqual(two.map((recipient) => ({ recipient, reply: '554 5.2.252 SendAsDenied' })));
     expect(permanent.problem).toBeUndefined();
-    const temporary = reportFromError(two, { code: 'EMESSAGE', message: 'Message failed', response: '451 4.3.0 later', responseCode: 451, command: 'DATA' });
+    const temporary = reportFromError(two, {
+      code: 'EMESSAGE',
+      message: 'Message failed',
+      response: '451 4.3.0 later',
+      responseCode: 451,
+      command: 'DATA',
+    });
     expect(temporary.failed).toEqual([]);
     expect(temporary.problem?.kind).toBe('temporary');
   });
@@ -184,7 +223,16 @@ describe('reportFromError (the attempt failed)', () => {
 
 describe('reportFromError wording', () => {
   it('a failed STARTTLS says so, not just the bare reply', () => {
-    const report = reportFromError(['a@example.org'], { code: 'ETLS', message: 'Error upgrading connection with STARTTLS: 500 Error: command not recognized', response: '500 Error: command not recognized', responseCode: 500, command: 'STARTTLS' });
-    expect(report.problem).toEqual({ kind: 'temporary', reply: 'Error upgrading connection with STARTTLS: 500 Error: command not recognized' });
+    const report = reportFromError(['a@example.org'], {
+      code: 'ETLS',
+      message: 'Error upgrading connection with STARTTLS: 500 Error: command not recognized',
+      response: '500 Error: command not recognized',
+      responseCode: 500,
+      command: 'STARTTLS',
+    });
+    expect(report.problem).toEqual({
+      kind: 'temporary',
+      reply: 'Error upgrading connection with STARTTLS: 500 Error: command not recognized',
+    });
   });
 });

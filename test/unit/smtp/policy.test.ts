@@ -14,7 +14,9 @@ describe('sender policy', () => {
   });
 
   it('refuses other senders, the null sender and logins of removed accounts with a readable reason', () => {
-    expect(senderRefusal('boss@example.test', 'alice@example.test', [account])).toMatch(/<boss@example\.test> is not allowed for alice@example\.test: use alice@example\.test, alias@example\.test/);
+    expect(senderRefusal('boss@example.test', 'alice@example.test', [account])).toMatch(
+      /<boss@example\.test> is not allowed for alice@example\.test: use alice@example\.test, alias@example\.test/,
+    );
     expect(senderRefusal('', 'alice@example.test', [account])).toMatch(/needs a sender address/);
     expect(senderRefusal('alice@example.test', 'alice@example.test', [])).toMatch(/no longer configured/);
   });
@@ -31,7 +33,9 @@ describe('listener security', () => {
   it('anything else: STARTTLS before AUTH, and a certificate is required', () => {
     expect(listenerSecurity('0.0.0.0', true)).toEqual({ loopback: false, starttls: true, cleartextAuth: false });
     expect(listenerSecurity('192.168.1.10', true).cleartextAuth).toBe(false);
-    expect(() => listenerSecurity('::', false)).toThrow(/turn TLS on \(run `hotbridge cert`, or set smtp\.tls_cert and smtp\.tls_key\) or set smtp\.allow_plaintext_lan = true/);
+    expect(() => listenerSecurity('::', false)).toThrow(
+      /turn TLS on \(run `hotbridge cert`, or set smtp\.tls_cert and smtp\.tls_key\) or set smtp\.allow_plaintext_lan = true/,
+    );
     expect(() => listenerSecurity('mail.example.test', false)).toThrow(/is not on loopback/);
   });
 
@@ -44,7 +48,8 @@ describe('listener security', () => {
 describe('retry schedule', () => {
   it('retries within a minute first, then ever later, and keeps the last delay', () => {
     expect(retryDelay(1)).toBeLessThanOrEqual(60_000);
-    for (let i = 1; i < DEFAULT_RETRY_SCHEDULE_MS.length; i++) expect(DEFAULT_RETRY_SCHEDULE_MS[i]).toBeGreaterThan(DEFAULT_RETRY_SCHEDULE_MS[i - 1]);
+    for (let i = 1; i < DEFAULT_RETRY_SCHEDULE_MS.length; i++)
+      expect(DEFAULT_RETRY_SCHEDULE_MS[i]).toBeGreaterThan(DEFAULT_RETRY_SCHEDULE_MS[i - 1]);
     expect(retryDelay(1000)).toBe(DEFAULT_RETRY_SCHEDULE_MS.at(-1));
     expect(retryDelay(2, [10, 20, 30])).toBe(20);
     expect(DEFAULT_MAX_AGE_MS).toBe(5 * 24 * 3_600_000);

@@ -12,15 +12,23 @@ const base: StatusSnapshot = {
 
 describe('status: SMTP closes and local logins', () => {
   it('shows the reasons the SMTP server closed connections, only those that happened', () => {
-    const quiet = formatStatus({ ...base, listeners: { ...base.listeners, smtp: { ...base.listeners.smtp, closedForErrors: 0, closedForRoom: 0 } } });
+    const quiet = formatStatus({
+      ...base,
+      listeners: { ...base.listeners, smtp: { ...base.listeners.smtp, closedForErrors: 0, closedForRoom: 0 } },
+    });
     expect(quiet).toContain('SMTP: 127.0.0.1:1025 (2 connected)');
-    const busy = formatStatus({ ...base, listeners: { ...base.listeners, smtp: { ...base.listeners.smtp, closedForErrors: 3, closedForLoginDeadline: 1, closedIdle: 0 } } });
+    const busy = formatStatus({
+      ...base,
+      listeners: { ...base.listeners, smtp: { ...base.listeners.smtp, closedForErrors: 3, closedForLoginDeadline: 1, closedIdle: 0 } },
+    });
     expect(busy).toContain('SMTP: 127.0.0.1:1025 (2 connected; closed since start: 3 for errors, 1 without login in time)');
   });
 
   it('shows refused local logins once there are any', () => {
     expect(formatStatus({ ...base, localLogins: { successes: 5, failures: 0, cacheHits: 4 } })).not.toContain('local logins');
-    expect(formatStatus({ ...base, localLogins: { successes: 5, failures: 50, cacheHits: 4 } })).toContain('local logins since start: 5 accepted (4 from the cache), 50 refused');
+    expect(formatStatus({ ...base, localLogins: { successes: 5, failures: 50, cacheHits: 4 } })).toContain(
+      'local logins since start: 5 accepted (4 from the cache), 50 refused',
+    );
   });
 
   it('exports the counters as Prometheus counters', () => {

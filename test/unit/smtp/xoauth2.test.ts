@@ -58,7 +58,9 @@ function send(port: number): Promise<unknown> {
     customAuth: { [XOAUTH2_CUSTOM_METHOD]: xoauth2Handler },
     logger: false,
   });
-  return transport.sendMail({ envelope: { from: 'alice@example.test', to: ['bob@example.org'] }, raw: Buffer.from('Subject: x\r\n\r\nx\r\n') }).finally(() => transport.close());
+  return transport
+    .sendMail({ envelope: { from: 'alice@example.test', to: ['bob@example.org'] }, raw: Buffer.from('Subject: x\r\n\r\nx\r\n') })
+    .finally(() => transport.close());
 }
 
 const payload = Buffer.from('user=alice@example.test\u0001auth=Bearer token-123\u0001\u0001').toString('base64');
@@ -71,15 +73,27 @@ describe('XOAUTH2 handler', () => {
   });
 
   it('falls back to the one-line form when the bare command gets 504', async () => {
-    const server = await scriptedServer((line) => (line === 'AUTH XOAUTH2' ? '504 5.7.4 initial response required' : line === `AUTH XOAUTH2 ${payload}` ? '235 2.7.0 ok' : '535 5.7.3 bad'));
+    const server = await scriptedServer((line) =>
+      line === 'AUTH XOAUTH2'
+        ? '504 5.7.4 initial response required'
+        : line === `AUTH XOAUTH2 ${payload}`
+          ? '235 2.7.0 ok'
+          : '535 5.7.3 bad',
+    );
     await send(server.port);
     expect(server.lines).toContain(`AUTH XOAUTH2 ${payload}`);
   });
 
   it('answers an error challenge with an empty line and reports the final 535 as a login failure', async () => {
     const challenge = Buffer.from('{"status":"401","schemes":"bearer","scope":"https://outlook.office.com/SMTP.Send"}').toString('base64');
-    const server = await scriptedServer((_line, step) => (step === 0 ? '334 ' : step === 1 ? `334 ${challenge}` : '535 5.7.3 Authentication unsuccessful'));
-    await expect(send(server.port)).rejects.toMatchObject({ code: 'EAUTH', responseCode: 535, response: '535 5.7.3 Authentication unsuccessful' });
+    const server = await scriptedServer((_line, step) =>
+      step === 0 ? '334 ' : step === 1 ? `334 ${challenge}` : '535 5.7.3 Authentication unsuccessful',
+    );
+    await expect(send(server.port)).rejects.toMatchObject({
+      code: 'EAUTH',
+      responseCode: 535,
+      response: '535 5.7.3 Authentication unsuccessful',
+    });
     const authLines = server.lines.filter((line) => !/^(EHLO|QUIT|RSET)/.test(line));
     expect(authLines).toEqual(['AUTH XOAUTH2', payload, '']);
   });

@@ -42,9 +42,26 @@ describe('rotating backups', () => {
     }
     await schedule.stop();
     const names = fs.readdirSync(backups).sort();
-    expect(names).toEqual(['hotbridge-2026-01-03T03-00-00Z.hbk', 'hotbridge-2026-01-04T03-00-00Z.hbk', 'hotbridge-2026-01-05T03-00-00Z.hbk', 'my-notes.txt']);
-    for (const name of names.filter((n) => n.endsWith('.hbk'))) expect((await readArchive(path.join(backups, name), () => undefined, () => undefined)).entries).toBeGreaterThan(20);
-    expect(status.get('backup', 'store')).toMatchObject({ lastFile: path.join(backups, 'hotbridge-2026-01-05T03-00-00Z.hbk'), nextAt: new Date(clock - 86_400_000 + 86_400_000).toISOString() });
+    expect(names).toEqual([
+      'hotbridge-2026-01-03T03-00-00Z.hbk',
+      'hotbridge-2026-01-04T03-00-00Z.hbk',
+      'hotbridge-2026-01-05T03-00-00Z.hbk',
+      'my-notes.txt',
+    ]);
+    for (const name of names.filter((n) => n.endsWith('.hbk')))
+      expect(
+        (
+          await readArchive(
+            path.join(backups, name),
+            () => undefined,
+            () => undefined,
+          )
+        ).entries,
+      ).toBeGreaterThan(20);
+    expect(status.get('backup', 'store')).toMatchObject({
+      lastFile: path.join(backups, 'hotbridge-2026-01-05T03-00-00Z.hbk'),
+      nextAt: new Date(clock - 86_400_000 + 86_400_000).toISOString(),
+    });
   });
 
   it('names files by their time and reads the time back', () => {
@@ -68,6 +85,8 @@ describe('rotating backups', () => {
     await schedule.backupNow();
     await schedule.stop();
     expect(status.get('backup', 'store')?.lastError).toMatch(/is a directory/);
-    expect(fs.readdirSync(backups).filter((name) => name.endsWith('.hbk') && fs.statSync(path.join(backups, name)).isFile())).toHaveLength(1);
+    expect(fs.readdirSync(backups).filter((name) => name.endsWith('.hbk') && fs.statSync(path.join(backups, name)).isFile())).toHaveLength(
+      1,
+    );
   });
 });

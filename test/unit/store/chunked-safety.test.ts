@@ -26,7 +26,10 @@ describe('chunked messages in verify, repair, backup and export', () => {
     const spool = store.spoolBlob();
     for (let at = 0; at < big.length; at += 256 * 1024) spool.write(big.subarray(at, at + 256 * 1024));
     const spooled = await spool.finish();
-    await store.ingestPop3(ALICE, [{ uidl: 'big', spooled }, { uidl: 'small', raw: small }]);
+    await store.ingestPop3(ALICE, [
+      { uidl: 'big', spooled },
+      { uidl: 'small', raw: small },
+    ]);
     expect(await store.chunkReport()).toMatchObject({ chunkedBlobs: 1, strayChunks: 0 });
     await store.close();
   });

@@ -27,7 +27,8 @@ describe('exclusive one-pass readers reopen the database on the way', () => {
     const store = await Store.open(dataDir, { accounts: [ALICE] });
     const work = await store.createMailbox(ALICE, 'Work');
     const inbox = store.findMailbox(ALICE, 'INBOX')!;
-    for (let i = 0; i < COUNT; i++) await store.appendMessage(i % 2 === 0 ? inbox.id : work.id, bigMessage(i), { flags: i % 3 === 0 ? ['\\Seen'] : [] });
+    for (let i = 0; i < COUNT; i++)
+      await store.appendMessage(i % 2 === 0 ? inbox.id : work.id, bigMessage(i), { flags: i % 3 === 0 ? ['\\Seen'] : [] });
     await store.close();
   });
   afterEach(() => removeDir(dir));

@@ -11,7 +11,9 @@ const CHILD = path.resolve(__dirname, '../../fixtures/children/store-writer.ts')
 /** Runs the writer until it has acknowledged `killAfter` messages, then SIGKILLs it mid-stream. */
 function runWriterAndKill(dataDir: string, total: number, batch: number, killAfter: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, ALICE, String(total), String(batch)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, ALICE, String(total), String(batch)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const acked: string[] = [];
     onEachLine(child.stdout, (line) => {
       if (line.startsWith('ack ')) acked.push(line.slice(4));

@@ -158,10 +158,30 @@ describe('Store', () => {
     await store.createMailbox(ALICE, 'a/x');
     await store.createMailbox(ALICE, 'b/x');
     const before = store.listMailboxes(ALICE).map((m) => m.name);
-    await expect(store.renameMailboxes(ALICE, [{ from: 'a', to: 'b' }, { from: 'a/x', to: 'b/x' }])).rejects.toMatchObject({ code: 'exists' });
-    await expect(store.renameMailboxes(ALICE, [{ from: 'a', to: 'c' }, { from: 'a/x', to: 'c' }])).rejects.toMatchObject({ code: 'exists' });
-    await expect(store.renameMailboxes(ALICE, [{ from: 'a', to: 'c' }, { from: 'a/gone', to: 'c/gone' }])).rejects.toMatchObject({ code: 'not-found' });
-    await expect(store.renameMailboxes(ALICE, [{ from: 'INBOX', to: 'c' }, { from: 'a', to: 'd' }])).rejects.toMatchObject({ code: 'not-allowed' });
+    await expect(
+      store.renameMailboxes(ALICE, [
+        { from: 'a', to: 'b' },
+        { from: 'a/x', to: 'b/x' },
+      ]),
+    ).rejects.toMatchObject({ code: 'exists' });
+    await expect(
+      store.renameMailboxes(ALICE, [
+        { from: 'a', to: 'c' },
+        { from: 'a/x', to: 'c' },
+      ]),
+    ).rejects.toMatchObject({ code: 'exists' });
+    await expect(
+      store.renameMailboxes(ALICE, [
+        { from: 'a', to: 'c' },
+        { from: 'a/gone', to: 'c/gone' },
+      ]),
+    ).rejects.toMatchObject({ code: 'not-found' });
+    await expect(
+      store.renameMailboxes(ALICE, [
+        { from: 'INBOX', to: 'c' },
+        { from: 'a', to: 'd' },
+      ]),
+    ).rejects.toMatchObject({ code: 'not-allowed' });
     expect(store.listMailboxes(ALICE).map((m) => m.name)).toEqual(before);
   });
 

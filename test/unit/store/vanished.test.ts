@@ -39,13 +39,39 @@ describe('expunge history', () => {
     await store.expungeMessages(inboxId(), [2, 3, 4]); // 12
     await store.expungeMessages(inboxId(), [9]); // 13
     await store.moveMessages(inboxId(), [7], store.findMailbox(ALICE, 'Trash')!.id); // 14
-    expect(await store.vanishedSince(inboxId(), 11)).toEqual({ complete: true, ranges: [[2, 4], [7, 7], [9, 9]] });
-    expect(await store.vanishedSince(inboxId(), 12)).toEqual({ complete: true, ranges: [[7, 7], [9, 9]] });
+    expect(await store.vanishedSince(inboxId(), 11)).toEqual({
+      complete: true,
+      ranges: [
+        [2, 4],
+        [7, 7],
+        [9, 9],
+      ],
+    });
+    expect(await store.vanishedSince(inboxId(), 12)).toEqual({
+      complete: true,
+      ranges: [
+        [7, 7],
+        [9, 9],
+      ],
+    });
     expect(await store.vanishedSince(inboxId(), 14)).toEqual({ complete: true, ranges: [] });
-    expect(await store.vanishedSince(inboxId(), 0)).toEqual({ complete: true, ranges: [[2, 4], [7, 7], [9, 9]] });
+    expect(await store.vanishedSince(inboxId(), 0)).toEqual({
+      complete: true,
+      ranges: [
+        [2, 4],
+        [7, 7],
+        [9, 9],
+      ],
+    });
     await store.close();
     store = await open();
-    expect(await store.vanishedSince(inboxId(), 12)).toEqual({ complete: true, ranges: [[7, 7], [9, 9]] });
+    expect(await store.vanishedSince(inboxId(), 12)).toEqual({
+      complete: true,
+      ranges: [
+        [7, 7],
+        [9, 9],
+      ],
+    });
     expect(store.getMailbox(inboxId())!.highestModseq).toBe(14);
   });
 
@@ -58,11 +84,24 @@ describe('expunge history', () => {
     const mailbox = store.getMailbox(inboxId())!;
     expect(mailbox.vanishedFloor).toBe(15);
     expect(await store.vanishedSince(inboxId(), 14)).toEqual({ complete: false, ranges: [] });
-    expect(await store.vanishedSince(inboxId(), 15)).toEqual({ complete: true, ranges: [[5, 5], [7, 7], [9, 9]] });
+    expect(await store.vanishedSince(inboxId(), 15)).toEqual({
+      complete: true,
+      ranges: [
+        [5, 5],
+        [7, 7],
+        [9, 9],
+      ],
+    });
     await store.close();
     store = await open(4);
     expect(store.getMailbox(inboxId())!.vanishedFloor).toBe(15);
-    expect(await store.vanishedSince(inboxId(), 16)).toEqual({ complete: true, ranges: [[7, 7], [9, 9]] });
+    expect(await store.vanishedSince(inboxId(), 16)).toEqual({
+      complete: true,
+      ranges: [
+        [7, 7],
+        [9, 9],
+      ],
+    });
     // One expunge bigger than the whole limit is not itemised at all.
     await store.expungeMessages(inboxId(), [2, 4, 6, 8, 10]); // 19
     expect(store.getMailbox(inboxId())!.vanishedFloor).toBe(19);
@@ -120,7 +159,14 @@ describe('VanishedLog', () => {
       [5, 5],
       [9, 10],
     ]);
-    expect(mergeRanges([[7, 9], [1, 2], [3, 4], [8, 12]])).toEqual([
+    expect(
+      mergeRanges([
+        [7, 9],
+        [1, 2],
+        [3, 4],
+        [8, 12],
+      ]),
+    ).toEqual([
       [1, 4],
       [7, 12],
     ]);

@@ -16,7 +16,12 @@ const ALICE = 'alice@example.test';
 /** Opens the closed store's LevelDB directly and hands `edit` the sublevel named. */
 type Sub = ReturnType<Level<string, unknown>['sublevel']> & { put(key: string, value: unknown): Promise<void> };
 
-async function behindItsBack(dataDir: string, sublevel: string, edit: (level: Sub) => Promise<void>, valueEncoding = 'json'): Promise<void> {
+async function behindItsBack(
+  dataDir: string,
+  sublevel: string,
+  edit: (level: Sub) => Promise<void>,
+  valueEncoding = 'json',
+): Promise<void> {
   const db = new Level<string, unknown>(path.join(dataDir, 'store'), { valueEncoding: 'json' });
   await db.open();
   try {
@@ -35,7 +40,10 @@ describe('verify and repair', () => {
     dir = tempDir('hotbridge-verify-');
     dataDir = path.join(dir, 'data');
     const store = await Store.open(dataDir, { accounts: [ALICE] });
-    await store.ingestPop3(ALICE, raws.map((raw, i) => ({ uidl: `u${i}`, raw })));
+    await store.ingestPop3(
+      ALICE,
+      raws.map((raw, i) => ({ uidl: `u${i}`, raw })),
+    );
     await store.close();
   });
   afterEach(() => removeDir(dir));
@@ -92,7 +100,9 @@ describe('verify and repair', () => {
     await behindItsBack(dataDir, 'message', async (level) => {
       for await (const [key, value] of level.iterator()) if ((value as string[])[0] === blobId(2)) await level.del(key);
     });
-    expect(await texts()).toMatch(/a stored message \(\d+ bytes, from Sender <sender@example\.org>, "Test message 2"\) belongs to no mailbox: its record was lost; hotbridge repair puts it back/);
+    expect(await texts()).toMatch(
+      /a stored message \(\d+ bytes, from Sender <sender@example\.org>, "Test message 2"\) belongs to no mailbox: its record was lost; hotbridge repair puts it back/,
+    );
     const report = await repairStore(dataDir, { accounts: [ALICE] });
     expect(report.rebuild?.recovered).toBe(1);
     expect((await verifyStoreAt(dataDir)).ok).toBe(true);
@@ -119,7 +129,8 @@ describe('verify and repair', () => {
 
   it('a UIDNEXT below a UID: named, and raised by repair so no UID is given twice', async () => {
     await behindItsBack(dataDir, 'mailbox', async (level) => {
-      for await (const [key, value] of level.iterator()) if ((value as { name: string }).name === 'INBOX') await level.put(key, { ...(value as object), uidNext: 3 });
+      for await (const [key, value] of level.iterator())
+        if ((value as { name: string }).name === 'INBOX') await level.put(key, { ...(value as object), uidNext: 3 });
     });
     expect(await texts()).toMatch(/INBOX of alice@example\.test: message UID 3 is not below UIDNEXT 3 \(a new message could get its UID\)/);
     const report = await repairStore(dataDir, { accounts: [ALICE] });
@@ -141,7 +152,9 @@ describe('verify and repair', () => {
       await level.put(blobId(3), stored);
     });
     expect(await texts({ quick: true })).toBe('');
-    expect(await texts()).toMatch(/the index of message from Sender <sender@example\.org>, "Test message 3" does not match the message \(repair rebuilds it\)/);
+    expect(await texts()).toMatch(
+      /the index of message from Sender <sender@example\.org>, "Test message 3" does not match the message \(repair rebuilds it\)/,
+    );
     await repairStore(dataDir, { accounts: [ALICE] });
     expect((await verifyStoreAt(dataDir)).ok).toBe(true);
   });
@@ -159,7 +172,16 @@ describe('verify and repair', () => {
     );
     const before = await verifyStoreAt(dataDir);
     expect(before.ok).toBe(false);
-    expect(before.damaged).toEqual([expect.objectContaining({ account: ALICE, mailbox: 'INBOX', uid: 5, from: 'Sender <sender@example.org>', subject: 'Test message 4', problem: 'its bytes are damaged' })]);
+    expect(before.damaged).toEqual([
+      expect.objectContaining({
+        account: ALICE,
+        mailbox: 'INBOX',
+        uid: 5,
+        from: 'Sender <sender@example.org>',
+        subject: 'Test message 4',
+        problem: 'its bytes are damaged',
+      }),
+    ]);
 
     const report = await repairStore(dataDir, { accounts: [ALICE] });
     expect(report.rebuild?.lost).toEqual([expect.objectContaining({ mailbox: 'INBOX', uid: 5, subject: 'Test message 4', uidl: 'u4' })]);
@@ -172,7 +194,10 @@ describe('verify and repair', () => {
       expect(await store.resyncLost()).toEqual({ [ALICE]: 1 });
       // Only the lost one is forgotten: the poller fetches it again, and nothing else.
       expect((await store.uidlLedger(ALICE)).uidls().sort()).toEqual(['u0', 'u1', 'u2', 'u3']);
-      const results = await store.ingestPop3(ALICE, raws.map((raw, i) => ({ uidl: `u${i}`, raw })));
+      const results = await store.ingestPop3(
+        ALICE,
+        raws.map((raw, i) => ({ uidl: `u${i}`, raw })),
+      );
       expect(results.filter((r) => !r.duplicate).map((r) => r.uidl)).toEqual(['u4']);
       expect(await store.resyncLost()).toEqual({});
     } finally {

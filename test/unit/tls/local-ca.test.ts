@@ -57,7 +57,16 @@ describe('the local CA', () => {
     const openssl = await requireTool('openssl', 'openssl');
     const dir = dataDir();
     const { files } = ensureLocalCertificate(dir, NAMES);
-    const verify = await runTool(openssl, ['verify', '-CAfile', files.caCert, '-verify_hostname', 'myhost', '-purpose', 'sslserver', files.serverCert]);
+    const verify = await runTool(openssl, [
+      'verify',
+      '-CAfile',
+      files.caCert,
+      '-verify_hostname',
+      'myhost',
+      '-purpose',
+      'sslserver',
+      files.serverCert,
+    ]);
     expect(verify.text.trim(), verify.stderr).toBe(`${files.serverCert}: OK`);
     const ip = await runTool(openssl, ['verify', '-CAfile', files.caCert, '-verify_ip', '192.168.1.20', files.serverCert]);
     expect(ip.text.trim(), ip.stderr).toBe(`${files.serverCert}: OK`);

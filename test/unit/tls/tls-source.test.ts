@@ -16,7 +16,7 @@ afterEach(() => {
 const plain: LocalTls = { tlsListen: [], tlsMinVersion: 'TLSv1.2', allowPlaintextLan: false };
 
 describe('tlsSource', () => {
-  it('none, then the certificate of hotbridge cert, and the user\'s own over it', () => {
+  it("none, then the certificate of hotbridge cert, and the user's own over it", () => {
     const dataDir = tempDir('hotbridge-tls-');
     dirs.push(dataDir);
     expect(tlsSource(plain, 'pop3', dataDir)).toBeUndefined();
@@ -34,6 +34,11 @@ describe('tlsSource', () => {
   });
 
   it('TLSv1 and TLSv1.1 need OpenSSL security level 0, TLSv1.2 and TLSv1.3 do not', () => {
-    expect(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'].map((v) => needsLegacyTls(v as LocalTls['tlsMinVersion']))).toEqual([true, true, false, false]);
+    expect(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'].map((v) => needsLegacyTls(v as LocalTls['tlsMinVersion']))).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 });

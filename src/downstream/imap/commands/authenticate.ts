@@ -42,7 +42,8 @@ function parsePlain(payload: Buffer): { user: string; password: string } {
   const authzid = payload.subarray(0, first).toString('utf8');
   const user = payload.subarray(first + 1, second).toString('utf8');
   const password = payload.subarray(second + 1).toString('utf8');
-  if (authzid !== '' && authzid.toLowerCase() !== user.toLowerCase()) throw ImapError.no('Acting as another user is not supported', 'AUTHORIZATIONFAILED');
+  if (authzid !== '' && authzid.toLowerCase() !== user.toLowerCase())
+    throw ImapError.no('Acting as another user is not supported', 'AUTHORIZATIONFAILED');
   return { user, password };
 }
 
@@ -69,11 +70,16 @@ export default defineCommand({
     } else {
       throw ImapError.no(`Unsupported authentication mechanism ${mechanism} (use PLAIN or LOGIN)`);
     }
-    const account = await ctx.server.auth.verify(credentials.user, credentials.password, ctx.session.remoteAddress, { signal: ctx.connectionClosed });
+    const account = await ctx.server.auth.verify(credentials.user, credentials.password, ctx.session.remoteAddress, {
+      signal: ctx.connectionClosed,
+    });
     if (!account) {
       if (ctx.connectionClosed.aborted) throw ImapError.no('Connection closed');
       // Logged as SMTP logs its refusals: the name tried and the client, never the password.
-      ctx.server.logger.warn({ user: loginNameForLog(credentials.user), remote: ctx.session.remoteAddress, method: mechanism }, 'IMAP login refused');
+      ctx.server.logger.warn(
+        { user: loginNameForLog(credentials.user), remote: ctx.session.remoteAddress, method: mechanism },
+        'IMAP login refused',
+      );
       throw ImapError.no('Wrong address or local password (set it with `hotbridge password`)', 'AUTHENTICATIONFAILED');
     }
     ctx.session.login(account);

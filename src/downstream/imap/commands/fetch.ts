@@ -91,7 +91,10 @@ export default defineCommand({
 
     const flagsChanged = new Set<number>();
     if (!view.readOnly && wanted.some((item) => item.kind === 'section' && item.setsSeen)) {
-      const unseen = seqs.map((seq) => view.at(seq)).filter((record) => lacksSeen(record) && !view.isExpunged(record.uid)).map((record) => record.uid);
+      const unseen = seqs
+        .map((seq) => view.at(seq))
+        .filter((record) => lacksSeen(record) && !view.isExpunged(record.uid))
+        .map((record) => record.uid);
       if (unseen.length > 0) {
         // In batches (store-batches.ts): a FETCH of 100,000 bodies sets \Seen on all of them.
         try {
@@ -101,15 +104,27 @@ export default defineCommand({
           });
         } catch (err) {
           // A full disk must not make mail unreadable: serve it, and leave \Seen unset this time.
-          if (!(err instanceof StoreError && (err.code === 'no-space' || err.code === 'unwritable' || err.code === 'unavailable'))) throw err;
+          if (!(err instanceof StoreError && (err.code === 'no-space' || err.code === 'unwritable' || err.code === 'unavailable')))
+            throw err;
         }
       }
     }
-    const { missing, damaged } = await writeFetchResponses(out, server, view, seqs, { items: wanted, flagsChanged, condstore: session.condstore, slice: ctx.slice });
+    const { missing, damaged } = await writeFetchResponses(out, server, view, seqs, {
+      items: wanted,
+      flagsChanged,
+      condstore: session.condstore,
+      slice: ctx.slice,
+    });
     // Dovecot's "no-after" behaviour: the rest was sent, the damaged ones are named in the NO (RFC 5530 §3).
     if (damaged.length > 0) {
-      const which = damaged.length === 1 ? `Message UID ${damaged[0]} is` : `Messages UID ${damaged.slice(0, 20).join(',')}${damaged.length > 20 ? ',...' : ''} are`;
-      throw ImapError.no(`${which} damaged in the local store and could not be read; the others were sent (hotbridge verify tells more)`, 'CORRUPTION');
+      const which =
+        damaged.length === 1
+          ? `Message UID ${damaged[0]} is`
+          : `Messages UID ${damaged.slice(0, 20).join(',')}${damaged.length > 20 ? ',...' : ''} are`;
+      throw ImapError.no(
+        `${which} damaged in the local store and could not be read; the others were sent (hotbridge verify tells more)`,
+        'CORRUPTION',
+      );
     }
     if (missing > 0) throw ImapError.no('Some messages were expunged by another session and could not be fetched', 'EXPUNGEISSUED');
   },

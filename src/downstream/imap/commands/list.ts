@@ -42,7 +42,8 @@ function parseList(args: ArgReader): ListArgs {
       else if (option !== 'REMOTE') throw ImapError.bad(`Unknown LIST selection option ${option}`);
     }
     // RFC 5258 §3: RECURSIVEMATCH alone is an error.
-    if (select.recursiveMatch && !select.subscribed && !select.specialUse) throw ImapError.bad('RECURSIVEMATCH needs another selection option');
+    if (select.recursiveMatch && !select.subscribed && !select.specialUse)
+      throw ImapError.bad('RECURSIVEMATCH needs another selection option');
     args.space();
   }
   const reference = args.mailbox();
@@ -143,7 +144,8 @@ export async function runList(ctx: CommandContext, args: ListArgs): Promise<void
     const entry = entries.get(name)!;
     if (!selected(entry) && !childInfo.has(name)) continue;
     const attributes: string[] = [];
-    if (!entry.record) attributes.push(args.select.subscribed && subscribed.has(name) && !hasChildren(name) ? '\\NonExistent' : '\\Noselect');
+    if (!entry.record)
+      attributes.push(args.select.subscribed && subscribed.has(name) && !hasChildren(name) ? '\\NonExistent' : '\\Noselect');
     if (args.returns.children) attributes.push(hasChildren(name) ? '\\HasChildren' : '\\HasNoChildren');
     if (args.returns.subscribed && subscribed.has(name)) attributes.push('\\Subscribed');
     if (args.returns.specialUse && entry.record?.specialUse) attributes.push(entry.record.specialUse);

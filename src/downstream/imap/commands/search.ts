@@ -115,7 +115,13 @@ export default defineCommand({
  * §3.1.5). `numbers` are ascending; the MODSEQ is the highest of the messages the answer names: the
  * first for MIN alone, the last for MAX alone, both for MIN MAX, all of them for ALL or COUNT.
  */
-function esearchLine(tag: string, uid: boolean, numbers: readonly number[], returns: ReadonlySet<ReturnOption>, modseqOf?: (positions: Iterable<number>) => number): string {
+function esearchLine(
+  tag: string,
+  uid: boolean,
+  numbers: readonly number[],
+  returns: ReadonlySet<ReturnOption>,
+  modseqOf?: (positions: Iterable<number>) => number,
+): string {
   let line = `ESEARCH (TAG ${quoteString(tag)})${uid ? ' UID' : ''}`;
   const found = numbers.length > 0;
   if (found && returns.has('MIN')) line += ` MIN ${numbers[0]}`;

@@ -63,7 +63,11 @@ export function parseSelect(args: ArgReader, { session }: { session: ImapSession
 }
 
 /** SELECT and EXAMINE: everything but the read-only flag is the same. */
-export async function openMailbox(ctx: CommandContext, { mailbox, condstore, qresync }: SelectArgs, readOnly: boolean): Promise<CommandOutcome> {
+export async function openMailbox(
+  ctx: CommandContext,
+  { mailbox, condstore, qresync }: SelectArgs,
+  readOnly: boolean,
+): Promise<CommandOutcome> {
   const { session, server, out } = ctx;
   if (session.view) {
     // The previous mailbox is closed without expunging; RFC 7162 §3.2.11 names this moment [CLOSED].

@@ -73,9 +73,19 @@ export default defineCommand({
     if (unchangedSince !== undefined) enableCondstore(ctx);
     const uids = seqs.map((seq) => view.at(seq).uid);
     // Checked for the whole command before the first batch, so NO [LIMIT] still means "nothing changed".
-    if (mode !== 'remove') await checkStoreKeywords(server.store, view.mailboxId, seqs.map((seq) => view.at(seq)), mode, flags, ctx.slice);
+    if (mode !== 'remove')
+      await checkStoreKeywords(
+        server.store,
+        view.mailboxId,
+        seqs.map((seq) => view.at(seq)),
+        mode,
+        flags,
+        ctx.slice,
+      );
     const { changed, modifiedSince } = await withinKeywordLimits(() =>
-      storeFlagsInBatches(server.store, ctx.slice, view.mailboxId, uids, mode, flags, { unchangedSince }, (batch) => view.applyOwnFlags(batch)),
+      storeFlagsInBatches(server.store, ctx.slice, view.mailboxId, uids, mode, flags, { unchangedSince }, (batch) =>
+        view.applyOwnFlags(batch),
+      ),
     );
     view.announceNewKeywords(out);
     const refused = new Set(modifiedSince);

@@ -70,12 +70,18 @@ function encodePart(part: MimePart, extended: boolean, out: Buffer[]): void {
     return;
   }
   out.push(
-    binaryNString(part.type), SP,
-    binaryNString(part.subtype), SP,
-    params(part.params), SP,
-    binaryNString(part.id), SP,
-    binaryNString(part.description), SP,
-    binaryNString(part.encoding ?? '7bit'), SP,
+    binaryNString(part.type),
+    SP,
+    binaryNString(part.subtype),
+    SP,
+    params(part.params),
+    SP,
+    binaryNString(part.id),
+    SP,
+    binaryNString(part.description),
+    SP,
+    binaryNString(part.encoding ?? '7bit'),
+    SP,
     Buffer.from(String(part.bodyEnd - part.bodyStart)),
   );
   if (part.message) {

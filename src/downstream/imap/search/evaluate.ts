@@ -49,7 +49,6 @@ function prepare(key: SearchKey, view: SessionView): Prepared {
   }
 }
 
-
 function compareDay(day: number, op: DateOp, wanted: number): boolean {
   if (op === 'before') return day < wanted;
   if (op === 'on') return day === wanted;

@@ -134,7 +134,8 @@ function parseKey(args: ArgReader, depth: number, state: ParseState): SearchKey 
         args.string('an entry name');
         args.space();
         const type = args.atom('an entry type (priv, shared or all)').toLowerCase();
-        if (type !== 'priv' && type !== 'shared' && type !== 'all') throw ImapError.bad(`Expected an entry type (priv, shared or all) but found ${type}`);
+        if (type !== 'priv' && type !== 'shared' && type !== 'all')
+          throw ImapError.bad(`Expected an entry type (priv, shared or all) but found ${type}`);
         args.space();
       }
       return { type: 'modseq', modseq: args.number('a mod-sequence', true) };

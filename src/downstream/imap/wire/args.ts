@@ -59,7 +59,10 @@ export class ArgReader {
 
   /** A few characters from the cursor, for error messages. */
   private preview(): string {
-    const rest = this.text.subarray(this.pos, this.pos + 20).toString('latin1').replace(/[^\x20-\x7e]/g, '?');
+    const rest = this.text
+      .subarray(this.pos, this.pos + 20)
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, '?');
     return rest.length > 0 ? `"${rest}"` : 'end of line';
   }
 
@@ -131,7 +134,8 @@ export class ArgReader {
   number(what = 'a number', wide = false): number {
     const digits = this.readWhile((b) => b >= 0x30 && b <= 0x39);
     const max = wide ? Number.MAX_SAFE_INTEGER : 0xffffffff;
-    if (digits.length === 0 || digits.length > 16 || Number(digits) > max) throw ImapError.bad(`Expected ${what} but found ${this.preview()}`);
+    if (digits.length === 0 || digits.length > 16 || Number(digits) > max)
+      throw ImapError.bad(`Expected ${what} but found ${this.preview()}`);
     return Number(digits);
   }
 
@@ -284,7 +288,8 @@ export class ArgReader {
     if (!match || month < 0) throw ImapError.bad(`Invalid date-time "${raw}" (expected e.g. "17-Jul-1996 02:44:25 -0700")`);
     const [day, year, hour, minute, second, zoneHours, zoneMinutes] = [1, 3, 4, 5, 6, 8, 9].map((i) => Number(match[i].trim()));
     const midnight = utcDay(year, month, day);
-    if (midnight === undefined || hour > 23 || minute > 59 || second > 60 || zoneMinutes > 59) throw ImapError.bad(`Invalid date-time "${raw}"`);
+    if (midnight === undefined || hour > 23 || minute > 59 || second > 60 || zoneMinutes > 59)
+      throw ImapError.bad(`Invalid date-time "${raw}"`);
     const offset = (match[7] === '-' ? -1 : 1) * (zoneHours * 60 + zoneMinutes);
     return midnight + ((hour * 60 + minute - offset) * 60 + second) * 1000;
   }

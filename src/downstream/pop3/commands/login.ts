@@ -118,7 +118,8 @@ export const AUTH: Pop3Command = {
       const parts = message.split('\u0000');
       if (parts.length !== 3) throw new Pop3Error('Malformed PLAIN answer');
       const [authzid, authcid, password] = parts;
-      if (authzid !== '' && authzid.toLowerCase() !== authcid.toLowerCase()) throw new Pop3Error('Logging in as another user is not allowed', 'AUTH');
+      if (authzid !== '' && authzid.toLowerCase() !== authcid.toLowerCase())
+        throw new Pop3Error('Logging in as another user is not allowed', 'AUTH');
       return logIn(ctx, authcid, password);
     }
     if (mechanism === 'LOGIN') {

@@ -24,7 +24,8 @@ function noSuchMessage(text: string | undefined): Pop3Error {
 function argMessage(ctx: Pop3CommandContext): { n: number; message: SessionMessage } {
   const text = ctx.args[0];
   const n = messageNumber(text);
-  if (n === undefined) throw new Pop3Error(text === undefined ? 'A message number is needed' : `Not a message number: ${text.slice(0, 20)}`);
+  if (n === undefined)
+    throw new Pop3Error(text === undefined ? 'A message number is needed' : `Not a message number: ${text.slice(0, 20)}`);
   if (ctx.session.deleted.has(n)) throw new Pop3Error(`Message ${n} is deleted`);
   const message = ctx.session.live(n);
   if (!message) throw noSuchMessage(text);
@@ -84,7 +85,10 @@ export const LIST: Pop3Command = {
     }
     const live = liveMessages(ctx);
     const octets = live.reduce((sum, { message }) => sum + message.size, 0);
-    ctx.out.lines(`+OK ${live.length} messages (${octets} octets)`, live.map(({ n, message }) => `${n} ${message.size}`));
+    ctx.out.lines(
+      `+OK ${live.length} messages (${octets} octets)`,
+      live.map(({ n, message }) => `${n} ${message.size}`),
+    );
   },
 };
 
@@ -97,7 +101,10 @@ export const UIDL: Pop3Command = {
       ctx.out.line(`+OK ${n} ${ctx.session.uidl(message)}`);
       return;
     }
-    ctx.out.lines('+OK Unique-ID listing follows', liveMessages(ctx).map(({ n, message }) => `${n} ${ctx.session.uidl(message)}`));
+    ctx.out.lines(
+      '+OK Unique-ID listing follows',
+      liveMessages(ctx).map(({ n, message }) => `${n} ${ctx.session.uidl(message)}`),
+    );
   },
 };
 
