@@ -108,7 +108,8 @@ export function dataDirProblem(dir: string): string | undefined {
     return `cannot write to ${existing === absolute ? absolute : `${existing} (to create ${absolute})`}: ${codeText(code)}; ${existing === absolute ? ownerHint(absolute) : 'create it first, or choose a data_dir you can write to'}`;
   }
   if (existing === absolute) {
-    for (const entry of ['store', 'oauth', 'local-passwords.json']) {
+    // Not `store` nor `local-passwords.json`: their own opens name the file, its owner and mode, and the fix.
+    for (const entry of ['oauth']) {
       const file = path.join(absolute, entry);
       if (!fs.existsSync(file)) continue;
       try {

@@ -52,7 +52,7 @@ describe('a daemon that cannot start', () => {
     fs.chmodSync(dir, 0o755);
     config = await writeTestConfig(dir, [{ address: ALICE }]);
     fs.chmodSync(config.file, 0o644);
-    expect((await runCli(['password', ALICE, '--config', config.file], { input: 'secret\n' })).code).toBe(0);
+    expect((await runCli(['password', ALICE, '--config', config.file], { input: 'a-local-secret\n' })).code).toBe(0);
   });
   afterAll(() => removeDir(dir));
 

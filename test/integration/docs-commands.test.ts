@@ -41,9 +41,9 @@ function shownCommands(): Shown[] {
   return shown;
 }
 
-/** Shell words of a simple command line (quotes, no expansions). */
+/** Shell words of a simple command line (quotes and backslash-escaped spaces, no expansions). */
 function words(line: string): string[] {
-  return [...line.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]);
+  return [...line.matchAll(/"([^"]*)"|'([^']*)'|((?:\\\s|\S)+)/g)].map((m) => m[1] ?? m[2] ?? m[3].replace(/\\(\s)/g, '$1'));
 }
 
 /** The npm commands the docs show, and the test that runs each (or why none does). */
