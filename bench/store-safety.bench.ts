@@ -30,7 +30,8 @@ function child(args: string[]): Figures {
   const result = spawnSync(
     process.execPath,
     ['--max-semi-space-size=2', new URL('./lib/store-safety-child.mjs', import.meta.url).pathname, ...args],
-    { encoding: 'utf8', maxBuffer: 1 << 20 },
+    // As the installed command runs (bin/hotbridge.js, the units): two malloc arenas.
+    { encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, MALLOC_ARENA_MAX: '2' } },
   );
   if (result.status !== 0) throw new Error(`${args[0]} failed: ${result.stderr}`);
   return JSON.parse(result.stdout.trim().split('\n').pop()!) as Figures;
