@@ -22,6 +22,7 @@ import { ImapSession, type SessionState } from './session.js';
 import { ArgReader, PendingLiteral } from './wire/args.js';
 import { CommandReader, type RawCommand, type ReaderEvent } from './wire/reader.js';
 import { ProtocolTrace } from '../../runtime/protocol-trace.js';
+import { InputWaiter } from '../../runtime/input-waiter.js';
 
 /** RFC 3501 leaves the line length open; 64 KiB is far above any real command and bounds memory. */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -75,12 +76,12 @@ export class ImapConnection {
   private ended = false;
   /** The client closed its sending side: commands already received are still answered (half-close). */
   private inputEnded = false;
-  private notify: (() => void) | undefined;
+  private readonly input = new InputWaiter();
   private readonly handlers = {
     data: (chunk: Buffer) => this.onData(chunk),
     end: () => {
       this.inputEnded = true;
-      this.notify?.();
+      this.input.notify();
     },
     close: () => this.onGone(),
     error: (err: Error) => {
@@ -145,7 +146,7 @@ export class ImapConnection {
   destroy(): void {
     this.ended = true;
     this.gone.abort();
-    this.notify?.();
+    this.input.notify();
     this.socket.destroy();
   }
 
@@ -166,32 +167,17 @@ export class ImapConnection {
   private onData(chunk: Buffer): void {
     this.reader.push(chunk);
     if (this.reader.buffered > PAUSE_ABOVE) this.socket.pause();
-    this.notify?.();
+    this.input.notify();
   }
 
   private onGone(): void {
     this.ended = true;
     this.gone.abort();
-    this.notify?.();
+    this.input.notify();
   }
 
   private get autologoutMs(): number {
     return this.session.state === 'not-authenticated' ? this.options.autologoutMs.unauthenticated : this.options.autologoutMs.authenticated;
-  }
-
-  /** Resolves true when input (or the end) arrives, false after `timeoutMs` of silence. */
-  private waitForInput(timeoutMs: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.notify = undefined;
-        resolve(false);
-      }, timeoutMs);
-      this.notify = () => {
-        clearTimeout(timer);
-        this.notify = undefined;
-        resolve(true);
-      };
-    });
   }
 
   /**
@@ -213,7 +199,7 @@ export class ImapConnection {
       if (this.inputEnded) return undefined;
       let wait = mode === 'line' ? deadline - Date.now() : timeoutMs;
       if (preLogin) wait = Math.min(wait, this.loginDeadline - Date.now());
-      if (wait <= 0 || !(await this.waitForInput(wait))) return 'timeout';
+      if (wait <= 0 || !(await this.input.wait(wait))) return 'timeout';
     }
   }
 
@@ -519,7 +505,7 @@ export class ImapConnection {
     const alreadyEnded = this.ended;
     this.ended = true;
     this.out.flush();
-    this.notify?.();
+    this.input.notify();
     if (alreadyEnded && this.socket.destroyed) return;
     if (!this.socket.writableEnded) this.socket.end();
     const socket = this.socket;

@@ -11,6 +11,7 @@ import { errLine, Pop3Error } from './errors.js';
 import { Pop3Output } from './output.js';
 import { LineReader, type ReaderEvent } from './reader.js';
 import { Pop3Session } from './session.js';
+import { InputWaiter } from '../../runtime/input-waiter.js';
 
 /**
  * RFC 2449 §4 caps a command at 255 octets; AUTH PLAIN's initial response and SASL answers may be longer
@@ -36,7 +37,7 @@ export class Pop3Connection {
   private ended = false;
   private readonly gone = new AbortController();
   private inputEnded = false;
-  private notify: (() => void) | undefined;
+  private readonly input = new InputWaiter();
   private stopExpungeFeed?: () => void;
   private readonly loginDeadline: number;
   private resolveClosed!: () => void;
@@ -45,11 +46,11 @@ export class Pop3Connection {
     data: (chunk: Buffer) => {
       this.reader.push(chunk);
       if (this.reader.buffered > PAUSE_ABOVE) this.socket.pause();
-      this.notify?.();
+      this.input.notify();
     },
     end: () => {
       this.inputEnded = true;
-      this.notify?.();
+      this.input.notify();
     },
     close: () => this.onGone(),
     error: (err: Error) => {
@@ -85,7 +86,7 @@ export class Pop3Connection {
 
   destroy(): void {
     this.ended = true;
-    this.notify?.();
+    this.input.notify();
     this.socket.destroy();
   }
 
@@ -106,21 +107,7 @@ export class Pop3Connection {
   private onGone(): void {
     this.ended = true;
     this.gone.abort();
-    this.notify?.();
-  }
-
-  private waitForInput(timeoutMs: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.notify = undefined;
-        resolve(false);
-      }, timeoutMs);
-      this.notify = () => {
-        clearTimeout(timer);
-        this.notify = undefined;
-        resolve(true);
-      };
-    });
+    this.input.notify();
   }
 
   /** The next line; undefined when the connection is gone, 'timeout' after the state's timeout. */
@@ -134,7 +121,7 @@ export class Pop3Connection {
       if (event) return event;
       if (this.inputEnded) return undefined;
       const wait = authorization ? this.loginDeadline - Date.now() : this.options.timeouts.transaction;
-      if (wait <= 0 || !(await this.waitForInput(wait))) return 'timeout';
+      if (wait <= 0 || !(await this.input.wait(wait))) return 'timeout';
     }
   }
 
@@ -248,7 +235,7 @@ export class Pop3Connection {
     const already = this.ended;
     this.ended = true;
     this.stopExpungeFeed?.();
-    this.notify?.();
+    this.input.notify();
     if (already && this.socket.destroyed) return;
     if (!this.socket.writableEnded) this.socket.end();
     const socket = this.socket;
