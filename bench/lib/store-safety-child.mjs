@@ -29,5 +29,18 @@ if (what === 'backup') {
   throw new Error(`unknown command ${what}`);
 }
 const seconds = (performance.now() - started) / 1000;
-// maxRSS is in kilobytes (getrusage).
-console.log(JSON.stringify({ seconds, peakRssMb: process.resourceUsage().maxRSS / 1024, detail }));
+/**
+ * This process's own peak RSS in MB. Not getrusage's maxRSS: Linux carries the forking parent's peak across
+ * execve into it, so every command would show the benchmark's own 200+ MB. VmHWM belongs to this process's
+ * memory map, which execve made new.
+ */
+function peakRssMb() {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (match) return Number(match[1]) / 1024;
+  } catch {
+    // not Linux: getrusage below
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
+console.log(JSON.stringify({ seconds, peakRssMb: peakRssMb(), detail }));
