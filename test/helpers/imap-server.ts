@@ -30,7 +30,8 @@ export interface TestServer {
 // One scrypt hash per process: hashing costs ~50 ms, and every test file needs the same password.
 let cachedPasswordFile: string | undefined;
 
-async function writePasswords(dir: string): Promise<void> {
+/** The test accounts' local passwords in `dir` (the IMAP and POP3 test servers both use them). */
+export async function writePasswords(dir: string): Promise<void> {
   const target = path.join(dir, 'local-passwords.json');
   if (cachedPasswordFile) {
     fs.writeFileSync(target, cachedPasswordFile);

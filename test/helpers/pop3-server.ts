@@ -9,7 +9,7 @@ import { LocalAuthenticator } from '../../src/runtime/local-auth.js';
 import { LocalPasswords } from '../../src/runtime/local-passwords.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import { Store } from '../../src/store/index.js';
-import { OTHER_USER, PASSWORD, USER } from './imap-server.js';
+import { OTHER_USER, PASSWORD, USER, writePasswords } from './imap-server.js';
 
 export { OTHER_USER, PASSWORD, USER };
 
@@ -23,20 +23,6 @@ export interface TestPop3Server {
   /** Appends a message to USER's INBOX directly (as the poller or an IMAP APPEND would). */
   append(raw: Buffer): Promise<number>;
   destroy(): Promise<void>;
-}
-
-let cachedPasswordFile: string | undefined;
-
-async function writePasswords(dir: string): Promise<void> {
-  const target = path.join(dir, 'local-passwords.json');
-  if (cachedPasswordFile) {
-    fs.writeFileSync(target, cachedPasswordFile);
-    return;
-  }
-  const passwords = new LocalPasswords(dir);
-  await passwords.set(USER, PASSWORD);
-  await passwords.set(OTHER_USER, PASSWORD);
-  cachedPasswordFile = fs.readFileSync(target, 'utf8');
 }
 
 export async function startTestPop3Server(
