@@ -30,7 +30,7 @@ import { LAB_USERS, startLab, type Lab } from '../test/helpers/lab.js';
 import { formatMemory, mb, serverTree, startHotbridge, type HotbridgeChild } from './lib/hotbridge-child.js';
 import { mixedMessage } from './lib/imap-bench-messages.js';
 import { findImaptest, HOW_TO_GET_IMAPTEST, runStress, writeMbox, type StressResult } from './lib/imaptest.js';
-import { treeRss } from './lib/proc-rss.js';
+import { treeCpuSeconds, treeRss } from './lib/proc-rss.js';
 
 const CLIENTS = Number(process.env.IMAPTEST_CLIENTS ?? 10);
 const SECONDS = Number(process.env.IMAPTEST_SECS ?? 15);
@@ -71,6 +71,8 @@ interface Contender {
   name: string;
   port: number;
   rss: () => Promise<string>;
+  /** CPU seconds the server's processes have spent so far. */
+  cpu: () => number;
 }
 
 async function fillHotbridge(dir: string): Promise<void> {
@@ -85,12 +87,14 @@ async function runMode(imaptest: string, mbox: string, persistent: boolean, cont
     `  ${persistent ? 'persistent sessions (logout=0)' : 'login/logout cycle'}: ${CLIENTS} clients, ${SECONDS} s per run, ${ROUNDS} rounds`,
   );
   const results = new Map<string, StressResult[]>(contenders.map((c) => [c.name, []]));
+  const cpuPerThousand = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
     // Which server goes first rotates too, so a burst of machine load does not always hit the same one.
     const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]);
     const cells: string[] = [];
     for (const contender of order) {
       const before = load();
+      const cpuBefore = contender.cpu();
       const result = await runStress({
         imaptest,
         port: contender.port,
@@ -102,6 +106,7 @@ async function runMode(imaptest: string, mbox: string, persistent: boolean, cont
         persistent,
       });
       results.get(contender.name)!.push(result);
+      cpuPerThousand.get(contender.name)!.push(((contender.cpu() - cpuBefore) * 1000 * 1000) / Math.max(1, result.total));
       const errors = result.errors.reduce((sum, e) => sum + e.count, 0);
       cells.push(
         `${contender.name} ${(result.total / SECONDS).toFixed(0).padStart(5)} cmd/s${errors > 0 ? ` (${errors} errors)` : ''} [load ${before}]`,
@@ -127,6 +132,9 @@ async function runMode(imaptest: string, mbox: string, persistent: boolean, cont
   const totals = (runs: StressResult[]) => runs.map((r) => r.total / SECONDS);
   log(
     `    ${'total'.padEnd(16)}${contenders.map((c, i) => cell(totals(results.get(c.name)!), totals(theirs), i === contenders.length - 1)).join('')}   target >= 1.0x, goal 1.5x`,
+  );
+  log(
+    `    ${'CPU ms per 1000 commands'.padEnd(16)}${contenders.map((c, i) => cell(cpuPerThousand.get(c.name)!, cpuPerThousand.get(contenders[contenders.length - 1].name)!, i === contenders.length - 1)).join('')}   (all the server's processes; lower is better)`,
   );
   for (const contender of contenders.slice(0, -1)) {
     const ours = results.get(contender.name)!;
@@ -181,16 +189,28 @@ if (!imaptest) {
     const masterPid = Number(fs.readFileSync(path.join(lab.dir, 'dovecot/run/master.pid'), 'utf8').trim());
     const memoryOf = (child: HotbridgeChild) => async () =>
       `${formatMemory(await child.memory(false))}; after a full GC ${formatMemory(await child.memory(true))}   target <= 100 MB`;
-    const contenders: Contender[] = [{ name: 'hotbridge', port: server.port, rss: memoryOf(server) }];
+    const contenders: Contender[] = [
+      { name: 'hotbridge', port: server.port, rss: memoryOf(server), cpu: () => treeCpuSeconds(server.pid) },
+    ];
     const also = process.env.IMAPTEST_ALSO;
     if (also) {
       // Its own data dir and store, filled the same way: the two servers must not share a mailbox.
       await fillHotbridge(path.join(dir, 'other'));
       other = await startHotbridge('dist', path.join(dir, 'other'), [USER.user], { root: path.resolve(also) });
-      contenders.push({ name: `hotbridge@${path.basename(path.resolve(also))}`, port: other.port, rss: memoryOf(other) });
+      contenders.push({
+        name: `hotbridge@${path.basename(path.resolve(also))}`,
+        port: other.port,
+        rss: memoryOf(other),
+        cpu: () => treeCpuSeconds(other!.pid),
+      });
       log(`  also: the server of ${path.resolve(also)} (its dist/), in the same rounds`);
     }
-    contenders.push({ name: 'Dovecot', port: lab.imapPort!, rss: async () => `RSS of all its processes ${mb(treeRss(masterPid))}` });
+    contenders.push({
+      name: 'Dovecot',
+      port: lab.imapPort!,
+      rss: async () => `RSS of all its processes ${mb(treeRss(masterPid))}`,
+      cpu: () => treeCpuSeconds(masterPid),
+    });
     for (const mode of MODES) {
       if (mode !== 'persistent' && mode !== 'logout') throw new Error(`IMAPTEST_MODES: unknown mode ${mode} (persistent, logout)`);
       await runMode(imaptest, mbox, mode === 'persistent', contenders);

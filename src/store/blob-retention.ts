@@ -106,7 +106,7 @@ export class BlobRetention {
           txn.afterCommit(() => this.orphans.delete(blobId));
         });
       },
-      { durable: false },
+      { durability: 'process' },
     );
   }
 

@@ -113,7 +113,7 @@ export class MessageIndexes {
         this.put(txn, blobId, index);
         return { v: MESSAGE_INDEX_VERSION, index: { ...index, text: '' } };
       },
-      { durable: false },
+      { durability: 'process' },
     );
   }
 }

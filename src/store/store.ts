@@ -142,7 +142,7 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
    * last reference and that no reader retains (blob-retention.ts).
    */
   settled(): Promise<void> {
-    return this.queue.run(() => undefined, { durable: false });
+    return this.queue.run(() => undefined, { durability: 'process' });
   }
 
   async close(): Promise<void> {
@@ -312,7 +312,9 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     options: { unchangedSince?: number } = {},
   ): Promise<FlagStoreResult> {
     const wanted = normalizeFlags(flags);
-    return this.queue.run((txn) => this.messages.storeFlags(txn, mailboxId, uids, mode, wanted, options));
+    // Not fsynced (transaction.ts, "Two strengths"): a flag change loses no mail, and STORE is the
+    // commonest write of all; it survives the daemon being killed, and the next synced batch makes it durable.
+    return this.queue.run((txn) => this.messages.storeFlags(txn, mailboxId, uids, mode, wanted, options), { durability: 'process' });
   }
 
   /** COPY: the same blobs, new UIDs in the target; returns [sourceUid, targetUid] pairs for COPYUID. */
@@ -339,11 +341,16 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
    * poller fetched are marked in the UIDL ledger as expunged locally (delete_on_expunge).
    */
   expungeMessages(mailboxId: number, uids: readonly number[]): Promise<number[]> {
-    return this.queue.run(async (txn) => {
-      const { removed, uidls } = await this.messages.expunge(txn, mailboxId, uids);
-      if (uidls.length > 0) await this.ledger.markExpungedLocally(txn, this.mailboxes.require(mailboxId).account, uidls, Date.now());
-      return removed;
-    });
+    // Not fsynced: a power cut right after it can only bring the messages back, never lose one (were the
+    // provider's copy deleted meanwhile, delete_on_expunge, the local one is still here).
+    return this.queue.run(
+      async (txn) => {
+        const { removed, uidls } = await this.messages.expunge(txn, mailboxId, uids);
+        if (uidls.length > 0) await this.ledger.markExpungedLocally(txn, this.mailboxes.require(mailboxId).account, uidls, Date.now());
+        return removed;
+      },
+      { durability: 'process' },
+    );
   }
 
   /**
@@ -514,7 +521,7 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
    */
   backup(file: string, header: { hotbridge?: string } = {}, options: { exclusive?: boolean } = {}): Promise<BackupReport> {
     if (!options.exclusive) return backupDatabase(this.database, file, header);
-    return this.queue.run(() => backupDatabase(this.database, file, header, { exclusive: true }), { durable: false });
+    return this.queue.run(() => backupDatabase(this.database, file, header, { exclusive: true }), { durability: 'process' });
   }
 
   /**
@@ -523,7 +530,7 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
    * queue; no read may be under way.
    */
   releaseTables(): Promise<void> {
-    return this.queue.run(() => this.database.reopen(), { durable: false });
+    return this.queue.run(() => this.database.reopen(), { durability: 'process' });
   }
 
   /**
@@ -556,7 +563,7 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
   /** Stages prepared messages of an import: stored, but in no mailbox until `publishImport`. */
   stageImport(importId: string, first: number, items: readonly ImportItem[]): Promise<void> {
     // Not synced: the publishing batch is, and LevelDB's log makes everything before it durable with it.
-    return this.queue.run((txn) => this.staging.stage(txn, importId, first, items), { durable: false });
+    return this.queue.run((txn) => this.staging.stage(txn, importId, first, items), { durability: 'process' });
   }
 
   /**

@@ -2,6 +2,10 @@
  * IMAP APPEND is an acknowledgment too: the tagged OK (with APPENDUID) is sent only after the message is
  * durably in the store. The real daemon is SIGKILLed while a client appends a stream of messages; after a
  * restart every message that got its OK is there exactly once, under the UID the OK named.
+ *
+ * Flag changes and expunges are written without an fsync (store/transaction.ts, "Two strengths"): they
+ * must still survive the daemon being killed the instant after their OK. The second test kills it in the
+ * middle of a stream of STOREs and EXPUNGEs.
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,7 +54,61 @@ function appendUntilKilled(port: number, onAcknowledged: (count: number) => void
   });
 }
 
-describe('IMAP APPEND under SIGKILL', () => {
+/**
+ * Over the messages of INBOX (their UIDs, in order): flags each one, and expunges every other one, one
+ * command at a time, until the socket dies. Returns the UIDs whose STORE and whose EXPUNGE got their OK.
+ */
+function storeAndExpungeUntilKilled(
+  port: number,
+  uids: readonly number[],
+  onAcknowledged: (count: number) => void,
+): Promise<{ flagged: number[]; expunged: number[] }> {
+  return new Promise((resolve) => {
+    const flagged: number[] = [];
+    const expunged: number[] = [];
+    const socket = net.connect(port, '127.0.0.1');
+    let buffer = '';
+    let at = 0;
+    const next = () => {
+      if (at >= uids.length * 2) return;
+      const uid = uids[at >> 1];
+      // Even steps flag a message; odd steps expunge it when its position in the list is odd.
+      if (at % 2 === 0) socket.write(`f${at} UID STORE ${uid} +FLAGS.SILENT (\\Flagged)\r\n`);
+      else if ((at >> 1) % 2 === 1) socket.write(`x${at} UID STORE ${uid} +FLAGS.SILENT (\\Deleted)\r\ne${at} UID EXPUNGE ${uid}\r\n`);
+      else {
+        at += 1;
+        next();
+        return;
+      }
+    };
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('latin1');
+      let newline: number;
+      while ((newline = buffer.indexOf('\r\n')) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 2);
+        if (line.startsWith('* OK')) socket.write(`l LOGIN ${ALICE} ${PASSWORD}\r\n`);
+        else if (line.startsWith('l OK')) socket.write('s SELECT INBOX\r\n');
+        else if (line.startsWith('s OK')) next();
+        else if (/^f\d+ OK/.test(line)) {
+          flagged.push(uids[at >> 1]);
+          onAcknowledged(flagged.length + expunged.length);
+          at += 1;
+          next();
+        } else if (/^e\d+ OK/.test(line)) {
+          expunged.push(uids[at >> 1]);
+          onAcknowledged(flagged.length + expunged.length);
+          at += 1;
+          next();
+        }
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve({ flagged, expunged }));
+  });
+}
+
+describe('IMAP writes under SIGKILL', () => {
   let dir: string;
   let config: TestConfig;
   let daemon: RunningDaemon | undefined;
@@ -98,6 +156,65 @@ describe('IMAP APPEND under SIGKILL', () => {
       }
     } finally {
       await client.logout();
+    }
+  });
+
+  it('keeps every acknowledged STORE and EXPUNGE (written without an fsync) across a kill', async () => {
+    await daemon?.kill();
+    daemon = await startDaemon(config.file);
+    const before = new ImapFlow({
+      host: '127.0.0.1',
+      port: config.imapPort,
+      secure: false,
+      auth: { user: ALICE, pass: PASSWORD },
+      logger: false,
+    });
+    await before.connect();
+    let uids: number[];
+    try {
+      const lock = await before.getMailboxLock('INBOX');
+      try {
+        uids = (await before.search({ all: true }, { uid: true })) || [];
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await before.logout();
+    }
+    expect(uids.length).toBeGreaterThanOrEqual(150);
+
+    const running = daemon;
+    const { flagged, expunged } = await storeAndExpungeUntilKilled(config.imapPort, uids, (count) => {
+      if (count === 120) void running.kill();
+    });
+    expect(flagged.length + expunged.length).toBeGreaterThanOrEqual(120);
+    expect(expunged.length).toBeGreaterThan(0);
+
+    daemon = await startDaemon(config.file);
+    const after = new ImapFlow({
+      host: '127.0.0.1',
+      port: config.imapPort,
+      secure: false,
+      auth: { user: ALICE, pass: PASSWORD },
+      logger: false,
+    });
+    await after.connect();
+    try {
+      const lock = await after.getMailboxLock('INBOX');
+      try {
+        const flagsByUid = new Map<number, Set<string>>();
+        for await (const message of after.fetch('1:*', { uid: true, flags: true })) flagsByUid.set(message.uid, message.flags ?? new Set());
+        for (const uid of expunged) expect({ uid, present: flagsByUid.has(uid) }).toEqual({ uid, present: false });
+        const expungedSet = new Set(expunged);
+        for (const uid of flagged) {
+          if (expungedSet.has(uid)) continue;
+          expect({ uid, flagged: flagsByUid.get(uid)?.has('\\Flagged') }).toEqual({ uid, flagged: true });
+        }
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await after.logout();
     }
   });
 });
