@@ -65,7 +65,7 @@ export interface ImapStore {
   retainBlobs(blobIds: readonly string[]): () => void;
   /** Indexes of many messages in one read (undefined where a blob is gone); body text only with `text`. */
   getIndexes(blobIds: readonly string[], options?: { text?: boolean }): Promise<Array<MessageIndex | undefined>>;
-  appendMessage(mailboxId: number, raw: Buffer, options?: AppendOptions): Promise<{ uid: number; uidValidity: number }>;
+  appendMessage(mailboxId: number, raw: Buffer, options?: AppendOptions): Promise<{ uid: number; uidValidity: number; blobId: string }>;
   /** Changes flags; over a keyword limit it throws (`limit`) and changes nothing. */
   storeFlags(
     mailboxId: number,

@@ -31,6 +31,13 @@ export class MessageIndexes {
     txn.put(this.sub.indexText, blobId, index.text);
   }
 
+  /** Caches the index of a blob just stored, as `read` would have after reading it. */
+  remember(blobId: string, index: MessageIndex): void {
+    this.cache.delete(blobId);
+    this.cache.set(blobId, index.text ? { ...index, text: '' } : index);
+    if (this.cache.size > INDEX_CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
+  }
+
   /** Whether a blob has an index (a blob only the outbox held has none). */
   has(blobId: string): Promise<boolean> {
     return this.sub.index.has(blobId);
@@ -72,8 +79,7 @@ export class MessageIndexes {
         }
         const index = entry.index.text ? { ...entry.index, text: '' } : entry.index;
         result[i] = index;
-        this.cache.set(blobIds[i], index);
-        if (this.cache.size > INDEX_CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
+        this.remember(blobIds[i], index);
       }
     }
     if (!options.text) return result;

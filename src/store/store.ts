@@ -288,14 +288,20 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     return this.indexes.read(blobIds, options);
   }
 
-  /** IMAP APPEND (and bounces, notices, Sent copies): one durable batch, returns the new UID. */
-  appendMessage(mailboxId: number, raw: Buffer, options: AppendOptions = {}): Promise<{ uid: number; uidValidity: number }> {
+  /** IMAP APPEND (and bounces, notices, Sent copies): one durable batch, returns the new UID and the blob's id. */
+  appendMessage(
+    mailboxId: number,
+    raw: Buffer,
+    options: AppendOptions = {},
+  ): Promise<{ uid: number; uidValidity: number; blobId: string }> {
     const blob = { id: blobIdOf(raw), size: raw.length, raw, index: indexMessage(raw) };
     return this.queue.run(async (txn) => {
       const mailbox = this.mailboxes.require(mailboxId);
       await this.messages.list(mailboxId);
       const record = this.messages.add(txn, mailbox, blob, options);
-      return { uid: record.uid, uidValidity: mailbox.uidValidity };
+      // A message a client has just put in a mailbox is read soon (another session's FETCH ENVELOPE).
+      txn.afterCommit(() => this.indexes.remember(blob.id, blob.index));
+      return { uid: record.uid, uidValidity: mailbox.uidValidity, blobId: blob.id };
     });
   }
 

@@ -59,6 +59,11 @@ export class BlobCache {
     return read;
   }
 
+  /** Keeps bytes the server already holds (an APPENDed message), as if they had just been read. */
+  remember(blobId: string, raw: Buffer): void {
+    this.keep(blobId, raw);
+  }
+
   private keep(blobId: string, raw: Buffer): void {
     if (raw.length > this.maxBytes / 4 || this.entries.has(blobId)) return;
     this.entries.set(blobId, raw);

@@ -66,7 +66,9 @@ export default defineCommand({
       const records = await ctx.server.store.listMessages(record.id);
       await withinKeywordLimits(async () => checkMailboxKeywords(records, flags));
     }
-    const { uid, uidValidity } = await ctx.server.store.appendMessage(record.id, message, { flags, internalDate });
+    const { uid, uidValidity, blobId } = await ctx.server.store.appendMessage(record.id, message, { flags, internalDate });
+    // Other sessions fetch a new message soon after it arrives (imaptest's clients all do): spare them the read.
+    ctx.server.blobs.remember(blobId, message);
     return { code: `APPENDUID ${uidValidity} ${uid}`, text: 'APPEND completed' };
   },
 });
