@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { StoreError } from './errors.js';
+import { MappedPages } from './mapped-pages.js';
 import { maildirFileName, maildirFolderDir, maildirInfo, MaildirKeywords } from './formats/maildir.js';
 import { encodeMboxEntry } from './formats/mbox.js';
 import { HIERARCHY_DELIMITER } from './mailboxes.js';
@@ -69,7 +70,7 @@ const GROUP = 65_536;
  * message until LevelDB drops the table. So the messages of a group are first planned (mailbox, UID,
  * date, flags, blob id), then read in the order of their blob ids: each table is read through once, front
  * to back, and `exclusive` exports reopen LevelDB (which unmaps what was read) whenever the mapped pages
- * grew by RELEASE_MAPPED_BYTES. Maildir files are written in that order; an mbox file must have its
+ * grew by 8 MB (mapped-pages.ts). Maildir files are written in that order; an mbox file must have its
  * messages in UID order, so for mbox the group is read twice: once for the length of each entry (which
  * gives every entry its place in the file), once to write each entry at its place.
  */
@@ -203,9 +204,9 @@ class Plan {
  * memory-mapped table pages in bounds (see exportStore).
  */
 class SortedReader {
-  private mappedAtRelease = mappedFileBytes();
-  private readSinceRelease = 0;
+  private readonly mapped = new MappedPages();
   private reads = 0;
+  private bytesSinceCheck = 0;
 
   constructor(
     private readonly store: Store,
@@ -244,35 +245,15 @@ class SortedReader {
   }
 
   private async afterRead(bytes: number): Promise<void> {
-    this.readSinceRelease += bytes;
+    this.bytesSinceCheck += bytes;
     if (++this.reads % YIELD_EVERY !== 0) return;
-    if (this.options.exclusive) {
-      const mapped = mappedFileBytes();
-      const grown = mapped === undefined || this.mappedAtRelease === undefined ? this.readSinceRelease : mapped - this.mappedAtRelease;
-      if (grown >= RELEASE_MAPPED_BYTES) {
-        await this.store.releaseTables();
-        this.mappedAtRelease = mappedFileBytes();
-        this.readSinceRelease = 0;
-      }
+    if (this.options.exclusive && this.mapped.grown(this.bytesSinceCheck)) {
+      await this.store.releaseTables();
+      this.mapped.released();
     }
+    this.bytesSinceCheck = 0;
     this.options.onProgress?.(this.report.messages);
     await yieldToEvents();
-  }
-}
-
-/**
- * Mapped file pages grown by this much since LevelDB was last reopened make an exclusive export reopen it.
- * Where /proc cannot say (not Linux), the bytes read stand in.
- */
-const RELEASE_MAPPED_BYTES = 8 * 1024 * 1024;
-
-/** The process's resident file-backed pages (RssFile): mostly LevelDB's mapped tables and the node binary. */
-function mappedFileBytes(): number | undefined {
-  try {
-    const match = /^RssFile:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/self/status', 'latin1'));
-    return match ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
   }
 }
 

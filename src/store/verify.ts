@@ -23,12 +23,19 @@ import { describeSummary, senderAndSubject, type MessageSummary } from './messag
 import { SCHEMA_VERSION } from './migrations.js';
 import type { MailboxRecord, OutboxEntry, Pop3LedgerEntry } from './records.js';
 import { levelMessage } from './store-health.js';
+import { MappedPages } from './mapped-pages.js';
 
 export interface VerifyOptions {
   /** Skip re-indexing every message (doctor's quick look); blobs are still read and hashed. */
   quick?: boolean;
   /** Called now and then with the number of blobs checked so far and the total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * This process has the database to itself (verify or restore with the daemon stopped): it may reopen it
+   * on the way, which unmaps the table files read so far (mapped-pages.ts). Nothing writes meanwhile, so
+   * the snapshot taken after a reopen sees the same store.
+   */
+  exclusive?: boolean;
 }
 
 export type ProblemArea = 'database' | 'mailboxes' | 'messages' | 'blobs' | 'indexes' | 'references' | 'pop3' | 'outbox';
@@ -95,7 +102,9 @@ async function scan<V>(
 /** The checks, on an open database (the daemon's own handle, or one opened for this). */
 export async function verifyDatabase(database: Database, options: VerifyOptions = {}): Promise<VerifyReport> {
   const { sub } = database;
-  const snapshot = database.db.snapshot();
+  let snapshot = database.db.snapshot();
+  const mapped = new MappedPages();
+  let bytesSinceCheck = 0;
   const problems = new ProblemList();
   const counts = { mailboxes: 0, messages: 0, blobs: 0, bytes: 0, outbox: 0, pop3: 0, orphans: 0 };
   try {
@@ -212,6 +221,13 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
     const total = storedBlobs.size;
     for (const blobId of storedBlobs) {
       if (++done % YIELD_EVERY === 0) {
+        if (options.exclusive && mapped.grown(bytesSinceCheck)) {
+          await snapshot.close();
+          await database.reopen();
+          snapshot = database.db.snapshot();
+          mapped.released();
+        }
+        bytesSinceCheck = 0;
         options.onProgress?.(done, total);
         await yieldToEvents();
       }
@@ -223,6 +239,7 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
         continue;
       }
       if (raw === undefined) continue;
+      bytesSinceCheck += raw.length;
       counts.blobs++;
       counts.bytes += raw.length;
       // An orphan (blob-retention.ts): an expunged message a session may still show, deleted once none
