@@ -166,7 +166,7 @@ export async function restoreArchive(dataDir: string, file: string): Promise<Res
     await db.put('\u0000restored', new Date().toISOString(), { sync: true } as never);
     await db.del('\u0000restored', { sync: true } as never);
     // The archive's hash vouches for every byte; a quick verify checks that the records agree with each other.
-    const verify = await verifyDatabase(database, { quick: true });
+    const verify = await verifyDatabase(database, { quick: true, exclusive: true });
     if (!verify.ok) {
       throw new StoreError(
         'damaged',

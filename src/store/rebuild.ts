@@ -18,7 +18,8 @@
  */
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { indexMessage, MESSAGE_INDEX_VERSION, type MessageIndex } from '../mime/index.js';
-import { blobIdOf, chunkRange, readStoredBlob, storedBlobIds } from './blob-read.js';
+import { blobIdOf, chunkRange, hasStoredBlob, readChunks, readStoredBlob, storedBlobIds } from './blob-read.js';
+import { findChunkLeftovers, type ChunkSet } from './chunk-leftovers.js';
 import type { Database, StoredIndex, StoredMessage } from './database.js';
 import { mailboxKey, messageKey, pop3Key, subscriptionKey, uidlFromPop3Key } from './keys.js';
 import { senderAndSubject, type MessageSummary } from './message-summary.js';
@@ -42,6 +43,12 @@ export interface RebuildReport {
   orphansDeleted: number;
   /** Orphan marks on blobs still referred to (they would have been deleted at the next start), removed. */
   orphanMarksCleared: number;
+  /** Chunks of large messages that were part of none (chunk-leftovers.ts), deleted: sets and bytes. */
+  leftoverChunks: { sets: number; bytes: number };
+  /** Chunk sets that were a whole message a record names, whose manifest was lost: put back. */
+  chunkSetsReattached: number;
+  /** Messages of an import that was cut short, deleted. */
+  stagedImportsDeleted: number;
 }
 
 /** The folder that receives messages whose records were lost. */
@@ -89,6 +96,45 @@ async function deleteBlob(w: Writer, database: Database, blobId: string): Promis
   }
 }
 
+/**
+ * Chunks that are part of no message (chunk-leftovers.ts). A stray set whose bytes are a whole message that
+ * a message or outbox record names, and whose bytes are not stored otherwise, lost only its manifest: it is
+ * put back. Everything else goes: unfinished fetches (the poller fetches those messages again) and waste.
+ */
+async function cleanChunkLeftovers(w: Writer, database: Database, report: RebuildReport): Promise<void> {
+  const { sub } = database;
+  let leftovers;
+  try {
+    leftovers = await findChunkLeftovers(sub);
+  } catch {
+    return; // Unreadable parts: what can be read of them is dealt with below as blobs.
+  }
+  if (leftovers.unfinished.length + leftovers.stray.length === 0) return;
+  const named = new Set<string>();
+  if (leftovers.stray.length > 0) {
+    for (const [, value] of await readAll<StoredMessage>(sub.message)) if (Array.isArray(value)) named.add(value[0]);
+    for (const [, entry] of await readAll<OutboxEntry>(sub.outbox)) if (entry) named.add(entry.blobId);
+  }
+  const drop = async (set: ChunkSet) => {
+    for await (const key of sub.chunk.keys(chunkRange(set.set))) await w.del(sub.chunk, key);
+    await w.del(sub.chunkset, set.set);
+    report.leftoverChunks.sets++;
+    report.leftoverChunks.bytes += set.bytes;
+  };
+  for (const set of leftovers.unfinished) await drop(set);
+  for (const set of leftovers.stray) {
+    const manifest = { set: set.set, chunks: set.chunks, size: set.bytes };
+    const raw = await readChunks(sub, manifest).catch(() => undefined);
+    const blobId = raw && blobIdOf(raw);
+    if (blobId && named.has(blobId) && !(await hasStoredBlob(sub, blobId).catch(() => true))) {
+      await w.put(sub.blobchunks, blobId, manifest);
+      report.chunkSetsReattached++;
+    } else await drop(set);
+  }
+  // The blobs are listed next: they must see this.
+  await w.flush(false);
+}
+
 /** Every entry of a sublevel that can still be read (an entry that cannot be decoded is skipped). */
 async function readAll<V>(sublevel: AnySublevel): Promise<Array<[string, V]>> {
   const out: Array<[string, V]> = [];
@@ -114,7 +160,11 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
     indexesRebuilt: 0,
     orphansDeleted: 0,
     orphanMarksCleared: 0,
+    leftoverChunks: { sets: 0, bytes: 0 },
+    chunkSetsReattached: 0,
+    stagedImportsDeleted: 0,
   };
+  await cleanChunkLeftovers(w, database, report);
 
   // Blobs that are whole. Damaged ones go now (with what hangs on them), their owners are found below.
   const whole = new Set<string>();
@@ -246,7 +296,13 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
     });
   }
   // An import that was under way never finished: its staged messages go (import-staging.ts).
-  for (const [key] of await readAll<unknown>(sub.staging)) await w.del(sub.staging, key);
+  // Their bytes go with them, unless something else refers to them (the next start does the same).
+  const stagedBlobs = new Set<string>();
+  for (const [key, staged] of await readAll<{ blobId?: unknown }>(sub.staging)) {
+    await w.del(sub.staging, key);
+    if (staged && typeof staged.blobId === 'string') stagedBlobs.add(staged.blobId);
+    report.stagedImportsDeleted++;
+  }
 
   // Blobs marked orphans (blob-retention.ts): expunged, awaiting deletion once no session showed them. Not
   // lost records: they go now, as the next start would delete them. A mark on a blob something still
@@ -263,8 +319,13 @@ export async function rebuildFromBlobs(database: Database, accounts: readonly st
 
   // Blobs no record refers to: messages whose records were lost. They go back into "Recovered".
   const recoveredBoxes = new Map<string, MailboxRecord>();
-  for (const blobId of whole) {
+  for (const blobId of [...whole]) {
     if (refs.has(blobId)) continue;
+    if (stagedBlobs.has(blobId)) {
+      whole.delete(blobId);
+      await deleteBlob(w, database, blobId);
+      continue;
+    }
     const account = ownerOfBlob.get(blobId) ?? fallbackAccount;
     let box =
       recoveredBoxes.get(account) ??

@@ -81,21 +81,24 @@ export async function repairStore(dataDir: string, options: RepairOptions): Prom
 
   // 1. Perhaps there is nothing to repair.
   const before = await tryVerify(dataDir, incoming);
-  if (before?.ok) {
+  const leftovers = before !== undefined && before.notes.length > 0;
+  if (before?.ok && !leftovers) {
     fs.rmSync(incoming, { recursive: true, force: true });
     return { nothingToRepair: true, verify: before, refetchable: {}, ...(settled ? { settled } : {}) };
   }
 
-  // 2. LevelDB's repair on the copy.
-  try {
-    // classic-level's static repair (LevelDB's RepairDB); `level`'s typings do not declare it.
-    await (Level as unknown as { repair(location: string): Promise<void> }).repair(incoming);
-  } catch (err) {
-    fs.rmSync(incoming, { recursive: true, force: true });
-    throw new StoreError(
-      'damaged',
-      `LevelDB could not repair the copy of the store (${levelMessage(err)}); the store was left as it was. Put a backup back with: hotbridge restore FILE`,
-    );
+  // 2. LevelDB's repair on the copy (not needed when the store is whole but for leftovers, chunk-leftovers.ts).
+  if (!before?.ok) {
+    try {
+      // classic-level's static repair (LevelDB's RepairDB); `level`'s typings do not declare it.
+      await (Level as unknown as { repair(location: string): Promise<void> }).repair(incoming);
+    } catch (err) {
+      fs.rmSync(incoming, { recursive: true, force: true });
+      throw new StoreError(
+        'damaged',
+        `LevelDB could not repair the copy of the store (${levelMessage(err)}); the store was left as it was. Put a backup back with: hotbridge restore FILE`,
+      );
+    }
   }
 
   // What LevelDB's repair could not read whole: it keeps those table files in lost/ (with the logs and the
@@ -114,7 +117,7 @@ export async function repairStore(dataDir: string, options: RepairOptions): Prom
     const refetch: Record<string, string[]> = {};
     for (const lost of rebuild.lost) if (lost.uidl !== undefined && lost.account) (refetch[lost.account] ??= []).push(lost.uidl);
     await database.sub.meta.put(LOST_UIDLS_META, refetch, { sync: true } as never);
-    verify = await verifyDatabase(database);
+    verify = await verifyDatabase(database, { exclusive: true });
     await database.close();
     database = undefined;
   } catch (err) {
@@ -154,7 +157,7 @@ async function tryVerify(dataDir: string, location: string): Promise<VerifyRepor
   let database: Database | undefined;
   try {
     database = await openLocation(dataDir, location, { create: false });
-    return await verifyDatabase(database);
+    return await verifyDatabase(database, { exclusive: true });
   } catch {
     return undefined;
   } finally {

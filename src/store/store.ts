@@ -650,7 +650,7 @@ export const ONE_PASS_TABLES = 16;
 export async function verifyStoreAt(dataDir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const database = await openDatabase(dataDir, { maxOpenTables: ONE_PASS_TABLES });
   try {
-    return await verifyDatabase(database, options);
+    return await verifyDatabase(database, { ...options, exclusive: true });
   } finally {
     await database.close();
   }

@@ -23,12 +23,20 @@ import { describeSummary, senderAndSubject, type MessageSummary } from './messag
 import { SCHEMA_VERSION } from './migrations.js';
 import type { MailboxRecord, OutboxEntry, Pop3LedgerEntry } from './records.js';
 import { levelMessage } from './store-health.js';
+import { MappedPages } from './mapped-pages.js';
+import { findChunkLeftovers, type ChunkSet } from './chunk-leftovers.js';
 
 export interface VerifyOptions {
   /** Skip re-indexing every message (doctor's quick look); blobs are still read and hashed. */
   quick?: boolean;
   /** Called now and then with the number of blobs checked so far and the total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * This process has the database to itself (verify or restore with the daemon stopped): it may reopen it
+   * on the way, which unmaps the table files read so far (mapped-pages.ts). Nothing writes meanwhile, so
+   * the snapshot taken after a reopen sees the same store.
+   */
+  exclusive?: boolean;
 }
 
 export type ProblemArea = 'database' | 'mailboxes' | 'messages' | 'blobs' | 'indexes' | 'references' | 'pop3' | 'outbox';
@@ -46,6 +54,14 @@ export interface VerifyReport {
   problems: VerifyProblem[];
   /** Messages whose bytes are damaged or gone, as a person would recognise them. */
   damaged: Array<MessageSummary & { problem: string }>;
+  /**
+   * What is stored but part of no message, and is no problem (nothing is lost, nothing is served wrong):
+   * chunks of a large message a fetch left unfinished or that belong to nothing, messages of an import
+   * that was cut short. `repair` deletes them; the next start deletes all but the stray chunks.
+   */
+  leftovers: { unfinishedChunkSets: number; strayChunkSets: number; chunkBytes: number; stagedImports: number };
+  /** The leftovers (or what is under way while the daemon runs) in words: informational, not problems. */
+  notes: string[];
 }
 
 /** At most this many problems of one kind are listed one by one; the rest are counted. */
@@ -95,7 +111,9 @@ async function scan<V>(
 /** The checks, on an open database (the daemon's own handle, or one opened for this). */
 export async function verifyDatabase(database: Database, options: VerifyOptions = {}): Promise<VerifyReport> {
   const { sub } = database;
-  const snapshot = database.db.snapshot();
+  let snapshot = database.db.snapshot();
+  const mapped = new MappedPages();
+  let bytesSinceCheck = 0;
   const problems = new ProblemList();
   const counts = { mailboxes: 0, messages: 0, blobs: 0, bytes: 0, outbox: 0, pop3: 0, orphans: 0 };
   try {
@@ -191,8 +209,10 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
     });
 
     // An import under way holds references through its staging entries (import-staging.ts).
-    await scan<StagedMessage>(sub.staging, snapshot, 'imports under way', problems, (_key, staged) => {
-      if (staged && typeof staged.blobId === 'string') addRef(staged.blobId);
+    let staged = 0;
+    await scan<StagedMessage>(sub.staging, snapshot, 'imports under way', problems, (_key, entry) => {
+      staged++;
+      if (entry && typeof entry.blobId === 'string') addRef(entry.blobId);
     });
 
     // Blobs: each one read and hashed, its index checked; what is referenced but absent, and the reverse.
@@ -212,6 +232,13 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
     const total = storedBlobs.size;
     for (const blobId of storedBlobs) {
       if (++done % YIELD_EVERY === 0) {
+        if (options.exclusive && mapped.grown(bytesSinceCheck)) {
+          await snapshot.close();
+          await database.reopen();
+          snapshot = database.db.snapshot();
+          mapped.released();
+        }
+        bytesSinceCheck = 0;
         options.onProgress?.(done, total);
         await yieldToEvents();
       }
@@ -223,6 +250,7 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
         continue;
       }
       if (raw === undefined) continue;
+      bytesSinceCheck += raw.length;
       counts.blobs++;
       counts.bytes += raw.length;
       // An orphan (blob-retention.ts): an expunged message a session may still show, deleted once none
@@ -309,8 +337,37 @@ export async function verifyDatabase(database: Database, options: VerifyOptions 
       }
       for (const message of damaged) problems.add('blobs', 'damaged message', `${describeSummary(message)}: ${message.problem}`);
     }
+    // Leftovers: informational (chunk-leftovers.ts).
+    const notes: string[] = [];
+    const leftovers = { unfinishedChunkSets: 0, strayChunkSets: 0, chunkBytes: 0, stagedImports: staged };
+    try {
+      const chunks = await findChunkLeftovers(sub, snapshot);
+      leftovers.unfinishedChunkSets = chunks.unfinished.length;
+      leftovers.strayChunkSets = chunks.stray.length;
+      const size = (sets: ChunkSet[]) => sets.reduce((sum, set) => sum + set.bytes, 0);
+      leftovers.chunkBytes = size(chunks.unfinished) + size(chunks.stray);
+      const n = chunks.unfinished.length;
+      if (n > 0)
+        notes.push(
+          options.exclusive
+            ? `${n} large message${n === 1 ? ' was' : 's were'} being fetched when hotbridge stopped (${megabytes(size(chunks.unfinished))} written so far): deleted at the next start or by hotbridge repair, and fetched again from the provider`
+            : `${n} large message${n === 1 ? ' is' : 's are'} being fetched now (${megabytes(size(chunks.unfinished))} written so far)`,
+        );
+      if (chunks.stray.length > 0)
+        notes.push(
+          `${megabytes(size(chunks.stray))} of message parts (the chunks of ${chunks.stray.length} large message${chunks.stray.length === 1 ? '' : 's'}) belong to no message: left over, nothing is missing for them; hotbridge repair deletes them (or puts a message back whose record still names them)`,
+        );
+    } catch (err) {
+      problems.add('database', 'unreadable', `part of the large messages' chunks cannot be read (LevelDB: ${levelMessage(err)})`);
+    }
+    if (staged > 0)
+      notes.push(
+        options.exclusive
+          ? `an import was cut short: ${staged} message${staged === 1 ? '' : 's'} it had stored but not yet put in a mailbox are deleted at the next start or by hotbridge repair (import the same files again: nothing is doubled)`
+          : `an import is under way: ${staged} message${staged === 1 ? '' : 's'} stored, not yet in a mailbox`,
+      );
     const list = problems.finish();
-    return { ok: list.length === 0, checkedAt: new Date().toISOString(), counts, problems: list, damaged };
+    return { ok: list.length === 0, checkedAt: new Date().toISOString(), counts, problems: list, damaged, leftovers, notes };
   } finally {
     await snapshot.close();
   }
@@ -350,4 +407,8 @@ async function checkIndex(database: Database, snapshot: Snapshot, blobId: string
   ) {
     problems.add('indexes', 'index', `the index of message ${what} does not match the message (repair rebuilds it)`);
   }
+}
+
+function megabytes(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${(bytes / 1048576).toFixed(1)} MB`;
 }

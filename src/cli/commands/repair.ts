@@ -40,6 +40,24 @@ export async function runRepair(options: { config?: string; out: NodeJS.Writable
   out.write(
     `  Rebuilt: ${rebuild.indexesRebuilt} indexes, ${rebuild.referenceCountsFixed} reference counts, ${rebuild.countersRaised} mailbox counters, ${rebuild.ledgerEntriesRestored} POP3 ledger entries.\n`,
   );
+  const { leftoverChunks, chunkSetsReattached, stagedImportsDeleted } = rebuild;
+  if (chunkSetsReattached > 0)
+    out.write(
+      `  ${chunkSetsReattached} large message${chunkSetsReattached === 1 ? '' : 's'} whose chunk list was lost put together again from ${chunkSetsReattached === 1 ? 'its' : 'their'} chunks.\n`,
+    );
+  if (leftoverChunks.sets > 0 || stagedImportsDeleted > 0)
+    out.write(
+      `  Left-overs deleted (no message was in them): ${[
+        leftoverChunks.sets > 0
+          ? `${(leftoverChunks.bytes / 1048576).toFixed(1)} MB of chunks of ${leftoverChunks.sets} unfinished or unowned large message${leftoverChunks.sets === 1 ? '' : 's'}`
+          : '',
+        stagedImportsDeleted > 0
+          ? `${stagedImportsDeleted} message${stagedImportsDeleted === 1 ? '' : 's'} of an import that was cut short`
+          : '',
+      ]
+        .filter(Boolean)
+        .join('; ')}.\n`,
+    );
   if (report.unreadable) {
     const mb = (report.unreadable.bytes / (1024 * 1024)).toFixed(1);
     out.write(

@@ -44,12 +44,15 @@ export function formatVerifyReport(report: VerifyReport, config: HotbridgeConfig
   const lines = [
     `Checked ${counts.messages} messages in ${counts.mailboxes} mailboxes (${counts.blobs} stored, ${megabytes(counts.bytes)}), ${counts.outbox} waiting to be sent, ${counts.pop3} POP3 ledger entries, in ${config.dataDir}.`,
   ];
+  // Leftovers are no problem: said, not counted (older daemons send no notes).
+  const notes = (report.notes ?? []).map((note) => `  note: ${note}`);
   if (report.ok) {
-    lines.push('✓ the store is whole: every message reads back exactly as it was stored, and every record agrees with it');
+    lines.push('✓ the store is whole: every message reads back exactly as it was stored, and every record agrees with it', ...notes);
     return `${lines.join('\n')}\n`;
   }
   lines.push(`✗ ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}:`);
   for (const problem of report.problems) lines.push(`  - ${problem.text}`);
+  lines.push(...notes);
   if (report.damaged.length > 0) {
     lines.push('', `Messages that cannot be read (${report.damaged.length}):`);
     for (const message of report.damaged.slice(0, 200)) lines.push(`  - ${describeSummary(message)}: ${message.problem}`);

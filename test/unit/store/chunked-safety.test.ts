@@ -2,11 +2,15 @@
  * Large POP3 messages are stored as chunks (blob-chunks.ts). verify, repair, backup/restore and export must
  * see them as messages like any other: whole when whole, damaged when a chunk is garbled (and then
  * dropped and named by repair, chunks included), and carried byte for byte by a backup and an export.
+ * Leftovers (chunk-leftovers.ts) are notes, not problems: chunks of a fetch cut short, chunks that belong
+ * to nothing, the messages of an import cut short; repair deletes them, and puts back a large message whose
+ * chunk list alone was lost.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { indexMessage } from '../../../src/mime/index.js';
 import { exportStore, repairStore, restoreArchive, Store, verifyStoreAt } from '../../../src/store/index.js';
 import { bigMessage, simpleMessage } from '../../helpers/messages.js';
 import { removeDir, tempDir } from '../../helpers/tmp.js';
@@ -88,6 +92,96 @@ describe('chunked messages in verify, repair, backup and export', () => {
       expect((await restored.getBlob(first.blobId)).equals(big)).toBe(true);
     } finally {
       await restored.close();
+    }
+  });
+
+  /** Opens the closed store's LevelDB directly, as damage or a crash would leave it. */
+  async function behindItsBack(edit: (db: Level<string, unknown>) => Promise<void>): Promise<void> {
+    const db = new Level<string, unknown>(path.join(dataDir, 'store'), { valueEncoding: 'json' });
+    await db.open();
+    try {
+      await edit(db);
+    } finally {
+      await db.close();
+    }
+  }
+  const chunkLevel = (db: Level<string, unknown>) => db.sublevel<string, Buffer>('chunk', { valueEncoding: 'buffer' });
+
+  it('leftovers are notes, not problems; repair deletes them and says so', async () => {
+    // An import that was cut short: staged, never published.
+    const store = await Store.open(dataDir);
+    const raw = simpleMessage(7);
+    await store.stageImport('imp1', 0, [
+      {
+        account: ALICE,
+        mailbox: 'INBOX',
+        flags: [],
+        internalDate: Date.now(),
+        blob: { id: Store.blobIdOf(raw), size: raw.length, raw, index: indexMessage(raw) },
+      },
+    ]);
+    // Closed without publishing, as a kill would leave it (the next start would drop it; verify sees it first).
+    await store.close();
+
+    await behindItsBack(async (db) => {
+      // Then (the start above would have deleted it) a fetch cut short: its set still marked in progress.
+      // And chunks nothing owns or marks.
+      await db.sublevel('chunkset', { valueEncoding: 'json' }).put('cutshort', { startedAt: Date.now() });
+      await chunkLevel(db).put('cutshort!00000000', Buffer.alloc(300_000, 1));
+      await chunkLevel(db).put('nobody!00000000', Buffer.alloc(200_000, 2));
+      await chunkLevel(db).put('nobody!00000001', Buffer.alloc(100_000, 3));
+    });
+    const report = await verifyStoreAt(dataDir);
+    expect(report.ok).toBe(true);
+    expect(report.problems).toEqual([]);
+    expect(report.leftovers).toEqual({ unfinishedChunkSets: 1, strayChunkSets: 1, chunkBytes: 600_000, stagedImports: 1 });
+    const notes = report.notes.join('\n');
+    expect(notes).toMatch(
+      /1 large message was being fetched when hotbridge stopped \(293 KB written so far\): deleted at the next start or by hotbridge repair/,
+    );
+    expect(notes).toMatch(
+      /293 KB of message parts \(the chunks of 1 large message\) belong to no message: left over.*hotbridge repair deletes them/,
+    );
+    expect(notes).toMatch(/an import was cut short: 1 message it had stored but not yet put in a mailbox/);
+
+    const repaired = await repairStore(dataDir, { accounts: [ALICE] });
+    expect(repaired.nothingToRepair).toBe(false);
+    expect(repaired.rebuild).toMatchObject({
+      leftoverChunks: { sets: 2, bytes: 600_000 },
+      chunkSetsReattached: 0,
+      stagedImportsDeleted: 1,
+      lost: [],
+      recovered: 0,
+    });
+    const after = await verifyStoreAt(dataDir);
+    expect(after.ok).toBe(true);
+    expect(after.notes).toEqual([]);
+    expect(after.counts).toMatchObject({ messages: 2, blobs: 2 });
+    const reopened = await Store.open(dataDir);
+    try {
+      expect(await reopened.chunkReport()).toMatchObject({ spools: 0, chunkedBlobs: 1, strayChunks: 0 });
+    } finally {
+      await reopened.close();
+    }
+    // Nothing left: a second repair has nothing to do.
+    expect((await repairStore(dataDir, { accounts: [ALICE] })).nothingToRepair).toBe(true);
+  });
+
+  it('a large message whose chunk list alone was lost: verify says its bytes are gone, repair puts it back whole', async () => {
+    await behindItsBack((db) => db.sublevel('blobchunks', { valueEncoding: 'json' }).del(Store.blobIdOf(big)));
+    const report = await verifyStoreAt(dataDir);
+    expect(report.ok).toBe(false);
+    expect(report.leftovers.strayChunkSets).toBe(1);
+    const repaired = await repairStore(dataDir, { accounts: [ALICE] });
+    expect(repaired.rebuild).toMatchObject({ chunkSetsReattached: 1, leftoverChunks: { sets: 0, bytes: 0 }, lost: [] });
+    expect((await verifyStoreAt(dataDir)).ok).toBe(true);
+    const store = await Store.open(dataDir);
+    try {
+      const messages = await store.listMessages(store.findMailbox(ALICE, 'INBOX')!.id);
+      expect(messages.map((m) => m.uidl)).toEqual(['big', 'small']);
+      expect((await store.getBlob(messages[0].blobId)).equals(big)).toBe(true);
+    } finally {
+      await store.close();
     }
   });
 });
