@@ -126,7 +126,7 @@ describe('chunked messages in verify, repair, backup and export', () => {
     await behindItsBack(async (db) => {
       // Then (the start above would have deleted it) a fetch cut short: its set still marked in progress.
       // And chunks nothing owns or marks.
-      await db.sublevel('chunkset', { valueEncoding: 'json' }).put('cutshort', { startedAt: Date.now() });
+      await db.sublevel<string, { startedAt: number }>('chunkset', { valueEncoding: 'json' }).put('cutshort', { startedAt: Date.now() });
       await chunkLevel(db).put('cutshort!00000000', Buffer.alloc(300_000, 1));
       await chunkLevel(db).put('nobody!00000000', Buffer.alloc(200_000, 2));
       await chunkLevel(db).put('nobody!00000001', Buffer.alloc(100_000, 3));
