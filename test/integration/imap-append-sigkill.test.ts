@@ -16,12 +16,25 @@ import { removeDir, tempDir } from '../helpers/tmp.js';
 const ALICE = 'alice@example.test';
 const PASSWORD = 'append-test-password';
 
+/** Calls `handle` with each CRLF-terminated line the socket receives. */
+function onLines(socket: net.Socket, handle: (line: string) => void): void {
+  let buffer = '';
+  socket.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('latin1');
+    let newline: number;
+    while ((newline = buffer.indexOf('\r\n')) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 2);
+      handle(line);
+    }
+  });
+}
+
 /** Appends messages over a raw connection until the socket dies; returns the APPENDUIDs that were acknowledged. */
 function appendUntilKilled(port: number, onAcknowledged: (count: number) => void): Promise<Map<string, number>> {
   return new Promise((resolve) => {
     const acknowledged = new Map<string, number>();
     const socket = net.connect(port, '127.0.0.1');
-    let buffer = '';
     let n = 0;
     let subject = '';
     const next = () => {
@@ -31,21 +44,15 @@ function appendUntilKilled(port: number, onAcknowledged: (count: number) => void
       socket.write(`a${n} APPEND INBOX {${raw.length}+}\r\n`);
       socket.write(Buffer.concat([raw, Buffer.from('\r\n')]));
     };
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('latin1');
-      let newline: number;
-      while ((newline = buffer.indexOf('\r\n')) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 2);
-        if (line.startsWith('* OK')) socket.write(`l LOGIN ${ALICE} ${PASSWORD}\r\n`);
-        else if (line.startsWith('l OK')) next();
-        else {
-          const ok = /^a\d+ OK \[APPENDUID \d+ (\d+)\]/.exec(line);
-          if (ok) {
-            acknowledged.set(subject, Number(ok[1]));
-            onAcknowledged(acknowledged.size);
-            next();
-          }
+    onLines(socket, (line) => {
+      if (line.startsWith('* OK')) socket.write(`l LOGIN ${ALICE} ${PASSWORD}\r\n`);
+      else if (line.startsWith('l OK')) next();
+      else {
+        const ok = /^a\d+ OK \[APPENDUID \d+ (\d+)\]/.exec(line);
+        if (ok) {
+          acknowledged.set(subject, Number(ok[1]));
+          onAcknowledged(acknowledged.size);
+          next();
         }
       }
     });
@@ -67,7 +74,6 @@ function storeAndExpungeUntilKilled(
     const flagged: number[] = [];
     const expunged: number[] = [];
     const socket = net.connect(port, '127.0.0.1');
-    let buffer = '';
     let at = 0;
     const next = () => {
       if (at >= uids.length * 2) return;
@@ -81,31 +87,41 @@ function storeAndExpungeUntilKilled(
         return;
       }
     };
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('latin1');
-      let newline: number;
-      while ((newline = buffer.indexOf('\r\n')) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 2);
-        if (line.startsWith('* OK')) socket.write(`l LOGIN ${ALICE} ${PASSWORD}\r\n`);
-        else if (line.startsWith('l OK')) socket.write('s SELECT INBOX\r\n');
-        else if (line.startsWith('s OK')) next();
-        else if (/^f\d+ OK/.test(line)) {
-          flagged.push(uids[at >> 1]);
-          onAcknowledged(flagged.length + expunged.length);
-          at += 1;
-          next();
-        } else if (/^e\d+ OK/.test(line)) {
-          expunged.push(uids[at >> 1]);
-          onAcknowledged(flagged.length + expunged.length);
-          at += 1;
-          next();
-        }
+    onLines(socket, (line) => {
+      if (line.startsWith('* OK')) socket.write(`l LOGIN ${ALICE} ${PASSWORD}\r\n`);
+      else if (line.startsWith('l OK')) socket.write('s SELECT INBOX\r\n');
+      else if (line.startsWith('s OK')) next();
+      else if (/^f\d+ OK/.test(line)) {
+        flagged.push(uids[at >> 1]);
+        onAcknowledged(flagged.length + expunged.length);
+        at += 1;
+        next();
+      } else if (/^e\d+ OK/.test(line)) {
+        expunged.push(uids[at >> 1]);
+        onAcknowledged(flagged.length + expunged.length);
+        at += 1;
+        next();
       }
     });
     socket.on('error', () => undefined);
     socket.on('close', () => resolve({ flagged, expunged }));
   });
+}
+
+/** Logs in as Alice with imapflow, holds INBOX for `use`, and logs out. */
+async function inInbox<T>(port: number, use: (client: ImapFlow) => Promise<T>): Promise<T> {
+  const client = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: ALICE, pass: PASSWORD }, logger: false });
+  await client.connect();
+  try {
+    const lock = await client.getMailboxLock('INBOX');
+    try {
+      return await use(client);
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await client.logout();
+  }
 }
 
 describe('IMAP writes under SIGKILL', () => {
@@ -132,55 +148,23 @@ describe('IMAP writes under SIGKILL', () => {
     expect(acknowledged.size).toBeGreaterThanOrEqual(150);
 
     daemon = await startDaemon(config.file);
-    const client = new ImapFlow({
-      host: '127.0.0.1',
-      port: config.imapPort,
-      secure: false,
-      auth: { user: ALICE, pass: PASSWORD },
-      logger: false,
-    });
-    await client.connect();
-    try {
-      const lock = await client.getMailboxLock('INBOX');
-      try {
-        const stored = new Map<string, number[]>();
-        for await (const message of client.fetch('1:*', { uid: true, envelope: true })) {
-          const subject = message.envelope?.subject ?? '';
-          stored.set(subject, [...(stored.get(subject) ?? []), message.uid]);
-        }
-        for (const [subject, uid] of acknowledged) expect({ subject, uids: stored.get(subject) }).toEqual({ subject, uids: [uid] });
-        // Nothing is there twice, acknowledged or not (a message in flight at the kill may or may not be).
-        for (const [subject, uids] of stored) expect({ subject, count: uids.length }).toEqual({ subject, count: 1 });
-      } finally {
-        lock.release();
+    const stored = await inInbox(config.imapPort, async (client) => {
+      const subjects = new Map<string, number[]>();
+      for await (const message of client.fetch('1:*', { uid: true, envelope: true })) {
+        const subject = message.envelope?.subject ?? '';
+        subjects.set(subject, [...(subjects.get(subject) ?? []), message.uid]);
       }
-    } finally {
-      await client.logout();
-    }
+      return subjects;
+    });
+    for (const [subject, uid] of acknowledged) expect({ subject, uids: stored.get(subject) }).toEqual({ subject, uids: [uid] });
+    // Nothing is there twice, acknowledged or not (a message in flight at the kill may or may not be).
+    for (const [subject, uids] of stored) expect({ subject, count: uids.length }).toEqual({ subject, count: 1 });
   });
 
   it('keeps every acknowledged STORE and EXPUNGE (written without an fsync) across a kill', async () => {
     await daemon?.kill();
     daemon = await startDaemon(config.file);
-    const before = new ImapFlow({
-      host: '127.0.0.1',
-      port: config.imapPort,
-      secure: false,
-      auth: { user: ALICE, pass: PASSWORD },
-      logger: false,
-    });
-    await before.connect();
-    let uids: number[];
-    try {
-      const lock = await before.getMailboxLock('INBOX');
-      try {
-        uids = (await before.search({ all: true }, { uid: true })) || [];
-      } finally {
-        lock.release();
-      }
-    } finally {
-      await before.logout();
-    }
+    const uids = await inInbox(config.imapPort, async (client) => (await client.search({ all: true }, { uid: true })) || []);
     expect(uids.length).toBeGreaterThanOrEqual(150);
 
     const running = daemon;
@@ -191,30 +175,16 @@ describe('IMAP writes under SIGKILL', () => {
     expect(expunged.length).toBeGreaterThan(0);
 
     daemon = await startDaemon(config.file);
-    const after = new ImapFlow({
-      host: '127.0.0.1',
-      port: config.imapPort,
-      secure: false,
-      auth: { user: ALICE, pass: PASSWORD },
-      logger: false,
+    const flagsByUid = await inInbox(config.imapPort, async (client) => {
+      const flags = new Map<number, Set<string>>();
+      for await (const message of client.fetch('1:*', { uid: true, flags: true })) flags.set(message.uid, message.flags ?? new Set());
+      return flags;
     });
-    await after.connect();
-    try {
-      const lock = await after.getMailboxLock('INBOX');
-      try {
-        const flagsByUid = new Map<number, Set<string>>();
-        for await (const message of after.fetch('1:*', { uid: true, flags: true })) flagsByUid.set(message.uid, message.flags ?? new Set());
-        for (const uid of expunged) expect({ uid, present: flagsByUid.has(uid) }).toEqual({ uid, present: false });
-        const expungedSet = new Set(expunged);
-        for (const uid of flagged) {
-          if (expungedSet.has(uid)) continue;
-          expect({ uid, flagged: flagsByUid.get(uid)?.has('\\Flagged') }).toEqual({ uid, flagged: true });
-        }
-      } finally {
-        lock.release();
-      }
-    } finally {
-      await after.logout();
+    for (const uid of expunged) expect({ uid, present: flagsByUid.has(uid) }).toEqual({ uid, present: false });
+    const expungedSet = new Set(expunged);
+    for (const uid of flagged) {
+      if (expungedSet.has(uid)) continue;
+      expect({ uid, flagged: flagsByUid.get(uid)?.has('\\Flagged') }).toEqual({ uid, flagged: true });
     }
   });
 });
