@@ -23,6 +23,7 @@ import { describeSummary, senderAndSubject, type MessageSummary } from './messag
 import { SCHEMA_VERSION } from './migrations.js';
 import type { MailboxRecord, OutboxEntry, Pop3LedgerEntry } from './records.js';
 import { levelMessage } from './store-health.js';
+import { megabytes } from '../runtime/sizes.js';
 import { MappedPages } from './mapped-pages.js';
 import { findChunkLeftovers, type ChunkSet } from './chunk-leftovers.js';
 
@@ -407,8 +408,4 @@ async function checkIndex(database: Database, snapshot: Snapshot, blobId: string
   ) {
     problems.add('indexes', 'index', `the index of message ${what} does not match the message (repair rebuilds it)`);
   }
-}
-
-function megabytes(bytes: number): string {
-  return bytes < 1024 * 1024 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${(bytes / 1048576).toFixed(1)} MB`;
 }

@@ -5,6 +5,7 @@
  * (RFC 1939 §7); and UIDL changes recognised by content. Kept in memory: a restart tries everything once more.
  */
 import type { ServerListing } from './server-listing.js';
+import { megabytes } from '../../runtime/sizes.js';
 
 /** Polls that try a message the server keeps cutting short before it is left alone. */
 export const MAX_CUT_SHORT_ATTEMPTS = 3;
@@ -204,9 +205,4 @@ function describeCut(entries: CutShort[]): string {
 
 function count(n: number): string {
   return `${n} message${n === 1 ? '' : 's'}`;
-}
-
-/** Sizes as people read them: "110.0 MB", "12 KB". */
-export function megabytes(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
 }
