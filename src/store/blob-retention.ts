@@ -14,6 +14,7 @@
 import type { BlobChunks, ChunkedBlob } from './blob-chunks.js';
 import type { Sublevels } from './database.js';
 import type { MessageIndexes } from './message-indexes.js';
+import { blobTouches } from './touches.js';
 import type { Transaction, WriteQueue } from './transaction.js';
 
 export class BlobRetention {
@@ -86,13 +87,17 @@ export class BlobRetention {
 
   /**
    * Deletes every orphan nobody retains. Not `{ sync }`: should the batch be lost in a crash, the marks
-   * are still there and the next open deletes the blobs.
+   * are still there and the next open deletes the blobs. It names the blobs it may delete, so that it
+   * can share a batch with the operations beside it that do not reference them (transaction.ts).
    */
   private collect(): Promise<void> {
+    const planned = [...this.orphans];
     return this.queue.run(
       async (txn) => {
         this.collectQueued = false;
-        const going = [...this.orphans].filter((blobId) => !this.retained.has(blobId));
+        const going = planned.filter((blobId) => this.orphans.has(blobId) && !this.retained.has(blobId));
+        // Orphans of operations that went between the queueing and now are the next collection's.
+        if (this.orphans.size > going.length) txn.afterCommit(() => this.collectLater(planned));
         const manifests: Array<ChunkedBlob | undefined> = going.length > 0 ? await this.sub.blobchunks.getMany(going) : [];
         going.forEach((blobId, i) => {
           txn.del(this.sub.blob, blobId);
@@ -106,8 +111,16 @@ export class BlobRetention {
           txn.afterCommit(() => this.orphans.delete(blobId));
         });
       },
-      { durability: 'process' },
+      { durability: 'process', touches: blobTouches(planned) },
     );
+  }
+
+  /** Collects again if an orphan that was not planned last time is free to go. */
+  private collectLater(planned: readonly string[]): void {
+    const seen = new Set(planned);
+    for (const blobId of this.orphans) {
+      if (!seen.has(blobId) && !this.retained.has(blobId)) return this.scheduleCollect();
+    }
   }
 
   /** Blobs waiting to be deleted (tests, status). */

@@ -51,13 +51,18 @@ export function checkMessageKeywords(flags: readonly string[]): void {
 /**
  * Throws if giving `flags` to messages of a mailbox holding `records` would bring the mailbox over
  * MAX_KEYWORDS_PER_MAILBOX distinct keywords. Keywords already in use are always fine, so a full
- * mailbox can still have them set and cleared.
+ * mailbox can still have them set and cleared. `alsoInUse` (lower case): keywords given by earlier
+ * operations of the same batch, not yet in `records`.
  */
-export function checkMailboxKeywords(records: readonly MessageRecord[], flags: readonly string[]): void {
+export function checkMailboxKeywords(
+  records: readonly MessageRecord[],
+  flags: readonly string[],
+  alsoInUse: ReadonlySet<string> = new Set(),
+): void {
   const wanted = new Set<string>();
-  for (const flag of flags) if (isKeyword(flag)) wanted.add(flag.toLowerCase());
+  for (const flag of flags) if (isKeyword(flag) && !alsoInUse.has(flag.toLowerCase())) wanted.add(flag.toLowerCase());
   if (wanted.size === 0) return;
-  const inUse = new Set<string>();
+  const inUse = new Set<string>(alsoInUse);
   for (const record of records) {
     for (const flag of record.flags) {
       if (!isKeyword(flag)) continue;

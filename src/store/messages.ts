@@ -8,7 +8,7 @@ import type { BlobRef, Blobs } from './blobs.js';
 import type { Sublevels, StoredMessage } from './database.js';
 import type { ExpungeHistory } from './expunge-history.js';
 import { FlagSets } from './flag-sets.js';
-import { applyFlags, normalizeFlags, sameFlags, type FlagChange } from './flags.js';
+import { applyFlags, isKeyword, normalizeFlags, sameFlags, type FlagChange } from './flags.js';
 import { messageKey, messageRange, uidFromMessageKey } from './keys.js';
 import { checkMailboxKeywords, checkMessageKeywords } from './keyword-limits.js';
 import type { Mailboxes } from './mailboxes.js';
@@ -113,6 +113,14 @@ export class Messages {
       this.blobs.dropRef(txn, message.blobId);
     }
     txn.afterCommit(() => this.lists.delete(mailboxId));
+  }
+
+  /** Keywords (lower case) that flag changes of this transaction gave to messages of a mailbox. */
+  private keywordsGiven(txn: Transaction, mailboxId: number): Set<string> {
+    const byMailbox = txn.state(this, () => new Map<number, Set<string>>());
+    let given = byMailbox.get(mailboxId);
+    if (!given) byMailbox.set(mailboxId, (given = new Set()));
+    return given;
   }
 
   private put(txn: Transaction, mailboxId: number, record: MessageRecord): void {
@@ -260,7 +268,12 @@ export class Messages {
       if (sameFlags(current.flags, next)) continue;
       // Keyword limits (keyword-limits.ts): refuse the whole STORE before anything is written.
       if (mode !== 'remove') {
-        if (!mailboxKeywordsChecked) checkMailboxKeywords(list.all(), wanted);
+        if (!mailboxKeywordsChecked) {
+          // STOREs sharing this batch (transaction.ts) gave keywords the list does not show yet.
+          const given = this.keywordsGiven(txn, mailboxId);
+          checkMailboxKeywords(list.all(), wanted, given);
+          for (const flag of wanted) if (isKeyword(flag)) given.add(flag.toLowerCase());
+        }
         mailboxKeywordsChecked = true;
         checkMessageKeywords(next);
       }

@@ -33,6 +33,7 @@ import { normalizeFlags, type FlagChange } from './flags.js';
 import { DEFAULT_MAILBOXES, HIERARCHY_DELIMITER, Mailboxes } from './mailboxes.js';
 import { MessageIndexes } from './message-indexes.js';
 import { Messages, type AppendOptions } from './messages.js';
+import { blobTouches, expungeTouches, messageTouches } from './touches.js';
 import { runMigrations } from './migrations.js';
 import { Outbox } from './outbox.js';
 import type { MailboxRecord, MessageRecord, NewOutboxEntry, OutboxEntry, Pop3LedgerEntry, SpecialUse } from './records.js';
@@ -295,14 +296,17 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     options: AppendOptions = {},
   ): Promise<{ uid: number; uidValidity: number; blobId: string }> {
     const blob = { id: blobIdOf(raw), size: raw.length, raw, index: indexMessage(raw) };
-    return this.queue.run(async (txn) => {
-      const mailbox = this.mailboxes.require(mailboxId);
-      await this.messages.list(mailboxId);
-      const record = this.messages.add(txn, mailbox, blob, options);
-      // A message a client has just put in a mailbox is read soon (another session's FETCH ENVELOPE).
-      txn.afterCommit(() => this.indexes.remember(blob.id, blob.index));
-      return { uid: record.uid, uidValidity: mailbox.uidValidity, blobId: blob.id };
-    });
+    return this.queue.run(
+      async (txn) => {
+        const mailbox = this.mailboxes.require(mailboxId);
+        await this.messages.list(mailboxId);
+        const record = this.messages.add(txn, mailbox, blob, options);
+        // A message a client has just put in a mailbox is read soon (another session's FETCH ENVELOPE).
+        txn.afterCommit(() => this.indexes.remember(blob.id, blob.index));
+        return { uid: record.uid, uidValidity: mailbox.uidValidity, blobId: blob.id };
+      },
+      { touches: blobTouches([blob.id]) },
+    );
   }
 
   /**
@@ -320,7 +324,10 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
     const wanted = normalizeFlags(flags);
     // Not fsynced (transaction.ts, "Two strengths"): a flag change loses no mail, and STORE is the
     // commonest write of all; it survives the daemon being killed, and the next synced batch makes it durable.
-    return this.queue.run((txn) => this.messages.storeFlags(txn, mailboxId, uids, mode, wanted, options), { durability: 'process' });
+    return this.queue.run((txn) => this.messages.storeFlags(txn, mailboxId, uids, mode, wanted, options), {
+      durability: 'process',
+      touches: messageTouches(mailboxId, uids),
+    });
   }
 
   /** COPY: the same blobs, new UIDs in the target; returns [sourceUid, targetUid] pairs for COPYUID. */
@@ -355,7 +362,7 @@ export class Store implements ImapStore, PollerStore, SubmissionStore, RelayStor
         if (uidls.length > 0) await this.ledger.markExpungedLocally(txn, this.mailboxes.require(mailboxId).account, uidls, Date.now());
         return removed;
       },
-      { durability: 'process' },
+      { durability: 'process', touches: expungeTouches(mailboxId, uids) },
     );
   }
 
