@@ -2,7 +2,7 @@
  * Group commit (src/store/transaction.ts, WriteQueue): operations queued side by side that name disjoint
  * `touches` share one LevelDB batch; the outcome must be the one of running them one by one. First the
  * queue on its own over a real LevelDB (the batches it writes are counted by wrapping the database's
- * own `batch`, which still writes), then the store's STORE, EXPUNGE and APPEND sharing batches.
+ * own `_batch`, which still writes), then the store's STORE, EXPUNGE and APPEND sharing batches.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChangeFeed } from '../../../src/store/changes.js';
@@ -29,12 +29,14 @@ describe('WriteQueue group commit', () => {
     dir = tempDir();
     database = await openDatabase(dir);
     const db = database.db;
-    const write = db.batch.bind(db);
+    // Every batch ends in the backend's _batch (abstract-level's public batch() calls it too).
+    const backend = db as unknown as { _batch(ops: unknown[], options: { sync?: boolean }): Promise<void> };
+    const write = backend._batch.bind(db);
     batches = [];
-    db.batch = ((ops: unknown, options: { sync?: boolean }) => {
+    backend._batch = (ops, options) => {
       batches.push(options.sync === true);
-      return write(ops as never, options as never);
-    }) as typeof db.batch;
+      return write(ops, options);
+    };
     queue = new WriteQueue(db, new ChangeFeed());
     log = [];
     memory = new Map();
@@ -117,6 +119,30 @@ describe('WriteQueue group commit', () => {
     expect(await database.sub.meta.getMany(['app:a', 'app:b'])).toEqual([1, 1]);
     // The shared attempt wrote nothing; then a and b each had a batch of their own.
     expect(batches).toHaveLength(2);
+  });
+
+  it('writes keys and values exactly as the sublevels read them back', async () => {
+    const bytes = Buffer.from([0, 1, 2, 255, 13, 10]);
+    const record = { text: 'ünïcode "quoted"\n', list: [1, null, true], nested: { a: 1 } };
+    await queue.run((txn) => {
+      txn.put(database.sub.blob, 'some-blob', bytes);
+      txn.put(database.sub.meta, 'app:record', record);
+      txn.put(database.sub.meta, 'app:gone', 1);
+      txn.del(database.sub.meta, 'app:gone');
+    });
+    expect((await database.sub.blob.get('some-blob'))?.equals(bytes)).toBe(true);
+    expect(await database.sub.meta.get('app:record')).toEqual(record);
+    expect(await database.sub.meta.get('app:gone')).toBeUndefined();
+    expect(await database.db.keys({ gte: '!meta!app:', lt: '!meta!app;' }).all()).toEqual(['!meta!app:record']);
+  });
+
+  it("refuses a put of nothing with abstract-level's own error, and writes nothing of its batch", async () => {
+    const refused = queue.run((txn) => {
+      txn.put(database.sub.meta, 'app:first', 1);
+      txn.put(database.sub.meta, 'app:nothing', undefined);
+    });
+    await expect(refused).rejects.toMatchObject({ cause: { code: 'LEVEL_INVALID_VALUE' } });
+    expect(await database.sub.meta.get('app:first')).toBeUndefined();
   });
 
   it('shares at most 32 operations in a batch', async () => {
