@@ -273,7 +273,8 @@ describe('damage while stopped: what run, doctor, verify and repair say, and wha
         fs.mkdirSync(caseDir);
         const dataDir = path.join(caseDir, 'data');
         fs.cpSync(pristine, dataDir, { recursive: true });
-        const [imapPort, smtpPort] = await freePorts(2);
+        // Every local listener on a free port (POP3's default, 1110, may be another suite's at this moment).
+        const [imapPort, smtpPort, pop3Port] = await freePorts(3);
         const configFile = path.join(caseDir, 'config.toml');
         fs.writeFileSync(
           configFile,
@@ -283,6 +284,8 @@ describe('damage while stopped: what run, doctor, verify and repair say, and wha
             `listen = ["127.0.0.1:${imapPort}"]`,
             '[smtp]',
             `listen = ["127.0.0.1:${smtpPort}"]`,
+            '[pop3]',
+            `listen = ["127.0.0.1:${pop3Port}"]`,
             '[[accounts]]',
             `address = "${ALICE}"`,
             'provider = "custom"',
