@@ -34,6 +34,11 @@ const PAUSE_ABOVE = 256 * 1024;
  * 20 errors in a row, imap_max_bad_commands' predecessor). Any OK or NO starts the count again.
  */
 export const MAX_BAD_COMMANDS_IN_A_ROW = 20;
+/**
+ * While pipelined commands are being answered, the answers are held back this long at most (see run()):
+ * long enough to span commands that wait for the store, short enough that no client notices.
+ */
+const HOLD_ANSWERS_MS = 5;
 /** After BYE, a client that does not close is cut off after this long. */
 const CLOSE_GRACE_MS = 5_000;
 /**
@@ -197,6 +202,7 @@ export class ImapConnection {
       if (this.socket.isPaused() && this.reader.buffered < PAUSE_ABOVE / 2) this.socket.resume();
       if (event) return event;
       if (this.inputEnded) return undefined;
+      this.out.flush();
       let wait = mode === 'line' ? deadline - Date.now() : timeoutMs;
       if (preLogin) wait = Math.min(wait, this.loginDeadline - Date.now());
       if (wait <= 0 || !(await this.input.wait(wait))) return 'timeout';
@@ -223,9 +229,12 @@ export class ImapConnection {
         await this.handleEvent(event);
         // The reader sees the next command's literal announcements only after this one is done.
         this.reader.setMaxLiteralBytes(this.literalLimit());
-        // A client that sends commands without reading the answers waits here, so its answers never
-        // pile up in memory (the socket is paused meanwhile once enough input is queued).
-        await this.out.drain();
+        // More input already received (pipelined commands): their answers join this one's in one write,
+        // sent once the input is used up (nextEvent) or HOLD_ANSWERS_MS from now. A client that sends
+        // commands without reading the answers waits here, so its answers never pile up in memory (the
+        // socket is paused meanwhile once enough input is queued).
+        if (this.reader.buffered > 0 && !this.out.congested) this.out.flushWithin(HOLD_ANSWERS_MS);
+        else await this.out.drain();
       }
     } catch (err) {
       this.server.logger.error({ err, remote: this.session.remoteAddress }, 'IMAP session failed');

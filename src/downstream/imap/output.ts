@@ -26,6 +26,12 @@ export class ResponseOutput {
   /** Earlier binary strings and large Buffers, in order. */
   private chunks: Array<string | Buffer> = [];
   private pendingBytes = 0;
+  /** Armed by `flushWithin()` while answers are held back; `flush()` disarms it. */
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly timedFlush = (): void => {
+    this.flushTimer = undefined;
+    this.flush();
+  };
 
   /** Sees everything written (the trace log); set only at trace level. */
   tap?: { serverBinary(binary: string): void; serverBytes(bytes: number): void };
@@ -75,6 +81,10 @@ export class ResponseOutput {
 
   /** Hands everything pending to the socket, as one write. */
   flush(): void {
+    if (this.flushTimer !== undefined) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
     if (this.text.length > 0) {
       this.chunks.push(this.text);
       this.text = '';
@@ -93,6 +103,17 @@ export class ResponseOutput {
     socket.cork();
     for (const chunk of chunks) socket.write(chunk, 'latin1');
     socket.uncork();
+  }
+
+  /**
+   * Holds what is pending for at most `ms` (a later `flush()` sends it with whatever came after): the
+   * answers to commands a client pipelined go out in one write instead of one each (imaptest sends
+   * four to eight commands at once), and a command that waits for long does not hold back the answers
+   * before it for longer than that.
+   */
+  flushWithin(ms: number): void {
+    if (this.flushTimer !== undefined || (this.text.length === 0 && this.chunks.length === 0)) return;
+    this.flushTimer = setTimeout(this.timedFlush, ms);
   }
 
   /** Whether the socket's buffer is full (the writer should await `drain()`). */

@@ -1,6 +1,7 @@
 // The connection's writer over a real socket: what arrives is exactly what was written, in order,
 // whatever the mix of protocol text (UTF-8), binary strings (8-bit header bytes) and message Buffers
-// small and large; a slow reader holds the writer back instead of letting output pile up.
+// small and large; a slow reader holds the writer back instead of letting output pile up; output held
+// back for pipelined answers goes out with the next flush, or by itself once the hold is over.
 import net from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ResponseOutput } from '../../../src/downstream/imap/output.js';
@@ -99,5 +100,32 @@ describe('ResponseOutput', () => {
     expect(waited).toBe(true);
     // What sits in the writer's buffer stays bounded by what the kernel does not take.
     expect(writer.writableLength).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  test('held output goes out with the next flush, in one write, or by itself after the hold', async () => {
+    const { writer, reader } = await socketPair();
+    const out = new ResponseOutput(writer);
+    const writes: string[] = [];
+    const write = writer.write.bind(writer) as (chunk: string, encoding: BufferEncoding) => boolean;
+    writer.write = ((chunk: string, encoding: BufferEncoding) => {
+      writes.push(String(chunk));
+      return write(chunk, encoding);
+    }) as typeof writer.write;
+
+    const first = received(reader, 'a1 OK\r\na2 OK\r\n'.length);
+    out.write('a1 OK\r\n');
+    out.flushWithin(60_000);
+    out.write('a2 OK\r\n');
+    expect(writes).toEqual([]);
+    out.flush();
+    expect(writes).toEqual(['a1 OK\r\na2 OK\r\n']);
+    expect((await first).toString()).toBe('a1 OK\r\na2 OK\r\n');
+
+    // flush() disarmed the hold's timer; a new hold sends on its own when it runs out.
+    const second = received(reader, 'a3 OK\r\n'.length);
+    out.write('a3 OK\r\n');
+    out.flushWithin(5);
+    expect((await second).toString()).toBe('a3 OK\r\n');
+    expect(writes).toEqual(['a1 OK\r\na2 OK\r\n', 'a3 OK\r\n']);
   });
 });
