@@ -4,7 +4,7 @@
  * text. Search works on this text, lower-cased, so it is computed once at ingest.
  */
 import libqp from 'libqp';
-import { decodeCharset } from './content-params.js';
+import { decodeCharset } from './encoded-words.js';
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 

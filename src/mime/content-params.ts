@@ -9,8 +9,8 @@
  * `name*`, because an IMAP string cannot say which charset it is in. Decoded values are available
  * separately through {@link decodeParamValue}.
  */
-import libmime from 'libmime';
-import { decode as decodeWithCharset } from 'libmime/lib/charset.js';
+import { isUtf8 } from 'node:buffer';
+import { decodeCharset, decodeEncodedWords } from './encoded-words.js';
 
 /** One parameter as `[name, value]`; values are binary strings (one char per byte). */
 export type MimeParam = [string, string];
@@ -242,28 +242,6 @@ export function decodeParam([name, value]: MimeParam): MimeParam {
   return [name, decodeHeaderText(value)];
 }
 
-/** Decodes bytes in a charset to a JS string; unknown charsets fall back to UTF-8, then latin1. */
-export function decodeCharset(bytes: Buffer, charset: string): string {
-  const cs = charset.toLowerCase();
-  if (cs === 'utf-8' || cs === 'utf8' || cs === 'us-ascii' || cs === 'ascii' || cs === '') return bytes.toString('utf8');
-  if (cs === 'iso-8859-1' || cs === 'latin1') return bytes.toString('latin1');
-  try {
-    return decodeWithCharset(bytes, charset);
-  } catch {
-    return bytes.toString('utf8');
-  }
-}
-
-/** Whether the bytes are well-formed UTF-8. */
-function isUtf8(bytes: Buffer): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Turns a raw (binary string) header value into readable text: 8-bit bytes are read as UTF-8
  * (RFC 6532) or, when they are not valid UTF-8, as latin1; then RFC 2047 encoded words are decoded.
@@ -275,12 +253,5 @@ export function decodeHeaderText(binary: string): string {
     const bytes = Buffer.from(binary, 'latin1');
     text = isUtf8(bytes) ? bytes.toString('utf8') : binary;
   }
-  if (text.includes('=?')) {
-    try {
-      text = libmime.decodeWords(text);
-    } catch {
-      // A broken encoded word stays as written; searching it still works on the raw text.
-    }
-  }
-  return text;
+  return decodeEncodedWords(text);
 }

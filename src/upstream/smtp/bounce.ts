@@ -5,7 +5,7 @@
  * part; the second is there for clients and tools that read DSNs.
  */
 import { randomBytes } from 'node:crypto';
-import libmime from 'libmime';
+import { createRequire } from 'node:module';
 import { encode as qpEncode, wrap as qpWrap } from 'libqp';
 import { decodeHeaderText } from '../../mime/content-params.js';
 import { readHeaderFields, unfold } from '../../mime/raw-header.js';
@@ -159,8 +159,13 @@ function identityEncoding(raw: Buffer): '7bit' | '8bit' | 'binary' {
   return eightBit ? '8bit' : '7bit';
 }
 
+/** libmime, loaded the first time a bounce needs an encoded word: it costs some 6 MB in every process that loads it. */
+function libmime(): typeof import('libmime').default {
+  return createRequire(import.meta.url)('libmime') as typeof import('libmime').default;
+}
+
 function headerWord(text: string): string {
-  return /^[\x20-\x7e]*$/.test(text) ? text : libmime.encodeWords(text, 'Q', 52);
+  return /^[\x20-\x7e]*$/.test(text) ? text : libmime().encodeWords(text, 'Q', 52);
 }
 
 /** Builds the bounce message (CRLF line ends), ready for the account's INBOX. */
