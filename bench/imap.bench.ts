@@ -489,6 +489,9 @@ try {
   ];
   const how = tree === 'dist' ? 'compiled dist/' : `src/ under tsx, dist/ being older; tsx's loader alone adds ${mb(tsxOverhead())} of RSS`;
   log(`   hotbridge server (${how}) after start: ${formatMemory(await hotbridge.memory(false))}`);
+  // As for the idle figures: a store just filled compacts in the background on open, and the tables it
+  // reads meanwhile are mapped; the big mailbox's RSS is measured after that, not in the middle of it.
+  log(`   (waited ${seconds(await settled(hotbridge))} for the store's background work to end)`);
   await sameMailbox(servers);
   log('   same mailbox on both: sizes, bytes of sample messages and SEARCH results match');
 
