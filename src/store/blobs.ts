@@ -80,7 +80,9 @@ export class Blobs {
    * its chunks read back once (the only whole copy in memory); undefined when the blob exists already.
    */
   async indexSpooled(spooled: SpooledBlob, bytes?: Buffer): Promise<MessageIndex | undefined> {
-    if (this.count(spooled.id) > 0) return undefined;
+    // Outside the write queue, so the database may be reopening (write-recovery.ts): the async read waits for that.
+    const count = this.counts.get(spooled.id) ?? (await this.sub.blobref.get(spooled.id)) ?? 0;
+    if (count > 0) return undefined;
     return indexMessage(bytes !== undefined && bytes.length === spooled.size ? bytes : await this.chunks.read(spooled));
   }
 
@@ -142,6 +144,7 @@ export class Blobs {
    * The blob's reference count. Read synchronously: this runs inside the write queue, once per new blob
    * of an APPEND or ingest, and a small key is found (or its absence told by the tables' filters) in
    * microseconds, while a trip through the thread pool held the one queue for a round of the event loop.
+   * Only under the queue: nothing reopens the database meanwhile (getSync does not wait for an open).
    */
   private count(blobId: string): number {
     return this.counts.get(blobId) ?? this.sub.blobref.getSync(blobId) ?? 0;
