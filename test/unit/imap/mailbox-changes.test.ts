@@ -3,21 +3,14 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { MailboxChanges, type ChangeSource } from '../../../src/downstream/imap/mailbox-changes.js';
 import { Store, type StoreChange } from '../../../src/store/index.js';
-import { removeDir, tempDir } from '../../helpers/tmp.js';
+import { closeTempStore, openTempStore } from '../../helpers/temp-store.js';
 
 const ALICE = 'alice@example.test';
 let dir: string;
 let store: Store;
 
-beforeEach(async () => {
-  dir = tempDir();
-  store = await Store.open(dir, { accounts: [ALICE] });
-});
-
-afterEach(async () => {
-  await store.close();
-  removeDir(dir);
-});
+beforeEach(async () => ({ dir, store } = await openTempStore([ALICE])));
+afterEach(() => closeTempStore(store, dir));
 
 /** The store's own feed, counting the subscriptions held on it. */
 function counted(feed: ChangeSource): ChangeSource & { subscriptions: number } {

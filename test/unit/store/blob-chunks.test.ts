@@ -7,22 +7,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BLOB_CHUNK_BYTES, Store, type BlobSpool } from '../../../src/store/index.js';
 import { waitUntil } from '../../fixtures/children/poller-account.js';
 import { bigMessage, simpleMessage } from '../../helpers/messages.js';
-import { removeDir, tempDir } from '../../helpers/tmp.js';
+import { closeTempStore, openTempStore } from '../../helpers/temp-store.js';
 
 const ALICE = 'alice@example.test';
 
 let dir: string;
 let store: Store;
 
-beforeEach(async () => {
-  dir = tempDir();
-  store = await Store.open(dir, { accounts: [ALICE] });
-});
-
-afterEach(async () => {
-  await store.close();
-  removeDir(dir);
-});
+beforeEach(async () => ({ dir, store } = await openTempStore([ALICE])));
+afterEach(() => closeTempStore(store, dir));
 
 /** Writes `raw` into a new spool in pieces of `piece` bytes. */
 function spoolOf(raw: Buffer, piece = 256 * 1024): BlobSpool {

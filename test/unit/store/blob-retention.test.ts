@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Store, StoreError } from '../../../src/store/index.js';
 import { onEachLine } from '../../helpers/each-line.js';
 import { simpleMessage } from '../../helpers/messages.js';
-import { removeDir, tempDir } from '../../helpers/tmp.js';
+import { closeTempStore, openTempStore } from '../../helpers/temp-store.js';
 
 const ALICE = 'alice@example.test';
 const CHILD = path.resolve(__dirname, '../../fixtures/children/store-expunger.ts');
@@ -16,15 +16,8 @@ describe('blobs of expunged messages', () => {
   let dir: string;
   let store: Store;
 
-  beforeEach(async () => {
-    dir = tempDir();
-    store = await Store.open(dir, { accounts: [ALICE] });
-  });
-
-  afterEach(async () => {
-    await store.close();
-    removeDir(dir);
-  });
+  beforeEach(async () => ({ dir, store } = await openTempStore([ALICE])));
+  afterEach(() => closeTempStore(store, dir));
 
   async function appendOne(raw = simpleMessage(1)): Promise<{ inbox: number; uid: number; blobId: string; raw: Buffer }> {
     const inbox = store.findMailbox(ALICE, 'INBOX')!.id;

@@ -10,6 +10,7 @@ import { openDatabase, type Database } from '../../../src/store/database.js';
 import { KeywordLimitError, MAX_KEYWORDS_PER_MAILBOX, Store, StoreError } from '../../../src/store/index.js';
 import { WriteQueue, type QueueOptions, type Transaction } from '../../../src/store/transaction.js';
 import { simpleMessage } from '../../helpers/messages.js';
+import { closeTempStore, openTempStore, reopenTempStore } from '../../helpers/temp-store.js';
 import { removeDir, tempDir } from '../../helpers/tmp.js';
 
 const ALICE = 'alice@example.test';
@@ -165,19 +166,11 @@ describe('Store operations sharing a batch', () => {
   let dir: string;
   let store: Store;
 
-  beforeEach(async () => {
-    dir = tempDir();
-    store = await Store.open(dir, { accounts: [ALICE] });
-  });
-
-  afterEach(async () => {
-    await store.close();
-    removeDir(dir);
-  });
+  beforeEach(async () => ({ dir, store } = await openTempStore([ALICE])));
+  afterEach(() => closeTempStore(store, dir));
 
   const reopen = async () => {
-    await store.close();
-    store = await Store.open(dir, { accounts: [ALICE] });
+    store = await reopenTempStore(store, dir, [ALICE]);
   };
 
   const inbox = () => store.findMailbox(ALICE, 'INBOX')!;

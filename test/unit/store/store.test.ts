@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Level } from 'level';
 import { Store, StoreError, type StoreChange } from '../../../src/store/index.js';
 import { awkwardMessages, simpleMessage } from '../../helpers/messages.js';
-import { removeDir, tempDir } from '../../helpers/tmp.js';
+import { closeTempStore, openTempStore, reopenTempStore } from '../../helpers/temp-store.js';
 
 const ALICE = 'alice@example.test';
 
@@ -12,19 +12,11 @@ describe('Store', () => {
   let dir: string;
   let store: Store;
 
-  beforeEach(async () => {
-    dir = tempDir();
-    store = await Store.open(dir, { accounts: [ALICE] });
-  });
-
-  afterEach(async () => {
-    await store.close();
-    removeDir(dir);
-  });
+  beforeEach(async () => ({ dir, store } = await openTempStore([ALICE])));
+  afterEach(() => closeTempStore(store, dir));
 
   const reopen = async () => {
-    await store.close();
-    store = await Store.open(dir, { accounts: [ALICE] });
+    store = await reopenTempStore(store, dir, [ALICE]);
   };
 
   it('creates the default mailboxes with their special-use attributes, once', async () => {

@@ -9,6 +9,7 @@ import { WriteQueue } from '../../../src/store/transaction.js';
 import { UidlLedger } from '../../../src/store/uidl-ledger.js';
 import { Store } from '../../../src/store/index.js';
 import { simpleMessage } from '../../helpers/messages.js';
+import { closeTempStore, openTempStore } from '../../helpers/temp-store.js';
 import { removeDir, tempDir } from '../../helpers/tmp.js';
 
 const ALICE = 'alice@example.test';
@@ -103,15 +104,8 @@ describe('the UIDL ledger through the store', () => {
   let dir: string;
   let store: Store;
 
-  beforeEach(async () => {
-    dir = tempDir();
-    store = await Store.open(dir, { accounts: [ALICE] });
-  });
-
-  afterEach(async () => {
-    await store.close();
-    removeDir(dir);
-  });
+  beforeEach(async () => ({ dir, store } = await openTempStore([ALICE])));
+  afterEach(() => closeTempStore(store, dir));
 
   it('ingests POP3 messages once per UIDL, atomically with the ledger', async () => {
     const first = await store.ingestPop3(ALICE, [
