@@ -24,6 +24,22 @@ export interface AppendOptions {
   uidl?: string;
 }
 
+/**
+ * A message record in one of two fixed shapes. Adding `uidl` to a record after it was made would give
+ * each POP3 message an out-of-object property array (40 bytes, 4 MB for a 100,000-message INBOX).
+ */
+function messageRecord(
+  uid: number,
+  blobId: string,
+  flags: string[],
+  internalDate: number,
+  size: number,
+  modseq: number,
+  uidl: string | undefined,
+): MessageRecord {
+  return uidl === undefined ? { uid, blobId, flags, internalDate, size, modseq } : { uid, blobId, flags, internalDate, size, modseq, uidl };
+}
+
 export class Messages {
   private readonly lists = new Map<number, MessageList>();
   private readonly flagSets = new FlagSets();
@@ -47,16 +63,7 @@ export class Messages {
         if (entries.length === 0) break;
         for (const [key, value] of entries) {
           const [blobId, flags, internalDate, size, modseq, uidl] = value;
-          const record: MessageRecord = {
-            uid: uidFromMessageKey(key),
-            blobId,
-            flags: this.flagSets.intern(flags),
-            internalDate,
-            size,
-            modseq,
-          };
-          if (uidl !== undefined) record.uidl = uidl;
-          records.push(record);
+          records.push(messageRecord(uidFromMessageKey(key), blobId, this.flagSets.intern(flags), internalDate, size, modseq, uidl));
         }
       }
     } finally {
@@ -88,15 +95,9 @@ export class Messages {
       }
       if (entries.length === 0) return;
       after = entries[entries.length - 1][0];
-      yield entries.map(([key, [blobId, flags, internalDate, size, modseq, uidl]]) => ({
-        uid: uidFromMessageKey(key),
-        blobId,
-        flags,
-        internalDate,
-        size,
-        modseq,
-        ...(uidl !== undefined ? { uidl } : {}),
-      }));
+      yield entries.map(([key, [blobId, flags, internalDate, size, modseq, uidl]]) =>
+        messageRecord(uidFromMessageKey(key), blobId, flags, internalDate, size, modseq, uidl),
+      );
     }
   }
 
@@ -137,15 +138,8 @@ export class Messages {
     const pending = this.mailboxes.pending(txn, mailbox);
     const uid = pending.uidNext++;
     const modseq = ++pending.highestModseq;
-    const record: MessageRecord = {
-      uid,
-      blobId: blob.id,
-      flags: this.flagSets.intern(normalizeFlags(options.flags ?? [])),
-      internalDate: options.internalDate ?? Date.now(),
-      size: blob.size,
-      modseq,
-    };
-    if (options.uidl !== undefined) record.uidl = options.uidl;
+    const flags = this.flagSets.intern(normalizeFlags(options.flags ?? []));
+    const record = messageRecord(uid, blob.id, flags, options.internalDate ?? Date.now(), blob.size, modseq, options.uidl);
     this.put(txn, mailbox.id, record);
     this.blobs.addRef(txn, blob);
     txn.afterCommit(() => this.lists.get(mailbox.id)?.append(record));

@@ -98,6 +98,22 @@ describe('Store', () => {
     ]);
   });
 
+  it('keeps the POP3 UIDL of a message that has one, and gives others no uidl field, before and after a reopen', async () => {
+    const inbox = store.findMailbox(ALICE, 'INBOX')!;
+    await store.ingestPop3(ALICE, [{ uidl: 'uidl-1', raw: simpleMessage(1) }]);
+    await store.appendMessage(inbox.id, simpleMessage(2));
+    const fields = async () => (await store.listMessages(inbox.id)).map((record) => Object.keys(record).sort());
+    const expected = [
+      ['blobId', 'flags', 'internalDate', 'modseq', 'size', 'uid', 'uidl'],
+      ['blobId', 'flags', 'internalDate', 'modseq', 'size', 'uid'],
+    ];
+    expect(await fields()).toEqual(expected);
+    expect((await store.listMessages(inbox.id))[0].uidl).toBe('uidl-1');
+    await reopen();
+    expect(await fields()).toEqual(expected);
+    expect((await store.listMessages(inbox.id))[0].uidl).toBe('uidl-1');
+  });
+
   it('copies and moves with COPYUID pairs and shares the blob', async () => {
     const inbox = store.findMailbox(ALICE, 'INBOX')!;
     const trash = store.findMailbox(ALICE, 'Trash')!;
