@@ -40,8 +40,13 @@ export interface SyncOptions {
 
 /** One session's view of its selected mailbox: its sequence numbers, \Recent set and pending updates. */
 export class SessionView {
-  /** The client's view: index = sequence number - 1, ascending UIDs. */
-  private records: MessageRecord[] = [];
+  /**
+   * The client's view: index = sequence number - 1, ascending UIDs. At first the store's own list
+   * (which the store replaces rather than changes, message-list.ts): copied only when the view first
+   * differs from it, so a session that selects 100,000 messages and changes nothing holds no copy.
+   */
+  private records: readonly MessageRecord[] = [];
+  private ownsRecords = false;
   private readonly recentUids = new Set<number>();
   /** Keywords announced in the last FLAGS response (lower case -> as written). */
   private keywords = new Map<string, string>();
@@ -94,7 +99,7 @@ export class SessionView {
     const listener = (change: StoreChange) => view.onChange(change);
     view.unsubscribe = changes ? changes.subscribe(mailbox.id, listener) : store.changes.subscribe(listener);
     try {
-      view.records = [...(await store.listMessages(mailbox.id))];
+      view.records = await store.listMessages(mailbox.id);
     } catch (err) {
       view.unsubscribe();
       throw err;
@@ -117,6 +122,15 @@ export class SessionView {
     this.unsubscribe();
     this.wake = undefined;
     this.releaseRetained();
+  }
+
+  /** The view's own array of records, to change: a copy of the store's list the first time. */
+  private writableRecords(): MessageRecord[] {
+    if (!this.ownsRecords) {
+      this.records = this.records.slice();
+      this.ownsRecords = true;
+    }
+    return this.records as MessageRecord[];
   }
 
   /** Keeps the bytes of these expunged messages readable while this view still shows them. */
@@ -259,7 +273,7 @@ export class SessionView {
       const seq = this.seqOf(record.uid);
       // A newer change by someone else may have been heard already: the view keeps the newest flags.
       if (seq > 0 && this.records[seq - 1].modseq <= record.modseq) {
-        this.records[seq - 1] = { ...this.records[seq - 1], flags: record.flags, modseq: record.modseq };
+        this.writableRecords()[seq - 1] = { ...this.records[seq - 1], flags: record.flags, modseq: record.modseq };
       }
       this.noteKeywords(record.flags);
       const heard = this.flagsChanged.get(record.uid);
@@ -292,7 +306,7 @@ export class SessionView {
         if (change.mailboxId !== this.mailboxId) return;
         this.latestModseq = Math.max(this.latestModseq, change.modseq);
         const seq = this.seqOf(change.uid);
-        if (seq > 0) this.records[seq - 1] = { ...this.records[seq - 1], flags: change.flags, modseq: change.modseq };
+        if (seq > 0) this.writableRecords()[seq - 1] = { ...this.records[seq - 1], flags: change.flags, modseq: change.modseq };
         this.noteKeywords(change.flags);
         const heard = this.flagsChanged.get(change.uid);
         if (heard) heard.push(change.modseq);
@@ -384,7 +398,7 @@ export class SessionView {
       if (added.length > 0) {
         for (const record of added) {
           if (slice.due()) await slice.yield();
-          this.records.push(record);
+          this.writableRecords().push(record);
           this.noteKeywords(record.flags);
           this.flagsChanged.delete(record.uid);
         }
@@ -450,6 +464,7 @@ export class SessionView {
     }
     if (vanished && gone.length > 0) out.untagged(`VANISHED ${formatSequenceSet(gone)}`);
     this.records = kept;
+    this.ownsRecords = true;
     for (const release of releases) release();
   }
 }

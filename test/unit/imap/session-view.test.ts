@@ -92,4 +92,28 @@ describe('SessionView', () => {
     expect(view.hasPending()).toBe(true);
     expect(await synced(view)).toEqual(['* 3 EXISTS', '* 1 RECENT']);
   });
+
+  it("shares the store's list until it differs from it, and never changes the store's copy", async () => {
+    const view = await open();
+    const storeList = await store.listMessages(inboxId);
+    // Nothing changed yet: the view holds the store's array, not a copy of its own.
+    expect(view.messages()).toBe(storeList);
+    const before = storeList.map((record) => ({ uid: record.uid, flags: [...record.flags] }));
+
+    await store.storeFlags(inboxId, [1], 'add', ['\\Flagged']);
+    expect(view.messages()).not.toBe(storeList);
+    expect(view.at(1).flags).toEqual(['\\Flagged']);
+    await store.appendMessage(inboxId, simpleMessage(3));
+    expect(await synced(view)).toEqual(['* 3 EXISTS', '* 1 RECENT', '* 1 FETCH (UID 1 FLAGS (\\Flagged))']);
+    expect(view.messages().map((record) => record.uid)).toEqual([1, 2, 3]);
+
+    // The array the store handed out is as it was; the store's current list has both changes.
+    expect(storeList.map((record) => ({ uid: record.uid, flags: [...record.flags] }))).toEqual(before);
+    const now = await store.listMessages(inboxId);
+    expect(now.map((record) => [record.uid, record.flags])).toEqual([
+      [1, ['\\Flagged']],
+      [2, []],
+      [3, []],
+    ]);
+  });
 });
