@@ -127,6 +127,7 @@ describe('a full disk, for real', () => {
   let configFile: string;
   let imapPort: number;
   let smtpPort: number;
+  let pop3Port: number;
   let daemon: RunningDaemon;
   let imap: ImapWire;
   /** What the daemon acknowledged: APPENDs (OK) and submissions (250), by content hash. */
@@ -161,7 +162,8 @@ describe('a full disk, for real', () => {
     lab = await startLab({ smtp: true });
     dir = tempDir('hotbridge-full-disk-');
     dataDir = path.join(disk.dir, 'data');
-    [imapPort, smtpPort] = await freePorts(2);
+    // Every listener on a port of its own: the default POP3 port (1110) may be another suite's.
+    [imapPort, smtpPort, pop3Port] = await freePorts(3);
     const passwordFile = path.join(dir, 'alice.secret');
     fs.writeFileSync(passwordFile, `${LAB_USERS.alice.password}\n`, { mode: 0o600 });
     configFile = path.join(dir, 'config.toml');
@@ -173,6 +175,8 @@ describe('a full disk, for real', () => {
         `listen = ["127.0.0.1:${imapPort}"]`,
         '[smtp]',
         `listen = ["127.0.0.1:${smtpPort}"]`,
+        '[pop3]',
+        `listen = ["127.0.0.1:${pop3Port}"]`,
         '[[accounts]]',
         `address = "${ALICE}"`,
         'provider = "custom"',
