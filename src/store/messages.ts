@@ -25,8 +25,9 @@ export interface AppendOptions {
 }
 
 /**
- * A message record in one of two fixed shapes. Adding `uidl` to a record after it was made would give
- * each POP3 message an out-of-object property array (40 bytes, 4 MB for a 100,000-message INBOX).
+ * A message record in one of two fixed shapes. Adding `uidl` to a record after it was made gives it an
+ * out-of-object property array of 40 bytes; made with the field, it costs 8: 3 MB less for a
+ * 100,000-message INBOX.
  */
 function messageRecord(
   uid: number,
