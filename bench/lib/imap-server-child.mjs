@@ -44,6 +44,10 @@ const { createLogger } = await import(new URL('runtime/logger.js', root).href);
 const { pino } = await import('pino');
 /** @type {typeof import('../../src/downstream/imap/server.js')} */
 const { startImapServer } = await import(new URL('downstream/imap/server.js', root).href);
+// As the daemon does (src/daemon/daemon.ts); a tree from before it had no trimmer (IMAPTEST_ALSO).
+/** @type {typeof import('../../src/runtime/malloc-trim.js') | undefined} */
+const trimming = await import(new URL('runtime/malloc-trim.js', root).href).catch(() => undefined);
+trimming?.startMemoryTrimmer();
 
 const store = await Store.open(dir, { accounts });
 const auth = new LocalAuthenticator(new LocalPasswords(dir), { accounts: () => accounts });

@@ -26,6 +26,7 @@ import { usableListen } from './listen-probe.js';
 import { LocalAuthenticator } from '../runtime/local-auth.js';
 import type { Logger } from '../runtime/logger.js';
 import { EventLoopDelayMonitor } from '../runtime/event-loop-delay.js';
+import { startMemoryTrimmer } from '../runtime/malloc-trim.js';
 import { StatusBoard } from '../runtime/status-board.js';
 import { startStatusEndpoint, type StatusEndpoint } from './status-endpoint.js';
 import { runStoreCommand } from './store-commands.js';
@@ -76,6 +77,8 @@ export class Daemon {
   private unwatchHealth?: () => void;
   private backups?: BackupSchedule;
   private reloading: Promise<unknown> = Promise.resolve();
+  /** Hands the memory malloc holds free back to the system now and then (runtime/malloc-trim.ts). */
+  private readonly stopTrimmer = startMemoryTrimmer();
 
   private constructor(
     private config: HotbridgeConfig,
@@ -498,6 +501,7 @@ export class Daemon {
       await this.store.close();
       await this.releaseLock();
       this.loopDelay.stop();
+      this.stopTrimmer();
       this.logger.info('hotbridge stopped');
     })();
     return this.stopping;
